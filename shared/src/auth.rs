@@ -1,0 +1,154 @@
+//! Who is calling and what they may do.
+//!
+//! API Gateway's Cognito authorizer (or the dev stack's stand-in) has already verified the token;
+//! its claims arrive in the request context. Here we read the client id and scopes from them,
+//! check the route's scope again (defence in depth), and check the client's grant for the
+//! company named in `Lightyear-Company-ID`.
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+
+use crate::domain::CompanyId;
+use crate::error::ApiError;
+
+/// The Cognito resource server whose scopes guard the API.
+pub const RESOURCE_SERVER: &str = "ledgerdock";
+/// The tenant header every company-scoped call carries.
+pub const COMPANY_HEADER: &str = "Lightyear-Company-ID";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    InvoicesRead,
+    InvoicesWrite,
+    ImportsRead,
+    ImportsWrite,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 4] = [Self::InvoicesRead, Self::InvoicesWrite, Self::ImportsRead, Self::ImportsWrite];
+
+    /// The scope's short name as grants store it: `invoices.read`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::InvoicesRead => "invoices.read",
+            Self::InvoicesWrite => "invoices.write",
+            Self::ImportsRead => "imports.read",
+            Self::ImportsWrite => "imports.write",
+        }
+    }
+
+    /// The full OAuth2 scope as tokens carry it: `ledgerdock/invoices.read`.
+    pub fn oauth_name(&self) -> String {
+        format!("{RESOURCE_SERVER}/{}", self.name())
+    }
+
+    /// Parses either form.
+    pub fn parse(s: &str) -> Option<Self> {
+        let short = s.strip_prefix("ledgerdock/").unwrap_or(s);
+        Self::ALL.into_iter().find(|scope| scope.name() == short)
+    }
+}
+
+/// The authenticated machine client behind a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub client_id: String,
+    pub scopes: Vec<Scope>,
+}
+
+impl Caller {
+    /// Reads the authorizer claims of a REST API (payload v1) request:
+    /// `requestContext.authorizer.claims.{client_id, scope}`.
+    pub fn from_request(req: &Request) -> Result<Self, ApiError> {
+        let unauthenticated = || ApiError::Unauthenticated("a valid bearer access token is required".into());
+        let claims = match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV1(ctx)) => ctx.authorizer.fields.get("claims").cloned(),
+            _ => None,
+        }
+        .ok_or_else(unauthenticated)?;
+        // The authorizer sometimes hands claims over as a JSON string rather than an object.
+        let claims = match claims {
+            serde_json::Value::String(s) => serde_json::from_str(&s).map_err(|_| unauthenticated())?,
+            other => other,
+        };
+        let client_id = claims
+            .get("client_id")
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(unauthenticated)?
+            .to_string();
+        let scopes = claims
+            .get("scope")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(Scope::parse)
+            .collect();
+        Ok(Self { client_id, scopes })
+    }
+
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.scopes.contains(&scope) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!("the access token lacks the scope {}", scope.oauth_name())))
+        }
+    }
+}
+
+/// Reads and validates `Lightyear-Company-ID`.
+pub fn company_from_headers(headers: &http::HeaderMap) -> Result<CompanyId, ApiError> {
+    let raw = headers
+        .get(COMPANY_HEADER)
+        .ok_or_else(|| ApiError::field(COMPANY_HEADER, "header is required"))?
+        .to_str()
+        .map_err(|_| ApiError::field(COMPANY_HEADER, "must be a UUID"))?;
+    raw.trim().parse().map_err(|e: String| ApiError::field(COMPANY_HEADER, e))
+}
+
+/// A request that passed every check: this client may act for this company with this scope.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub company: CompanyId,
+    pub client_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
+    use serde_json::json;
+
+    fn request_with_claims(claims: serde_json::Value) -> Request {
+        let mut ctx = ApiGatewayProxyRequestContext::default();
+        ctx.authorizer.fields.insert("claims".into(), claims);
+        Request::default().with_request_context(RequestContext::ApiGatewayV1(ctx))
+    }
+
+    #[test]
+    fn reads_client_and_scopes_from_claims() {
+        let req = request_with_claims(json!({"client_id": "c1", "scope": "ledgerdock/invoices.read other/x"}));
+        let caller = Caller::from_request(&req).unwrap();
+        assert_eq!(caller.client_id, "c1");
+        assert_eq!(caller.scopes, vec![Scope::InvoicesRead]);
+        assert!(caller.require(Scope::InvoicesRead).is_ok());
+        assert!(matches!(caller.require(Scope::InvoicesWrite), Err(ApiError::Forbidden(_))));
+    }
+
+    #[test]
+    fn missing_claims_are_unauthenticated() {
+        assert!(matches!(Caller::from_request(&Request::default()), Err(ApiError::Unauthenticated(_))));
+        let req = request_with_claims(json!({"scope": "ledgerdock/invoices.read"}));
+        assert!(matches!(Caller::from_request(&req), Err(ApiError::Unauthenticated(_))));
+    }
+
+    #[test]
+    fn company_header_must_be_a_uuid() {
+        let mut headers = http::HeaderMap::new();
+        assert!(company_from_headers(&headers).is_err());
+        headers.insert(COMPANY_HEADER, "not-a-uuid".parse().unwrap());
+        assert!(company_from_headers(&headers).is_err());
+        headers.insert(COMPANY_HEADER, "3f2b8c1e-5d6a-4f7b-9c0d-1e2f3a4b5c6d".parse().unwrap());
+        assert!(company_from_headers(&headers).is_ok());
+    }
+}

@@ -1,0 +1,122 @@
+//! Runtime configuration, read once per container from the environment that template.yaml sets.
+
+use std::time::Duration;
+
+/// Settings every function shares. Built once in `main`, never per request.
+#[derive(Clone)]
+pub struct Config {
+    /// The single DynamoDB table (see `store::schema`).
+    pub table_name: String,
+    /// The private bucket holding soft copies and import files.
+    pub bucket_name: String,
+    /// How long a pre-signed download URL stays valid.
+    pub download_url_ttl: Duration,
+    /// HMAC key that makes continuation keys tamper-evident. At least 32 bytes.
+    pub continuation_secret: Vec<u8>,
+    /// How long a warm container trusts a client→company grant it has read. Zero disables caching.
+    pub grant_cache_ttl: Duration,
+    /// Path-style S3 addressing, needed by local S3 engines on 127.0.0.1.
+    pub s3_force_path_style: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("table_name", &self.table_name)
+            .field("bucket_name", &self.bucket_name)
+            .field("download_url_ttl", &self.download_url_ttl)
+            .field("continuation_secret", &"<redacted>")
+            .field("grant_cache_ttl", &self.grant_cache_ttl)
+            .field("s3_force_path_style", &self.s3_force_path_style)
+            .finish()
+    }
+}
+
+pub const ENV_TABLE: &str = "LEDGERDOCK_TABLE";
+pub const ENV_BUCKET: &str = "LEDGERDOCK_BUCKET";
+pub const ENV_DOWNLOAD_URL_TTL: &str = "LEDGERDOCK_DOWNLOAD_URL_TTL_SECS";
+pub const ENV_CONTINUATION_SECRET: &str = "LEDGERDOCK_CONTINUATION_SECRET";
+pub const ENV_GRANT_CACHE_TTL: &str = "LEDGERDOCK_GRANT_CACHE_TTL_SECS";
+pub const ENV_S3_FORCE_PATH_STYLE: &str = "LEDGERDOCK_S3_FORCE_PATH_STYLE";
+
+/// Default lifetime of a download URL: five minutes.
+pub const DEFAULT_DOWNLOAD_URL_TTL: Duration = Duration::from_secs(300);
+/// Default grant cache lifetime in AWS. Revocations apply within this time.
+pub const DEFAULT_GRANT_CACHE_TTL: Duration = Duration::from_secs(30);
+/// SigV4 pre-signed URLs may live at most seven days; we cap far lower on purpose.
+pub const MAX_DOWNLOAD_URL_TTL: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} must be set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| lookup(name).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name));
+        let seconds = |name: &'static str, default: Duration| -> Result<Duration, ConfigError> {
+            match lookup(name) {
+                None => Ok(default),
+                Some(v) => v.parse::<u64>().map(Duration::from_secs).map_err(|_| ConfigError::Invalid {
+                    name,
+                    reason: format!("{v:?} is not a whole number of seconds"),
+                }),
+            }
+        };
+        let download_url_ttl = seconds(ENV_DOWNLOAD_URL_TTL, DEFAULT_DOWNLOAD_URL_TTL)?;
+        if download_url_ttl.is_zero() || download_url_ttl > MAX_DOWNLOAD_URL_TTL {
+            return Err(ConfigError::Invalid {
+                name: ENV_DOWNLOAD_URL_TTL,
+                reason: format!("must be between 1 and {} seconds", MAX_DOWNLOAD_URL_TTL.as_secs()),
+            });
+        }
+        let continuation_secret = required(ENV_CONTINUATION_SECRET)?.into_bytes();
+        if continuation_secret.len() < 32 {
+            return Err(ConfigError::Invalid { name: ENV_CONTINUATION_SECRET, reason: "must be at least 32 bytes".into() });
+        }
+        Ok(Self {
+            table_name: required(ENV_TABLE)?,
+            bucket_name: required(ENV_BUCKET)?,
+            download_url_ttl,
+            continuation_secret,
+            grant_cache_ttl: seconds(ENV_GRANT_CACHE_TTL, DEFAULT_GRANT_CACHE_TTL)?,
+            s3_force_path_style: lookup(ENV_S3_FORCE_PATH_STYLE).is_some_and(|v| v == "true" || v == "1"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn defaults_apply() {
+        let c = Config::from_lookup(env(&[(ENV_TABLE, "t"), (ENV_BUCKET, "b"), (ENV_CONTINUATION_SECRET, SECRET)])).unwrap();
+        assert_eq!(c.download_url_ttl, Duration::from_secs(300));
+        assert_eq!(c.grant_cache_ttl, Duration::from_secs(30));
+        assert!(!format!("{c:?}").contains(SECRET));
+    }
+
+    #[test]
+    fn rejects_short_secret_and_bad_ttl() {
+        assert!(Config::from_lookup(env(&[(ENV_TABLE, "t"), (ENV_BUCKET, "b"), (ENV_CONTINUATION_SECRET, "short")])).is_err());
+        let bad_ttl = env(&[(ENV_TABLE, "t"), (ENV_BUCKET, "b"), (ENV_CONTINUATION_SECRET, SECRET), (ENV_DOWNLOAD_URL_TTL, "0")]);
+        assert!(Config::from_lookup(bad_ttl).is_err());
+    }
+}

@@ -1,0 +1,452 @@
+//! The invoice as the API shows it, and the shape the platform publishes it in.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::{CompanyId, CurrencyCode, InvoiceId, Money, Quantity, Timestamp};
+use crate::error::FieldError;
+
+/// Most line items one invoice may carry.
+pub const MAX_LINE_ITEMS: usize = 5_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InvoiceStatus {
+    ReadyForExport,
+    Exported,
+    Rejected,
+}
+
+impl InvoiceStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::ReadyForExport => "READY_FOR_EXPORT",
+            Self::Exported => "EXPORTED",
+            Self::Rejected => "REJECTED",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DocumentType {
+    Invoice,
+    CreditNote,
+}
+
+/// The soft-copy formats an invoice can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum DocumentFormat {
+    Pdf,
+    Jpeg,
+    Png,
+    Tiff,
+}
+
+impl DocumentFormat {
+    pub const ALL: [DocumentFormat; 4] = [Self::Pdf, Self::Jpeg, Self::Png, Self::Tiff];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Pdf => "PDF",
+            Self::Jpeg => "JPEG",
+            Self::Png => "PNG",
+            Self::Tiff => "TIFF",
+        }
+    }
+
+    pub fn content_type(&self) -> &'static str {
+        match self {
+            Self::Pdf => "application/pdf",
+            Self::Jpeg => "image/jpeg",
+            Self::Png => "image/png",
+            Self::Tiff => "image/tiff",
+        }
+    }
+
+    pub fn extension(&self) -> &'static str {
+        match self {
+            Self::Pdf => "pdf",
+            Self::Jpeg => "jpg",
+            Self::Png => "png",
+            Self::Tiff => "tiff",
+        }
+    }
+
+    /// Parses the `format` query parameter; case-insensitive, and `JPG`/`TIF` are accepted.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_uppercase().as_str() {
+            "PDF" => Some(Self::Pdf),
+            "JPEG" | "JPG" => Some(Self::Jpeg),
+            "PNG" => Some(Self::Png),
+            "TIFF" | "TIF" => Some(Self::Tiff),
+            _ => None,
+        }
+    }
+
+    /// Recognises a file by its leading bytes, so a mislabelled upload is caught at publish time.
+    pub fn sniff(bytes: &[u8]) -> Option<Self> {
+        if bytes.starts_with(b"%PDF-") {
+            Some(Self::Pdf)
+        } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            Some(Self::Jpeg)
+        } else if bytes.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]) {
+            Some(Self::Png)
+        } else if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
+            Some(Self::Tiff)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Supplier {
+    #[serde(default)]
+    pub supplier_id: Option<String>,
+    #[serde(default)]
+    pub external_id: Option<String>,
+    pub name: String,
+    #[serde(default)]
+    pub tax_number: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TrackingCategory {
+    pub name: String,
+    pub option: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineItem {
+    pub line_number: u32,
+    pub description: String,
+    pub quantity: Quantity,
+    pub unit_price: Money,
+    pub amount: Money,
+    pub tax_code: Option<String>,
+    pub tax_amount: Money,
+    pub account_code: Option<String>,
+    pub tracking_categories: Vec<TrackingCategory>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Document {
+    pub format: DocumentFormat,
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportRecord {
+    pub exported_at: Timestamp,
+    pub external_id: Option<String>,
+    pub external_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RejectionRecord {
+    pub rejected_at: Timestamp,
+    pub reason: String,
+    pub code: Option<String>,
+}
+
+/// Everything about an invoice except its line items: what one DynamoDB header item holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvoiceHeader {
+    pub invoice_id: InvoiceId,
+    pub company_id: CompanyId,
+    pub status: InvoiceStatus,
+    pub document_type: DocumentType,
+    pub invoice_number: String,
+    pub purchase_order_number: Option<String>,
+    pub supplier: Supplier,
+    pub issue_date: NaiveDate,
+    pub due_date: Option<NaiveDate>,
+    pub received_at: Timestamp,
+    pub currency: CurrencyCode,
+    pub subtotal: Money,
+    pub tax_total: Money,
+    pub total: Money,
+    pub line_count: u32,
+    pub documents: Vec<Document>,
+    pub export: Option<ExportRecord>,
+    pub rejection: Option<RejectionRecord>,
+    pub updated_at: Timestamp,
+}
+
+/// The invoice detail returned by `GET /v1/invoices/{invoiceId}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Invoice {
+    pub invoice_id: InvoiceId,
+    pub company_id: CompanyId,
+    pub status: InvoiceStatus,
+    pub document_type: DocumentType,
+    pub invoice_number: String,
+    pub purchase_order_number: Option<String>,
+    pub supplier: Supplier,
+    pub issue_date: NaiveDate,
+    pub due_date: Option<NaiveDate>,
+    pub received_at: Timestamp,
+    pub currency: CurrencyCode,
+    pub subtotal: Money,
+    pub tax_total: Money,
+    pub total: Money,
+    pub line_items: Vec<LineItem>,
+    pub documents: Vec<Document>,
+    pub export: Option<ExportRecord>,
+    pub rejection: Option<RejectionRecord>,
+}
+
+impl Invoice {
+    pub fn from_parts(header: InvoiceHeader, line_items: Vec<LineItem>) -> Self {
+        Self {
+            invoice_id: header.invoice_id,
+            company_id: header.company_id,
+            status: header.status,
+            document_type: header.document_type,
+            invoice_number: header.invoice_number,
+            purchase_order_number: header.purchase_order_number,
+            supplier: header.supplier,
+            issue_date: header.issue_date,
+            due_date: header.due_date,
+            received_at: header.received_at,
+            currency: header.currency,
+            subtotal: header.subtotal,
+            tax_total: header.tax_total,
+            total: header.total,
+            line_items,
+            documents: header.documents,
+            export: header.export,
+            rejection: header.rejection,
+        }
+    }
+}
+
+/// The export state a complete/reject call answers with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportState {
+    pub invoice_id: InvoiceId,
+    pub status: InvoiceStatus,
+    pub export: Option<ExportRecord>,
+    pub rejection: Option<RejectionRecord>,
+}
+
+impl From<&InvoiceHeader> for ExportState {
+    fn from(h: &InvoiceHeader) -> Self {
+        Self { invoice_id: h.invoice_id, status: h.status, export: h.export.clone(), rejection: h.rejection.clone() }
+    }
+}
+
+/// A line item as the platform publishes it; `lineNumber` is optional and, when given, must
+/// match the line's position.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewLineItem {
+    #[serde(default)]
+    pub line_number: Option<u32>,
+    pub description: String,
+    pub quantity: Quantity,
+    pub unit_price: Money,
+    pub amount: Money,
+    #[serde(default)]
+    pub tax_code: Option<String>,
+    pub tax_amount: Money,
+    #[serde(default)]
+    pub account_code: Option<String>,
+    #[serde(default)]
+    pub tracking_categories: Vec<TrackingCategory>,
+}
+
+/// An invoice as the platform publishes it into the export queue (internal path, not public API).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewInvoice {
+    #[serde(default)]
+    pub invoice_id: Option<InvoiceId>,
+    pub document_type: DocumentType,
+    pub invoice_number: String,
+    #[serde(default)]
+    pub purchase_order_number: Option<String>,
+    pub supplier: Supplier,
+    pub issue_date: NaiveDate,
+    #[serde(default)]
+    pub due_date: Option<NaiveDate>,
+    #[serde(default)]
+    pub received_at: Option<Timestamp>,
+    pub currency: CurrencyCode,
+    pub subtotal: Money,
+    pub tax_total: Money,
+    pub total: Money,
+    pub line_items: Vec<NewLineItem>,
+}
+
+fn check_text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) {
+    if value.trim().is_empty() {
+        errors.push(FieldError::new(field, "must not be blank"));
+    } else if value.chars().count() > max {
+        errors.push(FieldError::new(field, format!("must be at most {max} characters")));
+    } else if value.chars().any(|c| c.is_control()) {
+        errors.push(FieldError::new(field, "must not contain control characters"));
+    }
+}
+
+fn check_optional(errors: &mut Vec<FieldError>, field: &str, value: &Option<String>, max: usize) {
+    if let Some(v) = value {
+        check_text(errors, field, v, max);
+    }
+}
+
+impl NewInvoice {
+    /// Every problem at once, each naming its field; totals must reconcile exactly:
+    /// subtotal = Σ amount, taxTotal = Σ taxAmount, total = subtotal + taxTotal.
+    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        check_text(&mut errors, "invoiceNumber", &self.invoice_number, 100);
+        check_optional(&mut errors, "purchaseOrderNumber", &self.purchase_order_number, 100);
+        check_text(&mut errors, "supplier.name", &self.supplier.name, 200);
+        check_optional(&mut errors, "supplier.supplierId", &self.supplier.supplier_id, 64);
+        check_optional(&mut errors, "supplier.externalId", &self.supplier.external_id, 64);
+        check_optional(&mut errors, "supplier.taxNumber", &self.supplier.tax_number, 64);
+        if let Some(due) = self.due_date {
+            if due < self.issue_date {
+                errors.push(FieldError::new("dueDate", "must not be before issueDate"));
+            }
+        }
+        if self.line_items.is_empty() {
+            errors.push(FieldError::new("lineItems", "must contain at least one line item"));
+        }
+        if self.line_items.len() > MAX_LINE_ITEMS {
+            errors.push(FieldError::new("lineItems", format!("must contain at most {MAX_LINE_ITEMS} line items")));
+        }
+        for (i, line) in self.line_items.iter().enumerate() {
+            let at = |f: &str| format!("lineItems[{i}].{f}");
+            if let Some(n) = line.line_number {
+                if n as usize != i + 1 {
+                    errors.push(FieldError::new(at("lineNumber"), format!("must be {} (its position)", i + 1)));
+                }
+            }
+            check_text(&mut errors, &at("description"), &line.description, 2000);
+            check_optional(&mut errors, &at("taxCode"), &line.tax_code, 64);
+            check_optional(&mut errors, &at("accountCode"), &line.account_code, 64);
+            for (j, t) in line.tracking_categories.iter().enumerate() {
+                check_text(&mut errors, &at(&format!("trackingCategories[{j}].name")), &t.name, 100);
+                check_text(&mut errors, &at(&format!("trackingCategories[{j}].option")), &t.option, 100);
+            }
+        }
+        let line_sum: Money = self.line_items.iter().map(|l| l.amount).sum();
+        let tax_sum: Money = self.line_items.iter().map(|l| l.tax_amount).sum();
+        if self.subtotal != line_sum {
+            errors.push(FieldError::new(
+                "subtotal",
+                format!("is {} but the line items' amounts add up to {line_sum}", self.subtotal),
+            ));
+        }
+        if self.tax_total != tax_sum {
+            errors.push(FieldError::new(
+                "taxTotal",
+                format!("is {} but the line items' tax amounts add up to {tax_sum}", self.tax_total),
+            ));
+        }
+        if self.total != self.subtotal + self.tax_total {
+            errors.push(FieldError::new(
+                "total",
+                format!(
+                    "is {} but subtotal {} plus taxTotal {} is {}",
+                    self.total,
+                    self.subtotal,
+                    self.tax_total,
+                    self.subtotal + self.tax_total
+                ),
+            ));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn line_items(&self) -> Vec<LineItem> {
+        self.line_items
+            .iter()
+            .enumerate()
+            .map(|(i, l)| LineItem {
+                line_number: i as u32 + 1,
+                description: l.description.clone(),
+                quantity: l.quantity,
+                unit_price: l.unit_price,
+                amount: l.amount,
+                tax_code: l.tax_code.clone(),
+                tax_amount: l.tax_amount,
+                account_code: l.account_code.clone(),
+                tracking_categories: l.tracking_categories.clone(),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample() -> serde_json::Value {
+        json!({
+            "documentType": "INVOICE",
+            "invoiceNumber": "INV-1",
+            "supplier": {"name": "Acme"},
+            "issueDate": "2026-11-01",
+            "currency": "EUR",
+            "subtotal": "1000.00", "taxTotal": "100.00", "total": "1100.00",
+            "lineItems": [
+                {"description": "a", "quantity": "1", "unitPrice": "400.00", "amount": "400.00", "taxAmount": "40.00"},
+                {"description": "b", "quantity": "2", "unitPrice": "300.00", "amount": "600.00", "taxAmount": "60.00"}
+            ]
+        })
+    }
+
+    #[test]
+    fn reconciled_invoice_is_valid() {
+        let inv: NewInvoice = serde_json::from_value(sample()).unwrap();
+        inv.validate().unwrap();
+        assert_eq!(inv.line_items()[1].line_number, 2);
+    }
+
+    #[test]
+    fn mismatched_totals_are_named() {
+        let mut v = sample();
+        v["subtotal"] = json!("999.00");
+        v["total"] = json!("1099.00");
+        let errors = serde_json::from_value::<NewInvoice>(v).unwrap().validate().unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].field, "subtotal");
+        assert!(errors[0].message.contains("1000.00"), "{}", errors[0].message);
+    }
+
+    #[test]
+    fn total_must_equal_subtotal_plus_tax() {
+        let mut v = sample();
+        v["total"] = json!("1000.00");
+        let errors = serde_json::from_value::<NewInvoice>(v).unwrap().validate().unwrap_err();
+        assert_eq!(errors[0].field, "total");
+    }
+
+    #[test]
+    fn sniffs_formats() {
+        assert_eq!(DocumentFormat::sniff(b"%PDF-1.4 ..."), Some(DocumentFormat::Pdf));
+        assert_eq!(DocumentFormat::sniff(b"II*\0rest"), Some(DocumentFormat::Tiff));
+        assert_eq!(DocumentFormat::sniff(b"hello"), None);
+    }
+}

@@ -1,0 +1,141 @@
+//! Exact decimal amounts. Money and quantities travel as decimal strings ("1100.00"), never floats.
+
+use std::fmt;
+use std::ops::Add;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Most decimal places accepted: enough for unit prices and quantities, small enough that
+/// sums of thousands of lines stay exact.
+pub const MAX_SCALE: u32 = 6;
+
+/// An exact decimal value (an amount of money or a quantity), serialised as a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Decimal2(Decimal);
+
+/// Money amounts. Kept as a distinct name so signatures say what a value means.
+pub type Money = Decimal2;
+/// Line quantities.
+pub type Quantity = Decimal2;
+
+impl Decimal2 {
+    pub const ZERO: Self = Self(Decimal::ZERO);
+
+    pub fn value(&self) -> Decimal {
+        self.0
+    }
+}
+
+impl FromStr for Decimal2 {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let well_formed = !s.is_empty()
+            && s.len() <= 32
+            && s.trim() == s
+            && s.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-')
+            && !s.starts_with('.')
+            && !s.ends_with('.');
+        if !well_formed {
+            return Err("must be a decimal string like \"1100.00\"".into());
+        }
+        let value = Decimal::from_str_exact(s).map_err(|_| "must be a decimal string like \"1100.00\"".to_string())?;
+        if value.scale() > MAX_SCALE {
+            return Err(format!("must have at most {MAX_SCALE} decimal places"));
+        }
+        Ok(Self(value))
+    }
+}
+
+impl fmt::Display for Decimal2 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Add for Decimal2 {
+    type Output = Decimal2;
+    fn add(self, rhs: Self) -> Self {
+        Self(self.0 + rhs.0)
+    }
+}
+
+impl std::iter::Sum for Decimal2 {
+    fn sum<I: Iterator<Item = Self>>(iter: I) -> Self {
+        iter.fold(Self::ZERO, |a, b| a + b)
+    }
+}
+
+impl Serialize for Decimal2 {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Decimal2 {
+    /// Only strings are accepted: a JSON number may already have lost precision in the client.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// An ISO 4217 currency code: three upper-case letters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CurrencyCode(String);
+
+impl CurrencyCode {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for CurrencyCode {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        if s.len() == 3 && s.chars().all(|c| c.is_ascii_uppercase()) {
+            Ok(Self(s))
+        } else {
+            Err("must be an ISO 4217 code of three upper-case letters, like \"EUR\"".into())
+        }
+    }
+}
+
+impl From<CurrencyCode> for String {
+    fn from(c: CurrencyCode) -> String {
+        c.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_scale_and_sums_exactly() {
+        let a: Money = "0.10".parse().unwrap();
+        let b: Money = "0.20".parse().unwrap();
+        assert_eq!((a + b).to_string(), "0.30");
+        let total: Money = ["1000.00", "100.00"].iter().map(|s| s.parse::<Money>().unwrap()).sum();
+        assert_eq!(total.to_string(), "1100.00");
+    }
+
+    #[test]
+    fn rejects_numbers_floats_and_garbage() {
+        assert!(serde_json::from_str::<Money>("12.5").is_err());
+        for bad in ["", "1e5", "1,00", " 1.00", "NaN", ".5", "5.", "1.1234567", "--1"] {
+            assert!(bad.parse::<Money>().is_err(), "{bad}");
+        }
+        assert_eq!("-12.50".parse::<Money>().unwrap().to_string(), "-12.50");
+    }
+
+    #[test]
+    fn currency_is_three_upper_case_letters() {
+        assert!(CurrencyCode::try_from("EUR".to_string()).is_ok());
+        assert!(CurrencyCode::try_from("eur".to_string()).is_err());
+        assert!(CurrencyCode::try_from("EURO".to_string()).is_err());
+    }
+}

@@ -1,0 +1,184 @@
+//! The one error model of the API: every failure a handler can meet becomes an [`ApiError`], and
+//! [`ApiError::into_response`] is the single place that turns it into a status and JSON body.
+
+use http::StatusCode;
+use serde::Serialize;
+use serde_json::json;
+
+/// One problem with one input field, reported back to the client by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+/// Everything that can go wrong while serving a request.
+///
+/// Messages are safe to show a client: AWS error text and internal causes are only logged.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{message}")]
+    Validation { message: String, details: Vec<FieldError> },
+    #[error("{0}")]
+    InvalidContinuationKey(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// A state-machine transition that the resource's current state does not allow.
+    #[error("{message}")]
+    InvalidStateTransition { message: String, current_status: String },
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{message}")]
+    RateLimited { message: String, retry_after_secs: u64 },
+    /// A dependency is overloaded (DynamoDB throttling after the SDK's own retries).
+    #[error("the service is temporarily unavailable")]
+    Unavailable { retry_after_secs: u64, cause: String },
+    /// A bug or an unexpected dependency failure. The cause is logged, never returned.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 400 for a single named field.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let detail = FieldError::new(field, message);
+        Self::Validation { message: format!("{}: {}", detail.field, detail.message), details: vec![detail] }
+    }
+
+    /// A 400 for several fields at once, so a client can fix everything in one round.
+    pub fn fields(details: Vec<FieldError>) -> Self {
+        let message = match details.as_slice() {
+            [one] => format!("{}: {}", one.field, one.message),
+            many => format!("{} fields are invalid", many.len()),
+        };
+        Self::Validation { message, details }
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::NotFound(what.into())
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Self::Internal(cause.to_string())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Validation { .. } | Self::InvalidContinuationKey(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::InvalidStateTransition { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::Validation { .. } => "VALIDATION_ERROR",
+            Self::InvalidContinuationKey(_) => "INVALID_CONTINUATION_KEY",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::InvalidStateTransition { .. } => "INVALID_STATE_TRANSITION",
+            Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
+            Self::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
+            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::Unavailable { .. } => "UNAVAILABLE",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after_secs, .. } | Self::Unavailable { retry_after_secs, .. } => {
+                Some(*retry_after_secs)
+            }
+            _ => None,
+        }
+    }
+
+    /// The JSON error document: `{"error": {"code", "message", "details"?, "requestId", …}}`.
+    pub fn body(&self, request_id: &str) -> serde_json::Value {
+        let mut error = json!({
+            "code": self.code(),
+            "message": self.to_string(),
+            "requestId": request_id,
+        });
+        match self {
+            Self::Validation { details, .. } if !details.is_empty() => {
+                error["details"] = json!(details);
+            }
+            Self::InvalidStateTransition { current_status, .. } => {
+                error["currentStatus"] = json!(current_status);
+            }
+            _ => {}
+        }
+        json!({ "error": error })
+    }
+
+    /// Logs the cause where there is one worth an operator's attention and builds the response.
+    pub fn into_response(self, request_id: &str) -> http::Response<lambda_http::Body> {
+        match &self {
+            Self::Internal(cause) => tracing::error!(%cause, "request failed"),
+            Self::Unavailable { cause, .. } => tracing::warn!(%cause, "dependency unavailable"),
+            other => tracing::info!(code = other.code(), message = %other, "request rejected"),
+        }
+        let mut builder = http::Response::builder()
+            .status(self.status())
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header("x-request-id", request_id);
+        if let Some(secs) = self.retry_after() {
+            builder = builder.header(http::header::RETRY_AFTER, secs.to_string());
+        }
+        let body = lambda_http::Body::Text(self.body(request_id).to_string());
+        builder.body(body).unwrap_or_else(|_| {
+            // Only reachable if a header value were invalid, which the values above never are.
+            http::Response::new(lambda_http::Body::Text(String::from("{\"error\":{\"code\":\"INTERNAL\"}}")))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_error_names_the_field() {
+        let body = ApiError::field("reason", "must not be blank").body("req-1");
+        assert_eq!(body["error"]["code"], "VALIDATION_ERROR");
+        assert_eq!(body["error"]["details"][0]["field"], "reason");
+        assert_eq!(body["error"]["requestId"], "req-1");
+    }
+
+    #[test]
+    fn internal_errors_never_leak_their_cause() {
+        let err = ApiError::internal("dispatch failure: secret endpoint xyz");
+        let body = err.body("r");
+        assert_eq!(body["error"]["message"], "internal error");
+        assert!(!body.to_string().contains("xyz"));
+    }
+
+    #[test]
+    fn throttling_sets_retry_after() {
+        let resp = ApiError::Unavailable { retry_after_secs: 2, cause: "x".into() }.into_response("r");
+        assert_eq!(resp.status(), 503);
+        assert_eq!(resp.headers()["retry-after"], "2");
+    }
+}

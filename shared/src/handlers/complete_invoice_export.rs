@@ -1,0 +1,80 @@
+//! `POST /v1/invoices/{invoiceId}/complete`: mark exported. One conditional UpdateItem;
+//! repeating the same call is a 200, a conflicting one a 409 with the current status.
+
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+
+use super::{check_text, HandlerFuture};
+use crate::app::AppState;
+use crate::auth::Scope;
+use crate::domain::{ExportRecord, InvoiceId, Timestamp};
+use crate::error::ApiError;
+use crate::http;
+use crate::store::invoices::Transition;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CompleteRequest {
+    /// The invoice's id in the receiving ERP.
+    #[serde(default)]
+    external_id: Option<String>,
+    /// A link to the invoice in the receiving ERP.
+    #[serde(default)]
+    external_url: Option<String>,
+}
+
+pub fn boxed(state: &AppState, req: Request) -> HandlerFuture<'_> {
+    Box::pin(handle(state, req))
+}
+
+pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
+    http::serve(req, |req| run(state, req)).await
+}
+
+fn validate(body: &CompleteRequest) -> Result<(), ApiError> {
+    if let Some(id) = &body.external_id {
+        check_text("externalId", id, 255)?;
+    }
+    if let Some(url) = &body.external_url {
+        let lower = url.to_ascii_lowercase();
+        let well_formed = (lower.starts_with("https://") || lower.starts_with("http://"))
+            && url.len() > "https://".len()
+            && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !well_formed {
+            return Err(ApiError::field("externalUrl", "must be an absolute http(s) URL"));
+        }
+        if url.len() > 2048 {
+            return Err(ApiError::field("externalUrl", "must be at most 2048 characters"));
+        }
+    }
+    Ok(())
+}
+
+async fn run(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+    let tenant = state.authorize(&req, Scope::InvoicesWrite).await?;
+    let invoice_id: InvoiceId = http::path_param(&req, "invoiceId")?;
+    let body: CompleteRequest = http::json_body(&req, true)?;
+    validate(&body)?;
+    let transition = Transition::Complete(ExportRecord {
+        exported_at: Timestamp::now(),
+        external_id: body.external_id,
+        external_url: body.external_url,
+    });
+    let state = state.invoices.transition(tenant.company, invoice_id, &transition).await?;
+    http::ok(&state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn external_url_must_be_http() {
+        let ok = CompleteRequest { external_id: Some("E-1".into()), external_url: Some("https://erp.example/i/1".into()) };
+        assert!(validate(&ok).is_ok());
+        let bad = CompleteRequest { external_id: None, external_url: Some("javascript:alert(1)".into()) };
+        assert!(validate(&bad).is_err());
+        let blank = CompleteRequest { external_id: Some("  ".into()), external_url: None };
+        assert!(validate(&blank).is_err());
+    }
+}

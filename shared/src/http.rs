@@ -1,0 +1,202 @@
+//! The HTTP edge shared by every function: request ids, query/path/body parsing with limits,
+//! and JSON responses. Nothing a client sends can panic here; everything becomes an `ApiError`.
+
+use std::future::Future;
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tracing::Instrument;
+
+use crate::error::ApiError;
+
+/// Largest JSON body the invoice endpoints accept.
+pub const MAX_JSON_BODY_BYTES: usize = 1024 * 1024;
+
+/// The request id API Gateway assigned (or the Lambda invocation id, or a fresh one).
+pub fn request_id(req: &Request) -> String {
+    if let Some(RequestContext::ApiGatewayV1(ctx)) = req.request_context_ref() {
+        if let Some(id) = ctx.request_id.as_deref().filter(|id| !id.is_empty()) {
+            return id.to_string();
+        }
+    }
+    if let Some(ctx) = req.lambda_context_ref() {
+        if !ctx.request_id.is_empty() {
+            return ctx.request_id.clone();
+        }
+    }
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Runs one request inside a span carrying requestId (companyId and clientId are recorded once
+/// known) and turns its result into a response. Every handler goes through here.
+pub async fn serve<F, Fut>(req: Request, run: F) -> Response<Body>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    let request_id = request_id(&req);
+    let span = tracing::info_span!(
+        "request",
+        requestId = %request_id,
+        method = %req.method(),
+        path = %req.uri().path(),
+        companyId = tracing::field::Empty,
+        clientId = tracing::field::Empty,
+    );
+    async move {
+        let mut response = match run(req).await {
+            Ok(response) => response,
+            Err(error) => error.into_response(&request_id),
+        };
+        if let Ok(value) = http::HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert("x-request-id", value);
+        }
+        tracing::info!(status = response.status().as_u16(), "request served");
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+pub fn json<T: Serialize>(status: http::StatusCode, value: &T) -> Result<Response<Body>, ApiError> {
+    let body = serde_json::to_string(value).map_err(ApiError::internal)?;
+    Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Body::Text(body))
+        .map_err(ApiError::internal)
+}
+
+pub fn ok<T: Serialize>(value: &T) -> Result<Response<Body>, ApiError> {
+    json(http::StatusCode::OK, value)
+}
+
+/// The first value of a query parameter.
+pub fn query(req: &Request, name: &str) -> Option<String> {
+    req.query_string_parameters_ref().and_then(|q| q.first(name)).map(str::to_string)
+}
+
+/// A path parameter parsed into a domain type; a malformed one is a 400 naming it.
+pub fn path_param<T: std::str::FromStr<Err = String>>(req: &Request, name: &str) -> Result<T, ApiError> {
+    let raw = req
+        .path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .ok_or_else(|| ApiError::field(name, "path parameter is required"))?;
+    raw.parse().map_err(|e: String| ApiError::field(name, e))
+}
+
+/// Parses a JSON body into `T`, enforcing size and media type and naming the offending field.
+/// With `empty_is_object`, an absent body means `{}` (for calls whose fields are all optional).
+pub fn json_body<T: DeserializeOwned>(req: &Request, empty_is_object: bool) -> Result<T, ApiError> {
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.len() > MAX_JSON_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "the request body is {} bytes; the limit is {MAX_JSON_BODY_BYTES} bytes",
+            bytes.len()
+        )));
+    }
+    let is_blank = bytes.iter().all(u8::is_ascii_whitespace);
+    if is_blank && empty_is_object {
+        return deserialize(b"{}");
+    }
+    let content_type = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    if essence != "application/json" {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Type must be application/json, not {:?}",
+            if content_type.is_empty() { "(none)" } else { content_type }
+        )));
+    }
+    if is_blank {
+        return Err(ApiError::field("body", "a JSON object is required"));
+    }
+    deserialize(bytes)
+}
+
+fn deserialize<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = describe_json_error(&inner);
+        // serde_path_to_error already names an unknown field by its own path.
+        let field = if matches!(path.as_str(), "." | "?" | "") { "body".to_string() } else { path };
+        ApiError::field(field, message)
+    })?;
+    de.end().map_err(|e| ApiError::field("body", describe_json_error(&e)))?;
+    Ok(value)
+}
+
+/// serde's messages, minus the line/column noise that means nothing to most clients.
+fn describe_json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let text = match text.find(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    };
+    if e.is_syntax() || e.is_eof() {
+        format!("malformed JSON ({text}, line {} column {})", e.line(), e.column())
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body1 {
+        reason: String,
+    }
+
+    fn req(content_type: Option<&str>, body: &str) -> Request {
+        let mut b = http::Request::builder();
+        if let Some(ct) = content_type {
+            b = b.header("content-type", ct);
+        }
+        b.body(Body::Text(body.to_string())).unwrap()
+    }
+
+    fn field_of(e: ApiError) -> String {
+        match e {
+            ApiError::Validation { details, .. } => details[0].field.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn names_the_field_with_the_wrong_type() {
+        let e = json_body::<Body1>(&req(Some("application/json"), r#"{"reason": 5}"#), false).unwrap_err();
+        assert_eq!(field_of(e), "reason");
+    }
+
+    #[test]
+    fn malformed_json_and_unknown_fields_are_validation_errors() {
+        let e = json_body::<Body1>(&req(Some("application/json"), "{"), false).unwrap_err();
+        assert_eq!(field_of(e), "body");
+        let e = json_body::<Body1>(&req(Some("application/json"), r#"{"reason":"x","extra":1}"#), false).unwrap_err();
+        assert_eq!(field_of(e), "extra");
+        let e = json_body::<Body1>(&req(Some("application/json"), "[1]"), false).unwrap_err();
+        assert_eq!(field_of(e), "body");
+    }
+
+    #[test]
+    fn wrong_media_type_and_oversize() {
+        let e = json_body::<Body1>(&req(Some("text/plain"), "{}"), false).unwrap_err();
+        assert_eq!(e.status(), 415);
+        let big = "x".repeat(MAX_JSON_BODY_BYTES + 1);
+        let e = json_body::<Body1>(&req(Some("application/json"), &big), false).unwrap_err();
+        assert_eq!(e.status(), 413);
+        assert!(json_body::<Body1>(&req(Some("application/json; charset=utf-8"), r#"{"reason":"r"}"#), false).is_ok());
+    }
+}

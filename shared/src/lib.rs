@@ -1,0 +1,25 @@
+//! ledgerdock's shared library: everything two functions would both need.
+//!
+//! - [`domain`]: types parsed at the edge (ids, money, invoices)
+//! - [`error`] / [`http`]: the error model and the HTTP edge
+//! - [`auth`]: caller claims, scopes, tenant header
+//! - [`store`]: DynamoDB adapters; [`documents`]: S3 adapter
+//! - [`handlers`]: one module per API operation, plus the route/scope table
+//! - [`app`] / [`config`] / [`runtime`] / [`telemetry`]: per-container setup
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod documents;
+pub mod domain;
+pub mod error;
+pub mod handlers;
+pub mod http;
+pub mod pagination;
+pub mod publish;
+pub mod runtime;
+pub mod store;
+pub mod telemetry;
+
+pub use app::AppState;
+pub use error::ApiError;

@@ -1,0 +1,106 @@
+//! Client grants: which companies a machine client may act for, and with which scopes.
+//!
+//! Item: `PK = CLIENT#<clientId>`, `SK = COMPANY#<companyId>`, `scopes = [..]`. One GetItem per
+//! check, cached per warm container for `grant_cache_ttl` (zero in the dev stack, so a revoke
+//! applies at once there; in AWS it applies within the TTL).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+
+use super::dynamo_error;
+use super::schema::{PK, SK};
+use crate::auth::Scope;
+use crate::domain::{CompanyId, Timestamp};
+use crate::error::ApiError;
+
+/// Bounds the cache so a container serving many clients cannot grow without limit.
+const MAX_CACHED_GRANTS: usize = 10_000;
+
+type CacheKey = (String, CompanyId);
+
+pub struct GrantStore {
+    client: Client,
+    table: String,
+    ttl: Duration,
+    cache: Mutex<HashMap<CacheKey, (Instant, Option<Vec<Scope>>)>>,
+}
+
+pub fn client_pk(client_id: &str) -> String {
+    format!("CLIENT#{client_id}")
+}
+
+impl GrantStore {
+    pub fn new(client: Client, table: impl Into<String>, ttl: Duration) -> Self {
+        Self { client, table: table.into(), ttl, cache: Mutex::new(HashMap::new()) }
+    }
+
+    fn key(client_id: &str, company: &CompanyId) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            (PK.to_string(), AttributeValue::S(client_pk(client_id))),
+            (SK.to_string(), AttributeValue::S(super::schema::company_pk(company))),
+        ])
+    }
+
+    /// The scopes `client_id` holds for `company`, or `None` when it holds no grant.
+    pub async fn scopes(&self, client_id: &str, company: CompanyId) -> Result<Option<Vec<Scope>>, ApiError> {
+        let cache_key = (client_id.to_string(), company);
+        if !self.ttl.is_zero() {
+            if let Ok(cache) = self.cache.lock() {
+                if let Some((at, scopes)) = cache.get(&cache_key) {
+                    if at.elapsed() < self.ttl {
+                        return Ok(scopes.clone());
+                    }
+                }
+            }
+        }
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(client_id, &company)))
+            .projection_expression("scopes")
+            .send()
+            .await
+            .map_err(|e| dynamo_error("GetItem", e))?;
+        let scopes = out.item.map(|item| {
+            item.get("scopes")
+                .and_then(|v| v.as_l().ok())
+                .map(|list| list.iter().filter_map(|v| v.as_s().ok()).filter_map(|s| Scope::parse(s)).collect())
+                .unwrap_or_default()
+        });
+        if !self.ttl.is_zero() {
+            if let Ok(mut cache) = self.cache.lock() {
+                if cache.len() >= MAX_CACHED_GRANTS {
+                    cache.clear();
+                }
+                cache.insert(cache_key, (Instant::now(), scopes.clone()));
+            }
+        }
+        Ok(scopes)
+    }
+
+    /// Grants (or replaces the grant of) `scopes` on `company` to `client_id`.
+    pub async fn put(&self, client_id: &str, company: CompanyId, scopes: &[Scope]) -> Result<(), ApiError> {
+        let mut item = Self::key(client_id, &company);
+        item.insert("entity".into(), AttributeValue::S("GRANT".into()));
+        item.insert("clientId".into(), AttributeValue::S(client_id.into()));
+        item.insert("companyId".into(), AttributeValue::S(company.to_string()));
+        item.insert(
+            "scopes".into(),
+            AttributeValue::L(scopes.iter().map(|s| AttributeValue::S(s.name().into())).collect()),
+        );
+        item.insert("grantedAt".into(), AttributeValue::S(Timestamp::now().to_string()));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| dynamo_error("PutItem", e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,79 @@
+//! DynamoDB adapters. One table (see [`schema`]); each submodule owns one kind of item.
+
+pub mod grants;
+pub mod invoices;
+pub mod schema;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+
+use crate::error::ApiError;
+
+/// Maps an SDK failure to the API's model: throttling that survived the SDK's retries is a 503
+/// with Retry-After; everything else is a logged 500. AWS error text never reaches the client.
+pub(crate) fn dynamo_error<E, R>(operation: &str, err: SdkError<E, R>) -> ApiError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let code = err.code().unwrap_or_default().to_string();
+    let throttled = matches!(
+        code.as_str(),
+        "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded"
+    );
+    let cause = format!("DynamoDB {operation} failed: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&err));
+    if throttled {
+        ApiError::Unavailable { retry_after_secs: 1, cause }
+    } else {
+        ApiError::Internal(cause)
+    }
+}
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::WriteRequest;
+
+/// BatchWriteItem's own limit.
+pub const BATCH_WRITE_MAX: usize = 25;
+const BATCH_WRITE_MAX_ATTEMPTS: u32 = 10;
+
+/// Writes `requests` in chunks of 25, retrying UnprocessedItems with exponential backoff and
+/// jitter. Fails with 503 only if DynamoDB keeps refusing after every attempt.
+pub async fn batch_write(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    requests: Vec<WriteRequest>,
+) -> Result<(), ApiError> {
+    for chunk in requests.chunks(BATCH_WRITE_MAX) {
+        let mut pending = chunk.to_vec();
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            let out = client
+                .batch_write_item()
+                .set_request_items(Some(HashMap::from([(table.to_string(), pending)])))
+                .send()
+                .await
+                .map_err(|e| dynamo_error("BatchWriteItem", e))?;
+            pending = out.unprocessed_items.and_then(|mut m| m.remove(table)).unwrap_or_default();
+            if pending.is_empty() {
+                break;
+            }
+            attempt += 1;
+            if attempt >= BATCH_WRITE_MAX_ATTEMPTS {
+                return Err(ApiError::Unavailable {
+                    retry_after_secs: 2,
+                    cause: format!("BatchWriteItem left {} items unprocessed after {attempt} attempts", pending.len()),
+                });
+            }
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+    }
+    Ok(())
+}
+
+/// Exponential backoff with full jitter: up to 25 ms · 2^attempt, capped at 2 s.
+pub fn backoff(attempt: u32) -> Duration {
+    let ceiling = (25u64 << attempt.min(7)).min(2_000);
+    let jitter = u64::from(uuid::Uuid::new_v4().as_fields().0) % ceiling.max(1);
+    Duration::from_millis(jitter.max(5))
+}

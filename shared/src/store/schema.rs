@@ -1,0 +1,63 @@
+//! The single table's key schema and indexes. The dev stack creates its table from these
+//! definitions, and a test checks that template.yaml declares exactly the same.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
+};
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+/// Sparse export-queue index: its key attributes exist only while an invoice is READY_FOR_EXPORT.
+pub const EXPORT_QUEUE_INDEX: &str = "ExportQueue";
+pub const EQ_PK: &str = "EQ_PK";
+pub const EQ_SK: &str = "EQ_SK";
+
+/// `(attribute, type)` for every key attribute of the table and its indexes.
+pub const ATTRIBUTES: [(&str, &str); 4] = [(PK, "S"), (SK, "S"), (EQ_PK, "S"), (EQ_SK, "S")];
+/// `(index name, hash key, range key, projection)`.
+pub const GLOBAL_INDEXES: [(&str, &str, &str, &str); 1] = [(EXPORT_QUEUE_INDEX, EQ_PK, EQ_SK, "KEYS_ONLY")];
+
+fn key(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .unwrap_or_else(|_| unreachable!("name and type are set"))
+}
+
+pub fn attribute_definitions() -> Vec<AttributeDefinition> {
+    ATTRIBUTES
+        .iter()
+        .map(|(name, _)| {
+            AttributeDefinition::builder()
+                .attribute_name(*name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap_or_else(|_| unreachable!("name and type are set"))
+        })
+        .collect()
+}
+
+pub fn key_schema() -> Vec<KeySchemaElement> {
+    vec![key(PK, KeyType::Hash), key(SK, KeyType::Range)]
+}
+
+pub fn global_secondary_indexes() -> Vec<GlobalSecondaryIndex> {
+    GLOBAL_INDEXES
+        .iter()
+        .map(|(name, hash, range, projection)| {
+            GlobalSecondaryIndex::builder()
+                .index_name(*name)
+                .key_schema(key(hash, KeyType::Hash))
+                .key_schema(key(range, KeyType::Range))
+                .projection(Projection::builder().projection_type(ProjectionType::from(*projection)).build())
+                .build()
+                .unwrap_or_else(|_| unreachable!("name, keys and projection are set"))
+        })
+        .collect()
+}
+
+pub fn company_pk(company: &crate::domain::CompanyId) -> String {
+    format!("COMPANY#{company}")
+}
