@@ -33,6 +33,11 @@ impl AppState {
         let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
         let s3_config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(config.s3_force_path_style).build();
         let s3 = aws_sdk_s3::Client::from_conf(s3_config);
+        Self::with_clients(config, dynamodb, s3)
+    }
+
+    /// With clients built elsewhere (the dev stack points each at its own local engine).
+    pub fn with_clients(config: Config, dynamodb: aws_sdk_dynamodb::Client, s3: aws_sdk_s3::Client) -> Self {
         Self {
             invoices: InvoiceStore::new(dynamodb.clone(), &config.table_name),
             grants: GrantStore::new(dynamodb.clone(), &config.table_name, config.grant_cache_ttl),

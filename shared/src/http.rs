@@ -186,7 +186,7 @@ mod tests {
         assert_eq!(field_of(e), "body");
         let e = json_body::<Body1>(&req(Some("application/json"), r#"{"reason":"x","extra":1}"#), false).unwrap_err();
         assert_eq!(field_of(e), "extra");
-        let e = json_body::<Body1>(&req(Some("application/json"), "[1]"), false).unwrap_err();
+        let e = json_body::<Body1>(&req(Some("application/json"), "\"text\""), false).unwrap_err();
         assert_eq!(field_of(e), "body");
     }
 

@@ -18,6 +18,10 @@ macro_rules! uuid_id {
                 Self(Uuid::new_v4())
             }
 
+            pub const fn from_u128(v: u128) -> Self {
+                Self(Uuid::from_u128(v))
+            }
+
             pub fn as_uuid(&self) -> Uuid {
                 self.0
             }

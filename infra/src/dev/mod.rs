@@ -1,0 +1,237 @@
+//! `ledgerdock dev`: the whole API in one process. The embedded DynamoDB and S3 engines listen
+//! on loopback and the real AWS SDK clients talk to them over HTTP, exactly as the functions
+//! talk to AWS; the router plays API Gateway and Cognito.
+
+pub mod engines;
+pub mod router;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_dynamodb::config::Credentials;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use ledgerdock_shared::config::{Config, DEFAULT_DOWNLOAD_URL_TTL};
+use ledgerdock_shared::AppState;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::clients::{random_token, ClientRegistry};
+use crate::oauth::TokenIssuer;
+use crate::seed::DemoCompanyInfo;
+use engines::{LOCAL_ACCESS_KEY, LOCAL_REGION, LOCAL_SECRET_KEY};
+use router::DevApi;
+
+pub const DEFAULT_TABLE: &str = "ledgerdock";
+pub const DEFAULT_BUCKET: &str = "ledgerdock-local";
+
+#[derive(Debug, Clone)]
+pub struct DevOptions {
+    pub host: IpAddr,
+    /// 0 picks a free port (tests).
+    pub port: u16,
+    pub s3_port: u16,
+    pub dynamodb_port: u16,
+    pub data_dir: PathBuf,
+    pub in_memory: bool,
+    pub seed_demo: bool,
+    /// Use this DynamoDB (e.g. official DynamoDB Local) instead of the embedded engine.
+    pub external_dynamodb: Option<String>,
+    pub table_name: String,
+    pub bucket_name: String,
+    pub download_url_ttl: Duration,
+    /// Print progress lines to stderr.
+    pub verbose: bool,
+}
+
+impl Default for DevOptions {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 3000,
+            s3_port: 3001,
+            dynamodb_port: 3002,
+            data_dir: PathBuf::from(".ledgerdock"),
+            in_memory: false,
+            seed_demo: false,
+            external_dynamodb: None,
+            table_name: DEFAULT_TABLE.into(),
+            bucket_name: DEFAULT_BUCKET.into(),
+            download_url_ttl: DEFAULT_DOWNLOAD_URL_TTL,
+            verbose: false,
+        }
+    }
+}
+
+/// What `--seed-demo` writes to `<data-dir>/demo.json` and prints.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DemoInfo {
+    pub api_url: String,
+    pub token_url: String,
+    pub s3_url: String,
+    pub dynamodb_url: String,
+    pub companies: Vec<DemoCompanyInfo>,
+}
+
+/// Keys that must survive restarts of a persistent stack (tokens and continuation keys stay valid).
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StackKeys {
+    continuation_secret: String,
+    signing_key_pkcs8: String,
+}
+
+pub struct DevStack {
+    pub api_url: String,
+    pub token_url: String,
+    pub s3_url: String,
+    pub dynamodb_url: String,
+    pub app: Arc<AppState>,
+    pub api: Arc<DevApi>,
+    pub demo: Option<DemoInfo>,
+    pub data_dir: PathBuf,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    _scratch: Option<tempfile::TempDir>,
+}
+
+fn credentials() -> Credentials {
+    Credentials::new(LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, None, None, "ledgerdock-dev")
+}
+
+/// SDK clients for a local stack (also used by the CLI's publish against it).
+pub fn local_clients(dynamodb_url: &str, s3_url: &str) -> (aws_sdk_dynamodb::Client, aws_sdk_s3::Client) {
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(LOCAL_REGION))
+            .credentials_provider(credentials())
+            .endpoint_url(dynamodb_url)
+            .build(),
+    );
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(LOCAL_REGION))
+            .credentials_provider(credentials())
+            .endpoint_url(s3_url)
+            .force_path_style(true)
+            .build(),
+    );
+    (dynamodb, s3)
+}
+
+fn load_or_create_keys(data_dir: Option<&std::path::Path>, issuer_url: &str) -> anyhow::Result<(Vec<u8>, TokenIssuer)> {
+    let path = data_dir.map(|d| d.join("keys.json"));
+    if let Some(path) = path.as_ref().filter(|p| p.exists()) {
+        let keys: StackKeys = serde_json::from_slice(&std::fs::read(path)?).with_context(|| format!("reading {}", path.display()))?;
+        let pkcs8 = STANDARD.decode(&keys.signing_key_pkcs8)?;
+        return Ok((keys.continuation_secret.into_bytes(), TokenIssuer::from_pkcs8(&pkcs8, issuer_url)?));
+    }
+    let secret = random_token(48);
+    let (issuer, pkcs8) = TokenIssuer::generate(issuer_url)?;
+    if let Some(path) = path {
+        let keys = StackKeys { continuation_secret: secret.clone(), signing_key_pkcs8: STANDARD.encode(pkcs8) };
+        std::fs::write(&path, serde_json::to_vec_pretty(&keys)?).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok((secret.into_bytes(), issuer))
+}
+
+impl DevStack {
+    pub async fn start(options: DevOptions) -> anyhow::Result<Self> {
+        let say = |line: String| {
+            if options.verbose {
+                eprintln!("{line}");
+            }
+        };
+        // In memory: S3 files go to a scratch folder removed on exit; nothing else touches disk
+        // except demo.json, which is still written to the data dir so clients can read it.
+        let scratch = if options.in_memory { Some(tempfile::tempdir()?) } else { None };
+        std::fs::create_dir_all(&options.data_dir)
+            .with_context(|| format!("creating data dir {}", options.data_dir.display()))?;
+        let data_dir = options.data_dir.canonicalize()?;
+        let storage_root = scratch.as_ref().map(|t| t.path().to_path_buf()).unwrap_or_else(|| data_dir.clone());
+
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+
+        let (api_listener, api_addr) = engines::bind(options.host, options.port, "API").await?;
+        let (s3_listener, s3_addr) = engines::bind(options.host, options.s3_port, "S3 engine").await?;
+        let dynamodb_url = match &options.external_dynamodb {
+            Some(url) => url.clone(),
+            None => {
+                let (listener, addr) = engines::bind(options.host, options.dynamodb_port, "DynamoDB engine").await?;
+                let db_file = (!options.in_memory).then(|| data_dir.join("dynamodb.sqlite"));
+                tasks.push(engines::start_dynamodb(listener, db_file.as_deref(), shutdown_rx.clone()).await?);
+                format!("http://{addr}")
+            }
+        };
+        tasks.push(engines::start_s3(s3_listener, &storage_root.join("s3"), shutdown_rx.clone()).await?);
+        let api_url = format!("http://{api_addr}");
+        let s3_url = format!("http://{s3_addr}");
+        say(format!("engines up: DynamoDB {dynamodb_url}, S3 {s3_url}"));
+
+        let (dynamodb, s3) = local_clients(&dynamodb_url, &s3_url);
+        crate::bootstrap::ensure_table(&dynamodb, &options.table_name).await?;
+        crate::bootstrap::ensure_bucket(&s3, &options.bucket_name).await?;
+
+        let (continuation_secret, issuer) =
+            load_or_create_keys((!options.in_memory).then_some(data_dir.as_path()), &api_url)?;
+        let config = Config {
+            table_name: options.table_name.clone(),
+            bucket_name: options.bucket_name.clone(),
+            download_url_ttl: options.download_url_ttl,
+            continuation_secret,
+            // Not cached locally: a revoked grant applies at once.
+            grant_cache_ttl: Duration::ZERO,
+            s3_force_path_style: true,
+        };
+        let app = Arc::new(AppState::with_clients(config, dynamodb.clone(), s3));
+        let clients = ClientRegistry::new(dynamodb, &options.table_name);
+        let api = Arc::new(DevApi { app: app.clone(), issuer, clients: clients.clone() });
+
+        let router = router::router(api.clone());
+        let mut api_shutdown = shutdown_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let stop = async move {
+                let _ = api_shutdown.wait_for(|stop| *stop).await;
+            };
+            if let Err(e) = axum::serve(api_listener, router).with_graceful_shutdown(stop).await {
+                tracing::error!(error = %e, "API server stopped");
+            }
+        }));
+
+        let token_url = format!("{api_url}/oauth2/token");
+        let demo = if options.seed_demo {
+            say("seeding demo data…".into());
+            let companies = crate::seed::seed_demo(&app, &clients, &|line| say(line)).await?;
+            let info = DemoInfo {
+                api_url: api_url.clone(),
+                token_url: token_url.clone(),
+                s3_url: s3_url.clone(),
+                dynamodb_url: dynamodb_url.clone(),
+                companies,
+            };
+            let path = data_dir.join("demo.json");
+            std::fs::write(&path, serde_json::to_vec_pretty(&info)?).with_context(|| format!("writing {}", path.display()))?;
+            Some(info)
+        } else {
+            None
+        };
+
+        Ok(Self { api_url, token_url, s3_url, dynamodb_url, app, api, demo, data_dir, shutdown, tasks, _scratch: scratch })
+    }
+
+    /// Stops every server and waits for them to finish.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! The dev stack's front door, playing API Gateway and Cognito on one port:
+//! `/health`, `/oauth2/token`, `/.well-known/jwks.json`, and every route of
+//! `ledgerdock_shared::handlers::ROUTES`, with the token and the route's scope checked the way
+//! the REST API's Cognito authorizer checks them, and the same request context handed on.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Request as AxumRequest, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
+use lambda_http::aws_lambda_events::query_map::QueryMap;
+use lambda_http::request::RequestContext;
+use lambda_http::RequestExt;
+use ledgerdock_shared::auth::Scope;
+use ledgerdock_shared::handlers::{Route, ROUTES};
+use ledgerdock_shared::{ApiError, AppState};
+use serde_json::json;
+
+use crate::clients::ClientRegistry;
+use crate::oauth::{TokenIssuer, TOKEN_TTL_SECS};
+
+/// API Gateway's own payload limit; the functions enforce their tighter per-route limits.
+pub const GATEWAY_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+pub struct DevApi {
+    pub app: Arc<AppState>,
+    pub issuer: TokenIssuer,
+    pub clients: ClientRegistry,
+}
+
+pub fn router(api: Arc<DevApi>) -> Router {
+    Router::new()
+        .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/oauth2/token", post(token))
+        .route("/.well-known/jwks.json", get(jwks))
+        .fallback(gateway)
+        .layer(DefaultBodyLimit::max(GATEWAY_MAX_BODY_BYTES + 1))
+        .with_state(api)
+}
+
+async fn jwks(State(api): State<Arc<DevApi>>) -> Json<serde_json::Value> {
+    Json(api.issuer.jwks())
+}
+
+fn oauth_error(status: StatusCode, error: &str) -> Response {
+    (status, Json(json!({"error": error}))).into_response()
+}
+
+/// `POST /oauth2/token`, client_credentials only, answering like Cognito's token endpoint.
+async fn token(State(api): State<Arc<DevApi>>, headers: HeaderMap, body: Bytes) -> Response {
+    let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let is_form = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+    }
+    if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
+        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
+    }
+    let basic = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b64| STANDARD.decode(b64.trim()).ok())
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .and_then(|pair| pair.split_once(':').map(|(id, secret)| (id.to_string(), secret.to_string())));
+    let credentials = basic.or_else(|| Some((form.get("client_id")?.clone(), form.get("client_secret")?.clone())));
+    let Some((client_id, secret)) = credentials else {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    };
+    let client = match api.clients.find(&client_id).await {
+        Ok(Some(client)) if client.secret_matches(&secret) => client,
+        Ok(_) => return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client"),
+        Err(e) => {
+            tracing::error!(error = %e, "client lookup failed");
+            return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error");
+        }
+    };
+    let scopes = match form.get("scope").map(|s| s.split_whitespace().collect::<Vec<_>>()) {
+        None => client.allowed_scopes.clone(),
+        Some(requested) => {
+            let mut granted = Vec::new();
+            for name in requested {
+                match Scope::parse(name).filter(|s| name.starts_with("ledgerdock/") && client.allowed_scopes.contains(s)) {
+                    Some(scope) => granted.push(scope),
+                    None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_scope"),
+                }
+            }
+            granted
+        }
+    };
+    match api.issuer.issue(&client.client_id, &scopes) {
+        Ok(access_token) => Json(json!({
+            "access_token": access_token,
+            "expires_in": TOKEN_TTL_SECS,
+            "token_type": "Bearer",
+        }))
+        .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "token signing failed");
+            oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+        }
+    }
+}
+
+/// Matches `path` against a route template, returning its path parameters.
+fn match_path(template: &str, path: &str) -> Option<HashMap<String, String>> {
+    let mut params = HashMap::new();
+    let mut want = template.trim_end_matches('/').split('/');
+    let mut got = path.trim_end_matches('/').split('/');
+    loop {
+        match (want.next(), got.next()) {
+            (None, None) => return Some(params),
+            (Some(w), Some(g)) if w.starts_with('{') && w.ends_with('}') && !g.is_empty() => {
+                let value = percent_encoding::percent_decode_str(g).decode_utf8().ok()?.into_owned();
+                params.insert(w[1..w.len() - 1].to_string(), value);
+            }
+            (Some(w), Some(g)) if w == g => {}
+            _ => return None,
+        }
+    }
+}
+
+/// Literal segments beat parameters, as in API Gateway (`/exportable` over `/{invoiceId}`).
+fn find_route(method: &str, path: &str) -> Option<(&'static Route, HashMap<String, String>)> {
+    let mut candidates: Vec<_> = ROUTES
+        .iter()
+        .filter(|r| r.method == method)
+        .filter_map(|r| match_path(r.path, path).map(|p| (r, p)))
+        .collect();
+    candidates.sort_by_key(|(_, params)| params.len());
+    candidates.into_iter().next()
+}
+
+fn error_response(error: ApiError) -> Response {
+    to_axum(error.into_response(&uuid::Uuid::new_v4().to_string()))
+}
+
+fn to_axum(response: lambda_http::Response<lambda_http::Body>) -> Response {
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        lambda_http::Body::Empty => Vec::new(),
+        lambda_http::Body::Text(text) => text.into_bytes(),
+        lambda_http::Body::Binary(bytes) => bytes,
+        _ => Vec::new(),
+    };
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+/// What API Gateway does for each API request: find the route, run the authorizer, then invoke
+/// the function with a REST (payload v1) request context carrying the token's claims.
+async fn gateway(State(api): State<Arc<DevApi>>, req: AxumRequest) -> Response {
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let Some((route, path_params)) = find_route(&method, &path) else {
+        return error_response(ApiError::not_found(format!("no route for {method} {path}")));
+    };
+    let token = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .map(str::to_string);
+    let Some(token) = token else {
+        return error_response(ApiError::Unauthenticated("an Authorization: Bearer <access token> header is required".into()));
+    };
+    let claims = match api.issuer.verify(&token) {
+        Ok(claims) => claims,
+        Err(e) => return error_response(ApiError::Unauthenticated(format!("{e}; request a new access token"))),
+    };
+    if !claims.scope.split_whitespace().any(|s| s == route.scope.oauth_name()) {
+        return error_response(ApiError::Forbidden(format!(
+            "the access token lacks the scope {}",
+            route.scope.oauth_name()
+        )));
+    }
+
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let query: HashMap<String, Vec<String>> =
+        form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes()).into_owned().fold(
+            HashMap::new(),
+            |mut map, (k, v)| {
+                map.entry(k).or_insert_with(Vec::new).push(v);
+                map
+            },
+        );
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, GATEWAY_MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return error_response(ApiError::PayloadTooLarge(format!(
+                "the request body exceeds the gateway limit of {GATEWAY_MAX_BODY_BYTES} bytes"
+            )))
+        }
+    };
+
+    let mut context = ApiGatewayProxyRequestContext::default();
+    context.request_id = Some(request_id);
+    context.stage = Some("local".into());
+    context.resource_path = Some(route.path.into());
+    context.path = Some(path.clone());
+    context.http_method = parts.method.clone();
+    context.authorizer.fields.insert(
+        "claims".into(),
+        json!({
+            "sub": claims.sub,
+            "client_id": claims.client_id,
+            "token_use": claims.token_use,
+            "scope": claims.scope,
+            "iss": claims.iss,
+            "exp": claims.exp.to_string(),
+            "iat": claims.iat.to_string(),
+            "jti": claims.jti,
+        }),
+    );
+    let body = if bytes.is_empty() { lambda_http::Body::Empty } else { lambda_http::Body::Binary(bytes.to_vec()) };
+    let lambda_request = lambda_http::Request::from_parts(parts, body)
+        .with_request_context(RequestContext::ApiGatewayV1(context))
+        .with_path_parameters(QueryMap::from(path_params))
+        .with_query_string_parameters(QueryMap::from(query))
+        .with_raw_http_path(path);
+    to_axum((route.handler)(&api.app, lambda_request).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_segments_win_over_parameters() {
+        let (route, params) = find_route("GET", "/v1/invoices/exportable").unwrap();
+        assert_eq!(route.function, "list-exportable-invoices");
+        assert!(params.is_empty());
+        let (route, params) = find_route("GET", "/v1/invoices/abc/download-url").unwrap();
+        assert_eq!(route.function, "get-invoice-download-url");
+        assert_eq!(params["invoiceId"], "abc");
+        assert!(find_route("DELETE", "/v1/invoices/abc").is_none());
+        assert!(find_route("GET", "/v1/nothing").is_none());
+    }
+}
