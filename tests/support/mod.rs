@@ -1,1 +1,233 @@
+//! Test support: start a dev stack in-process (embedded engines, or an external DynamoDB when
+//! `LEDGERDOCK_TEST_DYNAMODB_ENDPOINT` is set), create tenants, publish invoices, and call the
+//! API over HTTP exactly as a connector would.
 
+use std::time::Duration;
+
+use ledgerdock_infra::dev::{DevOptions, DevStack};
+use ledgerdock_infra::publish::{publish_with_files, SoftCopy};
+use ledgerdock_infra::samples;
+use ledgerdock_shared::auth::Scope;
+use ledgerdock_shared::domain::{CompanyId, DocumentFormat, InvoiceHeader, InvoiceId, NewInvoice, Timestamp};
+use serde_json::{json, Value};
+
+pub use reqwest::StatusCode;
+
+/// Set to a DynamoDB endpoint (e.g. official DynamoDB Local) to run the suite against it.
+pub const EXTERNAL_DYNAMODB_ENV: &str = "LEDGERDOCK_TEST_DYNAMODB_ENDPOINT";
+
+pub struct TestStack {
+    pub stack: DevStack,
+    pub http: reqwest::Client,
+}
+
+/// A company with a client granted only that company.
+#[derive(Clone)]
+pub struct Tenant {
+    pub company: CompanyId,
+    pub client_id: String,
+    pub client_secret: String,
+    pub token: String,
+}
+
+pub fn options() -> DevOptions {
+    let external = std::env::var(EXTERNAL_DYNAMODB_ENV).ok().filter(|s| !s.is_empty());
+    DevOptions {
+        port: 0,
+        s3_port: 0,
+        dynamodb_port: 0,
+        in_memory: true,
+        data_dir: std::env::temp_dir().join(format!("ledgerdock-test-{}", uuid::Uuid::new_v4())),
+        // Against a shared external DynamoDB every test gets its own table.
+        table_name: if external.is_some() { format!("ledgerdock-test-{}", uuid::Uuid::new_v4()) } else { "ledgerdock".into() },
+        external_dynamodb: external,
+        ..DevOptions::default()
+    }
+}
+
+impl TestStack {
+    pub async fn start() -> Self {
+        Self::start_with(options()).await
+    }
+
+    pub async fn start_with(options: DevOptions) -> Self {
+        let stack = DevStack::start(options).await.expect("dev stack starts");
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("http client");
+        Self { stack, http }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.stack.api_url)
+    }
+
+    /// Registers a client granted `scopes` on a new company and fetches it a token.
+    pub async fn tenant(&self, scopes: &[Scope]) -> Tenant {
+        let company = CompanyId::new_random();
+        let client_id = format!("client{}", &uuid::Uuid::new_v4().simple().to_string()[..20]);
+        let secret = self.stack.api.clients.create_with_id(&client_id, "test client", scopes).await.unwrap();
+        self.stack.app.grants.put(&client_id, company, scopes).await.unwrap();
+        let token = self.token(&client_id, &secret, None).await;
+        Tenant { company, client_id, client_secret: secret, token }
+    }
+
+    pub async fn tenant_all_scopes(&self) -> Tenant {
+        self.tenant(&Scope::ALL).await
+    }
+
+    /// A token by HTTP Basic, optionally narrowed to `scope`.
+    pub async fn token(&self, client_id: &str, secret: &str, scope: Option<&str>) -> String {
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
+        let resp = self
+            .http
+            .post(&self.stack.token_url)
+            .basic_auth(client_id, Some(secret))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "token request failed");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["token_type"], "Bearer");
+        body["access_token"].as_str().unwrap().to_string()
+    }
+
+    pub fn get(&self, tenant: &Tenant, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(&tenant.token)
+            .header("Lightyear-Company-ID", tenant.company.to_string())
+    }
+
+    pub fn post_json(&self, tenant: &Tenant, path: &str, body: &Value) -> reqwest::RequestBuilder {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(&tenant.token)
+            .header("Lightyear-Company-ID", tenant.company.to_string())
+            .json(body)
+    }
+
+    /// Publishes an invoice with `lines` lines received at `received_at` and a soft copy in
+    /// each of `formats` (the first is the primary).
+    pub async fn publish(
+        &self,
+        company: CompanyId,
+        lines: usize,
+        received_at: &str,
+        formats: &[DocumentFormat],
+    ) -> InvoiceId {
+        let invoice = invoice_json(lines, received_at);
+        let invoice: NewInvoice = serde_json::from_value(invoice).unwrap();
+        let files = formats
+            .iter()
+            .map(|f| SoftCopy { file_name: format!("{}-copy.{}", invoice.invoice_number, f.extension()), bytes: sample(*f) })
+            .collect();
+        publish_with_files(&self.stack.app, company, invoice, files).await.expect("publish").0
+    }
+
+    /// Publishes `n` single-line invoices received one minute apart, returned in queue order.
+    pub async fn publish_many(&self, company: CompanyId, n: usize) -> Vec<InvoiceId> {
+        let mut ids = Vec::new();
+        for i in 0..n {
+            let at = chrono::DateTime::parse_from_rfc3339("2026-11-01T08:00:00Z").unwrap()
+                + chrono::Duration::minutes(i as i64);
+            ids.push(self.publish(company, 1, &at.to_rfc3339(), &[DocumentFormat::Pdf]).await);
+        }
+        ids
+    }
+
+    /// The stored header, read straight from DynamoDB (to assert what did or did not change).
+    pub async fn stored(&self, company: CompanyId, invoice: InvoiceId) -> Option<InvoiceHeader> {
+        self.stack.app.invoices.header(company, invoice).await.unwrap()
+    }
+
+    /// Walks the whole queue page by page, returning every id seen.
+    pub async fn poll_all(&self, tenant: &Tenant, limit: usize) -> Vec<String> {
+        let mut seen = Vec::new();
+        let mut key: Option<String> = None;
+        loop {
+            let mut path = format!("/v1/invoices/exportable?limit={limit}");
+            if let Some(k) = &key {
+                path.push_str(&format!("&continuationKey={k}"));
+            }
+            let body = expect_ok(self.get(tenant, &path).send().await.unwrap()).await;
+            seen.extend(body["items"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()));
+            match body["continuationKey"].as_str() {
+                Some(k) => key = Some(k.to_string()),
+                None => return seen,
+            }
+        }
+    }
+
+    pub async fn stop(self) {
+        self.stack.stop().await;
+    }
+}
+
+pub fn sample(format: DocumentFormat) -> Vec<u8> {
+    match format {
+        DocumentFormat::Pdf => samples::pdf(&["Test invoice".to_string()]),
+        other => samples::image(other).unwrap().to_vec(),
+    }
+}
+
+/// A reconciled invoice with `lines` lines of 2 × 10.00 (+ 2.00 tax each).
+pub fn invoice_json(lines: usize, received_at: &str) -> Value {
+    let line_items: Vec<Value> = (1..=lines)
+        .map(|n| {
+            json!({
+                "description": format!("Item {n}"),
+                "quantity": "2",
+                "unitPrice": "10.00",
+                "amount": "20.00",
+                "taxCode": "VAT10",
+                "taxAmount": "2.00",
+                "accountCode": "6100",
+                "trackingCategories": [{"name": "Region", "option": "North"}]
+            })
+        })
+        .collect();
+    let subtotal = format!("{}.00", 20 * lines);
+    let tax = format!("{}.00", 2 * lines);
+    let total = format!("{}.00", 22 * lines);
+    json!({
+        "documentType": "INVOICE",
+        "invoiceNumber": format!("INV-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+        "purchaseOrderNumber": "PO-77",
+        "supplier": {"supplierId": "sup-1", "externalId": "ERP-SUP-1", "name": "Acme Ltd", "taxNumber": "GB1"},
+        "issueDate": "2026-10-30",
+        "dueDate": "2026-11-29",
+        "receivedAt": Timestamp::parse(received_at).unwrap().to_string(),
+        "currency": "EUR",
+        "subtotal": subtotal,
+        "taxTotal": tax,
+        "total": total,
+        "lineItems": line_items
+    })
+}
+
+pub async fn expect_ok(resp: reqwest::Response) -> Value {
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    assert_eq!(status, 200, "expected 200, got {status}: {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Asserts the status and `error.code`, and that the body has the error shape with a requestId.
+pub async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> Value {
+    let got = resp.status();
+    let text = resp.text().await.unwrap();
+    assert_eq!(got.as_u16(), status, "body: {text}");
+    let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+    assert_eq!(body["error"]["code"], code, "body: {text}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "body: {text}");
+    assert!(body["error"]["requestId"].as_str().is_some_and(|m| !m.is_empty()), "body: {text}");
+    body
+}
+
+/// The field the first error detail names.
+pub fn error_field(body: &Value) -> &str {
+    body["error"]["details"][0]["field"].as_str().unwrap_or_default()
+}
