@@ -126,7 +126,9 @@ fn deserialize<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = e.into_inner();
         let message = describe_json_error(&inner);
         // serde_path_to_error already names an unknown field by its own path.
-        let field = if matches!(path.as_str(), "." | "?" | "") { "body".to_string() } else { path };
+        // Broken JSON is the body's fault, wherever the parser happened to be.
+        let broken = inner.is_syntax() || inner.is_eof();
+        let field = if broken || matches!(path.as_str(), "." | "?" | "") { "body".to_string() } else { path };
         ApiError::field(field, message)
     })?;
     de.end().map_err(|e| ApiError::field("body", describe_json_error(&e)))?;
