@@ -1,0 +1,95 @@
+//! template.yaml and the code must describe the same system: the dev stack creates its table
+//! from `shared::store::schema`, and its router applies `shared::handlers::ROUTES`. These tests
+//! fail when one side changes without the other.
+
+use ledgerdock_shared::handlers::ROUTES;
+use ledgerdock_shared::store::schema;
+use serde_yaml::Value;
+
+fn template() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+    serde_yaml::from_str(&std::fs::read_to_string(path).expect("template.yaml")).expect("template.yaml parses")
+}
+
+fn text(v: &Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("expected a string, got {v:?}"))
+}
+
+#[test]
+fn table_key_schema_and_indexes_match_the_dev_stack() {
+    let t = template();
+    let props = &t["Resources"]["Table"]["Properties"];
+    let attributes: Vec<(String, String)> = props["AttributeDefinitions"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| (text(&a["AttributeName"]).to_string(), text(&a["AttributeType"]).to_string()))
+        .collect();
+    let expected: Vec<(String, String)> = schema::ATTRIBUTES.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+    assert_eq!(attributes, expected);
+
+    let keys: Vec<(&str, &str)> =
+        props["KeySchema"].as_sequence().unwrap().iter().map(|k| (text(&k["AttributeName"]), text(&k["KeyType"]))).collect();
+    assert_eq!(keys, vec![(schema::PK, "HASH"), (schema::SK, "RANGE")]);
+    let code_keys: Vec<(String, String)> =
+        schema::key_schema().iter().map(|k| (k.attribute_name().to_string(), k.key_type().as_str().to_string())).collect();
+    assert_eq!(code_keys, vec![(schema::PK.to_string(), "HASH".to_string()), (schema::SK.to_string(), "RANGE".to_string())]);
+
+    let indexes: Vec<(&str, &str, &str, &str)> = props["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let ks = i["KeySchema"].as_sequence().unwrap();
+            assert_eq!(text(&ks[0]["KeyType"]), "HASH");
+            assert_eq!(text(&ks[1]["KeyType"]), "RANGE");
+            (
+                text(&i["IndexName"]),
+                text(&ks[0]["AttributeName"]),
+                text(&ks[1]["AttributeName"]),
+                text(&i["Projection"]["ProjectionType"]),
+            )
+        })
+        .collect();
+    assert_eq!(indexes, schema::GLOBAL_INDEXES.to_vec());
+    // And the definitions the dev stack passes to CreateTable say the same.
+    let created = schema::global_secondary_indexes();
+    assert_eq!(created.len(), indexes.len());
+    assert_eq!(created[0].index_name(), indexes[0].0);
+}
+
+#[test]
+fn every_route_is_a_function_with_the_same_method_path_and_scope() {
+    let t = template();
+    let resources = t["Resources"].as_mapping().unwrap();
+    for route in ROUTES {
+        let function = resources
+            .values()
+            .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(route.function))
+            .unwrap_or_else(|| panic!("template.yaml has no function building {}", route.function));
+        let api = &function["Properties"]["Events"]["Api"]["Properties"];
+        assert_eq!(text(&api["Path"]), route.path, "{}", route.function);
+        assert_eq!(text(&api["Method"]).to_uppercase(), route.method, "{}", route.function);
+        let scopes: Vec<&str> = api["Auth"]["AuthorizationScopes"].as_sequence().unwrap().iter().map(text).collect();
+        assert_eq!(scopes, vec![route.scope.oauth_name()], "{}", route.function);
+        assert_eq!(text(&api["Auth"]["Authorizer"]), "CognitoAuthorizer");
+    }
+}
+
+#[test]
+fn every_function_crate_is_deployed_and_built_for_arm64_al2023() {
+    let t = template();
+    let globals = &t["Globals"]["Function"];
+    assert_eq!(text(&globals["Runtime"]), "provided.al2023");
+    assert_eq!(text(&globals["Architectures"][0]), "arm64");
+    let functions_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions");
+    let resources = t["Resources"].as_mapping().unwrap();
+    for entry in std::fs::read_dir(functions_dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let function = resources
+            .values()
+            .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(name.as_str()))
+            .unwrap_or_else(|| panic!("functions/{name} is not deployed by template.yaml"));
+        assert_eq!(text(&function["Metadata"]["BuildMethod"]), "rust-cargolambda");
+    }
+}
