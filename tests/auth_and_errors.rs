@@ -18,11 +18,17 @@ async fn assert_untouched(t: &TestStack, tenant: &Tenant, id: InvoiceId) {
 async fn bad_tokens_are_401() {
     let t = TestStack::start().await;
     let a = t.tenant_all_scopes().await;
-    let id = t.publish(a.company, 1, "2026-11-01T09:00:00Z", &[DocumentFormat::Pdf]).await;
+    let id = t
+        .publish(a.company, 1, "2026-11-01T09:00:00Z", &[DocumentFormat::Pdf])
+        .await;
     let path = format!("/v1/invoices/{id}/complete");
     let company = a.company.to_string();
 
-    let no_token = t.http.post(t.url(&path)).header("Lightyear-Company-ID", &company).json(&json!({}));
+    let no_token = t
+        .http
+        .post(t.url(&path))
+        .header("Lightyear-Company-ID", &company)
+        .json(&json!({}));
     expect_error(no_token.send().await.unwrap(), 401, "UNAUTHENTICATED").await;
 
     let (foreign, _) = TokenIssuer::generate(t.stack.api.issuer.issuer()).unwrap();
@@ -33,11 +39,28 @@ async fn bad_tokens_are_401() {
     let mut tampered = a.token.clone();
     tampered.insert(tampered.len() / 2, 'x');
     for bad in ["garbage", "a.b.c", &wrongly_signed, &expired, &tampered] {
-        let req = t.http.post(t.url(&path)).bearer_auth(bad).header("Lightyear-Company-ID", &company).json(&json!({}));
+        let req = t
+            .http
+            .post(t.url(&path))
+            .bearer_auth(bad)
+            .header("Lightyear-Company-ID", &company)
+            .json(&json!({}));
         expect_error(req.send().await.unwrap(), 401, "UNAUTHENTICATED").await;
     }
-    let basic = t.http.get(t.url("/v1/invoices/exportable")).basic_auth(&a.client_id, Some(&a.client_secret));
-    expect_error(basic.header("Lightyear-Company-ID", &company).send().await.unwrap(), 401, "UNAUTHENTICATED").await;
+    let basic = t
+        .http
+        .get(t.url("/v1/invoices/exportable"))
+        .basic_auth(&a.client_id, Some(&a.client_secret));
+    expect_error(
+        basic
+            .header("Lightyear-Company-ID", &company)
+            .send()
+            .await
+            .unwrap(),
+        401,
+        "UNAUTHENTICATED",
+    )
+    .await;
     assert_untouched(&t, &a, id).await;
     t.stop().await;
 }
@@ -47,34 +70,94 @@ async fn missing_scope_and_ungranted_company_are_403() {
     let t = TestStack::start().await;
     let a = t.tenant_all_scopes().await;
     let b = t.tenant_all_scopes().await;
-    let id = t.publish(a.company, 1, "2026-11-01T09:00:00Z", &[DocumentFormat::Pdf]).await;
+    let id = t
+        .publish(a.company, 1, "2026-11-01T09:00:00Z", &[DocumentFormat::Pdf])
+        .await;
 
     // A token narrowed to invoices.read can list but not complete.
-    let read_only = Tenant { token: t.token(&a.client_id, &a.client_secret, Some("ledgerdock/invoices.read")).await, ..a.clone() };
-    expect_ok(t.get(&read_only, "/v1/invoices/exportable").send().await.unwrap()).await;
+    let read_only = Tenant {
+        token: t
+            .token(
+                &a.client_id,
+                &a.client_secret,
+                Some("ledgerdock/invoices.read"),
+            )
+            .await,
+        ..a.clone()
+    };
+    expect_ok(
+        t.get(&read_only, "/v1/invoices/exportable")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     let body = expect_error(
-        t.post_json(&read_only, &format!("/v1/invoices/{id}/complete"), &json!({})).send().await.unwrap(),
+        t.post_json(
+            &read_only,
+            &format!("/v1/invoices/{id}/complete"),
+            &json!({}),
+        )
+        .send()
+        .await
+        .unwrap(),
         403,
         "FORBIDDEN",
     )
     .await;
-    assert!(body["error"]["message"].as_str().unwrap().contains("invoices.write"));
-    expect_error(t.post_json(&read_only, &format!("/v1/invoices/{id}/reject"), &json!({"reason": "x"})).send().await.unwrap(), 403, "FORBIDDEN").await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("invoices.write"));
+    expect_error(
+        t.post_json(
+            &read_only,
+            &format!("/v1/invoices/{id}/reject"),
+            &json!({"reason": "x"}),
+        )
+        .send()
+        .await
+        .unwrap(),
+        403,
+        "FORBIDDEN",
+    )
+    .await;
 
     // A client whose grant lacks the scope is refused even with a token carrying it.
     let limited = t.tenant(&[Scope::InvoicesRead]).await;
-    t.stack.app.grants.put(&limited.client_id, a.company, &[Scope::InvoicesRead]).await.unwrap();
-    let limited_on_a = Tenant { company: a.company, ..limited.clone() };
-    expect_ok(t.get(&limited_on_a, &format!("/v1/invoices/{id}")).send().await.unwrap()).await;
+    t.stack
+        .app
+        .grants
+        .put(&limited.client_id, a.company, &[Scope::InvoicesRead])
+        .await
+        .unwrap();
+    let limited_on_a = Tenant {
+        company: a.company,
+        ..limited.clone()
+    };
+    expect_ok(
+        t.get(&limited_on_a, &format!("/v1/invoices/{id}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
 
     // B's client naming A's company: not granted.
-    let b_on_a = Tenant { company: a.company, ..b.clone() };
+    let b_on_a = Tenant {
+        company: a.company,
+        ..b.clone()
+    };
     for req in [
         t.get(&b_on_a, "/v1/invoices/exportable"),
         t.get(&b_on_a, &format!("/v1/invoices/{id}")),
         t.get(&b_on_a, &format!("/v1/invoices/{id}/download-url")),
         t.post_json(&b_on_a, &format!("/v1/invoices/{id}/complete"), &json!({})),
-        t.post_json(&b_on_a, &format!("/v1/invoices/{id}/reject"), &json!({"reason": "x"})),
+        t.post_json(
+            &b_on_a,
+            &format!("/v1/invoices/{id}/reject"),
+            &json!({"reason": "x"}),
+        ),
     ] {
         expect_error(req.send().await.unwrap(), 403, "FORBIDDEN").await;
     }
@@ -86,13 +169,20 @@ async fn missing_scope_and_ungranted_company_are_403() {
 async fn company_header_must_be_present_and_a_uuid() {
     let t = TestStack::start().await;
     let a = t.tenant_all_scopes().await;
-    let id = t.publish(a.company, 1, "2026-11-01T09:00:00Z", &[DocumentFormat::Pdf]).await;
+    let id = t
+        .publish(a.company, 1, "2026-11-01T09:00:00Z", &[DocumentFormat::Pdf])
+        .await;
     let url = t.url(&format!("/v1/invoices/{id}/complete"));
     let missing = t.http.post(&url).bearer_auth(&a.token).json(&json!({}));
     let body = expect_error(missing.send().await.unwrap(), 400, "VALIDATION_ERROR").await;
     assert_eq!(error_field(&body), "Lightyear-Company-ID");
     for bad in ["not-a-uuid", "123", "5b7e4d1a0c3f4a8e9b216f0d2c7a9e11"] {
-        let req = t.http.post(&url).bearer_auth(&a.token).header("Lightyear-Company-ID", bad).json(&json!({}));
+        let req = t
+            .http
+            .post(&url)
+            .bearer_auth(&a.token)
+            .header("Lightyear-Company-ID", bad)
+            .json(&json!({}));
         let body = expect_error(req.send().await.unwrap(), 400, "VALIDATION_ERROR").await;
         assert_eq!(error_field(&body), "Lightyear-Company-ID");
     }
@@ -105,22 +195,52 @@ async fn other_companies_invoices_and_unknown_or_malformed_ids() {
     let t = TestStack::start().await;
     let a = t.tenant_all_scopes().await;
     let b = t.tenant_all_scopes().await;
-    let id = t.publish(a.company, 1, "2026-11-01T09:00:00Z", &[DocumentFormat::Pdf]).await;
+    let id = t
+        .publish(a.company, 1, "2026-11-01T09:00:00Z", &[DocumentFormat::Pdf])
+        .await;
 
     // B, with its own company header, asks for A's invoice: it does not exist for B.
     for req in [
         t.get(&b, &format!("/v1/invoices/{id}")),
         t.get(&b, &format!("/v1/invoices/{id}/download-url")),
         t.post_json(&b, &format!("/v1/invoices/{id}/complete"), &json!({})),
-        t.post_json(&b, &format!("/v1/invoices/{id}/reject"), &json!({"reason": "x"})),
+        t.post_json(
+            &b,
+            &format!("/v1/invoices/{id}/reject"),
+            &json!({"reason": "x"}),
+        ),
     ] {
         expect_error(req.send().await.unwrap(), 404, "NOT_FOUND").await;
     }
     let unknown = uuid::Uuid::new_v4();
-    expect_error(t.get(&a, &format!("/v1/invoices/{unknown}")).send().await.unwrap(), 404, "NOT_FOUND").await;
-    expect_error(t.post_json(&a, &format!("/v1/invoices/{unknown}/complete"), &json!({})).send().await.unwrap(), 404, "NOT_FOUND").await;
+    expect_error(
+        t.get(&a, &format!("/v1/invoices/{unknown}"))
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    expect_error(
+        t.post_json(&a, &format!("/v1/invoices/{unknown}/complete"), &json!({}))
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "NOT_FOUND",
+    )
+    .await;
     for bad in ["not-an-id", "1234", "INV-1001", "%20"] {
-        let body = expect_error(t.get(&a, &format!("/v1/invoices/{bad}")).send().await.unwrap(), 400, "VALIDATION_ERROR").await;
+        let body = expect_error(
+            t.get(&a, &format!("/v1/invoices/{bad}"))
+                .send()
+                .await
+                .unwrap(),
+            400,
+            "VALIDATION_ERROR",
+        )
+        .await;
         assert_eq!(error_field(&body), "invoiceId");
     }
     assert_untouched(&t, &a, id).await;
@@ -135,23 +255,61 @@ async fn bad_limits_and_continuation_keys() {
     t.publish_many(a.company, 3).await;
     t.publish_many(b.company, 3).await;
     for bad in ["0", "201", "-1", "abc", "1.5"] {
-        let body = expect_error(t.get(&a, &format!("/v1/invoices/exportable?limit={bad}")).send().await.unwrap(), 400, "VALIDATION_ERROR").await;
+        let body = expect_error(
+            t.get(&a, &format!("/v1/invoices/exportable?limit={bad}"))
+                .send()
+                .await
+                .unwrap(),
+            400,
+            "VALIDATION_ERROR",
+        )
+        .await;
         assert_eq!(error_field(&body), "limit");
     }
-    let a_page = expect_ok(t.get(&a, "/v1/invoices/exportable?limit=1").send().await.unwrap()).await;
+    let a_page = expect_ok(
+        t.get(&a, "/v1/invoices/exportable?limit=1")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     let a_key = a_page["continuationKey"].as_str().unwrap().to_string();
-    let b_page = expect_ok(t.get(&b, "/v1/invoices/exportable?limit=1").send().await.unwrap()).await;
+    let b_page = expect_ok(
+        t.get(&b, "/v1/invoices/exportable?limit=1")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     let b_key = b_page["continuationKey"].as_str().unwrap().to_string();
 
     let mut forged = a_key.clone().into_bytes();
     forged[5] = if forged[5] == b'A' { b'B' } else { b'A' };
     let forged = String::from_utf8(forged).unwrap();
-    for bad in [b_key.as_str(), forged.as_str(), "garbage", "e30.e30", "null"] {
-        let resp = t.get(&a, "/v1/invoices/exportable").query(&[("continuationKey", bad)]).send().await.unwrap();
+    for bad in [
+        b_key.as_str(),
+        forged.as_str(),
+        "garbage",
+        "e30.e30",
+        "null",
+    ] {
+        let resp = t
+            .get(&a, "/v1/invoices/exportable")
+            .query(&[("continuationKey", bad)])
+            .send()
+            .await
+            .unwrap();
         expect_error(resp, 400, "INVALID_CONTINUATION_KEY").await;
     }
     // A's own key still works.
-    let next = expect_ok(t.get(&a, "/v1/invoices/exportable?limit=5").query(&[("continuationKey", &a_key)]).send().await.unwrap()).await;
+    let next = expect_ok(
+        t.get(&a, "/v1/invoices/exportable?limit=5")
+            .query(&[("continuationKey", &a_key)])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(next["items"].as_array().unwrap().len(), 2);
     t.stop().await;
 }
@@ -160,7 +318,9 @@ async fn bad_limits_and_continuation_keys() {
 async fn bad_bodies_are_named_and_change_nothing() {
     let t = TestStack::start().await;
     let a = t.tenant_all_scopes().await;
-    let id = t.publish(a.company, 1, "2026-11-01T09:00:00Z", &[DocumentFormat::Pdf]).await;
+    let id = t
+        .publish(a.company, 1, "2026-11-01T09:00:00Z", &[DocumentFormat::Pdf])
+        .await;
     let reject = format!("/v1/invoices/{id}/reject");
     let complete = format!("/v1/invoices/{id}/complete");
     let raw = |path: &str, content_type: &str, body: Vec<u8>| {
@@ -172,7 +332,15 @@ async fn bad_bodies_are_named_and_change_nothing() {
             .body(body)
     };
 
-    let body = expect_error(raw(&reject, "application/json", b"{\"reason\": ".to_vec()).send().await.unwrap(), 400, "VALIDATION_ERROR").await;
+    let body = expect_error(
+        raw(&reject, "application/json", b"{\"reason\": ".to_vec())
+            .send()
+            .await
+            .unwrap(),
+        400,
+        "VALIDATION_ERROR",
+    )
+    .await;
     assert_eq!(error_field(&body), "body");
     for (payload, field) in [
         (json!({}), "reason"),
@@ -183,7 +351,12 @@ async fn bad_bodies_are_named_and_change_nothing() {
         (json!({"reason": "ok", "code": 7}), "code"),
         (json!({"reason": "ok", "unexpected": true}), "unexpected"),
     ] {
-        let body = expect_error(t.post_json(&a, &reject, &payload).send().await.unwrap(), 400, "VALIDATION_ERROR").await;
+        let body = expect_error(
+            t.post_json(&a, &reject, &payload).send().await.unwrap(),
+            400,
+            "VALIDATION_ERROR",
+        )
+        .await;
         assert_eq!(error_field(&body), field, "{payload}");
     }
     for (payload, field) in [
@@ -191,13 +364,42 @@ async fn bad_bodies_are_named_and_change_nothing() {
         (json!({"externalUrl": "not a url"}), "externalUrl"),
         (json!({"externalId": ""}), "externalId"),
     ] {
-        let body = expect_error(t.post_json(&a, &complete, &payload).send().await.unwrap(), 400, "VALIDATION_ERROR").await;
+        let body = expect_error(
+            t.post_json(&a, &complete, &payload).send().await.unwrap(),
+            400,
+            "VALIDATION_ERROR",
+        )
+        .await;
         assert_eq!(error_field(&body), field, "{payload}");
     }
     let big = format!("{{\"reason\": \"{}\"}}", "x".repeat(1024 * 1024));
-    expect_error(raw(&reject, "application/json", big.into_bytes()).send().await.unwrap(), 413, "PAYLOAD_TOO_LARGE").await;
-    expect_error(raw(&reject, "text/plain", b"{\"reason\":\"x\"}".to_vec()).send().await.unwrap(), 415, "UNSUPPORTED_MEDIA_TYPE").await;
-    expect_error(raw(&complete, "application/xml", b"<x/>".to_vec()).send().await.unwrap(), 415, "UNSUPPORTED_MEDIA_TYPE").await;
+    expect_error(
+        raw(&reject, "application/json", big.into_bytes())
+            .send()
+            .await
+            .unwrap(),
+        413,
+        "PAYLOAD_TOO_LARGE",
+    )
+    .await;
+    expect_error(
+        raw(&reject, "text/plain", b"{\"reason\":\"x\"}".to_vec())
+            .send()
+            .await
+            .unwrap(),
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+    )
+    .await;
+    expect_error(
+        raw(&complete, "application/xml", b"<x/>".to_vec())
+            .send()
+            .await
+            .unwrap(),
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+    )
+    .await;
     assert_untouched(&t, &a, id).await;
     t.stop().await;
 }
@@ -216,29 +418,68 @@ async fn token_endpoint_answers_like_cognito() {
     ]);
     let body = expect_ok(ok.send().await.unwrap()).await;
     assert_eq!(body["expires_in"], 3600);
-    let wrong_secret = post(vec![("grant_type", "client_credentials".into()), ("client_id", a.client_id.clone()), ("client_secret", "nope".into())]);
+    let wrong_secret = post(vec![
+        ("grant_type", "client_credentials".into()),
+        ("client_id", a.client_id.clone()),
+        ("client_secret", "nope".into()),
+    ]);
     let resp = wrong_secret.send().await.unwrap();
     assert_eq!(resp.status(), 401);
-    assert_eq!(resp.json::<serde_json::Value>().await.unwrap(), json!({"error": "invalid_client"}));
-    let unknown = post(vec![("grant_type", "client_credentials".into()), ("client_id", "nobody".into()), ("client_secret", "x".into())]);
-    assert_eq!(unknown.send().await.unwrap().status(), 401);
-    let bad_scope = t.http.post(&t.stack.token_url).basic_auth(&a.client_id, Some(&a.client_secret)).form(&[
-        ("grant_type", "client_credentials"),
-        ("scope", "ledgerdock/invoices.write"),
+    assert_eq!(
+        resp.json::<serde_json::Value>().await.unwrap(),
+        json!({"error": "invalid_client"})
+    );
+    let unknown = post(vec![
+        ("grant_type", "client_credentials".into()),
+        ("client_id", "nobody".into()),
+        ("client_secret", "x".into()),
     ]);
+    assert_eq!(unknown.send().await.unwrap().status(), 401);
+    let bad_scope = t
+        .http
+        .post(&t.stack.token_url)
+        .basic_auth(&a.client_id, Some(&a.client_secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "ledgerdock/invoices.write"),
+        ]);
     let resp = bad_scope.send().await.unwrap();
     assert_eq!(resp.status(), 400);
-    assert_eq!(resp.json::<serde_json::Value>().await.unwrap(), json!({"error": "invalid_scope"}));
-    let bad_grant = t.http.post(&t.stack.token_url).basic_auth(&a.client_id, Some(&a.client_secret)).form(&[("grant_type", "password")]);
+    assert_eq!(
+        resp.json::<serde_json::Value>().await.unwrap(),
+        json!({"error": "invalid_scope"})
+    );
+    let bad_grant = t
+        .http
+        .post(&t.stack.token_url)
+        .basic_auth(&a.client_id, Some(&a.client_secret))
+        .form(&[("grant_type", "password")]);
     let resp = bad_grant.send().await.unwrap();
     assert_eq!(resp.status(), 400);
-    assert_eq!(resp.json::<serde_json::Value>().await.unwrap(), json!({"error": "unsupported_grant_type"}));
+    assert_eq!(
+        resp.json::<serde_json::Value>().await.unwrap(),
+        json!({"error": "unsupported_grant_type"})
+    );
 
-    let jwks = expect_ok(t.http.get(t.url("/.well-known/jwks.json")).send().await.unwrap()).await;
+    let jwks = expect_ok(
+        t.http
+            .get(t.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(jwks["keys"][0]["alg"], "RS256");
-    assert!(jwks["keys"][0]["kid"].as_str().is_some_and(|k| !k.is_empty()));
+    assert!(jwks["keys"][0]["kid"]
+        .as_str()
+        .is_some_and(|k| !k.is_empty()));
     let health = t.http.get(t.url("/health")).send().await.unwrap();
     assert_eq!(health.status(), 200);
-    expect_error(t.http.get(t.url("/v1/nowhere")).send().await.unwrap(), 404, "NOT_FOUND").await;
+    expect_error(
+        t.http.get(t.url("/v1/nowhere")).send().await.unwrap(),
+        404,
+        "NOT_FOUND",
+    )
+    .await;
     t.stop().await;
 }

@@ -5,7 +5,12 @@ use ledgerdock_tests::*;
 use serde_json::Value;
 
 fn persistent(dir: &std::path::Path) -> DevOptions {
-    DevOptions { in_memory: false, data_dir: dir.to_path_buf(), seed_demo: true, ..options() }
+    DevOptions {
+        in_memory: false,
+        data_dir: dir.to_path_buf(),
+        seed_demo: true,
+        ..options()
+    }
 }
 
 #[tokio::test]
@@ -16,11 +21,21 @@ async fn demo_seed_writes_demo_json_persists_and_does_not_duplicate() {
     }
     let dir = tempfile::tempdir().unwrap();
     let t = TestStack::start_with(persistent(dir.path())).await;
-    let demo: Value = serde_json::from_slice(&std::fs::read(dir.path().join("demo.json")).unwrap()).unwrap();
+    let demo: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("demo.json")).unwrap()).unwrap();
     assert_eq!(demo["apiUrl"], t.stack.api_url);
-    assert_eq!(demo["tokenUrl"], format!("{}/oauth2/token", t.stack.api_url));
-    assert!(demo["s3Url"].as_str().unwrap().starts_with("http://127.0.0.1:"));
-    assert!(demo["dynamodbUrl"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    assert_eq!(
+        demo["tokenUrl"],
+        format!("{}/oauth2/token", t.stack.api_url)
+    );
+    assert!(demo["s3Url"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://127.0.0.1:"));
+    assert!(demo["dynamodbUrl"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://127.0.0.1:"));
     let companies = demo["companies"].as_array().unwrap();
     assert_eq!(companies.len(), 2);
     assert!(companies[0]["invoiceCount"].as_u64().unwrap() >= 30);
@@ -33,32 +48,96 @@ async fn demo_seed_writes_demo_json_persists_and_does_not_duplicate() {
         token,
     };
     let first = &companies[0];
-    let token = t.token(first["clientId"].as_str().unwrap(), first["clientSecret"].as_str().unwrap(), None).await;
+    let token = t
+        .token(
+            first["clientId"].as_str().unwrap(),
+            first["clientSecret"].as_str().unwrap(),
+            None,
+        )
+        .await;
     let a = tenant(first, token);
     let ids = t.poll_all(&a, 200).await;
     assert_eq!(ids.len() as u64, first["invoiceCount"].as_u64().unwrap());
 
     // Every demo invoice has 1–50 lines and a real PDF; the demo client is not granted company 2.
-    let detail = expect_ok(t.get(&a, &format!("/v1/invoices/{}", ids[0])).send().await.unwrap()).await;
+    let detail = expect_ok(
+        t.get(&a, &format!("/v1/invoices/{}", ids[0]))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     let lines = detail["lineItems"].as_array().unwrap().len();
     assert!((1..=50).contains(&lines));
-    let url = expect_ok(t.get(&a, &format!("/v1/invoices/{}/download-url?format=PDF", ids[0])).send().await.unwrap()).await;
-    let pdf = reqwest::get(url["url"].as_str().unwrap()).await.unwrap().bytes().await.unwrap();
+    let url = expect_ok(
+        t.get(
+            &a,
+            &format!("/v1/invoices/{}/download-url?format=PDF", ids[0]),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    let pdf = reqwest::get(url["url"].as_str().unwrap())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert!(pdf.starts_with(b"%PDF-"));
-    let a_on_b = Tenant { company: companies[1]["companyId"].as_str().unwrap().parse().unwrap(), ..a.clone() };
-    expect_error(t.get(&a_on_b, "/v1/invoices/exportable").send().await.unwrap(), 403, "FORBIDDEN").await;
+    let a_on_b = Tenant {
+        company: companies[1]["companyId"].as_str().unwrap().parse().unwrap(),
+        ..a.clone()
+    };
+    expect_error(
+        t.get(&a_on_b, "/v1/invoices/exportable")
+            .send()
+            .await
+            .unwrap(),
+        403,
+        "FORBIDDEN",
+    )
+    .await;
 
     // Export one, restart on the same data dir with --seed-demo again.
-    expect_ok(t.post_json(&a, &format!("/v1/invoices/{}/complete", ids[0]), &serde_json::json!({})).send().await.unwrap()).await;
+    expect_ok(
+        t.post_json(
+            &a,
+            &format!("/v1/invoices/{}/complete", ids[0]),
+            &serde_json::json!({}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     t.stop().await;
     let t = TestStack::start_with(persistent(dir.path())).await;
-    let demo: Value = serde_json::from_slice(&std::fs::read(dir.path().join("demo.json")).unwrap()).unwrap();
+    let demo: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("demo.json")).unwrap()).unwrap();
     let first = &demo["companies"][0];
-    let token = t.token(first["clientId"].as_str().unwrap(), first["clientSecret"].as_str().unwrap(), None).await;
+    let token = t
+        .token(
+            first["clientId"].as_str().unwrap(),
+            first["clientSecret"].as_str().unwrap(),
+            None,
+        )
+        .await;
     let a = tenant(first, token);
     let after = t.poll_all(&a, 200).await;
-    assert_eq!(after.len(), ids.len() - 1, "data persisted, the exported invoice stays exported, nothing duplicated");
-    let detail = expect_ok(t.get(&a, &format!("/v1/invoices/{}", ids[0])).send().await.unwrap()).await;
+    assert_eq!(
+        after.len(),
+        ids.len() - 1,
+        "data persisted, the exported invoice stays exported, nothing duplicated"
+    );
+    let detail = expect_ok(
+        t.get(&a, &format!("/v1/invoices/{}", ids[0]))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(detail["status"], "EXPORTED");
     t.stop().await;
 }
@@ -66,9 +145,17 @@ async fn demo_seed_writes_demo_json_persists_and_does_not_duplicate() {
 #[tokio::test]
 async fn in_memory_stack_still_writes_demo_json() {
     let dir = tempfile::tempdir().unwrap();
-    let t = TestStack::start_with(DevOptions { data_dir: dir.path().to_path_buf(), seed_demo: true, ..options() }).await;
+    let t = TestStack::start_with(DevOptions {
+        data_dir: dir.path().to_path_buf(),
+        seed_demo: true,
+        ..options()
+    })
+    .await;
     assert!(dir.path().join("demo.json").exists());
-    assert!(!dir.path().join("dynamodb.sqlite").exists(), "in memory: no data file");
+    assert!(
+        !dir.path().join("dynamodb.sqlite").exists(),
+        "in memory: no data file"
+    );
     let health = t.http.get(t.url("/health")).send().await.unwrap();
     assert_eq!(health.status(), 200);
     t.stop().await;

@@ -8,8 +8,15 @@ use ledgerdock_shared::store::schema;
 pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, table: &str) -> anyhow::Result<()> {
     match client.describe_table().table_name(table).send().await {
         Ok(_) => return Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {}
-        Err(e) => return Err(anyhow::anyhow!(aws_sdk_dynamodb::error::DisplayErrorContext(e))).context("DescribeTable"),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) => {}
+        Err(e) => {
+            return Err(anyhow::anyhow!(
+                aws_sdk_dynamodb::error::DisplayErrorContext(e)
+            ))
+            .context("DescribeTable")
+        }
     }
     client
         .create_table()

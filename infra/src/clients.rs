@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::num::NonZeroU32;
 
 use anyhow::Context;
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::pbkdf2;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine;
@@ -31,28 +31,52 @@ pub fn random_token(len: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut bytes = vec![0u8; len];
     // SystemRandom only fails if the OS has no entropy source at all.
-    SystemRandom::new().fill(&mut bytes).unwrap_or_else(|_| panic!("no system randomness available"));
-    bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .unwrap_or_else(|_| panic!("no system randomness available"));
+    bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
 }
 
 fn hash_secret(secret: &str) -> String {
     let salt = random_token(16);
     let mut out = [0u8; 32];
     let iterations = NonZeroU32::new(PBKDF2_ITERATIONS).unwrap_or(NonZeroU32::MIN);
-    pbkdf2::derive(pbkdf2::PBKDF2_HMAC_SHA256, iterations, salt.as_bytes(), secret.as_bytes(), &mut out);
-    format!("pbkdf2-sha256${PBKDF2_ITERATIONS}${salt}${}", STANDARD_NO_PAD.encode(out))
+    pbkdf2::derive(
+        pbkdf2::PBKDF2_HMAC_SHA256,
+        iterations,
+        salt.as_bytes(),
+        secret.as_bytes(),
+        &mut out,
+    );
+    format!(
+        "pbkdf2-sha256${PBKDF2_ITERATIONS}${salt}${}",
+        STANDARD_NO_PAD.encode(out)
+    )
 }
 
 fn verify_secret(hash: &str, secret: &str) -> bool {
     let parts: Vec<&str> = hash.split('$').collect();
-    let [scheme, iterations, salt, expected] = parts.as_slice() else { return false };
-    let (Some(iterations), Ok(expected)) =
-        (iterations.parse().ok().and_then(NonZeroU32::new), STANDARD_NO_PAD.decode(expected))
-    else {
+    let [scheme, iterations, salt, expected] = parts.as_slice() else {
+        return false;
+    };
+    let (Some(iterations), Ok(expected)) = (
+        iterations.parse().ok().and_then(NonZeroU32::new),
+        STANDARD_NO_PAD.decode(expected),
+    ) else {
         return false;
     };
     *scheme == "pbkdf2-sha256"
-        && pbkdf2::verify(pbkdf2::PBKDF2_HMAC_SHA256, iterations, salt.as_bytes(), secret.as_bytes(), &expected).is_ok()
+        && pbkdf2::verify(
+            pbkdf2::PBKDF2_HMAC_SHA256,
+            iterations,
+            salt.as_bytes(),
+            secret.as_bytes(),
+            &expected,
+        )
+        .is_ok()
 }
 
 impl LocalClient {
@@ -69,7 +93,10 @@ pub struct ClientRegistry {
 
 impl ClientRegistry {
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     fn key(client_id: &str) -> HashMap<String, AttributeValue> {
@@ -80,7 +107,12 @@ impl ClientRegistry {
     }
 
     /// Registers a client under `client_id` with a fresh secret, which is returned once.
-    pub async fn create_with_id(&self, client_id: &str, name: &str, scopes: &[Scope]) -> anyhow::Result<String> {
+    pub async fn create_with_id(
+        &self,
+        client_id: &str,
+        name: &str,
+        scopes: &[Scope],
+    ) -> anyhow::Result<String> {
         let secret = random_token(51);
         let mut item = Self::key(client_id);
         item.insert("entity".into(), AttributeValue::S("CLIENT".into()));
@@ -88,10 +120,18 @@ impl ClientRegistry {
         item.insert("name".into(), AttributeValue::S(name.into()));
         item.insert(
             "allowedScopes".into(),
-            AttributeValue::L(scopes.iter().map(|s| AttributeValue::S(s.name().into())).collect()),
+            AttributeValue::L(
+                scopes
+                    .iter()
+                    .map(|s| AttributeValue::S(s.name().into()))
+                    .collect(),
+            ),
         );
         item.insert("secretHash".into(), AttributeValue::S(hash_secret(&secret)));
-        item.insert("createdAt".into(), AttributeValue::S(Timestamp::now().to_string()));
+        item.insert(
+            "createdAt".into(),
+            AttributeValue::S(Timestamp::now().to_string()),
+        );
         self.client
             .put_item()
             .table_name(&self.table)
@@ -113,12 +153,24 @@ impl ClientRegistry {
             .send()
             .await
             .map_err(|e| anyhow::anyhow!(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
-        let Some(item) = out.item else { return Ok(None) };
-        let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let text = |k: &str| {
+            item.get(k)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
         let allowed_scopes = item
             .get("allowedScopes")
             .and_then(|v| v.as_l().ok())
-            .map(|l| l.iter().filter_map(|v| v.as_s().ok()).filter_map(|s| Scope::parse(s)).collect())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|v| v.as_s().ok())
+                    .filter_map(|s| Scope::parse(s))
+                    .collect()
+            })
             .unwrap_or_default();
         Ok(Some(LocalClient {
             client_id: client_id.to_string(),

@@ -14,7 +14,11 @@ use ledgerdock_shared::store::invoices::PublishOutcome;
 use ledgerdock_shared::{ApiError, AppState};
 
 #[derive(Parser)]
-#[command(name = "ledgerdock", version, about = "ledgerdock: the AP export/import integration API, locally and in AWS")]
+#[command(
+    name = "ledgerdock",
+    version,
+    about = "ledgerdock: the AP export/import integration API, locally and in AWS"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -106,7 +110,9 @@ async fn main() {
         .init();
     let result = match Cli::parse().command {
         Command::Dev(args) => dev(args).await,
-        Command::Invoices { command: InvoicesCommand::Publish(args) } => publish(args).await,
+        Command::Invoices {
+            command: InvoicesCommand::Publish(args),
+        } => publish(args).await,
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
@@ -140,10 +146,17 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     println!(
         "  Data       {} ({})",
         stack.data_dir.display(),
-        if args.in_memory { "in memory: nothing is kept" } else { "persisted across restarts" }
+        if args.in_memory {
+            "in memory: nothing is kept"
+        } else {
+            "persisted across restarts"
+        }
     );
     if let Some(demo) = &stack.demo {
-        println!("\nDemo companies (also in {}):", stack.data_dir.join("demo.json").display());
+        println!(
+            "\nDemo companies (also in {}):",
+            stack.data_dir.join("demo.json").display()
+        );
         println!("{}", serde_json::to_string_pretty(demo)?);
         let first = &demo.companies[0];
         let api = &stack.api_url;
@@ -152,7 +165,10 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
             "  TOKEN=$(curl -s -u {}:{} -d grant_type=client_credentials {} | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')",
             first.client_id, first.client_secret, stack.token_url
         );
-        println!("  H=(-H \"Authorization: Bearer $TOKEN\" -H \"Lightyear-Company-ID: {}\")", first.company_id);
+        println!(
+            "  H=(-H \"Authorization: Bearer $TOKEN\" -H \"Lightyear-Company-ID: {}\")",
+            first.company_id
+        );
         println!("  curl -s \"${{H[@]}}\" '{api}/v1/invoices/exportable?limit=5'");
         println!("  curl -s \"${{H[@]}}\" {api}/v1/invoices/<invoiceId>");
         println!("  curl -s \"${{H[@]}}\" '{api}/v1/invoices/<invoiceId>/download-url?format=PDF'");
@@ -161,20 +177,26 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
         );
     }
     println!("\nPress Ctrl-C to stop.");
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
     eprintln!("stopping…");
     stack.stop().await;
     Ok(())
 }
 
 async fn publish(args: PublishArgs) -> anyhow::Result<()> {
-    let raw = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let raw =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let invoice: NewInvoice = serde_json::from_slice(&raw)
         .map_err(|e| anyhow::anyhow!("{} is not a valid invoice: {e}", args.file.display()))?;
     let mut files = Vec::new();
     for path in &args.documents {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         eprintln!("  {} ({} KB)", file_name, bytes.len().div_ceil(1024));
         files.push(SoftCopy { file_name, bytes });
     }
@@ -199,16 +221,27 @@ async fn publish(args: PublishArgs) -> anyhow::Result<()> {
         invoice.invoice_number,
         invoice.line_items.len(),
         files.len(),
-        if args.aws { format!("table {} in AWS", args.table) } else { format!("the local stack at {}", args.dynamodb_endpoint) }
+        if args.aws {
+            format!("table {} in AWS", args.table)
+        } else {
+            format!("the local stack at {}", args.dynamodb_endpoint)
+        }
     );
     match publish_with_files(&app, args.company, invoice, files).await {
         Ok((id, outcome)) => {
-            let verb = if outcome == PublishOutcome::Created { "published" } else { "republished" };
+            let verb = if outcome == PublishOutcome::Created {
+                "published"
+            } else {
+                "republished"
+            };
             println!("{}", serde_json::json!({"invoiceId": id, "outcome": verb}));
             Ok(())
         }
         Err(ApiError::Validation { details, .. }) => {
-            let lines: Vec<String> = details.iter().map(|d| format!("  {}: {}", d.field, d.message)).collect();
+            let lines: Vec<String> = details
+                .iter()
+                .map(|d| format!("  {}: {}", d.field, d.message))
+                .collect();
             anyhow::bail!("the invoice is invalid:\n{}", lines.join("\n"))
         }
         Err(e) => anyhow::bail!("{e}: {e:?}"),

@@ -50,20 +50,30 @@ pub enum TokenError {
 impl TokenIssuer {
     /// A fresh 2048-bit key; returns it with its PKCS#8 encoding for persisting.
     pub fn generate(issuer: &str) -> anyhow::Result<(Self, Vec<u8>)> {
-        let key = KeyPair::generate(KeySize::Rsa2048).map_err(|_| anyhow::anyhow!("RSA key generation failed"))?;
-        let pkcs8 = key.as_der().map_err(|_| anyhow::anyhow!("RSA key encoding failed"))?.as_ref().to_vec();
+        let key = KeyPair::generate(KeySize::Rsa2048)
+            .map_err(|_| anyhow::anyhow!("RSA key generation failed"))?;
+        let pkcs8 = key
+            .as_der()
+            .map_err(|_| anyhow::anyhow!("RSA key encoding failed"))?
+            .as_ref()
+            .to_vec();
         Ok((Self::from_key(key, issuer), pkcs8))
     }
 
     pub fn from_pkcs8(pkcs8: &[u8], issuer: &str) -> anyhow::Result<Self> {
-        let key = KeyPair::from_pkcs8(pkcs8).map_err(|e| anyhow::anyhow!("stored signing key is invalid: {e}"))?;
+        let key = KeyPair::from_pkcs8(pkcs8)
+            .map_err(|e| anyhow::anyhow!("stored signing key is invalid: {e}"))?;
         Ok(Self::from_key(key, issuer))
     }
 
     fn from_key(key: KeyPair, issuer: &str) -> Self {
         let digest = Sha256::digest(key.public_key().as_ref());
         let kid = URL_SAFE_NO_PAD.encode(&digest[..12]);
-        Self { key, kid, issuer: issuer.to_string() }
+        Self {
+            key,
+            kid,
+            issuer: issuer.to_string(),
+        }
     }
 
     pub fn issuer(&self) -> &str {
@@ -76,7 +86,11 @@ impl TokenIssuer {
             sub: client_id.to_string(),
             client_id: client_id.to_string(),
             token_use: "access".into(),
-            scope: scopes.iter().map(Scope::oauth_name).collect::<Vec<_>>().join(" "),
+            scope: scopes
+                .iter()
+                .map(Scope::oauth_name)
+                .collect::<Vec<_>>()
+                .join(" "),
             iss: self.issuer.clone(),
             iat: now,
             exp: now + TOKEN_TTL_SECS,
@@ -96,15 +110,24 @@ impl TokenIssuer {
         );
         let mut signature = vec![0; self.key.public_modulus_len()];
         self.key
-            .sign(&signature::RSA_PKCS1_SHA256, &SystemRandom::new(), signing_input.as_bytes(), &mut signature)
+            .sign(
+                &signature::RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                signing_input.as_bytes(),
+                &mut signature,
+            )
             .map_err(|_| anyhow::anyhow!("signing failed"))?;
-        Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+        Ok(format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(signature)
+        ))
     }
 
     /// Checks algorithm, key id, signature, issuer, token use and expiry.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         let mut parts = token.split('.');
-        let (Some(header), Some(payload), Some(sig), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(header), Some(payload), Some(sig), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(TokenError::Malformed);
         };
@@ -116,11 +139,16 @@ impl TokenIssuer {
         if header["alg"] != "RS256" || header["kid"] != self.kid.as_str() {
             return Err(TokenError::BadSignature);
         }
-        let signature = URL_SAFE_NO_PAD.decode(sig).map_err(|_| TokenError::Malformed)?;
+        let signature = URL_SAFE_NO_PAD
+            .decode(sig)
+            .map_err(|_| TokenError::Malformed)?;
         let signed = &token[..header_payload_len(token)];
-        UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, self.key.public_key().as_ref())
-            .verify(signed.as_bytes(), &signature)
-            .map_err(|_| TokenError::BadSignature)?;
+        UnparsedPublicKey::new(
+            &signature::RSA_PKCS1_2048_8192_SHA256,
+            self.key.public_key().as_ref(),
+        )
+        .verify(signed.as_bytes(), &signature)
+        .map_err(|_| TokenError::BadSignature)?;
         let claims: Claims = URL_SAFE_NO_PAD
             .decode(payload)
             .ok()
@@ -173,16 +201,29 @@ mod tests {
         let parts: Vec<&str> = token.split('.').collect();
         let mut forged_claims = claims.clone();
         forged_claims.scope = "ledgerdock/invoices.write".into();
-        let forged = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged_claims).unwrap()), parts[2]);
-        assert_eq!(issuer.verify(&forged).unwrap_err(), TokenError::BadSignature);
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged_claims).unwrap()),
+            parts[2]
+        );
+        assert_eq!(
+            issuer.verify(&forged).unwrap_err(),
+            TokenError::BadSignature
+        );
 
         // A token from another key is refused.
         let (other, _) = TokenIssuer::generate("http://127.0.0.1:3000").unwrap();
-        assert!(issuer.verify(&other.issue("client-1", &[]).unwrap()).is_err());
+        assert!(issuer
+            .verify(&other.issue("client-1", &[]).unwrap())
+            .is_err());
         assert_eq!(issuer.verify("garbage").unwrap_err(), TokenError::Malformed);
 
         let mut expired = claims;
         expired.exp = expired.iat - 10;
-        assert_eq!(issuer.verify(&issuer.sign(&expired).unwrap()).unwrap_err(), TokenError::Expired);
+        assert_eq!(
+            issuer.verify(&issuer.sign(&expired).unwrap()).unwrap_err(),
+            TokenError::Expired
+        );
     }
 }

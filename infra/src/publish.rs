@@ -23,7 +23,11 @@ pub async fn publish_with_files(
     let invoice_id = *invoice.invoice_id.get_or_insert_with(InvoiceId::new_random);
     let mut documents = Vec::with_capacity(files.len());
     for file in files {
-        documents.push(app.documents.put(company, invoice_id, &file.file_name, file.bytes).await?);
+        documents.push(
+            app.documents
+                .put(company, invoice_id, &file.file_name, file.bytes)
+                .await?,
+        );
     }
     publish_invoice(&app.invoices, company, invoice, documents).await
 }

@@ -49,12 +49,18 @@ pub fn pdf(lines: &[String]) -> Vec<u8> {
         out.extend_from_slice(format!("{} 0 obj\n{object}\nendobj\n", i + 1).as_bytes());
     }
     let xref_at = out.len();
-    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
     for offset in offsets {
         out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
     }
     out.extend_from_slice(
-        format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref_at}\n%%EOF\n", objects.len() + 1).as_bytes(),
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref_at}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
     );
     out
 }
@@ -68,14 +74,29 @@ mod tests {
         let bytes = pdf(&["Invoice (INV-1)".to_string()]);
         assert_eq!(DocumentFormat::sniff(&bytes), Some(DocumentFormat::Pdf));
         let text = String::from_utf8_lossy(&bytes);
-        let startxref: usize = text.rsplit("startxref\n").next().unwrap().lines().next().unwrap().parse().unwrap();
-        assert!(text[startxref..].starts_with("xref"), "startxref points at the xref table");
+        let startxref: usize = text
+            .rsplit("startxref\n")
+            .next()
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            text[startxref..].starts_with("xref"),
+            "startxref points at the xref table"
+        );
         assert!(text.contains("Invoice \\(INV-1\\)"));
     }
 
     #[test]
     fn sample_images_are_what_they_claim() {
-        for format in [DocumentFormat::Jpeg, DocumentFormat::Png, DocumentFormat::Tiff] {
+        for format in [
+            DocumentFormat::Jpeg,
+            DocumentFormat::Png,
+            DocumentFormat::Tiff,
+        ] {
             assert_eq!(DocumentFormat::sniff(image(format).unwrap()), Some(format));
         }
     }

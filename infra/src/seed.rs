@@ -5,8 +5,8 @@
 use chrono::{Duration, TimeZone, Utc};
 use ledgerdock_shared::auth::Scope;
 use ledgerdock_shared::domain::{
-    CompanyId, CurrencyCode, DocumentFormat, DocumentType, InvoiceId, Money, NewInvoice, NewLineItem, Supplier,
-    Timestamp, TrackingCategory,
+    CompanyId, CurrencyCode, DocumentFormat, DocumentType, InvoiceId, Money, NewInvoice,
+    NewLineItem, Supplier, Timestamp, TrackingCategory,
 };
 use ledgerdock_shared::AppState;
 use rust_decimal::Decimal;
@@ -69,7 +69,9 @@ const ITEMS: [(&str, &str, &str); 6] = [
 ];
 
 fn demo_invoice_id(company: &DemoCompany, n: u32) -> InvoiceId {
-    InvoiceId::from(Uuid::from_u128((company.company_id.as_uuid().as_u128() & !0xFFFF_FFFF) | u128::from(n)))
+    InvoiceId::from(Uuid::from_u128(
+        (company.company_id.as_uuid().as_u128() & !0xFFFF_FFFF) | u128::from(n),
+    ))
 }
 
 /// A deterministic invoice with `1..=50` lines whose totals reconcile.
@@ -92,7 +94,10 @@ fn demo_invoice(company: &DemoCompany, n: u32) -> NewInvoice {
             tax_amount: format!("{tax:.2}").parse().unwrap_or(Money::ZERO),
             account_code: Some(account.to_string()),
             tracking_categories: if l % 3 == 0 {
-                vec![TrackingCategory { name: "Department".into(), option: ["Sales", "Ops", "R&D"][(l % 9 / 3) as usize].into() }]
+                vec![TrackingCategory {
+                    name: "Department".into(),
+                    option: ["Sales", "Ops", "R&D"][(l % 9 / 3) as usize].into(),
+                }]
             } else {
                 Vec::new()
             },
@@ -101,13 +106,21 @@ fn demo_invoice(company: &DemoCompany, n: u32) -> NewInvoice {
     let subtotal: Money = lines.iter().map(|l| l.amount).sum();
     let tax_total: Money = lines.iter().map(|l| l.tax_amount).sum();
     let (supplier, tax_number) = SUPPLIERS[(n as usize) % SUPPLIERS.len()];
-    let received = Utc.with_ymd_and_hms(2026, 11, 2, 8, 0, 0).single().unwrap_or_default() + Duration::minutes(i64::from(n) * 37);
+    let received = Utc
+        .with_ymd_and_hms(2026, 11, 2, 8, 0, 0)
+        .single()
+        .unwrap_or_default()
+        + Duration::minutes(i64::from(n) * 37);
     let issue = received.date_naive() - Duration::days(3);
     NewInvoice {
         invoice_id: Some(demo_invoice_id(company, n)),
-        document_type: if n % 11 == 10 { DocumentType::CreditNote } else { DocumentType::Invoice },
+        document_type: if n % 11 == 10 {
+            DocumentType::CreditNote
+        } else {
+            DocumentType::Invoice
+        },
         invoice_number: format!("INV-{}", 1000 + n),
-        purchase_order_number: (n % 2 == 0).then(|| format!("PO-{}", 5000 + n)),
+        purchase_order_number: n.is_multiple_of(2).then(|| format!("PO-{}", 5000 + n)),
         supplier: Supplier {
             supplier_id: Some(format!("sup-{}", (n as usize) % SUPPLIERS.len() + 1)),
             external_id: None,
@@ -117,7 +130,8 @@ fn demo_invoice(company: &DemoCompany, n: u32) -> NewInvoice {
         issue_date: issue,
         due_date: Some(issue + Duration::days(30)),
         received_at: Some(Timestamp::from(received)),
-        currency: CurrencyCode::try_from(company.currency.to_string()).unwrap_or_else(|_| unreachable!()),
+        currency: CurrencyCode::try_from(company.currency.to_string())
+            .unwrap_or_else(|_| unreachable!()),
         subtotal,
         tax_total,
         total: subtotal + tax_total,
@@ -129,20 +143,43 @@ fn soft_copies(invoice: &NewInvoice, n: u32) -> Vec<SoftCopy> {
     let mut text = vec![
         format!("INVOICE {}", invoice.invoice_number),
         format!("From: {}", invoice.supplier.name),
-        format!("Issued: {}   Due: {}", invoice.issue_date, invoice.due_date.map(|d| d.to_string()).unwrap_or_default()),
+        format!(
+            "Issued: {}   Due: {}",
+            invoice.issue_date,
+            invoice.due_date.map(|d| d.to_string()).unwrap_or_default()
+        ),
         String::new(),
     ];
     for line in invoice.line_items.iter().take(40) {
-        text.push(format!("{} x {} @ {} = {}", line.quantity, line.description, line.unit_price, line.amount));
+        text.push(format!(
+            "{} x {} @ {} = {}",
+            line.quantity, line.description, line.unit_price, line.amount
+        ));
     }
     text.push(String::new());
-    text.push(format!("Subtotal {}  Tax {}  Total {} {}", invoice.subtotal, invoice.tax_total, invoice.total, invoice.currency.as_str()));
+    text.push(format!(
+        "Subtotal {}  Tax {}  Total {} {}",
+        invoice.subtotal,
+        invoice.tax_total,
+        invoice.total,
+        invoice.currency.as_str()
+    ));
     let base = invoice.invoice_number.clone();
-    let mut files = vec![SoftCopy { file_name: format!("{base}.pdf"), bytes: samples::pdf(&text) }];
-    for (format, every) in [(DocumentFormat::Png, 3), (DocumentFormat::Jpeg, 4), (DocumentFormat::Tiff, 5)] {
+    let mut files = vec![SoftCopy {
+        file_name: format!("{base}.pdf"),
+        bytes: samples::pdf(&text),
+    }];
+    for (format, every) in [
+        (DocumentFormat::Png, 3),
+        (DocumentFormat::Jpeg, 4),
+        (DocumentFormat::Tiff, 5),
+    ] {
         if n % every == 1 {
             if let Some(bytes) = samples::image(format) {
-                files.push(SoftCopy { file_name: format!("{base}-scan.{}", format.extension()), bytes: bytes.to_vec() });
+                files.push(SoftCopy {
+                    file_name: format!("{base}-scan.{}", format.extension()),
+                    bytes: bytes.to_vec(),
+                });
             }
         }
     }
@@ -157,24 +194,47 @@ pub async fn seed_demo(
 ) -> anyhow::Result<Vec<DemoCompanyInfo>> {
     let mut out = Vec::new();
     for company in &DEMO_COMPANIES {
-        let secret = clients.create_with_id(company.client_id, &format!("{} demo connector", company.name), &Scope::ALL).await?;
-        app.grants.put(company.client_id, company.company_id, &Scope::ALL).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let mut created = 0;
+        let secret = clients
+            .create_with_id(
+                company.client_id,
+                &format!("{} demo connector", company.name),
+                &Scope::ALL,
+            )
+            .await?;
+        app.grants
+            .put(company.client_id, company.company_id, &Scope::ALL)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let mut created = 0u32;
         for n in 1..=company.invoice_count {
             let invoice = demo_invoice(company, n);
             let id = demo_invoice_id(company, n);
-            if app.invoices.header(company.company_id, id).await.map_err(|e| anyhow::anyhow!("{e:?}"))?.is_some() {
+            if app
+                .invoices
+                .header(company.company_id, id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?
+                .is_some()
+            {
                 continue;
             }
             let files = soft_copies(&invoice, n);
-            publish_with_files(app, company.company_id, invoice, files).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            publish_with_files(app, company.company_id, invoice, files)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             created += 1;
-            if created % 10 == 0 || n == company.invoice_count {
-                progress(format!("  {}: {n}/{} invoices", company.name, company.invoice_count));
+            if created.is_multiple_of(10) || n == company.invoice_count {
+                progress(format!(
+                    "  {}: {n}/{} invoices",
+                    company.name, company.invoice_count
+                ));
             }
         }
         if created == 0 {
-            progress(format!("  {}: {} invoices already seeded", company.name, company.invoice_count));
+            progress(format!(
+                "  {}: {} invoices already seeded",
+                company.name, company.invoice_count
+            ));
         }
         out.push(DemoCompanyInfo {
             company_id: company.company_id,
@@ -196,10 +256,15 @@ mod tests {
         for company in &DEMO_COMPANIES {
             for n in 1..=company.invoice_count {
                 let invoice = demo_invoice(company, n);
-                invoice.validate().unwrap_or_else(|e| panic!("invoice {n}: {e:?}"));
+                invoice
+                    .validate()
+                    .unwrap_or_else(|e| panic!("invoice {n}: {e:?}"));
                 assert!((1..=50).contains(&invoice.line_items.len()));
                 let files = soft_copies(&invoice, n);
-                assert_eq!(DocumentFormat::sniff(&files[0].bytes), Some(DocumentFormat::Pdf));
+                assert_eq!(
+                    DocumentFormat::sniff(&files[0].bytes),
+                    Some(DocumentFormat::Pdf)
+                );
             }
         }
     }

@@ -8,11 +8,13 @@ use serde_yaml::Value;
 
 fn template() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
-    serde_yaml::from_str(&std::fs::read_to_string(path).expect("template.yaml")).expect("template.yaml parses")
+    serde_yaml::from_str(&std::fs::read_to_string(path).expect("template.yaml"))
+        .expect("template.yaml parses")
 }
 
 fn text(v: &Value) -> &str {
-    v.as_str().unwrap_or_else(|| panic!("expected a string, got {v:?}"))
+    v.as_str()
+        .unwrap_or_else(|| panic!("expected a string, got {v:?}"))
 }
 
 #[test]
@@ -23,17 +25,42 @@ fn table_key_schema_and_indexes_match_the_dev_stack() {
         .as_sequence()
         .unwrap()
         .iter()
-        .map(|a| (text(&a["AttributeName"]).to_string(), text(&a["AttributeType"]).to_string()))
+        .map(|a| {
+            (
+                text(&a["AttributeName"]).to_string(),
+                text(&a["AttributeType"]).to_string(),
+            )
+        })
         .collect();
-    let expected: Vec<(String, String)> = schema::ATTRIBUTES.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+    let expected: Vec<(String, String)> = schema::ATTRIBUTES
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.to_string()))
+        .collect();
     assert_eq!(attributes, expected);
 
-    let keys: Vec<(&str, &str)> =
-        props["KeySchema"].as_sequence().unwrap().iter().map(|k| (text(&k["AttributeName"]), text(&k["KeyType"]))).collect();
+    let keys: Vec<(&str, &str)> = props["KeySchema"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| (text(&k["AttributeName"]), text(&k["KeyType"])))
+        .collect();
     assert_eq!(keys, vec![(schema::PK, "HASH"), (schema::SK, "RANGE")]);
-    let code_keys: Vec<(String, String)> =
-        schema::key_schema().iter().map(|k| (k.attribute_name().to_string(), k.key_type().as_str().to_string())).collect();
-    assert_eq!(code_keys, vec![(schema::PK.to_string(), "HASH".to_string()), (schema::SK.to_string(), "RANGE".to_string())]);
+    let code_keys: Vec<(String, String)> = schema::key_schema()
+        .iter()
+        .map(|k| {
+            (
+                k.attribute_name().to_string(),
+                k.key_type().as_str().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        code_keys,
+        vec![
+            (schema::PK.to_string(), "HASH".to_string()),
+            (schema::SK.to_string(), "RANGE".to_string())
+        ]
+    );
 
     let indexes: Vec<(&str, &str, &str, &str)> = props["GlobalSecondaryIndexes"]
         .as_sequence()
@@ -69,8 +96,18 @@ fn every_route_is_a_function_with_the_same_method_path_and_scope() {
             .unwrap_or_else(|| panic!("template.yaml has no function building {}", route.function));
         let api = &function["Properties"]["Events"]["Api"]["Properties"];
         assert_eq!(text(&api["Path"]), route.path, "{}", route.function);
-        assert_eq!(text(&api["Method"]).to_uppercase(), route.method, "{}", route.function);
-        let scopes: Vec<&str> = api["Auth"]["AuthorizationScopes"].as_sequence().unwrap().iter().map(text).collect();
+        assert_eq!(
+            text(&api["Method"]).to_uppercase(),
+            route.method,
+            "{}",
+            route.function
+        );
+        let scopes: Vec<&str> = api["Auth"]["AuthorizationScopes"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(text)
+            .collect();
         assert_eq!(scopes, vec![route.scope.oauth_name()], "{}", route.function);
         assert_eq!(text(&api["Auth"]["Authorizer"]), "CognitoAuthorizer");
     }
@@ -90,6 +127,9 @@ fn every_function_crate_is_deployed_and_built_for_arm64_al2023() {
             .values()
             .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(name.as_str()))
             .unwrap_or_else(|| panic!("functions/{name} is not deployed by template.yaml"));
-        assert_eq!(text(&function["Metadata"]["BuildMethod"]), "rust-cargolambda");
+        assert_eq!(
+            text(&function["Metadata"]["BuildMethod"]),
+            "rust-cargolambda"
+        );
     }
 }

@@ -25,7 +25,12 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [Self::InvoicesRead, Self::InvoicesWrite, Self::ImportsRead, Self::ImportsWrite];
+    pub const ALL: [Scope; 4] = [
+        Self::InvoicesRead,
+        Self::InvoicesWrite,
+        Self::ImportsRead,
+        Self::ImportsWrite,
+    ];
 
     /// The scope's short name as grants store it: `invoices.read`.
     pub fn name(&self) -> &'static str {
@@ -60,7 +65,8 @@ impl Caller {
     /// Reads the authorizer claims of a REST API (payload v1) request:
     /// `requestContext.authorizer.claims.{client_id, scope}`.
     pub fn from_request(req: &Request) -> Result<Self, ApiError> {
-        let unauthenticated = || ApiError::Unauthenticated("a valid bearer access token is required".into());
+        let unauthenticated =
+            || ApiError::Unauthenticated("a valid bearer access token is required".into());
         let claims = match req.request_context_ref() {
             Some(RequestContext::ApiGatewayV1(ctx)) => ctx.authorizer.fields.get("claims").cloned(),
             _ => None,
@@ -68,7 +74,9 @@ impl Caller {
         .ok_or_else(unauthenticated)?;
         // The authorizer sometimes hands claims over as a JSON string rather than an object.
         let claims = match claims {
-            serde_json::Value::String(s) => serde_json::from_str(&s).map_err(|_| unauthenticated())?,
+            serde_json::Value::String(s) => {
+                serde_json::from_str(&s).map_err(|_| unauthenticated())?
+            }
             other => other,
         };
         let client_id = claims
@@ -91,7 +99,10 @@ impl Caller {
         if self.scopes.contains(&scope) {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!("the access token lacks the scope {}", scope.oauth_name())))
+            Err(ApiError::Forbidden(format!(
+                "the access token lacks the scope {}",
+                scope.oauth_name()
+            )))
         }
     }
 }
@@ -103,7 +114,9 @@ pub fn company_from_headers(headers: &http::HeaderMap) -> Result<CompanyId, ApiE
         .ok_or_else(|| ApiError::field(COMPANY_HEADER, "header is required"))?
         .to_str()
         .map_err(|_| ApiError::field(COMPANY_HEADER, "must be a UUID"))?;
-    raw.trim().parse().map_err(|e: String| ApiError::field(COMPANY_HEADER, e))
+    raw.trim()
+        .parse()
+        .map_err(|e: String| ApiError::field(COMPANY_HEADER, e))
 }
 
 /// A request that passed every check: this client may act for this company with this scope.
@@ -127,19 +140,30 @@ mod tests {
 
     #[test]
     fn reads_client_and_scopes_from_claims() {
-        let req = request_with_claims(json!({"client_id": "c1", "scope": "ledgerdock/invoices.read other/x"}));
+        let req = request_with_claims(
+            json!({"client_id": "c1", "scope": "ledgerdock/invoices.read other/x"}),
+        );
         let caller = Caller::from_request(&req).unwrap();
         assert_eq!(caller.client_id, "c1");
         assert_eq!(caller.scopes, vec![Scope::InvoicesRead]);
         assert!(caller.require(Scope::InvoicesRead).is_ok());
-        assert!(matches!(caller.require(Scope::InvoicesWrite), Err(ApiError::Forbidden(_))));
+        assert!(matches!(
+            caller.require(Scope::InvoicesWrite),
+            Err(ApiError::Forbidden(_))
+        ));
     }
 
     #[test]
     fn missing_claims_are_unauthenticated() {
-        assert!(matches!(Caller::from_request(&Request::default()), Err(ApiError::Unauthenticated(_))));
+        assert!(matches!(
+            Caller::from_request(&Request::default()),
+            Err(ApiError::Unauthenticated(_))
+        ));
         let req = request_with_claims(json!({"scope": "ledgerdock/invoices.read"}));
-        assert!(matches!(Caller::from_request(&req), Err(ApiError::Unauthenticated(_))));
+        assert!(matches!(
+            Caller::from_request(&req),
+            Err(ApiError::Unauthenticated(_))
+        ));
     }
 
     #[test]
@@ -148,7 +172,10 @@ mod tests {
         assert!(company_from_headers(&headers).is_err());
         headers.insert(COMPANY_HEADER, "not-a-uuid".parse().unwrap());
         assert!(company_from_headers(&headers).is_err());
-        headers.insert(COMPANY_HEADER, "3f2b8c1e-5d6a-4f7b-9c0d-1e2f3a4b5c6d".parse().unwrap());
+        headers.insert(
+            COMPANY_HEADER,
+            "3f2b8c1e-5d6a-4f7b-9c0d-1e2f3a4b5c6d".parse().unwrap(),
+        );
         assert!(company_from_headers(&headers).is_ok());
     }
 }

@@ -61,26 +61,39 @@ impl Config {
 
     /// Reads settings through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| lookup(name).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name));
-        let seconds = |name: &'static str, default: Duration| -> Result<Duration, ConfigError> {
-            match lookup(name) {
-                None => Ok(default),
-                Some(v) => v.parse::<u64>().map(Duration::from_secs).map_err(|_| ConfigError::Invalid {
-                    name,
-                    reason: format!("{v:?} is not a whole number of seconds"),
-                }),
-            }
+        let required = |name: &'static str| {
+            lookup(name)
+                .filter(|v| !v.is_empty())
+                .ok_or(ConfigError::Missing(name))
         };
+        let seconds =
+            |name: &'static str, default: Duration| -> Result<Duration, ConfigError> {
+                match lookup(name) {
+                    None => Ok(default),
+                    Some(v) => v.parse::<u64>().map(Duration::from_secs).map_err(|_| {
+                        ConfigError::Invalid {
+                            name,
+                            reason: format!("{v:?} is not a whole number of seconds"),
+                        }
+                    }),
+                }
+            };
         let download_url_ttl = seconds(ENV_DOWNLOAD_URL_TTL, DEFAULT_DOWNLOAD_URL_TTL)?;
         if download_url_ttl.is_zero() || download_url_ttl > MAX_DOWNLOAD_URL_TTL {
             return Err(ConfigError::Invalid {
                 name: ENV_DOWNLOAD_URL_TTL,
-                reason: format!("must be between 1 and {} seconds", MAX_DOWNLOAD_URL_TTL.as_secs()),
+                reason: format!(
+                    "must be between 1 and {} seconds",
+                    MAX_DOWNLOAD_URL_TTL.as_secs()
+                ),
             });
         }
         let continuation_secret = required(ENV_CONTINUATION_SECRET)?.into_bytes();
         if continuation_secret.len() < 32 {
-            return Err(ConfigError::Invalid { name: ENV_CONTINUATION_SECRET, reason: "must be at least 32 bytes".into() });
+            return Err(ConfigError::Invalid {
+                name: ENV_CONTINUATION_SECRET,
+                reason: "must be at least 32 bytes".into(),
+            });
         }
         Ok(Self {
             table_name: required(ENV_TABLE)?,
@@ -88,7 +101,8 @@ impl Config {
             download_url_ttl,
             continuation_secret,
             grant_cache_ttl: seconds(ENV_GRANT_CACHE_TTL, DEFAULT_GRANT_CACHE_TTL)?,
-            s3_force_path_style: lookup(ENV_S3_FORCE_PATH_STYLE).is_some_and(|v| v == "true" || v == "1"),
+            s3_force_path_style: lookup(ENV_S3_FORCE_PATH_STYLE)
+                .is_some_and(|v| v == "true" || v == "1"),
         })
     }
 }
@@ -99,7 +113,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -107,7 +124,12 @@ mod tests {
 
     #[test]
     fn defaults_apply() {
-        let c = Config::from_lookup(env(&[(ENV_TABLE, "t"), (ENV_BUCKET, "b"), (ENV_CONTINUATION_SECRET, SECRET)])).unwrap();
+        let c = Config::from_lookup(env(&[
+            (ENV_TABLE, "t"),
+            (ENV_BUCKET, "b"),
+            (ENV_CONTINUATION_SECRET, SECRET),
+        ]))
+        .unwrap();
         assert_eq!(c.download_url_ttl, Duration::from_secs(300));
         assert_eq!(c.grant_cache_ttl, Duration::from_secs(30));
         assert!(!format!("{c:?}").contains(SECRET));
@@ -115,8 +137,18 @@ mod tests {
 
     #[test]
     fn rejects_short_secret_and_bad_ttl() {
-        assert!(Config::from_lookup(env(&[(ENV_TABLE, "t"), (ENV_BUCKET, "b"), (ENV_CONTINUATION_SECRET, "short")])).is_err());
-        let bad_ttl = env(&[(ENV_TABLE, "t"), (ENV_BUCKET, "b"), (ENV_CONTINUATION_SECRET, SECRET), (ENV_DOWNLOAD_URL_TTL, "0")]);
+        assert!(Config::from_lookup(env(&[
+            (ENV_TABLE, "t"),
+            (ENV_BUCKET, "b"),
+            (ENV_CONTINUATION_SECRET, "short")
+        ]))
+        .is_err());
+        let bad_ttl = env(&[
+            (ENV_TABLE, "t"),
+            (ENV_BUCKET, "b"),
+            (ENV_CONTINUATION_SECRET, SECRET),
+            (ENV_DOWNLOAD_URL_TTL, "0"),
+        ]);
         assert!(Config::from_lookup(bad_ttl).is_err());
     }
 }

@@ -14,21 +14,43 @@ use crate::domain::{CompanyId, Document, DocumentFormat, InvoiceId, Timestamp};
 use crate::error::ApiError;
 
 /// RFC 5987 `attr-char`s stay literal; everything else is percent-encoded.
-const FILENAME_ENCODE: &AsciiSet =
-    &NON_ALPHANUMERIC.remove(b'!').remove(b'#').remove(b'$').remove(b'&').remove(b'+').remove(b'-').remove(b'.')
-        .remove(b'^').remove(b'_').remove(b'`').remove(b'|').remove(b'~');
+const FILENAME_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
 
 pub fn object_key(company: &CompanyId, invoice: &InvoiceId, format: DocumentFormat) -> String {
-    format!("documents/{company}/{invoice}/{}", format.as_str().to_ascii_lowercase())
+    format!(
+        "documents/{company}/{invoice}/{}",
+        format.as_str().to_ascii_lowercase()
+    )
 }
 
 /// `attachment` with an ASCII fallback name and the exact UTF-8 name (RFC 6266).
 pub fn content_disposition(file_name: &str) -> String {
     let ascii: String = file_name
         .chars()
-        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
-    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{}", utf8_percent_encode(file_name, FILENAME_ENCODE))
+    format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        utf8_percent_encode(file_name, FILENAME_ENCODE)
+    )
 }
 
 /// What `GET /v1/invoices/{id}/download-url` returns.
@@ -51,7 +73,11 @@ pub struct DocumentStore {
 
 impl DocumentStore {
     pub fn new(client: Client, bucket: impl Into<String>, ttl: Duration) -> Self {
-        Self { client, bucket: bucket.into(), ttl }
+        Self {
+            client,
+            bucket: bucket.into(),
+            ttl,
+        }
     }
 
     pub fn bucket(&self) -> &str {
@@ -99,7 +125,10 @@ impl DocumentStore {
         bytes: Vec<u8>,
     ) -> Result<Document, ApiError> {
         let format = DocumentFormat::sniff(&bytes).ok_or_else(|| {
-            ApiError::field("documents", format!("{file_name} is not a PDF, JPEG, PNG or TIFF file"))
+            ApiError::field(
+                "documents",
+                format!("{file_name} is not a PDF, JPEG, PNG or TIFF file"),
+            )
         })?;
         let size_bytes = bytes.len() as u64;
         self.client
@@ -111,7 +140,12 @@ impl DocumentStore {
             .body(ByteStream::from(bytes))
             .send()
             .await
-            .map_err(|e| ApiError::internal(format!("S3 PutObject failed: {}", aws_sdk_s3::error::DisplayErrorContext(&e))))?;
+            .map_err(|e| {
+                ApiError::internal(format!(
+                    "S3 PutObject failed: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(&e)
+                ))
+            })?;
         Ok(Document {
             format,
             file_name: file_name.to_string(),
@@ -128,7 +162,10 @@ mod tests {
     #[test]
     fn disposition_keeps_utf8_and_escapes_quotes() {
         let cd = content_disposition("Rechnung \"Nr\" 1.pdf");
-        assert!(cd.starts_with("attachment; filename=\"Rechnung _Nr_ 1.pdf\""), "{cd}");
+        assert!(
+            cd.starts_with("attachment; filename=\"Rechnung _Nr_ 1.pdf\""),
+            "{cd}"
+        );
         let cd = content_disposition("façture.pdf");
         assert!(cd.contains("filename*=UTF-8''fa%C3%A7ture.pdf"), "{cd}");
     }

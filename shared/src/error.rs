@@ -14,7 +14,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -28,23 +31,35 @@ pub enum ApiError {
     #[error("{0}")]
     Forbidden(String),
     #[error("{message}")]
-    Validation { message: String, details: Vec<FieldError> },
+    Validation {
+        message: String,
+        details: Vec<FieldError>,
+    },
     #[error("{0}")]
     InvalidContinuationKey(String),
     #[error("{0}")]
     NotFound(String),
     /// A state-machine transition that the resource's current state does not allow.
     #[error("{message}")]
-    InvalidStateTransition { message: String, current_status: String },
+    InvalidStateTransition {
+        message: String,
+        current_status: String,
+    },
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{message}")]
-    RateLimited { message: String, retry_after_secs: u64 },
+    RateLimited {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// A dependency is overloaded (DynamoDB throttling after the SDK's own retries).
     #[error("the service is temporarily unavailable")]
-    Unavailable { retry_after_secs: u64, cause: String },
+    Unavailable {
+        retry_after_secs: u64,
+        cause: String,
+    },
     /// A bug or an unexpected dependency failure. The cause is logged, never returned.
     #[error("internal error")]
     Internal(String),
@@ -54,7 +69,10 @@ impl ApiError {
     /// A 400 for a single named field.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
         let detail = FieldError::new(field, message);
-        Self::Validation { message: format!("{}: {}", detail.field, detail.message), details: vec![detail] }
+        Self::Validation {
+            message: format!("{}: {}", detail.field, detail.message),
+            details: vec![detail],
+        }
     }
 
     /// A 400 for several fields at once, so a client can fix everything in one round.
@@ -107,9 +125,12 @@ impl ApiError {
 
     fn retry_after(&self) -> Option<u64> {
         match self {
-            Self::RateLimited { retry_after_secs, .. } | Self::Unavailable { retry_after_secs, .. } => {
-                Some(*retry_after_secs)
+            Self::RateLimited {
+                retry_after_secs, ..
             }
+            | Self::Unavailable {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
             _ => None,
         }
     }
@@ -150,7 +171,9 @@ impl ApiError {
         let body = lambda_http::Body::Text(self.body(request_id).to_string());
         builder.body(body).unwrap_or_else(|_| {
             // Only reachable if a header value were invalid, which the values above never are.
-            http::Response::new(lambda_http::Body::Text(String::from("{\"error\":{\"code\":\"INTERNAL\"}}")))
+            http::Response::new(lambda_http::Body::Text(String::from(
+                "{\"error\":{\"code\":\"INTERNAL\"}}",
+            )))
         })
     }
 }
@@ -177,7 +200,11 @@ mod tests {
 
     #[test]
     fn throttling_sets_retry_after() {
-        let resp = ApiError::Unavailable { retry_after_secs: 2, cause: "x".into() }.into_response("r");
+        let resp = ApiError::Unavailable {
+            retry_after_secs: 2,
+            cause: "x".into(),
+        }
+        .into_response("r");
         assert_eq!(resp.status(), 503);
         assert_eq!(resp.headers()["retry-after"], "2");
     }

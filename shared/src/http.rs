@@ -75,11 +75,16 @@ pub fn ok<T: Serialize>(value: &T) -> Result<Response<Body>, ApiError> {
 
 /// The first value of a query parameter.
 pub fn query(req: &Request, name: &str) -> Option<String> {
-    req.query_string_parameters_ref().and_then(|q| q.first(name)).map(str::to_string)
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+        .map(str::to_string)
 }
 
 /// A path parameter parsed into a domain type; a malformed one is a 400 naming it.
-pub fn path_param<T: std::str::FromStr<Err = String>>(req: &Request, name: &str) -> Result<T, ApiError> {
+pub fn path_param<T: std::str::FromStr<Err = String>>(
+    req: &Request,
+    name: &str,
+) -> Result<T, ApiError> {
     let raw = req
         .path_parameters_ref()
         .and_then(|p| p.first(name))
@@ -106,11 +111,20 @@ pub fn json_body<T: DeserializeOwned>(req: &Request, empty_is_object: bool) -> R
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     if essence != "application/json" {
         return Err(ApiError::UnsupportedMediaType(format!(
             "Content-Type must be application/json, not {:?}",
-            if content_type.is_empty() { "(none)" } else { content_type }
+            if content_type.is_empty() {
+                "(none)"
+            } else {
+                content_type
+            }
         )));
     }
     if is_blank {
@@ -128,10 +142,15 @@ fn deserialize<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         // serde_path_to_error already names an unknown field by its own path.
         // Broken JSON is the body's fault, wherever the parser happened to be.
         let broken = inner.is_syntax() || inner.is_eof();
-        let field = if broken || matches!(path.as_str(), "." | "?" | "") { "body".to_string() } else { path };
+        let field = if broken || matches!(path.as_str(), "." | "?" | "") {
+            "body".to_string()
+        } else {
+            path
+        };
         ApiError::field(field, message)
     })?;
-    de.end().map_err(|e| ApiError::field("body", describe_json_error(&e)))?;
+    de.end()
+        .map_err(|e| ApiError::field("body", describe_json_error(&e)))?;
     Ok(value)
 }
 
@@ -143,7 +162,11 @@ fn describe_json_error(e: &serde_json::Error) -> String {
         None => text,
     };
     if e.is_syntax() || e.is_eof() {
-        format!("malformed JSON ({text}, line {} column {})", e.line(), e.column())
+        format!(
+            "malformed JSON ({text}, line {} column {})",
+            e.line(),
+            e.column()
+        )
     } else {
         text
     }
@@ -178,7 +201,8 @@ mod tests {
 
     #[test]
     fn names_the_field_with_the_wrong_type() {
-        let e = json_body::<Body1>(&req(Some("application/json"), r#"{"reason": 5}"#), false).unwrap_err();
+        let e = json_body::<Body1>(&req(Some("application/json"), r#"{"reason": 5}"#), false)
+            .unwrap_err();
         assert_eq!(field_of(e), "reason");
     }
 
@@ -186,7 +210,11 @@ mod tests {
     fn malformed_json_and_unknown_fields_are_validation_errors() {
         let e = json_body::<Body1>(&req(Some("application/json"), "{"), false).unwrap_err();
         assert_eq!(field_of(e), "body");
-        let e = json_body::<Body1>(&req(Some("application/json"), r#"{"reason":"x","extra":1}"#), false).unwrap_err();
+        let e = json_body::<Body1>(
+            &req(Some("application/json"), r#"{"reason":"x","extra":1}"#),
+            false,
+        )
+        .unwrap_err();
         assert_eq!(field_of(e), "extra");
         let e = json_body::<Body1>(&req(Some("application/json"), "\"text\""), false).unwrap_err();
         assert_eq!(field_of(e), "body");
@@ -199,6 +227,10 @@ mod tests {
         let big = "x".repeat(MAX_JSON_BODY_BYTES + 1);
         let e = json_body::<Body1>(&req(Some("application/json"), &big), false).unwrap_err();
         assert_eq!(e.status(), 413);
-        assert!(json_body::<Body1>(&req(Some("application/json; charset=utf-8"), r#"{"reason":"r"}"#), false).is_ok());
+        assert!(json_body::<Body1>(
+            &req(Some("application/json; charset=utf-8"), r#"{"reason":"r"}"#),
+            false
+        )
+        .is_ok());
     }
 }

@@ -36,7 +36,8 @@ impl ContinuationKeys {
 
     fn mac(&self, payload: &[u8]) -> Hmac<Sha256> {
         // HMAC accepts keys of any length; this cannot fail.
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).unwrap_or_else(|_| unreachable!());
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).unwrap_or_else(|_| unreachable!());
         mac.update(DOMAIN);
         mac.update(payload);
         mac
@@ -44,10 +45,18 @@ impl ContinuationKeys {
 
     /// Seals a position for `company`.
     pub fn seal(&self, company: CompanyId, position: &str) -> String {
-        let payload = serde_json::to_vec(&Payload { v: 1, c: company.to_string(), p: position.to_string() })
-            .unwrap_or_default();
+        let payload = serde_json::to_vec(&Payload {
+            v: 1,
+            c: company.to_string(),
+            p: position.to_string(),
+        })
+        .unwrap_or_default();
         let tag = self.mac(&payload).finalize().into_bytes();
-        format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(tag))
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(&payload),
+            URL_SAFE_NO_PAD.encode(tag)
+        )
     }
 
     /// Opens a key that `company` sent back, returning the position it carries.
@@ -64,7 +73,9 @@ impl ContinuationKeys {
         let (payload_b64, tag_b64) = key.split_once('.').ok_or_else(invalid)?;
         let payload = URL_SAFE_NO_PAD.decode(payload_b64).map_err(|_| invalid())?;
         let tag = URL_SAFE_NO_PAD.decode(tag_b64).map_err(|_| invalid())?;
-        self.mac(&payload).verify_slice(&tag).map_err(|_| invalid())?;
+        self.mac(&payload)
+            .verify_slice(&tag)
+            .map_err(|_| invalid())?;
         let payload: Payload = serde_json::from_slice(&payload).map_err(|_| invalid())?;
         if payload.v != 1 || payload.c != company.to_string() {
             return Err(invalid());
@@ -85,7 +96,10 @@ mod tests {
     fn round_trips_for_the_same_company() {
         let company = CompanyId::new_random();
         let key = keys().seal(company, "2026-01-01T00:00:00.000Z#abc");
-        assert_eq!(keys().open(company, &key).unwrap(), "2026-01-01T00:00:00.000Z#abc");
+        assert_eq!(
+            keys().open(company, &key).unwrap(),
+            "2026-01-01T00:00:00.000Z#abc"
+        );
     }
 
     #[test]
@@ -94,7 +108,10 @@ mod tests {
         let key = keys().seal(a, "pos");
         assert!(keys().open(b, &key).is_err(), "another company's key");
         let other_secret = ContinuationKeys::new(b"another-secret-another-secret-123".to_vec());
-        assert!(other_secret.open(a, &key).is_err(), "signed with another secret");
+        assert!(
+            other_secret.open(a, &key).is_err(),
+            "signed with another secret"
+        );
         // Flip one character of the payload: the tag no longer matches.
         let mut forged = key.clone().into_bytes();
         forged[3] = if forged[3] == b'A' { b'B' } else { b'A' };

@@ -1,7 +1,9 @@
 //! The internal publish path: how the platform puts an invoice into a company's export queue.
 //! Used by the `publish-invoice` function and by `ledgerdock invoices publish`.
 
-use crate::domain::{CompanyId, Document, InvoiceHeader, InvoiceId, InvoiceStatus, NewInvoice, Timestamp};
+use crate::domain::{
+    CompanyId, Document, InvoiceHeader, InvoiceId, InvoiceStatus, NewInvoice, Timestamp,
+};
 use crate::error::ApiError;
 use crate::store::invoices::{InvoiceStore, PublishOutcome};
 
@@ -16,7 +18,10 @@ pub async fn publish_invoice(
     invoice.validate().map_err(ApiError::fields)?;
     let mut seen = std::collections::HashSet::new();
     if let Some(dup) = documents.iter().find(|d| !seen.insert(d.format)) {
-        return Err(ApiError::field("documents", format!("more than one {} document", dup.format.as_str())));
+        return Err(ApiError::field(
+            "documents",
+            format!("more than one {} document", dup.format.as_str()),
+        ));
     }
     let now = Timestamp::now();
     let lines = invoice.line_items();

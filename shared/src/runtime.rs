@@ -13,5 +13,8 @@ pub async fn run_http(handler: Handler) -> Result<(), lambda_http::Error> {
     crate::telemetry::init_json();
     // Leaked once: the state lives as long as the container, and requests borrow it freely.
     let state: &'static AppState = Box::leak(Box::new(AppState::from_env().await?));
-    lambda_http::run(service_fn(move |req: Request| async move { Ok::<_, Infallible>(handler(state, req).await) })).await
+    lambda_http::run(service_fn(move |req: Request| async move {
+        Ok::<_, Infallible>(handler(state, req).await)
+    }))
+    .await
 }

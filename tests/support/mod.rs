@@ -8,7 +8,9 @@ use ledgerdock_infra::dev::{DevOptions, DevStack};
 use ledgerdock_infra::publish::{publish_with_files, SoftCopy};
 use ledgerdock_infra::samples;
 use ledgerdock_shared::auth::Scope;
-use ledgerdock_shared::domain::{CompanyId, DocumentFormat, InvoiceHeader, InvoiceId, NewInvoice, Timestamp};
+use ledgerdock_shared::domain::{
+    CompanyId, DocumentFormat, InvoiceHeader, InvoiceId, NewInvoice, Timestamp,
+};
 use serde_json::{json, Value};
 
 pub use reqwest::StatusCode;
@@ -31,7 +33,9 @@ pub struct Tenant {
 }
 
 pub fn options() -> DevOptions {
-    let external = std::env::var(EXTERNAL_DYNAMODB_ENV).ok().filter(|s| !s.is_empty());
+    let external = std::env::var(EXTERNAL_DYNAMODB_ENV)
+        .ok()
+        .filter(|s| !s.is_empty());
     DevOptions {
         port: 0,
         s3_port: 0,
@@ -39,7 +43,11 @@ pub fn options() -> DevOptions {
         in_memory: true,
         data_dir: std::env::temp_dir().join(format!("ledgerdock-test-{}", uuid::Uuid::new_v4())),
         // Against a shared external DynamoDB every test gets its own table.
-        table_name: if external.is_some() { format!("ledgerdock-test-{}", uuid::Uuid::new_v4()) } else { "ledgerdock".into() },
+        table_name: if external.is_some() {
+            format!("ledgerdock-test-{}", uuid::Uuid::new_v4())
+        } else {
+            "ledgerdock".into()
+        },
         external_dynamodb: external,
         ..DevOptions::default()
     }
@@ -52,7 +60,10 @@ impl TestStack {
 
     pub async fn start_with(options: DevOptions) -> Self {
         let stack = DevStack::start(options).await.expect("dev stack starts");
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("http client");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("http client");
         Self { stack, http }
     }
 
@@ -64,10 +75,26 @@ impl TestStack {
     pub async fn tenant(&self, scopes: &[Scope]) -> Tenant {
         let company = CompanyId::new_random();
         let client_id = format!("client{}", &uuid::Uuid::new_v4().simple().to_string()[..20]);
-        let secret = self.stack.api.clients.create_with_id(&client_id, "test client", scopes).await.unwrap();
-        self.stack.app.grants.put(&client_id, company, scopes).await.unwrap();
+        let secret = self
+            .stack
+            .api
+            .clients
+            .create_with_id(&client_id, "test client", scopes)
+            .await
+            .unwrap();
+        self.stack
+            .app
+            .grants
+            .put(&client_id, company, scopes)
+            .await
+            .unwrap();
         let token = self.token(&client_id, &secret, None).await;
-        Tenant { company, client_id, client_secret: secret, token }
+        Tenant {
+            company,
+            client_id,
+            client_secret: secret,
+            token,
+        }
     }
 
     pub async fn tenant_all_scopes(&self) -> Tenant {
@@ -122,9 +149,15 @@ impl TestStack {
         let invoice: NewInvoice = serde_json::from_value(invoice).unwrap();
         let files = formats
             .iter()
-            .map(|f| SoftCopy { file_name: format!("{}-copy.{}", invoice.invoice_number, f.extension()), bytes: sample(*f) })
+            .map(|f| SoftCopy {
+                file_name: format!("{}-copy.{}", invoice.invoice_number, f.extension()),
+                bytes: sample(*f),
+            })
             .collect();
-        publish_with_files(&self.stack.app, company, invoice, files).await.expect("publish").0
+        publish_with_files(&self.stack.app, company, invoice, files)
+            .await
+            .expect("publish")
+            .0
     }
 
     /// Publishes `n` single-line invoices received one minute apart, returned in queue order.
@@ -133,14 +166,22 @@ impl TestStack {
         for i in 0..n {
             let at = chrono::DateTime::parse_from_rfc3339("2026-11-01T08:00:00Z").unwrap()
                 + chrono::Duration::minutes(i as i64);
-            ids.push(self.publish(company, 1, &at.to_rfc3339(), &[DocumentFormat::Pdf]).await);
+            ids.push(
+                self.publish(company, 1, &at.to_rfc3339(), &[DocumentFormat::Pdf])
+                    .await,
+            );
         }
         ids
     }
 
     /// The stored header, read straight from DynamoDB (to assert what did or did not change).
     pub async fn stored(&self, company: CompanyId, invoice: InvoiceId) -> Option<InvoiceHeader> {
-        self.stack.app.invoices.header(company, invoice).await.unwrap()
+        self.stack
+            .app
+            .invoices
+            .header(company, invoice)
+            .await
+            .unwrap()
     }
 
     /// Walks the whole queue page by page, returning every id seen.
@@ -153,7 +194,13 @@ impl TestStack {
                 path.push_str(&format!("&continuationKey={k}"));
             }
             let body = expect_ok(self.get(tenant, &path).send().await.unwrap()).await;
-            seen.extend(body["items"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()));
+            seen.extend(
+                body["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap().to_string()),
+            );
             match body["continuationKey"].as_str() {
                 Some(k) => key = Some(k.to_string()),
                 None => return seen,
@@ -222,12 +269,24 @@ pub async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> V
     assert_eq!(got.as_u16(), status, "body: {text}");
     let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
     assert_eq!(body["error"]["code"], code, "body: {text}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "body: {text}");
-    assert!(body["error"]["requestId"].as_str().is_some_and(|m| !m.is_empty()), "body: {text}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "body: {text}"
+    );
+    assert!(
+        body["error"]["requestId"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "body: {text}"
+    );
     body
 }
 
 /// The field the first error detail names.
 pub fn error_field(body: &Value) -> &str {
-    body["error"]["details"][0]["field"].as_str().unwrap_or_default()
+    body["error"]["details"][0]["field"]
+        .as_str()
+        .unwrap_or_default()
 }

@@ -46,7 +46,8 @@ pub async fn start_s3(
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
-    let fs = s3s_fs::FileSystem::new(root).map_err(|e| anyhow::anyhow!("S3 file store at {}: {e:?}", root.display()))?;
+    let fs = s3s_fs::FileSystem::new(root)
+        .map_err(|e| anyhow::anyhow!("S3 file store at {}: {e:?}", root.display()))?;
     let service = {
         let mut builder = S3ServiceBuilder::new(fs);
         builder.set_auth(SimpleAuth::from_single(LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY));
@@ -66,7 +67,8 @@ pub async fn start_s3(
             };
             let service = service.clone();
             tokio::spawn(async move {
-                let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(socket), service);
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(socket), service);
                 let _ = conn.await;
             });
         }
@@ -74,7 +76,11 @@ pub async fn start_s3(
 }
 
 /// Binds a loopback listener; port 0 picks a free one (tests).
-pub async fn bind(host: std::net::IpAddr, port: u16, what: &str) -> anyhow::Result<(TcpListener, SocketAddr)> {
+pub async fn bind(
+    host: std::net::IpAddr,
+    port: u16,
+    what: &str,
+) -> anyhow::Result<(TcpListener, SocketAddr)> {
     let listener = TcpListener::bind((host, port))
         .await
         .with_context(|| format!("binding the {what} to {host}:{port} (is another ledgerdock running? try another --*-port)"))?;

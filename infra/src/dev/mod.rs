@@ -101,11 +101,20 @@ pub struct DevStack {
 }
 
 fn credentials() -> Credentials {
-    Credentials::new(LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, None, None, "ledgerdock-dev")
+    Credentials::new(
+        LOCAL_ACCESS_KEY,
+        LOCAL_SECRET_KEY,
+        None,
+        None,
+        "ledgerdock-dev",
+    )
 }
 
 /// SDK clients for a local stack (also used by the CLI's publish against it).
-pub fn local_clients(dynamodb_url: &str, s3_url: &str) -> (aws_sdk_dynamodb::Client, aws_sdk_s3::Client) {
+pub fn local_clients(
+    dynamodb_url: &str,
+    s3_url: &str,
+) -> (aws_sdk_dynamodb::Client, aws_sdk_s3::Client) {
     let dynamodb = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
@@ -126,18 +135,29 @@ pub fn local_clients(dynamodb_url: &str, s3_url: &str) -> (aws_sdk_dynamodb::Cli
     (dynamodb, s3)
 }
 
-fn load_or_create_keys(data_dir: Option<&std::path::Path>, issuer_url: &str) -> anyhow::Result<(Vec<u8>, TokenIssuer)> {
+fn load_or_create_keys(
+    data_dir: Option<&std::path::Path>,
+    issuer_url: &str,
+) -> anyhow::Result<(Vec<u8>, TokenIssuer)> {
     let path = data_dir.map(|d| d.join("keys.json"));
     if let Some(path) = path.as_ref().filter(|p| p.exists()) {
-        let keys: StackKeys = serde_json::from_slice(&std::fs::read(path)?).with_context(|| format!("reading {}", path.display()))?;
+        let keys: StackKeys = serde_json::from_slice(&std::fs::read(path)?)
+            .with_context(|| format!("reading {}", path.display()))?;
         let pkcs8 = STANDARD.decode(&keys.signing_key_pkcs8)?;
-        return Ok((keys.continuation_secret.into_bytes(), TokenIssuer::from_pkcs8(&pkcs8, issuer_url)?));
+        return Ok((
+            keys.continuation_secret.into_bytes(),
+            TokenIssuer::from_pkcs8(&pkcs8, issuer_url)?,
+        ));
     }
     let secret = random_token(48);
     let (issuer, pkcs8) = TokenIssuer::generate(issuer_url)?;
     if let Some(path) = path {
-        let keys = StackKeys { continuation_secret: secret.clone(), signing_key_pkcs8: STANDARD.encode(pkcs8) };
-        std::fs::write(&path, serde_json::to_vec_pretty(&keys)?).with_context(|| format!("writing {}", path.display()))?;
+        let keys = StackKeys {
+            continuation_secret: secret.clone(),
+            signing_key_pkcs8: STANDARD.encode(pkcs8),
+        };
+        std::fs::write(&path, serde_json::to_vec_pretty(&keys)?)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok((secret.into_bytes(), issuer))
 }
@@ -151,27 +171,41 @@ impl DevStack {
         };
         // In memory: S3 files go to a scratch folder removed on exit; nothing else touches disk
         // except demo.json, which is still written to the data dir so clients can read it.
-        let scratch = if options.in_memory { Some(tempfile::tempdir()?) } else { None };
+        let scratch = if options.in_memory {
+            Some(tempfile::tempdir()?)
+        } else {
+            None
+        };
         std::fs::create_dir_all(&options.data_dir)
             .with_context(|| format!("creating data dir {}", options.data_dir.display()))?;
         let data_dir = options.data_dir.canonicalize()?;
-        let storage_root = scratch.as_ref().map(|t| t.path().to_path_buf()).unwrap_or_else(|| data_dir.clone());
+        let storage_root = scratch
+            .as_ref()
+            .map(|t| t.path().to_path_buf())
+            .unwrap_or_else(|| data_dir.clone());
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = Vec::new();
 
         let (api_listener, api_addr) = engines::bind(options.host, options.port, "API").await?;
-        let (s3_listener, s3_addr) = engines::bind(options.host, options.s3_port, "S3 engine").await?;
+        let (s3_listener, s3_addr) =
+            engines::bind(options.host, options.s3_port, "S3 engine").await?;
         let dynamodb_url = match &options.external_dynamodb {
             Some(url) => url.clone(),
             None => {
-                let (listener, addr) = engines::bind(options.host, options.dynamodb_port, "DynamoDB engine").await?;
+                let (listener, addr) =
+                    engines::bind(options.host, options.dynamodb_port, "DynamoDB engine").await?;
                 let db_file = (!options.in_memory).then(|| data_dir.join("dynamodb.sqlite"));
-                tasks.push(engines::start_dynamodb(listener, db_file.as_deref(), shutdown_rx.clone()).await?);
+                tasks.push(
+                    engines::start_dynamodb(listener, db_file.as_deref(), shutdown_rx.clone())
+                        .await?,
+                );
                 format!("http://{addr}")
             }
         };
-        tasks.push(engines::start_s3(s3_listener, &storage_root.join("s3"), shutdown_rx.clone()).await?);
+        tasks.push(
+            engines::start_s3(s3_listener, &storage_root.join("s3"), shutdown_rx.clone()).await?,
+        );
         let api_url = format!("http://{api_addr}");
         let s3_url = format!("http://{s3_addr}");
         say(format!("engines up: DynamoDB {dynamodb_url}, S3 {s3_url}"));
@@ -193,7 +227,11 @@ impl DevStack {
         };
         let app = Arc::new(AppState::with_clients(config, dynamodb.clone(), s3));
         let clients = ClientRegistry::new(dynamodb, &options.table_name);
-        let api = Arc::new(DevApi { app: app.clone(), issuer, clients: clients.clone() });
+        let api = Arc::new(DevApi {
+            app: app.clone(),
+            issuer,
+            clients: clients.clone(),
+        });
 
         let router = router::router(api.clone());
         let mut api_shutdown = shutdown_rx.clone();
@@ -201,7 +239,10 @@ impl DevStack {
             let stop = async move {
                 let _ = api_shutdown.wait_for(|stop| *stop).await;
             };
-            if let Err(e) = axum::serve(api_listener, router).with_graceful_shutdown(stop).await {
+            if let Err(e) = axum::serve(api_listener, router)
+                .with_graceful_shutdown(stop)
+                .await
+            {
                 tracing::error!(error = %e, "API server stopped");
             }
         }));
@@ -218,13 +259,26 @@ impl DevStack {
                 companies,
             };
             let path = data_dir.join("demo.json");
-            std::fs::write(&path, serde_json::to_vec_pretty(&info)?).with_context(|| format!("writing {}", path.display()))?;
+            std::fs::write(&path, serde_json::to_vec_pretty(&info)?)
+                .with_context(|| format!("writing {}", path.display()))?;
             Some(info)
         } else {
             None
         };
 
-        Ok(Self { api_url, token_url, s3_url, dynamodb_url, app, api, demo, data_dir, shutdown, tasks, _scratch: scratch })
+        Ok(Self {
+            api_url,
+            token_url,
+            s3_url,
+            dynamodb_url,
+            app,
+            api,
+            demo,
+            data_dir,
+            shutdown,
+            tasks,
+            _scratch: scratch,
+        })
     }
 
     /// Stops every server and waits for them to finish.

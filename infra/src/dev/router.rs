@@ -59,7 +59,10 @@ async fn token(State(api): State<Arc<DevApi>>, headers: HeaderMap, body: Bytes) 
     let is_form = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
     if !is_form {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
     }
@@ -72,8 +75,16 @@ async fn token(State(api): State<Arc<DevApi>>, headers: HeaderMap, body: Bytes) 
         .and_then(|v| v.strip_prefix("Basic "))
         .and_then(|b64| STANDARD.decode(b64.trim()).ok())
         .and_then(|raw| String::from_utf8(raw).ok())
-        .and_then(|pair| pair.split_once(':').map(|(id, secret)| (id.to_string(), secret.to_string())));
-    let credentials = basic.or_else(|| Some((form.get("client_id")?.clone(), form.get("client_secret")?.clone())));
+        .and_then(|pair| {
+            pair.split_once(':')
+                .map(|(id, secret)| (id.to_string(), secret.to_string()))
+        });
+    let credentials = basic.or_else(|| {
+        Some((
+            form.get("client_id")?.clone(),
+            form.get("client_secret")?.clone(),
+        ))
+    });
     let Some((client_id, secret)) = credentials else {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     };
@@ -85,12 +96,17 @@ async fn token(State(api): State<Arc<DevApi>>, headers: HeaderMap, body: Bytes) 
             return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error");
         }
     };
-    let scopes = match form.get("scope").map(|s| s.split_whitespace().collect::<Vec<_>>()) {
+    let scopes = match form
+        .get("scope")
+        .map(|s| s.split_whitespace().collect::<Vec<_>>())
+    {
         None => client.allowed_scopes.clone(),
         Some(requested) => {
             let mut granted = Vec::new();
             for name in requested {
-                match Scope::parse(name).filter(|s| name.starts_with("ledgerdock/") && client.allowed_scopes.contains(s)) {
+                match Scope::parse(name).filter(|s| {
+                    name.starts_with("ledgerdock/") && client.allowed_scopes.contains(s)
+                }) {
                     Some(scope) => granted.push(scope),
                     None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_scope"),
                 }
@@ -121,7 +137,10 @@ fn match_path(template: &str, path: &str) -> Option<HashMap<String, String>> {
         match (want.next(), got.next()) {
             (None, None) => return Some(params),
             (Some(w), Some(g)) if w.starts_with('{') && w.ends_with('}') && !g.is_empty() => {
-                let value = percent_encoding::percent_decode_str(g).decode_utf8().ok()?.into_owned();
+                let value = percent_encoding::percent_decode_str(g)
+                    .decode_utf8()
+                    .ok()?
+                    .into_owned();
                 params.insert(w[1..w.len() - 1].to_string(), value);
             }
             (Some(w), Some(g)) if w == g => {}
@@ -168,17 +187,30 @@ async fn gateway(State(api): State<Arc<DevApi>>, req: AxumRequest) -> Response {
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim)
         .map(str::to_string);
     let Some(token) = token else {
-        return error_response(ApiError::Unauthenticated("an Authorization: Bearer <access token> header is required".into()));
+        return error_response(ApiError::Unauthenticated(
+            "an Authorization: Bearer <access token> header is required".into(),
+        ));
     };
     let claims = match api.issuer.verify(&token) {
         Ok(claims) => claims,
-        Err(e) => return error_response(ApiError::Unauthenticated(format!("{e}; request a new access token"))),
+        Err(e) => {
+            return error_response(ApiError::Unauthenticated(format!(
+                "{e}; request a new access token"
+            )))
+        }
     };
-    if !claims.scope.split_whitespace().any(|s| s == route.scope.oauth_name()) {
+    if !claims
+        .scope
+        .split_whitespace()
+        .any(|s| s == route.scope.oauth_name())
+    {
         return error_response(ApiError::Forbidden(format!(
             "the access token lacks the scope {}",
             route.scope.oauth_name()
@@ -187,13 +219,12 @@ async fn gateway(State(api): State<Arc<DevApi>>, req: AxumRequest) -> Response {
 
     let request_id = uuid::Uuid::new_v4().to_string();
     let query: HashMap<String, Vec<String>> =
-        form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes()).into_owned().fold(
-            HashMap::new(),
-            |mut map, (k, v)| {
+        form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .fold(HashMap::new(), |mut map, (k, v)| {
                 map.entry(k).or_insert_with(Vec::new).push(v);
                 map
-            },
-        );
+            });
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, GATEWAY_MAX_BODY_BYTES).await {
         Ok(bytes) => bytes,
@@ -223,7 +254,11 @@ async fn gateway(State(api): State<Arc<DevApi>>, req: AxumRequest) -> Response {
             "jti": claims.jti,
         }),
     );
-    let body = if bytes.is_empty() { lambda_http::Body::Empty } else { lambda_http::Body::Binary(bytes.to_vec()) };
+    let body = if bytes.is_empty() {
+        lambda_http::Body::Empty
+    } else {
+        lambda_http::Body::Binary(bytes.to_vec())
+    };
     let lambda_request = lambda_http::Request::from_parts(parts, body)
         .with_request_context(RequestContext::ApiGatewayV1(context))
         .with_path_parameters(QueryMap::from(path_params))

@@ -92,7 +92,13 @@ mod tests {
 
     #[test]
     fn rejects_non_uuid_and_non_canonical_forms() {
-        for bad in ["", "abc", "3f2b8c1e5d6a4f7b9c0d1e2f3a4b5c6d", "{3f2b8c1e-5d6a-4f7b-9c0d-1e2f3a4b5c6d}", "../../etc"] {
+        for bad in [
+            "",
+            "abc",
+            "3f2b8c1e5d6a4f7b9c0d1e2f3a4b5c6d",
+            "{3f2b8c1e-5d6a-4f7b-9c0d-1e2f3a4b5c6d}",
+            "../../etc",
+        ] {
             assert!(bad.parse::<InvoiceId>().is_err(), "{bad}");
         }
     }

@@ -245,7 +245,12 @@ pub struct ExportState {
 
 impl From<&InvoiceHeader> for ExportState {
     fn from(h: &InvoiceHeader) -> Self {
-        Self { invoice_id: h.invoice_id, status: h.status, export: h.export.clone(), rejection: h.rejection.clone() }
+        Self {
+            invoice_id: h.invoice_id,
+            status: h.status,
+            export: h.export.clone(),
+            rejection: h.rejection.clone(),
+        }
     }
 }
 
@@ -296,9 +301,15 @@ fn check_text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize
     if value.trim().is_empty() {
         errors.push(FieldError::new(field, "must not be blank"));
     } else if value.chars().count() > max {
-        errors.push(FieldError::new(field, format!("must be at most {max} characters")));
+        errors.push(FieldError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     } else if value.chars().any(|c| c.is_control()) {
-        errors.push(FieldError::new(field, "must not contain control characters"));
+        errors.push(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
 }
 
@@ -314,35 +325,74 @@ impl NewInvoice {
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
         check_text(&mut errors, "invoiceNumber", &self.invoice_number, 100);
-        check_optional(&mut errors, "purchaseOrderNumber", &self.purchase_order_number, 100);
+        check_optional(
+            &mut errors,
+            "purchaseOrderNumber",
+            &self.purchase_order_number,
+            100,
+        );
         check_text(&mut errors, "supplier.name", &self.supplier.name, 200);
-        check_optional(&mut errors, "supplier.supplierId", &self.supplier.supplier_id, 64);
-        check_optional(&mut errors, "supplier.externalId", &self.supplier.external_id, 64);
-        check_optional(&mut errors, "supplier.taxNumber", &self.supplier.tax_number, 64);
+        check_optional(
+            &mut errors,
+            "supplier.supplierId",
+            &self.supplier.supplier_id,
+            64,
+        );
+        check_optional(
+            &mut errors,
+            "supplier.externalId",
+            &self.supplier.external_id,
+            64,
+        );
+        check_optional(
+            &mut errors,
+            "supplier.taxNumber",
+            &self.supplier.tax_number,
+            64,
+        );
         if let Some(due) = self.due_date {
             if due < self.issue_date {
                 errors.push(FieldError::new("dueDate", "must not be before issueDate"));
             }
         }
         if self.line_items.is_empty() {
-            errors.push(FieldError::new("lineItems", "must contain at least one line item"));
+            errors.push(FieldError::new(
+                "lineItems",
+                "must contain at least one line item",
+            ));
         }
         if self.line_items.len() > MAX_LINE_ITEMS {
-            errors.push(FieldError::new("lineItems", format!("must contain at most {MAX_LINE_ITEMS} line items")));
+            errors.push(FieldError::new(
+                "lineItems",
+                format!("must contain at most {MAX_LINE_ITEMS} line items"),
+            ));
         }
         for (i, line) in self.line_items.iter().enumerate() {
             let at = |f: &str| format!("lineItems[{i}].{f}");
             if let Some(n) = line.line_number {
                 if n as usize != i + 1 {
-                    errors.push(FieldError::new(at("lineNumber"), format!("must be {} (its position)", i + 1)));
+                    errors.push(FieldError::new(
+                        at("lineNumber"),
+                        format!("must be {} (its position)", i + 1),
+                    ));
                 }
             }
             check_text(&mut errors, &at("description"), &line.description, 2000);
             check_optional(&mut errors, &at("taxCode"), &line.tax_code, 64);
             check_optional(&mut errors, &at("accountCode"), &line.account_code, 64);
             for (j, t) in line.tracking_categories.iter().enumerate() {
-                check_text(&mut errors, &at(&format!("trackingCategories[{j}].name")), &t.name, 100);
-                check_text(&mut errors, &at(&format!("trackingCategories[{j}].option")), &t.option, 100);
+                check_text(
+                    &mut errors,
+                    &at(&format!("trackingCategories[{j}].name")),
+                    &t.name,
+                    100,
+                );
+                check_text(
+                    &mut errors,
+                    &at(&format!("trackingCategories[{j}].option")),
+                    &t.option,
+                    100,
+                );
             }
         }
         let line_sum: Money = self.line_items.iter().map(|l| l.amount).sum();
@@ -350,13 +400,19 @@ impl NewInvoice {
         if self.subtotal != line_sum {
             errors.push(FieldError::new(
                 "subtotal",
-                format!("is {} but the line items' amounts add up to {line_sum}", self.subtotal),
+                format!(
+                    "is {} but the line items' amounts add up to {line_sum}",
+                    self.subtotal
+                ),
             ));
         }
         if self.tax_total != tax_sum {
             errors.push(FieldError::new(
                 "taxTotal",
-                format!("is {} but the line items' tax amounts add up to {tax_sum}", self.tax_total),
+                format!(
+                    "is {} but the line items' tax amounts add up to {tax_sum}",
+                    self.tax_total
+                ),
             ));
         }
         if self.total != self.subtotal + self.tax_total {
@@ -429,24 +485,40 @@ mod tests {
         let mut v = sample();
         v["subtotal"] = json!("999.00");
         v["total"] = json!("1099.00");
-        let errors = serde_json::from_value::<NewInvoice>(v).unwrap().validate().unwrap_err();
+        let errors = serde_json::from_value::<NewInvoice>(v)
+            .unwrap()
+            .validate()
+            .unwrap_err();
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(errors[0].field, "subtotal");
-        assert!(errors[0].message.contains("1000.00"), "{}", errors[0].message);
+        assert!(
+            errors[0].message.contains("1000.00"),
+            "{}",
+            errors[0].message
+        );
     }
 
     #[test]
     fn total_must_equal_subtotal_plus_tax() {
         let mut v = sample();
         v["total"] = json!("1000.00");
-        let errors = serde_json::from_value::<NewInvoice>(v).unwrap().validate().unwrap_err();
+        let errors = serde_json::from_value::<NewInvoice>(v)
+            .unwrap()
+            .validate()
+            .unwrap_err();
         assert_eq!(errors[0].field, "total");
     }
 
     #[test]
     fn sniffs_formats() {
-        assert_eq!(DocumentFormat::sniff(b"%PDF-1.4 ..."), Some(DocumentFormat::Pdf));
-        assert_eq!(DocumentFormat::sniff(b"II*\0rest"), Some(DocumentFormat::Tiff));
+        assert_eq!(
+            DocumentFormat::sniff(b"%PDF-1.4 ..."),
+            Some(DocumentFormat::Pdf)
+        );
+        assert_eq!(
+            DocumentFormat::sniff(b"II*\0rest"),
+            Some(DocumentFormat::Tiff)
+        );
         assert_eq!(DocumentFormat::sniff(b"hello"), None);
     }
 }

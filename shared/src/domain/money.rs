@@ -35,13 +35,15 @@ impl FromStr for Decimal2 {
         let well_formed = !s.is_empty()
             && s.len() <= 32
             && s.trim() == s
-            && s.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-')
+            && s.chars()
+                .all(|c| c.is_ascii_digit() || c == '.' || c == '-')
             && !s.starts_with('.')
             && !s.ends_with('.');
         if !well_formed {
             return Err("must be a decimal string like \"1100.00\"".into());
         }
-        let value = Decimal::from_str_exact(s).map_err(|_| "must be a decimal string like \"1100.00\"".to_string())?;
+        let value = Decimal::from_str_exact(s)
+            .map_err(|_| "must be a decimal string like \"1100.00\"".to_string())?;
         if value.scale() > MAX_SCALE {
             return Err(format!("must have at most {MAX_SCALE} decimal places"));
         }
@@ -119,14 +121,27 @@ mod tests {
         let a: Money = "0.10".parse().unwrap();
         let b: Money = "0.20".parse().unwrap();
         assert_eq!((a + b).to_string(), "0.30");
-        let total: Money = ["1000.00", "100.00"].iter().map(|s| s.parse::<Money>().unwrap()).sum();
+        let total: Money = ["1000.00", "100.00"]
+            .iter()
+            .map(|s| s.parse::<Money>().unwrap())
+            .sum();
         assert_eq!(total.to_string(), "1100.00");
     }
 
     #[test]
     fn rejects_numbers_floats_and_garbage() {
         assert!(serde_json::from_str::<Money>("12.5").is_err());
-        for bad in ["", "1e5", "1,00", " 1.00", "NaN", ".5", "5.", "1.1234567", "--1"] {
+        for bad in [
+            "",
+            "1e5",
+            "1,00",
+            " 1.00",
+            "NaN",
+            ".5",
+            "5.",
+            "1.1234567",
+            "--1",
+        ] {
             assert!(bad.parse::<Money>().is_err(), "{bad}");
         }
         assert_eq!("-12.50".parse::<Money>().unwrap().to_string(), "-12.50");

@@ -41,10 +41,16 @@ fn validate(body: &CompleteRequest) -> Result<(), ApiError> {
             && url.len() > "https://".len()
             && !url.chars().any(|c| c.is_whitespace() || c.is_control());
         if !well_formed {
-            return Err(ApiError::field("externalUrl", "must be an absolute http(s) URL"));
+            return Err(ApiError::field(
+                "externalUrl",
+                "must be an absolute http(s) URL",
+            ));
         }
         if url.len() > 2048 {
-            return Err(ApiError::field("externalUrl", "must be at most 2048 characters"));
+            return Err(ApiError::field(
+                "externalUrl",
+                "must be at most 2048 characters",
+            ));
         }
     }
     Ok(())
@@ -60,7 +66,10 @@ async fn run(state: &AppState, req: Request) -> Result<Response<Body>, ApiError>
         external_id: body.external_id,
         external_url: body.external_url,
     });
-    let state = state.invoices.transition(tenant.company, invoice_id, &transition).await?;
+    let state = state
+        .invoices
+        .transition(tenant.company, invoice_id, &transition)
+        .await?;
     http::ok(&state)
 }
 
@@ -70,11 +79,20 @@ mod tests {
 
     #[test]
     fn external_url_must_be_http() {
-        let ok = CompleteRequest { external_id: Some("E-1".into()), external_url: Some("https://erp.example/i/1".into()) };
+        let ok = CompleteRequest {
+            external_id: Some("E-1".into()),
+            external_url: Some("https://erp.example/i/1".into()),
+        };
         assert!(validate(&ok).is_ok());
-        let bad = CompleteRequest { external_id: None, external_url: Some("javascript:alert(1)".into()) };
+        let bad = CompleteRequest {
+            external_id: None,
+            external_url: Some("javascript:alert(1)".into()),
+        };
         assert!(validate(&bad).is_err());
-        let blank = CompleteRequest { external_id: Some("  ".into()), external_url: None };
+        let blank = CompleteRequest {
+            external_id: Some("  ".into()),
+            external_url: None,
+        };
         assert!(validate(&blank).is_err());
     }
 }

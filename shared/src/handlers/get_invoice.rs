@@ -23,6 +23,8 @@ async fn run(state: &AppState, req: Request) -> Result<Response<Body>, ApiError>
     // Another company's invoice lives under another partition key: it is simply not found.
     match state.invoices.get(tenant.company, invoice_id).await? {
         Some(invoice) => http::ok(&invoice),
-        None => Err(ApiError::not_found(format!("invoice {invoice_id} not found"))),
+        None => Err(ApiError::not_found(format!(
+            "invoice {invoice_id} not found"
+        ))),
     }
 }

@@ -23,10 +23,12 @@ async fn run(state: &AppState, req: Request) -> Result<Response<Body>, ApiError>
     let invoice_id: InvoiceId = http::path_param(&req, "invoiceId")?;
     let format = match http::query(&req, "format") {
         None => None,
-        Some(raw) => Some(
-            DocumentFormat::parse(&raw)
-                .ok_or_else(|| ApiError::field("format", format!("must be one of PDF, JPEG, PNG, TIFF, got {raw:?}")))?,
-        ),
+        Some(raw) => Some(DocumentFormat::parse(&raw).ok_or_else(|| {
+            ApiError::field(
+                "format",
+                format!("must be one of PDF, JPEG, PNG, TIFF, got {raw:?}"),
+            )
+        })?),
     };
     let documents = state
         .invoices
@@ -38,15 +40,25 @@ async fn run(state: &AppState, req: Request) -> Result<Response<Body>, ApiError>
         None => documents
             .first()
             .ok_or_else(|| ApiError::not_found(format!("invoice {invoice_id} has no soft copy")))?,
-        Some(format) => documents.iter().find(|d| d.format == format).ok_or_else(|| {
-            let available: Vec<&str> = documents.iter().map(|d| d.format.as_str()).collect();
-            ApiError::not_found(format!(
-                "invoice {invoice_id} has no {} soft copy (available: {})",
-                format.as_str(),
-                if available.is_empty() { "none".to_string() } else { available.join(", ") }
-            ))
-        })?,
+        Some(format) => documents
+            .iter()
+            .find(|d| d.format == format)
+            .ok_or_else(|| {
+                let available: Vec<&str> = documents.iter().map(|d| d.format.as_str()).collect();
+                ApiError::not_found(format!(
+                    "invoice {invoice_id} has no {} soft copy (available: {})",
+                    format.as_str(),
+                    if available.is_empty() {
+                        "none".to_string()
+                    } else {
+                        available.join(", ")
+                    }
+                ))
+            })?,
     };
-    let url = state.documents.download_url(tenant.company, invoice_id, document).await?;
+    let url = state
+        .documents
+        .download_url(tenant.company, invoice_id, document)
+        .await?;
     http::ok(&url)
 }

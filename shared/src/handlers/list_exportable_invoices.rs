@@ -31,10 +31,15 @@ pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
 }
 
 fn parse_limit(raw: Option<String>) -> Result<usize, ApiError> {
-    let Some(raw) = raw else { return Ok(DEFAULT_LIMIT) };
+    let Some(raw) = raw else {
+        return Ok(DEFAULT_LIMIT);
+    };
     match raw.trim().parse::<usize>() {
         Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        _ => Err(ApiError::field("limit", format!("must be a whole number from 1 to {MAX_LIMIT}, got {raw:?}"))),
+        _ => Err(ApiError::field(
+            "limit",
+            format!("must be a whole number from 1 to {MAX_LIMIT}, got {raw:?}"),
+        )),
     }
 }
 
@@ -48,14 +53,24 @@ async fn run(state: &AppState, req: Request) -> Result<Response<Body>, ApiError>
             // A correctly signed key always carries a valid position; check anyway before
             // anything from a client reaches a query.
             if parse_queue_position(&position).is_none() {
-                return Err(ApiError::InvalidContinuationKey("continuationKey is not valid".into()));
+                return Err(ApiError::InvalidContinuationKey(
+                    "continuationKey is not valid".into(),
+                ));
             }
             Some(position)
         }
     };
-    let page = state.invoices.list_exportable(tenant.company, after.as_deref(), limit).await?;
-    let continuation_key = page.next_position.map(|p| state.continuation.seal(tenant.company, &p));
-    http::ok(&Page { items: page.invoice_ids, continuation_key })
+    let page = state
+        .invoices
+        .list_exportable(tenant.company, after.as_deref(), limit)
+        .await?;
+    let continuation_key = page
+        .next_position
+        .map(|p| state.continuation.seal(tenant.company, &p));
+    http::ok(&Page {
+        items: page.invoice_ids,
+        continuation_key,
+    })
 }
 
 #[cfg(test)]

@@ -70,16 +70,29 @@ pub static ROUTES: &[Route] = &[
 ];
 
 /// Checks an optional free-text field: trimmed non-empty, bounded, no control characters.
-pub(crate) fn check_text(field: &str, value: &str, max_chars: usize) -> Result<(), crate::error::ApiError> {
+pub(crate) fn check_text(
+    field: &str,
+    value: &str,
+    max_chars: usize,
+) -> Result<(), crate::error::ApiError> {
     use crate::error::ApiError;
     if value.trim().is_empty() {
         return Err(ApiError::field(field, "must not be blank"));
     }
     if value.chars().count() > max_chars {
-        return Err(ApiError::field(field, format!("must be at most {max_chars} characters")));
+        return Err(ApiError::field(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
     }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(ApiError::field(field, "must not contain control characters"));
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(ApiError::field(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }

@@ -37,16 +37,31 @@ pub struct PublishInvoiceResult {
 }
 
 /// Handles one event; the error text is what the invoking platform sees.
-pub async fn handle(state: &AppState, event: PublishInvoiceEvent) -> Result<PublishInvoiceResult, ApiError> {
-    let invoice_id = event
-        .invoice
-        .invoice_id
-        .ok_or_else(|| ApiError::field("invoice.invoiceId", "is required: documents are stored under it"))?;
+pub async fn handle(
+    state: &AppState,
+    event: PublishInvoiceEvent,
+) -> Result<PublishInvoiceResult, ApiError> {
+    let invoice_id = event.invoice.invoice_id.ok_or_else(|| {
+        ApiError::field(
+            "invoice.invoiceId",
+            "is required: documents are stored under it",
+        )
+    })?;
     let mut documents = Vec::with_capacity(event.documents.len());
     for doc in &event.documents {
-        documents.push(describe(&state.s3, state.documents.bucket(), event.company_id, invoice_id, doc).await?);
+        documents.push(
+            describe(
+                &state.s3,
+                state.documents.bucket(),
+                event.company_id,
+                invoice_id,
+                doc,
+            )
+            .await?,
+        );
     }
-    let (invoice_id, outcome) = publish_invoice(&state.invoices, event.company_id, event.invoice, documents).await?;
+    let (invoice_id, outcome) =
+        publish_invoice(&state.invoices, event.company_id, event.invoice, documents).await?;
     Ok(PublishInvoiceResult {
         invoice_id,
         outcome: match outcome {
@@ -65,13 +80,22 @@ async fn describe(
     doc: &DocumentRef,
 ) -> Result<Document, ApiError> {
     let key = object_key(&company, &invoice, doc.format);
-    let head = s3.head_object().bucket(bucket).key(&key).send().await.map_err(|e| {
-        if e.as_service_error().is_some_and(|e| e.is_not_found()) {
-            ApiError::field("documents", format!("no object at s3://{bucket}/{key}"))
-        } else {
-            ApiError::internal(format!("HeadObject failed: {}", aws_sdk_s3::error::DisplayErrorContext(&e)))
-        }
-    })?;
+    let head = s3
+        .head_object()
+        .bucket(bucket)
+        .key(&key)
+        .send()
+        .await
+        .map_err(|e| {
+            if e.as_service_error().is_some_and(|e| e.is_not_found()) {
+                ApiError::field("documents", format!("no object at s3://{bucket}/{key}"))
+            } else {
+                ApiError::internal(format!(
+                    "HeadObject failed: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(&e)
+                ))
+            }
+        })?;
     Ok(Document {
         format: doc.format,
         file_name: doc.file_name.clone(),

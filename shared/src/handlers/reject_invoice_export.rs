@@ -34,12 +34,16 @@ pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
 }
 
 fn validate(body: RejectRequest) -> Result<(String, Option<String>), ApiError> {
-    let reason = body.reason.ok_or_else(|| ApiError::field("reason", "is required"))?;
+    let reason = body
+        .reason
+        .ok_or_else(|| ApiError::field("reason", "is required"))?;
     check_text("reason", &reason, MAX_REASON_CHARS)?;
     if let Some(code) = &body.code {
         let well_formed = !code.is_empty()
             && code.len() <= MAX_CODE_CHARS
-            && code.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            && code
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
         if !well_formed {
             return Err(ApiError::field(
                 "code",
@@ -54,8 +58,15 @@ async fn run(state: &AppState, req: Request) -> Result<Response<Body>, ApiError>
     let tenant = state.authorize(&req, Scope::InvoicesWrite).await?;
     let invoice_id: InvoiceId = http::path_param(&req, "invoiceId")?;
     let (reason, code) = validate(http::json_body(&req, false)?)?;
-    let transition = Transition::Reject(RejectionRecord { rejected_at: Timestamp::now(), reason, code });
-    let state = state.invoices.transition(tenant.company, invoice_id, &transition).await?;
+    let transition = Transition::Reject(RejectionRecord {
+        rejected_at: Timestamp::now(),
+        reason,
+        code,
+    });
+    let state = state
+        .invoices
+        .transition(tenant.company, invoice_id, &transition)
+        .await?;
     http::ok(&state)
 }
 
@@ -64,15 +75,26 @@ mod tests {
     use super::*;
 
     fn req(reason: Option<&str>, code: Option<&str>) -> RejectRequest {
-        RejectRequest { reason: reason.map(str::to_string), code: code.map(str::to_string) }
+        RejectRequest {
+            reason: reason.map(str::to_string),
+            code: code.map(str::to_string),
+        }
     }
 
     #[test]
     fn reason_is_required_bounded_and_not_blank() {
         assert!(validate(req(Some("Duplicate of INV-7"), Some("DUPLICATE"))).is_ok());
-        for bad in [req(None, None), req(Some(""), None), req(Some("   "), None), req(Some(&"x".repeat(1001)), None)] {
+        for bad in [
+            req(None, None),
+            req(Some(""), None),
+            req(Some("   "), None),
+            req(Some(&"x".repeat(1001)), None),
+        ] {
             let e = validate(bad).unwrap_err();
-            assert!(matches!(&e, ApiError::Validation { details, .. } if details[0].field == "reason"), "{e:?}");
+            assert!(
+                matches!(&e, ApiError::Validation { details, .. } if details[0].field == "reason"),
+                "{e:?}"
+            );
         }
         assert!(validate(req(Some(&"x".repeat(1000)), None)).is_ok());
         assert!(validate(req(Some("r"), Some("has space"))).is_err());

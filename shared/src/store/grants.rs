@@ -21,12 +21,14 @@ use crate::error::ApiError;
 const MAX_CACHED_GRANTS: usize = 10_000;
 
 type CacheKey = (String, CompanyId);
+/// When a grant was read, and what it said (`None`: no grant).
+type CachedGrant = (Instant, Option<Vec<Scope>>);
 
 pub struct GrantStore {
     client: Client,
     table: String,
     ttl: Duration,
-    cache: Mutex<HashMap<CacheKey, (Instant, Option<Vec<Scope>>)>>,
+    cache: Mutex<HashMap<CacheKey, CachedGrant>>,
 }
 
 pub fn client_pk(client_id: &str) -> String {
@@ -35,18 +37,30 @@ pub fn client_pk(client_id: &str) -> String {
 
 impl GrantStore {
     pub fn new(client: Client, table: impl Into<String>, ttl: Duration) -> Self {
-        Self { client, table: table.into(), ttl, cache: Mutex::new(HashMap::new()) }
+        Self {
+            client,
+            table: table.into(),
+            ttl,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     fn key(client_id: &str, company: &CompanyId) -> HashMap<String, AttributeValue> {
         HashMap::from([
             (PK.to_string(), AttributeValue::S(client_pk(client_id))),
-            (SK.to_string(), AttributeValue::S(super::schema::company_pk(company))),
+            (
+                SK.to_string(),
+                AttributeValue::S(super::schema::company_pk(company)),
+            ),
         ])
     }
 
     /// The scopes `client_id` holds for `company`, or `None` when it holds no grant.
-    pub async fn scopes(&self, client_id: &str, company: CompanyId) -> Result<Option<Vec<Scope>>, ApiError> {
+    pub async fn scopes(
+        &self,
+        client_id: &str,
+        company: CompanyId,
+    ) -> Result<Option<Vec<Scope>>, ApiError> {
         let cache_key = (client_id.to_string(), company);
         if !self.ttl.is_zero() {
             if let Ok(cache) = self.cache.lock() {
@@ -69,7 +83,12 @@ impl GrantStore {
         let scopes = out.item.map(|item| {
             item.get("scopes")
                 .and_then(|v| v.as_l().ok())
-                .map(|list| list.iter().filter_map(|v| v.as_s().ok()).filter_map(|s| Scope::parse(s)).collect())
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|v| v.as_s().ok())
+                        .filter_map(|s| Scope::parse(s))
+                        .collect()
+                })
                 .unwrap_or_default()
         });
         if !self.ttl.is_zero() {
@@ -84,16 +103,29 @@ impl GrantStore {
     }
 
     /// Grants (or replaces the grant of) `scopes` on `company` to `client_id`.
-    pub async fn put(&self, client_id: &str, company: CompanyId, scopes: &[Scope]) -> Result<(), ApiError> {
+    pub async fn put(
+        &self,
+        client_id: &str,
+        company: CompanyId,
+        scopes: &[Scope],
+    ) -> Result<(), ApiError> {
         let mut item = Self::key(client_id, &company);
         item.insert("entity".into(), AttributeValue::S("GRANT".into()));
         item.insert("clientId".into(), AttributeValue::S(client_id.into()));
         item.insert("companyId".into(), AttributeValue::S(company.to_string()));
         item.insert(
             "scopes".into(),
-            AttributeValue::L(scopes.iter().map(|s| AttributeValue::S(s.name().into())).collect()),
+            AttributeValue::L(
+                scopes
+                    .iter()
+                    .map(|s| AttributeValue::S(s.name().into()))
+                    .collect(),
+            ),
         );
-        item.insert("grantedAt".into(), AttributeValue::S(Timestamp::now().to_string()));
+        item.insert(
+            "grantedAt".into(),
+            AttributeValue::S(Timestamp::now().to_string()),
+        );
         self.client
             .put_item()
             .table_name(&self.table)

@@ -12,15 +12,18 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    WriteRequest,
+};
 use aws_sdk_dynamodb::Client;
 use serde::Serialize;
 
 use super::schema::{company_pk, EQ_PK, EQ_SK, EXPORT_QUEUE_INDEX, PK, SK};
 use super::{batch_write, dynamo_error};
 use crate::domain::{
-    CompanyId, Document, ExportRecord, ExportState, Invoice, InvoiceHeader, InvoiceId, InvoiceStatus, LineItem,
-    RejectionRecord,
+    CompanyId, Document, ExportRecord, ExportState, Invoice, InvoiceHeader, InvoiceId,
+    InvoiceStatus, LineItem, RejectionRecord,
 };
 use crate::error::ApiError;
 
@@ -101,9 +104,10 @@ impl Transition {
     /// Whether `current` is what this same call would have produced: then a repeat is a 200.
     fn already_applied(&self, current: &InvoiceHeader) -> bool {
         match (self, current.status) {
-            (Self::Complete(new), InvoiceStatus::Exported) => {
-                current.export.as_ref().is_some_and(|old| old.external_id == new.external_id)
-            }
+            (Self::Complete(new), InvoiceStatus::Exported) => current
+                .export
+                .as_ref()
+                .is_some_and(|old| old.external_id == new.external_id),
             (Self::Reject(new), InvoiceStatus::Rejected) => current
                 .rejection
                 .as_ref()
@@ -121,11 +125,17 @@ pub struct InvoiceStore {
 
 impl InvoiceStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     fn key(&self, company: &CompanyId, invoice: &InvoiceId) -> HashMap<String, AttributeValue> {
-        HashMap::from([(PK.to_string(), s(company_pk(company))), (SK.to_string(), s(header_sk(invoice)))])
+        HashMap::from([
+            (PK.to_string(), s(company_pk(company))),
+            (SK.to_string(), s(header_sk(invoice))),
+        ])
     }
 
     /// One Query on the sparse index. Asks for `limit + 1` items so that "more follow" is known
@@ -158,12 +168,22 @@ impl InvoiceStore {
             .collect();
         let more = positions.len() > limit;
         positions.truncate(limit);
-        let invoice_ids = positions.iter().filter_map(|p| parse_queue_position(p)).collect();
-        Ok(QueuePage { invoice_ids, next_position: if more { positions.pop() } else { None } })
+        let invoice_ids = positions
+            .iter()
+            .filter_map(|p| parse_queue_position(p))
+            .collect();
+        Ok(QueuePage {
+            invoice_ids,
+            next_position: if more { positions.pop() } else { None },
+        })
     }
 
     /// The invoice with its lines: one Query on the `INVOICE#<id>` prefix (the header sorts first).
-    pub async fn get(&self, company: CompanyId, invoice: InvoiceId) -> Result<Option<Invoice>, ApiError> {
+    pub async fn get(
+        &self,
+        company: CompanyId,
+        invoice: InvoiceId,
+    ) -> Result<Option<Invoice>, ApiError> {
         let mut items = Vec::new();
         let mut start_key = None;
         loop {
@@ -187,14 +207,22 @@ impl InvoiceStore {
             }
         }
         let mut items = items.into_iter();
-        let Some(first) = items.next() else { return Ok(None) };
+        let Some(first) = items.next() else {
+            return Ok(None);
+        };
         let header: InvoiceHeader = decode(first)?;
-        let lines = items.map(decode::<LineItem>).collect::<Result<Vec<_>, _>>()?;
+        let lines = items
+            .map(decode::<LineItem>)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Some(Invoice::from_parts(header, lines)))
     }
 
     /// Only the soft-copy list, for issuing download URLs: one GetItem with a projection.
-    pub async fn documents(&self, company: CompanyId, invoice: InvoiceId) -> Result<Option<Vec<Document>>, ApiError> {
+    pub async fn documents(
+        &self,
+        company: CompanyId,
+        invoice: InvoiceId,
+    ) -> Result<Option<Vec<Document>>, ApiError> {
         let out = self
             .client
             .get_item()
@@ -204,15 +232,23 @@ impl InvoiceStore {
             .send()
             .await
             .map_err(|e| dynamo_error("GetItem", e))?;
-        let Some(mut item) = out.item else { return Ok(None) };
+        let Some(mut item) = out.item else {
+            return Ok(None);
+        };
         match item.remove("documents") {
-            Some(value) => serde_dynamo::from_attribute_value(value).map(Some).map_err(ApiError::internal),
+            Some(value) => serde_dynamo::from_attribute_value(value)
+                .map(Some)
+                .map_err(ApiError::internal),
             None => Ok(Some(Vec::new())),
         }
     }
 
     /// The header alone (strongly consistent), for publishing and for tests of stored state.
-    pub async fn header(&self, company: CompanyId, invoice: InvoiceId) -> Result<Option<InvoiceHeader>, ApiError> {
+    pub async fn header(
+        &self,
+        company: CompanyId,
+        invoice: InvoiceId,
+    ) -> Result<Option<InvoiceHeader>, ApiError> {
         let out = self
             .client
             .get_item()
@@ -236,10 +272,16 @@ impl InvoiceStore {
     ) -> Result<ExportState, ApiError> {
         let now = crate::domain::Timestamp::now();
         let (status, field, record) = match transition {
-            Transition::Complete(export) => (InvoiceStatus::Exported, "export", serde_dynamo::to_attribute_value(export)),
-            Transition::Reject(rejection) => {
-                (InvoiceStatus::Rejected, "rejection", serde_dynamo::to_attribute_value(rejection))
-            }
+            Transition::Complete(export) => (
+                InvoiceStatus::Exported,
+                "export",
+                serde_dynamo::to_attribute_value(export),
+            ),
+            Transition::Reject(rejection) => (
+                InvoiceStatus::Rejected,
+                "rejection",
+                serde_dynamo::to_attribute_value(rejection),
+            ),
         };
         let record = record.map_err(ApiError::internal)?;
         let result = self
@@ -265,11 +307,18 @@ impl InvoiceStore {
                 Ok(ExportState::from(&header))
             }
             Err(err) => {
-                if !matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) {
+                if !matches!(
+                    err.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) {
                     return Err(dynamo_error("UpdateItem", err));
                 }
-                let UpdateItemError::ConditionalCheckFailedException(failed) = err.into_service_error() else {
-                    return Err(ApiError::internal("UpdateItem error changed kind while being read"));
+                let UpdateItemError::ConditionalCheckFailedException(failed) =
+                    err.into_service_error()
+                else {
+                    return Err(ApiError::internal(
+                        "UpdateItem error changed kind while being read",
+                    ));
                 };
                 let Some(item) = failed.item else {
                     return Err(ApiError::not_found(format!("invoice {invoice} not found")));
@@ -287,12 +336,19 @@ impl InvoiceStore {
     /// Puts an invoice (back) into the export queue: lines first, then the header that makes it
     /// visible, so a poller never sees an invoice whose lines are still being written.
     /// An EXPORTED invoice is never replaced: the ERP already has it.
-    pub async fn publish(&self, header: &InvoiceHeader, lines: &[LineItem]) -> Result<PublishOutcome, ApiError> {
+    pub async fn publish(
+        &self,
+        header: &InvoiceHeader,
+        lines: &[LineItem],
+    ) -> Result<PublishOutcome, ApiError> {
         let existing = self.header(header.company_id, header.invoice_id).await?;
         if let Some(current) = &existing {
             if current.status == InvoiceStatus::Exported {
                 return Err(ApiError::InvalidStateTransition {
-                    message: format!("invoice {} was already exported and cannot be published again", header.invoice_id),
+                    message: format!(
+                        "invoice {} was already exported and cannot be published again",
+                        header.invoice_id
+                    ),
                     current_status: current.status.as_str().to_string(),
                 });
             }
@@ -307,13 +363,23 @@ impl InvoiceStore {
                 line,
             })
             .map_err(ApiError::internal)?;
-            writes.push(WriteRequest::builder().put_request(put_request(item)?).build());
+            writes.push(
+                WriteRequest::builder()
+                    .put_request(put_request(item)?)
+                    .build(),
+            );
         }
         // A republished invoice with fewer lines must not keep the old tail.
         let old_count = existing.as_ref().map_or(0, |h| h.line_count);
         for n in (lines.len() as u32 + 1)..=old_count {
-            let key = HashMap::from([(PK.to_string(), s(&pk)), (SK.to_string(), s(line_sk(&header.invoice_id, n)))]);
-            let delete = DeleteRequest::builder().set_key(Some(key)).build().map_err(ApiError::internal)?;
+            let key = HashMap::from([
+                (PK.to_string(), s(&pk)),
+                (SK.to_string(), s(line_sk(&header.invoice_id, n))),
+            ]);
+            let delete = DeleteRequest::builder()
+                .set_key(Some(key))
+                .build()
+                .map_err(ApiError::internal)?;
             writes.push(WriteRequest::builder().delete_request(delete).build());
         }
         batch_write(&self.client, &self.table, writes).await?;
@@ -340,22 +406,37 @@ impl InvoiceStore {
             .send()
             .await
             .map_err(|e| match e.as_service_error() {
-                Some(err) if err.is_conditional_check_failed_exception() => ApiError::InvalidStateTransition {
-                    message: format!("invoice {} was exported while it was being published", header.invoice_id),
-                    current_status: InvoiceStatus::Exported.as_str().to_string(),
-                },
+                Some(err) if err.is_conditional_check_failed_exception() => {
+                    ApiError::InvalidStateTransition {
+                        message: format!(
+                            "invoice {} was exported while it was being published",
+                            header.invoice_id
+                        ),
+                        current_status: InvoiceStatus::Exported.as_str().to_string(),
+                    }
+                }
                 _ => dynamo_error("PutItem", e),
             })?;
-        Ok(if existing.is_some() { PublishOutcome::Replaced } else { PublishOutcome::Created })
+        Ok(if existing.is_some() {
+            PublishOutcome::Replaced
+        } else {
+            PublishOutcome::Created
+        })
     }
 }
 
 fn put_request(item: HashMap<String, AttributeValue>) -> Result<PutRequest, ApiError> {
-    PutRequest::builder().set_item(Some(item)).build().map_err(ApiError::internal)
+    PutRequest::builder()
+        .set_item(Some(item))
+        .build()
+        .map_err(ApiError::internal)
 }
 
-fn decode<T: serde::de::DeserializeOwned>(item: HashMap<String, AttributeValue>) -> Result<T, ApiError> {
-    serde_dynamo::from_item(item).map_err(|e| ApiError::internal(format!("stored item does not decode: {e}")))
+fn decode<T: serde::de::DeserializeOwned>(
+    item: HashMap<String, AttributeValue>,
+) -> Result<T, ApiError> {
+    serde_dynamo::from_item(item)
+        .map_err(|e| ApiError::internal(format!("stored item does not decode: {e}")))
 }
 
 fn conflict(current: &InvoiceHeader, attempted: &Transition) -> ApiError {
@@ -375,9 +456,17 @@ fn conflict(current: &InvoiceHeader, attempted: &Transition) -> ApiError {
                 .unwrap_or_default()
         ),
         InvoiceStatus::Rejected => {
-            format!("invoice {} was already rejected; it cannot be {verb} now", current.invoice_id)
+            format!(
+                "invoice {} was already rejected; it cannot be {verb} now",
+                current.invoice_id
+            )
         }
-        InvoiceStatus::ReadyForExport => format!("invoice {} cannot be {verb} now", current.invoice_id),
+        InvoiceStatus::ReadyForExport => {
+            format!("invoice {} cannot be {verb} now", current.invoice_id)
+        }
     };
-    ApiError::InvalidStateTransition { message, current_status: current.status.as_str().to_string() }
+    ApiError::InvalidStateTransition {
+        message,
+        current_status: current.status.as_str().to_string(),
+    }
 }

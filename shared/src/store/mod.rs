@@ -20,9 +20,15 @@ where
         code.as_str(),
         "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded"
     );
-    let cause = format!("DynamoDB {operation} failed: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&err));
+    let cause = format!(
+        "DynamoDB {operation} failed: {}",
+        aws_sdk_dynamodb::error::DisplayErrorContext(&err)
+    );
     if throttled {
-        ApiError::Unavailable { retry_after_secs: 1, cause }
+        ApiError::Unavailable {
+            retry_after_secs: 1,
+            cause,
+        }
     } else {
         ApiError::Internal(cause)
     }
@@ -54,7 +60,10 @@ pub async fn batch_write(
                 .send()
                 .await
                 .map_err(|e| dynamo_error("BatchWriteItem", e))?;
-            pending = out.unprocessed_items.and_then(|mut m| m.remove(table)).unwrap_or_default();
+            pending = out
+                .unprocessed_items
+                .and_then(|mut m| m.remove(table))
+                .unwrap_or_default();
             if pending.is_empty() {
                 break;
             }
@@ -62,7 +71,10 @@ pub async fn batch_write(
             if attempt >= BATCH_WRITE_MAX_ATTEMPTS {
                 return Err(ApiError::Unavailable {
                     retry_after_secs: 2,
-                    cause: format!("BatchWriteItem left {} items unprocessed after {attempt} attempts", pending.len()),
+                    cause: format!(
+                        "BatchWriteItem left {} items unprocessed after {attempt} attempts",
+                        pending.len()
+                    ),
                 });
             }
             tokio::time::sleep(backoff(attempt)).await;

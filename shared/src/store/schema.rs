@@ -2,8 +2,8 @@
 //! definitions, and a test checks that template.yaml declares exactly the same.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
+    AttributeDefinition, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
 };
 
 pub const PK: &str = "PK";
@@ -16,7 +16,8 @@ pub const EQ_SK: &str = "EQ_SK";
 /// `(attribute, type)` for every key attribute of the table and its indexes.
 pub const ATTRIBUTES: [(&str, &str); 4] = [(PK, "S"), (SK, "S"), (EQ_PK, "S"), (EQ_SK, "S")];
 /// `(index name, hash key, range key, projection)`.
-pub const GLOBAL_INDEXES: [(&str, &str, &str, &str); 1] = [(EXPORT_QUEUE_INDEX, EQ_PK, EQ_SK, "KEYS_ONLY")];
+pub const GLOBAL_INDEXES: [(&str, &str, &str, &str); 1] =
+    [(EXPORT_QUEUE_INDEX, EQ_PK, EQ_SK, "KEYS_ONLY")];
 
 fn key(name: &str, kind: KeyType) -> KeySchemaElement {
     KeySchemaElement::builder()
@@ -51,7 +52,11 @@ pub fn global_secondary_indexes() -> Vec<GlobalSecondaryIndex> {
                 .index_name(*name)
                 .key_schema(key(hash, KeyType::Hash))
                 .key_schema(key(range, KeyType::Range))
-                .projection(Projection::builder().projection_type(ProjectionType::from(*projection)).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::from(*projection))
+                        .build(),
+                )
                 .build()
                 .unwrap_or_else(|_| unreachable!("name, keys and projection are set"))
         })
