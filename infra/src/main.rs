@@ -160,6 +160,15 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(demo)?);
         let first = &demo.companies[0];
         let api = &stack.api_url;
+        // A real id in the printed lines, so they can be pasted as they are.
+        let invoice = stack
+            .app
+            .invoices
+            .list_exportable(first.company_id, None, 1)
+            .await
+            .ok()
+            .and_then(|page| page.invoice_ids.first().map(|id| id.to_string()))
+            .unwrap_or_else(|| "<invoiceId>".to_string());
         println!("\nStart here (token, then list, detail, download URL, complete):");
         println!(
             "  TOKEN=$(curl -s -u {}:{} -d grant_type=client_credentials {} | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')",
@@ -170,10 +179,10 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
             first.company_id
         );
         println!("  curl -s \"${{H[@]}}\" '{api}/v1/invoices/exportable?limit=5'");
-        println!("  curl -s \"${{H[@]}}\" {api}/v1/invoices/<invoiceId>");
-        println!("  curl -s \"${{H[@]}}\" '{api}/v1/invoices/<invoiceId>/download-url?format=PDF'");
+        println!("  curl -s \"${{H[@]}}\" {api}/v1/invoices/{invoice}");
+        println!("  curl -s \"${{H[@]}}\" '{api}/v1/invoices/{invoice}/download-url?format=PDF'");
         println!(
-            "  curl -s \"${{H[@]}}\" -X POST -H 'Content-Type: application/json' -d '{{\"externalId\":\"ERP-1\"}}' {api}/v1/invoices/<invoiceId>/complete"
+            "  curl -s \"${{H[@]}}\" -X POST -H 'Content-Type: application/json' -d '{{\"externalId\":\"ERP-1\"}}' {api}/v1/invoices/{invoice}/complete"
         );
     }
     println!("\nPress Ctrl-C to stop.");
