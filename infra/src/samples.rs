@@ -73,21 +73,25 @@ mod tests {
     fn pdf_is_well_formed() {
         let bytes = pdf(&["Invoice (INV-1)".to_string()]);
         assert_eq!(DocumentFormat::sniff(&bytes), Some(DocumentFormat::Pdf));
-        let text = String::from_utf8_lossy(&bytes);
-        let startxref: usize = text
-            .rsplit("startxref\n")
-            .next()
+        // Work on bytes: the header's binary marker is not UTF-8, so a lossy string shifts offsets.
+        let marker = b"startxref\n";
+        let at = bytes
+            .windows(marker.len())
+            .rposition(|w| w == marker)
             .unwrap()
-            .lines()
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+            + marker.len();
+        let digits: String = bytes[at..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .map(|b| *b as char)
+            .collect();
+        let startxref: usize = digits.parse().unwrap();
         assert!(
-            text[startxref..].starts_with("xref"),
+            bytes[startxref..].starts_with(b"xref"),
             "startxref points at the xref table"
         );
-        assert!(text.contains("Invoice \\(INV-1\\)"));
+        let needle = br"Invoice \(INV-1\)";
+        assert!(bytes.windows(needle.len()).any(|w| w == needle));
     }
 
     #[test]
