@@ -207,7 +207,6 @@ pub async fn seed_demo(
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let mut created = 0u32;
         for n in 1..=company.invoice_count {
-            let invoice = demo_invoice(company, n);
             let id = demo_invoice_id(company, n);
             if app
                 .invoices
@@ -218,6 +217,8 @@ pub async fn seed_demo(
             {
                 continue;
             }
+            // Built only for invoices not seeded yet: a reseed renders no PDFs.
+            let invoice = demo_invoice(company, n);
             let files = soft_copies(&invoice, n);
             publish_with_files(app, company.company_id, invoice, files)
                 .await
