@@ -8,7 +8,10 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use ledgerdock_infra::dev::{local_clients, DevOptions, DevStack, DEFAULT_BUCKET, DEFAULT_TABLE};
 use ledgerdock_infra::publish::{publish_with_files, SoftCopy};
-use ledgerdock_shared::config::{Config, DEFAULT_DOWNLOAD_URL_TTL, ENV_BUCKET, ENV_TABLE};
+use ledgerdock_shared::config::{
+    Config, DEFAULT_DOWNLOAD_URL_TTL, DEFAULT_IMPORT_PROCESSING_DEADLINE,
+    DEFAULT_IMPORT_UPLOAD_GRACE, DEFAULT_UPLOAD_URL_TTL, ENV_BUCKET, ENV_TABLE,
+};
 use ledgerdock_shared::domain::{CompanyId, NewInvoice};
 use ledgerdock_shared::store::invoices::PublishOutcome;
 use ledgerdock_shared::{ApiError, AppState};
@@ -64,6 +67,12 @@ struct DevArgs {
     /// Lifetime of pre-signed download URLs, in seconds.
     #[arg(long, default_value_t = DEFAULT_DOWNLOAD_URL_TTL.as_secs())]
     download_url_ttl: u64,
+    /// Lifetime of import upload URLs, in seconds.
+    #[arg(long, default_value_t = DEFAULT_UPLOAD_URL_TTL.as_secs())]
+    upload_url_ttl: u64,
+    /// Grace after an upload URL expires before its job is failed, in seconds.
+    #[arg(long, default_value_t = DEFAULT_IMPORT_UPLOAD_GRACE.as_secs())]
+    import_upload_grace: u64,
 }
 
 #[derive(Subcommand)]
@@ -134,6 +143,8 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
         seed_demo: args.seed_demo,
         external_dynamodb: args.dynamodb_endpoint,
         download_url_ttl: Duration::from_secs(args.download_url_ttl),
+        upload_url_ttl: Duration::from_secs(args.upload_url_ttl),
+        import_upload_grace: Duration::from_secs(args.import_upload_grace),
         verbose: true,
         ..DevOptions::default()
     })
@@ -217,6 +228,9 @@ async fn publish(args: PublishArgs) -> anyhow::Result<()> {
         continuation_secret: ledgerdock_infra::clients::random_token(48).into_bytes(),
         grant_cache_ttl: Duration::ZERO,
         s3_force_path_style: !args.aws,
+        upload_url_ttl: DEFAULT_UPLOAD_URL_TTL,
+        import_upload_grace: DEFAULT_IMPORT_UPLOAD_GRACE,
+        import_processing_deadline: DEFAULT_IMPORT_PROCESSING_DEADLINE,
     };
     let app = if args.aws {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;

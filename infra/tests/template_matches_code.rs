@@ -82,7 +82,36 @@ fn table_key_schema_and_indexes_match_the_dev_stack() {
     // And the definitions the dev stack passes to CreateTable say the same.
     let created = schema::global_secondary_indexes();
     assert_eq!(created.len(), indexes.len());
-    assert_eq!(created[0].index_name(), indexes[0].0);
+    for (made, declared) in created.iter().zip(&indexes) {
+        assert_eq!(made.index_name(), declared.0);
+    }
+    assert_eq!(
+        text(&props["TimeToLiveSpecification"]["AttributeName"]),
+        schema::TTL_ATTRIBUTE
+    );
+}
+
+#[test]
+fn import_worker_hears_object_created_under_imports_and_the_sweep_is_scheduled() {
+    let t = template();
+    let resources = &t["Resources"];
+    let worker = &resources["ProcessImportJobFunction"]["Properties"];
+    let event = &worker["Events"]["ImportFileLanded"]["Properties"];
+    assert_eq!(text(&worker["Events"]["ImportFileLanded"]["Type"]), "S3");
+    assert_eq!(text(&event["Events"]), "s3:ObjectCreated:*");
+    let rule = &event["Filter"]["S3Key"]["Rules"][0];
+    assert_eq!(
+        (text(&rule["Name"]), text(&rule["Value"])),
+        ("prefix", "imports/")
+    );
+    let sweep = &resources["SweepImportJobsFunction"]["Properties"]["Events"];
+    let schedule = sweep
+        .as_mapping()
+        .unwrap()
+        .values()
+        .find(|e| e["Type"].as_str() == Some("Schedule"))
+        .expect("the sweep has a schedule");
+    assert!(text(&schedule["Properties"]["Schedule"]).starts_with("rate("));
 }
 
 #[test]

@@ -7,9 +7,12 @@ use crate::auth::{company_from_headers, Caller, Scope, Tenant};
 use crate::config::Config;
 use crate::documents::DocumentStore;
 use crate::error::ApiError;
+use crate::imports::files::ImportFiles;
 use crate::pagination::ContinuationKeys;
 use crate::store::grants::GrantStore;
+use crate::store::import_jobs::ImportJobStore;
 use crate::store::invoices::InvoiceStore;
+use crate::store::suppliers::SupplierStore;
 
 pub struct AppState {
     pub config: Config,
@@ -18,6 +21,9 @@ pub struct AppState {
     pub invoices: InvoiceStore,
     pub grants: GrantStore,
     pub documents: DocumentStore,
+    pub import_jobs: ImportJobStore,
+    pub import_files: ImportFiles,
+    pub suppliers: SupplierStore,
     pub continuation: ContinuationKeys,
 }
 
@@ -48,6 +54,9 @@ impl AppState {
             invoices: InvoiceStore::new(dynamodb.clone(), &config.table_name),
             grants: GrantStore::new(dynamodb.clone(), &config.table_name, config.grant_cache_ttl),
             documents: DocumentStore::new(s3.clone(), &config.bucket_name, config.download_url_ttl),
+            import_jobs: ImportJobStore::new(dynamodb.clone(), &config.table_name),
+            import_files: ImportFiles::new(s3.clone(), &config.bucket_name),
+            suppliers: SupplierStore::new(dynamodb.clone(), &config.table_name),
             continuation: ContinuationKeys::new(config.continuation_secret.clone()),
             dynamodb,
             s3,

@@ -17,6 +17,12 @@ pub struct Config {
     pub grant_cache_ttl: Duration,
     /// Path-style S3 addressing, needed by local S3 engines on 127.0.0.1.
     pub s3_force_path_style: bool,
+    /// How long an import job's pre-signed upload URL stays valid.
+    pub upload_url_ttl: Duration,
+    /// How long after its upload URL expires an upload job that got no file is failed.
+    pub import_upload_grace: Duration,
+    /// How long a worker may take from picking a file up to finishing it (retries included).
+    pub import_processing_deadline: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -28,6 +34,12 @@ impl std::fmt::Debug for Config {
             .field("continuation_secret", &"<redacted>")
             .field("grant_cache_ttl", &self.grant_cache_ttl)
             .field("s3_force_path_style", &self.s3_force_path_style)
+            .field("upload_url_ttl", &self.upload_url_ttl)
+            .field("import_upload_grace", &self.import_upload_grace)
+            .field(
+                "import_processing_deadline",
+                &self.import_processing_deadline,
+            )
             .finish()
     }
 }
@@ -38,11 +50,20 @@ pub const ENV_DOWNLOAD_URL_TTL: &str = "LEDGERDOCK_DOWNLOAD_URL_TTL_SECS";
 pub const ENV_CONTINUATION_SECRET: &str = "LEDGERDOCK_CONTINUATION_SECRET";
 pub const ENV_GRANT_CACHE_TTL: &str = "LEDGERDOCK_GRANT_CACHE_TTL_SECS";
 pub const ENV_S3_FORCE_PATH_STYLE: &str = "LEDGERDOCK_S3_FORCE_PATH_STYLE";
+pub const ENV_UPLOAD_URL_TTL: &str = "LEDGERDOCK_UPLOAD_URL_TTL_SECS";
+pub const ENV_IMPORT_UPLOAD_GRACE: &str = "LEDGERDOCK_IMPORT_UPLOAD_GRACE_SECS";
+pub const ENV_IMPORT_PROCESSING_DEADLINE: &str = "LEDGERDOCK_IMPORT_PROCESSING_DEADLINE_SECS";
 
 /// Default lifetime of a download URL: five minutes.
 pub const DEFAULT_DOWNLOAD_URL_TTL: Duration = Duration::from_secs(300);
 /// Default grant cache lifetime in AWS. Revocations apply within this time.
 pub const DEFAULT_GRANT_CACHE_TTL: Duration = Duration::from_secs(30);
+/// Default lifetime of an import upload URL: fifteen minutes.
+pub const DEFAULT_UPLOAD_URL_TTL: Duration = Duration::from_secs(900);
+/// Default grace after an upload URL expires before its job is failed.
+pub const DEFAULT_IMPORT_UPLOAD_GRACE: Duration = Duration::from_secs(300);
+/// Default processing deadline: two full 15-minute Lambda runs (a first try and a retry).
+pub const DEFAULT_IMPORT_PROCESSING_DEADLINE: Duration = Duration::from_secs(1800);
 /// SigV4 pre-signed URLs may live at most seven days; we cap far lower on purpose.
 pub const MAX_DOWNLOAD_URL_TTL: Duration = Duration::from_secs(3600);
 
@@ -88,6 +109,16 @@ impl Config {
                 ),
             });
         }
+        let upload_url_ttl = seconds(ENV_UPLOAD_URL_TTL, DEFAULT_UPLOAD_URL_TTL)?;
+        if upload_url_ttl.is_zero() || upload_url_ttl > MAX_DOWNLOAD_URL_TTL {
+            return Err(ConfigError::Invalid {
+                name: ENV_UPLOAD_URL_TTL,
+                reason: format!(
+                    "must be between 1 and {} seconds",
+                    MAX_DOWNLOAD_URL_TTL.as_secs()
+                ),
+            });
+        }
         let continuation_secret = required(ENV_CONTINUATION_SECRET)?.into_bytes();
         if continuation_secret.len() < 32 {
             return Err(ConfigError::Invalid {
@@ -103,6 +134,12 @@ impl Config {
             grant_cache_ttl: seconds(ENV_GRANT_CACHE_TTL, DEFAULT_GRANT_CACHE_TTL)?,
             s3_force_path_style: lookup(ENV_S3_FORCE_PATH_STYLE)
                 .is_some_and(|v| v == "true" || v == "1"),
+            upload_url_ttl,
+            import_upload_grace: seconds(ENV_IMPORT_UPLOAD_GRACE, DEFAULT_IMPORT_UPLOAD_GRACE)?,
+            import_processing_deadline: seconds(
+                ENV_IMPORT_PROCESSING_DEADLINE,
+                DEFAULT_IMPORT_PROCESSING_DEADLINE,
+            )?,
         })
     }
 }

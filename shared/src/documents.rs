@@ -53,6 +53,18 @@ pub fn content_disposition(file_name: &str) -> String {
     )
 }
 
+/// An S3 failure as the API reports it: a logged 500 whose cause never reaches the client.
+pub(crate) fn s3_error<E, R>(operation: &str, err: aws_sdk_s3::error::SdkError<E, R>) -> ApiError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    ApiError::internal(format!(
+        "S3 {operation} failed: {}",
+        aws_sdk_s3::error::DisplayErrorContext(&err)
+    ))
+}
+
 /// What `GET /v1/invoices/{id}/download-url` returns.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -140,12 +152,7 @@ impl DocumentStore {
             .body(ByteStream::from(bytes))
             .send()
             .await
-            .map_err(|e| {
-                ApiError::internal(format!(
-                    "S3 PutObject failed: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(&e)
-                ))
-            })?;
+            .map_err(|e| s3_error("PutObject", e))?;
         Ok(Document {
             format,
             file_name: file_name.to_string(),

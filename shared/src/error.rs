@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::json;
 
 /// One problem with one input field, reported back to the client by name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct FieldError {
     pub field: String,
     pub message: String,

@@ -92,13 +92,50 @@ pub fn path_param<T: std::str::FromStr<Err = String>>(
     raw.parse().map_err(|e: String| ApiError::field(name, e))
 }
 
+/// Default and largest page size of every list call.
+pub const DEFAULT_PAGE_LIMIT: usize = 100;
+pub const MAX_PAGE_LIMIT: usize = 200;
+
+/// The `limit` query parameter of a list call: 1 to [`MAX_PAGE_LIMIT`], default
+/// [`DEFAULT_PAGE_LIMIT`].
+pub fn page_limit(req: &Request) -> Result<usize, ApiError> {
+    let Some(raw) = query(req, "limit") else {
+        return Ok(DEFAULT_PAGE_LIMIT);
+    };
+    match raw.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_PAGE_LIMIT).contains(&n) => Ok(n),
+        _ => Err(ApiError::field(
+            "limit",
+            format!("must be a whole number from 1 to {MAX_PAGE_LIMIT}, got {raw:?}"),
+        )),
+    }
+}
+
+/// The Content-Type header's value, or "" when absent or not text.
+pub fn content_type(req: &Request) -> &str {
+    req.headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
 /// Parses a JSON body into `T`, enforcing size and media type and naming the offending field.
 /// With `empty_is_object`, an absent body means `{}` (for calls whose fields are all optional).
 pub fn json_body<T: DeserializeOwned>(req: &Request, empty_is_object: bool) -> Result<T, ApiError> {
+    json_body_up_to(req, empty_is_object, MAX_JSON_BODY_BYTES, "")
+}
+
+/// [`json_body`] with its own size limit and a hint appended to the 413 message.
+pub fn json_body_up_to<T: DeserializeOwned>(
+    req: &Request,
+    empty_is_object: bool,
+    max_bytes: usize,
+    too_large_hint: &str,
+) -> Result<T, ApiError> {
     let bytes: &[u8] = req.body().as_ref();
-    if bytes.len() > MAX_JSON_BODY_BYTES {
+    if bytes.len() > max_bytes {
         return Err(ApiError::PayloadTooLarge(format!(
-            "the request body is {} bytes; the limit is {MAX_JSON_BODY_BYTES} bytes",
+            "the request body is {} bytes; the limit is {max_bytes} bytes{too_large_hint}",
             bytes.len()
         )));
     }
@@ -106,11 +143,7 @@ pub fn json_body<T: DeserializeOwned>(req: &Request, empty_is_object: bool) -> R
     if is_blank && empty_is_object {
         return deserialize(b"{}");
     }
-    let content_type = req
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+    let content_type = content_type(req);
     let essence = content_type
         .split(';')
         .next()
@@ -218,6 +251,26 @@ mod tests {
         assert_eq!(field_of(e), "extra");
         let e = json_body::<Body1>(&req(Some("application/json"), "\"text\""), false).unwrap_err();
         assert_eq!(field_of(e), "body");
+    }
+
+    #[test]
+    fn page_limit_bounds() {
+        let with = |limit: Option<&str>| {
+            let req = req(None, "");
+            match limit {
+                None => req,
+                Some(v) => req.with_query_string_parameters(std::collections::HashMap::from([(
+                    "limit".to_string(),
+                    v.to_string(),
+                )])),
+            }
+        };
+        assert_eq!(page_limit(&with(None)).unwrap(), 100);
+        assert_eq!(page_limit(&with(Some("1"))).unwrap(), 1);
+        assert_eq!(page_limit(&with(Some("200"))).unwrap(), 200);
+        for bad in ["0", "201", "-1", "abc", "", "1.5"] {
+            assert!(page_limit(&with(Some(bad))).is_err(), "{bad}");
+        }
     }
 
     #[test]

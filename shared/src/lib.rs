@@ -15,6 +15,7 @@ pub mod domain;
 pub mod error;
 pub mod handlers;
 pub mod http;
+pub mod imports;
 pub mod pagination;
 pub mod publish;
 pub mod runtime;

@@ -84,6 +84,29 @@ impl ContinuationKeys {
     }
 }
 
+impl ContinuationKeys {
+    /// The position in the request's `continuationKey`, if any. A correctly signed key always
+    /// carries a valid position; `valid` checks it anyway before it reaches a query (and keeps
+    /// one list's key from being used on another).
+    pub fn from_query(
+        &self,
+        req: &lambda_http::Request,
+        company: CompanyId,
+        valid: impl Fn(&str) -> bool,
+    ) -> Result<Option<String>, ApiError> {
+        let Some(key) = crate::http::query(req, "continuationKey").filter(|k| !k.is_empty()) else {
+            return Ok(None);
+        };
+        let position = self.open(company, &key)?;
+        if !valid(&position) {
+            return Err(ApiError::InvalidContinuationKey(
+                "continuationKey does not belong to this list; start again without one".into(),
+            ));
+        }
+        Ok(Some(position))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -290,3 +290,150 @@ pub fn error_field(body: &Value) -> &str {
         .as_str()
         .unwrap_or_default()
 }
+
+// ------------------------------------------------------------------ import jobs
+
+/// `n` valid supplier cards as JSON records, externalIds `{prefix}00001`…
+pub fn supplier_records(prefix: &str, n: usize) -> Vec<Value> {
+    (1..=n)
+        .map(|i| {
+            json!({
+                "externalId": format!("{prefix}{i:05}"),
+                "name": format!("Supplier {i}"),
+                "country": "FI",
+                "currency": "EUR",
+                "paymentTermsDays": 30,
+                "active": true
+            })
+        })
+        .collect()
+}
+
+/// The same cards as a CSV file with a header row.
+pub fn supplier_csv(prefix: &str, n: usize) -> String {
+    let mut csv = String::from("externalId,name,country,currency,paymentTermsDays,active\n");
+    for i in 1..=n {
+        csv.push_str(&format!(
+            "{prefix}{i:05},\"Supplier {i}, Ltd\",FI,EUR,30,true\n"
+        ));
+    }
+    csv
+}
+
+impl TestStack {
+    /// POSTs a start call and asserts its 202 shape; returns the body.
+    pub async fn start_import(&self, tenant: &Tenant, request: reqwest::RequestBuilder) -> Value {
+        let resp = request
+            .bearer_auth(&tenant.token)
+            .header("Lightyear-Company-ID", tenant.company.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let location = resp
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string());
+        let text = resp.text().await.unwrap();
+        assert_eq!(status, 202, "expected 202, got {status}: {text}");
+        let body: Value = serde_json::from_str(&text).unwrap();
+        let job_id = body["jobId"].as_str().expect("jobId");
+        assert_eq!(
+            location.as_deref(),
+            Some(format!("/v1/import-jobs/{job_id}").as_str())
+        );
+        assert_eq!(body["type"], "SUPPLIER_CARDS");
+        body
+    }
+
+    pub fn import_request(&self) -> reqwest::RequestBuilder {
+        self.http.post(self.url("/v1/import-jobs"))
+    }
+
+    pub async fn import_json(&self, tenant: &Tenant, records: &[Value]) -> Value {
+        let request = self
+            .import_request()
+            .json(&json!({"type": "SUPPLIER_CARDS", "records": records}));
+        self.start_import(tenant, request).await
+    }
+
+    pub async fn import_csv(&self, tenant: &Tenant, csv: &str) -> Value {
+        let request = self
+            .http
+            .post(self.url("/v1/import-jobs?type=SUPPLIER_CARDS"))
+            .header("content-type", "text/csv")
+            .body(csv.to_string());
+        self.start_import(tenant, request).await
+    }
+
+    pub async fn job(&self, tenant: &Tenant, job_id: &str) -> Value {
+        expect_ok(
+            self.get(tenant, &format!("/v1/import-jobs/{job_id}"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Polls the job until it leaves IN_PROGRESS (at most two minutes).
+    pub async fn wait_for_job(&self, tenant: &Tenant, job_id: &str) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let job = self.job(tenant, job_id).await;
+            if job["status"] != "IN_PROGRESS" {
+                return job;
+            }
+            assert!(std::time::Instant::now() < deadline, "job stuck: {job}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Every supplier the API lists, page by page.
+    pub async fn all_suppliers(&self, tenant: &Tenant, limit: usize) -> Vec<Value> {
+        let mut seen = Vec::new();
+        let mut key: Option<String> = None;
+        loop {
+            let mut path = format!("/v1/suppliers?limit={limit}");
+            if let Some(k) = &key {
+                path.push_str(&format!("&continuationKey={k}"));
+            }
+            let body = expect_ok(self.get(tenant, &path).send().await.unwrap()).await;
+            seen.extend(body["items"].as_array().unwrap().iter().cloned());
+            match body["continuationKey"].as_str() {
+                Some(k) => key = Some(k.to_string()),
+                None => return seen,
+            }
+        }
+    }
+
+    /// How many items of the company's partition have a sort key starting with `prefix`,
+    /// read straight from DynamoDB (to assert that a refused call stored nothing).
+    pub async fn count_items(&self, company: CompanyId, prefix: &str) -> usize {
+        use aws_sdk_dynamodb::types::{AttributeValue, Select};
+        let mut count = 0;
+        let mut start = None;
+        loop {
+            let out = self
+                .stack
+                .app
+                .dynamodb
+                .query()
+                .table_name(&self.stack.app.config.table_name)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":pk", AttributeValue::S(format!("COMPANY#{company}")))
+                .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_string()))
+                .select(Select::Count)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap();
+            count += out.count as usize;
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return count;
+            }
+        }
+    }
+}

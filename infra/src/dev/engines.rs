@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::Context;
+use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
@@ -39,11 +40,45 @@ pub async fn start_dynamodb(
     }))
 }
 
-/// Serves S3 over files under `root` on `listener` until `shutdown` flips.
+/// Plays S3's event notification: the key of every object created in `bucket` under
+/// `prefix` is sent on `sender` once the engine has stored it.
+#[derive(Clone)]
+pub struct ObjectCreatedHook {
+    pub bucket: String,
+    pub prefix: &'static str,
+    pub sender: tokio::sync::mpsc::UnboundedSender<String>,
+}
+
+impl ObjectCreatedHook {
+    /// The key a request creates an object under, if it is a matching PutObject (also through
+    /// a pre-signed URL), CopyObject or CompleteMultipartUpload. Path-style addressing.
+    fn created_key(&self, method: &http::Method, uri: &http::Uri) -> Option<String> {
+        let query = uri.query().unwrap_or_default();
+        let creates = match *method {
+            http::Method::PUT => !query.contains("partNumber="),
+            http::Method::POST => query.contains("uploadId="),
+            _ => false,
+        };
+        if !creates {
+            return None;
+        }
+        let path = uri.path().strip_prefix('/')?;
+        let (bucket, key) = path.split_once('/')?;
+        let key = percent_encoding::percent_decode_str(key)
+            .decode_utf8()
+            .ok()?
+            .into_owned();
+        (bucket == self.bucket && key.starts_with(self.prefix)).then_some(key)
+    }
+}
+
+/// Serves S3 over files under `root` on `listener` until `shutdown` flips, telling `hook`
+/// about objects created.
 pub async fn start_s3(
     listener: TcpListener,
     root: &Path,
     mut shutdown: watch::Receiver<bool>,
+    hook: Option<ObjectCreatedHook>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
     let fs = s3s_fs::FileSystem::new(root)
@@ -66,9 +101,24 @@ pub async fn start_s3(
                 _ = shutdown.wait_for(|stop| *stop) => break,
             };
             let service = service.clone();
+            let hook = hook.clone();
+            let notifying = hyper::service::service_fn(move |req: http::Request<Incoming>| {
+                let service = service.clone();
+                let created = hook.as_ref().and_then(|h| {
+                    Some((h.sender.clone(), h.created_key(req.method(), req.uri())?))
+                });
+                async move {
+                    let response = hyper::service::Service::call(&service, req).await?;
+                    if let Some((sender, key)) = created.filter(|_| response.status().is_success())
+                    {
+                        let _ = sender.send(key);
+                    }
+                    Ok::<_, s3s::HttpError>(response)
+                }
+            });
             tokio::spawn(async move {
                 let conn = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(socket), service);
+                    .serve_connection(TokioIo::new(socket), notifying);
                 let _ = conn.await;
             });
         }

@@ -3,6 +3,7 @@
 //! talk to AWS; the router plays API Gateway and Cognito.
 
 pub mod engines;
+pub mod imports;
 pub mod router;
 
 use std::net::IpAddr;
@@ -15,7 +16,10 @@ use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use ledgerdock_shared::config::{Config, DEFAULT_DOWNLOAD_URL_TTL};
+use ledgerdock_shared::config::{
+    Config, DEFAULT_DOWNLOAD_URL_TTL, DEFAULT_IMPORT_PROCESSING_DEADLINE,
+    DEFAULT_IMPORT_UPLOAD_GRACE, DEFAULT_UPLOAD_URL_TTL,
+};
 use ledgerdock_shared::AppState;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -44,6 +48,14 @@ pub struct DevOptions {
     pub table_name: String,
     pub bucket_name: String,
     pub download_url_ttl: Duration,
+    pub upload_url_ttl: Duration,
+    pub import_upload_grace: Duration,
+    pub import_processing_deadline: Duration,
+    /// How often the import-job sweep runs (the template schedules it every five minutes).
+    pub sweep_interval: Duration,
+    /// Run the import worker when an import file lands, as S3's notification does in AWS.
+    /// Tests turn it off to deliver the events themselves.
+    pub process_imports: bool,
     /// Print progress lines to stderr.
     pub verbose: bool,
 }
@@ -62,6 +74,11 @@ impl Default for DevOptions {
             table_name: DEFAULT_TABLE.into(),
             bucket_name: DEFAULT_BUCKET.into(),
             download_url_ttl: DEFAULT_DOWNLOAD_URL_TTL,
+            upload_url_ttl: DEFAULT_UPLOAD_URL_TTL,
+            import_upload_grace: DEFAULT_IMPORT_UPLOAD_GRACE,
+            import_processing_deadline: DEFAULT_IMPORT_PROCESSING_DEADLINE,
+            sweep_interval: Duration::from_secs(10),
+            process_imports: true,
             verbose: false,
         }
     }
@@ -203,8 +220,20 @@ impl DevStack {
                 format!("http://{addr}")
             }
         };
+        let (created_tx, created_rx) = tokio::sync::mpsc::unbounded_channel();
+        let hook = engines::ObjectCreatedHook {
+            bucket: options.bucket_name.clone(),
+            prefix: "imports/",
+            sender: created_tx,
+        };
         tasks.push(
-            engines::start_s3(s3_listener, &storage_root.join("s3"), shutdown_rx.clone()).await?,
+            engines::start_s3(
+                s3_listener,
+                &storage_root.join("s3"),
+                shutdown_rx.clone(),
+                Some(hook),
+            )
+            .await?,
         );
         let api_url = format!("http://{api_addr}");
         let s3_url = format!("http://{s3_addr}");
@@ -224,6 +253,9 @@ impl DevStack {
             // Not cached locally: a revoked grant applies at once.
             grant_cache_ttl: Duration::ZERO,
             s3_force_path_style: true,
+            upload_url_ttl: options.upload_url_ttl,
+            import_upload_grace: options.import_upload_grace,
+            import_processing_deadline: options.import_processing_deadline,
         };
         let app = Arc::new(AppState::with_clients(config, dynamodb.clone(), s3));
         let clients = ClientRegistry::new(dynamodb, &options.table_name);
@@ -232,6 +264,19 @@ impl DevStack {
             issuer,
             clients: clients.clone(),
         });
+
+        if options.process_imports {
+            tasks.push(imports::dispatch_object_events(
+                app.clone(),
+                created_rx,
+                shutdown_rx.clone(),
+            ));
+        }
+        tasks.push(imports::sweep_periodically(
+            app.clone(),
+            options.sweep_interval,
+            shutdown_rx.clone(),
+        ));
 
         let router = router::router(api.clone());
         let mut api_shutdown = shutdown_rx.clone();

@@ -79,6 +79,11 @@ uuid_id!(
     InvoiceId,
     "invoice id"
 );
+uuid_id!(
+    /// An import job, unique within the platform.
+    JobId,
+    "import job id"
+);
 
 #[cfg(test)]
 mod tests {

@@ -298,18 +298,8 @@ pub struct NewInvoice {
 }
 
 fn check_text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) {
-    if value.trim().is_empty() {
-        errors.push(FieldError::new(field, "must not be blank"));
-    } else if value.chars().count() > max {
-        errors.push(FieldError::new(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    } else if value.chars().any(|c| c.is_control()) {
-        errors.push(FieldError::new(
-            field,
-            "must not contain control characters",
-        ));
+    if let Err(e) = super::text::check(field, value, max, super::text::Lines::Single) {
+        errors.push(e);
     }
 }
 

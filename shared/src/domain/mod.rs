@@ -2,10 +2,13 @@
 
 mod ids;
 mod invoice;
+pub mod iso;
 mod money;
+pub mod supplier;
+pub mod text;
 mod time;
 
-pub use ids::{CompanyId, InvoiceId};
+pub use ids::{CompanyId, InvoiceId, JobId};
 pub use invoice::*;
 pub use money::{CurrencyCode, Decimal2, Money, Quantity, MAX_SCALE};
 pub use time::Timestamp;

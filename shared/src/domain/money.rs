@@ -98,10 +98,12 @@ impl CurrencyCode {
 impl TryFrom<String> for CurrencyCode {
     type Error = String;
     fn try_from(s: String) -> Result<Self, Self::Error> {
-        if s.len() == 3 && s.chars().all(|c| c.is_ascii_uppercase()) {
+        if super::iso::is_currency(&s) {
             Ok(Self(s))
         } else {
-            Err("must be an ISO 4217 code of three upper-case letters, like \"EUR\"".into())
+            Err(format!(
+                "{s:?} is not an ISO 4217 currency code; use three upper-case letters, like \"EUR\""
+            ))
         }
     }
 }

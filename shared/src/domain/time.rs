@@ -14,6 +14,16 @@ impl Timestamp {
         Self::from(Utc::now())
     }
 
+    /// This time plus `duration` (saturating far in the future).
+    pub fn plus(&self, duration: std::time::Duration) -> Self {
+        let delta = chrono::TimeDelta::from_std(duration).unwrap_or(chrono::TimeDelta::MAX);
+        Self::from(
+            self.as_datetime()
+                .checked_add_signed(delta)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+        )
+    }
+
     pub fn as_datetime(&self) -> DateTime<Utc> {
         self.0
     }

@@ -1,8 +1,10 @@
 //! DynamoDB adapters. One table (see [`schema`]); each submodule owns one kind of item.
 
 pub mod grants;
+pub mod import_jobs;
 pub mod invoices;
 pub mod schema;
+pub mod suppliers;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 

@@ -13,11 +13,29 @@ pub const EXPORT_QUEUE_INDEX: &str = "ExportQueue";
 pub const EQ_PK: &str = "EQ_PK";
 pub const EQ_SK: &str = "EQ_SK";
 
+/// Sparse index of import jobs still IN_PROGRESS, ordered by deadline, for the sweep. One
+/// partition value ([`OPEN_JOBS_PARTITION`]): only unfinished jobs are in it, a small set.
+pub const OPEN_JOBS_INDEX: &str = "OpenImportJobs";
+pub const OJ_PK: &str = "OJ_PK";
+pub const OJ_SK: &str = "OJ_SK";
+pub const OPEN_JOBS_PARTITION: &str = "OPEN";
+/// Epoch-seconds attribute the table's TTL deletes items by (idempotency records).
+pub const TTL_ATTRIBUTE: &str = "expiresAtEpoch";
+
 /// `(attribute, type)` for every key attribute of the table and its indexes.
-pub const ATTRIBUTES: [(&str, &str); 4] = [(PK, "S"), (SK, "S"), (EQ_PK, "S"), (EQ_SK, "S")];
+pub const ATTRIBUTES: [(&str, &str); 6] = [
+    (PK, "S"),
+    (SK, "S"),
+    (EQ_PK, "S"),
+    (EQ_SK, "S"),
+    (OJ_PK, "S"),
+    (OJ_SK, "S"),
+];
 /// `(index name, hash key, range key, projection)`.
-pub const GLOBAL_INDEXES: [(&str, &str, &str, &str); 1] =
-    [(EXPORT_QUEUE_INDEX, EQ_PK, EQ_SK, "KEYS_ONLY")];
+pub const GLOBAL_INDEXES: [(&str, &str, &str, &str); 2] = [
+    (EXPORT_QUEUE_INDEX, EQ_PK, EQ_SK, "KEYS_ONLY"),
+    (OPEN_JOBS_INDEX, OJ_PK, OJ_SK, "KEYS_ONLY"),
+];
 
 fn key(name: &str, kind: KeyType) -> KeySchemaElement {
     KeySchemaElement::builder()

@@ -1,0 +1,7 @@
+//! Lambda entry point. All logic lives in `ledgerdock_shared::handlers::get_supplier`,
+//! which the dev stack also serves in-process.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    ledgerdock_shared::runtime::run_http(ledgerdock_shared::handlers::get_supplier::boxed).await
+}

@@ -1,0 +1,70 @@
+//! The dev stack's stand-ins for the AWS wiring around import jobs: S3's event notification
+//! that invokes `process-import-job` (with Lambda's asynchronous retries), and the schedule
+//! that runs `sweep-import-jobs`. Both call the same shared code the functions run.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ledgerdock_shared::domain::Timestamp;
+use ledgerdock_shared::imports::{sweep, worker};
+use ledgerdock_shared::AppState;
+use tokio::sync::{mpsc, watch};
+
+/// Lambda retries a failed asynchronous invocation twice.
+const RETRIES: u32 = 2;
+const RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// Runs the worker for each created import object, each in its own task, as S3 + Lambda would.
+pub fn dispatch_object_events(
+    app: Arc<AppState>,
+    mut created: mpsc::UnboundedReceiver<String>,
+    mut shutdown: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let key = tokio::select! {
+                key = created.recv() => match key {
+                    Some(key) => key,
+                    None => break,
+                },
+                _ = shutdown.wait_for(|stop| *stop) => break,
+            };
+            let app = app.clone();
+            tokio::spawn(async move {
+                for attempt in 0..=RETRIES {
+                    match worker::process_object(&app, &key).await {
+                        Ok(processed) => {
+                            tracing::info!(%key, ?processed, "import object processed");
+                            return;
+                        }
+                        Err(e) => {
+                            tracing::warn!(%key, attempt, error = ?e, "import worker failed");
+                            tokio::time::sleep(RETRY_DELAY).await;
+                        }
+                    }
+                }
+            });
+        }
+    })
+}
+
+/// Runs the sweep every `interval` until shutdown.
+pub fn sweep_periodically(
+    app: Arc<AppState>,
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = shutdown.wait_for(|stop| *stop) => break,
+            }
+            match sweep::sweep(&app, Timestamp::now()).await {
+                Ok(0) => {}
+                Ok(failed) => tracing::info!(failed, "sweep failed overdue import jobs"),
+                Err(e) => tracing::warn!(error = ?e, "import job sweep failed"),
+            }
+        }
+    })
+}

@@ -1,0 +1,295 @@
+//! `POST /v1/import-jobs`: starts an import and answers 202 with the job and its Location.
+//!
+//! Three ways in, one way on: JSON records in the body, a CSV body (`?type=…`), or, for large
+//! files, `{"type", "contentType"}` alone, which returns a pre-signed PUT URL. Every path ends
+//! with one file at `imports/<companyId>/<jobId>` whose landing starts the worker.
+//! `Idempotency-Key` makes a retried call return the first job instead of starting another.
+
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+
+use super::HandlerFuture;
+use crate::app::AppState;
+use crate::auth::Scope;
+use crate::domain::{CompanyId, JobId, Timestamp};
+use crate::error::ApiError;
+use crate::http;
+use crate::imports::{
+    Counts, ImportFormat, ImportJob, ImportType, JobSource, JobStatus, MAX_INLINE_BYTES,
+};
+use crate::store::import_jobs::{Created, Ending};
+
+pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
+const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
+
+const UPLOAD_HINT: &str = "; for a larger file send {\"type\": \"SUPPLIER_CARDS\", \"contentType\": \"text/csv\"} and PUT the file to the upload URL in the answer";
+
+pub fn boxed(state: &AppState, req: Request) -> HandlerFuture<'_> {
+    Box::pin(handle(state, req))
+}
+
+pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
+    http::serve(req, |req| run(state, req)).await
+}
+
+/// The JSON form of the start call.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct StartBody {
+    #[serde(rename = "type")]
+    import_type: Option<String>,
+    records: Option<serde_json::Value>,
+    content_type: Option<String>,
+}
+
+/// What the call asked for, validated.
+struct StartRequest {
+    import_type: ImportType,
+    format: ImportFormat,
+    /// The file, for inline jobs; `None` asks for an upload URL.
+    inline: Option<Vec<u8>>,
+}
+
+fn import_type(raw: Option<&str>) -> Result<ImportType, ApiError> {
+    match raw {
+        None | Some("") => Err(ApiError::field(
+            "type",
+            "is required; the API knows SUPPLIER_CARDS",
+        )),
+        Some(raw) => ImportType::parse(raw).map_err(|e| ApiError::field("type", e)),
+    }
+}
+
+fn parse(req: &Request) -> Result<StartRequest, ApiError> {
+    let content_type = http::content_type(req);
+    let query_type = http::query(req, "type");
+    match ImportFormat::from_content_type(content_type) {
+        Some(ImportFormat::Csv) => {
+            let bytes: &[u8] = req.body().as_ref();
+            if bytes.len() > MAX_INLINE_BYTES {
+                return Err(ApiError::PayloadTooLarge(format!(
+                    "the CSV body is {} bytes; the limit is {MAX_INLINE_BYTES} bytes{UPLOAD_HINT}",
+                    bytes.len()
+                )));
+            }
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Err(ApiError::field(
+                    "body",
+                    "is empty; a CSV import is a header row naming the fields, then one row per record",
+                ));
+            }
+            Ok(StartRequest {
+                import_type: import_type(query_type.as_deref())?,
+                format: ImportFormat::Csv,
+                inline: Some(bytes.to_vec()),
+            })
+        }
+        Some(ImportFormat::Json) => {
+            let body: StartBody =
+                http::json_body_up_to(req, false, MAX_INLINE_BYTES, UPLOAD_HINT)?;
+            let import_type = import_type(body.import_type.as_deref())?;
+            if query_type.is_some_and(|q| q != import_type.as_str()) {
+                return Err(ApiError::field(
+                    "type",
+                    "the query parameter and the body name different types",
+                ));
+            }
+            match (body.records, body.content_type) {
+                (Some(serde_json::Value::Array(records)), None) => Ok(StartRequest {
+                    import_type,
+                    format: ImportFormat::Json,
+                    inline: Some(serde_json::to_vec(&records).map_err(ApiError::internal)?),
+                }),
+                (Some(serde_json::Value::Array(_)), Some(_)) => Err(ApiError::field(
+                    "contentType",
+                    "is only for upload jobs; leave it out when sending records",
+                )),
+                (Some(_), _) => Err(ApiError::field(
+                    "records",
+                    "must be an array of supplier card objects",
+                )),
+                (None, Some(raw)) => match ImportFormat::from_content_type(&raw) {
+                    Some(format) if !raw.contains(';') => Ok(StartRequest {
+                        import_type,
+                        format,
+                        inline: None,
+                    }),
+                    _ => Err(ApiError::field(
+                        "contentType",
+                        format!("{raw:?} is not an import format; use text/csv or application/json"),
+                    )),
+                },
+                (None, None) => Err(ApiError::field(
+                    "records",
+                    "is required: send the records, or contentType (text/csv or application/json) alone to get an upload URL",
+                )),
+            }
+        }
+        None => Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Type must be application/json (records, or a request for an upload URL) or text/csv (a CSV body), not {:?}",
+            if content_type.is_empty() { "(none)" } else { content_type }
+        ))),
+    }
+}
+
+fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get(IDEMPOTENCY_HEADER) else {
+        return Ok(None);
+    };
+    let bad = || {
+        ApiError::field(
+            IDEMPOTENCY_HEADER,
+            format!(
+                "must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} visible ASCII characters, like a UUID"
+            ),
+        )
+    };
+    let key = value.to_str().map_err(|_| bad())?.trim();
+    if key.is_empty()
+        || key.len() > MAX_IDEMPOTENCY_KEY_CHARS
+        || !key.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(bad());
+    }
+    Ok(Some(key.to_string()))
+}
+
+async fn run(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+    let tenant = state.authorize(&req, Scope::ImportsWrite).await?;
+    let company = tenant.company;
+    let idempotency_key = idempotency_key(&req)?;
+    if let Some(key) = &idempotency_key {
+        if let Some(existing) = state.import_jobs.idempotent_job(company, key).await? {
+            return replay(state, company, existing).await;
+        }
+    }
+    let request = parse(&req)?;
+
+    let now = Timestamp::now();
+    let config = &state.config;
+    let (source, upload_expires_at, deadline) = match request.inline {
+        Some(_) => (
+            JobSource::Inline,
+            None,
+            now.plus(config.import_processing_deadline),
+        ),
+        None => {
+            let expires = now.plus(config.upload_url_ttl);
+            (
+                JobSource::Upload,
+                Some(expires),
+                expires.plus(config.import_upload_grace),
+            )
+        }
+    };
+    let job = ImportJob {
+        job_id: JobId::new_random(),
+        company_id: company,
+        import_type: request.import_type,
+        status: JobStatus::InProgress,
+        source,
+        content_type: request.format,
+        created_at: now,
+        updated_at: now,
+        finished_at: None,
+        counts: Counts::default(),
+        errors: Vec::new(),
+        errors_truncated: false,
+        warnings: Vec::new(),
+        failure_reason: None,
+        upload_expires_at,
+        processing_started_at: None,
+        deadline,
+        idempotency_key: idempotency_key.clone(),
+    };
+    if let Created::Existing(existing) = state.import_jobs.create(&job).await? {
+        return replay(state, company, existing).await;
+    }
+    tracing::info!(job_id = %job.job_id, ?source, "import job started");
+
+    match request.inline {
+        Some(bytes) => {
+            if let Err(e) = state.import_files.put(&job, bytes).await {
+                // Nothing will ever land: end the job now and free the key for a retry.
+                let ending = Ending::Failed {
+                    reason: "the import file could not be stored; start the job again".into(),
+                    counts: Counts::default(),
+                };
+                state
+                    .import_jobs
+                    .finish(company, job.job_id, &ending, None)
+                    .await?;
+                if let Some(key) = &idempotency_key {
+                    state
+                        .import_jobs
+                        .release_idempotency_key(company, key)
+                        .await?;
+                }
+                tracing::error!(error = %e, "storing an inline import failed");
+                return Err(ApiError::Unavailable {
+                    retry_after_secs: 5,
+                    cause: e.to_string(),
+                });
+            }
+            accepted(&job, None, false)
+        }
+        None => {
+            let upload = state
+                .import_files
+                .upload_url(&job, upload_expires_at.unwrap_or(now))
+                .await?;
+            accepted(&job, Some(upload), false)
+        }
+    }
+}
+
+/// The answer to a repeated Idempotency-Key: the first job as it is now (with a fresh upload
+/// URL, valid until the original expiry, while its file is still awaited).
+async fn replay(
+    state: &AppState,
+    company: CompanyId,
+    job_id: JobId,
+) -> Result<Response<Body>, ApiError> {
+    let job = state
+        .import_jobs
+        .get(company, job_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::internal(format!("idempotency record points at missing job {job_id}"))
+        })?;
+    let awaiting_upload = job.status == JobStatus::InProgress
+        && job.processing_started_at.is_none()
+        && job
+            .upload_expires_at
+            .is_some_and(|at| at > Timestamp::now());
+    let upload = match job.upload_expires_at {
+        Some(expires) if awaiting_upload => {
+            Some(state.import_files.upload_url(&job, expires).await?)
+        }
+        _ => None,
+    };
+    accepted(&job, upload, true)
+}
+
+fn accepted(
+    job: &ImportJob,
+    upload: Option<crate::imports::files::UploadInstructions>,
+    replayed: bool,
+) -> Result<Response<Body>, ApiError> {
+    let mut body = job.view();
+    if let Some(upload) = upload {
+        body["upload"] = serde_json::to_value(upload).map_err(ApiError::internal)?;
+    }
+    let mut response = http::json(::http::StatusCode::ACCEPTED, &body)?;
+    let headers = response.headers_mut();
+    if let Ok(location) = job.location().parse() {
+        headers.insert(::http::header::LOCATION, location);
+    }
+    if replayed {
+        headers.insert(
+            "idempotent-replayed",
+            ::http::HeaderValue::from_static("true"),
+        );
+    }
+    Ok(response)
+}

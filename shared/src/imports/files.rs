@@ -1,0 +1,114 @@
+//! Import files in S3 (`imports/<companyId>/<jobId>`): stored by the start call, uploaded by
+//! clients through a pre-signed PUT, streamed by the worker.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::Client;
+use serde::Serialize;
+
+use super::ImportJob;
+use crate::documents::s3_error;
+use crate::domain::Timestamp;
+use crate::error::ApiError;
+
+/// The `upload` member of a start call's 202: how to PUT the file.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadInstructions {
+    pub url: String,
+    pub method: &'static str,
+    /// Headers the PUT must carry exactly (they are part of the signature).
+    pub headers: BTreeMap<&'static str, &'static str>,
+    pub expires_at: Timestamp,
+}
+
+/// An import file opened for streaming.
+pub struct OpenedFile {
+    pub size: u64,
+    pub body: ByteStream,
+}
+
+#[derive(Clone)]
+pub struct ImportFiles {
+    client: Client,
+    bucket: String,
+}
+
+impl ImportFiles {
+    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+
+    /// Stores an inline payload; its landing starts the worker.
+    pub async fn put(&self, job: &ImportJob, bytes: Vec<u8>) -> Result<(), ApiError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(job.object_key())
+            .content_type(job.content_type.content_type())
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|e| s3_error("PutObject", e))?;
+        Ok(())
+    }
+
+    /// A pre-signed PUT for the job's file, valid until `expires_at`, signed locally.
+    pub async fn upload_url(
+        &self,
+        job: &ImportJob,
+        expires_at: Timestamp,
+    ) -> Result<UploadInstructions, ApiError> {
+        let now = SystemTime::now();
+        let remaining = (expires_at.as_datetime() - chrono::Utc::now())
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+            .max(Duration::from_secs(1));
+        let config = PresigningConfig::builder()
+            .start_time(now)
+            .expires_in(remaining)
+            .build()
+            .map_err(ApiError::internal)?;
+        let content_type = job.content_type.content_type();
+        let presigned = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(job.object_key())
+            .content_type(content_type)
+            .presigned(config)
+            .await
+            .map_err(|e| ApiError::internal(format!("presigning failed: {e}")))?;
+        Ok(UploadInstructions {
+            url: presigned.uri().to_string(),
+            method: "PUT",
+            headers: BTreeMap::from([("Content-Type", content_type)]),
+            expires_at,
+        })
+    }
+
+    /// Opens the job's file for streaming; `None` when it is not there (yet).
+    pub async fn open(&self, key: &str) -> Result<Option<OpenedFile>, ApiError> {
+        match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(OpenedFile {
+                size: out.content_length.unwrap_or_default().max(0) as u64,
+                body: out.body,
+            })),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            Err(e) => Err(s3_error("GetObject", e)),
+        }
+    }
+}

@@ -1,0 +1,402 @@
+//! Import job items and their idempotency records.
+//!
+//! | item | PK | SK |
+//! |---|---|---|
+//! | job | `COMPANY#<companyId>` | `IMPORTJOB#<jobId>` |
+//! | idempotency record | `COMPANY#<companyId>` | `IDEMPOTENCY#<key>` (TTL `expiresAtEpoch`) |
+//!
+//! While a job is IN_PROGRESS it also carries `OJ_PK = OPEN`, `OJ_SK = <deadline>#<jobId>`,
+//! which puts it in the sparse `OpenImportJobs` index the sweep reads. Every state change is a
+//! conditional UpdateItem on `status = IN_PROGRESS`, so a finished job never changes again and
+//! racing workers or a racing sweep cannot both win.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+
+use super::dynamo_error;
+use super::schema::{
+    company_pk, OJ_PK, OJ_SK, OPEN_JOBS_INDEX, OPEN_JOBS_PARTITION, PK, SK, TTL_ATTRIBUTE,
+};
+use crate::domain::{CompanyId, JobId, Timestamp};
+use crate::error::{ApiError, FieldError};
+use crate::imports::{Counts, ImportJob, RecordError};
+
+/// How long an Idempotency-Key keeps returning its first job.
+pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn job_sk(job: &JobId) -> String {
+    format!("IMPORTJOB#{job}")
+}
+
+fn idempotency_sk(key: &str) -> String {
+    format!("IDEMPOTENCY#{key}")
+}
+
+fn open_position(deadline: Timestamp, job: &JobId) -> String {
+    format!("{deadline}#{job}")
+}
+
+fn key(company: &CompanyId, sk: String) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (PK.to_string(), s(company_pk(company))),
+        (SK.to_string(), s(sk)),
+    ])
+}
+
+fn to_attr<T: serde::Serialize>(value: &T) -> Result<AttributeValue, ApiError> {
+    serde_dynamo::to_attribute_value(value).map_err(ApiError::internal)
+}
+
+/// What creating a job came to.
+#[derive(Debug)]
+pub enum Created {
+    New,
+    /// The Idempotency-Key was already used by this company for this job.
+    Existing(JobId),
+}
+
+/// How a job ends.
+#[derive(Debug, Clone)]
+pub enum Ending {
+    Finished {
+        counts: Counts,
+        errors: Vec<RecordError>,
+        errors_truncated: bool,
+        warnings: Vec<FieldError>,
+    },
+    Failed {
+        reason: String,
+        counts: Counts,
+    },
+}
+
+/// An IN_PROGRESS job whose deadline has passed, as the sweep finds it.
+#[derive(Debug, Clone)]
+pub struct Overdue {
+    pub company: CompanyId,
+    pub job: JobId,
+    pub position: String,
+}
+
+#[derive(Clone)]
+pub struct ImportJobStore {
+    client: Client,
+    table: String,
+}
+
+impl ImportJobStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn job_item(&self, job: &ImportJob) -> Result<HashMap<String, AttributeValue>, ApiError> {
+        let mut item: HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(job).map_err(ApiError::internal)?;
+        item.extend(key(&job.company_id, job_sk(&job.job_id)));
+        item.insert("entity".into(), s("IMPORT_JOB"));
+        item.insert(OJ_PK.into(), s(OPEN_JOBS_PARTITION));
+        item.insert(OJ_SK.into(), s(open_position(job.deadline, &job.job_id)));
+        Ok(item)
+    }
+
+    /// Writes a new IN_PROGRESS job; with an Idempotency-Key, in one transaction with the key's
+    /// record, so two racing calls with the same key create exactly one job.
+    pub async fn create(&self, job: &ImportJob) -> Result<Created, ApiError> {
+        let item = self.job_item(job)?;
+        let Some(idempotency_key) = job.idempotency_key.as_deref() else {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(PK)")
+                .send()
+                .await
+                .map_err(|e| dynamo_error("PutItem", e))?;
+            return Ok(Created::New);
+        };
+        let now = job.created_at.as_datetime().timestamp();
+        let mut record = key(&job.company_id, idempotency_sk(idempotency_key));
+        record.insert("entity".into(), s("IDEMPOTENCY"));
+        record.insert("jobId".into(), s(job.job_id.to_string()));
+        record.insert(
+            TTL_ATTRIBUTE.into(),
+            AttributeValue::N((now + IDEMPOTENCY_TTL_SECS).to_string()),
+        );
+        let put = |item, condition: &str, values: Option<HashMap<String, AttributeValue>>| {
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression(condition)
+                .set_expression_attribute_values(values)
+                .build()
+                .map(|put| TransactWriteItem::builder().put(put).build())
+                .map_err(ApiError::internal)
+        };
+        // An expired record that TTL has not deleted yet no longer counts.
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(put(
+                record,
+                "attribute_not_exists(PK) OR expiresAtEpoch < :now",
+                Some(HashMap::from([(
+                    ":now".to_string(),
+                    AttributeValue::N(now.to_string()),
+                )])),
+            )?)
+            .transact_items(put(item, "attribute_not_exists(PK)", None)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Created::New),
+            Err(e) => {
+                let cancelled = e
+                    .as_service_error()
+                    .is_some_and(|s| s.is_transaction_canceled_exception());
+                if cancelled {
+                    if let Some(existing) =
+                        self.idempotent_job(job.company_id, idempotency_key).await?
+                    {
+                        return Ok(Created::Existing(existing));
+                    }
+                }
+                Err(dynamo_error("TransactWriteItems", e))
+            }
+        }
+    }
+
+    /// The job an unexpired Idempotency-Key points at.
+    pub async fn idempotent_job(
+        &self,
+        company: CompanyId,
+        idempotency_key: &str,
+    ) -> Result<Option<JobId>, ApiError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&company, idempotency_sk(idempotency_key))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| dynamo_error("GetItem", e))?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let expired = item
+            .get(TTL_ATTRIBUTE)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<i64>().ok())
+            .is_some_and(|at| at < chrono::Utc::now().timestamp());
+        Ok(item
+            .get("jobId")
+            .and_then(|v| v.as_s().ok())
+            .and_then(|id| id.parse().ok())
+            .filter(|_| !expired))
+    }
+
+    /// Frees an Idempotency-Key whose job could not be started, so a retry starts afresh.
+    pub async fn release_idempotency_key(
+        &self,
+        company: CompanyId,
+        idempotency_key: &str,
+    ) -> Result<(), ApiError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&company, idempotency_sk(idempotency_key))))
+            .send()
+            .await
+            .map_err(|e| dynamo_error("DeleteItem", e))?;
+        Ok(())
+    }
+
+    /// One GetItem; another company's job is simply not found.
+    pub async fn get(&self, company: CompanyId, job: JobId) -> Result<Option<ImportJob>, ApiError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&company, job_sk(&job))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| dynamo_error("GetItem", e))?;
+        out.item
+            .map(|item| serde_dynamo::from_item(item).map_err(ApiError::internal))
+            .transpose()
+    }
+
+    /// Runs a conditional UpdateItem on an IN_PROGRESS job; `false` when the job is no longer
+    /// IN_PROGRESS (or, with `expected_position`, no longer at that deadline).
+    async fn update_open(
+        &self,
+        company: CompanyId,
+        job: JobId,
+        expression: &str,
+        mut values: HashMap<String, AttributeValue>,
+        expected_position: Option<&str>,
+    ) -> Result<bool, ApiError> {
+        let mut condition = "#status = :open".to_string();
+        values.insert(":open".into(), s("IN_PROGRESS"));
+        if let Some(position) = expected_position {
+            condition.push_str(" AND OJ_SK = :position");
+            values.insert(":position".into(), s(position));
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&company, job_sk(&job))))
+            .update_expression(expression)
+            .condition_expression(condition)
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(dynamo_error("UpdateItem", e)),
+        }
+    }
+
+    /// A worker picked the file up: record when (first time only) and move the deadline.
+    pub async fn start_processing(
+        &self,
+        company: CompanyId,
+        job: JobId,
+        now: Timestamp,
+        deadline: Timestamp,
+    ) -> Result<bool, ApiError> {
+        self.update_open(
+            company,
+            job,
+            "SET processingStartedAt = if_not_exists(processingStartedAt, :now), \
+             updatedAt = :now, deadline = :deadline, OJ_SK = :position",
+            HashMap::from([
+                (":now".into(), s(now.to_string())),
+                (":deadline".into(), s(deadline.to_string())),
+                (":position".into(), s(open_position(deadline, &job))),
+            ]),
+            None,
+        )
+        .await
+    }
+
+    /// Progress while importing: the counts so far (written at most once per batch).
+    pub async fn progress(
+        &self,
+        company: CompanyId,
+        job: JobId,
+        counts: Counts,
+    ) -> Result<bool, ApiError> {
+        self.update_open(
+            company,
+            job,
+            "SET counts = :counts, updatedAt = :now",
+            HashMap::from([
+                (":counts".into(), to_attr(&counts)?),
+                (":now".into(), s(Timestamp::now().to_string())),
+            ]),
+            None,
+        )
+        .await
+    }
+
+    /// Ends the job. `false` when it had already ended (another worker or the sweep won).
+    pub async fn finish(
+        &self,
+        company: CompanyId,
+        job: JobId,
+        ending: &Ending,
+        expected_position: Option<&str>,
+    ) -> Result<bool, ApiError> {
+        let now = s(Timestamp::now().to_string());
+        let mut values = HashMap::from([(":now".to_string(), now)]);
+        let expression = match ending {
+            Ending::Finished {
+                counts,
+                errors,
+                errors_truncated,
+                warnings,
+            } => {
+                values.insert(":status".into(), s("FINISHED"));
+                values.insert(":counts".into(), to_attr(counts)?);
+                values.insert(":errors".into(), to_attr(errors)?);
+                values.insert(":truncated".into(), AttributeValue::Bool(*errors_truncated));
+                values.insert(":warnings".into(), to_attr(warnings)?);
+                "SET #status = :status, finishedAt = :now, updatedAt = :now, counts = :counts, \
+                 errors = :errors, errorsTruncated = :truncated, warnings = :warnings \
+                 REMOVE OJ_PK, OJ_SK"
+            }
+            Ending::Failed { reason, counts } => {
+                values.insert(":status".into(), s("FAILED"));
+                values.insert(":reason".into(), s(reason.clone()));
+                values.insert(":counts".into(), to_attr(counts)?);
+                "SET #status = :status, finishedAt = :now, updatedAt = :now, \
+                 failureReason = :reason, counts = :counts REMOVE OJ_PK, OJ_SK"
+            }
+        };
+        self.update_open(company, job, expression, values, expected_position)
+            .await
+    }
+
+    /// IN_PROGRESS jobs whose deadline is before `now`, oldest first (one Query on the sparse
+    /// index per page).
+    pub async fn overdue(&self, now: Timestamp, limit: i32) -> Result<Vec<Overdue>, ApiError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(OPEN_JOBS_INDEX)
+            .key_condition_expression("OJ_PK = :open AND OJ_SK < :now")
+            .expression_attribute_values(":open", s(OPEN_JOBS_PARTITION))
+            .expression_attribute_values(":now", s(now.to_string()))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| dynamo_error("Query", e))?;
+        Ok(out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|item| {
+                let company = item
+                    .get(PK)?
+                    .as_s()
+                    .ok()?
+                    .strip_prefix("COMPANY#")?
+                    .parse()
+                    .ok()?;
+                let job = item
+                    .get(SK)?
+                    .as_s()
+                    .ok()?
+                    .strip_prefix("IMPORTJOB#")?
+                    .parse()
+                    .ok()?;
+                let position = item.get(OJ_SK)?.as_s().ok()?.clone();
+                Some(Overdue {
+                    company,
+                    job,
+                    position,
+                })
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,645 @@
+//! Import jobs over HTTP: the three ways to start, exact counts and record numbers, re-imports,
+//! the upload URL, whole-file failures, idempotent workers, the sweep, Idempotency-Key,
+//! reading suppliers back, tenancy, and every refused request.
+
+use std::time::Duration;
+
+use ledgerdock_infra::dev::DevOptions;
+use ledgerdock_shared::auth::Scope;
+use ledgerdock_shared::imports::worker::{process_object, Processed};
+use ledgerdock_shared::imports::{object_key, JobStatus};
+use ledgerdock_tests::*;
+use serde_json::{json, Value};
+
+fn counts(job: &Value) -> [u64; 5] {
+    let c = &job["counts"];
+    ["received", "created", "updated", "unchanged", "failed"].map(|k| {
+        c[k].as_u64()
+            .unwrap_or_else(|| panic!("counts.{k} in {job}"))
+    })
+}
+
+fn error_records(job: &Value) -> Vec<u64> {
+    job["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["record"].as_u64().unwrap())
+        .collect()
+}
+
+/// Starts a job whose file must be PUT to its upload URL; returns (job, url, headers).
+async fn upload_job(t: &TestStack, tenant: &Tenant, content_type: &str) -> (Value, String) {
+    let request = t
+        .import_request()
+        .json(&json!({"type": "SUPPLIER_CARDS", "contentType": content_type}));
+    let job = t.start_import(tenant, request).await;
+    let upload = &job["upload"];
+    assert_eq!(upload["method"], "PUT");
+    assert_eq!(upload["headers"]["Content-Type"], content_type);
+    assert!(upload["expiresAt"].is_string());
+    (job.clone(), upload["url"].as_str().unwrap().to_string())
+}
+
+async fn put_file(t: &TestStack, url: &str, content_type: &str, bytes: Vec<u8>) -> u16 {
+    t.http
+        .put(url)
+        .header("content-type", content_type)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_import_counts_every_record_and_names_bad_ones_by_position() {
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let mut records = supplier_records("S", 2000);
+    // Five bad records at known 1-based positions of the array we send.
+    let bad: [(usize, Value, &str); 5] = [
+        (1, json!({"name": "no id"}), "externalId"),
+        (
+            500,
+            json!({"externalId": "X1", "name": "A", "country": "XX"}),
+            "country",
+        ),
+        (
+            1001,
+            json!({"externalId": "X2", "name": "B", "paymentTermsDays": 400}),
+            "paymentTermsDays",
+        ),
+        (
+            1500,
+            json!({"externalId": "X3", "name": "C", "colour": "red"}),
+            "colour",
+        ),
+        (2005, json!("not an object"), "record"),
+    ];
+    for (position, record, _) in &bad {
+        records.insert(position - 1, record.clone());
+    }
+    assert_eq!(records.len(), 2005);
+
+    let started = t.import_json(&a, &records).await;
+    assert_eq!(started["status"], "IN_PROGRESS");
+    assert_eq!(started["source"], "INLINE");
+    assert!(started["createdAt"].is_string() && started["upload"].is_null());
+    let job = t.wait_for_job(&a, started["jobId"].as_str().unwrap()).await;
+    assert_eq!(job["status"], "FINISHED", "{job}");
+    assert_eq!(counts(&job), [2005, 2000, 0, 0, 5]);
+    assert_eq!(
+        error_records(&job),
+        bad.iter().map(|b| b.0 as u64).collect::<Vec<_>>()
+    );
+    for (error, (_, _, field)) in job["errors"].as_array().unwrap().iter().zip(&bad) {
+        assert_eq!(error["field"], *field, "{error}");
+    }
+    assert_eq!(job["errors"][1]["externalId"], "X1");
+    assert!(job["finishedAt"].is_string() && job["failureReason"].is_null());
+    assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 2000);
+
+    // The same file again: nothing changes.
+    let again = t.import_json(&a, &records).await;
+    let again = t.wait_for_job(&a, again["jobId"].as_str().unwrap()).await;
+    assert_eq!(counts(&again), [2005, 0, 0, 2000, 5]);
+
+    // Ten renamed cards are updates; the rest unchanged.
+    let mut renamed = supplier_records("S", 2000);
+    for record in renamed.iter_mut().take(10) {
+        record["name"] = json!("Renamed Oy");
+    }
+    let third = t.import_json(&a, &renamed).await;
+    let third = t.wait_for_job(&a, third["jobId"].as_str().unwrap()).await;
+    assert_eq!(counts(&third), [2000, 0, 10, 1990, 0]);
+    let card = expect_ok(t.get(&a, "/v1/suppliers/S00001").send().await.unwrap()).await;
+    assert_eq!(card["name"], "Renamed Oy");
+    assert_eq!(card["lastImportJobId"], third["jobId"]);
+    assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 2000);
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn csv_body_imports_reports_unknown_columns_and_reads_back_paged() {
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let csv = "externalId,name,email,country,currency,paymentTermsDays,active,colour\n\
+               B-2,\"Beta, \"\"the\"\" Oy\",ap@beta.fi,fi,eur,14,false,red\n\
+               A-1,Alpha AB,,SE,SEK,,true,blue\n\
+               C-3,Gamma,not-an-email,DE,EUR,30,maybe,green\n\
+               C-3,Gamma again,,DE,EUR,30,true,green\n";
+    let started = t.import_csv(&a, csv).await;
+    assert_eq!(started["contentType"], "text/csv");
+    let job = t.wait_for_job(&a, started["jobId"].as_str().unwrap()).await;
+    assert_eq!(job["status"], "FINISHED", "{job}");
+    assert_eq!(counts(&job), [4, 3, 0, 0, 1]);
+    // Record 3 is bad twice over (email, active); record 4 repeats C-3... which record 3 never
+    // imported, so record 4 is the one that counts.
+    assert_eq!(error_records(&job), [3, 3]);
+    assert_eq!(job["warnings"][0]["field"], "colour");
+
+    let beta = expect_ok(t.get(&a, "/v1/suppliers/B-2").send().await.unwrap()).await;
+    assert_eq!(beta["name"], "Beta, \"the\" Oy");
+    assert_eq!(
+        (beta["country"].as_str(), beta["currency"].as_str()),
+        (Some("FI"), Some("EUR"))
+    );
+    assert_eq!(
+        (beta["paymentTermsDays"].as_u64(), beta["active"].as_bool()),
+        (Some(14), Some(false))
+    );
+    let alpha = expect_ok(t.get(&a, "/v1/suppliers/A-1").send().await.unwrap()).await;
+    assert!(alpha["email"].is_null() && alpha["paymentTermsDays"].is_null());
+
+    // 3 cards plus 17 more, listed 7 at a time: each exactly once, in externalId order.
+    let more = t.import_csv(&a, &supplier_csv("D", 17)).await;
+    t.wait_for_job(&a, more["jobId"].as_str().unwrap()).await;
+    let listed: Vec<String> = t
+        .all_suppliers(&a, 7)
+        .await
+        .iter()
+        .map(|s| s["externalId"].as_str().unwrap().to_string())
+        .collect();
+    let mut expected = listed.clone();
+    expected.sort();
+    expected.dedup();
+    assert_eq!(listed, expected);
+    assert_eq!(listed.len(), 20);
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn twenty_thousand_row_csv_through_the_upload_url() {
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let (job, url) = upload_job(&t, &a, "text/csv").await;
+    assert_eq!(job["source"], "UPLOAD");
+    let csv = supplier_csv("U", 20_000);
+    // The signature covers the content type: another one is refused by S3.
+    assert_eq!(
+        put_file(&t, &url, "application/json", csv.clone().into_bytes()).await,
+        403
+    );
+    assert_eq!(put_file(&t, &url, "text/csv", csv.into_bytes()).await, 200);
+    let done = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "FINISHED", "{done}");
+    assert_eq!(counts(&done), [20_000, 20_000, 0, 0, 0]);
+    assert!(done["processingStartedAt"].is_string());
+    assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 20_000);
+    let last = expect_ok(t.get(&a, "/v1/suppliers/U20000").send().await.unwrap()).await;
+    assert_eq!(last["name"], "Supplier 20000, Ltd");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn files_that_cannot_be_imported_fail_the_job_with_a_reason_and_change_nothing() {
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+
+    let (job, url) = upload_job(&t, &a, "text/csv").await;
+    let noise: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 | 0x80)
+        .collect();
+    assert_eq!(put_file(&t, &url, "text/csv", noise).await, 200);
+    let failed = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
+    assert_eq!(failed["status"], "FAILED", "{failed}");
+    assert!(
+        failed["failureReason"].as_str().unwrap().contains("UTF-8"),
+        "{failed}"
+    );
+    assert!(failed["finishedAt"].is_string());
+
+    // A Latin-1 row late in the file fails the job before any earlier row is written.
+    let mut latin1 = supplier_csv("L", 300).into_bytes();
+    latin1.extend_from_slice(b"L99999,M\xfcller GmbH,DE,EUR,30,true\n");
+    let (job, url) = upload_job(&t, &a, "text/csv").await;
+    assert_eq!(put_file(&t, &url, "text/csv", latin1).await, 200);
+    let failed = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
+    assert_eq!(failed["status"], "FAILED");
+    assert!(
+        failed["failureReason"]
+            .as_str()
+            .unwrap()
+            .contains("row 301"),
+        "{failed}"
+    );
+
+    let missing_columns = t.import_csv(&a, "id,title\n1,Acme\n").await;
+    let failed = t
+        .wait_for_job(&a, missing_columns["jobId"].as_str().unwrap())
+        .await;
+    assert_eq!(failed["status"], "FAILED");
+    assert!(failed["failureReason"]
+        .as_str()
+        .unwrap()
+        .contains("externalId, name"));
+
+    let (job, url) = upload_job(&t, &a, "application/json").await;
+    let broken = br#"[{"externalId": "J1", "name": "A"}, {"externalId": "J2""#.to_vec();
+    assert_eq!(put_file(&t, &url, "application/json", broken).await, 200);
+    let failed = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
+    assert_eq!(failed["status"], "FAILED");
+    assert!(
+        failed["failureReason"]
+            .as_str()
+            .unwrap()
+            .contains("not closed"),
+        "{failed}"
+    );
+
+    assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 0);
+    t.stop().await;
+}
+
+fn manual_worker_options() -> DevOptions {
+    DevOptions {
+        process_imports: false,
+        ..options()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_event_delivered_twice_reaches_the_same_end_state() {
+    let t = TestStack::start_with(manual_worker_options()).await;
+    let a = t.tenant_all_scopes().await;
+    let started = t.import_json(&a, &supplier_records("E", 1500)).await;
+    let job_id = started["jobId"].as_str().unwrap();
+    let key = object_key(&a.company, &job_id.parse().unwrap());
+    let app = &t.stack.app;
+
+    // Two deliveries at once, as S3's at-least-once notification may do.
+    let (first, second) = tokio::join!(process_object(app, &key), process_object(app, &key));
+    let outcomes = [first.unwrap(), second.unwrap()];
+    let ended: Vec<_> = outcomes
+        .iter()
+        .filter(|p| matches!(p, Processed::Ended(..)))
+        .collect();
+    assert_eq!(ended.len(), 1, "{outcomes:?}");
+    let job = t.job(&a, job_id).await;
+    assert_eq!(counts(&job), [1500, 1500, 0, 0, 0]);
+
+    // A late third delivery changes nothing.
+    assert_eq!(
+        process_object(app, &key).await.unwrap(),
+        Processed::AlreadyEnded(JobStatus::Finished)
+    );
+    assert_eq!(t.job(&a, job_id).await, job);
+    assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 1500);
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_stopped_halfway_and_run_again_ends_as_if_it_never_stopped() {
+    let t = TestStack::start_with(manual_worker_options()).await;
+    let a = t.tenant_all_scopes().await;
+    let (job, url) = upload_job(&t, &a, "text/csv").await;
+    assert_eq!(
+        put_file(&t, &url, "text/csv", supplier_csv("H", 20_000).into_bytes()).await,
+        200
+    );
+    let job_id = job["jobId"].as_str().unwrap().to_string();
+    let key = object_key(&a.company, &job_id.parse().unwrap());
+
+    let app = t.stack.app.clone();
+    let worker_key = key.clone();
+    let worker = tokio::spawn(async move { process_object(&app, &worker_key).await });
+    // Stop it once part of the file is written.
+    loop {
+        let written = t.count_items(a.company, "SUPPLIER#").await;
+        if written >= 2000 {
+            break;
+        }
+        assert!(
+            !worker.is_finished(),
+            "the worker finished before it could be stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    worker.abort();
+    let _ = worker.await;
+    let halfway = t.job(&a, &job_id).await;
+    assert_eq!(halfway["status"], "IN_PROGRESS");
+    let written = t.count_items(a.company, "SUPPLIER#").await;
+    assert!(written < 20_000, "stopped after {written} cards");
+
+    // The retry classifies the cards the first run wrote exactly as it did: created.
+    let rerun = process_object(&t.stack.app, &key).await.unwrap();
+    assert!(
+        matches!(rerun, Processed::Ended(JobStatus::Finished, _)),
+        "{rerun:?}"
+    );
+    let done = t.job(&a, &job_id).await;
+    assert_eq!(counts(&done), [20_000, 20_000, 0, 0, 0]);
+    assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 20_000);
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_url_never_used_fails_its_job_after_the_deadline() {
+    let t = TestStack::start_with(DevOptions {
+        upload_url_ttl: Duration::from_secs(1),
+        import_upload_grace: Duration::from_secs(1),
+        sweep_interval: Duration::from_millis(200),
+        ..options()
+    })
+    .await;
+    let a = t.tenant_all_scopes().await;
+    let (job, url) = upload_job(&t, &a, "text/csv").await;
+    let failed = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
+    assert_eq!(failed["status"], "FAILED");
+    assert!(
+        failed["failureReason"]
+            .as_str()
+            .unwrap()
+            .contains("no file was uploaded"),
+        "{failed}"
+    );
+    // And the expired URL no longer takes a file.
+    assert_eq!(
+        put_file(&t, &url, "text/csv", supplier_csv("Z", 1).into_bytes()).await,
+        403
+    );
+    assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 0);
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idempotency_key_returns_the_first_job() {
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let b = t.tenant_all_scopes().await;
+    let send = |tenant: &Tenant, key: &str, records: Vec<Value>| {
+        t.import_request()
+            .header("Idempotency-Key", key)
+            .bearer_auth(&tenant.token)
+            .header("Lightyear-Company-ID", tenant.company.to_string())
+            .json(&json!({"type": "SUPPLIER_CARDS", "records": records}))
+            .send()
+    };
+    let first = send(&a, "batch-2026-11-21", supplier_records("I", 3))
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 202);
+    let first: Value = first.json().await.unwrap();
+    let again = send(&a, "batch-2026-11-21", supplier_records("J", 5))
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 202);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["jobId"], first["jobId"]);
+    let other_key: Value = send(&a, "batch-2", supplier_records("K", 1))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(other_key["jobId"], first["jobId"]);
+    let other_company: Value = send(&b, "batch-2026-11-21", supplier_records("I", 3))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(other_company["jobId"], first["jobId"]);
+    assert_eq!(t.count_items(a.company, "IMPORTJOB#").await, 2);
+
+    t.wait_for_job(&a, first["jobId"].as_str().unwrap()).await;
+    t.wait_for_job(&a, other_key["jobId"].as_str().unwrap())
+        .await;
+    // The replay's records were not imported: only I00001-3 and K00001 exist.
+    assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 4);
+
+    // A replayed upload job hands out a fresh URL for the same file.
+    let upload = |key: &str| {
+        t.import_request()
+            .header("Idempotency-Key", key)
+            .bearer_auth(&a.token)
+            .header("Lightyear-Company-ID", a.company.to_string())
+            .json(&json!({"type": "SUPPLIER_CARDS", "contentType": "text/csv"}))
+            .send()
+    };
+    let u1: Value = upload("upload-1").await.unwrap().json().await.unwrap();
+    let u2: Value = upload("upload-1").await.unwrap().json().await.unwrap();
+    assert_eq!(u1["jobId"], u2["jobId"]);
+    let url = u2["upload"]["url"].as_str().unwrap();
+    assert_eq!(
+        put_file(&t, url, "text/csv", supplier_csv("P", 2).into_bytes()).await,
+        200
+    );
+    let done = t.wait_for_job(&a, u1["jobId"].as_str().unwrap()).await;
+    assert_eq!(counts(&done), [2, 2, 0, 0, 0]);
+    let bad_key = t
+        .import_request()
+        .header("Idempotency-Key", "has spaces in it")
+        .bearer_auth(&a.token)
+        .header("Lightyear-Company-ID", a.company.to_string())
+        .json(&json!({"type": "SUPPLIER_CARDS", "records": []}))
+        .send()
+        .await
+        .unwrap();
+    let body = expect_error(bad_key, 400, "VALIDATION_ERROR").await;
+    assert_eq!(error_field(&body), "Idempotency-Key");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_companys_jobs_and_suppliers_are_not_found() {
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let b = t.tenant_all_scopes().await;
+    let started = t.import_json(&a, &supplier_records("T", 3)).await;
+    let job_id = started["jobId"].as_str().unwrap();
+    t.wait_for_job(&a, job_id).await;
+
+    let resp = t
+        .get(&b, &format!("/v1/import-jobs/{job_id}"))
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, 404, "NOT_FOUND").await;
+    let resp = t.get(&b, "/v1/suppliers/T00001").send().await.unwrap();
+    expect_error(resp, 404, "NOT_FOUND").await;
+    assert!(t.all_suppliers(&b, 100).await.is_empty());
+    // A's header with B's token: B holds no grant for A.
+    let resp = t
+        .http
+        .get(t.url(&format!("/v1/import-jobs/{job_id}")))
+        .bearer_auth(&b.token)
+        .header("Lightyear-Company-ID", a.company.to_string())
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, 403, "FORBIDDEN").await;
+    let resp = t
+        .get(&a, &format!("/v1/import-jobs/{}", uuid::Uuid::new_v4()))
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, 404, "NOT_FOUND").await;
+    let resp = t
+        .get(&a, "/v1/import-jobs/not-a-uuid")
+        .send()
+        .await
+        .unwrap();
+    let body = expect_error(resp, 400, "VALIDATION_ERROR").await;
+    assert_eq!(error_field(&body), "jobId");
+    let resp = t
+        .get(&a, &format!("/v1/suppliers/{}", "x".repeat(65)))
+        .send()
+        .await
+        .unwrap();
+    let body = expect_error(resp, 400, "VALIDATION_ERROR").await;
+    assert_eq!(error_field(&body), "externalId");
+
+    // A continuation key from another list, or another company, is refused.
+    t.publish_many(a.company, 3).await;
+    let page = expect_ok(
+        t.get(&a, "/v1/invoices/exportable?limit=1")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let invoice_key = page["continuationKey"].as_str().unwrap();
+    let resp = t
+        .get(&a, &format!("/v1/suppliers?continuationKey={invoice_key}"))
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, 400, "INVALID_CONTINUATION_KEY").await;
+    let page = expect_ok(t.get(&a, "/v1/suppliers?limit=1").send().await.unwrap()).await;
+    let supplier_key = page["continuationKey"].as_str().unwrap();
+    let resp = t
+        .get(&b, &format!("/v1/suppliers?continuationKey={supplier_key}"))
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, 400, "INVALID_CONTINUATION_KEY").await;
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_refused_start_call_names_its_problem_and_starts_no_job() {
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let json_cases: [(Value, &str); 7] = [
+        (json!({"type": "VENDORS", "records": []}), "type"),
+        (json!({"records": []}), "type"),
+        (
+            json!({"type": "SUPPLIER_CARDS", "records": {"externalId": "x"}}),
+            "records",
+        ),
+        (json!({"type": "SUPPLIER_CARDS"}), "records"),
+        (
+            json!({"type": "SUPPLIER_CARDS", "contentType": "text/plain"}),
+            "contentType",
+        ),
+        (
+            json!({"type": "SUPPLIER_CARDS", "records": [], "contentType": "text/csv"}),
+            "contentType",
+        ),
+        (
+            json!({"type": "SUPPLIER_CARDS", "records": [], "extra": 1}),
+            "extra",
+        ),
+    ];
+    for (body, field) in json_cases {
+        let resp = t
+            .post_json(&a, "/v1/import-jobs", &body)
+            .send()
+            .await
+            .unwrap();
+        let error = expect_error(resp, 400, "VALIDATION_ERROR").await;
+        assert_eq!(error_field(&error), field, "{body}");
+    }
+    let raw = |content_type: &str, path: &str, body: Vec<u8>| {
+        t.http
+            .post(t.url(path))
+            .bearer_auth(&a.token)
+            .header("Lightyear-Company-ID", a.company.to_string())
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let resp = raw(
+        "application/json",
+        "/v1/import-jobs",
+        b"{\"type\": ".to_vec(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        error_field(&expect_error(resp, 400, "VALIDATION_ERROR").await),
+        "body"
+    );
+    let resp = raw("text/csv", "/v1/import-jobs", b"externalId,name\n".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(
+        error_field(&expect_error(resp, 400, "VALIDATION_ERROR").await),
+        "type"
+    );
+    let resp = raw(
+        "text/csv",
+        "/v1/import-jobs?type=SUPPLIER_CARDS",
+        Vec::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        error_field(&expect_error(resp, 400, "VALIDATION_ERROR").await),
+        "body"
+    );
+    let resp = raw(
+        "text/plain",
+        "/v1/import-jobs?type=SUPPLIER_CARDS",
+        b"a,b\n".to_vec(),
+    )
+    .await
+    .unwrap();
+    expect_error(resp, 415, "UNSUPPORTED_MEDIA_TYPE").await;
+    let big = supplier_csv("B", 120_000);
+    assert!(big.len() > 5 * 1024 * 1024);
+    let resp = raw(
+        "text/csv",
+        "/v1/import-jobs?type=SUPPLIER_CARDS",
+        big.into_bytes(),
+    )
+    .await
+    .unwrap();
+    let error = expect_error(resp, 413, "PAYLOAD_TOO_LARGE").await;
+    assert!(error["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("upload URL"));
+
+    // Tokens without the route's scope.
+    let reader = t.tenant(&[Scope::ImportsRead]).await;
+    let resp = t
+        .post_json(
+            &reader,
+            "/v1/import-jobs",
+            &json!({"type": "SUPPLIER_CARDS", "records": []}),
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, 403, "FORBIDDEN").await;
+    let writer = t.tenant(&[Scope::ImportsWrite]).await;
+    for path in [
+        "/v1/suppliers",
+        "/v1/suppliers/x",
+        &format!("/v1/import-jobs/{}", uuid::Uuid::new_v4()),
+    ] {
+        let resp = t.get(&writer, path).send().await.unwrap();
+        expect_error(resp, 403, "FORBIDDEN").await;
+    }
+    for tenant in [&a, &reader, &writer] {
+        assert_eq!(t.count_items(tenant.company, "IMPORTJOB#").await, 0);
+        assert_eq!(t.count_items(tenant.company, "SUPPLIER#").await, 0);
+    }
+    t.stop().await;
+}
