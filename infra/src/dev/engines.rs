@@ -13,9 +13,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 /// The one access key the local S3 engine accepts; the dev stack's SDK clients sign with it,
-/// so pre-signed URLs are verified exactly as S3 would (signature and expiry).
-pub const LOCAL_ACCESS_KEY: &str = "ledgerdock-local";
-pub const LOCAL_SECRET_KEY: &str = "ledgerdock-local-secret";
+/// so pre-signed URLs are verified exactly as S3 would (signature and expiry). Letters and
+/// digits only: official DynamoDB Local (the fidelity run) refuses any other access key.
+pub const LOCAL_ACCESS_KEY: &str = "ledgerdocklocal";
+pub const LOCAL_SECRET_KEY: &str = "ledgerdocklocalsecret";
 pub const LOCAL_REGION: &str = "us-east-1";
 
 /// Serves the DynamoDB JSON API on `listener` until `shutdown` flips.
