@@ -122,6 +122,24 @@ async fn json_import_counts_every_record_and_names_bad_ones_by_position() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn errors_beyond_the_cap_are_counted_and_flagged_as_cut() {
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let mut records: Vec<Value> = (1..=1200)
+        .map(|i| json!({"externalId": format!("N{i}")}))
+        .collect();
+    records.extend(supplier_records("G", 10));
+    let started = t.import_json(&a, &records).await;
+    let job = t.wait_for_job(&a, started["jobId"].as_str().unwrap()).await;
+    assert_eq!(counts(&job), [1210, 10, 0, 0, 1200]);
+    assert_eq!(job["errors"].as_array().unwrap().len(), 1000);
+    assert_eq!(job["errorsTruncated"], true);
+    assert_eq!(error_records(&job)[999], 1000);
+    assert_eq!(job["errors"][0]["field"], "name");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn csv_body_imports_reports_unknown_columns_and_reads_back_paged() {
     let t = TestStack::start().await;
     let a = t.tenant_all_scopes().await;

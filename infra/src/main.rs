@@ -113,7 +113,10 @@ struct PublishArgs {
 async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            // The embedded DynamoDB logs every 4xx it answers (a missing table at first start,
+            // each lost conditional write) as a warning; those are expected, not news.
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,dynoxide::server=error".into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -1,0 +1,72 @@
+//! How long an import of N supplier rows takes on the local stack, end to end: start an
+//! upload job, PUT the CSV to its pre-signed URL, poll until FINISHED. Prints the time, the
+//! rate and the process's peak memory (the worker streams, so that stays flat as N grows).
+//!
+//!     cargo bench -p ledgerdock-tests --bench import_throughput -- 100000
+//!
+//! Persists DynamoDB to a file, as `ledgerdock dev` does by default; `--in-memory` for not.
+
+use std::time::Instant;
+
+use ledgerdock_infra::dev::DevOptions;
+use ledgerdock_tests::*;
+use serde_json::json;
+
+fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let rows: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(100_000);
+    let in_memory = args.iter().any(|a| a == "--in-memory");
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let t = TestStack::start_with(DevOptions {
+        in_memory,
+        data_dir: scratch.path().to_path_buf(),
+        ..options()
+    })
+    .await;
+    let tenant = t.tenant_all_scopes().await;
+
+    let csv = supplier_csv("B", rows);
+    let size_mib = csv.len() as f64 / (1024.0 * 1024.0);
+    let start = Instant::now();
+    let request = t
+        .import_request()
+        .json(&json!({"type": "SUPPLIER_CARDS", "contentType": "text/csv"}));
+    let job = t.start_import(&tenant, request).await;
+    let url = job["upload"]["url"].as_str().unwrap();
+    let put = t
+        .http
+        .put(url)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let uploaded = start.elapsed();
+    let done = t
+        .wait_for_job(&tenant, job["jobId"].as_str().unwrap())
+        .await;
+    let total = start.elapsed();
+    assert_eq!(done["status"], "FINISHED", "{done}");
+    assert_eq!(done["counts"]["created"].as_u64(), Some(rows as u64));
+    println!(
+        "{rows} rows ({size_mib:.1} MiB CSV, DynamoDB {}): upload {:.1} s, FINISHED after {:.1} s, {:.0} rows/s, peak RSS {} MiB",
+        if in_memory { "in memory" } else { "on disk" },
+        uploaded.as_secs_f64(),
+        total.as_secs_f64(),
+        rows as f64 / total.as_secs_f64(),
+        peak_rss_mib().map_or("?".to_string(), |m| m.to_string()),
+    );
+    t.stop().await;
+}
