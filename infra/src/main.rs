@@ -198,6 +198,10 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
         println!(
             "  curl -s \"${{H[@]}}\" -X POST -H 'Content-Type: application/json' -d '{{\"externalId\":\"ERP-1\"}}' {api}/v1/invoices/{invoice}/complete"
         );
+        println!("\nImport supplier cards (then GET {api}/v1/import-jobs/<jobId> until FINISHED):");
+        println!(
+            "  curl -s \"${{H[@]}}\" -X POST -H 'Content-Type: text/csv' --data-binary $'externalId,name,country\\nACME-1,Acme Oy,FI' '{api}/v1/import-jobs?type=SUPPLIER_CARDS'"
+        );
     }
     println!("\nPress Ctrl-C to stop.");
     tokio::signal::ctrl_c()

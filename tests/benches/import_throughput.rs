@@ -1,8 +1,10 @@
 //! How long an import of N supplier rows takes on the local stack, end to end: start an
 //! upload job, PUT the CSV to its pre-signed URL, poll until FINISHED. Prints the time, the
-//! rate and the process's peak memory (the worker streams, so that stays flat as N grows).
+//! rate and the process's resident memory while the worker runs (it streams, so that stays
+//! flat as N grows; the test client's own copy of the file is dropped once uploaded).
 //!
 //!     cargo bench -p ledgerdock-tests --bench import_throughput -- 100000
+//!     cargo bench -p ledgerdock-tests --bench import_throughput -- 500000 --wide   # ≈100 MB
 //!
 //! Persists DynamoDB to a file, as `ledgerdock dev` does by default; `--in-memory` for not.
 
@@ -12,11 +14,14 @@ use ledgerdock_infra::dev::DevOptions;
 use ledgerdock_tests::*;
 use serde_json::json;
 
-fn peak_rss_mib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024)
+/// The process's resident memory now, in MiB (Linux).
+fn rss_mib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |kib| kib / 1024)
 }
 
 #[tokio::main]
@@ -27,6 +32,7 @@ async fn main() {
         .collect();
     let rows: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(100_000);
     let in_memory = args.iter().any(|a| a == "--in-memory");
+    let wide = args.iter().any(|a| a == "--wide");
     let scratch = tempfile::tempdir().expect("temp dir");
     let t = TestStack::start_with(DevOptions {
         in_memory,
@@ -36,7 +42,11 @@ async fn main() {
     .await;
     let tenant = t.tenant_all_scopes().await;
 
-    let csv = supplier_csv("B", rows);
+    let csv = if wide {
+        wide_supplier_csv("W", rows)
+    } else {
+        supplier_csv("B", rows)
+    };
     let size_mib = csv.len() as f64 / (1024.0 * 1024.0);
     let start = Instant::now();
     let request = t
@@ -54,19 +64,33 @@ async fn main() {
         .unwrap();
     assert_eq!(put.status(), 200);
     let uploaded = start.elapsed();
+    let job_id = job["jobId"].as_str().unwrap().to_string();
+    // Sample memory while the worker runs (the uploaded copy of the file is already freed).
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let sampler = tokio::spawn({
+        let peak = peak.clone();
+        async move {
+            loop {
+                peak.fetch_max(rss_mib(), std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    });
     let done = t
-        .wait_for_job(&tenant, job["jobId"].as_str().unwrap())
+        .wait_for_job_within(&tenant, &job_id, std::time::Duration::from_secs(3600))
         .await;
     let total = start.elapsed();
+    sampler.abort();
+    let peak_while_importing = peak.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(done["status"], "FINISHED", "{done}");
     assert_eq!(done["counts"]["created"].as_u64(), Some(rows as u64));
     println!(
-        "{rows} rows ({size_mib:.1} MiB CSV, DynamoDB {}): upload {:.1} s, FINISHED after {:.1} s, {:.0} rows/s, peak RSS {} MiB",
+        "{rows} rows ({size_mib:.1} MiB CSV, DynamoDB {}): upload {:.1} s, FINISHED after {:.1} s, {:.0} rows/s, peak RSS while importing {} MiB",
         if in_memory { "in memory" } else { "on disk" },
         uploaded.as_secs_f64(),
         total.as_secs_f64(),
         rows as f64 / total.as_secs_f64(),
-        peak_rss_mib().map_or("?".to_string(), |m| m.to_string()),
+        peak_while_importing,
     );
     t.stop().await;
 }

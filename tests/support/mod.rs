@@ -320,6 +320,24 @@ pub fn supplier_csv(prefix: &str, n: usize) -> String {
     csv
 }
 
+/// Cards with every field filled, about 200 bytes a row (500,000 rows ≈ 100 MB).
+pub fn wide_supplier_csv(prefix: &str, n: usize) -> String {
+    let mut csv = String::from(
+        "externalId,name,taxNumber,email,phone,addressLine1,addressLine2,city,region,\
+         postalCode,country,currency,defaultAccountCode,defaultTaxCode,paymentTermsDays,active\n",
+    );
+    for i in 1..=n {
+        csv.push_str(&format!(
+            "{prefix}{i:07},\"Supplier {i}, Trading Ltd\",FI{i:08},ap{i}@supplier.example,\
+             +358 9 {i:07},\"{i} Industrial Road\",Building C,Helsinki,Uusimaa,00{:03},\
+             FI,EUR,4000-{},VAT24,30,true\n",
+            i % 1000,
+            i % 97
+        ));
+    }
+    csv
+}
+
 impl TestStack {
     /// POSTs a start call and asserts its 202 shape; returns the body.
     pub async fn start_import(&self, tenant: &Tenant, request: reqwest::RequestBuilder) -> Value {
@@ -378,7 +396,17 @@ impl TestStack {
 
     /// Polls the job until it leaves IN_PROGRESS (at most two minutes).
     pub async fn wait_for_job(&self, tenant: &Tenant, job_id: &str) -> Value {
-        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        self.wait_for_job_within(tenant, job_id, Duration::from_secs(120))
+            .await
+    }
+
+    pub async fn wait_for_job_within(
+        &self,
+        tenant: &Tenant,
+        job_id: &str,
+        within: Duration,
+    ) -> Value {
+        let deadline = std::time::Instant::now() + within;
         loop {
             let job = self.job(tenant, job_id).await;
             if job["status"] != "IN_PROGRESS" {
