@@ -2,6 +2,7 @@
 //! the `ledgerdock` CLI, the dev stack with its embedded engines, bootstrap, demo data.
 
 pub mod bootstrap;
+pub mod cli;
 pub mod clients;
 pub mod dev;
 pub mod oauth;

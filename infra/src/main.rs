@@ -31,6 +31,8 @@ struct Cli {
 enum Command {
     /// Run the whole API locally: embedded DynamoDB and S3 engines, local OAuth2, every route.
     Dev(DevArgs),
+    /// Onboard and manage machine clients: credentials, company grants, scopes, rate limits.
+    Clients(ledgerdock_infra::cli::clients::ClientsArgs),
     /// Manage invoices (the platform's internal publish path).
     Invoices {
         #[command(subcommand)]
@@ -122,6 +124,7 @@ async fn main() {
         .init();
     let result = match Cli::parse().command {
         Command::Dev(args) => dev(args).await,
+        Command::Clients(args) => ledgerdock_infra::cli::clients::run(args).await,
         Command::Invoices {
             command: InvoicesCommand::Publish(args),
         } => publish(args).await,

@@ -36,6 +36,19 @@ where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Result<Response<Body>, ApiError>>,
 {
+    serve_with_headers(req, |req| async move {
+        (run(req).await, http::HeaderMap::new())
+    })
+    .await
+}
+
+/// [`serve`] for handlers that add headers to every response, errors included (the rate-limit
+/// headers).
+pub async fn serve_with_headers<F, Fut>(req: Request, run: F) -> Response<Body>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = (Result<Response<Body>, ApiError>, http::HeaderMap)>,
+{
     let request_id = request_id(&req);
     let span = tracing::info_span!(
         "request",
@@ -46,10 +59,12 @@ where
         clientId = tracing::field::Empty,
     );
     async move {
-        let mut response = match run(req).await {
+        let (result, headers) = run(req).await;
+        let mut response = match result {
             Ok(response) => response,
             Err(error) => error.into_response(&request_id),
         };
+        response.headers_mut().extend(headers);
         if let Ok(value) = http::HeaderValue::from_str(&request_id) {
             response.headers_mut().insert("x-request-id", value);
         }

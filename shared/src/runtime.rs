@@ -11,7 +11,6 @@ use serde::Serialize;
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::handlers::Handler;
 
 /// Leaked once: the state lives as long as the container, and invocations borrow it freely.
 async fn state() -> Result<&'static AppState, crate::config::ConfigError> {
@@ -19,11 +18,14 @@ async fn state() -> Result<&'static AppState, crate::config::ConfigError> {
     Ok(Box::leak(Box::new(AppState::from_env().await?)))
 }
 
-/// Runs an API Gateway (REST, payload v1) handler.
-pub async fn run_http(handler: Handler) -> Result<(), lambda_http::Error> {
+/// Runs the API Gateway (REST, payload v1) route that `function` serves (see `ROUTES`).
+pub async fn run_http(function: &str) -> Result<(), lambda_http::Error> {
+    let route = crate::handlers::route(function).ok_or_else(|| {
+        format!("{function} serves no route in ledgerdock_shared::handlers::ROUTES")
+    })?;
     let state = state().await?;
     lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, Infallible>(handler(state, req).await)
+        Ok::<_, Infallible>((route.handler)(state, route, req).await)
     }))
     .await
 }

@@ -407,13 +407,17 @@ impl TestStack {
         within: Duration,
     ) -> Value {
         let deadline = std::time::Instant::now() + within;
+        let mut polls = 0u32;
         loop {
             let job = self.job(tenant, job_id).await;
             if job["status"] != "IN_PROGRESS" {
                 return job;
             }
             assert!(std::time::Instant::now() < deadline, "job stuck: {job}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            // Quick polls first, then gently: a long job must not run into the rate limit.
+            polls += 1;
+            let pause = if polls < 100 { 50 } else { 1000 };
+            tokio::time::sleep(Duration::from_millis(pause)).await;
         }
     }
 

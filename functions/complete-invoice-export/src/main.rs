@@ -3,8 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    ledgerdock_shared::runtime::run_http(
-        ledgerdock_shared::handlers::complete_invoice_export::boxed,
-    )
-    .await
+    ledgerdock_shared::runtime::run_http("complete-invoice-export").await
 }

@@ -3,8 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    ledgerdock_shared::runtime::run_http(
-        ledgerdock_shared::handlers::get_invoice_download_url::boxed,
-    )
-    .await
+    ledgerdock_shared::runtime::run_http("get-invoice-download-url").await
 }

@@ -3,8 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    ledgerdock_shared::runtime::run_http(
-        ledgerdock_shared::handlers::list_exportable_invoices::boxed,
-    )
-    .await
+    ledgerdock_shared::runtime::run_http("list-exportable-invoices").await
 }

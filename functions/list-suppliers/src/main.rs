@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    ledgerdock_shared::runtime::run_http(ledgerdock_shared::handlers::list_suppliers::boxed).await
+    ledgerdock_shared::runtime::run_http("list-suppliers").await
 }

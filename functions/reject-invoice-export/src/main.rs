@@ -3,6 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    ledgerdock_shared::runtime::run_http(ledgerdock_shared::handlers::reject_invoice_export::boxed)
-        .await
+    ledgerdock_shared::runtime::run_http("reject-invoice-export").await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    ledgerdock_shared::runtime::run_http(ledgerdock_shared::handlers::start_import_job::boxed).await
+    ledgerdock_shared::runtime::run_http("start-import-job").await
 }

@@ -23,7 +23,7 @@ use ledgerdock_shared::handlers::{Route, ROUTES};
 use ledgerdock_shared::{ApiError, AppState};
 use serde_json::json;
 
-use crate::clients::ClientRegistry;
+use crate::clients::{secret_matches, ClientRegistry};
 use crate::oauth::{TokenIssuer, TOKEN_TTL_SECS};
 
 /// API Gateway's own payload limit; the functions enforce their tighter per-route limits.
@@ -89,7 +89,7 @@ async fn token(State(api): State<Arc<DevApi>>, headers: HeaderMap, body: Bytes) 
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     };
     let client = match api.clients.find(&client_id).await {
-        Ok(Some(client)) if client.secret_matches(&secret) => client,
+        Ok(Some(client)) if secret_matches(&client, &secret) => client,
         Ok(_) => return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client"),
         Err(e) => {
             tracing::error!(error = %e, "client lookup failed");
@@ -264,7 +264,7 @@ async fn gateway(State(api): State<Arc<DevApi>>, req: AxumRequest) -> Response {
         .with_path_parameters(QueryMap::from(path_params))
         .with_query_string_parameters(QueryMap::from(query))
         .with_raw_http_path(path);
-    to_axum((route.handler)(&api.app, lambda_request).await)
+    to_axum((route.handler)(&api.app, route, lambda_request).await)
 }
 
 #[cfg(test)]

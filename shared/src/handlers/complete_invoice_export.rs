@@ -4,9 +4,9 @@
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
-use super::{check_text, HandlerFuture};
+use super::{check_text, HandlerFuture, Route};
 use crate::app::AppState;
-use crate::auth::Scope;
+use crate::auth::Tenant;
 use crate::domain::{ExportRecord, InvoiceId, Timestamp};
 use crate::error::ApiError;
 use crate::http;
@@ -23,12 +23,8 @@ struct CompleteRequest {
     external_url: Option<String>,
 }
 
-pub fn boxed(state: &AppState, req: Request) -> HandlerFuture<'_> {
-    Box::pin(handle(state, req))
-}
-
-pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
-    http::serve(req, |req| run(state, req)).await
+pub fn boxed<'a>(state: &'a AppState, route: &'static Route, req: Request) -> HandlerFuture<'a> {
+    Box::pin(state.serve_route(route, req, run))
 }
 
 fn validate(body: &CompleteRequest) -> Result<(), ApiError> {
@@ -56,8 +52,7 @@ fn validate(body: &CompleteRequest) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn run(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let tenant = state.authorize(&req, Scope::InvoicesWrite).await?;
+async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
     let invoice_id: InvoiceId = http::path_param(&req, "invoiceId")?;
     let body: CompleteRequest = http::json_body(&req, true)?;
     validate(&body)?;

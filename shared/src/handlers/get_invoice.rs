@@ -2,23 +2,18 @@
 
 use lambda_http::{Body, Request, Response};
 
-use super::HandlerFuture;
+use super::{HandlerFuture, Route};
 use crate::app::AppState;
-use crate::auth::Scope;
+use crate::auth::Tenant;
 use crate::domain::InvoiceId;
 use crate::error::ApiError;
 use crate::http;
 
-pub fn boxed(state: &AppState, req: Request) -> HandlerFuture<'_> {
-    Box::pin(handle(state, req))
+pub fn boxed<'a>(state: &'a AppState, route: &'static Route, req: Request) -> HandlerFuture<'a> {
+    Box::pin(state.serve_route(route, req, run))
 }
 
-pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
-    http::serve(req, |req| run(state, req)).await
-}
-
-async fn run(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let tenant = state.authorize(&req, Scope::InvoicesRead).await?;
+async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
     let invoice_id: InvoiceId = http::path_param(&req, "invoiceId")?;
     // Another company's invoice lives under another partition key: it is simply not found.
     match state.invoices.get(tenant.company, invoice_id).await? {

@@ -2,23 +2,18 @@
 
 use lambda_http::{Body, Request, Response};
 
-use super::HandlerFuture;
+use super::{HandlerFuture, Route};
 use crate::app::AppState;
-use crate::auth::Scope;
+use crate::auth::Tenant;
 use crate::domain::supplier::parse_external_id;
 use crate::error::ApiError;
 use crate::http;
 
-pub fn boxed(state: &AppState, req: Request) -> HandlerFuture<'_> {
-    Box::pin(handle(state, req))
+pub fn boxed<'a>(state: &'a AppState, route: &'static Route, req: Request) -> HandlerFuture<'a> {
+    Box::pin(state.serve_route(route, req, run))
 }
 
-pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
-    http::serve(req, |req| run(state, req)).await
-}
-
-async fn run(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let tenant = state.authorize(&req, Scope::ImportsRead).await?;
+async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
     let external_id: String = http::path_param::<ExternalId>(&req, "externalId")?.0;
     match state.suppliers.get(tenant.company, &external_id).await? {
         Some(supplier) => http::ok(&supplier.view()),

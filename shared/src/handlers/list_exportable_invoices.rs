@@ -3,9 +3,9 @@
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
-use super::HandlerFuture;
+use super::{HandlerFuture, Route};
 use crate::app::AppState;
-use crate::auth::Scope;
+use crate::auth::Tenant;
 use crate::domain::InvoiceId;
 use crate::error::ApiError;
 use crate::http;
@@ -19,16 +19,11 @@ struct Page {
     continuation_key: Option<String>,
 }
 
-pub fn boxed(state: &AppState, req: Request) -> HandlerFuture<'_> {
-    Box::pin(handle(state, req))
+pub fn boxed<'a>(state: &'a AppState, route: &'static Route, req: Request) -> HandlerFuture<'a> {
+    Box::pin(state.serve_route(route, req, run))
 }
 
-pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
-    http::serve(req, |req| run(state, req)).await
-}
-
-async fn run(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let tenant = state.authorize(&req, Scope::InvoicesRead).await?;
+async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
     let limit = http::page_limit(&req)?;
     let after = state
         .continuation

@@ -24,7 +24,7 @@ use crate::app::AppState;
 use crate::auth::Scope;
 
 pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>>;
-pub type Handler = for<'a> fn(&'a AppState, Request) -> HandlerFuture<'a>;
+pub type Handler = for<'a> fn(&'a AppState, &'static Route, Request) -> HandlerFuture<'a>;
 
 /// A public API route: the function that serves it and the scope its authorizer demands.
 pub struct Route {
@@ -35,6 +35,11 @@ pub struct Route {
     pub path: &'static str,
     pub scope: Scope,
     pub handler: Handler,
+}
+
+/// The route a Lambda function serves, by its function (crate) name.
+pub fn route(function: &str) -> Option<&'static Route> {
+    ROUTES.iter().find(|r| r.function == function)
 }
 
 pub static ROUTES: &[Route] = &[

@@ -4,9 +4,9 @@
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
-use super::{check_text, HandlerFuture};
+use super::{check_text, HandlerFuture, Route};
 use crate::app::AppState;
-use crate::auth::Scope;
+use crate::auth::Tenant;
 use crate::domain::{InvoiceId, RejectionRecord, Timestamp};
 use crate::error::ApiError;
 use crate::http;
@@ -25,12 +25,8 @@ struct RejectRequest {
     code: Option<String>,
 }
 
-pub fn boxed(state: &AppState, req: Request) -> HandlerFuture<'_> {
-    Box::pin(handle(state, req))
-}
-
-pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
-    http::serve(req, |req| run(state, req)).await
+pub fn boxed<'a>(state: &'a AppState, route: &'static Route, req: Request) -> HandlerFuture<'a> {
+    Box::pin(state.serve_route(route, req, run))
 }
 
 fn validate(body: RejectRequest) -> Result<(String, Option<String>), ApiError> {
@@ -54,8 +50,7 @@ fn validate(body: RejectRequest) -> Result<(String, Option<String>), ApiError> {
     Ok((reason.trim().to_string(), body.code))
 }
 
-async fn run(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let tenant = state.authorize(&req, Scope::InvoicesWrite).await?;
+async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
     let invoice_id: InvoiceId = http::path_param(&req, "invoiceId")?;
     let (reason, code) = validate(http::json_body(&req, false)?)?;
     let transition = Transition::Reject(RejectionRecord {

@@ -8,9 +8,9 @@
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
-use super::HandlerFuture;
+use super::{HandlerFuture, Route};
 use crate::app::AppState;
-use crate::auth::Scope;
+use crate::auth::Tenant;
 use crate::domain::{CompanyId, JobId, Timestamp};
 use crate::error::ApiError;
 use crate::http;
@@ -24,12 +24,8 @@ const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 
 const UPLOAD_HINT: &str = "; for a larger file send {\"type\": \"SUPPLIER_CARDS\", \"contentType\": \"text/csv\"} and PUT the file to the upload URL in the answer";
 
-pub fn boxed(state: &AppState, req: Request) -> HandlerFuture<'_> {
-    Box::pin(handle(state, req))
-}
-
-pub async fn handle(state: &AppState, req: Request) -> Response<Body> {
-    http::serve(req, |req| run(state, req)).await
+pub fn boxed<'a>(state: &'a AppState, route: &'static Route, req: Request) -> HandlerFuture<'a> {
+    Box::pin(state.serve_route(route, req, run))
 }
 
 /// The JSON form of the start call.
@@ -154,8 +150,7 @@ fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_string()))
 }
 
-async fn run(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let tenant = state.authorize(&req, Scope::ImportsWrite).await?;
+async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
     let company = tenant.company;
     let idempotency_key = idempotency_key(&req)?;
     if let Some(key) = &idempotency_key {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
+use super::clients::{parse_scopes, scope_list};
 use super::dynamo_error;
 use super::schema::{PK, SK};
 use crate::auth::Scope;
@@ -80,17 +81,7 @@ impl GrantStore {
             .send()
             .await
             .map_err(|e| dynamo_error("GetItem", e))?;
-        let scopes = out.item.map(|item| {
-            item.get("scopes")
-                .and_then(|v| v.as_l().ok())
-                .map(|list| {
-                    list.iter()
-                        .filter_map(|v| v.as_s().ok())
-                        .filter_map(|s| Scope::parse(s))
-                        .collect()
-                })
-                .unwrap_or_default()
-        });
+        let scopes = out.item.map(|item| parse_scopes(item.get("scopes")));
         if !self.ttl.is_zero() {
             if let Ok(mut cache) = self.cache.lock() {
                 if cache.len() >= MAX_CACHED_GRANTS {
@@ -113,15 +104,7 @@ impl GrantStore {
         item.insert("entity".into(), AttributeValue::S("GRANT".into()));
         item.insert("clientId".into(), AttributeValue::S(client_id.into()));
         item.insert("companyId".into(), AttributeValue::S(company.to_string()));
-        item.insert(
-            "scopes".into(),
-            AttributeValue::L(
-                scopes
-                    .iter()
-                    .map(|s| AttributeValue::S(s.name().into()))
-                    .collect(),
-            ),
-        );
+        item.insert("scopes".into(), scope_list(scopes));
         item.insert(
             "grantedAt".into(),
             AttributeValue::S(Timestamp::now().to_string()),
@@ -134,5 +117,56 @@ impl GrantStore {
             .await
             .map_err(|e| dynamo_error("PutItem", e))?;
         Ok(())
+    }
+
+    /// Every company `client_id` is granted, with the scopes of each (one Query).
+    pub async fn list(&self, client_id: &str) -> Result<Vec<(CompanyId, Vec<Scope>)>, ApiError> {
+        let mut grants = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :company)")
+                .expression_attribute_values(":pk", AttributeValue::S(client_pk(client_id)))
+                .expression_attribute_values(":company", AttributeValue::S("COMPANY#".into()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| dynamo_error("Query", e))?;
+            for item in out.items.unwrap_or_default() {
+                let company = item
+                    .get(SK)
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|sk| sk.strip_prefix("COMPANY#"))
+                    .and_then(|id| id.parse().ok());
+                if let Some(company) = company {
+                    grants.push((company, parse_scopes(item.get("scopes"))));
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(grants);
+            }
+        }
+    }
+
+    /// Takes `company` away from `client_id`; `false` when there was no such grant.
+    pub async fn revoke(&self, client_id: &str, company: CompanyId) -> Result<bool, ApiError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(client_id, &company)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| dynamo_error("DeleteItem", e))?;
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.remove(&(client_id.to_string(), company));
+        }
+        Ok(out.attributes.is_some())
     }
 }

@@ -1,5 +1,6 @@
 //! DynamoDB adapters. One table (see [`schema`]); each submodule owns one kind of item.
 
+pub mod clients;
 pub mod grants;
 pub mod import_jobs;
 pub mod invoices;
