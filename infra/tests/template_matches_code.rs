@@ -160,5 +160,23 @@ fn every_function_crate_is_deployed_and_built_for_arm64_al2023() {
             text(&function["Metadata"]["BuildMethod"]),
             "rust-cargolambda"
         );
+        // A function that serves an API route names one that ROUTES has.
+        let main = std::fs::read_to_string(entry_path(functions_dir, &name)).unwrap();
+        if main.contains("run_http(") {
+            assert!(
+                ledgerdock_shared::handlers::route(&name).is_some(),
+                "functions/{name} serves no route in ROUTES"
+            );
+            assert!(
+                main.contains(&format!("run_http(\"{name}\")")),
+                "functions/{name}"
+            );
+        }
     }
+}
+
+fn entry_path(functions_dir: &str, name: &str) -> std::path::PathBuf {
+    std::path::Path::new(functions_dir)
+        .join(name)
+        .join("src/main.rs")
 }

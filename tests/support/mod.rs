@@ -469,3 +469,62 @@ impl TestStack {
         }
     }
 }
+
+// ------------------------------------------------------------------ clients
+
+impl TestStack {
+    /// What `ledgerdock clients` drives, pointed at this stack's local registry.
+    pub fn admin(&self) -> ledgerdock_infra::clients::ClientAdmin {
+        ledgerdock_infra::clients::ClientAdmin::new(
+            ledgerdock_infra::clients::Directory::Local(self.stack.api.clients.clone()),
+            self.stack.app.dynamodb.clone(),
+            &self.stack.app.config.table_name,
+        )
+    }
+
+    /// Creates a client as an operator would, granted `companies` with `scopes`, and gets it a
+    /// token.
+    pub async fn client_for(
+        &self,
+        companies: &[CompanyId],
+        scopes: &[Scope],
+        rate_limit: u32,
+    ) -> (ledgerdock_infra::clients::Credentials, String) {
+        let (_, credentials) = self
+            .admin()
+            .create("test connector", companies, scopes, rate_limit)
+            .await
+            .expect("client created");
+        let token = self
+            .token(&credentials.client_id, &credentials.client_secret, None)
+            .await;
+        (credentials, token)
+    }
+
+    /// The raw token endpoint answer for these credentials.
+    pub async fn token_response(&self, client_id: &str, secret: &str) -> (u16, Value) {
+        let resp = self
+            .http
+            .post(&self.stack.token_url)
+            .basic_auth(client_id, Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.json().await.unwrap())
+    }
+
+    /// A request with an explicit token and company header.
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        company: CompanyId,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .header("Lightyear-Company-ID", company.to_string())
+    }
+}

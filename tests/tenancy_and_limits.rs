@@ -1,0 +1,350 @@
+//! Who may do what: the isolation matrix over every route, grants versus token scopes,
+//! revoke / delete / rotate taking effect without a redeploy, and per-client rate limits with
+//! their headers and usage counts.
+
+use ledgerdock_shared::auth::Scope;
+use ledgerdock_shared::domain::{CompanyId, DocumentFormat, InvoiceId, InvoiceStatus};
+use ledgerdock_shared::handlers::{Route, ROUTES};
+use ledgerdock_tests::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+/// One company's resources, one of each kind the routes address.
+struct Resources {
+    company: CompanyId,
+    to_complete: InvoiceId,
+    to_reject: InvoiceId,
+    job: String,
+    supplier: String,
+}
+
+/// `prefix` keeps each company's supplier ids distinct.
+async fn resources(t: &TestStack, prefix: &str) -> (Resources, Tenant) {
+    let owner = t.tenant_all_scopes().await;
+    let to_complete = t
+        .publish(
+            owner.company,
+            1,
+            "2026-11-01T08:00:00Z",
+            &[DocumentFormat::Pdf],
+        )
+        .await;
+    let to_reject = t
+        .publish(
+            owner.company,
+            1,
+            "2026-11-01T09:00:00Z",
+            &[DocumentFormat::Pdf],
+        )
+        .await;
+    let job = t.import_json(&owner, &supplier_records(prefix, 2)).await;
+    let job = job["jobId"].as_str().unwrap().to_string();
+    t.wait_for_job(&owner, &job).await;
+    let resources = Resources {
+        company: owner.company,
+        to_complete,
+        to_reject,
+        job,
+        supplier: format!("{prefix}00001"),
+    };
+    (resources, owner)
+}
+
+/// The request a route gets, aimed at `target`'s resources.
+fn call(
+    t: &TestStack,
+    route: &Route,
+    token: &str,
+    header: CompanyId,
+    target: &Resources,
+) -> reqwest::RequestBuilder {
+    let method: Method = route.method.parse().unwrap();
+    let path = route
+        .path
+        .replace(
+            "{invoiceId}",
+            &match route.function {
+                "reject-invoice-export" => target.to_reject,
+                _ => target.to_complete,
+            }
+            .to_string(),
+        )
+        .replace("{jobId}", &target.job)
+        .replace("{externalId}", &target.supplier);
+    let request = t.request(method, token, header, &path);
+    match route.function {
+        "get-invoice-download-url" => request.query(&[("format", "PDF")]),
+        "complete-invoice-export" => request.json(&json!({"externalId": "ERP-1"})),
+        "reject-invoice-export" => request.json(&json!({"reason": "duplicate"})),
+        "start-import-job" => request.json(&json!({"type": "SUPPLIER_CARDS", "records": []})),
+        _ => request,
+    }
+}
+
+fn success(route: &Route) -> u16 {
+    if route.function == "start-import-job" {
+        202
+    } else {
+        200
+    }
+}
+
+/// Routes that address one resource by id (the others list or create).
+fn addresses_a_resource(route: &Route) -> bool {
+    route.path.contains('{')
+}
+
+async fn status_and_body(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn isolation_matrix_every_route_every_scope() {
+    let t = TestStack::start().await;
+    let (a, _) = resources(&t, "A").await;
+    let (b, b_owner) = resources(&t, "B").await;
+    let b_jobs_before = t.count_items(b.company, "IMPORTJOB#").await;
+    let b_job_before = t.job(&b_owner, &b.job).await;
+
+    let scope_sets: Vec<Vec<Scope>> = std::iter::once(Scope::ALL.to_vec())
+        .chain(Scope::ALL.iter().map(|s| vec![*s]))
+        .collect();
+    for scopes in &scope_sets {
+        let (_, token) = t.client_for(&[a.company], scopes, 10_000).await;
+        for route in ROUTES {
+            let allowed = scopes.contains(&route.scope);
+            let label = format!("{} with {scopes:?}", route.function);
+
+            // Its own company and resources.
+            let (status, body) =
+                status_and_body(call(&t, route, &token, a.company, &a).send().await.unwrap()).await;
+            let expected = if allowed { success(route) } else { 403 };
+            assert_eq!(status, expected, "own company: {label}: {body}");
+
+            // Another company's header: never granted.
+            let (status, body) =
+                status_and_body(call(&t, route, &token, b.company, &b).send().await.unwrap()).await;
+            assert_eq!(status, 403, "other company's header: {label}: {body}");
+            if !allowed {
+                // Without the route's scope the token itself is refused at the gateway.
+                continue;
+            }
+            assert_eq!(body["error"]["code"], "FORBIDDEN", "{label}");
+
+            // Its own header on the other company's resources: they do not exist for it.
+            let (status, body) =
+                status_and_body(call(&t, route, &token, a.company, &b).send().await.unwrap()).await;
+            if addresses_a_resource(route) {
+                assert_eq!(status, 404, "other company's resource: {label}: {body}");
+                assert_eq!(body["error"]["code"], "NOT_FOUND");
+            } else {
+                assert_eq!(status, success(route), "{label}: {body}");
+                let text = body.to_string();
+                for foreign in [
+                    b.to_complete.to_string(),
+                    b.to_reject.to_string(),
+                    b.job.clone(),
+                    b.supplier.clone(),
+                ] {
+                    assert!(!text.contains(&foreign), "{label} leaked {foreign}");
+                }
+            }
+        }
+    }
+
+    // Nothing of B's changed.
+    for invoice in [b.to_complete, b.to_reject] {
+        let stored = t.stored(b.company, invoice).await.unwrap();
+        assert_eq!(stored.status, InvoiceStatus::ReadyForExport);
+    }
+    assert_eq!(t.count_items(b.company, "IMPORTJOB#").await, b_jobs_before);
+    assert_eq!(t.job(&b_owner, &b.job).await, b_job_before);
+    assert_eq!(t.count_items(b.company, "SUPPLIER#").await, 2);
+    // And A's own writes happened exactly as asked.
+    assert_eq!(
+        t.stored(a.company, a.to_complete).await.unwrap().status,
+        InvoiceStatus::Exported
+    );
+    assert_eq!(
+        t.stored(a.company, a.to_reject).await.unwrap().status,
+        InvoiceStatus::Rejected
+    );
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_grant_limits_its_company_even_when_the_token_carries_more() {
+    let t = TestStack::start().await;
+    let (a, _) = resources(&t, "A").await;
+    let (b, _) = resources(&t, "B").await;
+    let admin = t.admin();
+    // Read-only at A, write at B: the token carries both scopes (the union of its grants).
+    let (credentials, _) = t
+        .client_for(&[a.company], &[Scope::InvoicesRead], 10_000)
+        .await;
+    let view = admin
+        .grant(
+            &credentials.client_id,
+            b.company,
+            Some(&[Scope::InvoicesWrite]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(view.scopes, ["invoices.read", "invoices.write"]);
+    let token = t
+        .token(&credentials.client_id, &credentials.client_secret, None)
+        .await;
+    let complete = ROUTES
+        .iter()
+        .find(|r| r.function == "complete-invoice-export")
+        .unwrap();
+    let resp = call(&t, complete, &token, a.company, &a)
+        .send()
+        .await
+        .unwrap();
+    let body = expect_error(resp, 403, "FORBIDDEN").await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("invoices.write"));
+    assert_eq!(
+        t.stored(a.company, a.to_complete).await.unwrap().status,
+        InvoiceStatus::ReadyForExport
+    );
+    let resp = call(&t, complete, &token, b.company, &b)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let list = ROUTES
+        .iter()
+        .find(|r| r.function == "list-exportable-invoices")
+        .unwrap();
+    let resp = call(&t, list, &token, b.company, &b).send().await.unwrap();
+    expect_error(resp, 403, "FORBIDDEN").await;
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revoke_delete_and_rotate_take_effect_at_once() {
+    let t = TestStack::start().await;
+    let (a, _) = resources(&t, "A").await;
+    let (b, _) = resources(&t, "B").await;
+    let admin = t.admin();
+    let (credentials, token) = t
+        .client_for(&[a.company, b.company], &[Scope::InvoicesRead], 10_000)
+        .await;
+    let id = credentials.client_id.clone();
+    let list = |company: CompanyId| {
+        t.request(Method::GET, &token, company, "/v1/invoices/exportable")
+            .send()
+    };
+    assert_eq!(list(a.company).await.unwrap().status(), 200);
+    assert_eq!(list(b.company).await.unwrap().status(), 200);
+
+    // Revoke B: refused at once, A unaffected.
+    let view = admin.revoke(&id, b.company).await.unwrap();
+    assert_eq!(view.grants.len(), 1);
+    expect_error(list(b.company).await.unwrap(), 403, "FORBIDDEN").await;
+    assert_eq!(list(a.company).await.unwrap().status(), 200);
+    assert!(
+        admin.revoke(&id, b.company).await.is_err(),
+        "no grant left to revoke"
+    );
+
+    // Rotate: the old secret is refused, the new one works, tokens already issued still do.
+    let rotated = admin.rotate_secret(&id).await.unwrap();
+    assert_eq!(rotated.client_id, id);
+    assert!(rotated.replaced_client_id.is_none());
+    let (status, body) = t.token_response(&id, &credentials.client_secret).await;
+    assert_eq!((status, body), (401, json!({"error": "invalid_client"})));
+    let (status, _) = t.token_response(&id, &rotated.client_secret).await;
+    assert_eq!(status, 200);
+    assert_eq!(list(a.company).await.unwrap().status(), 200);
+
+    // Delete: no new tokens, and the unexpired one stops working.
+    admin.delete(&id).await.unwrap();
+    let (status, body) = t.token_response(&id, &rotated.client_secret).await;
+    assert_eq!((status, body), (401, json!({"error": "invalid_client"})));
+    expect_error(list(a.company).await.unwrap(), 403, "FORBIDDEN").await;
+    assert!(admin.show(&id).await.is_err());
+    assert!(admin
+        .list()
+        .await
+        .unwrap()
+        .iter()
+        .all(|c| c.client_id != id));
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_rate_limit_counts_down_then_answers_429_and_changes_nothing() {
+    let t = TestStack::start().await;
+    let (a, _) = resources(&t, "A").await;
+    let (credentials, token) = t.client_for(&[a.company], &Scope::ALL, 5).await;
+    // The window is a calendar minute: start with enough of it left for six quick calls.
+    let second = chrono::Timelike::second(&chrono::Utc::now());
+    if second > 45 {
+        tokio::time::sleep(std::time::Duration::from_secs(u64::from(61 - second))).await;
+    }
+    let header = |resp: &reqwest::Response, name: &str| -> u64 {
+        resp.headers()[name].to_str().unwrap().parse().unwrap()
+    };
+    for expected_remaining in (0..5).rev() {
+        let resp = t
+            .request(
+                Method::GET,
+                &token,
+                a.company,
+                &format!("/v1/invoices/{}", a.to_complete),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(header(&resp, "x-ratelimit-limit"), 5);
+        assert_eq!(header(&resp, "x-ratelimit-remaining"), expected_remaining);
+        let reset = header(&resp, "x-ratelimit-reset");
+        assert!((1..=60).contains(&reset), "{reset}");
+    }
+    // The sixth, a write: refused before it does anything.
+    let resp = t
+        .request(
+            Method::POST,
+            &token,
+            a.company,
+            &format!("/v1/invoices/{}/complete", a.to_complete),
+        )
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&resp, "x-ratelimit-remaining"), 0);
+    let retry_after = header(&resp, "retry-after");
+    assert!((1..=60).contains(&retry_after));
+    assert_eq!(header(&resp, "x-ratelimit-reset"), retry_after);
+    expect_error(resp, 429, "RATE_LIMITED").await;
+    assert_eq!(
+        t.stored(a.company, a.to_complete).await.unwrap().status,
+        InvoiceStatus::ReadyForExport
+    );
+
+    // Another client of the same company has its own budget.
+    let (_, other) = t.client_for(&[a.company], &[Scope::InvoicesRead], 5).await;
+    let resp = t
+        .request(Method::GET, &other, a.company, "/v1/invoices/exportable")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    // Usage: requests per day by route, all six counted.
+    let shown = t.admin().show(&credentials.client_id).await.unwrap();
+    let usage = shown.usage.unwrap();
+    let today = usage.values().next_back().unwrap();
+    assert_eq!(today.get("get-invoice"), Some(&5));
+    assert_eq!(today.get("complete-invoice-export"), Some(&1));
+    t.stop().await;
+}
