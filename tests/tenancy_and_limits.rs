@@ -331,6 +331,15 @@ async fn the_rate_limit_counts_down_then_answers_429_and_changes_nothing() {
         InvoiceStatus::ReadyForExport
     );
 
+    // A read over the limit is refused too (it ran alongside the count; its answer is dropped).
+    let resp = t
+        .request(Method::GET, &token, a.company, "/v1/invoices/exportable")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&resp, "x-ratelimit-remaining"), 0);
+    expect_error(resp, 429, "RATE_LIMITED").await;
+
     // Another client of the same company has its own budget.
     let (_, other) = t.client_for(&[a.company], &[Scope::InvoicesRead], 5).await;
     let resp = t
@@ -346,5 +355,6 @@ async fn the_rate_limit_counts_down_then_answers_429_and_changes_nothing() {
     let today = usage.values().next_back().unwrap();
     assert_eq!(today.get("get-invoice"), Some(&5));
     assert_eq!(today.get("complete-invoice-export"), Some(&1));
+    assert_eq!(today.get("list-exportable-invoices"), Some(&1));
     t.stop().await;
 }

@@ -9,7 +9,6 @@ use lambda_http::{Body, Request, Response};
 use crate::auth::{company_from_headers, Caller, Scope, Tenant};
 use crate::config::Config;
 use crate::documents::DocumentStore;
-use crate::domain::CompanyId;
 use crate::error::ApiError;
 use crate::handlers::Route;
 use crate::imports::files::ImportFiles;
@@ -72,8 +71,16 @@ impl AppState {
         }
     }
 
-    /// Serves one API request of `route`: admits it (see [`AppState::admit`]), runs `run` for
-    /// the admitted tenant, and puts the rate-limit headers on whatever the answer is.
+    /// Serves one API request of `route`: identifies the caller from the token (401), counts
+    /// the request against the client's rate limit (429), checks the route's scope in the token
+    /// (403), the company header (400) and the client's grant for that company and scope (403),
+    /// runs `run` for the admitted tenant, and puts the rate-limit headers on whatever the
+    /// answer is.
+    ///
+    /// The count is one UpdateItem that holds the limit across every container; it never runs
+    /// before the request's own work. A read (GET) runs in full alongside it and its answer is
+    /// replaced by the 429 if the client is over the limit (it changed nothing). A write waits
+    /// for the count before it changes anything, while the count overlaps its grant lookup.
     pub async fn serve_route<'a, F, Fut>(
         &'a self,
         route: &'static Route,
@@ -85,80 +92,74 @@ impl AppState {
         Fut: Future<Output = Result<Response<Body>, ApiError>>,
     {
         crate::http::serve_with_headers(req, |req| async move {
-            let (rate, admitted) = self.admit(&req, route).await;
-            let result = match admitted {
-                Ok(tenant) => run(self, tenant, req).await,
-                Err(e) => Err(e),
+            let caller = match Caller::from_request(&req) {
+                Ok(caller) => caller,
+                Err(e) => return (Err(e), http::HeaderMap::new()),
             };
-            (result, rate.map(|r| r.headers()).unwrap_or_default())
+            tracing::Span::current().record("clientId", caller.client_id.as_str());
+            let counting = self.count(&caller.client_id, route);
+            let (rate, result) = if route.method == "GET" {
+                let work = async {
+                    let tenant = self.check(&caller, route.scope, &req).await?;
+                    run(self, tenant, req).await
+                };
+                tokio::join!(counting, work)
+            } else {
+                let (rate, checked) =
+                    tokio::join!(counting, self.check(&caller, route.scope, &req));
+                let result = match (&rate, checked) {
+                    (Ok(rate), Ok(tenant)) if !rate.exceeded() => run(self, tenant, req).await,
+                    (_, Err(e)) => Err(e),
+                    // Over the limit, or not counted: answered below, nothing done.
+                    (_, Ok(_)) => Ok(Response::default()),
+                };
+                (rate, result)
+            };
+            match rate {
+                Ok(rate) if rate.exceeded() => (
+                    Err(ApiError::RateLimited {
+                        message: format!(
+                            "this client may make {} requests a minute; try again in {} s",
+                            rate.limit, rate.reset_secs
+                        ),
+                        retry_after_secs: rate.reset_secs,
+                    }),
+                    rate.headers(),
+                ),
+                Ok(rate) => (result, rate.headers()),
+                Err(e) => (Err(e), http::HeaderMap::new()),
+            }
         })
         .await
     }
 
-    /// The checks every company-scoped request passes, in order: a token (401), the client's
-    /// rate limit (429), the route's scope in the token (403), a well-formed company header
-    /// (400), and a grant of that company with that scope to this client (403).
-    ///
-    /// Counting the request (one UpdateItem that holds the limit across every container) runs
-    /// at the same time as the request's own first work, the grant lookup, not before it.
-    pub async fn admit(
-        &self,
-        req: &Request,
-        route: &'static Route,
-    ) -> (Option<RateStatus>, Result<Tenant, ApiError>) {
-        let caller = match Caller::from_request(req) {
-            Ok(caller) => caller,
-            Err(e) => return (None, Err(e)),
-        };
-        tracing::Span::current().record("clientId", caller.client_id.as_str());
-        let company = company_from_headers(req.headers());
-        let grant = async {
-            match &company {
-                Ok(company) => self.grants.scopes(&caller.client_id, *company).await,
-                Err(_) => Ok(None),
-            }
-        };
-        let (count, limit, grant) = tokio::join!(
+    /// Counts one request of the client and says where it stands in the current minute.
+    async fn count(&self, client_id: &str, route: &Route) -> Result<RateStatus, ApiError> {
+        let (counted, limit) = tokio::join!(
             self.clients
-                .record_request(&caller.client_id, route.function, chrono::Utc::now()),
-            self.clients.rate_limit(&caller.client_id),
-            grant,
+                .record_request(client_id, route.function, chrono::Utc::now()),
+            self.clients.rate_limit(client_id),
         );
-        let rate = match (count, limit) {
-            (Ok((used, reset_secs)), Ok(limit)) => RateStatus {
-                limit,
-                used,
-                reset_secs,
-            },
-            (Err(e), _) | (_, Err(e)) => return (None, Err(e)),
-        };
-        (
-            Some(rate),
-            self.decide(&caller, route.scope, rate, company, grant),
-        )
+        let (used, reset_secs) = counted?;
+        Ok(RateStatus {
+            limit: limit?,
+            used,
+            reset_secs,
+        })
     }
 
-    fn decide(
+    /// The route's scope in the token, a well-formed company header, and a grant of that
+    /// company with that scope to this client (one GetItem, cached per warm container).
+    async fn check(
         &self,
         caller: &Caller,
         scope: Scope,
-        rate: RateStatus,
-        company: Result<CompanyId, ApiError>,
-        grant: Result<Option<Vec<Scope>>, ApiError>,
+        req: &Request,
     ) -> Result<Tenant, ApiError> {
-        if rate.exceeded() {
-            return Err(ApiError::RateLimited {
-                message: format!(
-                    "this client may make {} requests a minute; try again in {} s",
-                    rate.limit, rate.reset_secs
-                ),
-                retry_after_secs: rate.reset_secs,
-            });
-        }
         caller.require(scope)?;
-        let company = company?;
+        let company = company_from_headers(req.headers())?;
         tracing::Span::current().record("companyId", tracing::field::display(company));
-        match grant? {
+        match self.grants.scopes(&caller.client_id, company).await? {
             Some(granted) if granted.contains(&scope) => Ok(Tenant {
                 company,
                 client_id: caller.client_id.clone(),
