@@ -180,3 +180,30 @@ fn entry_path(functions_dir: &str, name: &str) -> std::path::PathBuf {
         .join(name)
         .join("src/main.rs")
 }
+
+#[test]
+fn every_route_function_may_read_grants_and_count_requests() {
+    let t = template();
+    let resources = t["Resources"].as_mapping().unwrap();
+    for route in ROUTES {
+        let function = resources
+            .values()
+            .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(route.function))
+            .unwrap();
+        let actions: Vec<&str> = function["Properties"]["Policies"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["Statement"].as_sequence().unwrap())
+            .flat_map(|s| s["Action"].as_sequence().unwrap())
+            .map(text)
+            .collect();
+        for needed in ["dynamodb:GetItem", "dynamodb:UpdateItem"] {
+            assert!(
+                actions.contains(&needed),
+                "{} lacks {needed}",
+                route.function
+            );
+        }
+    }
+}
