@@ -12,6 +12,16 @@ fn template() -> Value {
         .expect("template.yaml parses")
 }
 
+/// The template resource whose cargo-lambda build produces the `binary` crate.
+fn function<'a>(t: &'a Value, binary: &str) -> &'a Value {
+    t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(binary))
+        .unwrap_or_else(|| panic!("template.yaml has no function building {binary}"))
+}
+
 fn text(v: &Value) -> &str {
     v.as_str()
         .unwrap_or_else(|| panic!("expected a string, got {v:?}"))
@@ -117,12 +127,8 @@ fn import_worker_hears_object_created_under_imports_and_the_sweep_is_scheduled()
 #[test]
 fn every_route_is_a_function_with_the_same_method_path_and_scope() {
     let t = template();
-    let resources = t["Resources"].as_mapping().unwrap();
     for route in ROUTES {
-        let function = resources
-            .values()
-            .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(route.function))
-            .unwrap_or_else(|| panic!("template.yaml has no function building {}", route.function));
+        let function = function(&t, route.function);
         let api = &function["Properties"]["Events"]["Api"]["Properties"];
         assert_eq!(text(&api["Path"]), route.path, "{}", route.function);
         assert_eq!(
@@ -149,13 +155,9 @@ fn every_function_crate_is_deployed_and_built_for_arm64_al2023() {
     assert_eq!(text(&globals["Runtime"]), "provided.al2023");
     assert_eq!(text(&globals["Architectures"][0]), "arm64");
     let functions_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions");
-    let resources = t["Resources"].as_mapping().unwrap();
     for entry in std::fs::read_dir(functions_dir).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        let function = resources
-            .values()
-            .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(name.as_str()))
-            .unwrap_or_else(|| panic!("functions/{name} is not deployed by template.yaml"));
+        let function = function(&t, &name);
         assert_eq!(
             text(&function["Metadata"]["BuildMethod"]),
             "rust-cargolambda"
@@ -184,12 +186,8 @@ fn entry_path(functions_dir: &str, name: &str) -> std::path::PathBuf {
 #[test]
 fn every_route_function_may_read_grants_and_count_requests() {
     let t = template();
-    let resources = t["Resources"].as_mapping().unwrap();
     for route in ROUTES {
-        let function = resources
-            .values()
-            .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(route.function))
-            .unwrap();
+        let function = function(&t, route.function);
         let actions: Vec<&str> = function["Properties"]["Policies"]
             .as_sequence()
             .unwrap()

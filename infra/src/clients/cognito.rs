@@ -8,6 +8,11 @@ use aws_sdk_cognitoidentityprovider::types::OAuthFlowType;
 use aws_sdk_cognitoidentityprovider::Client;
 use ledgerdock_shared::auth::Scope;
 
+/// An SDK failure with its full context, naming the Cognito action.
+fn failed<E: std::error::Error>(action: &'static str) -> impl FnOnce(E) -> anyhow::Error {
+    move |e| anyhow::anyhow!("Cognito {action} failed: {}", DisplayErrorContext(e))
+}
+
 fn oauth_scopes(scopes: &[Scope]) -> Vec<String> {
     scopes.iter().map(Scope::oauth_name).collect()
 }
@@ -49,8 +54,7 @@ impl CognitoClients {
             .set_allowed_o_auth_scopes(Some(oauth_scopes(scopes)))
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))
-            .context("Cognito CreateUserPoolClient")?;
+            .map_err(failed("CreateUserPoolClient"))?;
         let client = out
             .user_pool_client
             .context("Cognito returned no app client")?;
@@ -78,8 +82,7 @@ impl CognitoClients {
             .set_allowed_o_auth_scopes(Some(oauth_scopes(scopes)))
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))
-            .context("Cognito UpdateUserPoolClient")?;
+            .map_err(failed("UpdateUserPoolClient"))?;
         Ok(())
     }
 
@@ -105,8 +108,7 @@ impl CognitoClients {
                         | "TooManyRequestsException"
                 ) || e.as_service_error().is_none()
                 {
-                    return Err(anyhow::anyhow!("{}", DisplayErrorContext(e)))
-                        .context("Cognito AddUserPoolClientSecret");
+                    return Err(failed("AddUserPoolClientSecret")(e));
                 }
                 return Ok(Rotation::NotSupported(format!(
                     "{code}: {}",
@@ -126,8 +128,7 @@ impl CognitoClients {
             .client_id(client_id)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))
-            .context("Cognito ListUserPoolClientSecrets")?;
+            .map_err(failed("ListUserPoolClientSecrets"))?;
         for old in listed.client_secrets() {
             let Some(old_id) = old.client_secret_id().filter(|id| *id != new_id) else {
                 continue;
@@ -139,8 +140,7 @@ impl CognitoClients {
                 .client_secret_id(old_id)
                 .send()
                 .await
-                .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))
-                .context("Cognito DeleteUserPoolClientSecret")?;
+                .map_err(failed("DeleteUserPoolClientSecret"))?;
         }
         Ok(Rotation::InPlace(secret))
     }
@@ -157,186 +157,7 @@ impl CognitoClients {
             Ok(_) => Ok(()),
             // Already gone from Cognito: deleting its grants is what is left to do.
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
-            Err(e) => Err(anyhow::anyhow!("{}", DisplayErrorContext(e)))
-                .context("Cognito DeleteUserPoolClient"),
+            Err(e) => Err(failed("DeleteUserPoolClient")(e)),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    //! The Cognito calls, replayed against request/response pairs in the shape of the real
-    //! service's JSON 1.1 API (as documented for each action): the SDK client is the real one,
-    //! only the HTTP connection is replaced.
-
-    use super::*;
-    use aws_sdk_cognitoidentityprovider::config::{BehaviorVersion, Credentials, Region};
-    use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
-    use aws_smithy_types::body::SdkBody;
-    use serde_json::{json, Value};
-
-    const POOL: &str = "eu-west-1_AbCdEf123";
-
-    fn call(action: &str, request: Value, status: u16, response: Value) -> ReplayEvent {
-        ReplayEvent::new(
-            http::Request::builder()
-                .method("POST")
-                .uri("https://cognito-idp.eu-west-1.amazonaws.com/")
-                .header("content-type", "application/x-amz-json-1.1")
-                .header(
-                    "x-amz-target",
-                    format!("AWSCognitoIdentityProviderService.{action}"),
-                )
-                .body(SdkBody::from(request.to_string()))
-                .unwrap(),
-            http::Response::builder()
-                .status(status)
-                .header("content-type", "application/x-amz-json-1.1")
-                .body(SdkBody::from(response.to_string()))
-                .unwrap(),
-        )
-    }
-
-    fn cognito(events: Vec<ReplayEvent>) -> (CognitoClients, StaticReplayClient) {
-        let replay = StaticReplayClient::new(events);
-        let config = aws_sdk_cognitoidentityprovider::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("eu-west-1"))
-            .credentials_provider(Credentials::new(
-                "AKIDEXAMPLE",
-                "secret",
-                None,
-                None,
-                "test",
-            ))
-            .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
-            .http_client(replay.clone())
-            .build();
-        (CognitoClients::new(Client::from_conf(config), POOL), replay)
-    }
-
-    #[tokio::test]
-    async fn creates_a_client_credentials_app_client_with_exactly_the_granted_scopes() {
-        let (cognito, replay) = cognito(vec![call(
-            "CreateUserPoolClient",
-            json!({
-                "UserPoolId": POOL,
-                "ClientName": "Acme ERP",
-                "GenerateSecret": true,
-                "AllowedOAuthFlows": ["client_credentials"],
-                "AllowedOAuthFlowsUserPoolClient": true,
-                "AllowedOAuthScopes": ["ledgerdock/invoices.read", "ledgerdock/imports.write"]
-            }),
-            200,
-            json!({"UserPoolClient": {
-                "UserPoolId": POOL, "ClientName": "Acme ERP",
-                "ClientId": "4abc123def456ghi789jkl0mno", "ClientSecret": "s3cr3t-from-cognito",
-                "AllowedOAuthFlows": ["client_credentials"], "AllowedOAuthFlowsUserPoolClient": true,
-                "AllowedOAuthScopes": ["ledgerdock/invoices.read", "ledgerdock/imports.write"],
-                "CreationDate": 1.7636e9, "LastModifiedDate": 1.7636e9
-            }}),
-        )]);
-        let (id, secret) = cognito
-            .create("Acme ERP", &[Scope::InvoicesRead, Scope::ImportsWrite])
-            .await
-            .unwrap();
-        assert_eq!(
-            (id.as_str(), secret.as_str()),
-            ("4abc123def456ghi789jkl0mno", "s3cr3t-from-cognito")
-        );
-        replay.relaxed_requests_match();
-    }
-
-    #[tokio::test]
-    async fn scope_updates_resend_the_whole_client_credentials_configuration() {
-        let (cognito, replay) = cognito(vec![call(
-            "UpdateUserPoolClient",
-            json!({
-                "UserPoolId": POOL,
-                "ClientId": "4abc",
-                "ClientName": "Acme ERP",
-                "AllowedOAuthFlows": ["client_credentials"],
-                "AllowedOAuthFlowsUserPoolClient": true,
-                "AllowedOAuthScopes": ["ledgerdock/invoices.read", "ledgerdock/invoices.write"]
-            }),
-            200,
-            json!({"UserPoolClient": {"UserPoolId": POOL, "ClientId": "4abc", "ClientName": "Acme ERP"}}),
-        )]);
-        cognito
-            .set_scopes(
-                "4abc",
-                "Acme ERP",
-                &[Scope::InvoicesRead, Scope::InvoicesWrite],
-            )
-            .await
-            .unwrap();
-        replay.relaxed_requests_match();
-    }
-
-    #[tokio::test]
-    async fn rotates_in_place_and_deletes_the_old_secret() {
-        let (cognito, replay) = cognito(vec![
-            call(
-                "AddUserPoolClientSecret",
-                json!({"UserPoolId": POOL, "ClientId": "4abc"}),
-                200,
-                json!({"ClientSecretDescriptor": {
-                    "ClientSecretId": "4abc--1763700000000", "ClientSecretValue": "new-secret",
-                    "ClientSecretCreateDate": 1.7637e9
-                }}),
-            ),
-            call(
-                "ListUserPoolClientSecrets",
-                json!({"UserPoolId": POOL, "ClientId": "4abc"}),
-                200,
-                json!({"ClientSecrets": [
-                    {"ClientSecretId": "4abc--1763600000000", "ClientSecretCreateDate": 1.7636e9},
-                    {"ClientSecretId": "4abc--1763700000000", "ClientSecretCreateDate": 1.7637e9}
-                ]}),
-            ),
-            call(
-                "DeleteUserPoolClientSecret",
-                json!({"UserPoolId": POOL, "ClientId": "4abc", "ClientSecretId": "4abc--1763600000000"}),
-                200,
-                json!({}),
-            ),
-        ]);
-        assert_eq!(
-            cognito.rotate_secret("4abc").await.unwrap(),
-            Rotation::InPlace("new-secret".into())
-        );
-        replay.relaxed_requests_match();
-    }
-
-    #[tokio::test]
-    async fn a_refused_in_place_rotation_asks_for_a_replacement_and_missing_clients_are_errors() {
-        let (cognito, replay) = cognito(vec![
-            call(
-                "AddUserPoolClientSecret",
-                json!({"UserPoolId": POOL, "ClientId": "4abc"}),
-                400,
-                json!({"__type": "LimitExceededException", "message": "client already has two secrets"}),
-            ),
-            call(
-                "AddUserPoolClientSecret",
-                json!({"UserPoolId": POOL, "ClientId": "gone"}),
-                400,
-                json!({"__type": "ResourceNotFoundException", "message": "User pool client gone does not exist."}),
-            ),
-            call(
-                "DeleteUserPoolClient",
-                json!({"UserPoolId": POOL, "ClientId": "gone"}),
-                400,
-                json!({"__type": "ResourceNotFoundException", "message": "User pool client gone does not exist."}),
-            ),
-        ]);
-        match cognito.rotate_secret("4abc").await.unwrap() {
-            Rotation::NotSupported(why) => assert!(why.contains("LimitExceededException"), "{why}"),
-            other => panic!("{other:?}"),
-        }
-        assert!(cognito.rotate_secret("gone").await.is_err());
-        // Deleting a client Cognito no longer has is not an error: its grants still go.
-        cognito.delete("gone").await.unwrap();
-        replay.relaxed_requests_match();
     }
 }

@@ -201,31 +201,22 @@ impl ClientStore {
 
     /// Every profile (an operator's listing, never a request path: it scans).
     pub async fn all_profiles(&self) -> Result<Vec<ClientProfile>, ApiError> {
-        let mut profiles = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("SK = :profile AND begins_with(PK, :client)")
-                .expression_attribute_values(":profile", s(PROFILE_SK))
-                .expression_attribute_values(":client", s("CLIENT#"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| dynamo_error("Scan", e))?;
-            profiles.extend(
-                out.items
-                    .unwrap_or_default()
-                    .iter()
-                    .filter_map(ClientProfile::from_item),
-            );
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let mut profiles: Vec<ClientProfile> = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("SK = :profile AND begins_with(PK, :client)")
+            .expression_attribute_values(":profile", s(PROFILE_SK))
+            .expression_attribute_values(":client", s("CLIENT#"))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| dynamo_error("Scan", e))?
+            .iter()
+            .filter_map(ClientProfile::from_item)
+            .collect();
         profiles.sort_by_key(|p| p.created_at);
         Ok(profiles)
     }
@@ -233,27 +224,16 @@ impl ClientStore {
     /// Removes the profile and every grant of the client, so its unexpired tokens stop
     /// working. Its usage records stay until their TTL.
     pub async fn delete(&self, client_id: &str) -> Result<(), ApiError> {
+        let grants = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :company)")
+            .expression_attribute_values(":pk", s(client_pk(client_id)))
+            .expression_attribute_values(":company", s("COMPANY#"))
+            .projection_expression("PK, SK");
         let mut keys = vec![key(client_id, PROFILE_SK)];
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :company)")
-                .expression_attribute_values(":pk", s(client_pk(client_id)))
-                .expression_attribute_values(":company", s("COMPANY#"))
-                .projection_expression("PK, SK")
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| dynamo_error("Query", e))?;
-            keys.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        keys.extend(super::query_all(grants).await?);
         let requests = keys
             .into_iter()
             .map(|key| {
@@ -347,43 +327,32 @@ impl ClientStore {
         now: DateTime<Utc>,
     ) -> Result<BTreeMap<String, BTreeMap<String, u64>>, ApiError> {
         let from = (now - chrono::TimeDelta::days(days - 1)).format("%Y-%m-%d");
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(client_pk(client_id)))
+            .expression_attribute_values(":from", s(format!("{USAGE_PREFIX}{from}")))
+            .expression_attribute_values(":to", s(format!("{USAGE_PREFIX}~")));
         let mut usage: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
-                .expression_attribute_values(":pk", s(client_pk(client_id)))
-                .expression_attribute_values(":from", s(format!("{USAGE_PREFIX}{from}")))
-                .expression_attribute_values(":to", s(format!("{USAGE_PREFIX}~")))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| dynamo_error("Query", e))?;
-            for item in out.items.unwrap_or_default() {
-                let Some(day) = item
-                    .get(SK)
-                    .and_then(|v| v.as_s().ok())
-                    .and_then(|sk| sk.strip_prefix(USAGE_PREFIX))
-                    .and_then(|minute| minute.get(..10))
-                else {
-                    continue;
-                };
-                let routes = usage.entry(day.to_string()).or_default();
-                for (name, value) in &item {
-                    if let (Some(route), Ok(n)) = (name.strip_prefix("route:"), value.as_n()) {
-                        *routes.entry(route.to_string()).or_default() +=
-                            n.parse::<u64>().unwrap_or(0);
-                    }
+        for item in super::query_all(query).await? {
+            let Some(day) = item
+                .get(SK)
+                .and_then(|v| v.as_s().ok())
+                .and_then(|sk| sk.strip_prefix(USAGE_PREFIX))
+                .and_then(|minute| minute.get(..10))
+            else {
+                continue;
+            };
+            let routes = usage.entry(day.to_string()).or_default();
+            for (name, value) in &item {
+                if let (Some(route), Ok(n)) = (name.strip_prefix("route:"), value.as_n()) {
+                    *routes.entry(route.to_string()).or_default() += n.parse::<u64>().unwrap_or(0);
                 }
             }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(usage);
-            }
         }
+        Ok(usage)
     }
 }
 

@@ -121,36 +121,28 @@ impl GrantStore {
 
     /// Every company `client_id` is granted, with the scopes of each (one Query).
     pub async fn list(&self, client_id: &str) -> Result<Vec<(CompanyId, Vec<Scope>)>, ApiError> {
-        let mut grants = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :company)")
-                .expression_attribute_values(":pk", AttributeValue::S(client_pk(client_id)))
-                .expression_attribute_values(":company", AttributeValue::S("COMPANY#".into()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| dynamo_error("Query", e))?;
-            for item in out.items.unwrap_or_default() {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :company)")
+            .expression_attribute_values(":pk", AttributeValue::S(client_pk(client_id)))
+            .expression_attribute_values(":company", AttributeValue::S("COMPANY#".into()))
+            .consistent_read(true);
+        Ok(super::query_all(query)
+            .await?
+            .iter()
+            .filter_map(|item| {
                 let company = item
-                    .get(SK)
-                    .and_then(|v| v.as_s().ok())
-                    .and_then(|sk| sk.strip_prefix("COMPANY#"))
-                    .and_then(|id| id.parse().ok());
-                if let Some(company) = company {
-                    grants.push((company, parse_scopes(item.get("scopes"))));
-                }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(grants);
-            }
-        }
+                    .get(SK)?
+                    .as_s()
+                    .ok()?
+                    .strip_prefix("COMPANY#")?
+                    .parse()
+                    .ok()?;
+                Some((company, parse_scopes(item.get("scopes"))))
+            })
+            .collect())
     }
 
     /// Takes `company` away from `client_id`; `false` when there was no such grant.

@@ -184,28 +184,16 @@ impl InvoiceStore {
         company: CompanyId,
         invoice: InvoiceId,
     ) -> Result<Option<Invoice>, ApiError> {
-        let mut items = Vec::new();
-        let mut start_key = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":pk", s(company_pk(&company)))
-                .expression_attribute_values(":prefix", s(header_sk(&invoice)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(|e| dynamo_error("Query", e))?;
-            items.extend(out.items.unwrap_or_default());
-            // Only an invoice over 1 MB (thousands of long lines) needs a second page.
-            start_key = out.last_evaluated_key;
-            if start_key.is_none() {
-                break;
-            }
-        }
+        // One Query; only an invoice over 1 MB (thousands of long lines) needs a second page.
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(company_pk(&company)))
+            .expression_attribute_values(":prefix", s(header_sk(&invoice)))
+            .consistent_read(true);
+        let items = super::query_all(query).await?;
         let mut items = items.into_iter();
         let Some(first) = items.next() else {
             return Ok(None);

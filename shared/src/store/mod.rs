@@ -40,7 +40,22 @@ where
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::WriteRequest;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
+
+/// One stored item, attribute by attribute.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Every item a Query matches, page after page (the SDK's paginator follows LastEvaluatedKey).
+pub(crate) async fn query_all(query: QueryFluentBuilder) -> Result<Vec<Item>, ApiError> {
+    query
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| dynamo_error("Query", e))
+}
 
 /// BatchWriteItem's own limit.
 pub const BATCH_WRITE_MAX: usize = 25;
