@@ -384,6 +384,64 @@ async fn an_upload_url_never_used_fails_its_job_after_the_deadline() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_file_whose_event_was_lost_is_announced_again_and_imported() {
+    let t = TestStack::start_with(DevOptions {
+        process_imports: false,
+        upload_url_ttl: Duration::from_secs(1),
+        import_upload_grace: Duration::from_secs(1),
+        sweep_interval: Duration::from_millis(200),
+        ..options()
+    })
+    .await;
+    let a = t.tenant_all_scopes().await;
+    let (job, url) = upload_job(&t, &a, "text/csv").await;
+    // The file lands, but its notification is lost.
+    assert_eq!(
+        put_file(&t, &url, "text/csv", supplier_csv("R", 50).into_bytes()).await,
+        200
+    );
+    t.stack
+        .delivering_imports
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    // Past the upload deadline the sweep finds the file and has S3 announce it again.
+    let done = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "FINISHED", "{done}");
+    assert_eq!(counts(&done), [50, 50, 0, 0, 0]);
+    assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 50);
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_never_picked_up_even_when_announced_again_fails_with_a_reason() {
+    let t = TestStack::start_with(DevOptions {
+        process_imports: false,
+        upload_url_ttl: Duration::from_secs(1),
+        import_upload_grace: Duration::from_secs(1),
+        import_processing_deadline: Duration::from_secs(1),
+        sweep_interval: Duration::from_millis(200),
+        ..options()
+    })
+    .await;
+    let a = t.tenant_all_scopes().await;
+    let (job, url) = upload_job(&t, &a, "text/csv").await;
+    assert_eq!(
+        put_file(&t, &url, "text/csv", supplier_csv("Q", 5).into_bytes()).await,
+        200
+    );
+    let failed = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
+    assert_eq!(failed["status"], "FAILED");
+    assert!(
+        failed["failureReason"]
+            .as_str()
+            .unwrap()
+            .contains("announced again"),
+        "{failed}"
+    );
+    assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 0);
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn idempotency_key_returns_the_first_job() {
     let t = TestStack::start().await;
     let a = t.tenant_all_scopes().await;

@@ -4,9 +4,8 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::lambda_runtime::Error> {
     // The schedule's event carries nothing the sweep needs.
-    ledgerdock_shared::runtime::run_event(|state, _event: serde_json::Value| async move {
-        let failed = ledgerdock_shared::handlers::sweep_import_jobs::handle(state).await?;
-        Ok(serde_json::json!({ "failedJobs": failed }))
+    ledgerdock_shared::runtime::run_event(|state, _event: serde_json::Value| {
+        ledgerdock_shared::handlers::sweep_import_jobs::handle(state)
     })
     .await
 }

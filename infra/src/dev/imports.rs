@@ -2,6 +2,7 @@
 //! that invokes `process-import-job` (with Lambda's asynchronous retries), and the schedule
 //! that runs `sweep-import-jobs`. Both call the same shared code the functions run.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,9 +16,11 @@ const RETRIES: u32 = 2;
 const RETRY_DELAY: Duration = Duration::from_secs(1);
 
 /// Runs the worker for each created import object, each in its own task, as S3 + Lambda would.
+/// While `delivering` is false, notifications are dropped, as a lost S3 event would be.
 pub fn dispatch_object_events(
     app: Arc<AppState>,
     mut created: mpsc::UnboundedReceiver<String>,
+    delivering: Arc<AtomicBool>,
     mut shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -29,6 +32,10 @@ pub fn dispatch_object_events(
                 },
                 _ = shutdown.wait_for(|stop| *stop) => break,
             };
+            if !delivering.load(Ordering::Relaxed) {
+                tracing::info!(%key, "object notification dropped (delivery paused)");
+                continue;
+            }
             let app = app.clone();
             tokio::spawn(async move {
                 for attempt in 0..=RETRIES {
@@ -61,8 +68,8 @@ pub fn sweep_periodically(
                 _ = shutdown.wait_for(|stop| *stop) => break,
             }
             match sweep::sweep(&app, Timestamp::now()).await {
-                Ok(0) => {}
-                Ok(failed) => tracing::info!(failed, "sweep failed overdue import jobs"),
+                Ok(swept) if swept == sweep::Swept::default() => {}
+                Ok(swept) => tracing::info!(?swept, "sweep settled overdue import jobs"),
                 Err(e) => tracing::warn!(error = ?e, "import job sweep failed"),
             }
         }

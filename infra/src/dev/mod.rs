@@ -8,6 +8,7 @@ pub mod router;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,7 +55,7 @@ pub struct DevOptions {
     /// How often the import-job sweep runs (the template schedules it every five minutes).
     pub sweep_interval: Duration,
     /// Run the import worker when an import file lands, as S3's notification does in AWS.
-    /// Tests turn it off to deliver the events themselves.
+    /// Tests turn it off to deliver the events themselves (see [`DevStack::delivering_imports`]).
     pub process_imports: bool,
     /// Print progress lines to stderr.
     pub verbose: bool,
@@ -112,6 +113,9 @@ pub struct DevStack {
     pub api: Arc<DevApi>,
     pub demo: Option<DemoInfo>,
     pub data_dir: PathBuf,
+    /// Whether S3 object notifications reach the import worker (false drops them, as a lost
+    /// event would be).
+    pub delivering_imports: Arc<AtomicBool>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     _scratch: Option<tempfile::TempDir>,
@@ -265,13 +269,13 @@ impl DevStack {
             clients: clients.clone(),
         });
 
-        if options.process_imports {
-            tasks.push(imports::dispatch_object_events(
-                app.clone(),
-                created_rx,
-                shutdown_rx.clone(),
-            ));
-        }
+        let delivering_imports = Arc::new(AtomicBool::new(options.process_imports));
+        tasks.push(imports::dispatch_object_events(
+            app.clone(),
+            created_rx,
+            delivering_imports.clone(),
+            shutdown_rx.clone(),
+        ));
         tasks.push(imports::sweep_periodically(
             app.clone(),
             options.sweep_interval,
@@ -320,6 +324,7 @@ impl DevStack {
             api,
             demo,
             data_dir,
+            delivering_imports,
             shutdown,
             tasks,
             _scratch: scratch,

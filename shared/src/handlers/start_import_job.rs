@@ -194,6 +194,7 @@ async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<
         failure_reason: None,
         upload_expires_at,
         processing_started_at: None,
+        announced_again_at: None,
         deadline,
         idempotency_key: idempotency_key.clone(),
     };

@@ -4,9 +4,9 @@ use crate::app::AppState;
 use crate::domain::Timestamp;
 use crate::error::ApiError;
 
-/// Fails every overdue IN_PROGRESS job; returns how many.
-pub async fn handle(state: &AppState) -> Result<usize, ApiError> {
-    let failed = crate::imports::sweep::sweep(state, Timestamp::now()).await?;
-    tracing::info!(failed, "import job sweep done");
-    Ok(failed)
+/// Settles every overdue IN_PROGRESS job.
+pub async fn handle(state: &AppState) -> Result<crate::imports::sweep::Swept, ApiError> {
+    let swept = crate::imports::sweep::sweep(state, Timestamp::now()).await?;
+    tracing::info!(?swept, "import job sweep done");
+    Ok(swept)
 }

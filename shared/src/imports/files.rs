@@ -93,6 +93,40 @@ impl ImportFiles {
         })
     }
 
+    /// Whether the job's file has landed.
+    pub async fn exists(&self, job: &ImportJob) -> Result<bool, ApiError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(job.object_key())
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
+            Err(e) => Err(s3_error("HeadObject", e)),
+        }
+    }
+
+    /// Copies the job's file onto itself, which makes S3 announce it again (ObjectCreated:Copy)
+    /// and so runs the worker once more. S3 only allows a self-copy that replaces metadata.
+    pub async fn announce_again(&self, job: &ImportJob) -> Result<(), ApiError> {
+        let key = job.object_key();
+        self.client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .copy_source(format!("{}/{key}", self.bucket))
+            .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
+            .content_type(job.content_type.content_type())
+            .metadata("ledgerdock-announced", "again")
+            .send()
+            .await
+            .map_err(|e| s3_error("CopyObject", e))?;
+        Ok(())
+    }
+
     /// Opens the job's file for streaming; `None` when it is not there (yet).
     pub async fn open(&self, key: &str) -> Result<Option<OpenedFile>, ApiError> {
         match self

@@ -150,6 +150,10 @@ pub struct ImportJob {
     /// When a worker first picked the file up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub processing_started_at: Option<Timestamp>,
+    /// When the sweep found the file landed but never picked up (its S3 event lost) and had
+    /// S3 announce it again. Done once per job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announced_again_at: Option<Timestamp>,
     /// The sweep fails the job if it is still IN_PROGRESS after this.
     pub deadline: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,7 +1,9 @@
-//! `sweep-import-jobs`: fails every job still IN_PROGRESS past its deadline, so no job is left
-//! hanging: an upload URL never used (deadline = URL expiry + grace), or a worker that crashed
-//! or timed out on every retry (deadline = pick-up + processing deadline). Scheduled in AWS;
-//! the dev stack runs the same sweep on a timer.
+//! `sweep-import-jobs`: settles every job still IN_PROGRESS past its deadline, so no job is left
+//! hanging. A file that landed but was never picked up (its S3 event lost) is announced again
+//! once, with a fresh deadline; otherwise the job fails with a reason: an upload URL never used
+//! (deadline = URL expiry + grace), or a worker that crashed or timed out on every retry
+//! (deadline = pick-up + processing deadline). Scheduled in AWS; the dev stack runs the same
+//! sweep on a timer.
 
 use crate::app::AppState;
 use crate::domain::Timestamp;
@@ -14,9 +16,17 @@ const PAGE: i32 = 100;
 /// Bounds one run; the next scheduled run continues.
 const MAX_PAGES: usize = 50;
 
-/// Fails the overdue jobs; returns how many it failed.
-pub async fn sweep(state: &AppState, now: Timestamp) -> Result<usize, ApiError> {
-    let mut failed = 0;
+/// What one sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Swept {
+    pub failed: usize,
+    pub announced_again: usize,
+}
+
+/// Settles the overdue jobs.
+pub async fn sweep(state: &AppState, now: Timestamp) -> Result<Swept, ApiError> {
+    let mut swept = Swept::default();
     for _ in 0..MAX_PAGES {
         let overdue = state.import_jobs.overdue(now, PAGE).await?;
         let full_page = overdue.len() == PAGE as usize;
@@ -27,7 +37,27 @@ pub async fn sweep(state: &AppState, now: Timestamp) -> Result<usize, ApiError> 
             if job.status != JobStatus::InProgress {
                 continue;
             }
+            let never_picked_up = job.processing_started_at.is_none();
+            if never_picked_up
+                && job.announced_again_at.is_none()
+                && state.import_files.exists(&job).await?
+            {
+                let deadline = now.plus(state.config.import_processing_deadline);
+                if state
+                    .import_jobs
+                    .announced_again(job.company_id, job.job_id, now, deadline, &entry.position)
+                    .await?
+                {
+                    state.import_files.announce_again(&job).await?;
+                    tracing::warn!(job_id = %job.job_id, "import file never picked up; announced again");
+                    swept.announced_again += 1;
+                }
+                continue;
+            }
             let reason = match (job.source, job.processing_started_at, job.upload_expires_at) {
+                (_, None, _) if job.announced_again_at.is_some() => {
+                    "the file arrived but no worker picked it up, even after it was announced again; start a new job".to_string()
+                }
                 (JobSource::Upload, None, Some(expired)) => format!(
                     "no file was uploaded before the upload URL expired at {expired}; start a new job to get a new URL"
                 ),
@@ -49,12 +79,12 @@ pub async fn sweep(state: &AppState, now: Timestamp) -> Result<usize, ApiError> 
                 .await?
             {
                 tracing::warn!(job_id = %job.job_id, company = %job.company_id, "overdue import job failed");
-                failed += 1;
+                swept.failed += 1;
             }
         }
         if !full_page {
             break;
         }
     }
-    Ok(failed)
+    Ok(swept)
 }

@@ -298,6 +298,31 @@ impl ImportJobStore {
         .await
     }
 
+    /// The sweep had a landed but never picked-up file announced again: record it (once) and
+    /// give the worker a fresh deadline. `false` when the job moved on meanwhile.
+    pub async fn announced_again(
+        &self,
+        company: CompanyId,
+        job: JobId,
+        now: Timestamp,
+        deadline: Timestamp,
+        expected_position: &str,
+    ) -> Result<bool, ApiError> {
+        self.update_open(
+            company,
+            job,
+            "SET announcedAgainAt = :now, updatedAt = :now, deadline = :deadline, \
+             OJ_SK = :new_position",
+            HashMap::from([
+                (":now".into(), s(now.to_string())),
+                (":deadline".into(), s(deadline.to_string())),
+                (":new_position".into(), s(open_position(deadline, &job))),
+            ]),
+            Some(expected_position),
+        )
+        .await
+    }
+
     /// Progress while importing: the counts so far (written at most once per batch).
     pub async fn progress(
         &self,
