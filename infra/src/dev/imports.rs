@@ -1,13 +1,16 @@
 //! The dev stack's stand-ins for the AWS wiring around import jobs: S3's event notification
-//! that invokes `process-import-job` (with Lambda's asynchronous retries), and the schedule
-//! that runs `sweep-import-jobs`. Both call the same shared code the functions run.
+//! that invokes `process-import-job` (an S3 event, with Lambda's asynchronous retries), and the
+//! schedule that runs `sweep-import-jobs`. Both call the handlers the functions run.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ledgerdock_shared::domain::Timestamp;
-use ledgerdock_shared::imports::{sweep, worker};
+use ledgerdock_shared::handlers::process_import_job::{
+    self, S3Entity, S3Event, S3EventRecord, S3Object,
+};
+use ledgerdock_shared::imports::sweep;
 use ledgerdock_shared::AppState;
 use tokio::sync::{mpsc, watch};
 
@@ -15,7 +18,23 @@ use tokio::sync::{mpsc, watch};
 const RETRIES: u32 = 2;
 const RETRY_DELAY: Duration = Duration::from_secs(1);
 
-/// Runs the worker for each created import object, each in its own task, as S3 + Lambda would.
+/// The notification S3 sends for a created object (keys are form-encoded in it, as in S3's).
+fn object_created(key: &str) -> S3Event {
+    let encoded: String = form_urlencoded::byte_serialize(key.as_bytes())
+        .collect::<String>()
+        .replace("%2F", "/");
+    S3Event {
+        records: vec![S3EventRecord {
+            event_name: "ObjectCreated:Put".into(),
+            s3: S3Entity {
+                object: S3Object { key: encoded },
+            },
+        }],
+    }
+}
+
+/// Runs `process-import-job`'s handler for each created import object, each in its own task,
+/// as S3 + Lambda would.
 /// While `delivering` is false, notifications are dropped, as a lost S3 event would be.
 pub fn dispatch_object_events(
     app: Arc<AppState>,
@@ -39,7 +58,7 @@ pub fn dispatch_object_events(
             let app = app.clone();
             tokio::spawn(async move {
                 for attempt in 0..=RETRIES {
-                    match worker::process_object(&app, &key).await {
+                    match process_import_job::handle(&app, object_created(&key)).await {
                         Ok(processed) => {
                             tracing::info!(%key, ?processed, "import object processed");
                             return;
