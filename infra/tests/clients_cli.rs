@@ -49,16 +49,9 @@ async fn token(http: &reqwest::Client, url: &str, id: &str, secret: &str) -> (u1
 #[tokio::test(flavor = "multi_thread")]
 async fn onboarding_a_system_from_create_to_delete() {
     let scratch = tempfile::tempdir().unwrap();
-    let stack = DevStack::start(DevOptions {
-        port: 0,
-        s3_port: 0,
-        dynamodb_port: 0,
-        in_memory: true,
-        data_dir: scratch.path().to_path_buf(),
-        ..DevOptions::default()
-    })
-    .await
-    .unwrap();
+    let stack = DevStack::start(DevOptions::ephemeral(scratch.path().to_path_buf()))
+        .await
+        .unwrap();
     let cli = Cli {
         dynamodb: stack.dynamodb_url.clone(),
     };

@@ -68,16 +68,9 @@ fn created(id: &str, secret: &str) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_rotation_replaces_the_client_with_the_same_grants() {
     let scratch = tempfile::tempdir().unwrap();
-    let stack = DevStack::start(DevOptions {
-        port: 0,
-        s3_port: 0,
-        dynamodb_port: 0,
-        in_memory: true,
-        data_dir: scratch.path().to_path_buf(),
-        ..DevOptions::default()
-    })
-    .await
-    .unwrap();
+    let stack = DevStack::start(DevOptions::ephemeral(scratch.path().to_path_buf()))
+        .await
+        .unwrap();
     let create_request = json!({
         "UserPoolId": POOL, "ClientName": "Acme ERP", "GenerateSecret": true,
         "AllowedOAuthFlows": ["client_credentials"], "AllowedOAuthFlowsUserPoolClient": true,

@@ -36,12 +36,8 @@ pub fn options() -> DevOptions {
     let external = std::env::var(EXTERNAL_DYNAMODB_ENV)
         .ok()
         .filter(|s| !s.is_empty());
+    let data_dir = std::env::temp_dir().join(format!("ledgerdock-test-{}", uuid::Uuid::new_v4()));
     DevOptions {
-        port: 0,
-        s3_port: 0,
-        dynamodb_port: 0,
-        in_memory: true,
-        data_dir: std::env::temp_dir().join(format!("ledgerdock-test-{}", uuid::Uuid::new_v4())),
         // Against a shared external DynamoDB every test gets its own table.
         table_name: if external.is_some() {
             format!("ledgerdock-test-{}", uuid::Uuid::new_v4())
@@ -49,7 +45,7 @@ pub fn options() -> DevOptions {
             "ledgerdock".into()
         },
         external_dynamodb: external,
-        ..DevOptions::default()
+        ..DevOptions::ephemeral(data_dir)
     }
 }
 

@@ -93,10 +93,6 @@ impl ClientRegistry {
         }
     }
 
-    pub fn store(&self) -> &ClientStore {
-        &self.store
-    }
-
     /// Registers a client under `client_id` with a fresh secret, which is returned once.
     pub async fn create_with_id(
         &self,

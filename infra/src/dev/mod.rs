@@ -85,6 +85,20 @@ impl Default for DevOptions {
     }
 }
 
+impl DevOptions {
+    /// A throwaway stack for tests: free ports, everything in memory, files under `data_dir`.
+    pub fn ephemeral(data_dir: PathBuf) -> Self {
+        Self {
+            port: 0,
+            s3_port: 0,
+            dynamodb_port: 0,
+            in_memory: true,
+            data_dir,
+            ..Self::default()
+        }
+    }
+}
+
 /// What `--seed-demo` writes to `<data-dir>/demo.json` and prints.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -36,11 +36,7 @@ pub struct S3Object {
 
 /// S3 event keys are form-encoded: `+` is a space, `%xx` an escaped byte.
 pub fn decode_key(key: &str) -> String {
-    form_decode(key)
-}
-
-fn form_decode(s: &str) -> String {
-    let spaced = s.replace('+', " ");
+    let spaced = key.replace('+', " ");
     percent_encoding::percent_decode_str(&spaced)
         .decode_utf8_lossy()
         .into_owned()
