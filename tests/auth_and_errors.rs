@@ -483,3 +483,64 @@ async fn token_endpoint_answers_like_cognito() {
     .await;
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dynamodb_that_stops_answering_is_a_503_well_inside_the_function_timeout() {
+    use ledgerdock_shared::sdk::{ATTEMPT_TIMEOUT, OPERATION_TIMEOUT};
+    // The stack under test reaches its DynamoDB through a proxy that can be made to hang.
+    let backing = TestStack::start().await;
+    let proxy = StallingProxy::start(&backing.stack.dynamodb_url).await;
+    let mut options = options();
+    options.external_dynamodb = Some(proxy.url.clone());
+    options.table_name = format!("ledgerdock-test-{}", uuid::Uuid::new_v4());
+    let t = TestStack::start_with(options).await;
+    let a = t.tenant_all_scopes().await;
+    let ids = t.publish_many(a.company, 1).await;
+
+    proxy.stall();
+    for (method, path) in [
+        (reqwest::Method::GET, "/v1/invoices/exportable".to_string()),
+        (
+            reqwest::Method::POST,
+            format!("/v1/invoices/{}/complete", ids[0]),
+        ),
+    ] {
+        let started = std::time::Instant::now();
+        let resp = t
+            .request(method, &a.token, a.company, &path)
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        let elapsed = started.elapsed();
+        assert!(
+            resp.headers().contains_key("retry-after"),
+            "{path}: {:?}",
+            resp.headers()
+        );
+        let body = expect_error(resp, 503, "UNAVAILABLE").await;
+        assert!(
+            elapsed >= ATTEMPT_TIMEOUT
+                && elapsed < OPERATION_TIMEOUT + std::time::Duration::from_secs(2),
+            "{path}: answered after {elapsed:?}"
+        );
+        // API functions time out after 10 s: the client hears a 503 long before a 502.
+        assert!(elapsed < std::time::Duration::from_secs(9), "{elapsed:?}");
+        let text = body.to_string();
+        assert!(
+            !text.contains("timeout") && !text.contains("DynamoDB"),
+            "{text}"
+        );
+    }
+    // The invoice the stalled complete was about is untouched in the real table.
+    let table = t.stack.app.config.table_name.clone();
+    let real = ledgerdock_shared::store::invoices::InvoiceStore::new(
+        backing.stack.app.dynamodb.clone(),
+        table,
+    );
+    let stored = real.header(a.company, ids[0]).await.unwrap().unwrap();
+    assert_eq!(stored.status, InvoiceStatus::ReadyForExport);
+    drop(proxy);
+    backing.stop().await;
+}

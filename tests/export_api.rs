@@ -580,3 +580,431 @@ async fn twenty_concurrent_completes_with_different_external_ids_exactly_one_win
     );
     t.stop().await;
 }
+
+// ------------------------------------------------------------------ publishing holds AWS's lines
+
+/// Publishes invoice `id` with `lines` lines (each description `description_chars` long)
+/// through the platform's publish path.
+async fn publish_as(
+    t: &TestStack,
+    company: ledgerdock_shared::domain::CompanyId,
+    id: ledgerdock_shared::domain::InvoiceId,
+    lines: usize,
+    description_chars: usize,
+) -> Result<ledgerdock_shared::store::invoices::PublishOutcome, ledgerdock_shared::ApiError> {
+    let mut invoice = invoice_json(lines, "2026-11-01T09:00:00Z");
+    invoice["invoiceId"] = json!(id.to_string());
+    if description_chars > 0 {
+        for line in invoice["lineItems"].as_array_mut().unwrap() {
+            line["description"] = json!("d".repeat(description_chars));
+        }
+    }
+    let invoice = serde_json::from_value(invoice).unwrap();
+    ledgerdock_infra::publish::publish_with_files(&t.stack.app, company, invoice, vec![])
+        .await
+        .map(|(_, outcome)| outcome)
+}
+
+/// The detail as served, checked for integrity: 404, or 200 with lines numbered 1..n that add
+/// up to its subtotal. Returns (status, line count).
+async fn detail_whole(t: &TestStack, a: &Tenant, id: impl std::fmt::Display) -> (u16, usize) {
+    let resp = t
+        .get(a, &format!("/v1/invoices/{id}"))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let body: serde_json::Value = resp.json().await.unwrap();
+    if status != 200 {
+        assert_eq!(status, 404, "only 200 or 404 are acceptable: {body}");
+        assert_eq!(body["error"]["code"], "NOT_FOUND");
+        return (status, 0);
+    }
+    let lines = body["lineItems"].as_array().unwrap();
+    let mut cents = 0i64;
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(line["lineNumber"], i + 1, "lines out of order");
+        cents += (line["amount"].as_str().unwrap().parse::<f64>().unwrap() * 100.0).round() as i64;
+    }
+    let subtotal =
+        (body["subtotal"].as_str().unwrap().parse::<f64>().unwrap() * 100.0).round() as i64;
+    assert_eq!(
+        cents, subtotal,
+        "subtotal must equal the sum of the lines served"
+    );
+    (status, lines.len())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn republishing_an_exported_invoice_is_refused_before_any_line_is_written() {
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let id = ledgerdock_shared::domain::InvoiceId::new_random();
+    publish_as(&t, a.company, id, 3, 0).await.unwrap();
+    expect_ok(
+        t.post_json(&a, &format!("/v1/invoices/{id}/complete"), &json!({}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let err = publish_as(&t, a.company, id, 300, 0).await.unwrap_err();
+    assert_eq!(err.status(), 409, "{err:?}");
+    assert_eq!(detail_whole(&t, &a, id).await, (200, 3));
+    assert_eq!(
+        t.count_items(a.company, &format!("INVOICE#{id}#")).await,
+        3,
+        "no line of the refused publish was stored"
+    );
+    assert_eq!(
+        t.stored(a.company, id).await.unwrap().status,
+        InvoiceStatus::Exported
+    );
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_complete_racing_a_large_republish_leaves_an_invoice_whose_lines_match_its_totals() {
+    let t = std::sync::Arc::new(TestStack::start().await);
+    let a = t.tenant_all_scopes().await;
+    let id = ledgerdock_shared::domain::InvoiceId::new_random();
+    publish_as(&t, a.company, id, 3, 0).await.unwrap();
+    let republish = {
+        let (t, company) = (t.clone(), a.company);
+        tokio::spawn(async move { publish_as(&t, company, id, 3000, 0).await })
+    };
+    // Complete while the new lines are being written.
+    while t.count_items(a.company, &format!("INVOICE#{id}#")).await < 500 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    expect_ok(
+        t.post_json(
+            &a,
+            &format!("/v1/invoices/{id}/complete"),
+            &json!({"externalId": "E-1"}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    // Almost always the complete lands first and the republish is refused; should the
+    // republish have flipped first, the complete exported the new version. Either way the
+    // exported invoice is whole and the table holds exactly its lines.
+    let expected_lines = match republish.await.unwrap() {
+        Err(refused) => {
+            assert_eq!(refused.status(), 409, "{refused:?}");
+            3
+        }
+        Ok(_) => 3000,
+    };
+    assert_eq!(detail_whole(&t, &a, id).await, (200, expected_lines));
+    let stored = t.stored(a.company, id).await.unwrap();
+    assert_eq!(stored.status, InvoiceStatus::Exported);
+    assert_eq!(stored.line_count as usize, expected_lines);
+    assert_eq!(
+        t.count_items(a.company, &format!("INVOICE#{id}#")).await,
+        expected_lines,
+        "the losing version's lines are gone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_publish_that_dies_halfway_leaves_the_previous_version_served_whole() {
+    let t = std::sync::Arc::new(TestStack::start().await);
+    let a = t.tenant_all_scopes().await;
+    let id = ledgerdock_shared::domain::InvoiceId::new_random();
+    publish_as(&t, a.company, id, 3, 0).await.unwrap();
+    let dying = {
+        let (t, company) = (t.clone(), a.company);
+        tokio::spawn(async move { publish_as(&t, company, id, 5000, 0).await })
+    };
+    while t.count_items(a.company, &format!("INVOICE#{id}#")).await < 1000 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    dying.abort();
+    let _ = dying.await;
+    assert_eq!(detail_whole(&t, &a, id).await, (200, 3));
+    assert_eq!(t.stored(a.company, id).await.unwrap().line_count, 3);
+
+    // A new invoice whose first publish died is not there at all: 404, never a 500.
+    let fresh = ledgerdock_shared::domain::InvoiceId::new_random();
+    let dying = {
+        let (t, company) = (t.clone(), a.company);
+        tokio::spawn(async move { publish_as(&t, company, fresh, 5000, 0).await })
+    };
+    while t.count_items(a.company, &format!("INVOICE#{fresh}#")).await < 500 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    dying.abort();
+    let _ = dying.await;
+    assert_eq!(detail_whole(&t, &a, fresh).await, (404, 0));
+    assert!(!t.poll_all(&a, 200).await.contains(&fresh.to_string()));
+
+    // The next publish of it works and serves exactly its own lines.
+    publish_as(&t, a.company, fresh, 2, 0).await.unwrap();
+    assert_eq!(detail_whole(&t, &a, fresh).await, (200, 2));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reads_during_a_large_publish_and_republish_see_nothing_or_a_whole_version() {
+    let t = std::sync::Arc::new(TestStack::start().await);
+    let a = t.tenant_all_scopes().await;
+    let id = ledgerdock_shared::domain::InvoiceId::new_random();
+    let mut seen = std::collections::BTreeMap::new();
+    for (lines, before) in [(5000, None), (4000, Some(5000))] {
+        let publishing = {
+            let (t, company) = (t.clone(), a.company);
+            tokio::spawn(async move { publish_as(&t, company, id, lines, 0).await })
+        };
+        while !publishing.is_finished() {
+            let (status, count) = detail_whole(&t, &a, id).await;
+            assert!(
+                (status == 404 && before.is_none()) || count == lines || Some(count) == before,
+                "served {count} lines while {lines} were published over {before:?}"
+            );
+            *seen.entry((status, count)).or_insert(0) += 1;
+        }
+        publishing.await.unwrap().unwrap();
+        assert_eq!(detail_whole(&t, &a, id).await, (200, lines));
+    }
+    assert!(seen.len() >= 2, "reads did overlap the publishes: {seen:?}");
+    // The replaced generation is gone from the table.
+    assert_eq!(
+        t.count_items(a.company, &format!("INVOICE#{id}#")).await,
+        4000
+    );
+}
+
+#[tokio::test]
+async fn an_invoice_too_large_to_serve_is_refused_and_one_near_the_limit_is_served_under_6_mb() {
+    use ledgerdock_shared::domain::MAX_DETAIL_BYTES;
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let id = ledgerdock_shared::domain::InvoiceId::new_random();
+    // 5,000 lines of 2,000-character descriptions: about 11 MB of detail.
+    let err = publish_as(&t, a.company, id, 5000, 2000).await.unwrap_err();
+    match &err {
+        ledgerdock_shared::ApiError::Validation { details, .. } => {
+            assert_eq!(details[0].field, "lineItems");
+            assert!(details[0].message.contains(&MAX_DETAIL_BYTES.to_string()));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(t.stored(a.company, id).await.is_none());
+    assert_eq!(t.count_items(a.company, &format!("INVOICE#{id}")).await, 0);
+
+    // Just under the limit: served whole, within Lambda's 6 MB response limit.
+    publish_as(&t, a.company, id, 2100, 2000).await.unwrap();
+    let resp = t
+        .get(&a, &format!("/v1/invoices/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = resp.bytes().await.unwrap();
+    assert!(
+        body.len() > 4_000_000,
+        "the test is near the limit: {}",
+        body.len()
+    );
+    assert!(body.len() <= MAX_DETAIL_BYTES, "{}", body.len());
+    let escaped = serde_json::to_string(std::str::from_utf8(&body).unwrap()).unwrap();
+    assert!(escaped.len() < 6 * 1024 * 1024, "{}", escaped.len());
+
+    // Tracking categories are bounded per line too.
+    let mut invoice = invoice_json(1, "2026-11-01T09:00:00Z");
+    invoice["lineItems"][0]["trackingCategories"] = json!((0..21)
+        .map(|i| json!({"name": format!("C{i}"), "option": "x"}))
+        .collect::<Vec<_>>());
+    let invoice = serde_json::from_value(invoice).unwrap();
+    let err =
+        ledgerdock_infra::publish::publish_with_files(&t.stack.app, a.company, invoice, vec![])
+            .await
+            .unwrap_err();
+    assert!(
+        matches!(&err, ledgerdock_shared::ApiError::Validation { details, .. }
+            if details[0].field == "lineItems[0].trackingCategories"),
+        "{err:?}"
+    );
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn json_arrays_are_not_bodies_and_identifiers_and_file_names_are_single_safe_names() {
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let ids = t.publish_many(a.company, 1).await;
+    let x = ids[0];
+    for (path, body) in [
+        (format!("/v1/invoices/{x}/complete"), json!([])),
+        (
+            format!("/v1/invoices/{x}/complete"),
+            json!(["E-1", "https://erp.example/1"]),
+        ),
+        (
+            format!("/v1/invoices/{x}/reject"),
+            json!(["reason", "CODE"]),
+        ),
+        (
+            "/v1/import-jobs".to_string(),
+            json!(["SUPPLIER_CARDS", [{"externalId": "A", "name": "A"}]]),
+        ),
+    ] {
+        let err = expect_error(
+            t.post_json(&a, &path, &body).send().await.unwrap(),
+            400,
+            "VALIDATION_ERROR",
+        )
+        .await;
+        assert_eq!(error_field(&err), "body", "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("must be a JSON object, not an array"),
+            "{text}"
+        );
+        for rust_name in ["struct", "CompleteRequest", "RejectRequest", "StartBody"] {
+            assert!(!text.contains(rust_name), "{text}");
+        }
+    }
+    for (path, body, field) in [
+        (
+            format!("/v1/invoices/{x}/complete"),
+            json!({"externalId": "E-1\nE-2"}),
+            "externalId",
+        ),
+        (
+            format!("/v1/invoices/{x}/complete"),
+            json!({"externalId": "E-1\t"}),
+            "externalId",
+        ),
+        (
+            format!("/v1/invoices/{x}/reject"),
+            json!({"reason": "dup", "code": "A\nB"}),
+            "code",
+        ),
+    ] {
+        let err = expect_error(
+            t.post_json(&a, &path, &body).send().await.unwrap(),
+            400,
+            "VALIDATION_ERROR",
+        )
+        .await;
+        assert_eq!(error_field(&err), field, "{err}");
+    }
+    let stored = t.stored(a.company, x).await.unwrap();
+    assert_eq!(
+        stored.status,
+        InvoiceStatus::ReadyForExport,
+        "nothing changed"
+    );
+    assert_eq!(
+        t.count_items(a.company, "IMPORTJOB#").await,
+        0,
+        "no job started"
+    );
+
+    // A soft copy's file name is a name, not a path: refused before anything is stored.
+    for bad in [
+        "../../etc/passwd",
+        "a/b.pdf",
+        "x\u{0}.pdf",
+        "..",
+        "INV\n1.pdf",
+    ] {
+        let id = ledgerdock_shared::domain::InvoiceId::new_random();
+        let mut invoice = invoice_json(1, "2026-11-01T09:00:00Z");
+        invoice["invoiceId"] = json!(id.to_string());
+        let invoice = serde_json::from_value(invoice).unwrap();
+        let files = vec![ledgerdock_infra::publish::SoftCopy {
+            file_name: bad.to_string(),
+            bytes: sample(DocumentFormat::Pdf),
+        }];
+        let err =
+            ledgerdock_infra::publish::publish_with_files(&t.stack.app, a.company, invoice, files)
+                .await
+                .unwrap_err();
+        assert!(
+            matches!(&err, ledgerdock_shared::ApiError::Validation { details, .. }
+                if details[0].field == "documents[0].fileName"),
+            "{bad:?}: {err:?}"
+        );
+        assert!(t.stored(a.company, id).await.is_none());
+    }
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn publish_invoice_events_find_documents_at_the_documented_lower_case_keys() {
+    use ledgerdock_shared::handlers::publish_invoice::{handle, PublishInvoiceEvent};
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let app = &t.stack.app;
+    let id = ledgerdock_shared::domain::InvoiceId::new_random();
+    // The README: `documents/<companyId>/<invoiceId>/<format>`, format in lower case.
+    let put = |key: String, bytes: Vec<u8>| async move {
+        app.s3
+            .put_object()
+            .bucket(&app.config.bucket_name)
+            .key(key)
+            .body(bytes.into())
+            .send()
+            .await
+            .unwrap();
+    };
+    put(
+        format!("documents/{}/{id}/pdf", a.company),
+        sample(DocumentFormat::Pdf),
+    )
+    .await;
+    put(
+        format!("documents/{}/{id}/PNG", a.company),
+        sample(DocumentFormat::Png),
+    )
+    .await;
+    let event = |formats: serde_json::Value| -> PublishInvoiceEvent {
+        let mut invoice = invoice_json(2, "2026-11-01T09:00:00Z");
+        invoice["invoiceId"] = json!(id.to_string());
+        serde_json::from_value(json!({
+            "companyId": a.company.to_string(),
+            "invoice": invoice,
+            "documents": formats,
+        }))
+        .unwrap()
+    };
+    // A file at an upper-case key is not where the contract says: refused, nothing stored.
+    let err = handle(
+        app,
+        event(json!([{"format": "PNG", "fileName": "scan.png"}])),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, ledgerdock_shared::ApiError::Validation { details, .. }
+            if details[0].field == "documents"
+                && details[0].message.contains(&format!("documents/{}/{id}/png", a.company))),
+        "{err:?}"
+    );
+    assert!(t.stored(a.company, id).await.is_none());
+
+    let done = handle(
+        app,
+        event(json!([{"format": "PDF", "fileName": "INV-1.pdf"}])),
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.outcome, "CREATED");
+    let detail = expect_ok(
+        t.get(&a, &format!("/v1/invoices/{id}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(detail["documents"][0]["fileName"], "INV-1.pdf");
+    assert_eq!(
+        detail["documents"][0]["sizeBytes"],
+        sample(DocumentFormat::Pdf).len()
+    );
+    t.stop().await;
+}

@@ -719,3 +719,108 @@ async fn every_refused_start_call_names_its_problem_and_starts_no_job() {
     }
     t.stop().await;
 }
+
+#[tokio::test]
+async fn supplier_ids_in_the_path_are_percent_decoded_exactly_once() {
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let cards: Vec<_> = ["ACME 2", "ACME%202", "Müller/Ost"]
+        .iter()
+        .map(|id| json!({"externalId": id, "name": format!("Supplier {id}")}))
+        .collect();
+    let job = t.import_json(&a, &cards).await;
+    let done = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
+    assert_eq!(done["counts"]["created"], 3, "{done}");
+    for (path, id) in [
+        ("/v1/suppliers/ACME%202", "ACME 2"),
+        ("/v1/suppliers/ACME%25202", "ACME%202"),
+        ("/v1/suppliers/M%C3%BCller%2FOst", "Müller/Ost"),
+    ] {
+        let card = expect_ok(t.get(&a, path).send().await.unwrap()).await;
+        assert_eq!(card["externalId"], id, "{path}");
+    }
+    let err = expect_error(
+        t.get(&a, "/v1/suppliers/%FF%FE").send().await.unwrap(),
+        400,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(error_field(&err), "externalId");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_s3_answers_403_for_missing_keys_the_sweep_worker_and_publish_still_settle_each_one() {
+    use ledgerdock_shared::imports::sweep::sweep;
+    use ledgerdock_shared::imports::worker::process_job;
+    use std::sync::atomic::Ordering;
+    let t = TestStack::start_with(DevOptions {
+        process_imports: false,
+        upload_url_ttl: Duration::from_secs(1),
+        import_upload_grace: Duration::from_secs(1),
+        // This test runs the sweep itself.
+        sweep_interval: Duration::from_secs(3600),
+        ..options()
+    })
+    .await;
+    // As AWS answers a function that may not list the bucket.
+    t.stack.s3_denies_missing_keys.store(true, Ordering::SeqCst);
+    let a = t.tenant_all_scopes().await;
+    let (never, _) = upload_job(&t, &a, "text/csv").await;
+    let (landed, url) = upload_job(&t, &a, "text/csv").await;
+    assert_eq!(
+        put_file(&t, &url, "text/csv", supplier_csv("L", 3).into_bytes()).await,
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let app = &t.stack.app;
+    let swept = sweep(app, ledgerdock_shared::domain::Timestamp::now())
+        .await
+        .expect("a 403 on one job does not stop the sweep");
+    assert_eq!(
+        (swept.failed, swept.announced_again, swept.errors),
+        (1, 1, 0)
+    );
+    let never = t.job(&a, never["jobId"].as_str().unwrap()).await;
+    assert_eq!(never["status"], "FAILED");
+    assert!(never["failureReason"]
+        .as_str()
+        .unwrap()
+        .contains("no file was uploaded"));
+    let landed = t.job(&a, landed["jobId"].as_str().unwrap()).await;
+    assert_eq!(landed["status"], "IN_PROGRESS", "announced again: {landed}");
+
+    // The worker told about a file that is not there fails its job instead of retrying forever.
+    let (gone, _) = upload_job(&t, &a, "text/csv").await;
+    let job_id: ledgerdock_shared::domain::JobId = gone["jobId"].as_str().unwrap().parse().unwrap();
+    let processed = process_job(app, a.company, job_id).await.unwrap();
+    assert!(
+        matches!(processed, Processed::Ended(JobStatus::Failed, _)),
+        "{processed:?}"
+    );
+    let gone = t.job(&a, &job_id.to_string()).await;
+    assert!(
+        gone["failureReason"]
+            .as_str()
+            .unwrap()
+            .contains("no longer in storage"),
+        "{gone}"
+    );
+
+    // publish-invoice's document check: a 400 naming documents, not a 500.
+    let mut invoice = invoice_json(1, "2026-11-01T09:00:00Z");
+    let id = ledgerdock_shared::domain::InvoiceId::new_random();
+    invoice["invoiceId"] = json!(id.to_string());
+    let event = serde_json::from_value(json!({
+        "companyId": a.company.to_string(),
+        "invoice": invoice,
+        "documents": [{"format": "PDF", "fileName": "x.pdf"}],
+    }))
+    .unwrap();
+    let err = ledgerdock_shared::handlers::publish_invoice::handle(app, event)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), 400, "{err:?}");
+    assert!(t.stored(a.company, id).await.is_none());
+    t.stop().await;
+}

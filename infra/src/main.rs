@@ -218,8 +218,17 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
 async fn publish(args: PublishArgs) -> anyhow::Result<()> {
     let raw =
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let invoice: NewInvoice = serde_json::from_slice(&raw)
-        .map_err(|e| anyhow::anyhow!("{} is not a valid invoice: {e}", args.file.display()))?;
+    let invoice: NewInvoice = serde_path_to_error::deserialize(
+        &mut serde_json::Deserializer::from_slice(&raw),
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not a valid invoice:\n  {}: {}",
+            args.file.display(),
+            e.path(),
+            ledgerdock_shared::http::without_type_names(&e.inner().to_string())
+        )
+    })?;
     let mut files = Vec::new();
     for path in &args.documents {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;

@@ -2,7 +2,7 @@
 //! the invoice READY_FOR_EXPORT. Used by `ledgerdock invoices publish` and the demo seed.
 
 use ledgerdock_shared::domain::{CompanyId, InvoiceId, NewInvoice};
-use ledgerdock_shared::publish::publish_invoice;
+use ledgerdock_shared::publish::{check_file_names, publish_invoice};
 use ledgerdock_shared::store::invoices::PublishOutcome;
 use ledgerdock_shared::{ApiError, AppState};
 
@@ -20,6 +20,7 @@ pub async fn publish_with_files(
 ) -> Result<(InvoiceId, PublishOutcome), ApiError> {
     // Check the invoice before uploading anything, so a bad file leaves no stray objects.
     invoice.validate().map_err(ApiError::fields)?;
+    check_file_names(files.iter().map(|f| f.file_name.as_str()))?;
     let invoice_id = *invoice.invoice_id.get_or_insert_with(InvoiceId::new_random);
     let mut documents = Vec::with_capacity(files.len());
     for file in files {

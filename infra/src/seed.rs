@@ -103,8 +103,9 @@ fn demo_invoice(company: &DemoCompany, n: u32) -> NewInvoice {
             },
         });
     }
-    let subtotal: Money = lines.iter().map(|l| l.amount).sum();
-    let tax_total: Money = lines.iter().map(|l| l.tax_amount).sum();
+    // At most 50 lines of at most 4 × 189.99: the sums cannot overflow.
+    let subtotal = Money::checked_sum(lines.iter().map(|l| l.amount)).unwrap_or(Money::ZERO);
+    let tax_total = Money::checked_sum(lines.iter().map(|l| l.tax_amount)).unwrap_or(Money::ZERO);
     let (supplier, tax_number) = SUPPLIERS[(n as usize) % SUPPLIERS.len()];
     let received = Utc
         .with_ymd_and_hms(2026, 11, 2, 8, 0, 0)
@@ -134,7 +135,7 @@ fn demo_invoice(company: &DemoCompany, n: u32) -> NewInvoice {
             .unwrap_or_else(|_| unreachable!()),
         subtotal,
         tax_total,
-        total: subtotal + tax_total,
+        total: subtotal.checked_add(tax_total).unwrap_or(Money::ZERO),
         line_items: lines,
     }
 }

@@ -268,3 +268,71 @@ async fn a_refused_in_place_rotation_asks_for_a_replacement_and_missing_clients_
     cognito.delete("gone").await.unwrap();
     replay.relaxed_requests_match();
 }
+
+/// A DynamoDB JSON 1.0 call as the SDK sends it, and the service's answer.
+fn dynamodb_call(action: &str, response: Value) -> ReplayEvent {
+    ReplayEvent::new(
+        http::Request::builder()
+            .method("POST")
+            .uri("https://dynamodb.eu-west-1.amazonaws.com/")
+            .header("x-amz-target", format!("DynamoDB_20120810.{action}"))
+            .body(SdkBody::empty())
+            .unwrap(),
+        http::Response::builder()
+            .status(200)
+            .header("content-type", "application/x-amz-json-1.0")
+            .body(SdkBody::from(response.to_string()))
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn deleting_a_client_reads_its_grants_strongly_consistently_and_deletes_each() {
+    let company = CompanyId::new_random();
+    let replay = StaticReplayClient::new(vec![
+        dynamodb_call(
+            "Query",
+            json!({"Count": 1, "ScannedCount": 1, "Items": [
+                {"PK": {"S": "CLIENT#c1"}, "SK": {"S": format!("COMPANY#{company}")}}
+            ]}),
+        ),
+        dynamodb_call("BatchWriteItem", json!({"UnprocessedItems": {}})),
+    ]);
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(Credentials::new(
+                "AKIDEXAMPLE",
+                "secret",
+                None,
+                None,
+                "test",
+            ))
+            .http_client(replay.clone())
+            .build(),
+    );
+    ledgerdock_shared::store::clients::ClientStore::new(
+        dynamodb,
+        "ledgerdock",
+        std::time::Duration::ZERO,
+    )
+    .delete("c1")
+    .await
+    .unwrap();
+    let requests = replay.actual_requests().collect::<Vec<_>>();
+    assert_eq!(requests.len(), 2);
+    let query: Value = serde_json::from_slice(requests[0].body().bytes().unwrap()).unwrap();
+    assert_eq!(query["ConsistentRead"], true, "{query}");
+    assert_eq!(query["ExpressionAttributeValues"][":pk"]["S"], "CLIENT#c1");
+    let write: Value = serde_json::from_slice(requests[1].body().bytes().unwrap()).unwrap();
+    let deletes = write["RequestItems"]["ledgerdock"].as_array().unwrap();
+    let keys: Vec<&str> = deletes
+        .iter()
+        .map(|d| d["DeleteRequest"]["Key"]["SK"]["S"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        vec!["PROFILE".to_string(), format!("COMPANY#{company}")]
+    );
+}

@@ -205,3 +205,86 @@ fn every_route_function_may_read_grants_and_count_requests() {
         }
     }
 }
+
+/// The parameter a `!Ref Name` names.
+fn reference(v: &Value) -> &str {
+    match v {
+        Value::Tagged(tagged) if tagged.tag == "Ref" => text(&tagged.value),
+        other => panic!("expected !Ref, got {other:?}"),
+    }
+}
+
+/// The policy statements of a function, flattened.
+fn statements(t: &Value, binary: &str) -> Vec<Value> {
+    function(t, binary)["Properties"]["Policies"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["Statement"].as_sequence().cloned().unwrap_or_default())
+        .collect()
+}
+
+#[test]
+fn functions_that_must_tell_a_missing_object_may_list_exactly_its_prefix() {
+    // Without s3:ListBucket, S3 answers a missing key with 403 instead of 404.
+    let t = template();
+    for (binary, prefix) in [
+        ("process-import-job", "imports/*"),
+        ("sweep-import-jobs", "imports/*"),
+        ("publish-invoice", "documents/*"),
+    ] {
+        let listing = statements(&t, binary)
+            .into_iter()
+            .find(|s| {
+                s["Action"]
+                    .as_sequence()
+                    .is_some_and(|a| a.iter().any(|a| a.as_str() == Some("s3:ListBucket")))
+            })
+            .unwrap_or_else(|| panic!("{binary} may not list its prefix"));
+        let prefixes = &listing["Condition"]["StringLike"]["s3:prefix"];
+        assert_eq!(
+            prefixes.as_sequence().map(|p| p.len()),
+            Some(1),
+            "{binary}: {prefixes:?}"
+        );
+        assert_eq!(text(&prefixes[0]), prefix, "{binary}");
+    }
+}
+
+#[test]
+fn import_files_and_old_versions_expire_and_imports_are_bounded_in_concurrency() {
+    let t = template();
+    let rules = t["Resources"]["Bucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+        .as_sequence()
+        .expect("the bucket has lifecycle rules")
+        .clone();
+    let imports = rules
+        .iter()
+        .find(|r| r["Prefix"].as_str() == Some("imports/"))
+        .expect("a rule for imports/");
+    assert_eq!(imports["ExpirationInDays"].as_u64(), Some(7));
+    assert!(rules.iter().any(|r| r["Prefix"].is_null()
+        && r["NoncurrentVersionExpiration"]["NoncurrentDays"].as_u64() == Some(30)));
+    assert!(rules
+        .iter()
+        .all(|r| r["Status"].as_str() == Some("Enabled")));
+
+    let worker = &function(&t, "process-import-job")["Properties"];
+    assert_eq!(
+        reference(&worker["ReservedConcurrentExecutions"]),
+        "ImportWorkerConcurrency"
+    );
+    let stage = &t["Resources"]["Api"]["Properties"]["MethodSettings"][0];
+    assert_eq!(reference(&stage["ThrottlingRateLimit"]), "StageRateLimit");
+    assert_eq!(reference(&stage["ThrottlingBurstLimit"]), "StageBurstLimit");
+    for parameter in [
+        "ImportWorkerConcurrency",
+        "StageRateLimit",
+        "StageBurstLimit",
+    ] {
+        assert!(
+            t["Parameters"][parameter]["Default"].as_u64().is_some(),
+            "{parameter}"
+        );
+    }
+}

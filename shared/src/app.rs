@@ -37,7 +37,11 @@ impl AppState {
     /// For Lambda: configuration and credentials from the environment.
     pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
         let config = Config::from_env()?;
-        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .timeout_config(crate::sdk::timeouts())
+            .retry_config(crate::sdk::retries())
+            .load()
+            .await;
         Ok(Self::new(config, &sdk))
     }
 

@@ -1,4 +1,5 @@
-//! Soft copies in S3: `documents/<companyId>/<invoiceId>/<format>` in the private bucket.
+//! Soft copies in S3: `documents/<companyId>/<invoiceId>/<format>` in the private bucket, the
+//! format in lower case (`pdf`, `jpeg`, `png`, `tiff`): see [`object_key`].
 //! Download URLs are pre-signed GETs, signed locally (no S3 round trip), short-lived, and carry
 //! `response-content-disposition` so the browser or client saves the file under its fileName.
 
@@ -53,16 +54,33 @@ pub fn content_disposition(file_name: &str) -> String {
     )
 }
 
-/// An S3 failure as the API reports it: a logged 500 whose cause never reaches the client.
+/// An S3 failure as the API reports it: a logged 500 whose cause never reaches the client, or
+/// a 503 with Retry-After when S3 did not answer in time (see [`crate::sdk`]).
 pub(crate) fn s3_error<E, R>(operation: &str, err: aws_sdk_s3::error::SdkError<E, R>) -> ApiError
 where
     E: std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    ApiError::internal(format!(
+    let cause = format!(
         "S3 {operation} failed: {}",
         aws_sdk_s3::error::DisplayErrorContext(&err)
-    ))
+    );
+    if crate::sdk::unreachable(&err) {
+        ApiError::Unavailable {
+            retry_after_secs: 1,
+            cause,
+        }
+    } else {
+        ApiError::Internal(cause)
+    }
+}
+
+/// Whether S3 refused a read of a key as 403. Without `s3:ListBucket` on the prefix, that is
+/// how S3 answers a key that does not exist (with it, 404); template.yaml grants the listing
+/// where absence matters, and the code still reads a 403 on its own keys as "not there".
+pub(crate) fn s3_denied<E>(err: &aws_sdk_s3::error::SdkError<E>) -> bool {
+    err.raw_response()
+        .is_some_and(|r| r.status().as_u16() == 403)
 }
 
 /// What `GET /v1/invoices/{id}/download-url` returns.

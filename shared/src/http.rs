@@ -96,6 +96,10 @@ pub fn query(req: &Request, name: &str) -> Option<String> {
 }
 
 /// A path parameter parsed into a domain type; a malformed one is a 400 naming it.
+///
+/// A REST API hands `pathParameters` to the function still percent-encoded (`ACME%202` for
+/// the supplier `ACME 2`), so they are decoded here, exactly once: `ACME%25202` is the
+/// supplier `ACME%202`. Bytes that do not decode to UTF-8 are a 400 too.
 pub fn path_param<T: std::str::FromStr<Err = String>>(
     req: &Request,
     name: &str,
@@ -104,7 +108,12 @@ pub fn path_param<T: std::str::FromStr<Err = String>>(
         .path_parameters_ref()
         .and_then(|p| p.first(name))
         .ok_or_else(|| ApiError::field(name, "path parameter is required"))?;
-    raw.parse().map_err(|e: String| ApiError::field(name, e))
+    let decoded = percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map_err(|_| ApiError::field(name, "must be percent-encoded UTF-8"))?;
+    decoded
+        .parse()
+        .map_err(|e: String| ApiError::field(name, e))
 }
 
 /// Default and largest page size of every list call.
@@ -181,7 +190,31 @@ pub fn json_body_up_to<T: DeserializeOwned>(
     deserialize(bytes)
 }
 
+/// What a JSON text is at its top level, from its first significant byte.
+fn json_kind(bytes: &[u8]) -> &'static str {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => "an object",
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number or not JSON",
+    }
+}
+
+/// Parses a request body that must be a JSON object. serde would also fill a struct from a
+/// positional array (`["reason", "CODE"]`), which no client means: only objects get through.
 fn deserialize<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let kind = json_kind(bytes);
+    if kind != "an object" {
+        // Broken JSON still gets the parser's own account of where it broke.
+        if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
+            return Err(ApiError::field(
+                "body",
+                format!("must be a JSON object, not {kind}"),
+            ));
+        }
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -202,13 +235,15 @@ fn deserialize<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
-/// serde's messages, minus the line/column noise that means nothing to most clients.
+/// serde's messages, minus the line/column noise that means nothing to most clients and
+/// minus the Rust type names, which mean nothing to any.
 fn describe_json_error(e: &serde_json::Error) -> String {
     let text = e.to_string();
     let text = match text.find(" at line ") {
         Some(i) => text[..i].to_string(),
         None => text,
     };
+    let text = without_type_names(&text);
     if e.is_syntax() || e.is_eof() {
         format!(
             "malformed JSON ({text}, line {} column {})",
@@ -218,6 +253,38 @@ fn describe_json_error(e: &serde_json::Error) -> String {
     } else {
         text
     }
+}
+
+/// Rewrites serde's "expected struct Foo" / "expected enum Bar" into the JSON a client knows.
+pub fn without_type_names(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("expected ") {
+        let (head, tail) = rest.split_at(at + "expected ".len());
+        out.push_str(head);
+        let (kind, after) = if let Some(after) = tail.strip_prefix("struct variant ") {
+            ("a JSON object", after)
+        } else if let Some(after) = tail.strip_prefix("tuple struct ") {
+            ("a JSON array", after)
+        } else if let Some(after) = tail.strip_prefix("unit struct ") {
+            ("null", after)
+        } else if let Some(after) = tail.strip_prefix("struct ") {
+            ("a JSON object", after)
+        } else if let Some(after) = tail.strip_prefix("enum ") {
+            ("one of the documented values", after)
+        } else {
+            rest = tail;
+            continue;
+        };
+        out.push_str(kind);
+        // Drop the type's name: an identifier, possibly with generics or a path.
+        let name_len = after
+            .find(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | ':' | '<' | '>')))
+            .unwrap_or(after.len());
+        rest = &after[name_len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -266,6 +333,37 @@ mod tests {
         assert_eq!(field_of(e), "extra");
         let e = json_body::<Body1>(&req(Some("application/json"), "\"text\""), false).unwrap_err();
         assert_eq!(field_of(e), "body");
+    }
+
+    #[test]
+    fn only_objects_are_bodies_and_no_type_name_leaks() {
+        for (body, kind) in [
+            ("[]", "an array"),
+            (r#"["reason"]"#, "an array"),
+            ("  true", "a boolean"),
+            ("null", "null"),
+            ("12", "a number"),
+        ] {
+            let e = json_body::<Body1>(&req(Some("application/json"), body), false).unwrap_err();
+            let ApiError::Validation { details, .. } = e else {
+                panic!("{body}: not a validation error");
+            };
+            assert_eq!(details[0].field, "body", "{body}");
+            assert!(details[0].message.contains(kind), "{body}: {details:?}");
+            assert!(!details[0].message.contains("Body1"), "{details:?}");
+        }
+        assert_eq!(
+            without_type_names("invalid type: string \"x\", expected struct Supplier"),
+            "invalid type: string \"x\", expected a JSON object"
+        );
+        assert_eq!(
+            without_type_names("unknown variant `X`, expected enum DocumentType or so"),
+            "unknown variant `X`, expected one of the documented values or so"
+        );
+        assert_eq!(
+            without_type_names("expected `,` or `}`"),
+            "expected `,` or `}`"
+        );
     }
 
     #[test]

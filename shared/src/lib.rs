@@ -5,7 +5,7 @@
 //! - [`auth`]: caller claims, scopes, tenant header
 //! - [`store`]: DynamoDB adapters; [`documents`]: S3 adapter
 //! - [`handlers`]: one module per API operation, plus the route/scope table
-//! - [`app`] / [`config`] / [`runtime`] / [`telemetry`]: per-container setup
+//! - [`app`] / [`config`] / [`runtime`] / [`sdk`] / [`telemetry`]: per-container setup
 
 pub mod app;
 pub mod auth;
@@ -19,6 +19,7 @@ pub mod imports;
 pub mod pagination;
 pub mod publish;
 pub mod runtime;
+pub mod sdk;
 pub mod store;
 pub mod telemetry;
 

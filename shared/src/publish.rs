@@ -2,7 +2,8 @@
 //! Used by the `publish-invoice` function and by `ledgerdock invoices publish`.
 
 use crate::domain::{
-    CompanyId, Document, InvoiceHeader, InvoiceId, InvoiceStatus, NewInvoice, Timestamp,
+    CompanyId, Document, Invoice, InvoiceHeader, InvoiceId, InvoiceStatus, LineItem, NewInvoice,
+    Timestamp, MAX_DETAIL_BYTES,
 };
 use crate::error::ApiError;
 use crate::store::invoices::{InvoiceStore, PublishOutcome};
@@ -16,6 +17,7 @@ pub async fn publish_invoice(
     documents: Vec<Document>,
 ) -> Result<(InvoiceId, PublishOutcome), ApiError> {
     invoice.validate().map_err(ApiError::fields)?;
+    check_file_names(documents.iter().map(|d| d.file_name.as_str()))?;
     let mut seen = std::collections::HashSet::new();
     if let Some(dup) = documents.iter().find(|d| !seen.insert(d.format)) {
         return Err(ApiError::field(
@@ -45,7 +47,44 @@ pub async fn publish_invoice(
         export: None,
         rejection: None,
         updated_at: now,
+        // The store picks the generation when it writes the lines.
+        lines_version: None,
     };
+    check_detail_size(&header, &lines)?;
     let outcome = invoices.publish(&header, &lines).await?;
     Ok((header.invoice_id, outcome))
+}
+
+/// Every soft copy's file name must be a safe name (it becomes the downloaded file's name):
+/// a 400 naming `documents[i].fileName` otherwise. Checked before anything is uploaded.
+pub fn check_file_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<(), ApiError> {
+    let errors: Vec<_> = names
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, name)| {
+            crate::domain::text::check_file_name(&format!("documents[{i}].fileName"), name).err()
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::fields(errors))
+    }
+}
+
+/// Every accepted invoice must stay servable: its detail has to fit in one Lambda response
+/// (6 MB). Refused at publish with a 400 naming `lineItems`, never a 502 on every read later.
+fn check_detail_size(header: &InvoiceHeader, lines: &[LineItem]) -> Result<(), ApiError> {
+    let detail = Invoice::from_parts(header.clone(), lines.to_vec());
+    let bytes = detail.response_bytes().map_err(ApiError::internal)?;
+    if bytes > MAX_DETAIL_BYTES {
+        return Err(ApiError::field(
+            "lineItems",
+            format!(
+                "make the invoice's detail {bytes} bytes; an invoice may be at most \
+                 {MAX_DETAIL_BYTES} bytes as served (shorten descriptions or split the invoice)"
+            ),
+        ));
+    }
+    Ok(())
 }

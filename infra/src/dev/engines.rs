@@ -73,13 +73,46 @@ impl ObjectCreatedHook {
     }
 }
 
+/// Whether a request reads one object (GetObject or HeadObject, path-style).
+fn reads_an_object(method: &http::Method, uri: &http::Uri) -> bool {
+    let reads = *method == http::Method::GET || *method == http::Method::HEAD;
+    let key = uri
+        .path()
+        .strip_prefix('/')
+        .and_then(|p| p.split_once('/'))
+        .map(|(_, key)| key);
+    reads && key.is_some_and(|k| !k.is_empty())
+}
+
+/// S3's answer to a read of a missing key by a caller without `s3:ListBucket`.
+fn access_denied(head: bool) -> http::Response<s3s::Body> {
+    let body = if head {
+        s3s::Body::empty()
+    } else {
+        s3s::Body::from(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>\
+             <Message>Access Denied</Message></Error>"
+                .to_string(),
+        )
+    };
+    let mut response = http::Response::new(body);
+    *response.status_mut() = http::StatusCode::FORBIDDEN;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/xml"),
+    );
+    response
+}
+
 /// Serves S3 over files under `root` on `listener` until `shutdown` flips, telling `hook`
-/// about objects created.
+/// about objects created. While `deny_missing_keys` is set, a read of a missing key is a 403
+/// AccessDenied instead of a 404, as AWS answers a caller that may not list the bucket.
 pub async fn start_s3(
     listener: TcpListener,
     root: &Path,
     mut shutdown: watch::Receiver<bool>,
     hook: Option<ObjectCreatedHook>,
+    deny_missing_keys: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
     let fs = s3s_fs::FileSystem::new(root)
@@ -103,13 +136,20 @@ pub async fn start_s3(
             };
             let service = service.clone();
             let hook = hook.clone();
+            let deny_missing_keys = deny_missing_keys.clone();
             let notifying = hyper::service::service_fn(move |req: http::Request<Incoming>| {
                 let service = service.clone();
                 let created = hook.as_ref().and_then(|h| {
                     Some((h.sender.clone(), h.created_key(req.method(), req.uri())?))
                 });
+                let denies = deny_missing_keys.load(std::sync::atomic::Ordering::SeqCst)
+                    && reads_an_object(req.method(), req.uri());
+                let head = req.method() == http::Method::HEAD;
                 async move {
                     let response = hyper::service::Service::call(&service, req).await?;
+                    if denies && response.status() == http::StatusCode::NOT_FOUND {
+                        return Ok(access_denied(head));
+                    }
                     if let Some((sender, key)) = created.filter(|_| response.status().is_success())
                     {
                         let _ = sender.send(key);

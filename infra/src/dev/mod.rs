@@ -130,6 +130,9 @@ pub struct DevStack {
     /// Whether S3 object notifications reach the import worker (false drops them, as a lost
     /// event would be).
     pub delivering_imports: Arc<AtomicBool>,
+    /// Whether the S3 engine answers a read of a missing key with 403 AccessDenied, as AWS
+    /// does for a caller without `s3:ListBucket` (false: 404, as with the listing granted).
+    pub s3_denies_missing_keys: Arc<AtomicBool>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     _scratch: Option<tempfile::TempDir>,
@@ -156,6 +159,8 @@ pub fn local_clients(
             .region(Region::new(LOCAL_REGION))
             .credentials_provider(credentials())
             .endpoint_url(dynamodb_url)
+            .timeout_config(ledgerdock_shared::sdk::timeouts())
+            .retry_config(ledgerdock_shared::sdk::retries())
             .build(),
     );
     let s3 = aws_sdk_s3::Client::from_conf(
@@ -165,9 +170,27 @@ pub fn local_clients(
             .credentials_provider(credentials())
             .endpoint_url(s3_url)
             .force_path_style(true)
+            .timeout_config(ledgerdock_shared::sdk::timeouts())
+            .retry_config(ledgerdock_shared::sdk::retries())
             .build(),
     );
     (dynamodb, s3)
+}
+
+/// Writes a file only its owner may read (0600): keys.json holds the token signing key and
+/// the continuation secret, demo.json a client secret. An existing file is narrowed too.
+pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(bytes)
 }
 
 fn load_or_create_keys(
@@ -191,7 +214,7 @@ fn load_or_create_keys(
             continuation_secret: secret.clone(),
             signing_key_pkcs8: STANDARD.encode(pkcs8),
         };
-        std::fs::write(&path, serde_json::to_vec_pretty(&keys)?)
+        write_private(&path, &serde_json::to_vec_pretty(&keys)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok((secret.into_bytes(), issuer))
@@ -244,12 +267,14 @@ impl DevStack {
             prefix: "imports/",
             sender: created_tx,
         };
+        let s3_denies_missing_keys = Arc::new(AtomicBool::new(false));
         tasks.push(
             engines::start_s3(
                 s3_listener,
                 &storage_root.join("s3"),
                 shutdown_rx.clone(),
                 Some(hook),
+                s3_denies_missing_keys.clone(),
             )
             .await?,
         );
@@ -322,7 +347,7 @@ impl DevStack {
                 companies,
             };
             let path = data_dir.join("demo.json");
-            std::fs::write(&path, serde_json::to_vec_pretty(&info)?)
+            write_private(&path, &serde_json::to_vec_pretty(&info)?)
                 .with_context(|| format!("writing {}", path.display()))?;
             Some(info)
         } else {
@@ -339,6 +364,7 @@ impl DevStack {
             demo,
             data_dir,
             delivering_imports,
+            s3_denies_missing_keys,
             shutdown,
             tasks,
             _scratch: scratch,

@@ -42,7 +42,65 @@ pub fn router(api: Arc<DevApi>) -> Router {
         .route("/.well-known/jwks.json", get(jwks))
         .fallback(gateway)
         .layer(DefaultBodyLimit::max(GATEWAY_MAX_BODY_BYTES + 1))
+        .layer(axum::middleware::map_response(
+            framework_errors_in_api_shape,
+        ))
         .with_state(api)
+}
+
+/// The HTTP layer's own refusals (a wrong method on /health or /oauth2/token, an oversized
+/// or unreadable body) carry the API's error body too, as API Gateway's gateway responses do
+/// (template.yaml). Hyper answers a few things before any of this runs (431 for oversized
+/// headers, 414, a request that is not HTTP at all); those keep its empty body.
+async fn framework_errors_in_api_shape(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if status.as_u16() < 400 || is_json {
+        return response;
+    }
+    let (code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ("NOT_FOUND", "no such route for this method"),
+        StatusCode::NOT_FOUND => ("NOT_FOUND", "no such route"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("PAYLOAD_TOO_LARGE", "the request body is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "UNSUPPORTED_MEDIA_TYPE",
+            "the request body's Content-Type is not accepted here",
+        ),
+        s if s.is_client_error() => ("VALIDATION_ERROR", "the request could not be read"),
+        _ => ("INTERNAL", "internal error"),
+    };
+    let allow = response.headers().get(axum::http::header::ALLOW).cloned();
+    let body = json!({"error": {
+        "code": code,
+        "message": message,
+        "requestId": uuid::Uuid::new_v4().to_string(),
+    }});
+    let mut replaced = (status, Json(body)).into_response();
+    if let Some(allow) = allow {
+        replaced
+            .headers_mut()
+            .insert(axum::http::header::ALLOW, allow);
+    }
+    replaced
+}
+
+/// Cognito's app client ids are 26 characters; anything far longer, or not made of letters,
+/// digits, '-' and '_', is no client of ours and is refused before any lookup.
+const MAX_CLIENT_ID_CHARS: usize = 128;
+/// Generated secrets are 51 characters (Cognito) or 48 (local); bounded likewise.
+const MAX_CLIENT_SECRET_CHARS: usize = 512;
+
+fn plausible_credentials(client_id: &str, secret: &str) -> bool {
+    !client_id.is_empty()
+        && client_id.len() <= MAX_CLIENT_ID_CHARS
+        && client_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && secret.len() <= MAX_CLIENT_SECRET_CHARS
 }
 
 async fn jwks(State(api): State<Arc<DevApi>>) -> Json<serde_json::Value> {
@@ -85,7 +143,9 @@ async fn token(State(api): State<Arc<DevApi>>, headers: HeaderMap, body: Bytes) 
             form.get("client_secret")?.clone(),
         ))
     });
-    let Some((client_id, secret)) = credentials else {
+    let Some((client_id, secret)) =
+        credentials.filter(|(id, secret)| plausible_credentials(id, secret))
+    else {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     };
     let client = match api.clients.find(&client_id).await {
@@ -128,7 +188,8 @@ async fn token(State(api): State<Arc<DevApi>>, headers: HeaderMap, body: Bytes) 
     }
 }
 
-/// Matches `path` against a route template, returning its path parameters.
+/// Matches `path` against a route template, returning its path parameters as they appear in
+/// the URL (percent-encoded).
 fn match_path(template: &str, path: &str) -> Option<HashMap<String, String>> {
     let mut params = HashMap::new();
     let mut want = template.trim_end_matches('/').split('/');
@@ -136,12 +197,9 @@ fn match_path(template: &str, path: &str) -> Option<HashMap<String, String>> {
     loop {
         match (want.next(), got.next()) {
             (None, None) => return Some(params),
+            // Handed on still percent-encoded, as a REST API does; the function decodes.
             (Some(w), Some(g)) if w.starts_with('{') && w.ends_with('}') && !g.is_empty() => {
-                let value = percent_encoding::percent_decode_str(g)
-                    .decode_utf8()
-                    .ok()?
-                    .into_owned();
-                params.insert(w[1..w.len() - 1].to_string(), value);
+                params.insert(w[1..w.len() - 1].to_string(), g.to_string());
             }
             (Some(w), Some(g)) if w == g => {}
             _ => return None,
@@ -279,6 +337,11 @@ mod tests {
         let (route, params) = find_route("GET", "/v1/invoices/abc/download-url").unwrap();
         assert_eq!(route.function, "get-invoice-download-url");
         assert_eq!(params["invoiceId"], "abc");
+        let (_, params) = find_route("GET", "/v1/suppliers/ACME%202").unwrap();
+        assert_eq!(
+            params["externalId"], "ACME%202",
+            "handed on encoded, as API Gateway does"
+        );
         assert!(find_route("DELETE", "/v1/invoices/abc").is_none());
         assert!(find_route("GET", "/v1/nothing").is_none());
     }

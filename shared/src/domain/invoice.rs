@@ -8,6 +8,13 @@ use crate::error::FieldError;
 
 /// Most line items one invoice may carry.
 pub const MAX_LINE_ITEMS: usize = 5_000;
+/// Most tracking categories one line may carry.
+pub const MAX_TRACKING_CATEGORIES: usize = 20;
+/// Largest invoice detail (`GET /v1/invoices/{id}`'s body) a publish accepts, counted as the
+/// body travels inside the Lambda response (a JSON string, so every `"` and `\` doubles).
+/// Lambda's synchronous response limit is 6 MB (6,291,456 bytes); the rest is headroom for
+/// the export or rejection record added later (under 16 KB) and the response envelope.
+pub const MAX_DETAIL_BYTES: usize = 5 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -182,6 +189,11 @@ pub struct InvoiceHeader {
     pub export: Option<ExportRecord>,
     pub rejection: Option<RejectionRecord>,
     pub updated_at: Timestamp,
+    /// Which generation of line items this header shows (see `store::invoices`): a publish
+    /// writes a new generation, then flips the header to it. `None` for invoices stored
+    /// before generations existed, whose lines carry no generation in their keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines_version: Option<String>,
 }
 
 /// The invoice detail returned by `GET /v1/invoices/{invoiceId}`.
@@ -209,6 +221,14 @@ pub struct Invoice {
 }
 
 impl Invoice {
+    /// The size of this invoice's detail body as Lambda's response carries it: the JSON text,
+    /// escaped once more as a JSON string.
+    pub fn response_bytes(&self) -> Result<usize, serde_json::Error> {
+        let body = serde_json::to_vec(self)?;
+        let escapes = body.iter().filter(|b| matches!(b, b'"' | b'\\')).count();
+        Ok(body.len() + escapes)
+    }
+
     pub fn from_parts(header: InvoiceHeader, line_items: Vec<LineItem>) -> Self {
         Self {
             invoice_id: header.invoice_id,
@@ -370,6 +390,12 @@ impl NewInvoice {
             check_text(&mut errors, &at("description"), &line.description, 2000);
             check_optional(&mut errors, &at("taxCode"), &line.tax_code, 64);
             check_optional(&mut errors, &at("accountCode"), &line.account_code, 64);
+            if line.tracking_categories.len() > MAX_TRACKING_CATEGORIES {
+                errors.push(FieldError::new(
+                    at("trackingCategories"),
+                    format!("must hold at most {MAX_TRACKING_CATEGORIES} categories"),
+                ));
+            }
             for (j, t) in line.tracking_categories.iter().enumerate() {
                 check_text(
                     &mut errors,
@@ -385,42 +411,52 @@ impl NewInvoice {
                 );
             }
         }
-        let line_sum: Money = self.line_items.iter().map(|l| l.amount).sum();
-        let tax_sum: Money = self.line_items.iter().map(|l| l.tax_amount).sum();
-        if self.subtotal != line_sum {
-            errors.push(FieldError::new(
-                "subtotal",
-                format!(
-                    "is {} but the line items' amounts add up to {line_sum}",
-                    self.subtotal
-                ),
-            ));
-        }
-        if self.tax_total != tax_sum {
-            errors.push(FieldError::new(
-                "taxTotal",
-                format!(
-                    "is {} but the line items' tax amounts add up to {tax_sum}",
-                    self.tax_total
-                ),
-            ));
-        }
-        if self.total != self.subtotal + self.tax_total {
-            errors.push(FieldError::new(
-                "total",
-                format!(
-                    "is {} but subtotal {} plus taxTotal {} is {}",
-                    self.total,
-                    self.subtotal,
-                    self.tax_total,
-                    self.subtotal + self.tax_total
-                ),
-            ));
-        }
+        self.check_totals(&mut errors);
         if errors.is_empty() {
             Ok(())
         } else {
             Err(errors)
+        }
+    }
+
+    /// subtotal = Σ amount, taxTotal = Σ taxAmount, total = subtotal + taxTotal, in exact
+    /// arithmetic that reports (never panics on) a sum too large to hold.
+    fn check_totals(&self, errors: &mut Vec<FieldError>) {
+        let too_large = |field: &str| {
+            FieldError::new(field, "the amounts add up to more than an invoice can hold")
+        };
+        match Money::checked_sum(self.line_items.iter().map(|l| l.amount)) {
+            None => errors.push(too_large("lineItems")),
+            Some(sum) if sum != self.subtotal => errors.push(FieldError::new(
+                "subtotal",
+                format!(
+                    "is {} but the line items' amounts add up to {sum}",
+                    self.subtotal
+                ),
+            )),
+            Some(_) => {}
+        }
+        match Money::checked_sum(self.line_items.iter().map(|l| l.tax_amount)) {
+            None => errors.push(too_large("lineItems")),
+            Some(sum) if sum != self.tax_total => errors.push(FieldError::new(
+                "taxTotal",
+                format!(
+                    "is {} but the line items' tax amounts add up to {sum}",
+                    self.tax_total
+                ),
+            )),
+            Some(_) => {}
+        }
+        match self.subtotal.checked_add(self.tax_total) {
+            None => errors.push(too_large("total")),
+            Some(sum) if sum != self.total => errors.push(FieldError::new(
+                "total",
+                format!(
+                    "is {} but subtotal {} plus taxTotal {} is {sum}",
+                    self.total, self.subtotal, self.tax_total
+                ),
+            )),
+            Some(_) => {}
         }
     }
 

@@ -1,7 +1,6 @@
 //! Exact decimal amounts. Money and quantities travel as decimal strings ("1100.00"), never floats.
 
 use std::fmt;
-use std::ops::Add;
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
@@ -10,6 +9,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// Most decimal places accepted: enough for unit prices and quantities, small enough that
 /// sums of thousands of lines stay exact.
 pub const MAX_SCALE: u32 = 6;
+/// Most digits before the decimal point (amounts below a quadrillion). With at most 5,000 lines
+/// an invoice's sums stay below 10^19, far inside the 96-bit range of the exact decimal type,
+/// so adding amounts can never overflow; the arithmetic is checked all the same.
+pub const MAX_INTEGER_DIGITS: usize = 15;
 
 /// An exact decimal value (an amount of money or a quantity), serialised as a string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -25,6 +28,19 @@ impl Decimal2 {
 
     pub fn value(&self) -> Decimal {
         self.0
+    }
+
+    /// `self + other`, or `None` if the exact result would not fit.
+    pub fn checked_add(self, other: Self) -> Option<Self> {
+        self.0.checked_add(other.0).map(Self)
+    }
+
+    /// The exact sum of `values`, or `None` if it would not fit. There is deliberately no `+`
+    /// or `Sum`: an overflowing `+` panics, and a panic aborts the whole Lambda process.
+    pub fn checked_sum(values: impl IntoIterator<Item = Self>) -> Option<Self> {
+        values
+            .into_iter()
+            .try_fold(Self::ZERO, |total, value| total.checked_add(value))
     }
 }
 
@@ -47,6 +63,18 @@ impl FromStr for Decimal2 {
         if value.scale() > MAX_SCALE {
             return Err(format!("must have at most {MAX_SCALE} decimal places"));
         }
+        let integer_digits = s
+            .trim_start_matches('-')
+            .split('.')
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches('0')
+            .len();
+        if integer_digits > MAX_INTEGER_DIGITS {
+            return Err(format!(
+                "must have at most {MAX_INTEGER_DIGITS} digits before the decimal point"
+            ));
+        }
         Ok(Self(value))
     }
 }
@@ -54,19 +82,6 @@ impl FromStr for Decimal2 {
 impl fmt::Display for Decimal2 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
-    }
-}
-
-impl Add for Decimal2 {
-    type Output = Decimal2;
-    fn add(self, rhs: Self) -> Self {
-        Self(self.0 + rhs.0)
-    }
-}
-
-impl std::iter::Sum for Decimal2 {
-    fn sum<I: Iterator<Item = Self>>(iter: I) -> Self {
-        iter.fold(Self::ZERO, |a, b| a + b)
     }
 }
 
@@ -122,12 +137,23 @@ mod tests {
     fn keeps_scale_and_sums_exactly() {
         let a: Money = "0.10".parse().unwrap();
         let b: Money = "0.20".parse().unwrap();
-        assert_eq!((a + b).to_string(), "0.30");
-        let total: Money = ["1000.00", "100.00"]
-            .iter()
-            .map(|s| s.parse::<Money>().unwrap())
-            .sum();
+        assert_eq!(a.checked_add(b).unwrap().to_string(), "0.30");
+        let total =
+            Money::checked_sum(["1000.00", "100.00"].iter().map(|s| s.parse().unwrap())).unwrap();
         assert_eq!(total.to_string(), "1100.00");
+    }
+
+    #[test]
+    fn amounts_are_bounded_in_digits_and_sums_never_panic() {
+        assert!("999999999999999.999999".parse::<Money>().is_ok());
+        assert!("-000999999999999999.50".parse::<Money>().is_ok());
+        let e = "1000000000000000".parse::<Money>().unwrap_err();
+        assert!(e.contains("15 digits"), "{e}");
+        assert!("79228162514264337593543950335".parse::<Money>().is_err());
+        // The largest values the type holds overflow when added: checked, not a panic.
+        let max = Decimal2(Decimal::MAX);
+        assert_eq!(max.checked_add(max), None);
+        assert_eq!(Money::checked_sum([max, max]), None);
     }
 
     #[test]

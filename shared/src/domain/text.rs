@@ -31,9 +31,56 @@ pub fn check(field: &str, value: &str, max_chars: usize, lines: Lines) -> Result
     Ok(())
 }
 
+/// Longest file name a soft copy may carry (most file systems' limit).
+pub const MAX_FILE_NAME_CHARS: usize = 255;
+
+/// A soft copy's file name, which becomes the downloaded file's name: one name, not a path.
+/// Single-line text with no `/` or `\`, not `.` or `..`, no surrounding spaces.
+pub fn check_file_name(field: &str, value: &str) -> Result<(), FieldError> {
+    check(field, value, MAX_FILE_NAME_CHARS, Lines::Single)?;
+    if value.contains(['/', '\\']) {
+        return Err(FieldError::new(
+            field,
+            "must be a file name, without '/' or '\\'",
+        ));
+    }
+    if value == "." || value == ".." {
+        return Err(FieldError::new(field, "must be a file name, not . or .."));
+    }
+    if value.trim() != value {
+        return Err(FieldError::new(
+            field,
+            "must not start or end with white space",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_names_are_names_not_paths() {
+        for good in ["INV-1.pdf", "Rechnung März 2026.pdf", "a..b.png", ".hidden"] {
+            assert!(check_file_name("f", good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "../etc/passwd",
+            "a/b.pdf",
+            "a\\b.pdf",
+            "..",
+            ".",
+            "a\nb.pdf",
+            "a\u{0}.pdf",
+            " x.pdf",
+            "x.pdf\t",
+        ] {
+            assert_eq!(check_file_name("f", bad).unwrap_err().field, "f", "{bad:?}");
+        }
+        assert!(check_file_name("f", &"x".repeat(256)).is_err());
+    }
 
     #[test]
     fn blank_long_and_control_characters_are_named() {

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::{check_text, HandlerFuture, Route};
 use crate::app::AppState;
 use crate::auth::Tenant;
+use crate::domain::text::Lines;
 use crate::domain::{ExportRecord, InvoiceId, Timestamp};
 use crate::error::ApiError;
 use crate::http;
@@ -29,7 +30,7 @@ pub fn boxed<'a>(state: &'a AppState, route: &'static Route, req: Request) -> Ha
 
 fn validate(body: &CompleteRequest) -> Result<(), ApiError> {
     if let Some(id) = &body.external_id {
-        check_text("externalId", id, 255)?;
+        check_text("externalId", id, 255, Lines::Single)?;
     }
     if let Some(url) = &body.external_url {
         let lower = url.to_ascii_lowercase();
@@ -84,10 +85,12 @@ mod tests {
             external_url: Some("javascript:alert(1)".into()),
         };
         assert!(validate(&bad).is_err());
-        let blank = CompleteRequest {
-            external_id: Some("  ".into()),
-            external_url: None,
-        };
-        assert!(validate(&blank).is_err());
+        for bad_id in ["  ", "E-1\nE-2", "E-1\t", "E\u{0}"] {
+            let bad = CompleteRequest {
+                external_id: Some(bad_id.into()),
+                external_url: None,
+            };
+            assert!(validate(&bad).is_err(), "{bad_id:?}");
+        }
     }
 }

@@ -108,13 +108,14 @@ pub static ROUTES: &[Route] = &[
     },
 ];
 
-/// Checks a free-text field of a request body (newlines and tabs allowed): a 400 naming it.
+/// Checks a text field of a request body: a 400 naming it. Identifiers are single-line;
+/// free-form notes (a rejection reason) may hold newlines and tabs.
 pub(crate) fn check_text(
     field: &str,
     value: &str,
     max_chars: usize,
+    lines: crate::domain::text::Lines,
 ) -> Result<(), crate::error::ApiError> {
-    use crate::domain::text::{check, Lines};
-    check(field, value, max_chars, Lines::Multi)
+    crate::domain::text::check(field, value, max_chars, lines)
         .map_err(|e| crate::error::ApiError::fields(vec![e]))
 }

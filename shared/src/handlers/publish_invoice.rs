@@ -1,6 +1,7 @@
 //! The `publish-invoice` function: invoked by the platform's own event source (not routed
 //! through the public API). The platform first uploads each soft copy to its canonical key
-//! (`documents/<companyId>/<invoiceId>/<format>`), then sends this event.
+//! (`documents/<companyId>/<invoiceId>/<format>`, the format in lower case: `pdf`, `jpeg`,
+//! `png`, `tiff`), then sends this event.
 
 use aws_sdk_s3::Client;
 use serde::{Deserialize, Serialize};
@@ -47,6 +48,7 @@ pub async fn handle(
             "is required: documents are stored under it",
         )
     })?;
+    crate::publish::check_file_names(event.documents.iter().map(|d| d.file_name.as_str()))?;
     let mut documents = Vec::with_capacity(event.documents.len());
     for doc in &event.documents {
         documents.push(
@@ -89,11 +91,14 @@ async fn describe(
         .map_err(|e| {
             if e.as_service_error().is_some_and(|e| e.is_not_found()) {
                 ApiError::field("documents", format!("no object at s3://{bucket}/{key}"))
+            } else if crate::documents::s3_denied(&e) {
+                // S3's answer for a missing key to a caller that may not list the prefix.
+                ApiError::field(
+                    "documents",
+                    format!("no object readable at s3://{bucket}/{key} (S3 answered 403)"),
+                )
             } else {
-                ApiError::internal(format!(
-                    "HeadObject failed: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(&e)
-                ))
+                crate::documents::s3_error("HeadObject", e)
             }
         })?;
     Ok(Document {

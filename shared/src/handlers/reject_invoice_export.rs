@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::{check_text, HandlerFuture, Route};
 use crate::app::AppState;
 use crate::auth::Tenant;
+use crate::domain::text::Lines;
 use crate::domain::{InvoiceId, RejectionRecord, Timestamp};
 use crate::error::ApiError;
 use crate::http;
@@ -33,7 +34,7 @@ fn validate(body: RejectRequest) -> Result<(String, Option<String>), ApiError> {
     let reason = body
         .reason
         .ok_or_else(|| ApiError::field("reason", "is required"))?;
-    check_text("reason", &reason, MAX_REASON_CHARS)?;
+    check_text("reason", &reason, MAX_REASON_CHARS, Lines::Multi)?;
     if let Some(code) = &body.code {
         let well_formed = !code.is_empty()
             && code.len() <= MAX_CODE_CHARS

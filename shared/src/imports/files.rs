@@ -10,7 +10,7 @@ use aws_sdk_s3::Client;
 use serde::Serialize;
 
 use super::ImportJob;
-use crate::documents::s3_error;
+use crate::documents::{s3_denied, s3_error};
 use crate::domain::Timestamp;
 use crate::error::ApiError;
 
@@ -93,7 +93,8 @@ impl ImportFiles {
         })
     }
 
-    /// Whether the job's file has landed.
+    /// Whether the job's file has landed (a 403 is S3's answer for a missing key to a caller
+    /// without `s3:ListBucket`).
     pub async fn exists(&self, job: &ImportJob) -> Result<bool, ApiError> {
         match self
             .client
@@ -104,7 +105,9 @@ impl ImportFiles {
             .await
         {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) || s3_denied(&e) => {
+                Ok(false)
+            }
             Err(e) => Err(s3_error("HeadObject", e)),
         }
     }
@@ -127,7 +130,8 @@ impl ImportFiles {
         Ok(())
     }
 
-    /// Opens the job's file for streaming; `None` when it is not there (yet).
+    /// Opens the job's file for streaming; `None` when it is not there (yet), also when S3
+    /// says so with a 403.
     pub async fn open(&self, key: &str) -> Result<Option<OpenedFile>, ApiError> {
         match self
             .client
@@ -141,7 +145,9 @@ impl ImportFiles {
                 size: out.content_length.unwrap_or_default().max(0) as u64,
                 body: out.body,
             })),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) || s3_denied(&e) => {
+                Ok(None)
+            }
             Err(e) => Err(s3_error("GetObject", e)),
         }
     }

@@ -222,7 +222,9 @@ impl ClientStore {
     }
 
     /// Removes the profile and every grant of the client, so its unexpired tokens stop
-    /// working. Its usage records stay until their TTL.
+    /// working. Its usage records stay until their TTL. The grants are read strongly
+    /// consistently: an eventually consistent read could miss a grant made a moment before,
+    /// which would then outlive the client.
     pub async fn delete(&self, client_id: &str) -> Result<(), ApiError> {
         let grants = self
             .client
@@ -231,7 +233,8 @@ impl ClientStore {
             .key_condition_expression("PK = :pk AND begins_with(SK, :company)")
             .expression_attribute_values(":pk", s(client_pk(client_id)))
             .expression_attribute_values(":company", s("COMPANY#"))
-            .projection_expression("PK, SK");
+            .projection_expression("PK, SK")
+            .consistent_read(true);
         let mut keys = vec![key(client_id, PROFILE_SK)];
         keys.extend(super::query_all(grants).await?);
         let requests = keys

@@ -3,11 +3,28 @@
 //! | item | PK | SK |
 //! |---|---|---|
 //! | header | `COMPANY#<companyId>` | `INVOICE#<invoiceId>` |
-//! | line | `COMPANY#<companyId>` | `INVOICE#<invoiceId>#LINE#<00001>` |
+//! | line | `COMPANY#<companyId>` | `INVOICE#<invoiceId>#V<generation>#LINE#<00001>` |
+//! | line (stored before generations) | `COMPANY#<companyId>` | `INVOICE#<invoiceId>#LINE#<00001>` |
 //!
 //! While an invoice is READY_FOR_EXPORT its header also carries `EQ_PK`/`EQ_SK`, which puts it
 //! in the sparse `ExportQueue` index; complete and reject remove them in the same conditional
 //! UpdateItem that changes the status.
+//!
+//! **A publish is all-or-nothing as readers see it.** An invoice may have 5,000 lines, far more
+//! than one transaction (100 items, 4 MB) holds, so lines are written as a new *generation*
+//! (their keys carry it) that no reader looks at, and then one conditional PutItem of the
+//! header flips `linesVersion` to it. Readers (one Query on the `INVOICE#<id>` prefix) keep
+//! only the lines of the generation the header names. So:
+//! - the state is checked before any line is written (an EXPORTED invoice is refused at once),
+//!   and the flip is conditional on the header being exactly as read (`updatedAt`) and not
+//!   EXPORTED: a complete that lands meanwhile wins, and the refused publish deletes its own
+//!   generation, leaving the exported invoice and its lines as they were;
+//! - a publish that fails or dies halfway leaves a generation nobody points at; the invoice
+//!   keeps serving its previous lines (or, if it is new, is not found);
+//! - after the flip, the replaced generation is deleted, and so is any generation older than
+//!   [`ABANDONED_AFTER`] (left by a publisher that died): younger ones may still be in flight;
+//! - a reader whose multi-page Query raced that deletion sees lines that do not add up to the
+//!   header's `lineCount` and reads again.
 
 use std::collections::HashMap;
 
@@ -35,9 +52,51 @@ fn header_sk(invoice: &InvoiceId) -> String {
     format!("INVOICE#{invoice}")
 }
 
-fn line_sk(invoice: &InvoiceId, line_number: u32) -> String {
-    format!("INVOICE#{invoice}#LINE#{line_number:05}")
+/// The prefix of every line item of one generation.
+fn lines_prefix(invoice: &InvoiceId, generation: Option<&str>) -> String {
+    match generation {
+        Some(generation) => format!("INVOICE#{invoice}#V{generation}#LINE#"),
+        None => format!("INVOICE#{invoice}#LINE#"),
+    }
 }
+
+fn line_sk(invoice: &InvoiceId, generation: Option<&str>, line_number: u32) -> String {
+    format!("{}{line_number:05}", lines_prefix(invoice, generation))
+}
+
+/// A publisher older than this is certainly dead (a Lambda runs at most 15 minutes), so the
+/// generation it was writing is safe to delete.
+pub const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(20 * 60);
+
+/// A new generation id: its creation time in milliseconds (12 hex digits, so abandoned ones
+/// can be told by age) and 8 random hex digits (two publishers in one millisecond differ).
+fn new_generation(now: chrono::DateTime<chrono::Utc>) -> String {
+    let millis = u64::try_from(now.timestamp_millis()).unwrap_or_default();
+    let random = uuid::Uuid::new_v4().as_fields().0;
+    format!("{millis:012x}{random:08x}")
+}
+
+/// When a generation was started, from its id.
+fn generation_started(generation: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let millis = i64::from_str_radix(generation.get(..12)?, 16).ok()?;
+    chrono::DateTime::from_timestamp_millis(millis)
+}
+
+/// The generation a line's sort key belongs to (`None` for a line stored before generations).
+fn line_generation<'a>(invoice: &InvoiceId, sk: &'a str) -> Option<Option<&'a str>> {
+    let rest = sk.strip_prefix(&format!("INVOICE#{invoice}#"))?;
+    if rest.starts_with("LINE#") {
+        return Some(None);
+    }
+    let (generation, _) = rest.strip_prefix('V')?.split_once("#LINE#")?;
+    Some(Some(generation))
+}
+
+/// How many times a reader retries a detail Query that raced a publish's clean-up.
+const DETAIL_READ_ATTEMPTS: u32 = 3;
+/// How many times a publish retries its flip when the header changed since it was read (a
+/// reject or another publish meanwhile).
+const FLIP_ATTEMPTS: u32 = 5;
 
 /// The export queue's sort key: receivedAt then invoiceId, so the text order is the poll order.
 pub fn queue_position(header: &InvoiceHeader) -> String {
@@ -178,13 +237,34 @@ impl InvoiceStore {
         })
     }
 
-    /// The invoice with its lines: one Query on the `INVOICE#<id>` prefix (the header sorts first).
+    /// The invoice with its lines: one Query on the `INVOICE#<id>` prefix (the header sorts
+    /// first), keeping the lines of the generation the header names. An invoice whose header is
+    /// not written yet (a first publish under way) is not found.
     pub async fn get(
         &self,
         company: CompanyId,
         invoice: InvoiceId,
     ) -> Result<Option<Invoice>, ApiError> {
-        // One Query; only an invoice over 1 MB (thousands of long lines) needs a second page.
+        for attempt in 1..=DETAIL_READ_ATTEMPTS {
+            if let Some(read) = self.read_detail(company, invoice).await? {
+                return Ok(read);
+            }
+            tracing::info!(%invoice, attempt, "detail read raced a publish; reading again");
+            tokio::time::sleep(super::backoff(attempt)).await;
+        }
+        Err(ApiError::Unavailable {
+            retry_after_secs: 1,
+            cause: format!("invoice {invoice}: lines kept changing while being read"),
+        })
+    }
+
+    /// One detail read; `None` when what it read does not add up (it raced a publish).
+    async fn read_detail(
+        &self,
+        company: CompanyId,
+        invoice: InvoiceId,
+    ) -> Result<Option<Option<Invoice>>, ApiError> {
+        // One Query; only an invoice over 1 MB (thousands of long lines) needs more pages.
         let query = self
             .client
             .query()
@@ -194,15 +274,35 @@ impl InvoiceStore {
             .expression_attribute_values(":prefix", s(header_sk(&invoice)))
             .consistent_read(true);
         let items = super::query_all(query).await?;
-        let mut items = items.into_iter();
+        let mut items = items.into_iter().peekable();
+        let is_header = |item: &super::Item| {
+            item.get(SK).and_then(|v| v.as_s().ok()) == Some(&header_sk(&invoice))
+        };
+        if !items.peek().is_some_and(is_header) {
+            // Nothing, or only lines of a first publish still being written.
+            return Ok(Some(None));
+        }
         let Some(first) = items.next() else {
-            return Ok(None);
+            return Ok(Some(None));
         };
         let header: InvoiceHeader = decode(first)?;
-        let lines = items
-            .map(decode::<LineItem>)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Some(Invoice::from_parts(header, lines)))
+        let wanted = header.lines_version.as_deref();
+        let mut lines = Vec::with_capacity(header.line_count as usize);
+        for item in items {
+            let generation = item
+                .get(SK)
+                .and_then(|v| v.as_s().ok())
+                .and_then(|sk| line_generation(&invoice, sk));
+            if generation == Some(wanted) {
+                lines.push(decode::<LineItem>(item)?);
+            }
+        }
+        let complete = lines.len() == header.line_count as usize
+            && lines
+                .iter()
+                .enumerate()
+                .all(|(i, line)| line.line_number as usize == i + 1);
+        Ok(complete.then(|| Some(Invoice::from_parts(header, lines))))
     }
 
     /// Only the soft-copy list, for issuing download URLs: one GetItem with a projection.
@@ -321,32 +421,27 @@ impl InvoiceStore {
         }
     }
 
-    /// Puts an invoice (back) into the export queue: lines first, then the header that makes it
-    /// visible, so a poller never sees an invoice whose lines are still being written.
-    /// An EXPORTED invoice is never replaced: the ERP already has it.
+    /// Puts an invoice (back) into the export queue, all-or-nothing as readers see it: a new
+    /// generation of lines first, then one conditional PutItem of the header that flips to it
+    /// (see the module docs). An EXPORTED invoice is never replaced: the ERP already has it.
     pub async fn publish(
         &self,
         header: &InvoiceHeader,
         lines: &[LineItem],
     ) -> Result<PublishOutcome, ApiError> {
-        let existing = self.header(header.company_id, header.invoice_id).await?;
-        if let Some(current) = &existing {
-            if current.status == InvoiceStatus::Exported {
-                return Err(ApiError::InvalidStateTransition {
-                    message: format!(
-                        "invoice {} was already exported and cannot be published again",
-                        header.invoice_id
-                    ),
-                    current_status: current.status.as_str().to_string(),
-                });
-            }
+        let invoice = header.invoice_id;
+        let mut current = self.header(header.company_id, invoice).await?;
+        if let Some(existing) = current.as_ref() {
+            refuse_if_exported(existing)?;
         }
+        let now = chrono::Utc::now();
+        let generation = new_generation(now);
         let pk = company_pk(&header.company_id);
         let mut writes = Vec::with_capacity(lines.len());
         for line in lines {
             let item = serde_dynamo::to_item(LineRecord {
                 pk: pk.clone(),
-                sk: line_sk(&header.invoice_id, line.line_number),
+                sk: line_sk(&invoice, Some(&generation), line.line_number),
                 entity: "INVOICE_LINE",
                 line,
             })
@@ -357,60 +452,210 @@ impl InvoiceStore {
                     .build(),
             );
         }
-        // A republished invoice with fewer lines must not keep the old tail.
-        let old_count = existing.as_ref().map_or(0, |h| h.line_count);
-        for n in (lines.len() as u32 + 1)..=old_count {
-            let key = HashMap::from([
-                (PK.to_string(), s(&pk)),
-                (SK.to_string(), s(line_sk(&header.invoice_id, n))),
-            ]);
-            let delete = DeleteRequest::builder()
-                .set_key(Some(key))
-                .build()
-                .map_err(ApiError::internal)?;
-            writes.push(WriteRequest::builder().delete_request(delete).build());
+        if let Err(e) = batch_write(&self.client, &self.table, writes).await {
+            self.delete_generation(header.company_id, invoice, &generation)
+                .await;
+            return Err(e);
         }
-        batch_write(&self.client, &self.table, writes).await?;
 
-        let ready = header.status == InvoiceStatus::ReadyForExport;
-        let position = queue_position(header);
-        let record = HeaderRecord {
-            pk,
-            sk: header_sk(&header.invoice_id),
-            eq_pk: ready.then(|| company_pk(&header.company_id)),
-            eq_sk: ready.then_some(position),
-            entity: "INVOICE",
-            header,
-        };
-        let item = serde_dynamo::to_item(record).map_err(ApiError::internal)?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            // Guards the race with a complete that lands between our read and this write.
-            .condition_expression("attribute_not_exists(PK) OR #status <> :exported")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":exported", s(InvoiceStatus::Exported.as_str()))
-            .send()
-            .await
-            .map_err(|e| match e.as_service_error() {
-                Some(err) if err.is_conditional_check_failed_exception() => {
-                    ApiError::InvalidStateTransition {
-                        message: format!(
-                            "invoice {} was exported while it was being published",
-                            header.invoice_id
-                        ),
-                        current_status: InvoiceStatus::Exported.as_str().to_string(),
-                    }
+        let mut header = header.clone();
+        header.lines_version = Some(generation.clone());
+        let mut attempt = 0;
+        let replaced = loop {
+            attempt += 1;
+            match self.flip(&header, current.as_ref()).await {
+                Ok(()) => break current,
+                Err(Flip::Failed(e)) => {
+                    self.delete_generation(header.company_id, invoice, &generation)
+                        .await;
+                    return Err(e);
                 }
-                _ => dynamo_error("PutItem", e),
-            })?;
-        Ok(if existing.is_some() {
+                Err(Flip::Changed(now_stored)) => {
+                    // Exported meanwhile: refused, and our lines go. Otherwise (rejected or
+                    // republished meanwhile) flip over what is there now.
+                    let refused = match now_stored.as_ref() {
+                        Some(stored) if stored.status == InvoiceStatus::Exported => {
+                            Some(ApiError::InvalidStateTransition {
+                                message: format!(
+                                    "invoice {invoice} was exported while it was being published"
+                                ),
+                                current_status: InvoiceStatus::Exported.as_str().to_string(),
+                            })
+                        }
+                        _ if attempt >= FLIP_ATTEMPTS => Some(ApiError::Unavailable {
+                            retry_after_secs: 1,
+                            cause: format!("invoice {invoice} kept changing during a publish"),
+                        }),
+                        _ => None,
+                    };
+                    if let Some(error) = refused {
+                        self.delete_generation(header.company_id, invoice, &generation)
+                            .await;
+                        return Err(error);
+                    }
+                    current = now_stored.map(|stored| *stored);
+                }
+            }
+        };
+        self.clean_up_generations(
+            header.company_id,
+            invoice,
+            &generation,
+            replaced.as_ref(),
+            now,
+        )
+        .await;
+        Ok(if replaced.is_some() {
             PublishOutcome::Replaced
         } else {
             PublishOutcome::Created
         })
     }
+
+    /// The conditional header write that makes a generation visible: only over exactly the
+    /// header that was read (`updatedAt` unchanged, not EXPORTED), or where there is none.
+    async fn flip(
+        &self,
+        header: &InvoiceHeader,
+        expected: Option<&InvoiceHeader>,
+    ) -> Result<(), Flip> {
+        let ready = header.status == InvoiceStatus::ReadyForExport;
+        let record = HeaderRecord {
+            pk: company_pk(&header.company_id),
+            sk: header_sk(&header.invoice_id),
+            eq_pk: ready.then(|| company_pk(&header.company_id)),
+            eq_sk: ready.then(|| queue_position(header)),
+            entity: "INVOICE",
+            header,
+        };
+        let item =
+            serde_dynamo::to_item(record).map_err(|e| Flip::Failed(ApiError::internal(e)))?;
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        put = match expected {
+            None => put.condition_expression("attribute_not_exists(PK)"),
+            Some(expected) => put
+                .condition_expression("updatedAt = :seen AND #status <> :exported")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":seen", s(expected.updated_at.to_string()))
+                .expression_attribute_values(":exported", s(InvoiceStatus::Exported.as_str())),
+        };
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                if !e
+                    .as_service_error()
+                    .is_some_and(|err| err.is_conditional_check_failed_exception())
+                {
+                    return Err(Flip::Failed(dynamo_error("PutItem", e)));
+                }
+                let stored = match e.into_service_error() {
+                    aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(failed) => {
+                        failed.item.map(decode).transpose().map_err(Flip::Failed)?.map(Box::new)
+                    }
+                    _ => None,
+                };
+                Err(Flip::Changed(stored))
+            }
+        }
+    }
+
+    /// After a flip: deletes the generation it replaced and any abandoned one. Best effort: a
+    /// generation left behind is invisible to readers and is deleted by a later publish.
+    async fn clean_up_generations(
+        &self,
+        company: CompanyId,
+        invoice: InvoiceId,
+        kept: &str,
+        replaced: Option<&InvoiceHeader>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) {
+        let Some(replaced) = replaced else {
+            return;
+        };
+        let replaced_generation = replaced.lines_version.as_deref();
+        let abandoned_before =
+            now - chrono::Duration::from_std(ABANDONED_AFTER).unwrap_or(chrono::Duration::zero());
+        let result = self
+            .delete_lines_where(company, invoice, |generation| match generation {
+                Some(g) if g == kept => false,
+                g if g == replaced_generation => true,
+                None => false,
+                Some(g) => generation_started(g).is_some_and(|at| at < abandoned_before),
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(%invoice, error = %e, "old invoice lines were not deleted; a later publish will");
+        }
+    }
+
+    /// Deletes one generation's lines (a publish that did not flip). Best effort, as above.
+    async fn delete_generation(&self, company: CompanyId, invoice: InvoiceId, generation: &str) {
+        let result = self
+            .delete_lines_where(company, invoice, |g| g == Some(generation))
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(%invoice, error = %e, "unused invoice lines were not deleted; a later publish will");
+        }
+    }
+
+    /// Deletes every line item of the invoice whose generation `doomed` picks: one keys-only
+    /// Query over the line items, then BatchWriteItem deletes.
+    async fn delete_lines_where(
+        &self,
+        company: CompanyId,
+        invoice: InvoiceId,
+        doomed: impl Fn(Option<&str>) -> bool,
+    ) -> Result<(), ApiError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(company_pk(&company)))
+            .expression_attribute_values(":prefix", s(format!("{}#", header_sk(&invoice))))
+            .projection_expression("PK, SK");
+        let mut deletes = Vec::new();
+        for key in super::query_all(query).await? {
+            let sk = key.get(SK).and_then(|v| v.as_s().ok());
+            let Some(generation) = sk.and_then(|sk| line_generation(&invoice, sk)) else {
+                continue;
+            };
+            if !doomed(generation) {
+                continue;
+            }
+            let delete = DeleteRequest::builder()
+                .set_key(Some(key))
+                .build()
+                .map_err(ApiError::internal)?;
+            deletes.push(WriteRequest::builder().delete_request(delete).build());
+        }
+        batch_write(&self.client, &self.table, deletes).await
+    }
+}
+
+/// Why a header flip did not happen.
+enum Flip {
+    /// The header is no longer the one read: here is what is stored now.
+    Changed(Option<Box<InvoiceHeader>>),
+    Failed(ApiError),
+}
+
+fn refuse_if_exported(current: &InvoiceHeader) -> Result<(), ApiError> {
+    if current.status == InvoiceStatus::Exported {
+        return Err(ApiError::InvalidStateTransition {
+            message: format!(
+                "invoice {} was already exported and cannot be published again",
+                current.invoice_id
+            ),
+            current_status: current.status.as_str().to_string(),
+        });
+    }
+    Ok(())
 }
 
 fn put_request(item: HashMap<String, AttributeValue>) -> Result<PutRequest, ApiError> {

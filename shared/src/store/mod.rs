@@ -11,8 +11,9 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
 use crate::error::ApiError;
 
-/// Maps an SDK failure to the API's model: throttling that survived the SDK's retries is a 503
-/// with Retry-After; everything else is a logged 500. AWS error text never reaches the client.
+/// Maps an SDK failure to the API's model: throttling that survived the SDK's retries, and a
+/// DynamoDB that did not answer in time (see [`crate::sdk`]), are a 503 with Retry-After;
+/// everything else is a logged 500. AWS error text never reaches the client.
 pub(crate) fn dynamo_error<E, R>(operation: &str, err: SdkError<E, R>) -> ApiError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -27,7 +28,7 @@ where
         "DynamoDB {operation} failed: {}",
         aws_sdk_dynamodb::error::DisplayErrorContext(&err)
     );
-    if throttled {
+    if throttled || crate::sdk::unreachable(&err) {
         ApiError::Unavailable {
             retry_after_secs: 1,
             cause,
