@@ -544,3 +544,60 @@ async fn a_dynamodb_that_stops_answering_is_a_503_well_inside_the_function_timeo
     drop(proxy);
     backing.stop().await;
 }
+
+#[tokio::test]
+async fn the_http_layers_own_refusals_answer_in_the_documented_shapes() {
+    let t = TestStack::start().await;
+    // A 100 KB client_id is no client: 401 invalid_client, as Cognito answers, never a 500.
+    for (id, secret) in [
+        ("x".repeat(100_000), "s".to_string()),
+        ("ok".into(), "s".repeat(100_000)),
+        ("a b".into(), "s".into()),
+    ] {
+        let (status, body) = t.token_response(&id, &secret).await;
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(body, json!({"error": "invalid_client"}));
+        let form = t
+            .http
+            .post(&t.stack.token_url)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", id.as_str()),
+                ("client_secret", secret.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(form.status(), 401);
+    }
+    // The router's own refusals carry the API's error body.
+    for (method, path, status, code) in [
+        (reqwest::Method::POST, "/health", 405, "NOT_FOUND"),
+        (reqwest::Method::GET, "/oauth2/token", 405, "NOT_FOUND"),
+        (
+            reqwest::Method::DELETE,
+            "/.well-known/jwks.json",
+            405,
+            "NOT_FOUND",
+        ),
+    ] {
+        let resp = t.http.request(method, t.url(path)).send().await.unwrap();
+        assert_eq!(
+            resp.headers()["content-type"].to_str().unwrap(),
+            "application/json",
+            "{path}"
+        );
+        expect_error(resp, status, code).await;
+    }
+    let huge = vec![b'a'; 10 * 1024 * 1024 + 2];
+    let resp = t
+        .http
+        .post(&t.stack.token_url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, 413, "PAYLOAD_TOO_LARGE").await;
+    t.stop().await;
+}

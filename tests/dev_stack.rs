@@ -160,3 +160,25 @@ async fn in_memory_stack_still_writes_demo_json() {
     assert_eq!(health.status(), 200);
     t.stop().await;
 }
+
+#[tokio::test]
+async fn secrets_on_disk_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    // An older stack may have left a world-readable file behind: it is narrowed too.
+    std::fs::write(dir.path().join("demo.json"), b"{}").unwrap();
+    std::fs::set_permissions(
+        dir.path().join("demo.json"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let t = TestStack::start_with(persistent(dir.path())).await;
+    for file in ["keys.json", "demo.json"] {
+        let mode = std::fs::metadata(dir.path().join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file} is {:o}", mode & 0o777);
+    }
+    t.stop().await;
+}
