@@ -159,7 +159,8 @@ impl ApiError {
         match &self {
             Self::Internal(cause) => tracing::error!(%cause, "request failed"),
             Self::Unavailable { cause, .. } => tracing::warn!(%cause, "dependency unavailable"),
-            other => tracing::info!(code = other.code(), message = %other, "request rejected"),
+            // `reason`, not `message`: the JSON log line's `message` is the event's own text.
+            other => tracing::info!(code = other.code(), reason = %other, "request rejected"),
         }
         let mut builder = http::Response::builder()
             .status(self.status())
@@ -181,6 +182,36 @@ impl ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rejected_request_logs_one_line_with_one_message_key() {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Buffer(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = crate::telemetry::json_subscriber(move || writer.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            let _ = ApiError::not_found("invoice x not found").into_response("r-1");
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let line = text.lines().next().unwrap();
+        // Log tools keep one of two equal keys: each key appears once.
+        assert_eq!(line.matches("\"message\":").count(), 1, "{line}");
+        let parsed: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(parsed["message"], "request rejected");
+        assert_eq!(parsed["reason"], "invoice x not found");
+        assert_eq!(parsed["code"], "NOT_FOUND");
+    }
 
     #[test]
     fn validation_error_names_the_field() {

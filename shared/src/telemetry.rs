@@ -4,8 +4,17 @@
 use tracing_subscriber::EnvFilter;
 
 pub fn init_json() {
+    use tracing_subscriber::util::SubscriberInitExt;
+    let _ = json_subscriber(std::io::stdout).try_init();
+}
+
+/// The Lambda log format, writing to `writer` (stdout in Lambda; a buffer in tests).
+pub fn json_subscriber<W>(writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
         .with_current_span(true)
@@ -13,5 +22,6 @@ pub fn init_json() {
         .flatten_event(true)
         .without_time()
         .with_target(false)
-        .try_init();
+        .with_writer(writer)
+        .finish()
 }
