@@ -824,3 +824,38 @@ async fn when_s3_answers_403_for_missing_keys_the_sweep_worker_and_publish_still
     assert!(t.stored(a.company, id).await.is_none());
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_error_report_quoting_long_multibyte_values_is_cut_by_bytes_and_the_job_still_finishes() {
+    use ledgerdock_shared::imports::MAX_REPORTED_ERROR_BYTES;
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    // Each record: a 64-character multi-byte externalId and two invalid codes that the error
+    // messages quote back (50 three-byte characters each): about 1 KB of errors per record.
+    let records: Vec<Value> = (1..=1200)
+        .map(|i| {
+            json!({
+                "externalId": format!("{i:05}{}", "ü".repeat(59)),
+                "name": "Supplier",
+                "country": "€".repeat(50),
+                "currency": "€".repeat(50),
+            })
+        })
+        .collect();
+    let started = t.import_json(&a, &records).await;
+    let job = t.wait_for_job(&a, started["jobId"].as_str().unwrap()).await;
+    assert_eq!(job["status"], "FINISHED", "{}", job["failureReason"]);
+    assert_eq!(counts(&job), [1200, 0, 0, 0, 1200]);
+    assert_eq!(job["errorsTruncated"], true);
+    let kept = job["errors"].as_array().unwrap();
+    assert!(kept.len() > 100 && kept.len() < 1000, "{}", kept.len());
+    let bytes: usize = kept
+        .iter()
+        .map(|e| serde_json::to_vec(e).unwrap().len())
+        .sum();
+    assert!(bytes <= MAX_REPORTED_ERROR_BYTES, "{bytes}");
+    // The kept errors are the first ones, in file order.
+    assert_eq!(error_records(&job)[0], 1);
+    assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 0);
+    t.stop().await;
+}

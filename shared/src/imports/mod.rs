@@ -21,6 +21,9 @@ pub const MAX_INLINE_BYTES: usize = 5 * 1024 * 1024;
 pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 /// Per-record errors kept on a job; `errorsTruncated` says when more were cut.
 pub const MAX_REPORTED_ERRORS: usize = 1000;
+/// Bytes of per-record errors kept on a job (as JSON, an upper bound of their DynamoDB size),
+/// so the job item stays well under DynamoDB's 400 KB item limit whatever the errors quote.
+pub const MAX_REPORTED_ERROR_BYTES: usize = 200 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

@@ -19,7 +19,7 @@ use futures_util::future::try_join_all;
 use super::reader::{FileError, ParsedRecord, RecordReader};
 use super::{
     parse_object_key, Counts, ImportJob, JobStatus, RecordError, MAX_FILE_BYTES,
-    MAX_REPORTED_ERRORS,
+    MAX_REPORTED_ERRORS, MAX_REPORTED_ERROR_BYTES,
 };
 use crate::app::AppState;
 use crate::domain::supplier::SupplierCard;
@@ -201,11 +201,37 @@ async fn end(state: &AppState, job: &ImportJob, ending: Ending) -> Result<Proces
         Ending::Finished { counts, .. } => (JobStatus::Finished, *counts),
         Ending::Failed { counts, .. } => (JobStatus::Failed, *counts),
     };
-    if state
+    let finished = match state
         .import_jobs
         .finish(job.company_id, job.job_id, &ending, None)
-        .await?
+        .await
     {
+        // DynamoDB refused the report itself (not a passing fault): end the job all the same,
+        // saying truly what happened, rather than leave it to the sweep's deadline.
+        Err(ApiError::Internal(cause)) if matches!(ending, Ending::Finished { .. }) => {
+            tracing::error!(job_id = %job.job_id, %cause, "the import's report was refused");
+            let failed = Ending::Failed {
+                reason: format!(
+                    "every record was processed ({} created, {} updated, {} unchanged, {} failed) \
+                     but the job's report could not be stored; the cards written stay imported",
+                    counts.created, counts.updated, counts.unchanged, counts.failed
+                ),
+                counts,
+            };
+            return match state
+                .import_jobs
+                .finish(job.company_id, job.job_id, &failed, None)
+                .await?
+            {
+                true => Ok(Processed::Ended(JobStatus::Failed, counts)),
+                false => Ok(Processed::AlreadyEnded(
+                    current_status(state, job.company_id, job.job_id).await?,
+                )),
+            };
+        }
+        other => other?,
+    };
+    if finished {
         tracing::info!(job_id = %job.job_id, ?status, ?counts, "import ended");
         Ok(Processed::Ended(status, counts))
     } else {
@@ -221,6 +247,8 @@ struct Import<'a> {
     job: &'a ImportJob,
     counts: Counts,
     errors: Vec<RecordError>,
+    /// The kept errors' size as JSON.
+    error_bytes: usize,
     errors_truncated: bool,
     /// externalId → the record that first carried it: a later duplicate is an error.
     seen: HashMap<String, u64>,
@@ -239,6 +267,7 @@ impl<'a> Import<'a> {
                 ..Counts::default()
             },
             errors: Vec::new(),
+            error_bytes: 0,
             errors_truncated: false,
             seen: HashMap::new(),
             block: Vec::with_capacity(BATCH_GET_MAX),
@@ -247,17 +276,26 @@ impl<'a> Import<'a> {
         }
     }
 
+    /// Keeps an error while the report stays within [`MAX_REPORTED_ERRORS`] and
+    /// [`MAX_REPORTED_ERROR_BYTES`]; past either, it is counted and the report marked cut.
     fn report(&mut self, record: u64, external_id: Option<String>, field: String, message: String) {
-        if self.errors.len() < MAX_REPORTED_ERRORS {
-            self.errors.push(RecordError {
-                record,
-                external_id,
-                field,
-                message,
-            });
-        } else {
+        if self.errors_truncated || self.errors.len() >= MAX_REPORTED_ERRORS {
             self.errors_truncated = true;
+            return;
         }
+        let error = RecordError {
+            record,
+            external_id,
+            field,
+            message,
+        };
+        let bytes = serde_json::to_vec(&error).map_or(usize::MAX, |json| json.len());
+        if self.error_bytes.saturating_add(bytes) > MAX_REPORTED_ERROR_BYTES {
+            self.errors_truncated = true;
+            return;
+        }
+        self.error_bytes += bytes;
+        self.errors.push(error);
     }
 
     async fn take(&mut self, record: ParsedRecord) -> Result<(), ApiError> {
