@@ -459,13 +459,19 @@ async fn idempotency_key_returns_the_first_job() {
         .unwrap();
     assert_eq!(first.status(), 202);
     let first: Value = first.json().await.unwrap();
-    let again = send(&a, "batch-2026-11-21", supplier_records("J", 5))
+    let again = send(&a, "batch-2026-11-21", supplier_records("I", 3))
         .await
         .unwrap();
     assert_eq!(again.status(), 202);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     let again: Value = again.json().await.unwrap();
     assert_eq!(again["jobId"], first["jobId"]);
+    // The same key with another request is refused, not replayed.
+    let reused = send(&a, "batch-2026-11-21", supplier_records("J", 5))
+        .await
+        .unwrap();
+    let body = expect_error(reused, 422, "IDEMPOTENCY_KEY_REUSED").await;
+    assert!(!body.to_string().contains(first["jobId"].as_str().unwrap()));
     let other_key: Value = send(&a, "batch-2", supplier_records("K", 1))
         .await
         .unwrap()
@@ -481,6 +487,41 @@ async fn idempotency_key_returns_the_first_job() {
         .unwrap();
     assert_ne!(other_company["jobId"], first["jobId"]);
     assert_eq!(t.count_items(a.company, "IMPORTJOB#").await, 2);
+
+    // Another client of the same company who guesses the key gets no part of the first job:
+    // neither its id nor an upload URL for it.
+    let (_, other_token) = t
+        .client_for(
+            &[a.company],
+            &[Scope::ImportsWrite, Scope::ImportsRead],
+            600,
+        )
+        .await;
+    let neighbour = Tenant {
+        token: other_token,
+        ..a.clone()
+    };
+    let theirs: Value = send(&neighbour, "batch-2026-11-21", supplier_records("I", 3))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(theirs["jobId"], first["jobId"]);
+    t.wait_for_job(&a, theirs["jobId"].as_str().unwrap()).await;
+    // A request that would be refused is refused, key or no key.
+    let refused = t
+        .import_request()
+        .header("Idempotency-Key", "batch-2026-11-21")
+        .bearer_auth(&a.token)
+        .header("Lightyear-Company-ID", a.company.to_string())
+        .header("content-type", "text/plain")
+        .body("externalId,name\nX,Y\n")
+        .send()
+        .await
+        .unwrap();
+    expect_error(refused, 415, "UNSUPPORTED_MEDIA_TYPE").await;
+    assert_eq!(t.count_items(a.company, "IMPORTJOB#").await, 3);
 
     t.wait_for_job(&a, first["jobId"].as_str().unwrap()).await;
     t.wait_for_job(&a, other_key["jobId"].as_str().unwrap())
@@ -826,7 +867,8 @@ async fn when_s3_answers_403_for_missing_keys_the_sweep_worker_and_publish_still
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_error_report_quoting_long_multibyte_values_is_cut_by_bytes_and_the_job_still_finishes() {
+async fn an_error_report_quoting_long_multibyte_values_is_cut_by_bytes_and_the_job_still_finishes()
+{
     use ledgerdock_shared::imports::MAX_REPORTED_ERROR_BYTES;
     let t = TestStack::start().await;
     let a = t.tenant_all_scopes().await;

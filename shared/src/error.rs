@@ -45,6 +45,9 @@ pub enum ApiError {
         message: String,
         current_status: String,
     },
+    /// An Idempotency-Key sent again with a different request (or by another client).
+    #[error("{0}")]
+    IdempotencyKeyReused(String),
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -99,6 +102,7 @@ impl ApiError {
             Self::Validation { .. } | Self::InvalidContinuationKey(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::InvalidStateTransition { .. } => StatusCode::CONFLICT,
+            Self::IdempotencyKeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -115,6 +119,7 @@ impl ApiError {
             Self::InvalidContinuationKey(_) => "INVALID_CONTINUATION_KEY",
             Self::NotFound(_) => "NOT_FOUND",
             Self::InvalidStateTransition { .. } => "INVALID_STATE_TRANSITION",
+            Self::IdempotencyKeyReused(_) => "IDEMPOTENCY_KEY_REUSED",
             Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
             Self::RateLimited { .. } => "RATE_LIMITED",

@@ -17,7 +17,7 @@ use crate::http;
 use crate::imports::{
     Counts, ImportFormat, ImportJob, ImportType, JobSource, JobStatus, MAX_INLINE_BYTES,
 };
-use crate::store::import_jobs::{Created, Ending};
+use crate::store::import_jobs::{Created, Ending, FirstUse, Idempotency};
 
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
@@ -150,15 +150,57 @@ fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_string()))
 }
 
+/// What the request asks for, as a SHA-256 (hex): the import type, the format, and the file
+/// (inline) or the absence of one (upload URL). The same Idempotency-Key with another
+/// fingerprint is another request.
+fn fingerprint(request: &StartRequest) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(request.import_type.as_str());
+    hash.update([0]);
+    hash.update(request.format.content_type());
+    hash.update([0]);
+    match &request.inline {
+        Some(bytes) => {
+            hash.update(b"inline\0");
+            hash.update(bytes);
+        }
+        None => hash.update(b"upload\0"),
+    }
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A replay is only for the very request that started the job.
+fn same_request(first: &FirstUse, idempotency: &Idempotency) -> Result<JobId, ApiError> {
+    if first.fingerprint == idempotency.fingerprint {
+        Ok(first.job)
+    } else {
+        Err(ApiError::IdempotencyKeyReused(format!(
+            "the Idempotency-Key {:?} was already used for a different request; send a new key for a new import",
+            idempotency.key
+        )))
+    }
+}
+
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
     let company = tenant.company;
     let idempotency_key = idempotency_key(&req)?;
-    if let Some(key) = &idempotency_key {
-        if let Some(existing) = state.import_jobs.idempotent_job(company, key).await? {
-            return replay(state, company, existing).await;
+    // Validation first: a replay never answers 202 to a request that would be refused.
+    let request = parse(&req)?;
+    let idempotency = idempotency_key.map(|key| Idempotency {
+        client_id: tenant.client_id.clone(),
+        key,
+        fingerprint: fingerprint(&request),
+    });
+    if let Some(idempotency) = &idempotency {
+        if let Some(first) = state
+            .import_jobs
+            .idempotent_job(company, idempotency)
+            .await?
+        {
+            return replay(state, company, same_request(&first, idempotency)?).await;
         }
     }
-    let request = parse(&req)?;
 
     let now = Timestamp::now();
     let config = &state.config;
@@ -196,10 +238,14 @@ async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<
         processing_started_at: None,
         announced_again_at: None,
         deadline,
-        idempotency_key: idempotency_key.clone(),
+        idempotency_key: idempotency.as_ref().map(|i| i.key.clone()),
     };
-    if let Created::Existing(existing) = state.import_jobs.create(&job).await? {
-        return replay(state, company, existing).await;
+    if let Created::Existing(first) = state.import_jobs.create(&job, idempotency.as_ref()).await? {
+        let first = match &idempotency {
+            Some(idempotency) => same_request(&first, idempotency)?,
+            None => first.job,
+        };
+        return replay(state, company, first).await;
     }
     tracing::info!(job_id = %job.job_id, ?source, "import job started");
 
@@ -215,10 +261,10 @@ async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<
                     .import_jobs
                     .finish(company, job.job_id, &ending, None)
                     .await?;
-                if let Some(key) = &idempotency_key {
+                if let Some(idempotency) = &idempotency {
                     state
                         .import_jobs
-                        .release_idempotency_key(company, key)
+                        .release_idempotency_key(company, idempotency)
                         .await?;
                 }
                 tracing::error!(error = %e, "storing an inline import failed");

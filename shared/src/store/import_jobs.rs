@@ -3,7 +3,11 @@
 //! | item | PK | SK |
 //! |---|---|---|
 //! | job | `COMPANY#<companyId>` | `IMPORTJOB#<jobId>` |
-//! | idempotency record | `COMPANY#<companyId>` | `IDEMPOTENCY#<key>` (TTL `expiresAtEpoch`) |
+//! | idempotency record | `COMPANY#<companyId>` | `IDEMPOTENCY#<clientId>#<key>` (TTL `expiresAtEpoch`) |
+//!
+//! An Idempotency-Key belongs to the client that sent it (within the company): another client
+//! guessing it starts its own job. The record keeps a fingerprint of the request, so the same
+//! key with a different request is refused (422 `IDEMPOTENCY_KEY_REUSED`), never replayed.
 //!
 //! While a job is IN_PROGRESS it also carries `OJ_PK = OPEN`, `OJ_SK = <deadline>#<jobId>`,
 //! which puts it in the sparse `OpenImportJobs` index the sweep reads. Every state change is a
@@ -34,8 +38,24 @@ fn job_sk(job: &JobId) -> String {
     format!("IMPORTJOB#{job}")
 }
 
-fn idempotency_sk(key: &str) -> String {
-    format!("IDEMPOTENCY#{key}")
+fn idempotency_sk(client_id: &str, key: &str) -> String {
+    format!("IDEMPOTENCY#{client_id}#{key}")
+}
+
+/// An Idempotency-Key as one client sent it with one request.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    pub client_id: String,
+    pub key: String,
+    /// SHA-256 (hex) of what the request asked for; see the start-import-job handler.
+    pub fingerprint: String,
+}
+
+/// The job an Idempotency-Key already started, and the fingerprint of the request that did.
+#[derive(Debug, Clone)]
+pub struct FirstUse {
+    pub job: JobId,
+    pub fingerprint: String,
 }
 
 fn open_position(deadline: Timestamp, job: &JobId) -> String {
@@ -57,8 +77,8 @@ fn to_attr<T: serde::Serialize>(value: &T) -> Result<AttributeValue, ApiError> {
 #[derive(Debug)]
 pub enum Created {
     New,
-    /// The Idempotency-Key was already used by this company for this job.
-    Existing(JobId),
+    /// The Idempotency-Key was already used by this client: here is what it started.
+    Existing(FirstUse),
 }
 
 /// How a job ends.
@@ -110,9 +130,13 @@ impl ImportJobStore {
 
     /// Writes a new IN_PROGRESS job; with an Idempotency-Key, in one transaction with the key's
     /// record, so two racing calls with the same key create exactly one job.
-    pub async fn create(&self, job: &ImportJob) -> Result<Created, ApiError> {
+    pub async fn create(
+        &self,
+        job: &ImportJob,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<Created, ApiError> {
         let item = self.job_item(job)?;
-        let Some(idempotency_key) = job.idempotency_key.as_deref() else {
+        let Some(idempotency) = idempotency else {
             self.client
                 .put_item()
                 .table_name(&self.table)
@@ -124,9 +148,13 @@ impl ImportJobStore {
             return Ok(Created::New);
         };
         let now = job.created_at.as_datetime().timestamp();
-        let mut record = key(&job.company_id, idempotency_sk(idempotency_key));
+        let mut record = key(
+            &job.company_id,
+            idempotency_sk(&idempotency.client_id, &idempotency.key),
+        );
         record.insert("entity".into(), s("IDEMPOTENCY"));
         record.insert("jobId".into(), s(job.job_id.to_string()));
+        record.insert("fingerprint".into(), s(&idempotency.fingerprint));
         record.insert(
             TTL_ATTRIBUTE.into(),
             AttributeValue::N((now + IDEMPOTENCY_TTL_SECS).to_string()),
@@ -163,10 +191,8 @@ impl ImportJobStore {
                     .as_service_error()
                     .is_some_and(|s| s.is_transaction_canceled_exception());
                 if cancelled {
-                    if let Some(existing) =
-                        self.idempotent_job(job.company_id, idempotency_key).await?
-                    {
-                        return Ok(Created::Existing(existing));
+                    if let Some(first) = self.idempotent_job(job.company_id, idempotency).await? {
+                        return Ok(Created::Existing(first));
                     }
                 }
                 Err(dynamo_error("TransactWriteItems", e))
@@ -174,17 +200,20 @@ impl ImportJobStore {
         }
     }
 
-    /// The job an unexpired Idempotency-Key points at.
+    /// The job an unexpired Idempotency-Key of this client points at.
     pub async fn idempotent_job(
         &self,
         company: CompanyId,
-        idempotency_key: &str,
-    ) -> Result<Option<JobId>, ApiError> {
+        idempotency: &Idempotency,
+    ) -> Result<Option<FirstUse>, ApiError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key(&company, idempotency_sk(idempotency_key))))
+            .set_key(Some(key(
+                &company,
+                idempotency_sk(&idempotency.client_id, &idempotency.key),
+            )))
             .consistent_read(true)
             .send()
             .await
@@ -197,23 +226,32 @@ impl ImportJobStore {
             .and_then(|v| v.as_n().ok())
             .and_then(|n| n.parse::<i64>().ok())
             .is_some_and(|at| at < chrono::Utc::now().timestamp());
+        let fingerprint = item
+            .get("fingerprint")
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default();
         Ok(item
             .get("jobId")
             .and_then(|v| v.as_s().ok())
             .and_then(|id| id.parse().ok())
-            .filter(|_| !expired))
+            .filter(|_| !expired)
+            .map(|job| FirstUse { job, fingerprint }))
     }
 
     /// Frees an Idempotency-Key whose job could not be started, so a retry starts afresh.
     pub async fn release_idempotency_key(
         &self,
         company: CompanyId,
-        idempotency_key: &str,
+        idempotency: &Idempotency,
     ) -> Result<(), ApiError> {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(&company, idempotency_sk(idempotency_key))))
+            .set_key(Some(key(
+                &company,
+                idempotency_sk(&idempotency.client_id, &idempotency.key),
+            )))
             .send()
             .await
             .map_err(|e| dynamo_error("DeleteItem", e))?;
