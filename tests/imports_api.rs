@@ -28,23 +28,32 @@ fn error_records(job: &Value) -> Vec<u64> {
         .collect()
 }
 
-/// Starts a job whose file must be PUT to its upload URL; returns (job, url, headers).
-async fn upload_job(t: &TestStack, tenant: &Tenant, content_type: &str) -> (Value, String) {
-    let request = t
-        .import_request()
-        .json(&json!({"type": "SUPPLIER_CARDS", "contentType": content_type}));
+/// Starts a job for a file of `size` bytes to be PUT to its upload URL; returns (job, url).
+async fn upload_job(
+    t: &TestStack,
+    tenant: &Tenant,
+    content_type: &str,
+    size: usize,
+) -> (Value, String) {
+    let request = t.import_request().json(
+        &json!({"type": "SUPPLIER_CARDS", "contentType": content_type, "contentLength": size}),
+    );
     let job = t.start_import(tenant, request).await;
     let upload = &job["upload"];
     assert_eq!(upload["method"], "PUT");
     assert_eq!(upload["headers"]["Content-Type"], content_type);
+    assert_eq!(upload["headers"]["Content-Length"], size.to_string());
+    assert_eq!(upload["headers"]["If-None-Match"], "*");
     assert!(upload["expiresAt"].is_string());
     (job.clone(), upload["url"].as_str().unwrap().to_string())
 }
 
+/// PUTs a file to an upload URL with the headers the URL names (Content-Length is the body's).
 async fn put_file(t: &TestStack, url: &str, content_type: &str, bytes: Vec<u8>) -> u16 {
     t.http
         .put(url)
         .header("content-type", content_type)
+        .header("if-none-match", "*")
         .body(bytes)
         .send()
         .await
@@ -192,15 +201,24 @@ async fn csv_body_imports_reports_unknown_columns_and_reads_back_paged() {
 async fn twenty_thousand_row_csv_through_the_upload_url() {
     let t = TestStack::start().await;
     let a = t.tenant_all_scopes().await;
-    let (job, url) = upload_job(&t, &a, "text/csv").await;
-    assert_eq!(job["source"], "UPLOAD");
     let csv = supplier_csv("U", 20_000);
+    let (job, url) = upload_job(&t, &a, "text/csv", csv.len()).await;
+    assert_eq!(job["source"], "UPLOAD");
     // The signature covers the content type: another one is refused by S3.
     assert_eq!(
         put_file(&t, &url, "application/json", csv.clone().into_bytes()).await,
         403
     );
-    assert_eq!(put_file(&t, &url, "text/csv", csv.into_bytes()).await, 200);
+    // So does its size: a file larger than declared is refused by S3.
+    let mut longer = csv.clone().into_bytes();
+    longer.extend_from_slice(b"U99999,Extra,FI,EUR,30,true\n");
+    assert_eq!(put_file(&t, &url, "text/csv", longer).await, 403);
+    assert_eq!(
+        put_file(&t, &url, "text/csv", csv.clone().into_bytes()).await,
+        200
+    );
+    // One job, one file: the URL takes no second file while it is valid.
+    assert_eq!(put_file(&t, &url, "text/csv", csv.into_bytes()).await, 412);
     let done = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
     assert_eq!(done["status"], "FINISHED", "{done}");
     assert_eq!(counts(&done), [20_000, 20_000, 0, 0, 0]);
@@ -216,10 +234,10 @@ async fn files_that_cannot_be_imported_fail_the_job_with_a_reason_and_change_not
     let t = TestStack::start().await;
     let a = t.tenant_all_scopes().await;
 
-    let (job, url) = upload_job(&t, &a, "text/csv").await;
     let noise: Vec<u8> = (0..4096u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 | 0x80)
         .collect();
+    let (job, url) = upload_job(&t, &a, "text/csv", noise.len()).await;
     assert_eq!(put_file(&t, &url, "text/csv", noise).await, 200);
     let failed = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
     assert_eq!(failed["status"], "FAILED", "{failed}");
@@ -232,7 +250,7 @@ async fn files_that_cannot_be_imported_fail_the_job_with_a_reason_and_change_not
     // A Latin-1 row late in the file fails the job before any earlier row is written.
     let mut latin1 = supplier_csv("L", 300).into_bytes();
     latin1.extend_from_slice(b"L99999,M\xfcller GmbH,DE,EUR,30,true\n");
-    let (job, url) = upload_job(&t, &a, "text/csv").await;
+    let (job, url) = upload_job(&t, &a, "text/csv", latin1.len()).await;
     assert_eq!(put_file(&t, &url, "text/csv", latin1).await, 200);
     let failed = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
     assert_eq!(failed["status"], "FAILED");
@@ -254,8 +272,8 @@ async fn files_that_cannot_be_imported_fail_the_job_with_a_reason_and_change_not
         .unwrap()
         .contains("externalId, name"));
 
-    let (job, url) = upload_job(&t, &a, "application/json").await;
     let broken = br#"[{"externalId": "J1", "name": "A"}, {"externalId": "J2""#.to_vec();
+    let (job, url) = upload_job(&t, &a, "application/json", broken.len()).await;
     assert_eq!(put_file(&t, &url, "application/json", broken).await, 200);
     let failed = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
     assert_eq!(failed["status"], "FAILED");
@@ -271,12 +289,17 @@ async fn files_that_cannot_be_imported_fail_the_job_with_a_reason_and_change_not
     t.stop().await;
 }
 
+/// Tests deliver the S3 events themselves; a short lease lets a rerun take over soon after
+/// a worker is stopped.
 fn manual_worker_options() -> DevOptions {
     DevOptions {
         process_imports: false,
+        import_lease: LEASE,
         ..options()
     }
 }
+
+const LEASE: Duration = Duration::from_secs(2);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_same_event_delivered_twice_reaches_the_same_end_state() {
@@ -295,6 +318,14 @@ async fn the_same_event_delivered_twice_reaches_the_same_end_state() {
         .filter(|p| matches!(p, Processed::Ended(..)))
         .collect();
     assert_eq!(ended.len(), 1, "{outcomes:?}");
+    // The other found the job held (or, if it came late, ended): it wrote nothing.
+    assert!(
+        outcomes.iter().any(|p| matches!(
+            p,
+            Processed::HeldElsewhere | Processed::AlreadyEnded(JobStatus::Finished)
+        )),
+        "{outcomes:?}"
+    );
     let job = t.job(&a, job_id).await;
     assert_eq!(counts(&job), [1500, 1500, 0, 0, 0]);
 
@@ -312,45 +343,82 @@ async fn the_same_event_delivered_twice_reaches_the_same_end_state() {
 async fn a_worker_stopped_halfway_and_run_again_ends_as_if_it_never_stopped() {
     let t = TestStack::start_with(manual_worker_options()).await;
     let a = t.tenant_all_scopes().await;
-    let (job, url) = upload_job(&t, &a, "text/csv").await;
-    assert_eq!(
-        put_file(&t, &url, "text/csv", supplier_csv("H", 20_000).into_bytes()).await,
-        200
-    );
+    let csv = supplier_csv("H", 100_000);
+    let (job, url) = upload_job(&t, &a, "text/csv", csv.len()).await;
+    assert_eq!(put_file(&t, &url, "text/csv", csv.into_bytes()).await, 200);
     let job_id = job["jobId"].as_str().unwrap().to_string();
     let key = object_key(&a.company, &job_id.parse().unwrap());
 
     let app = t.stack.app.clone();
     let worker_key = key.clone();
     let worker = tokio::spawn(async move { process_object(&app, &worker_key).await });
-    // Stop it once part of the file is written.
-    loop {
-        let written = t.count_items(a.company, "SUPPLIER#").await;
-        if written >= 2000 {
-            break;
+    // Stop it once it has recorded a checkpoint (progress is written every 2 s).
+    let job_ref: ledgerdock_shared::domain::JobId = job_id.parse().unwrap();
+    let checkpoint = loop {
+        let stored = t
+            .stack
+            .app
+            .import_jobs
+            .get(a.company, job_ref)
+            .await
+            .unwrap()
+            .unwrap();
+        if let Some(at) = stored.resume_after_record.filter(|at| *at > 0) {
+            break at;
         }
         assert!(
             !worker.is_finished(),
             "the worker finished before it could be stopped"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    };
     worker.abort();
     let _ = worker.await;
     let halfway = t.job(&a, &job_id).await;
     assert_eq!(halfway["status"], "IN_PROGRESS");
     let written = t.count_items(a.company, "SUPPLIER#").await;
-    assert!(written < 20_000, "stopped after {written} cards");
+    assert!(written < 100_000, "stopped after {written} cards");
+    // Card H00001 (record 1, before the checkpoint) disappears behind the worker's back: a
+    // rerun that resumes does not read it again, one that restarted would write it back.
+    assert!(checkpoint >= 1);
+    t.stack
+        .app
+        .dynamodb
+        .delete_item()
+        .table_name(&t.stack.app.config.table_name)
+        .key(
+            "PK",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("COMPANY#{}", a.company)),
+        )
+        .key(
+            "SK",
+            aws_sdk_dynamodb::types::AttributeValue::S("SUPPLIER#H00001".into()),
+        )
+        .send()
+        .await
+        .unwrap();
 
-    // The retry classifies the cards the first run wrote exactly as it did: created.
+    // While the stopped worker's lease lasts, a delivery leaves the job alone.
+    assert_eq!(
+        process_object(&t.stack.app, &key).await.unwrap(),
+        Processed::HeldElsewhere
+    );
+    tokio::time::sleep(LEASE + Duration::from_millis(500)).await;
+
+    // The retry resumes after the checkpoint and classifies the cards the first run wrote
+    // exactly as it did: created.
     let rerun = process_object(&t.stack.app, &key).await.unwrap();
     assert!(
         matches!(rerun, Processed::Ended(JobStatus::Finished, _)),
         "{rerun:?}"
     );
     let done = t.job(&a, &job_id).await;
-    assert_eq!(counts(&done), [20_000, 20_000, 0, 0, 0]);
-    assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 20_000);
+    assert_eq!(counts(&done), [100_000, 100_000, 0, 0, 0]);
+    assert_eq!(
+        t.count_items(a.company, "SUPPLIER#").await,
+        99_999,
+        "resumed after record {checkpoint} instead of starting over"
+    );
     t.stop().await;
 }
 
@@ -364,7 +432,8 @@ async fn an_upload_url_never_used_fails_its_job_after_the_deadline() {
     })
     .await;
     let a = t.tenant_all_scopes().await;
-    let (job, url) = upload_job(&t, &a, "text/csv").await;
+    let csv = supplier_csv("Z", 1);
+    let (job, url) = upload_job(&t, &a, "text/csv", csv.len()).await;
     let failed = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
     assert_eq!(failed["status"], "FAILED");
     assert!(
@@ -375,10 +444,7 @@ async fn an_upload_url_never_used_fails_its_job_after_the_deadline() {
         "{failed}"
     );
     // And the expired URL no longer takes a file.
-    assert_eq!(
-        put_file(&t, &url, "text/csv", supplier_csv("Z", 1).into_bytes()).await,
-        403
-    );
+    assert_eq!(put_file(&t, &url, "text/csv", csv.into_bytes()).await, 403);
     assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 0);
     t.stop().await;
 }
@@ -394,12 +460,10 @@ async fn a_file_whose_event_was_lost_is_announced_again_and_imported() {
     })
     .await;
     let a = t.tenant_all_scopes().await;
-    let (job, url) = upload_job(&t, &a, "text/csv").await;
+    let csv = supplier_csv("R", 50);
+    let (job, url) = upload_job(&t, &a, "text/csv", csv.len()).await;
     // The file lands, but its notification is lost.
-    assert_eq!(
-        put_file(&t, &url, "text/csv", supplier_csv("R", 50).into_bytes()).await,
-        200
-    );
+    assert_eq!(put_file(&t, &url, "text/csv", csv.into_bytes()).await, 200);
     t.stack
         .delivering_imports
         .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -423,11 +487,9 @@ async fn a_file_never_picked_up_even_when_announced_again_fails_with_a_reason() 
     })
     .await;
     let a = t.tenant_all_scopes().await;
-    let (job, url) = upload_job(&t, &a, "text/csv").await;
-    assert_eq!(
-        put_file(&t, &url, "text/csv", supplier_csv("Q", 5).into_bytes()).await,
-        200
-    );
+    let csv = supplier_csv("Q", 5);
+    let (job, url) = upload_job(&t, &a, "text/csv", csv.len()).await;
+    assert_eq!(put_file(&t, &url, "text/csv", csv.into_bytes()).await, 200);
     let failed = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
     assert_eq!(failed["status"], "FAILED");
     assert!(
@@ -535,7 +597,7 @@ async fn idempotency_key_returns_the_first_job() {
             .header("Idempotency-Key", key)
             .bearer_auth(&a.token)
             .header("Lightyear-Company-ID", a.company.to_string())
-            .json(&json!({"type": "SUPPLIER_CARDS", "contentType": "text/csv"}))
+            .json(&json!({"type": "SUPPLIER_CARDS", "contentType": "text/csv", "contentLength": supplier_csv("P", 2).len()}))
             .send()
     };
     let u1: Value = upload("upload-1").await.unwrap().json().await.unwrap();
@@ -642,7 +704,28 @@ async fn another_companys_jobs_and_suppliers_are_not_found() {
 async fn every_refused_start_call_names_its_problem_and_starts_no_job() {
     let t = TestStack::start().await;
     let a = t.tenant_all_scopes().await;
-    let json_cases: [(Value, &str); 7] = [
+    let json_cases: [(Value, &str); 12] = [
+        // Upload jobs declare the file's exact size, within the limit.
+        (
+            json!({"type": "SUPPLIER_CARDS", "contentType": "text/csv"}),
+            "contentLength",
+        ),
+        (
+            json!({"type": "SUPPLIER_CARDS", "contentType": "text/csv", "contentLength": 0}),
+            "contentLength",
+        ),
+        (
+            json!({"type": "SUPPLIER_CARDS", "contentType": "text/csv", "contentLength": 134_217_729u64}),
+            "contentLength",
+        ),
+        (
+            json!({"type": "SUPPLIER_CARDS", "contentType": "text/csv", "contentLength": "12"}),
+            "contentLength",
+        ),
+        (
+            json!({"type": "SUPPLIER_CARDS", "records": [], "contentLength": 12}),
+            "contentLength",
+        ),
         (json!({"type": "VENDORS", "records": []}), "type"),
         (json!({"records": []}), "type"),
         (
@@ -807,12 +890,10 @@ async fn when_s3_answers_403_for_missing_keys_the_sweep_worker_and_publish_still
     // As AWS answers a function that may not list the bucket.
     t.stack.s3_denies_missing_keys.store(true, Ordering::SeqCst);
     let a = t.tenant_all_scopes().await;
-    let (never, _) = upload_job(&t, &a, "text/csv").await;
-    let (landed, url) = upload_job(&t, &a, "text/csv").await;
-    assert_eq!(
-        put_file(&t, &url, "text/csv", supplier_csv("L", 3).into_bytes()).await,
-        200
-    );
+    let (never, _) = upload_job(&t, &a, "text/csv", 100).await;
+    let csv = supplier_csv("L", 3);
+    let (landed, url) = upload_job(&t, &a, "text/csv", csv.len()).await;
+    assert_eq!(put_file(&t, &url, "text/csv", csv.into_bytes()).await, 200);
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let app = &t.stack.app;
     let swept = sweep(app, ledgerdock_shared::domain::Timestamp::now())
@@ -832,7 +913,7 @@ async fn when_s3_answers_403_for_missing_keys_the_sweep_worker_and_publish_still
     assert_eq!(landed["status"], "IN_PROGRESS", "announced again: {landed}");
 
     // The worker told about a file that is not there fails its job instead of retrying forever.
-    let (gone, _) = upload_job(&t, &a, "text/csv").await;
+    let (gone, _) = upload_job(&t, &a, "text/csv", 100).await;
     let job_id: ledgerdock_shared::domain::JobId = gone["jobId"].as_str().unwrap().parse().unwrap();
     let processed = process_job(app, a.company, job_id).await.unwrap();
     assert!(
@@ -898,6 +979,106 @@ async fn an_error_report_quoting_long_multibyte_values_is_cut_by_bytes_and_the_j
     assert!(bytes <= MAX_REPORTED_ERROR_BYTES, "{bytes}");
     // The kept errors are the first ones, in file order.
     assert_eq!(error_records(&job)[0], 1);
+    assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 0);
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_stops_writing_once_its_job_is_ended_by_someone_else() {
+    use ledgerdock_shared::store::import_jobs::{Ending, Guard};
+    let t = TestStack::start_with(manual_worker_options()).await;
+    let a = t.tenant_all_scopes().await;
+    let csv = supplier_csv("W", 100_000);
+    let (job, url) = upload_job(&t, &a, "text/csv", csv.len()).await;
+    assert_eq!(put_file(&t, &url, "text/csv", csv.into_bytes()).await, 200);
+    let job_id: ledgerdock_shared::domain::JobId = job["jobId"].as_str().unwrap().parse().unwrap();
+    let key = object_key(&a.company, &job_id);
+    let app = t.stack.app.clone();
+    let worker = tokio::spawn(async move { process_object(&app, &key).await });
+    while t.count_items(a.company, "SUPPLIER#").await < 1000 {
+        assert!(!worker.is_finished(), "the worker finished too soon");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The sweep (or anyone) ends the job while the worker is busy with it.
+    let ending = Ending::Failed {
+        reason: "ended by the sweep".into(),
+        counts: Default::default(),
+    };
+    assert!(t
+        .stack
+        .app
+        .import_jobs
+        .finish(a.company, job_id, &ending, Guard::None)
+        .await
+        .unwrap());
+    let outcome = worker.await.unwrap().unwrap();
+    assert_eq!(outcome, Processed::AlreadyEnded(JobStatus::Failed));
+    let written = t.count_items(a.company, "SUPPLIER#").await;
+    assert!(written < 100_000, "it stopped: {written}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(t.count_items(a.company, "SUPPLIER#").await, written);
+    let ended = t.job(&a, &job_id.to_string()).await;
+    assert_eq!(ended["status"], "FAILED");
+    assert_eq!(ended["failureReason"], "ended by the sweep");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn the_second_read_of_an_import_file_insists_on_the_version_the_first_read() {
+    use ledgerdock_shared::imports::files::Opened;
+    let t = TestStack::start_with(manual_worker_options()).await;
+    let a = t.tenant_all_scopes().await;
+    let csv = supplier_csv("V", 3);
+    let (job, url) = upload_job(&t, &a, "text/csv", csv.len()).await;
+    assert_eq!(put_file(&t, &url, "text/csv", csv.into_bytes()).await, 200);
+    let key = object_key(&a.company, &job["jobId"].as_str().unwrap().parse().unwrap());
+    let files = &t.stack.app.import_files;
+    let Opened::File(first) = files.open(&key, None).await.unwrap() else {
+        panic!("the file is there");
+    };
+    let etag = first.etag.clone().expect("S3 names the version");
+    assert!(matches!(
+        files.open(&key, Some(&etag)).await.unwrap(),
+        Opened::File(_)
+    ));
+    // Replaced behind the worker's back (not through the upload URL, which refuses that).
+    t.stack
+        .app
+        .s3
+        .put_object()
+        .bucket(&t.stack.app.config.bucket_name)
+        .key(&key)
+        .body(supplier_csv("X", 4).into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(
+        files.open(&key, Some(&etag)).await.unwrap(),
+        Opened::Changed
+    ));
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_over_the_record_limit_fails_before_any_card_is_written() {
+    use ledgerdock_shared::imports::MAX_RECORDS;
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let mut csv = String::from("externalId,name\n");
+    for i in 0..=MAX_RECORDS {
+        csv.push_str(&format!("{i},n\n"));
+    }
+    let (job, url) = upload_job(&t, &a, "text/csv", csv.len()).await;
+    assert_eq!(put_file(&t, &url, "text/csv", csv.into_bytes()).await, 200);
+    let failed = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
+    assert_eq!(failed["status"], "FAILED");
+    assert!(
+        failed["failureReason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("more than {MAX_RECORDS} records")),
+        "{failed}"
+    );
     assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 0);
     t.stop().await;
 }

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use ledgerdock_infra::dev::{local_clients, DevOptions, DevStack, DEFAULT_BUCKET, DEFAULT_TABLE};
 use ledgerdock_infra::publish::{publish_with_files, SoftCopy};
 use ledgerdock_shared::config::{
-    Config, DEFAULT_DOWNLOAD_URL_TTL, DEFAULT_IMPORT_PROCESSING_DEADLINE,
+    Config, DEFAULT_DOWNLOAD_URL_TTL, DEFAULT_IMPORT_LEASE, DEFAULT_IMPORT_PROCESSING_DEADLINE,
     DEFAULT_IMPORT_UPLOAD_GRACE, DEFAULT_UPLOAD_URL_TTL, ENV_BUCKET, ENV_TABLE,
 };
 use ledgerdock_shared::domain::{CompanyId, NewInvoice};
@@ -250,6 +250,7 @@ async fn publish(args: PublishArgs) -> anyhow::Result<()> {
         upload_url_ttl: DEFAULT_UPLOAD_URL_TTL,
         import_upload_grace: DEFAULT_IMPORT_UPLOAD_GRACE,
         import_processing_deadline: DEFAULT_IMPORT_PROCESSING_DEADLINE,
+        import_lease: DEFAULT_IMPORT_LEASE,
     };
     let app = if args.aws {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;

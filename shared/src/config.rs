@@ -23,6 +23,9 @@ pub struct Config {
     pub import_upload_grace: Duration,
     /// How long a worker may take from picking a file up to finishing it (retries included).
     pub import_processing_deadline: Duration,
+    /// How long an import worker's hold on its job lasts unless renewed (it renews it every
+    /// few seconds while it works). A worker that died frees its job after this.
+    pub import_lease: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -40,6 +43,7 @@ impl std::fmt::Debug for Config {
                 "import_processing_deadline",
                 &self.import_processing_deadline,
             )
+            .field("import_lease", &self.import_lease)
             .finish()
     }
 }
@@ -53,6 +57,7 @@ pub const ENV_S3_FORCE_PATH_STYLE: &str = "LEDGERDOCK_S3_FORCE_PATH_STYLE";
 pub const ENV_UPLOAD_URL_TTL: &str = "LEDGERDOCK_UPLOAD_URL_TTL_SECS";
 pub const ENV_IMPORT_UPLOAD_GRACE: &str = "LEDGERDOCK_IMPORT_UPLOAD_GRACE_SECS";
 pub const ENV_IMPORT_PROCESSING_DEADLINE: &str = "LEDGERDOCK_IMPORT_PROCESSING_DEADLINE_SECS";
+pub const ENV_IMPORT_LEASE: &str = "LEDGERDOCK_IMPORT_LEASE_SECS";
 
 /// Default lifetime of a download URL: five minutes.
 pub const DEFAULT_DOWNLOAD_URL_TTL: Duration = Duration::from_secs(300);
@@ -64,6 +69,9 @@ pub const DEFAULT_UPLOAD_URL_TTL: Duration = Duration::from_secs(900);
 pub const DEFAULT_IMPORT_UPLOAD_GRACE: Duration = Duration::from_secs(300);
 /// Default processing deadline: two full 15-minute Lambda runs (a first try and a retry).
 pub const DEFAULT_IMPORT_PROCESSING_DEADLINE: Duration = Duration::from_secs(1800);
+/// Default import lease: long enough to span a slow batch, short enough that Lambda's first
+/// retry of a failed invocation (a minute later, at the earliest) finds it lapsed.
+pub const DEFAULT_IMPORT_LEASE: Duration = Duration::from_secs(45);
 /// SigV4 pre-signed URLs may live at most seven days; we cap far lower on purpose.
 pub const MAX_DOWNLOAD_URL_TTL: Duration = Duration::from_secs(3600);
 
@@ -140,6 +148,7 @@ impl Config {
                 ENV_IMPORT_PROCESSING_DEADLINE,
                 DEFAULT_IMPORT_PROCESSING_DEADLINE,
             )?,
+            import_lease: seconds(ENV_IMPORT_LEASE, DEFAULT_IMPORT_LEASE)?,
         })
     }
 }

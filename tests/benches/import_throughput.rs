@@ -49,15 +49,16 @@ async fn main() {
     };
     let size_mib = csv.len() as f64 / (1024.0 * 1024.0);
     let start = Instant::now();
-    let request = t
-        .import_request()
-        .json(&json!({"type": "SUPPLIER_CARDS", "contentType": "text/csv"}));
+    let request = t.import_request().json(
+        &json!({"type": "SUPPLIER_CARDS", "contentType": "text/csv", "contentLength": csv.len()}),
+    );
     let job = t.start_import(&tenant, request).await;
     let url = job["upload"]["url"].as_str().unwrap();
     let put = t
         .http
         .put(url)
         .header("content-type", "text/csv")
+        .header("if-none-match", "*")
         .body(csv)
         .send()
         .await

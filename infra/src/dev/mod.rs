@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::config::Credentials;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ledgerdock_shared::config::{
-    Config, DEFAULT_DOWNLOAD_URL_TTL, DEFAULT_IMPORT_PROCESSING_DEADLINE,
+    Config, DEFAULT_DOWNLOAD_URL_TTL, DEFAULT_IMPORT_LEASE, DEFAULT_IMPORT_PROCESSING_DEADLINE,
     DEFAULT_IMPORT_UPLOAD_GRACE, DEFAULT_UPLOAD_URL_TTL,
 };
 use ledgerdock_shared::AppState;
@@ -52,6 +52,8 @@ pub struct DevOptions {
     pub upload_url_ttl: Duration,
     pub import_upload_grace: Duration,
     pub import_processing_deadline: Duration,
+    /// How long an import worker's hold on a job lasts unless renewed (see `Config`).
+    pub import_lease: Duration,
     /// How often the import-job sweep runs (the template schedules it every five minutes).
     pub sweep_interval: Duration,
     /// Run the import worker when an import file lands, as S3's notification does in AWS.
@@ -78,6 +80,7 @@ impl Default for DevOptions {
             upload_url_ttl: DEFAULT_UPLOAD_URL_TTL,
             import_upload_grace: DEFAULT_IMPORT_UPLOAD_GRACE,
             import_processing_deadline: DEFAULT_IMPORT_PROCESSING_DEADLINE,
+            import_lease: DEFAULT_IMPORT_LEASE,
             sweep_interval: Duration::from_secs(10),
             process_imports: true,
             verbose: false,
@@ -299,6 +302,7 @@ impl DevStack {
             upload_url_ttl: options.upload_url_ttl,
             import_upload_grace: options.import_upload_grace,
             import_processing_deadline: options.import_processing_deadline,
+            import_lease: options.import_lease,
         };
         let app = Arc::new(AppState::with_clients(config, dynamodb.clone(), s3));
         let clients = ClientRegistry::new(dynamodb, &options.table_name);

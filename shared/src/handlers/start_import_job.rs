@@ -15,9 +15,10 @@ use crate::domain::{CompanyId, JobId, Timestamp};
 use crate::error::ApiError;
 use crate::http;
 use crate::imports::{
-    Counts, ImportFormat, ImportJob, ImportType, JobSource, JobStatus, MAX_INLINE_BYTES,
+    Counts, ImportFormat, ImportJob, ImportType, JobSource, JobStatus, MAX_FILE_BYTES,
+    MAX_INLINE_BYTES,
 };
-use crate::store::import_jobs::{Created, Ending, FirstUse, Idempotency};
+use crate::store::import_jobs::{Created, Ending, FirstUse, Guard, Idempotency};
 
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
@@ -36,6 +37,8 @@ struct StartBody {
     import_type: Option<String>,
     records: Option<serde_json::Value>,
     content_type: Option<String>,
+    /// Upload jobs: the file's exact size in bytes, which the upload URL is signed for.
+    content_length: Option<serde_json::Value>,
 }
 
 /// What the call asked for, validated.
@@ -44,6 +47,19 @@ struct StartRequest {
     format: ImportFormat,
     /// The file, for inline jobs; `None` asks for an upload URL.
     inline: Option<Vec<u8>>,
+    /// Upload jobs: the size the file will have.
+    upload_bytes: Option<u64>,
+}
+
+/// An upload job's `contentLength`: a whole number of bytes, 1 to [`MAX_FILE_BYTES`].
+fn upload_bytes(raw: Option<serde_json::Value>) -> Result<u64, ApiError> {
+    let message = format!(
+        "is required for an upload: the file's exact size in bytes, 1 to {MAX_FILE_BYTES} (larger files: split them into several jobs)"
+    );
+    match raw.as_ref().and_then(serde_json::Value::as_u64) {
+        Some(n) if (1..=MAX_FILE_BYTES).contains(&n) => Ok(n),
+        _ => Err(ApiError::field("contentLength", message)),
+    }
 }
 
 fn import_type(raw: Option<&str>) -> Result<ImportType, ApiError> {
@@ -78,6 +94,7 @@ fn parse(req: &Request) -> Result<StartRequest, ApiError> {
                 import_type: import_type(query_type.as_deref())?,
                 format: ImportFormat::Csv,
                 inline: Some(bytes.to_vec()),
+                upload_bytes: None,
             })
         }
         Some(ImportFormat::Json) => {
@@ -91,10 +108,17 @@ fn parse(req: &Request) -> Result<StartRequest, ApiError> {
                 ));
             }
             match (body.records, body.content_type) {
+                (Some(serde_json::Value::Array(_)), _) if body.content_length.is_some() => {
+                    Err(ApiError::field(
+                        "contentLength",
+                        "is only for upload jobs; leave it out when sending records",
+                    ))
+                }
                 (Some(serde_json::Value::Array(records)), None) => Ok(StartRequest {
                     import_type,
                     format: ImportFormat::Json,
                     inline: Some(serde_json::to_vec(&records).map_err(ApiError::internal)?),
+                    upload_bytes: None,
                 }),
                 (Some(serde_json::Value::Array(_)), Some(_)) => Err(ApiError::field(
                     "contentType",
@@ -109,6 +133,7 @@ fn parse(req: &Request) -> Result<StartRequest, ApiError> {
                         import_type,
                         format,
                         inline: None,
+                        upload_bytes: Some(upload_bytes(body.content_length)?),
                     }),
                     _ => Err(ApiError::field(
                         "contentType",
@@ -165,7 +190,10 @@ fn fingerprint(request: &StartRequest) -> String {
             hash.update(b"inline\0");
             hash.update(bytes);
         }
-        None => hash.update(b"upload\0"),
+        None => {
+            hash.update(b"upload\0");
+            hash.update(request.upload_bytes.unwrap_or_default().to_be_bytes());
+        }
     }
     hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -238,6 +266,8 @@ async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<
         processing_started_at: None,
         announced_again_at: None,
         deadline,
+        resume_after_record: None,
+        upload_bytes: request.upload_bytes,
         idempotency_key: idempotency.as_ref().map(|i| i.key.clone()),
     };
     if let Created::Existing(first) = state.import_jobs.create(&job, idempotency.as_ref()).await? {
@@ -259,7 +289,7 @@ async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<
                 };
                 state
                     .import_jobs
-                    .finish(company, job.job_id, &ending, None)
+                    .finish(company, job.job_id, &ending, Guard::None)
                     .await?;
                 if let Some(idempotency) = &idempotency {
                     state

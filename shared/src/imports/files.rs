@@ -21,14 +21,25 @@ pub struct UploadInstructions {
     pub url: String,
     pub method: &'static str,
     /// Headers the PUT must carry exactly (they are part of the signature).
-    pub headers: BTreeMap<&'static str, &'static str>,
+    pub headers: BTreeMap<&'static str, String>,
     pub expires_at: Timestamp,
 }
 
 /// An import file opened for streaming.
 pub struct OpenedFile {
     pub size: u64,
+    /// The version read, so a second read can insist on the very same bytes.
+    pub etag: Option<String>,
     pub body: ByteStream,
+}
+
+/// What opening an import file came to.
+pub enum Opened {
+    File(OpenedFile),
+    /// Not there (also S3's 403 for a missing key).
+    Missing,
+    /// There, but no longer the version `open` was pinned to.
+    Changed,
 }
 
 #[derive(Clone)]
@@ -59,7 +70,10 @@ impl ImportFiles {
         Ok(())
     }
 
-    /// A pre-signed PUT for the job's file, valid until `expires_at`, signed locally.
+    /// A pre-signed PUT for the job's file, valid until `expires_at`, signed locally. The
+    /// signature covers `Content-Type`, `Content-Length` (the size the start call declared: a
+    /// larger file is refused by S3) and `If-None-Match: *` (S3 refuses a second PUT once the
+    /// file is there: one job, one file).
     pub async fn upload_url(
         &self,
         job: &ImportJob,
@@ -76,19 +90,36 @@ impl ImportFiles {
             .build()
             .map_err(ApiError::internal)?;
         let content_type = job.content_type.content_type();
+        let length = job
+            .upload_bytes
+            .ok_or_else(|| ApiError::internal("an upload job without its declared size"))?;
         let presigned = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(job.object_key())
             .content_type(content_type)
+            .content_length(i64::try_from(length).map_err(ApiError::internal)?)
+            .if_none_match("*")
             .presigned(config)
             .await
             .map_err(|e| ApiError::internal(format!("presigning failed: {e}")))?;
+        let signed: Vec<&str> = presigned.headers().map(|(name, _)| name).collect();
+        for required in ["content-length", "if-none-match"] {
+            if !signed.iter().any(|h| h.eq_ignore_ascii_case(required)) {
+                return Err(ApiError::internal(format!(
+                    "the upload URL's signature does not cover {required}"
+                )));
+            }
+        }
         Ok(UploadInstructions {
             url: presigned.uri().to_string(),
             method: "PUT",
-            headers: BTreeMap::from([("Content-Type", content_type)]),
+            headers: BTreeMap::from([
+                ("Content-Type", content_type.to_string()),
+                ("Content-Length", length.to_string()),
+                ("If-None-Match", "*".to_string()),
+            ]),
             expires_at,
         })
     }
@@ -130,23 +161,31 @@ impl ImportFiles {
         Ok(())
     }
 
-    /// Opens the job's file for streaming; `None` when it is not there (yet), also when S3
-    /// says so with a 403.
-    pub async fn open(&self, key: &str) -> Result<Option<OpenedFile>, ApiError> {
+    /// Opens the job's file for streaming, optionally only if it is still the version with
+    /// ETag `pinned` (S3 answers 412 otherwise).
+    pub async fn open(&self, key: &str, pinned: Option<&str>) -> Result<Opened, ApiError> {
         match self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(key)
+            .set_if_match(pinned.map(str::to_string))
             .send()
             .await
         {
-            Ok(out) => Ok(Some(OpenedFile {
+            // S3 enforces If-Match itself (412, below); the ETag is compared here as well, for
+            // stores that ignore the header (the local engine does).
+            Ok(out) if pinned.is_some() && out.e_tag.as_deref() != pinned => Ok(Opened::Changed),
+            Ok(out) => Ok(Opened::File(OpenedFile {
                 size: out.content_length.unwrap_or_default().max(0) as u64,
+                etag: out.e_tag,
                 body: out.body,
             })),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) || s3_denied(&e) => {
-                Ok(None)
+                Ok(Opened::Missing)
+            }
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => {
+                Ok(Opened::Changed)
             }
             Err(e) => Err(s3_error("GetObject", e)),
         }

@@ -17,8 +17,11 @@ use crate::error::FieldError;
 /// Largest body `POST /v1/import-jobs` takes inline (JSON records or CSV). Lambda's synchronous
 /// payload limit is 6 MB; larger files go through an upload URL.
 pub const MAX_INLINE_BYTES: usize = 5 * 1024 * 1024;
-/// Largest file an upload URL may deliver.
-pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+/// Largest import file, and most records in one. Both are set so that a file at either limit
+/// finishes well inside one 900 s Lambda invocation (README "Limits" has the measurements);
+/// the checkpoint lets a retried invocation resume all the same.
+pub const MAX_FILE_BYTES: u64 = 128 * 1024 * 1024;
+pub const MAX_RECORDS: u64 = 1_000_000;
 /// Per-record errors kept on a job; `errorsTruncated` says when more were cut.
 pub const MAX_REPORTED_ERRORS: usize = 1000;
 /// Bytes of per-record errors kept on a job (as JSON, an upper bound of their DynamoDB size),
@@ -159,6 +162,13 @@ pub struct ImportJob {
     pub announced_again_at: Option<Timestamp>,
     /// The sweep fails the job if it is still IN_PROGRESS after this.
     pub deadline: Timestamp,
+    /// The checkpoint of an interrupted import: every card up to this record is written and
+    /// counted (see `store::import_jobs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_after_record: Option<u64>,
+    /// Upload jobs: the file's size, which the upload URL is signed for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_bytes: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
 }

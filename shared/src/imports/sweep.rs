@@ -9,7 +9,7 @@ use crate::app::AppState;
 use crate::domain::Timestamp;
 use crate::error::ApiError;
 use crate::imports::{JobSource, JobStatus};
-use crate::store::import_jobs::{Ending, Overdue};
+use crate::store::import_jobs::{Ending, Guard, Overdue};
 
 /// Jobs read per Query page.
 const PAGE: i32 = 100;
@@ -106,7 +106,12 @@ async fn settle(state: &AppState, entry: &Overdue, now: Timestamp) -> Result<Set
     // the deadline) wins.
     if state
         .import_jobs
-        .finish(job.company_id, job.job_id, &ending, Some(&entry.position))
+        .finish(
+            job.company_id,
+            job.job_id,
+            &ending,
+            Guard::Position(&entry.position),
+        )
         .await?
     {
         tracing::warn!(job_id = %job.job_id, company = %job.company_id, "overdue import job failed");

@@ -1,31 +1,40 @@
 //! `process-import-job`: imports a job's file when it lands in S3.
 //!
 //! Two streaming passes over the object. The first only reads and validates, so a file that
-//! cannot be imported as a whole (not UTF-8, no header, broken JSON) fails the job before any
-//! card changes. The second upserts: valid cards in blocks of 100, one consistent BatchGetItem
-//! to classify each as created / updated / unchanged, then BatchWriteItem for the ones that
-//! change (25 per call, UnprocessedItems retried). Progress counts are written at most once
-//! per block and at most every [`PROGRESS_EVERY`].
+//! cannot be imported as a whole (not UTF-8, no header, broken JSON, over [`MAX_RECORDS`]
+//! records or [`MAX_FILE_BYTES`] bytes) fails the job before any card changes. The second
+//! upserts: valid cards in blocks of 100, one consistent BatchGetItem to classify each as
+//! created / updated / unchanged, then BatchWriteItem for the ones that change (25 per call,
+//! UnprocessedItems retried). The second pass reads the very version the first one read (the
+//! ETag is pinned), so a file replaced meanwhile fails the job instead of mixing two files.
 //!
-//! Idempotent: every card written records the job and whether the write created or updated
-//! it, so a second delivery of the event, or a rerun after a crash halfway, classifies each
-//! record exactly as the first run did and reaches the same end state with no duplicates.
+//! One worker at a time: the worker takes the job's lease at pick-up (see
+//! `store::import_jobs`); a second delivery of the event finds it held and leaves. Progress
+//! (counts and a checkpoint) is written at most once per block and at most every
+//! [`PROGRESS_EVERY`], renewing the lease; when that write finds the job ended by someone else
+//! (the sweep) or the lease gone, the worker stops writing cards at once.
+//!
+//! Idempotent and resumable: every card written records the job and whether the write created
+//! or updated it, so a rerun classifies each record exactly as the first run did; a retried
+//! invocation resumes after the checkpoint (records before it are only re-read, to rebuild the
+//! duplicate set and the error report) and reaches the same end state with no duplicates.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures_util::future::try_join_all;
 
+use super::files::Opened;
 use super::reader::{FileError, ParsedRecord, RecordReader};
 use super::{
-    parse_object_key, Counts, ImportJob, JobStatus, RecordError, MAX_FILE_BYTES,
+    parse_object_key, Counts, ImportJob, JobStatus, RecordError, MAX_FILE_BYTES, MAX_RECORDS,
     MAX_REPORTED_ERRORS, MAX_REPORTED_ERROR_BYTES,
 };
 use crate::app::AppState;
 use crate::domain::supplier::SupplierCard;
 use crate::domain::{CompanyId, JobId, Timestamp};
 use crate::error::ApiError;
-use crate::store::import_jobs::Ending;
+use crate::store::import_jobs::{Ending, Guard, Lease};
 use crate::store::suppliers::{StoredSupplier, SupplierMeta, WriteOutcome, BATCH_GET_MAX};
 use crate::store::BATCH_WRITE_MAX;
 
@@ -39,6 +48,8 @@ pub enum Processed {
     Ignored(String),
     /// The job had already ended (a repeated event, or the sweep got there first).
     AlreadyEnded(JobStatus),
+    /// Another worker holds the job (a second delivery of the same event).
+    HeldElsewhere,
     /// This run ended the job.
     Ended(JobStatus, Counts),
 }
@@ -66,25 +77,28 @@ pub async fn process_job(
     }
     let now = Timestamp::now();
     let deadline = now.plus(state.config.import_processing_deadline);
+    let lease = Lease::new(state.config.import_lease);
     if !state
         .import_jobs
-        .start_processing(company, job_id, now, deadline)
+        .start_processing(company, job_id, &lease, now, deadline)
         .await?
     {
-        return Ok(Processed::AlreadyEnded(
-            current_status(state, company, job_id).await?,
-        ));
+        return standing(state, company, job_id).await;
     }
-    tracing::info!(%job_id, %company, "import started");
+    tracing::info!(%job_id, %company, resume_after = ?job.resume_after_record, "import started");
 
-    match import(state, &job).await {
-        Ok(ending) => end(state, &job, ending).await,
+    match import(state, &job, &lease).await {
+        Ok(ending) => end(state, &job, &lease, ending).await,
         Err(Stop::File(reason)) => {
             let failed = Ending::Failed {
                 reason: reason.0,
                 counts: Counts::default(),
             };
-            end(state, &job, failed).await
+            end(state, &job, &lease, failed).await
+        }
+        Err(Stop::Lost) => {
+            tracing::warn!(%job_id, "the job ended elsewhere or its lease was lost; stopped");
+            standing(state, company, job_id).await
         }
         Err(Stop::Retry(e)) => Err(e),
     }
@@ -94,6 +108,8 @@ pub async fn process_job(
 enum Stop {
     /// The file cannot be imported: the job fails with this reason.
     File(FileError),
+    /// The job ended (the sweep) or another worker took it over: write nothing more.
+    Lost,
     /// A dependency failed: the event is retried.
     Retry(ApiError),
 }
@@ -110,24 +126,45 @@ impl From<FileError> for Stop {
     }
 }
 
-async fn import(state: &AppState, job: &ImportJob) -> Result<Ending, Stop> {
+/// How often the lease is renewed while pass one reads (pass two renews with its progress).
+fn renew_every(lease: &Lease) -> Duration {
+    lease.duration / 3
+}
+
+async fn import(state: &AppState, job: &ImportJob, lease: &Lease) -> Result<Ending, Stop> {
     // Pass one: read everything, write nothing.
     let mut received = 0u64;
-    let mut file = FileRecords::open(state, job).await?;
+    let mut file = FileRecords::open(state, job, None).await?;
+    let pinned = file.etag.clone();
+    let mut renewed = Instant::now();
     while let Some(records) = file.next_batch().await? {
         received += records.len() as u64;
+        if received > MAX_RECORDS {
+            return Err(FileError(format!(
+                "the file holds more than {MAX_RECORDS} records; split it into several jobs"
+            ))
+            .into());
+        }
+        if renewed.elapsed() >= renew_every(lease) {
+            renewed = Instant::now();
+            if !state
+                .import_jobs
+                .renew(job.company_id, job.job_id, lease)
+                .await?
+            {
+                return Err(Stop::Lost);
+            }
+        }
     }
-    // Pass two: import.
-    let mut import = Import::new(state, job, received);
-    state
-        .import_jobs
-        .progress(job.company_id, job.job_id, import.counts)
-        .await?;
-    let mut file = FileRecords::open(state, job).await?;
+    // Pass two: import, from the checkpoint of an interrupted run if there is one.
+    let mut import = Import::new(state, job, lease, received);
+    import.record_progress().await?;
+    let mut file = FileRecords::open(state, job, pinned.as_deref()).await?;
     while let Some(records) = file.next_batch().await? {
         for record in records {
             import.take(record).await?;
         }
+        import.keep_lease().await?;
     }
     import.flush().await?;
     import.warnings = file.reader.warnings().to_vec();
@@ -137,17 +174,29 @@ async fn import(state: &AppState, job: &ImportJob) -> Result<Ending, Stop> {
 /// The job's file, streamed from S3 through its format's reader.
 struct FileRecords {
     reader: Box<dyn RecordReader>,
+    etag: Option<String>,
     body: aws_sdk_s3::primitives::ByteStream,
     done: bool,
 }
 
 impl FileRecords {
-    async fn open(state: &AppState, job: &ImportJob) -> Result<Self, Stop> {
-        let Some(file) = state.import_files.open(&job.object_key()).await? else {
-            return Err(FileError(
-                "the import file is no longer in storage; start a new job".into(),
-            )
-            .into());
+    /// Opens the file; with `pinned`, only the very version read before.
+    async fn open(state: &AppState, job: &ImportJob, pinned: Option<&str>) -> Result<Self, Stop> {
+        let file = match state.import_files.open(&job.object_key(), pinned).await? {
+            Opened::File(file) => file,
+            Opened::Missing => {
+                return Err(FileError(
+                    "the import file is no longer in storage; start a new job".into(),
+                )
+                .into())
+            }
+            Opened::Changed => {
+                return Err(FileError(
+                    "the import file was replaced while it was being imported; start a new job"
+                        .into(),
+                )
+                .into())
+            }
         };
         if file.size > MAX_FILE_BYTES {
             return Err(FileError(format!(
@@ -158,6 +207,7 @@ impl FileRecords {
         }
         Ok(Self {
             reader: job.content_type.reader(),
+            etag: file.etag,
             body: file.body,
             done: false,
         })
@@ -184,26 +234,28 @@ impl FileRecords {
     }
 }
 
-async fn current_status(
-    state: &AppState,
-    company: CompanyId,
-    job: JobId,
-) -> Result<JobStatus, ApiError> {
-    Ok(state
-        .import_jobs
-        .get(company, job)
-        .await?
-        .map_or(JobStatus::Failed, |j| j.status))
+/// What a delivery that did not (or no longer) run the job finds.
+async fn standing(state: &AppState, company: CompanyId, job: JobId) -> Result<Processed, ApiError> {
+    Ok(match state.import_jobs.get(company, job).await? {
+        Some(job) if job.status == JobStatus::InProgress => Processed::HeldElsewhere,
+        Some(job) => Processed::AlreadyEnded(job.status),
+        None => Processed::AlreadyEnded(JobStatus::Failed),
+    })
 }
 
-async fn end(state: &AppState, job: &ImportJob, ending: Ending) -> Result<Processed, ApiError> {
+async fn end(
+    state: &AppState,
+    job: &ImportJob,
+    lease: &Lease,
+    ending: Ending,
+) -> Result<Processed, ApiError> {
     let (status, counts) = match &ending {
         Ending::Finished { counts, .. } => (JobStatus::Finished, *counts),
         Ending::Failed { counts, .. } => (JobStatus::Failed, *counts),
     };
     let finished = match state
         .import_jobs
-        .finish(job.company_id, job.job_id, &ending, None)
+        .finish(job.company_id, job.job_id, &ending, Guard::Lease(&lease.id))
         .await
     {
         // DynamoDB refused the report itself (not a passing fault): end the job all the same,
@@ -220,13 +272,11 @@ async fn end(state: &AppState, job: &ImportJob, ending: Ending) -> Result<Proces
             };
             return match state
                 .import_jobs
-                .finish(job.company_id, job.job_id, &failed, None)
+                .finish(job.company_id, job.job_id, &failed, Guard::Lease(&lease.id))
                 .await?
             {
                 true => Ok(Processed::Ended(JobStatus::Failed, counts)),
-                false => Ok(Processed::AlreadyEnded(
-                    current_status(state, job.company_id, job.job_id).await?,
-                )),
+                false => standing(state, job.company_id, job.job_id).await,
             };
         }
         other => other?,
@@ -235,43 +285,77 @@ async fn end(state: &AppState, job: &ImportJob, ending: Ending) -> Result<Proces
         tracing::info!(job_id = %job.job_id, ?status, ?counts, "import ended");
         Ok(Processed::Ended(status, counts))
     } else {
-        Ok(Processed::AlreadyEnded(
-            current_status(state, job.company_id, job.job_id).await?,
-        ))
+        standing(state, job.company_id, job.job_id).await
     }
+}
+
+/// A record's externalId in the duplicate set: 128 bits of its SHA-256, so the set costs a
+/// fixed 16 bytes a record (about 40 MB at [`MAX_RECORDS`] with the map's overhead) however
+/// long the ids are. Two ids sharing 128 bits of SHA-256 will not occur in practice.
+fn id_digest(external_id: &str) -> u128 {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(external_id.as_bytes());
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&hash[..16]);
+    u128::from_le_bytes(first)
 }
 
 /// Pass two's state: counts, reported errors, and the block of cards waiting to be written.
 struct Import<'a> {
     state: &'a AppState,
     job: &'a ImportJob,
+    lease: &'a Lease,
     counts: Counts,
     errors: Vec<RecordError>,
     /// The kept errors' size as JSON.
     error_bytes: usize,
     errors_truncated: bool,
-    /// externalId → the record that first carried it: a later duplicate is an error.
-    seen: HashMap<String, u64>,
+    /// externalId (its [`id_digest`]) → the record that first carried it: a later duplicate
+    /// is an error.
+    seen: HashMap<u128, u64>,
+    /// Records up to this one were written and counted by an earlier, interrupted run.
+    resume_after: u64,
+    /// The last record taken; once the block is written, the checkpoint.
+    position: u64,
     block: Vec<SupplierCard>,
     last_progress: Instant,
+    /// The last write that renewed the lease (a progress write or a renewal).
+    last_renewal: Instant,
     warnings: Vec<crate::error::FieldError>,
 }
 
 impl<'a> Import<'a> {
-    fn new(state: &'a AppState, job: &'a ImportJob, received: u64) -> Self {
+    /// A fresh run, or the resumption of an interrupted one: its checkpoint's created /
+    /// updated / unchanged counts stand for the records before it; failures are counted again
+    /// as those records are re-read.
+    fn new(state: &'a AppState, job: &'a ImportJob, lease: &'a Lease, received: u64) -> Self {
+        let resume_after = job.resume_after_record.unwrap_or(0);
+        let counts = if resume_after > 0 {
+            Counts {
+                received,
+                failed: 0,
+                ..job.counts
+            }
+        } else {
+            Counts {
+                received,
+                ..Counts::default()
+            }
+        };
         Self {
             state,
             job,
-            counts: Counts {
-                received,
-                ..Counts::default()
-            },
+            lease,
+            counts,
             errors: Vec::new(),
             error_bytes: 0,
             errors_truncated: false,
             seen: HashMap::new(),
+            resume_after,
+            position: resume_after,
             block: Vec::with_capacity(BATCH_GET_MAX),
             last_progress: Instant::now(),
+            last_renewal: Instant::now(),
             warnings: Vec::new(),
         }
     }
@@ -298,7 +382,11 @@ impl<'a> Import<'a> {
         self.errors.push(error);
     }
 
-    async fn take(&mut self, record: ParsedRecord) -> Result<(), ApiError> {
+    async fn take(&mut self, record: ParsedRecord) -> Result<(), Stop> {
+        let resumed_past = record.number <= self.resume_after;
+        if !resumed_past {
+            self.position = record.number;
+        }
         match record.card {
             Err(problems) => {
                 self.counts.failed += 1;
@@ -312,7 +400,8 @@ impl<'a> Import<'a> {
                 }
             }
             Ok(card) => {
-                if let Some(first) = self.seen.get(&card.external_id) {
+                let digest = id_digest(&card.external_id);
+                if let Some(first) = self.seen.get(&digest) {
                     self.counts.failed += 1;
                     let message = format!(
                         "appears more than once in this file; record {first} has it and was imported"
@@ -325,7 +414,11 @@ impl<'a> Import<'a> {
                     );
                     return Ok(());
                 }
-                self.seen.insert(card.external_id.clone(), record.number);
+                self.seen.insert(digest, record.number);
+                if resumed_past {
+                    // Written and counted before the interruption.
+                    return Ok(());
+                }
                 self.block.push(card);
                 if self.block.len() >= BATCH_GET_MAX {
                     self.flush().await?;
@@ -335,8 +428,50 @@ impl<'a> Import<'a> {
         Ok(())
     }
 
+    /// Counts and checkpoint, renewing the lease; stops when the job ended or the lease is
+    /// lost.
+    async fn record_progress(&mut self) -> Result<(), Stop> {
+        self.last_progress = Instant::now();
+        self.last_renewal = self.last_progress;
+        let kept = self
+            .state
+            .import_jobs
+            .progress(
+                self.job.company_id,
+                self.job.job_id,
+                self.lease,
+                self.counts,
+                self.position,
+            )
+            .await?;
+        if kept {
+            Ok(())
+        } else {
+            Err(Stop::Lost)
+        }
+    }
+
+    /// Renews the lease where nothing was written for a while (re-reading the records before
+    /// a checkpoint writes nothing).
+    async fn keep_lease(&mut self) -> Result<(), Stop> {
+        if self.last_renewal.elapsed() < renew_every(self.lease) {
+            return Ok(());
+        }
+        self.last_renewal = Instant::now();
+        let kept = self
+            .state
+            .import_jobs
+            .renew(self.job.company_id, self.job.job_id, self.lease)
+            .await?;
+        if kept {
+            Ok(())
+        } else {
+            Err(Stop::Lost)
+        }
+    }
+
     /// Classifies and writes the waiting block, then maybe records progress.
-    async fn flush(&mut self) -> Result<(), ApiError> {
+    async fn flush(&mut self) -> Result<(), Stop> {
         if self.block.is_empty() {
             return Ok(());
         }
@@ -388,11 +523,7 @@ impl<'a> Import<'a> {
         )
         .await?;
         if self.last_progress.elapsed() >= PROGRESS_EVERY {
-            self.last_progress = Instant::now();
-            self.state
-                .import_jobs
-                .progress(company, self.job.job_id, self.counts)
-                .await?;
+            self.record_progress().await?;
         }
         Ok(())
     }

@@ -13,6 +13,13 @@
 //! which puts it in the sparse `OpenImportJobs` index the sweep reads. Every state change is a
 //! conditional UpdateItem on `status = IN_PROGRESS`, so a finished job never changes again and
 //! racing workers or a racing sweep cannot both win.
+//!
+//! A worker holds the job by a **lease** (`leaseId`, `leaseUntil`): taken at pick-up only where
+//! none is held or the last one lapsed, renewed with every progress write, and required by
+//! every write the worker makes to the job. A second delivery of the same file finds the lease
+//! held and leaves; a worker that died lets its lease lapse and Lambda's retry takes over.
+//! Progress writes also record a **checkpoint** (`resumeAfterRecord`: every card up to that
+//! record is written and counted), so a retried invocation resumes instead of restarting.
 
 use std::collections::HashMap;
 
@@ -94,6 +101,39 @@ pub enum Ending {
         reason: String,
         counts: Counts,
     },
+}
+
+/// What else a conditional write to an IN_PROGRESS job requires.
+#[derive(Debug, Clone, Copy)]
+pub enum Guard<'a> {
+    None,
+    /// The job is still at this place in the open-jobs index (the sweep's read).
+    Position(&'a str),
+    /// This worker still holds the lease.
+    Lease(&'a str),
+    /// No worker holds an unexpired lease at this time.
+    LeaseFree(Timestamp),
+}
+
+/// A worker's hold on a job; see the module docs.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub id: String,
+    pub duration: std::time::Duration,
+}
+
+impl Lease {
+    /// A new lease lasting `duration` from each write unless renewed (`Config::import_lease`).
+    pub fn new(duration: std::time::Duration) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            duration,
+        }
+    }
+
+    fn until(&self, now: Timestamp) -> Timestamp {
+        now.plus(self.duration)
+    }
 }
 
 /// An IN_PROGRESS job whose deadline has passed, as the sweep finds it.
@@ -275,20 +315,31 @@ impl ImportJobStore {
     }
 
     /// Runs a conditional UpdateItem on an IN_PROGRESS job; `false` when the job is no longer
-    /// IN_PROGRESS (or, with `expected_position`, no longer at that deadline).
+    /// IN_PROGRESS, or the `guard` no longer holds.
     async fn update_open(
         &self,
         company: CompanyId,
         job: JobId,
         expression: &str,
         mut values: HashMap<String, AttributeValue>,
-        expected_position: Option<&str>,
+        guard: Guard<'_>,
     ) -> Result<bool, ApiError> {
         let mut condition = "#status = :open".to_string();
         values.insert(":open".into(), s("IN_PROGRESS"));
-        if let Some(position) = expected_position {
-            condition.push_str(" AND OJ_SK = :position");
-            values.insert(":position".into(), s(position));
+        match guard {
+            Guard::None => {}
+            Guard::Position(position) => {
+                condition.push_str(" AND OJ_SK = :position");
+                values.insert(":position".into(), s(position));
+            }
+            Guard::Lease(lease) => {
+                condition.push_str(" AND leaseId = :lease");
+                values.insert(":lease".into(), s(lease));
+            }
+            Guard::LeaseFree(now) => {
+                condition.push_str(" AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)");
+                values.insert(":now".into(), s(now.to_string()));
+            }
         }
         let result = self
             .client
@@ -313,11 +364,14 @@ impl ImportJobStore {
         }
     }
 
-    /// A worker picked the file up: record when (first time only) and move the deadline.
+    /// A worker picks the file up: takes the lease (only where none is held, or the last one
+    /// lapsed), records when (first time only) and moves the deadline. `false` when the job
+    /// ended or another worker holds it.
     pub async fn start_processing(
         &self,
         company: CompanyId,
         job: JobId,
+        lease: &Lease,
         now: Timestamp,
         deadline: Timestamp,
     ) -> Result<bool, ApiError> {
@@ -325,13 +379,34 @@ impl ImportJobStore {
             company,
             job,
             "SET processingStartedAt = if_not_exists(processingStartedAt, :now), \
-             updatedAt = :now, deadline = :deadline, OJ_SK = :position",
+             updatedAt = :now, deadline = :deadline, OJ_SK = :position, \
+             leaseId = :lease_id, leaseUntil = :lease_until",
             HashMap::from([
-                (":now".into(), s(now.to_string())),
                 (":deadline".into(), s(deadline.to_string())),
                 (":position".into(), s(open_position(deadline, &job))),
+                (":lease_id".into(), s(&lease.id)),
+                (":lease_until".into(), s(lease.until(now).to_string())),
             ]),
-            None,
+            Guard::LeaseFree(now),
+        )
+        .await
+    }
+
+    /// Keeps the lease while a long pass reads the file. `false`: the job ended, or the lease
+    /// was lost; stop.
+    pub async fn renew(
+        &self,
+        company: CompanyId,
+        job: JobId,
+        lease: &Lease,
+    ) -> Result<bool, ApiError> {
+        let now = Timestamp::now();
+        self.update_open(
+            company,
+            job,
+            "SET leaseUntil = :lease_until",
+            HashMap::from([(":lease_until".into(), s(lease.until(now).to_string()))]),
+            Guard::Lease(&lease.id),
         )
         .await
     }
@@ -356,38 +431,50 @@ impl ImportJobStore {
                 (":deadline".into(), s(deadline.to_string())),
                 (":new_position".into(), s(open_position(deadline, &job))),
             ]),
-            Some(expected_position),
+            Guard::Position(expected_position),
         )
         .await
     }
 
-    /// Progress while importing: the counts so far (written at most once per batch).
+    /// Progress while importing: the counts so far and the checkpoint they stand for (every
+    /// card up to record `resume_after` is written), renewing the lease. `false`: the job ended
+    /// or the lease was lost; stop writing.
     pub async fn progress(
         &self,
         company: CompanyId,
         job: JobId,
+        lease: &Lease,
         counts: Counts,
+        resume_after: u64,
     ) -> Result<bool, ApiError> {
+        let now = Timestamp::now();
         self.update_open(
             company,
             job,
-            "SET counts = :counts, updatedAt = :now",
+            "SET counts = :counts, resumeAfterRecord = :resume, updatedAt = :now, \
+             leaseUntil = :lease_until",
             HashMap::from([
                 (":counts".into(), to_attr(&counts)?),
-                (":now".into(), s(Timestamp::now().to_string())),
+                (
+                    ":resume".into(),
+                    AttributeValue::N(resume_after.to_string()),
+                ),
+                (":now".into(), s(now.to_string())),
+                (":lease_until".into(), s(lease.until(now).to_string())),
             ]),
-            None,
+            Guard::Lease(&lease.id),
         )
         .await
     }
 
-    /// Ends the job. `false` when it had already ended (another worker or the sweep won).
+    /// Ends the job. `false` when it had already ended (another worker or the sweep won), or
+    /// the `guard` (the sweep's deadline, the worker's lease) no longer holds.
     pub async fn finish(
         &self,
         company: CompanyId,
         job: JobId,
         ending: &Ending,
-        expected_position: Option<&str>,
+        guard: Guard<'_>,
     ) -> Result<bool, ApiError> {
         let now = s(Timestamp::now().to_string());
         let mut values = HashMap::from([(":now".to_string(), now)]);
@@ -415,7 +502,7 @@ impl ImportJobStore {
                  failureReason = :reason, counts = :counts REMOVE OJ_PK, OJ_SK"
             }
         };
-        self.update_open(company, job, expression, values, expected_position)
+        self.update_open(company, job, expression, values, guard)
             .await
     }
 
