@@ -1082,3 +1082,58 @@ async fn a_file_over_the_record_limit_fails_before_any_card_is_written() {
     assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 0);
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_company_may_have_only_so_many_jobs_in_progress() {
+    use ledgerdock_shared::store::import_jobs::{Ending, Guard, MAX_OPEN_JOBS};
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let b = t.tenant_all_scopes().await;
+    let mut open = Vec::new();
+    for _ in 0..MAX_OPEN_JOBS {
+        open.push(upload_job(&t, &a, "text/csv", 100).await.0);
+    }
+    let refused = t
+        .import_request()
+        .bearer_auth(&a.token)
+        .header("Lightyear-Company-ID", a.company.to_string())
+        .json(&json!({"type": "SUPPLIER_CARDS", "records": supplier_records("O", 1)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.headers()["retry-after"], "30");
+    expect_error(refused, 429, "TOO_MANY_OPEN_JOBS").await;
+    assert_eq!(
+        t.count_items(a.company, "IMPORTJOB#").await as u64,
+        MAX_OPEN_JOBS,
+        "the refused call started no job"
+    );
+    // Another company is not affected.
+    upload_job(&t, &b, "text/csv", 100).await;
+    // A job that ends frees its place.
+    let first: ledgerdock_shared::domain::JobId =
+        open[0]["jobId"].as_str().unwrap().parse().unwrap();
+    let ending = Ending::Failed {
+        reason: "test".into(),
+        counts: Default::default(),
+    };
+    assert!(t
+        .stack
+        .app
+        .import_jobs
+        .finish(a.company, first, &ending, Guard::None)
+        .await
+        .unwrap());
+    assert_eq!(
+        t.stack.app.import_jobs.open_jobs(a.company).await.unwrap(),
+        MAX_OPEN_JOBS - 1
+    );
+    let job = t.import_json(&a, &supplier_records("O", 1)).await;
+    let done = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "FINISHED");
+    assert_eq!(
+        t.stack.app.import_jobs.open_jobs(a.company).await.unwrap(),
+        MAX_OPEN_JOBS - 1
+    );
+    t.stop().await;
+}

@@ -57,6 +57,12 @@ pub enum ApiError {
         message: String,
         retry_after_secs: u64,
     },
+    /// The company has as many import jobs in progress as it may.
+    #[error("{message}")]
+    TooManyOpenJobs {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// A dependency is overloaded (DynamoDB throttling after the SDK's own retries).
     #[error("the service is temporarily unavailable")]
     Unavailable {
@@ -105,7 +111,9 @@ impl ApiError {
             Self::IdempotencyKeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::TooManyOpenJobs { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -123,6 +131,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
             Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::TooManyOpenJobs { .. } => "TOO_MANY_OPEN_JOBS",
             Self::Unavailable { .. } => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }
@@ -131,6 +140,9 @@ impl ApiError {
     fn retry_after(&self) -> Option<u64> {
         match self {
             Self::RateLimited {
+                retry_after_secs, ..
+            }
+            | Self::TooManyOpenJobs {
                 retry_after_secs, ..
             }
             | Self::Unavailable {

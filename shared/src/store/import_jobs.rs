@@ -4,6 +4,10 @@
 //! |---|---|---|
 //! | job | `COMPANY#<companyId>` | `IMPORTJOB#<jobId>` |
 //! | idempotency record | `COMPANY#<companyId>` | `IDEMPOTENCY#<clientId>#<key>` (TTL `expiresAtEpoch`) |
+//! | open-jobs counter | `COMPANY#<companyId>` | `OPENIMPORTJOBS` (`openJobs`) |
+//!
+//! The counter rises in the transaction that creates a job (refused at [`MAX_OPEN_JOBS`]) and
+//! falls in the transaction that ends it, so it is exact without any scan.
 //!
 //! An Idempotency-Key belongs to the client that sent it (within the company): another client
 //! guessing it starts its own job. The record keeps a fingerprint of the request, so the same
@@ -23,7 +27,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 
 use super::dynamo_error;
@@ -36,6 +40,11 @@ use crate::imports::{Counts, ImportJob, RecordError};
 
 /// How long an Idempotency-Key keeps returning its first job.
 pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
+/// Most IN_PROGRESS jobs one company may have at once (each may hold a 15-minute worker);
+/// a start call past it is 429 `TOO_MANY_OPEN_JOBS`.
+pub const MAX_OPEN_JOBS: u64 = 25;
+/// The company's open-jobs counter.
+const OPEN_COUNT_SK: &str = "OPENIMPORTJOBS";
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -115,6 +124,27 @@ pub enum Guard<'a> {
     LeaseFree(Timestamp),
 }
 
+impl Guard<'_> {
+    /// Adds the guard to a condition expression and its values.
+    fn apply(&self, condition: &mut String, values: &mut HashMap<String, AttributeValue>) {
+        match self {
+            Guard::None => {}
+            Guard::Position(position) => {
+                condition.push_str(" AND OJ_SK = :position");
+                values.insert(":position".into(), s(*position));
+            }
+            Guard::Lease(lease) => {
+                condition.push_str(" AND leaseId = :lease");
+                values.insert(":lease".into(), s(*lease));
+            }
+            Guard::LeaseFree(now) => {
+                condition.push_str(" AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)");
+                values.insert(":now".into(), s(now.to_string()));
+            }
+        }
+    }
+}
+
 /// A worker's hold on a job; see the module docs.
 #[derive(Debug, Clone)]
 pub struct Lease {
@@ -168,37 +198,14 @@ impl ImportJobStore {
         Ok(item)
     }
 
-    /// Writes a new IN_PROGRESS job; with an Idempotency-Key, in one transaction with the key's
-    /// record, so two racing calls with the same key create exactly one job.
+    /// Writes a new IN_PROGRESS job in one transaction with the company's open-jobs counter
+    /// (refused at [`MAX_OPEN_JOBS`]) and, with an Idempotency-Key, the key's record, so two
+    /// racing calls with the same key create exactly one job.
     pub async fn create(
         &self,
         job: &ImportJob,
         idempotency: Option<&Idempotency>,
     ) -> Result<Created, ApiError> {
-        let item = self.job_item(job)?;
-        let Some(idempotency) = idempotency else {
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(PK)")
-                .send()
-                .await
-                .map_err(|e| dynamo_error("PutItem", e))?;
-            return Ok(Created::New);
-        };
-        let now = job.created_at.as_datetime().timestamp();
-        let mut record = key(
-            &job.company_id,
-            idempotency_sk(&idempotency.client_id, &idempotency.key),
-        );
-        record.insert("entity".into(), s("IDEMPOTENCY"));
-        record.insert("jobId".into(), s(job.job_id.to_string()));
-        record.insert("fingerprint".into(), s(&idempotency.fingerprint));
-        record.insert(
-            TTL_ATTRIBUTE.into(),
-            AttributeValue::N((now + IDEMPOTENCY_TTL_SECS).to_string()),
-        );
         let put = |item, condition: &str, values: Option<HashMap<String, AttributeValue>>| {
             Put::builder()
                 .table_name(&self.table)
@@ -209,35 +216,86 @@ impl ImportJobStore {
                 .map(|put| TransactWriteItem::builder().put(put).build())
                 .map_err(ApiError::internal)
         };
-        // An expired record that TTL has not deleted yet no longer counts.
-        let result = self
+        let opened = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(&job.company_id, OPEN_COUNT_SK.to_string())))
+            .update_expression("ADD openJobs :one SET entity = :entity")
+            .condition_expression("attribute_not_exists(openJobs) OR openJobs < :max")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":max", AttributeValue::N(MAX_OPEN_JOBS.to_string()))
+            .expression_attribute_values(":entity", s("OPEN_IMPORT_JOBS"))
+            .build()
+            .map(|update| TransactWriteItem::builder().update(update).build())
+            .map_err(ApiError::internal)?;
+        let mut transaction = self
             .client
             .transact_write_items()
-            .transact_items(put(
+            .transact_items(opened)
+            .transact_items(put(self.job_item(job)?, "attribute_not_exists(PK)", None)?);
+        if let Some(idempotency) = idempotency {
+            let now = job.created_at.as_datetime().timestamp();
+            let mut record = key(
+                &job.company_id,
+                idempotency_sk(&idempotency.client_id, &idempotency.key),
+            );
+            record.insert("entity".into(), s("IDEMPOTENCY"));
+            record.insert("jobId".into(), s(job.job_id.to_string()));
+            record.insert("fingerprint".into(), s(&idempotency.fingerprint));
+            record.insert(
+                TTL_ATTRIBUTE.into(),
+                AttributeValue::N((now + IDEMPOTENCY_TTL_SECS).to_string()),
+            );
+            // An expired record that TTL has not deleted yet no longer counts.
+            transaction = transaction.transact_items(put(
                 record,
                 "attribute_not_exists(PK) OR expiresAtEpoch < :now",
                 Some(HashMap::from([(
                     ":now".to_string(),
                     AttributeValue::N(now.to_string()),
                 )])),
-            )?)
-            .transact_items(put(item, "attribute_not_exists(PK)", None)?)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Created::New),
-            Err(e) => {
-                let cancelled = e
-                    .as_service_error()
-                    .is_some_and(|s| s.is_transaction_canceled_exception());
-                if cancelled {
-                    if let Some(first) = self.idempotent_job(job.company_id, idempotency).await? {
-                        return Ok(Created::Existing(first));
-                    }
-                }
-                Err(dynamo_error("TransactWriteItems", e))
+            )?);
+        }
+        let Err(e) = transaction.send().await else {
+            return Ok(Created::New);
+        };
+        let cancelled = e
+            .as_service_error()
+            .is_some_and(|s| s.is_transaction_canceled_exception());
+        if !cancelled {
+            return Err(dynamo_error("TransactWriteItems", e));
+        }
+        // Which condition failed: the key's (a repeat: its first job), or the counter's.
+        if let Some(idempotency) = idempotency {
+            if let Some(first) = self.idempotent_job(job.company_id, idempotency).await? {
+                return Ok(Created::Existing(first));
             }
         }
+        if self.open_jobs(job.company_id).await? >= MAX_OPEN_JOBS {
+            return Err(ApiError::TooManyOpenJobs {
+                message: format!(
+                    "this company already has {MAX_OPEN_JOBS} import jobs in progress; start more when some have ended"
+                ),
+                retry_after_secs: 30,
+            });
+        }
+        Err(dynamo_error("TransactWriteItems", e))
+    }
+
+    /// How many of the company's jobs are IN_PROGRESS (its counter, read consistently).
+    pub async fn open_jobs(&self, company: CompanyId) -> Result<u64, ApiError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&company, OPEN_COUNT_SK.to_string())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| dynamo_error("GetItem", e))?;
+        Ok(out
+            .item
+            .and_then(|item| item.get("openJobs")?.as_n().ok()?.parse::<i64>().ok())
+            .map_or(0, |n| n.max(0) as u64))
     }
 
     /// The job an unexpired Idempotency-Key of this client points at.
@@ -326,21 +384,7 @@ impl ImportJobStore {
     ) -> Result<bool, ApiError> {
         let mut condition = "#status = :open".to_string();
         values.insert(":open".into(), s("IN_PROGRESS"));
-        match guard {
-            Guard::None => {}
-            Guard::Position(position) => {
-                condition.push_str(" AND OJ_SK = :position");
-                values.insert(":position".into(), s(position));
-            }
-            Guard::Lease(lease) => {
-                condition.push_str(" AND leaseId = :lease");
-                values.insert(":lease".into(), s(lease));
-            }
-            Guard::LeaseFree(now) => {
-                condition.push_str(" AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)");
-                values.insert(":now".into(), s(now.to_string()));
-            }
-        }
+        guard.apply(&mut condition, &mut values);
         let result = self
             .client
             .update_item()
@@ -502,8 +546,45 @@ impl ImportJobStore {
                  failureReason = :reason, counts = :counts REMOVE OJ_PK, OJ_SK"
             }
         };
-        self.update_open(company, job, expression, values, guard)
-            .await
+        // The job ends and the company's open-jobs counter drops in one transaction, so the
+        // counter is exact: a job ends once (the condition), and so is counted down once.
+        let mut condition = "#status = :open".to_string();
+        values.insert(":open".into(), s("IN_PROGRESS"));
+        guard.apply(&mut condition, &mut values);
+        let ended = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(&company, job_sk(&job))))
+            .update_expression(expression)
+            .condition_expression(condition)
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(ApiError::internal)?;
+        let closed = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(&company, OPEN_COUNT_SK.to_string())))
+            .update_expression("ADD openJobs :minus_one")
+            .expression_attribute_values(":minus_one", AttributeValue::N("-1".into()))
+            .build()
+            .map_err(ApiError::internal)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(ended).build())
+            .transact_items(TransactWriteItem::builder().update(closed).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            // Only the job's update has a condition: it had already ended, or the guard failed.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(dynamo_error("TransactWriteItems", e)),
+        }
     }
 
     /// IN_PROGRESS jobs whose deadline is before `now`, oldest first (one Query on the sparse
