@@ -201,29 +201,44 @@ async fn csv_body_imports_reports_unknown_columns_and_reads_back_paged() {
 async fn twenty_thousand_row_csv_through_the_upload_url() {
     let t = TestStack::start().await;
     let a = t.tenant_all_scopes().await;
-    let csv = supplier_csv("U", 20_000);
-    let (job, url) = upload_job(&t, &a, "text/csv", csv.len()).await;
-    assert_eq!(job["source"], "UPLOAD");
+    // What the URL is signed for, tried on a small file (a refused PUT of a large body may see
+    // its connection closed before the answer arrives, with S3 as with the local engine).
+    let small = supplier_csv("S", 3);
+    let (_, small_url) = upload_job(&t, &a, "text/csv", small.len()).await;
     // The signature covers the content type: another one is refused by S3.
     assert_eq!(
-        put_file(&t, &url, "application/json", csv.clone().into_bytes()).await,
+        put_file(
+            &t,
+            &small_url,
+            "application/json",
+            small.clone().into_bytes()
+        )
+        .await,
         403
     );
-    // So does its size: a file larger than declared is refused by S3.
-    let mut longer = csv.clone().into_bytes();
-    longer.extend_from_slice(b"U99999,Extra,FI,EUR,30,true\n");
-    assert_eq!(put_file(&t, &url, "text/csv", longer).await, 403);
+    // So does the size: a file larger than declared is refused by S3.
+    let mut longer = small.clone().into_bytes();
+    longer.extend_from_slice(b"S99999,Extra,FI,EUR,30,true\n");
+    assert_eq!(put_file(&t, &small_url, "text/csv", longer).await, 403);
     assert_eq!(
-        put_file(&t, &url, "text/csv", csv.clone().into_bytes()).await,
+        put_file(&t, &small_url, "text/csv", small.clone().into_bytes()).await,
         200
     );
     // One job, one file: the URL takes no second file while it is valid.
-    assert_eq!(put_file(&t, &url, "text/csv", csv.into_bytes()).await, 412);
+    assert_eq!(
+        put_file(&t, &small_url, "text/csv", small.into_bytes()).await,
+        412
+    );
+
+    let csv = supplier_csv("U", 20_000);
+    let (job, url) = upload_job(&t, &a, "text/csv", csv.len()).await;
+    assert_eq!(job["source"], "UPLOAD");
+    assert_eq!(put_file(&t, &url, "text/csv", csv.into_bytes()).await, 200);
     let done = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
     assert_eq!(done["status"], "FINISHED", "{done}");
     assert_eq!(counts(&done), [20_000, 20_000, 0, 0, 0]);
     assert!(done["processingStartedAt"].is_string());
-    assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 20_000);
+    assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 20_003);
     let last = expect_ok(t.get(&a, "/v1/suppliers/U20000").send().await.unwrap()).await;
     assert_eq!(last["name"], "Supplier 20000, Ltd");
     t.stop().await;
