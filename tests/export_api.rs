@@ -605,6 +605,30 @@ async fn publish_as(
         .map(|(_, outcome)| outcome)
 }
 
+type Publishing = tokio::task::JoinHandle<
+    Result<ledgerdock_shared::store::invoices::PublishOutcome, ledgerdock_shared::ApiError>,
+>;
+
+/// Starts publishing invoice `id` with `lines` lines in the background and returns once at
+/// least `stored` line items of it are in the table (the publish is then mid-way).
+async fn publish_in_background(
+    t: &std::sync::Arc<TestStack>,
+    company: ledgerdock_shared::domain::CompanyId,
+    id: ledgerdock_shared::domain::InvoiceId,
+    lines: usize,
+    stored: usize,
+) -> Publishing {
+    let publishing = {
+        let t = t.clone();
+        tokio::spawn(async move { publish_as(&t, company, id, lines, 0).await })
+    };
+    while t.count_items(company, &format!("INVOICE#{id}#")).await < stored {
+        assert!(!publishing.is_finished(), "the publish finished too soon");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    publishing
+}
+
 /// The detail as served, checked for integrity: 404, or 200 with lines numbered 1..n that add
 /// up to its subtotal. Returns (status, line count).
 async fn detail_whole(t: &TestStack, a: &Tenant, id: impl std::fmt::Display) -> (u16, usize) {
@@ -669,14 +693,8 @@ async fn a_complete_racing_a_large_republish_leaves_an_invoice_whose_lines_match
     let a = t.tenant_all_scopes().await;
     let id = ledgerdock_shared::domain::InvoiceId::new_random();
     publish_as(&t, a.company, id, 3, 0).await.unwrap();
-    let republish = {
-        let (t, company) = (t.clone(), a.company);
-        tokio::spawn(async move { publish_as(&t, company, id, 3000, 0).await })
-    };
     // Complete while the new lines are being written.
-    while t.count_items(a.company, &format!("INVOICE#{id}#")).await < 500 {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    let republish = publish_in_background(&t, a.company, id, 3000, 500).await;
     expect_ok(
         t.post_json(
             &a,
@@ -715,13 +733,7 @@ async fn a_publish_that_dies_halfway_leaves_the_previous_version_served_whole() 
     let a = t.tenant_all_scopes().await;
     let id = ledgerdock_shared::domain::InvoiceId::new_random();
     publish_as(&t, a.company, id, 3, 0).await.unwrap();
-    let dying = {
-        let (t, company) = (t.clone(), a.company);
-        tokio::spawn(async move { publish_as(&t, company, id, 5000, 0).await })
-    };
-    while t.count_items(a.company, &format!("INVOICE#{id}#")).await < 1000 {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    let dying = publish_in_background(&t, a.company, id, 5000, 1000).await;
     dying.abort();
     let _ = dying.await;
     assert_eq!(detail_whole(&t, &a, id).await, (200, 3));
@@ -729,13 +741,7 @@ async fn a_publish_that_dies_halfway_leaves_the_previous_version_served_whole() 
 
     // A new invoice whose first publish died is not there at all: 404, never a 500.
     let fresh = ledgerdock_shared::domain::InvoiceId::new_random();
-    let dying = {
-        let (t, company) = (t.clone(), a.company);
-        tokio::spawn(async move { publish_as(&t, company, fresh, 5000, 0).await })
-    };
-    while t.count_items(a.company, &format!("INVOICE#{fresh}#")).await < 500 {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    let dying = publish_in_background(&t, a.company, fresh, 5000, 500).await;
     dying.abort();
     let _ = dying.await;
     assert_eq!(detail_whole(&t, &a, fresh).await, (404, 0));
