@@ -100,7 +100,13 @@ pub async fn process_job(
             tracing::warn!(%job_id, "the job ended elsewhere or its lease was lost; stopped");
             standing(state, company, job_id).await
         }
-        Err(Stop::Retry(e)) => Err(e),
+        Err(Stop::Retry(e)) => {
+            // The retry (Lambda's, a minute or more later) may start at once.
+            if let Err(release) = state.import_jobs.release(company, job_id, &lease).await {
+                tracing::warn!(%job_id, error = ?release, "the lease was not released; it lapses");
+            }
+            Err(e)
+        }
     }
 }
 

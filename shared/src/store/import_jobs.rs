@@ -436,6 +436,24 @@ impl ImportJobStore {
         .await
     }
 
+    /// Lets go of the lease (a worker that fails and will be retried), so the retry need not
+    /// wait for it to lapse. `false` when it was no longer held.
+    pub async fn release(
+        &self,
+        company: CompanyId,
+        job: JobId,
+        lease: &Lease,
+    ) -> Result<bool, ApiError> {
+        self.update_open(
+            company,
+            job,
+            "REMOVE leaseId, leaseUntil",
+            HashMap::new(),
+            Guard::Lease(&lease.id),
+        )
+        .await
+    }
+
     /// Keeps the lease while a long pass reads the file. `false`: the job ended, or the lease
     /// was lost; stop.
     pub async fn renew(

@@ -574,16 +574,14 @@ impl InvoiceStore {
         replaced: Option<&InvoiceHeader>,
         now: chrono::DateTime<chrono::Utc>,
     ) {
-        let Some(replaced) = replaced else {
-            return;
-        };
-        let replaced_generation = replaced.lines_version.as_deref();
+        // A new invoice replaced nothing; older attempts of its first publish may have died.
+        let replaced_generation = replaced.map(|header| header.lines_version.as_deref());
         let abandoned_before =
             now - chrono::Duration::from_std(ABANDONED_AFTER).unwrap_or(chrono::Duration::zero());
         let result = self
             .delete_lines_where(company, invoice, |generation| match generation {
                 Some(g) if g == kept => false,
-                g if g == replaced_generation => true,
+                g if Some(g) == replaced_generation => true,
                 None => false,
                 Some(g) => generation_started(g).is_some_and(|at| at < abandoned_before),
             })
