@@ -557,3 +557,116 @@ impl<'a> Import<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imports::{ImportFormat, ImportType, JobSource};
+    use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
+    use aws_smithy_types::body::SdkBody;
+
+    fn answer(status: u16, body: &str) -> ReplayEvent {
+        ReplayEvent::new(
+            http::Request::builder()
+                .uri("https://dynamodb.eu-west-1.amazonaws.com/")
+                .body(SdkBody::empty())
+                .unwrap(),
+            http::Response::builder()
+                .status(status)
+                .header("content-type", "application/x-amz-json-1.0")
+                .body(SdkBody::from(body.to_string()))
+                .unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_report_dynamodb_refuses_still_ends_the_job_failed_with_a_true_reason() {
+        let replay = StaticReplayClient::new(vec![
+            answer(
+                400,
+                r#"{"__type":"com.amazon.coral.validate#ValidationException","message":"Item size has exceeded the maximum allowed size"}"#,
+            ),
+            answer(200, "{}"),
+        ]);
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::Config::builder()
+                .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+                .region(aws_sdk_dynamodb::config::Region::new("eu-west-1"))
+                .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                    "AKIDEXAMPLE",
+                    "secret",
+                    None,
+                    None,
+                    "test",
+                ))
+                .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+                .http_client(replay.clone())
+                .build(),
+        );
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::Config::builder()
+                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+                .region(aws_sdk_s3::config::Region::new("eu-west-1"))
+                .build(),
+        );
+        let config = crate::config::Config::from_lookup(|name| match name {
+            "LEDGERDOCK_TABLE" => Some("t".into()),
+            "LEDGERDOCK_BUCKET" => Some("b".into()),
+            "LEDGERDOCK_CONTINUATION_SECRET" => Some("0123456789abcdef0123456789abcdef".into()),
+            _ => None,
+        })
+        .unwrap();
+        let state = AppState::with_clients(config, dynamodb, s3);
+        let now = Timestamp::now();
+        let job = ImportJob {
+            job_id: JobId::new_random(),
+            company_id: CompanyId::new_random(),
+            import_type: ImportType::SupplierCards,
+            status: JobStatus::InProgress,
+            source: JobSource::Inline,
+            content_type: ImportFormat::Csv,
+            created_at: now,
+            updated_at: now,
+            finished_at: None,
+            counts: Counts::default(),
+            errors: Vec::new(),
+            errors_truncated: false,
+            warnings: Vec::new(),
+            failure_reason: None,
+            upload_expires_at: None,
+            processing_started_at: Some(now),
+            announced_again_at: None,
+            deadline: now,
+            resume_after_record: None,
+            upload_bytes: None,
+            idempotency_key: None,
+        };
+        let counts = Counts {
+            received: 3,
+            created: 2,
+            updated: 0,
+            unchanged: 0,
+            failed: 1,
+        };
+        let finished = Ending::Finished {
+            counts,
+            errors: Vec::new(),
+            errors_truncated: false,
+            warnings: Vec::new(),
+        };
+        let lease = Lease::new(Duration::from_secs(45));
+        let processed = end(&state, &job, &lease, finished).await.unwrap();
+        assert_eq!(processed, Processed::Ended(JobStatus::Failed, counts));
+        let requests: Vec<_> = replay.actual_requests().collect();
+        assert_eq!(requests.len(), 2);
+        let second: serde_json::Value =
+            serde_json::from_slice(requests[1].body().bytes().unwrap()).unwrap();
+        let values = &second["TransactItems"][0]["Update"]["ExpressionAttributeValues"];
+        assert_eq!(values[":status"]["S"], "FAILED");
+        let reason = values[":reason"]["S"].as_str().unwrap();
+        assert!(
+            reason.contains("2 created") && reason.contains("could not be stored"),
+            "{reason}"
+        );
+    }
+}
