@@ -226,7 +226,7 @@ async fn publish(args: PublishArgs) -> anyhow::Result<()> {
             "{} is not a valid invoice:\n  {}: {}",
             args.file.display(),
             e.path(),
-            ledgerdock_shared::http::without_type_names(&e.inner().to_string())
+            ledgerdock_shared::http::describe_json_error(e.inner())
         )
     })?;
     let mut files = Vec::new();

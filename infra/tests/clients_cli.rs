@@ -177,3 +177,48 @@ async fn onboarding_a_system_from_create_to_delete() {
     assert!(!ok && err.contains("UUID"), "{err}");
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn publishing_an_invoice_whose_amounts_overflow_is_refused_naming_the_field() {
+    let scratch = tempfile::tempdir().unwrap();
+    let stack = DevStack::start(DevOptions::ephemeral(scratch.path().to_path_buf()))
+        .await
+        .unwrap();
+    let huge = "79228162514264337593543950335";
+    let line = serde_json::json!({
+        "description": "x", "quantity": "1", "unitPrice": huge, "amount": huge, "taxAmount": "0"
+    });
+    let invoice = serde_json::json!({
+        "documentType": "INVOICE", "invoiceNumber": "INV-1", "supplier": {"name": "Acme"},
+        "issueDate": "2026-11-01", "currency": "EUR",
+        "subtotal": huge, "taxTotal": "0", "total": huge,
+        "lineItems": [line.clone(), line]
+    });
+    let file = scratch.path().join("invoice.json");
+    std::fs::write(&file, invoice.to_string()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ledgerdock"))
+        .args([
+            "invoices",
+            "publish",
+            "--company",
+            &uuid::Uuid::new_v4().to_string(),
+        ])
+        .arg("--file")
+        .arg(&file)
+        .args([
+            "--dynamodb-endpoint",
+            &stack.dynamodb_url,
+            "--s3-endpoint",
+            &stack.s3_url,
+        ])
+        .output()
+        .unwrap();
+    // A refusal, not a crash: exit code 1 (an abort would be a signal, no code).
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("subtotal: must have at most 15 digits before the decimal point\n"),
+        "{stderr}"
+    );
+    stack.stop().await;
+}

@@ -237,7 +237,7 @@ fn deserialize<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 
 /// serde's messages, minus the line/column noise that means nothing to most clients and
 /// minus the Rust type names, which mean nothing to any.
-fn describe_json_error(e: &serde_json::Error) -> String {
+pub fn describe_json_error(e: &serde_json::Error) -> String {
     let text = e.to_string();
     let text = match text.find(" at line ") {
         Some(i) => text[..i].to_string(),
