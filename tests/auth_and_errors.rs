@@ -34,7 +34,8 @@ async fn bad_tokens_are_401() {
     let (foreign, _) = TokenIssuer::generate(t.stack.api.issuer.issuer()).unwrap();
     let wrongly_signed = foreign.issue(&a.client_id, &Scope::ALL).unwrap();
     let mut expired_claims = t.stack.api.issuer.verify(&a.token).unwrap();
-    expired_claims.exp = chrono::Utc::now().timestamp() - 5;
+    // Past the verifier's clock-skew leeway.
+    expired_claims.exp = chrono::Utc::now().timestamp() - ledgerdock_shared::token::LEEWAY_SECS - 5;
     let expired = t.stack.api.issuer.sign(&expired_claims).unwrap();
     let mut tampered = a.token.clone();
     tampered.insert(tampered.len() / 2, 'x');

@@ -1,50 +1,29 @@
-//! The dev stack's stand-in for Cognito: RS256 access tokens with a `kid`, a JWKS document,
-//! and verification of those tokens (the role API Gateway's Cognito authorizer plays in AWS).
-//! Claims are shaped like Cognito's client_credentials access tokens.
+//! The dev stack's stand-in for Cognito: RS256 access tokens with a `kid` and a JWKS document.
+//! Claims are shaped like Cognito's client_credentials access tokens. Verifying them (the role
+//! API Gateway's Cognito authorizer plays in AWS) is `ledgerdock_shared::token`'s job, the
+//! verifier the functions themselves use where no authorizer runs.
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
-use aws_lc_rs::signature::{self, KeyPair as _, UnparsedPublicKey};
+use aws_lc_rs::signature::{self, KeyPair as _};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use ledgerdock_shared::auth::Scope;
-use serde::{Deserialize, Serialize};
+pub use ledgerdock_shared::token::{Claims, TokenError};
+use ledgerdock_shared::token::{Jwks, TokenVerifier};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 /// Access tokens live an hour, as Cognito's do by default.
 pub const TOKEN_TTL_SECS: i64 = 3600;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Claims {
-    pub sub: String,
-    pub client_id: String,
-    pub token_use: String,
-    pub scope: String,
-    pub iss: String,
-    pub iat: i64,
-    pub exp: i64,
-    pub jti: String,
-    pub version: u8,
-}
-
 pub struct TokenIssuer {
     key: KeyPair,
     kid: String,
     issuer: String,
-}
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum TokenError {
-    #[error("the token is malformed")]
-    Malformed,
-    #[error("the token's signature is invalid")]
-    BadSignature,
-    #[error("the token has expired")]
-    Expired,
-    #[error("the token was not issued here")]
-    WrongIssuer,
+    /// The shared verifier, holding this issuer's JWKS.
+    verifier: TokenVerifier,
 }
 
 impl TokenIssuer {
@@ -69,10 +48,13 @@ impl TokenIssuer {
     fn from_key(key: KeyPair, issuer: &str) -> Self {
         let digest = Sha256::digest(key.public_key().as_ref());
         let kid = URL_SAFE_NO_PAD.encode(&digest[..12]);
+        let jwks = jwks_of(&key, &kid);
+        let keys = Jwks::parse(&jwks).unwrap_or_default();
         Self {
             key,
             kid,
             issuer: issuer.to_string(),
+            verifier: TokenVerifier::new(issuer, keys),
         }
     }
 
@@ -123,62 +105,27 @@ impl TokenIssuer {
         ))
     }
 
-    /// Checks algorithm, key id, signature, issuer, token use and expiry.
+    /// Checks a token the way the Cognito authorizer does, with the shared verifier.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        let mut parts = token.split('.');
-        let (Some(header), Some(payload), Some(sig), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(TokenError::Malformed);
-        };
-        let header: serde_json::Value = URL_SAFE_NO_PAD
-            .decode(header)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or(TokenError::Malformed)?;
-        if header["alg"] != "RS256" || header["kid"] != self.kid.as_str() {
-            return Err(TokenError::BadSignature);
-        }
-        let signature = URL_SAFE_NO_PAD
-            .decode(sig)
-            .map_err(|_| TokenError::Malformed)?;
-        let signed = &token[..header_payload_len(token)];
-        UnparsedPublicKey::new(
-            &signature::RSA_PKCS1_2048_8192_SHA256,
-            self.key.public_key().as_ref(),
-        )
-        .verify(signed.as_bytes(), &signature)
-        .map_err(|_| TokenError::BadSignature)?;
-        let claims: Claims = URL_SAFE_NO_PAD
-            .decode(payload)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or(TokenError::Malformed)?;
-        if claims.iss != self.issuer || claims.token_use != "access" {
-            return Err(TokenError::WrongIssuer);
-        }
-        if claims.exp <= chrono::Utc::now().timestamp() {
-            return Err(TokenError::Expired);
-        }
-        Ok(claims)
+        self.verifier.verify(token, chrono::Utc::now().timestamp())
     }
 
     pub fn jwks(&self) -> serde_json::Value {
-        let public = self.key.public_key();
-        json!({"keys": [{
-            "kty": "RSA",
-            "alg": "RS256",
-            "use": "sig",
-            "kid": self.kid,
-            "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
-            "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
-        }]})
+        jwks_of(&self.key, &self.kid)
     }
 }
 
-/// Length of `header.payload`, the part a JWT signature covers.
-fn header_payload_len(token: &str) -> usize {
-    token.rfind('.').unwrap_or(0)
+/// The JWKS document publishing `key` under `kid`.
+fn jwks_of(key: &KeyPair, kid: &str) -> serde_json::Value {
+    let public = key.public_key();
+    json!({"keys": [{
+        "kty": "RSA",
+        "alg": "RS256",
+        "use": "sig",
+        "kid": kid,
+        "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
+        "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
+    }]})
 }
 
 #[cfg(test)]
@@ -219,11 +166,43 @@ mod tests {
             .is_err());
         assert_eq!(issuer.verify("garbage").unwrap_err(), TokenError::Malformed);
 
-        let mut expired = claims;
-        expired.exp = expired.iat - 10;
+        // Expiry and issue time, with the verifier's leeway for clock skew.
+        let now = chrono::Utc::now().timestamp();
+        let mut skewed = claims.clone();
+        skewed.exp = now - 10;
+        assert!(issuer.verify(&issuer.sign(&skewed).unwrap()).is_ok());
+        let mut expired = claims.clone();
+        expired.exp = now - 60;
         assert_eq!(
             issuer.verify(&issuer.sign(&expired).unwrap()).unwrap_err(),
             TokenError::Expired
+        );
+        let mut future = claims.clone();
+        future.iat = now + 600;
+        assert_eq!(
+            issuer.verify(&issuer.sign(&future).unwrap()).unwrap_err(),
+            TokenError::NotYetValid
+        );
+        // Another key's token names a kid this JWKS does not list.
+        let (other, _) = TokenIssuer::generate("http://127.0.0.1:3000").unwrap();
+        assert_eq!(
+            issuer
+                .verify(&other.issue("client-1", &[]).unwrap())
+                .unwrap_err(),
+            TokenError::UnknownKey
+        );
+        // An identity token, or another issuer's, is not an access token of ours.
+        let mut id_token = claims.clone();
+        id_token.token_use = "id".into();
+        assert_eq!(
+            issuer.verify(&issuer.sign(&id_token).unwrap()).unwrap_err(),
+            TokenError::WrongIssuer
+        );
+        let mut foreign = claims;
+        foreign.iss = "https://cognito-idp.eu-west-1.amazonaws.com/other".into();
+        assert_eq!(
+            issuer.verify(&issuer.sign(&foreign).unwrap()).unwrap_err(),
+            TokenError::WrongIssuer
         );
     }
 }

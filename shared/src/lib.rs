@@ -2,7 +2,7 @@
 //!
 //! - [`domain`]: types parsed at the edge (ids, money, invoices)
 //! - [`error`] / [`http`]: the error model and the HTTP edge
-//! - [`auth`]: caller claims, scopes, tenant header
+//! - [`auth`]: caller claims, scopes, tenant header; [`token`]: access-token verification
 //! - [`store`]: DynamoDB adapters; [`documents`]: S3 adapter
 //! - [`handlers`]: one module per API operation, plus the route/scope table
 //! - [`app`] / [`config`] / [`runtime`] / [`sdk`] / [`telemetry`]: per-container setup
@@ -22,6 +22,7 @@ pub mod runtime;
 pub mod sdk;
 pub mod store;
 pub mod telemetry;
+pub mod token;
 
 pub use app::AppState;
 pub use error::ApiError;
