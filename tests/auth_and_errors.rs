@@ -602,3 +602,115 @@ async fn the_http_layers_own_refusals_answer_in_the_documented_shapes() {
     expect_error(resp, 413, "PAYLOAD_TOO_LARGE").await;
     t.stop().await;
 }
+
+/// An API Gateway (REST, payload v1) event as `sam local start-api` delivers it: a request
+/// context, but no authorizer claims, since SAM runs no Cognito authorizer.
+fn claimless_event(
+    path: &str,
+    token: Option<&str>,
+    company: ledgerdock_shared::domain::CompanyId,
+) -> lambda_http::Request {
+    use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
+    use lambda_http::request::RequestContext;
+    use lambda_http::RequestExt;
+    let mut context = ApiGatewayProxyRequestContext::default();
+    context.request_id = Some(uuid::Uuid::new_v4().to_string());
+    context.stage = Some("Prod".into());
+    context.resource_path = Some(path.into());
+    let mut builder = http::Request::builder()
+        .method("GET")
+        .uri(path)
+        .header("Lightyear-Company-ID", company.to_string());
+    if let Some(token) = token {
+        builder = builder.header("Authorization", format!("Bearer {token}"));
+    }
+    builder
+        .body(lambda_http::Body::Empty)
+        .unwrap()
+        .with_request_context(RequestContext::ApiGatewayV1(context))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_authorizer_claims_a_function_verifies_the_token_only_where_given_a_jwks() {
+    use ledgerdock_shared::config::TokenKeys;
+    use ledgerdock_shared::handlers::route;
+    let t = TestStack::start().await;
+    let a = t.tenant(&[Scope::InvoicesRead]).await;
+    let ids = t.publish_many(a.company, 2).await;
+    let list = route("list-exportable-invoices").unwrap();
+    let status = |response: lambda_http::Response<lambda_http::Body>| {
+        let code = response.status().as_u16();
+        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        (code, body)
+    };
+
+    // As deployed in AWS (no JWKS setting): a claim-less event is a 401, token or not.
+    let app = &t.stack.app;
+    let (code, body) = status(
+        (list.handler)(
+            app,
+            list,
+            claimless_event("/v1/invoices/exportable", Some(&a.token), a.company),
+        )
+        .await,
+    );
+    assert_eq!(code, 401, "{body}");
+    assert_eq!(body["error"]["code"], "UNAUTHENTICATED");
+
+    // As sam local runs it: the same handler verifies the bearer token against the JWKS.
+    let mut config = app.config.clone();
+    config.token_keys = Some(TokenKeys {
+        jwks_url: format!("{}/.well-known/jwks.json", t.stack.api_url),
+        issuer: t.stack.api.issuer.issuer().to_string(),
+    });
+    let local =
+        ledgerdock_shared::AppState::with_clients(config, app.dynamodb.clone(), app.s3.clone());
+    let (code, body) = status(
+        (list.handler)(
+            &local,
+            list,
+            claimless_event("/v1/invoices/exportable", Some(&a.token), a.company),
+        )
+        .await,
+    );
+    assert_eq!(code, 200, "{body}");
+    let listed: Vec<String> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        listed,
+        ids.iter().map(|id| id.to_string()).collect::<Vec<_>>()
+    );
+
+    // ...and still refuses what the authorizer would: no token, another key's, a forged one,
+    // and a scope the token lacks.
+    let (foreign, _) = TokenIssuer::generate(t.stack.api.issuer.issuer()).unwrap();
+    let other_key = foreign.issue(&a.client_id, &Scope::ALL).unwrap();
+    let mut forged = a.token.clone();
+    forged.insert(forged.len() / 2, 'x');
+    for token in [None, Some(other_key.as_str()), Some(forged.as_str())] {
+        let (code, body) = status(
+            (list.handler)(
+                &local,
+                list,
+                claimless_event("/v1/invoices/exportable", token, a.company),
+            )
+            .await,
+        );
+        assert_eq!(code, 401, "{token:?}: {body}");
+    }
+    let complete = route("complete-invoice-export").unwrap();
+    let mut event = claimless_event(
+        &format!("/v1/invoices/{}/complete", ids[0]),
+        Some(&a.token),
+        a.company,
+    );
+    *event.method_mut() = http::Method::POST;
+    let (code, body) = status((complete.handler)(&local, complete, event).await);
+    assert_eq!(code, 403, "{body}");
+    assert_untouched(&t, &a, ids[0]).await;
+    t.stop().await;
+}

@@ -251,6 +251,7 @@ async fn publish(args: PublishArgs) -> anyhow::Result<()> {
         import_upload_grace: DEFAULT_IMPORT_UPLOAD_GRACE,
         import_processing_deadline: DEFAULT_IMPORT_PROCESSING_DEADLINE,
         import_lease: DEFAULT_IMPORT_LEASE,
+        token_keys: None,
     };
     let app = if args.aws {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;

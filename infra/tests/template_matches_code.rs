@@ -288,3 +288,14 @@ fn import_files_and_old_versions_expire_and_imports_are_bounded_in_concurrency()
         );
     }
 }
+
+#[test]
+fn functions_verify_tokens_themselves_only_where_sam_local_says_so() {
+    use ledgerdock_shared::config::{ENV_JWKS_URL, ENV_TOKEN_ISSUER};
+    // Declared (so `sam local --env-vars` can set them) and empty (so AWS never uses them).
+    let t = template();
+    let variables = &t["Globals"]["Function"]["Environment"]["Variables"];
+    for name in [ENV_JWKS_URL, ENV_TOKEN_ISSUER] {
+        assert_eq!(variables[name].as_str(), Some(""), "{name}");
+    }
+}

@@ -31,6 +31,8 @@ pub struct AppState {
     pub import_files: ImportFiles,
     pub suppliers: SupplierStore,
     pub continuation: ContinuationKeys,
+    /// Set only under `sam local` (see `Config::token_keys`).
+    pub tokens: Option<crate::token::RemoteVerifier>,
 }
 
 impl AppState {
@@ -69,6 +71,10 @@ impl AppState {
             import_files: ImportFiles::new(s3.clone(), &config.bucket_name),
             suppliers: SupplierStore::new(dynamodb.clone(), &config.table_name),
             continuation: ContinuationKeys::new(config.continuation_secret.clone()),
+            tokens: config
+                .token_keys
+                .clone()
+                .map(crate::token::RemoteVerifier::new),
             dynamodb,
             s3,
             config,
@@ -96,7 +102,7 @@ impl AppState {
         Fut: Future<Output = Result<Response<Body>, ApiError>>,
     {
         crate::http::serve_with_headers(req, |req| async move {
-            let caller = match Caller::from_request(&req) {
+            let caller = match self.caller(&req).await {
                 Ok(caller) => caller,
                 Err(e) => return (Err(e), http::HeaderMap::new()),
             };
@@ -135,6 +141,24 @@ impl AppState {
             }
         })
         .await
+    }
+
+    /// Who is calling: from the authorizer's claims, or, where an event has none and this
+    /// container is configured with a JWKS (`sam local` only), from the bearer token verified
+    /// here with the same verifier the dev stack's authorizer uses. In AWS a claim-less event
+    /// is a 401.
+    async fn caller(&self, req: &Request) -> Result<Caller, ApiError> {
+        match &self.tokens {
+            Some(tokens) if !Caller::has_claims(req) => {
+                let token = Caller::bearer(req).ok_or_else(|| {
+                    ApiError::Unauthenticated(
+                        "an Authorization: Bearer <access token> header is required".into(),
+                    )
+                })?;
+                Ok(Caller::from_claims(&tokens.verify(token).await?))
+            }
+            _ => Caller::from_request(req),
+        }
     }
 
     /// Counts one request of the client and says where it stands in the current minute.

@@ -62,6 +62,41 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// Whether the request carries authorizer claims at all (it does not under `sam local`,
+    /// which runs no authorizer).
+    pub fn has_claims(req: &Request) -> bool {
+        matches!(
+            req.request_context_ref(),
+            Some(RequestContext::ApiGatewayV1(ctx)) if ctx.authorizer.fields.contains_key("claims")
+        )
+    }
+
+    /// The caller of a verified token.
+    pub fn from_claims(claims: &crate::token::Claims) -> Self {
+        Self {
+            client_id: claims.client_id.clone(),
+            scopes: claims
+                .scope
+                .split_whitespace()
+                .filter_map(Scope::parse)
+                .collect(),
+        }
+    }
+
+    /// The `Authorization: Bearer <token>` of a request.
+    pub fn bearer(req: &Request) -> Option<&str> {
+        let value = req
+            .headers()
+            .get(http::header::AUTHORIZATION)?
+            .to_str()
+            .ok()?;
+        value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+    }
+
     /// Reads the authorizer claims of a REST API (payload v1) request:
     /// `requestContext.authorizer.claims.{client_id, scope}`.
     pub fn from_request(req: &Request) -> Result<Self, ApiError> {

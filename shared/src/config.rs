@@ -26,6 +26,17 @@ pub struct Config {
     /// How long an import worker's hold on its job lasts unless renewed (it renews it every
     /// few seconds while it works). A worker that died frees its job after this.
     pub import_lease: Duration,
+    /// Where to verify bearer tokens when an event arrives without authorizer claims (only
+    /// under `sam local`, which runs no authorizer; never set in AWS, where such an event is
+    /// a 401). Plain `http://` JWKS URL, and the issuer its tokens must name.
+    pub token_keys: Option<TokenKeys>,
+}
+
+/// A JWKS to verify tokens against, and their issuer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenKeys {
+    pub jwks_url: String,
+    pub issuer: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -44,6 +55,7 @@ impl std::fmt::Debug for Config {
                 &self.import_processing_deadline,
             )
             .field("import_lease", &self.import_lease)
+            .field("token_keys", &self.token_keys)
             .finish()
     }
 }
@@ -58,6 +70,8 @@ pub const ENV_UPLOAD_URL_TTL: &str = "LEDGERDOCK_UPLOAD_URL_TTL_SECS";
 pub const ENV_IMPORT_UPLOAD_GRACE: &str = "LEDGERDOCK_IMPORT_UPLOAD_GRACE_SECS";
 pub const ENV_IMPORT_PROCESSING_DEADLINE: &str = "LEDGERDOCK_IMPORT_PROCESSING_DEADLINE_SECS";
 pub const ENV_IMPORT_LEASE: &str = "LEDGERDOCK_IMPORT_LEASE_SECS";
+pub const ENV_JWKS_URL: &str = "LEDGERDOCK_JWKS_URL";
+pub const ENV_TOKEN_ISSUER: &str = "LEDGERDOCK_TOKEN_ISSUER";
 
 /// Default lifetime of a download URL: five minutes.
 pub const DEFAULT_DOWNLOAD_URL_TTL: Duration = Duration::from_secs(300);
@@ -149,7 +163,27 @@ impl Config {
                 DEFAULT_IMPORT_PROCESSING_DEADLINE,
             )?,
             import_lease: seconds(ENV_IMPORT_LEASE, DEFAULT_IMPORT_LEASE)?,
+            token_keys: token_keys(&lookup)?,
         })
+    }
+}
+
+/// Both settings or neither (an empty value counts as unset, as template.yaml declares them).
+fn token_keys(lookup: &impl Fn(&str) -> Option<String>) -> Result<Option<TokenKeys>, ConfigError> {
+    let get = |name| lookup(name).filter(|v| !v.is_empty());
+    match (get(ENV_JWKS_URL), get(ENV_TOKEN_ISSUER)) {
+        (None, None) => Ok(None),
+        (Some(jwks_url), Some(issuer)) => {
+            if !jwks_url.starts_with("http://") {
+                return Err(ConfigError::Invalid {
+                    name: ENV_JWKS_URL,
+                    reason: "must be a plain http:// URL (the local stack's JWKS); in AWS the authorizer verifies tokens".into(),
+                });
+            }
+            Ok(Some(TokenKeys { jwks_url, issuer }))
+        }
+        (Some(_), None) => Err(ConfigError::Missing(ENV_TOKEN_ISSUER)),
+        (None, Some(_)) => Err(ConfigError::Missing(ENV_JWKS_URL)),
     }
 }
 
@@ -179,6 +213,36 @@ mod tests {
         assert_eq!(c.download_url_ttl, Duration::from_secs(300));
         assert_eq!(c.grant_cache_ttl, Duration::from_secs(30));
         assert!(!format!("{c:?}").contains(SECRET));
+    }
+
+    #[test]
+    fn a_jwks_for_claimless_events_needs_its_issuer_and_plain_http() {
+        let base = [
+            (ENV_TABLE, "t"),
+            (ENV_BUCKET, "b"),
+            (ENV_CONTINUATION_SECRET, SECRET),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = base.to_vec();
+            pairs.extend_from_slice(extra);
+            Config::from_lookup(env(&pairs))
+        };
+        // template.yaml declares both empty in AWS: no verification in the function.
+        let aws = with(&[(ENV_JWKS_URL, ""), (ENV_TOKEN_ISSUER, "")]).unwrap();
+        assert_eq!(aws.token_keys, None);
+        let local = with(&[
+            (ENV_JWKS_URL, "http://127.0.0.1:3000/.well-known/jwks.json"),
+            (ENV_TOKEN_ISSUER, "http://127.0.0.1:3000"),
+        ])
+        .unwrap();
+        assert_eq!(local.token_keys.unwrap().issuer, "http://127.0.0.1:3000");
+        assert!(with(&[(ENV_JWKS_URL, "http://127.0.0.1:3000/jwks")]).is_err());
+        assert!(with(&[(ENV_TOKEN_ISSUER, "http://127.0.0.1:3000")]).is_err());
+        assert!(with(&[
+            (ENV_JWKS_URL, "https://cognito-idp.example/jwks.json"),
+            (ENV_TOKEN_ISSUER, "x")
+        ])
+        .is_err());
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod handlers;
 pub mod http;
 pub mod imports;
 pub mod pagination;
+pub mod plain_http;
 pub mod publish;
 pub mod runtime;
 pub mod sdk;

@@ -43,24 +43,18 @@ pub async fn report_init_error(
     error_type: &str,
     message: &str,
 ) -> std::io::Result<u16> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let body = serde_json::json!({"errorMessage": message, "errorType": error_type}).to_string();
-    let request = format!(
-        "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {runtime_api}\r\n\
-         Lambda-Runtime-Function-Error-Type: {error_type}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = tokio::net::TcpStream::connect(runtime_api).await?;
-    stream.write_all(request.as_bytes()).await?;
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await?;
-    // "HTTP/1.1 202 Accepted": the status is the second word of the first line.
-    let status = String::from_utf8_lossy(&answer)
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let (status, _) = crate::plain_http::send(
+        runtime_api,
+        "POST",
+        "/2018-06-01/runtime/init/error",
+        &[
+            ("Lambda-Runtime-Function-Error-Type", error_type),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    )
+    .await?;
     Ok(status)
 }
 

@@ -147,6 +147,79 @@ fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, TokenErr
         .ok_or(TokenError::Malformed)
 }
 
+/// A verifier whose keys come from a JWKS URL: fetched at the first token, fetched again once
+/// when a token names a key it does not know (a rotated key), at most every
+/// [`REFETCH_EVERY`] so unknown `kid`s cannot make it hammer the JWKS.
+pub struct RemoteVerifier {
+    keys: crate::config::TokenKeys,
+    cached: tokio::sync::RwLock<Option<(TokenVerifier, std::time::Instant)>>,
+}
+
+/// Least time between two JWKS fetches of one container.
+pub const REFETCH_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl RemoteVerifier {
+    pub fn new(keys: crate::config::TokenKeys) -> Self {
+        Self {
+            keys,
+            cached: tokio::sync::RwLock::new(None),
+        }
+    }
+
+    /// Verifies `token`; a JWKS that cannot be fetched is a 503, a bad token a 401.
+    pub async fn verify(&self, token: &str) -> Result<Claims, crate::error::ApiError> {
+        let now = chrono::Utc::now().timestamp();
+        let first = self
+            .cached
+            .read()
+            .await
+            .as_ref()
+            .map(|(verifier, _)| verifier.verify(token, now));
+        match first {
+            Some(Err(TokenError::UnknownKey)) | None => {}
+            Some(result) => return result.map_err(unauthenticated),
+        }
+        let mut cached = self.cached.write().await;
+        let stale = cached
+            .as_ref()
+            .is_none_or(|(_, fetched)| fetched.elapsed() >= REFETCH_EVERY);
+        if stale {
+            let keys = self.fetch().await?;
+            *cached = Some((
+                TokenVerifier::new(&self.keys.issuer, keys),
+                std::time::Instant::now(),
+            ));
+        }
+        match cached.as_ref() {
+            Some((verifier, _)) => verifier.verify(token, now).map_err(unauthenticated),
+            None => Err(unauthenticated(TokenError::UnknownKey)),
+        }
+    }
+
+    async fn fetch(&self) -> Result<Jwks, crate::error::ApiError> {
+        let unavailable = |cause: String| crate::error::ApiError::Unavailable {
+            retry_after_secs: 1,
+            cause,
+        };
+        let url = &self.keys.jwks_url;
+        let (authority, path) = crate::plain_http::split_url(url)
+            .ok_or_else(|| unavailable(format!("JWKS URL {url} is not http://host/path")))?;
+        let (status, body) = crate::plain_http::send(authority, "GET", path, &[], &[])
+            .await
+            .map_err(|e| unavailable(format!("fetching the JWKS at {url} failed: {e}")))?;
+        if status != 200 {
+            return Err(unavailable(format!("the JWKS at {url} answered {status}")));
+        }
+        let document: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| unavailable(format!("the JWKS at {url} is not JSON: {e}")))?;
+        Jwks::parse(&document).map_err(|e| unavailable(format!("the JWKS at {url}: {e}")))
+    }
+}
+
+fn unauthenticated(e: TokenError) -> crate::error::ApiError {
+    crate::error::ApiError::Unauthenticated(format!("{e}; request a new access token"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
