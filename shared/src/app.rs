@@ -150,7 +150,7 @@ impl AppState {
     async fn caller(&self, req: &Request) -> Result<Caller, ApiError> {
         match &self.tokens {
             Some(tokens) if !Caller::has_claims(req) => {
-                let token = Caller::bearer(req).ok_or_else(|| {
+                let token = Caller::bearer(req.headers()).ok_or_else(|| {
                     ApiError::Unauthenticated(
                         "an Authorization: Bearer <access token> header is required".into(),
                     )

@@ -241,16 +241,7 @@ async fn gateway(State(api): State<Arc<DevApi>>, req: AxumRequest) -> Response {
     let Some((route, path_params)) = find_route(&method, &path) else {
         return error_response(ApiError::not_found(format!("no route for {method} {path}")));
     };
-    let token = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .map(str::to_string);
+    let token = ledgerdock_shared::auth::Caller::bearer(req.headers()).map(str::to_string);
     let Some(token) = token else {
         return error_response(ApiError::Unauthenticated(
             "an Authorization: Bearer <access token> header is required".into(),

@@ -132,6 +132,16 @@ impl From<FileError> for Stop {
     }
 }
 
+/// A write to the job that required the lease: `false` means the job ended elsewhere or
+/// another worker took it over, so this one stops.
+fn held(kept: bool) -> Result<(), Stop> {
+    if kept {
+        Ok(())
+    } else {
+        Err(Stop::Lost)
+    }
+}
+
 /// How often the lease is renewed while pass one reads (pass two renews with its progress).
 fn renew_every(lease: &Lease) -> Duration {
     lease.duration / 3
@@ -153,13 +163,12 @@ async fn import(state: &AppState, job: &ImportJob, lease: &Lease) -> Result<Endi
         }
         if renewed.elapsed() >= renew_every(lease) {
             renewed = Instant::now();
-            if !state
-                .import_jobs
-                .renew(job.company_id, job.job_id, lease)
-                .await?
-            {
-                return Err(Stop::Lost);
-            }
+            held(
+                state
+                    .import_jobs
+                    .renew(job.company_id, job.job_id, lease)
+                    .await?,
+            )?;
         }
     }
     // Pass two: import, from the checkpoint of an interrupted run if there is one.
@@ -450,11 +459,7 @@ impl<'a> Import<'a> {
                 self.position,
             )
             .await?;
-        if kept {
-            Ok(())
-        } else {
-            Err(Stop::Lost)
-        }
+        held(kept)
     }
 
     /// Renews the lease where nothing was written for a while (re-reading the records before
@@ -469,11 +474,7 @@ impl<'a> Import<'a> {
             .import_jobs
             .renew(self.job.company_id, self.job.job_id, self.lease)
             .await?;
-        if kept {
-            Ok(())
-        } else {
-            Err(Stop::Lost)
-        }
+        held(kept)
     }
 
     /// Classifies and writes the waiting block, then maybe records progress.

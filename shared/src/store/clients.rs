@@ -237,20 +237,7 @@ impl ClientStore {
             .consistent_read(true);
         let mut keys = vec![key(client_id, PROFILE_SK)];
         keys.extend(super::query_all(grants).await?);
-        let requests = keys
-            .into_iter()
-            .map(|key| {
-                aws_sdk_dynamodb::types::DeleteRequest::builder()
-                    .set_key(Some(key))
-                    .build()
-                    .map(|d| {
-                        aws_sdk_dynamodb::types::WriteRequest::builder()
-                            .delete_request(d)
-                            .build()
-                    })
-                    .map_err(ApiError::internal)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let requests = super::delete_requests(keys)?;
         super::batch_write(&self.client, &self.table, requests).await
     }
 

@@ -125,8 +125,11 @@ pub enum Guard<'a> {
 }
 
 impl Guard<'_> {
-    /// Adds the guard to a condition expression and its values.
-    fn apply(&self, condition: &mut String, values: &mut HashMap<String, AttributeValue>) {
+    /// The condition of every write to an open job: still IN_PROGRESS (`#status` names
+    /// `status`), and the guard. Its values go into `values`.
+    fn open_condition(&self, values: &mut HashMap<String, AttributeValue>) -> String {
+        let mut condition = "#status = :open".to_string();
+        values.insert(":open".into(), s("IN_PROGRESS"));
         match self {
             Guard::None => {}
             Guard::Position(position) => {
@@ -142,6 +145,7 @@ impl Guard<'_> {
                 values.insert(":now".into(), s(now.to_string()));
             }
         }
+        condition
     }
 }
 
@@ -382,9 +386,7 @@ impl ImportJobStore {
         mut values: HashMap<String, AttributeValue>,
         guard: Guard<'_>,
     ) -> Result<bool, ApiError> {
-        let mut condition = "#status = :open".to_string();
-        values.insert(":open".into(), s("IN_PROGRESS"));
-        guard.apply(&mut condition, &mut values);
+        let condition = guard.open_condition(&mut values);
         let result = self
             .client
             .update_item()
@@ -566,9 +568,7 @@ impl ImportJobStore {
         };
         // The job ends and the company's open-jobs counter drops in one transaction, so the
         // counter is exact: a job ends once (the condition), and so is counted down once.
-        let mut condition = "#status = :open".to_string();
-        values.insert(":open".into(), s("IN_PROGRESS"));
-        guard.apply(&mut condition, &mut values);
+        let condition = guard.open_condition(&mut values);
         let ended = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(&company, job_sk(&job))))

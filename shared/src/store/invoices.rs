@@ -30,8 +30,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, DeleteRequest, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    WriteRequest,
+    AttributeValue, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use serde::Serialize;
@@ -266,12 +265,7 @@ impl InvoiceStore {
     ) -> Result<Option<Option<Invoice>>, ApiError> {
         // One Query; only an invoice over 1 MB (thousands of long lines) needs more pages.
         let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(company_pk(&company)))
-            .expression_attribute_values(":prefix", s(header_sk(&invoice)))
+            .prefix_query(company, header_sk(&invoice))
             .consistent_read(true);
         let items = super::query_all(query).await?;
         let mut items = items.into_iter().peekable();
@@ -610,29 +604,33 @@ impl InvoiceStore {
         doomed: impl Fn(Option<&str>) -> bool,
     ) -> Result<(), ApiError> {
         let query = self
-            .client
+            .prefix_query(company, format!("{}#", header_sk(&invoice)))
+            .projection_expression("PK, SK");
+        let keys: Vec<_> = super::query_all(query)
+            .await?
+            .into_iter()
+            .filter(|key| {
+                key.get(SK)
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|sk| line_generation(&invoice, sk))
+                    .is_some_and(&doomed)
+            })
+            .collect();
+        batch_write(&self.client, &self.table, super::delete_requests(keys)?).await
+    }
+
+    /// A Query for the company's items whose sort key starts with `prefix`.
+    fn prefix_query(
+        &self,
+        company: CompanyId,
+        prefix: String,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
             .query()
             .table_name(&self.table)
             .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
             .expression_attribute_values(":pk", s(company_pk(&company)))
-            .expression_attribute_values(":prefix", s(format!("{}#", header_sk(&invoice))))
-            .projection_expression("PK, SK");
-        let mut deletes = Vec::new();
-        for key in super::query_all(query).await? {
-            let sk = key.get(SK).and_then(|v| v.as_s().ok());
-            let Some(generation) = sk.and_then(|sk| line_generation(&invoice, sk)) else {
-                continue;
-            };
-            if !doomed(generation) {
-                continue;
-            }
-            let delete = DeleteRequest::builder()
-                .set_key(Some(key))
-                .build()
-                .map_err(ApiError::internal)?;
-            deletes.push(WriteRequest::builder().delete_request(delete).build());
-        }
-        batch_write(&self.client, &self.table, deletes).await
+            .expression_attribute_values(":prefix", s(prefix))
     }
 }
 

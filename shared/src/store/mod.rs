@@ -58,6 +58,19 @@ pub(crate) async fn query_all(query: QueryFluentBuilder) -> Result<Vec<Item>, Ap
         .map_err(|e| dynamo_error("Query", e))
 }
 
+/// BatchWriteItem delete requests for `keys`.
+pub(crate) fn delete_requests(keys: Vec<Item>) -> Result<Vec<WriteRequest>, ApiError> {
+    keys.into_iter()
+        .map(|key| {
+            aws_sdk_dynamodb::types::DeleteRequest::builder()
+                .set_key(Some(key))
+                .build()
+                .map(|delete| WriteRequest::builder().delete_request(delete).build())
+                .map_err(ApiError::internal)
+        })
+        .collect()
+}
+
 /// BatchWriteItem's own limit.
 pub const BATCH_WRITE_MAX: usize = 25;
 const BATCH_WRITE_MAX_ATTEMPTS: u32 = 10;
