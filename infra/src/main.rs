@@ -252,6 +252,8 @@ async fn publish(args: PublishArgs) -> anyhow::Result<()> {
         import_processing_deadline: DEFAULT_IMPORT_PROCESSING_DEADLINE,
         import_lease: DEFAULT_IMPORT_LEASE,
         token_keys: None,
+        dynamodb_endpoint: None,
+        s3_endpoint: None,
     };
     let app = if args.aws {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;

@@ -153,7 +153,10 @@ fn every_function_crate_is_deployed_and_built_for_arm64_al2023() {
     let t = template();
     let globals = &t["Globals"]["Function"];
     assert_eq!(text(&globals["Runtime"]), "provided.al2023");
-    assert_eq!(text(&globals["Architectures"][0]), "arm64");
+    // arm64 unless the documented switch for local x86_64 runs says otherwise.
+    let architecture = reference(&globals["Architectures"][0]);
+    assert_eq!(architecture, "Architecture");
+    assert_eq!(text(&t["Parameters"][architecture]["Default"]), "arm64");
     let functions_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions");
     for entry in std::fs::read_dir(functions_dir).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
@@ -287,6 +290,63 @@ fn import_files_and_old_versions_expire_and_imports_are_bounded_in_concurrency()
             "{parameter}"
         );
     }
+}
+
+/// A new dev stack's environment for the functions (what sam-env.json holds).
+async fn dev_stack_function_environment() -> std::collections::BTreeMap<&'static str, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = ledgerdock_infra::dev::DevStack::start(
+        ledgerdock_infra::dev::DevOptions::ephemeral(dir.path().to_path_buf()),
+    )
+    .await
+    .unwrap();
+    let written: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(stack.data_dir.join(ledgerdock_infra::dev::SAM_ENV_FILE)).unwrap(),
+    )
+    .unwrap();
+    let environment = stack.function_environment();
+    assert_eq!(written["Parameters"], serde_json::json!(environment));
+    stack.stop().await;
+    environment
+}
+
+#[tokio::test]
+async fn sam_local_can_set_every_variable_that_points_a_function_at_the_dev_stack() {
+    // SAM passes a function only the variables its template declares: each one the dev
+    // stack's sam-env.json sets must be declared for every function.
+    let t = template();
+    let variables = &t["Globals"]["Function"]["Environment"]["Variables"];
+    for name in dev_stack_function_environment().await.keys() {
+        assert!(
+            !variables[*name].is_null(),
+            "template.yaml Globals must declare {name} for sam local --env-vars"
+        );
+    }
+    // Where the template gives a literal, it is the code's own default, so AWS and a function
+    // without the variable behave alike.
+    use ledgerdock_shared::config::*;
+    for (name, default) in [
+        (ENV_IMPORT_UPLOAD_GRACE, DEFAULT_IMPORT_UPLOAD_GRACE),
+        (
+            ENV_IMPORT_PROCESSING_DEADLINE,
+            DEFAULT_IMPORT_PROCESSING_DEADLINE,
+        ),
+        (ENV_IMPORT_LEASE, DEFAULT_IMPORT_LEASE),
+    ] {
+        assert_eq!(
+            text(&variables[name]),
+            default.as_secs().to_string(),
+            "{name}"
+        );
+    }
+    for name in [ENV_DYNAMODB_ENDPOINT, ENV_S3_ENDPOINT] {
+        assert_eq!(
+            text(&variables[name]),
+            "",
+            "{name}: AWS's own endpoints in AWS"
+        );
+    }
+    assert_eq!(text(&variables[ENV_S3_FORCE_PATH_STYLE]), "false");
 }
 
 #[test]

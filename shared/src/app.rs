@@ -48,11 +48,17 @@ impl AppState {
     }
 
     pub fn new(config: Config, sdk: &SdkConfig) -> Self {
-        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
-        let s3_config = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(config.s3_force_path_style)
-            .build();
-        let s3 = aws_sdk_s3::Client::from_conf(s3_config);
+        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk);
+        if let Some(url) = &config.dynamodb_endpoint {
+            dynamodb = dynamodb.endpoint_url(url);
+        }
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb.build());
+        let mut s3 =
+            aws_sdk_s3::config::Builder::from(sdk).force_path_style(config.s3_force_path_style);
+        if let Some(url) = &config.s3_endpoint {
+            s3 = s3.endpoint_url(url);
+        }
+        let s3 = aws_sdk_s3::Client::from_conf(s3.build());
         Self::with_clients(config, dynamodb, s3)
     }
 

@@ -30,6 +30,11 @@ pub struct Config {
     /// under `sam local`, which runs no authorizer; never set in AWS, where such an event is
     /// a 401). Plain `http://` JWKS URL, and the issuer its tokens must name.
     pub token_keys: Option<TokenKeys>,
+    /// Where the DynamoDB and S3 clients send their calls instead of AWS's regional endpoints:
+    /// the local stack's engines, under `sam local` or the runtime-emulator tests. Unset (empty,
+    /// as template.yaml declares them) in AWS.
+    pub dynamodb_endpoint: Option<String>,
+    pub s3_endpoint: Option<String>,
 }
 
 /// A JWKS to verify tokens against, and their issuer.
@@ -56,6 +61,8 @@ impl std::fmt::Debug for Config {
             )
             .field("import_lease", &self.import_lease)
             .field("token_keys", &self.token_keys)
+            .field("dynamodb_endpoint", &self.dynamodb_endpoint)
+            .field("s3_endpoint", &self.s3_endpoint)
             .finish()
     }
 }
@@ -72,6 +79,8 @@ pub const ENV_IMPORT_PROCESSING_DEADLINE: &str = "LEDGERDOCK_IMPORT_PROCESSING_D
 pub const ENV_IMPORT_LEASE: &str = "LEDGERDOCK_IMPORT_LEASE_SECS";
 pub const ENV_JWKS_URL: &str = "LEDGERDOCK_JWKS_URL";
 pub const ENV_TOKEN_ISSUER: &str = "LEDGERDOCK_TOKEN_ISSUER";
+pub const ENV_DYNAMODB_ENDPOINT: &str = "LEDGERDOCK_DYNAMODB_ENDPOINT_URL";
+pub const ENV_S3_ENDPOINT: &str = "LEDGERDOCK_S3_ENDPOINT_URL";
 
 /// Default lifetime of a download URL: five minutes.
 pub const DEFAULT_DOWNLOAD_URL_TTL: Duration = Duration::from_secs(300);
@@ -164,7 +173,24 @@ impl Config {
             )?,
             import_lease: seconds(ENV_IMPORT_LEASE, DEFAULT_IMPORT_LEASE)?,
             token_keys: token_keys(&lookup)?,
+            dynamodb_endpoint: endpoint(&lookup, ENV_DYNAMODB_ENDPOINT)?,
+            s3_endpoint: endpoint(&lookup, ENV_S3_ENDPOINT)?,
         })
+    }
+}
+
+/// An endpoint override: unset or empty (AWS), else an absolute http(s) URL.
+fn endpoint(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<String>, ConfigError> {
+    match lookup(name).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(url) if url.starts_with("http://") || url.starts_with("https://") => Ok(Some(url)),
+        Some(url) => Err(ConfigError::Invalid {
+            name,
+            reason: format!("{url:?} is not an http:// or https:// URL"),
+        }),
     }
 }
 
@@ -243,6 +269,29 @@ mod tests {
             (ENV_TOKEN_ISSUER, "x")
         ])
         .is_err());
+    }
+
+    #[test]
+    fn endpoint_overrides_are_absent_when_empty_and_must_be_urls() {
+        let with = |value: &'static str| {
+            Config::from_lookup(env(&[
+                (ENV_TABLE, "t"),
+                (ENV_BUCKET, "b"),
+                (ENV_CONTINUATION_SECRET, SECRET),
+                (ENV_DYNAMODB_ENDPOINT, value),
+                (ENV_S3_ENDPOINT, value),
+            ]))
+        };
+        let aws = with("").unwrap();
+        assert_eq!((aws.dynamodb_endpoint, aws.s3_endpoint), (None, None));
+        let local = with("http://127.0.0.1:3002").unwrap();
+        assert_eq!(
+            local.dynamodb_endpoint.as_deref(),
+            Some("http://127.0.0.1:3002")
+        );
+        assert_eq!(local.s3_endpoint.as_deref(), Some("http://127.0.0.1:3002"));
+        let err = with("127.0.0.1:3002").unwrap_err().to_string();
+        assert!(err.contains(ENV_DYNAMODB_ENDPOINT), "{err}");
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! `LEDGERDOCK_TEST_DYNAMODB_ENDPOINT` is set), create tenants, publish invoices, and call the
 //! API over HTTP exactly as a connector would.
 
+pub mod emulator;
+
 use std::time::Duration;
 
 use ledgerdock_infra::dev::{DevOptions, DevStack};

@@ -6,6 +6,7 @@ pub mod engines;
 pub mod imports;
 pub mod router;
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -33,6 +34,9 @@ use router::DevApi;
 
 pub const DEFAULT_TABLE: &str = "ledgerdock";
 pub const DEFAULT_BUCKET: &str = "ledgerdock-local";
+/// The `sam local --env-vars` file `ledgerdock dev` writes into its data dir: every function's
+/// environment pointed at the running stack (see [`DevStack::function_environment`]).
+pub const SAM_ENV_FILE: &str = "sam-env.json";
 
 #[derive(Debug, Clone)]
 pub struct DevOptions {
@@ -305,6 +309,8 @@ impl DevStack {
             import_lease: options.import_lease,
             // The router verifies tokens itself, as the authorizer does in AWS.
             token_keys: None,
+            dynamodb_endpoint: Some(dynamodb_url.clone()),
+            s3_endpoint: Some(s3_url.clone()),
         };
         let app = Arc::new(AppState::with_clients(config, dynamodb.clone(), s3));
         let clients = ClientRegistry::new(dynamodb, &options.table_name);
@@ -360,7 +366,7 @@ impl DevStack {
             None
         };
 
-        Ok(Self {
+        let stack = Self {
             api_url,
             token_url,
             s3_url,
@@ -374,7 +380,53 @@ impl DevStack {
             shutdown,
             tasks,
             _scratch: scratch,
-        })
+        };
+        let sam_env = stack.data_dir.join(SAM_ENV_FILE);
+        let parameters = serde_json::json!({ "Parameters": stack.function_environment() });
+        write_private(&sam_env, &serde_json::to_vec_pretty(&parameters)?)
+            .with_context(|| format!("writing {}", sam_env.display()))?;
+        Ok(stack)
+    }
+
+    /// The environment that points a function binary at this stack, as template.yaml names
+    /// it: its table, bucket and engines, the same continuation secret (so continuation keys
+    /// are interchangeable with the dev API's), and its JWKS, against which a function
+    /// verifies bearer tokens itself when no authorizer ran (`sam local`). Written to
+    /// `<data-dir>/sam-env.json` for `sam local … --env-vars`, and used by the tests that run
+    /// the binaries under AWS's runtime interface emulator. AWS credentials and region are not
+    /// here: Lambda reserves those names (see README, "sam local").
+    pub fn function_environment(&self) -> BTreeMap<&'static str, String> {
+        use ledgerdock_shared::config as env;
+        let config = &self.app.config;
+        let seconds = |d: Duration| d.as_secs().to_string();
+        BTreeMap::from([
+            (env::ENV_TABLE, config.table_name.clone()),
+            (env::ENV_BUCKET, config.bucket_name.clone()),
+            (
+                env::ENV_CONTINUATION_SECRET,
+                String::from_utf8_lossy(&config.continuation_secret).into_owned(),
+            ),
+            (env::ENV_DOWNLOAD_URL_TTL, seconds(config.download_url_ttl)),
+            (env::ENV_UPLOAD_URL_TTL, seconds(config.upload_url_ttl)),
+            (env::ENV_GRANT_CACHE_TTL, seconds(config.grant_cache_ttl)),
+            (
+                env::ENV_IMPORT_UPLOAD_GRACE,
+                seconds(config.import_upload_grace),
+            ),
+            (
+                env::ENV_IMPORT_PROCESSING_DEADLINE,
+                seconds(config.import_processing_deadline),
+            ),
+            (env::ENV_IMPORT_LEASE, seconds(config.import_lease)),
+            (env::ENV_DYNAMODB_ENDPOINT, self.dynamodb_url.clone()),
+            (env::ENV_S3_ENDPOINT, self.s3_url.clone()),
+            (env::ENV_S3_FORCE_PATH_STYLE, "true".into()),
+            (
+                env::ENV_JWKS_URL,
+                format!("{}/.well-known/jwks.json", self.api_url),
+            ),
+            (env::ENV_TOKEN_ISSUER, self.api_url.clone()),
+        ])
     }
 
     /// Stops every server and waits for them to finish.

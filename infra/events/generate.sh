@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Regenerates the events in this folder: each starts as the payload `sam local generate-event`
+# writes (API Gateway REST proxy, S3 put, EventBridge schedule) and is then given what the
+# function needs, aimed at the demo data of `ledgerdock dev --seed-demo`: the demo company and
+# its first invoice, and the authorizer claims Cognito puts in a REST API event for a
+# client_credentials access token. publish-invoice has no AWS event shape (the platform invokes
+# it directly), so its event is the documented one. Needs `sam` (pip install aws-sam-cli).
+set -euo pipefail
+cd "$(dirname "$0")"
+export SAM_CLI_TELEMETRY=0
+
+company=5b7e4d1a-0c3f-4a8e-9b21-6f0d2c7a9e11   # Demo Trading Ltd
+invoice=5b7e4d1a-0c3f-4a8e-9b21-6f0d00000001   # its first demo invoice
+client=demo1trading00000000000000              # its demo client
+job=0e9c2f4a-5b6d-4e7f-8a9b-0c1d2e3f4a5b      # an import job id (404 until one exists)
+stage=live
+
+# function  method  resource  path  query(JSON or -)  body(JSON or -)
+routes=(
+  "list-exportable-invoices GET /v1/invoices/exportable /v1/invoices/exportable {\"limit\":\"25\"} -"
+  "get-invoice GET /v1/invoices/{invoiceId} /v1/invoices/$invoice - -"
+  "get-invoice-download-url GET /v1/invoices/{invoiceId}/download-url /v1/invoices/$invoice/download-url {\"format\":\"pdf\"} -"
+  "complete-invoice-export POST /v1/invoices/{invoiceId}/complete /v1/invoices/$invoice/complete - {\"externalId\":\"ERP-1001\"}"
+  "reject-invoice-export POST /v1/invoices/{invoiceId}/reject /v1/invoices/$invoice/reject - {\"reason\":\"Purchase order number missing\",\"code\":\"PO_MISSING\"}"
+  "start-import-job POST /v1/import-jobs /v1/import-jobs - {\"type\":\"SUPPLIER_CARDS\",\"records\":[{\"externalId\":\"SAM-SUP-1\",\"name\":\"Sam Local Supplies\",\"country\":\"GB\",\"currency\":\"GBP\",\"paymentTermsDays\":30,\"active\":true}]}"
+  "get-import-job GET /v1/import-jobs/{jobId} /v1/import-jobs/$job - -"
+  "list-suppliers GET /v1/suppliers /v1/suppliers {\"limit\":\"25\"} -"
+  "get-supplier GET /v1/suppliers/{externalId} /v1/suppliers/SAM-SUP-1 - -"
+)
+
+for route in "${routes[@]}"; do
+  read -r function method resource path query body <<<"$route"
+  sam local generate-event apigateway aws-proxy \
+    --method "$method" --resource "$resource" --path "${path#/}" --stage "$stage" \
+    | python3 "$PWD/shape_api_event.py" "$method" "$resource" "$path" "$query" "$body" \
+      "$company" "$client" "$stage" >"$function.json"
+done
+
+sam local generate-event s3 put --bucket ledgerdock-local --key "imports/$company/$job" \
+  >process-import-job.json
+sam local generate-event cloudwatch scheduled-event >sweep-import-jobs.json
+python3 - "$company" >publish-invoice.json <<'PY'
+import json, sys
+event = {
+    "companyId": sys.argv[1],
+    "invoice": {
+        # A new invoice beside the demo ones; publishing it again replaces it.
+        "invoiceId": "5b7e4d1a-0c3f-4a8e-9b21-6f0d0000a001",
+        "documentType": "INVOICE",
+        "invoiceNumber": "SAM-0001",
+        "purchaseOrderNumber": "PO-SAM-1",
+        "supplier": {"supplierId": "sup-1", "externalId": "ERP-SUP-1",
+                     "name": "Acme Office Supplies", "taxNumber": "GB123456789"},
+        "issueDate": "2026-11-01",
+        "dueDate": "2026-12-01",
+        "currency": "GBP",
+        "subtotal": "40.00",
+        "taxTotal": "8.00",
+        "total": "48.00",
+        "lineItems": [{
+            "lineNumber": 1, "description": "Printer paper A4, box of 5 reams",
+            "quantity": "2", "unitPrice": "20.00", "amount": "40.00",
+            "taxCode": "S20", "taxAmount": "8.00", "accountCode": "6100",
+        }],
+    },
+    # Soft copies already uploaded to documents/<companyId>/<invoiceId>/<format>.
+    "documents": [],
+}
+json.dump(event, sys.stdout, indent=2)
+print()
+PY

@@ -1,0 +1,589 @@
+//! Every function binary, run under AWS's Lambda runtime interface emulator with the event
+//! shapes AWS sends (the payloads `sam local generate-event` writes, in infra/events), pointed
+//! at a dev stack: each answer is what API Gateway or the invoker expects, errors included, and
+//! no function crashes, hangs or prints a secret.
+
+use std::time::Duration;
+
+use ledgerdock_infra::dev::engines::LOCAL_SECRET_KEY;
+use ledgerdock_tests::emulator::{event, runtime_interface_emulator, EmulatedFunction};
+use ledgerdock_tests::*;
+use serde_json::{json, Value};
+
+/// API Gateway functions run for at most 10 s (template.yaml Globals).
+const API_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// The function's event from infra/events, sent by `tenant`: its company header, bearer token
+/// and the authorizer claims Cognito would fill for its client.
+fn api_event(function: &str, tenant: &Tenant) -> Value {
+    let mut e = event(function);
+    set_header(&mut e, "Lightyear-Company-ID", &tenant.company.to_string());
+    set_header(&mut e, "Authorization", &format!("Bearer {}", tenant.token));
+    let claims = &mut e["requestContext"]["authorizer"]["claims"];
+    claims["client_id"] = json!(tenant.client_id);
+    claims["sub"] = json!(tenant.client_id);
+    e
+}
+
+/// Sets a header in both of the forms a REST proxy event carries.
+fn set_header(e: &mut Value, name: &str, value: &str) {
+    e["headers"][name] = json!(value);
+    e["multiValueHeaders"][name] = json!([value]);
+}
+
+/// Sets a path parameter, and the request path that API Gateway would have matched.
+fn set_path_param(e: &mut Value, name: &str, value: &str) {
+    e["pathParameters"][name] = json!(value);
+    let resource = e["resource"].as_str().unwrap().to_string();
+    let mut path = resource.clone();
+    for (param, value) in e["pathParameters"].as_object().unwrap() {
+        path = path.replace(&format!("{{{param}}}"), value.as_str().unwrap());
+    }
+    let stage = e["requestContext"]["stage"].as_str().unwrap().to_string();
+    e["requestContext"]["path"] = json!(format!("/{stage}{path}"));
+    e["path"] = json!(path);
+}
+
+fn set_query(e: &mut Value, name: &str, value: &str) {
+    e["queryStringParameters"][name] = json!(value);
+    e["multiValueQueryStringParameters"][name] = json!([value]);
+}
+
+fn set_body(e: &mut Value, body: &str) {
+    e["body"] = json!(body);
+    e["isBase64Encoded"] = json!(false);
+}
+
+/// Checks `answer` is a REST proxy integration response as API Gateway documents it, with a
+/// JSON body in the API's format; returns its status and body.
+fn proxy_response(function: &str, answer: &Value, request_id: &str) -> (u16, Value) {
+    let fail = |what: &str| -> ! { panic!("{function}: {what}: {answer}") };
+    let status = answer["statusCode"]
+        .as_u64()
+        .filter(|s| (100..600).contains(s))
+        .unwrap_or_else(|| fail("statusCode must be an HTTP status number"));
+    let headers = answer["headers"]
+        .as_object()
+        .unwrap_or_else(|| fail("headers must be an object"));
+    assert!(
+        headers.values().all(Value::is_string),
+        "{function}: header values must be strings: {answer}"
+    );
+    if let Some(multi) = answer.get("multiValueHeaders").filter(|m| !m.is_null()) {
+        let multi = multi
+            .as_object()
+            .unwrap_or_else(|| fail("multiValueHeaders must be an object"));
+        assert!(
+            multi
+                .values()
+                .all(|v| v.as_array().is_some_and(|a| a.iter().all(Value::is_string))),
+            "{function}: multiValueHeaders values must be string arrays: {answer}"
+        );
+    }
+    assert_eq!(
+        answer["isBase64Encoded"],
+        json!(false),
+        "{function}: JSON bodies are sent as text: {answer}"
+    );
+    // API Gateway merges `headers` and `multiValueHeaders` (lambda_http fills the latter).
+    let content_type = headers
+        .iter()
+        .map(|(k, v)| (k, v.clone()))
+        .chain(
+            answer["multiValueHeaders"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k, v[0].clone())),
+        )
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        .and_then(|(_, v)| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| fail("no content-type"));
+    assert!(
+        content_type.starts_with("application/json"),
+        "{function}: {answer}"
+    );
+    let body: Value = serde_json::from_str(
+        answer["body"]
+            .as_str()
+            .unwrap_or_else(|| fail("body must be a string")),
+    )
+    .unwrap_or_else(|_| fail("body must be JSON"));
+    if status >= 400 {
+        let error = &body["error"];
+        assert!(
+            error["code"].as_str().is_some_and(|c| !c.is_empty())
+                && error["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{function}: error body: {answer}"
+        );
+        assert_eq!(
+            error["requestId"],
+            json!(request_id),
+            "{function}: {answer}"
+        );
+    }
+    (status as u16, body)
+}
+
+struct Case {
+    what: &'static str,
+    event: Value,
+    status: u16,
+    code: Option<&'static str>,
+}
+
+fn ok(what: &'static str, event: Value, status: u16) -> Case {
+    Case {
+        what,
+        event,
+        status,
+        code: None,
+    }
+}
+
+fn refused(what: &'static str, event: Value, status: u16, code: &'static str) -> Case {
+    Case {
+        what,
+        event,
+        status,
+        code: Some(code),
+    }
+}
+
+/// The two refusals every API function gives: no authorizer claims and no token it can
+/// verify (401), and a company its client was not granted (403).
+fn common_refusals(function: &str, tenant: &Tenant, stranger: &Tenant) -> Vec<Case> {
+    let mut unauthenticated = api_event(function, tenant);
+    unauthenticated["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    set_header(&mut unauthenticated, "Authorization", "Bearer not-a-token");
+    let mut foreign = api_event(function, tenant);
+    set_header(
+        &mut foreign,
+        "Lightyear-Company-ID",
+        &stranger.company.to_string(),
+    );
+    vec![
+        refused(
+            "without claims or a valid token",
+            unauthenticated,
+            401,
+            "UNAUTHENTICATED",
+        ),
+        refused("for a company not granted", foreign, 403, "FORBIDDEN"),
+    ]
+}
+
+#[tokio::test]
+async fn every_api_function_answers_real_proxy_events_with_documented_proxy_responses() {
+    let Some(rie) = runtime_interface_emulator() else {
+        return;
+    };
+    let t = TestStack::start().await;
+    let tenant = t.tenant_all_scopes().await;
+    let stranger = t.tenant_all_scopes().await;
+    let invoices = t.publish_many(tenant.company, 2).await;
+    let (first, second) = (invoices[0].to_string(), invoices[1].to_string());
+    let job = t.import_json(&tenant, &supplier_records("RIE-", 1)).await;
+    let job_id = job["jobId"].as_str().unwrap().to_string();
+    assert_eq!(t.wait_for_job(&tenant, &job_id).await["status"], "FINISHED");
+
+    let with = |function: &str, change: &dyn Fn(&mut Value)| {
+        let mut e = api_event(function, &tenant);
+        change(&mut e);
+        e
+    };
+    let mut plan: Vec<(&str, Vec<Case>)> = vec![
+        (
+            "list-exportable-invoices",
+            vec![
+                ok(
+                    "a first page",
+                    with("list-exportable-invoices", &|_| {}),
+                    200,
+                ),
+                refused(
+                    "a continuation key it did not issue",
+                    with("list-exportable-invoices", &|e| {
+                        set_query(e, "continuationKey", "bm90LWEta2V5")
+                    }),
+                    400,
+                    "INVALID_CONTINUATION_KEY",
+                ),
+            ],
+        ),
+        (
+            "get-invoice",
+            vec![
+                ok(
+                    "an invoice",
+                    with("get-invoice", &|e| set_path_param(e, "invoiceId", &first)),
+                    200,
+                ),
+                refused(
+                    "a malformed invoice id",
+                    with("get-invoice", &|e| {
+                        set_path_param(e, "invoiceId", "INV%201")
+                    }),
+                    400,
+                    "VALIDATION_ERROR",
+                ),
+            ],
+        ),
+        (
+            "get-invoice-download-url",
+            vec![
+                ok(
+                    "its PDF",
+                    with("get-invoice-download-url", &|e| {
+                        set_path_param(e, "invoiceId", &first)
+                    }),
+                    200,
+                ),
+                refused(
+                    "a format it does not have",
+                    with("get-invoice-download-url", &|e| {
+                        set_path_param(e, "invoiceId", &first);
+                        set_query(e, "format", "tiff");
+                    }),
+                    404,
+                    "NOT_FOUND",
+                ),
+            ],
+        ),
+        (
+            "complete-invoice-export",
+            vec![
+                ok(
+                    "an export",
+                    with("complete-invoice-export", &|e| {
+                        set_path_param(e, "invoiceId", &first)
+                    }),
+                    200,
+                ),
+                refused(
+                    "a body that is not an object",
+                    with("complete-invoice-export", &|e| {
+                        set_path_param(e, "invoiceId", &second);
+                        set_body(e, "[1]");
+                    }),
+                    400,
+                    "VALIDATION_ERROR",
+                ),
+            ],
+        ),
+        (
+            "reject-invoice-export",
+            vec![
+                refused(
+                    "an already exported invoice",
+                    with("reject-invoice-export", &|e| {
+                        set_path_param(e, "invoiceId", &first)
+                    }),
+                    409,
+                    "INVALID_STATE_TRANSITION",
+                ),
+                ok(
+                    "a rejection",
+                    with("reject-invoice-export", &|e| {
+                        set_path_param(e, "invoiceId", &second)
+                    }),
+                    200,
+                ),
+            ],
+        ),
+        (
+            "start-import-job",
+            vec![
+                ok("inline records", with("start-import-job", &|_| {}), 202),
+                refused(
+                    "an unknown import type",
+                    with("start-import-job", &|e| set_body(e, r#"{"type": "NOPE"}"#)),
+                    400,
+                    "VALIDATION_ERROR",
+                ),
+            ],
+        ),
+        (
+            "get-import-job",
+            vec![
+                ok(
+                    "a job",
+                    with("get-import-job", &|e| set_path_param(e, "jobId", &job_id)),
+                    200,
+                ),
+                refused(
+                    "a job that does not exist",
+                    with("get-import-job", &|_| {}),
+                    404,
+                    "NOT_FOUND",
+                ),
+            ],
+        ),
+        (
+            "list-suppliers",
+            vec![
+                ok("a first page", with("list-suppliers", &|_| {}), 200),
+                refused(
+                    "a page size of zero",
+                    with("list-suppliers", &|e| set_query(e, "limit", "0")),
+                    400,
+                    "VALIDATION_ERROR",
+                ),
+            ],
+        ),
+        (
+            "get-supplier",
+            vec![
+                ok(
+                    "a supplier",
+                    with("get-supplier", &|e| {
+                        set_path_param(e, "externalId", "RIE-00001")
+                    }),
+                    200,
+                ),
+                refused(
+                    "a supplier that does not exist",
+                    with("get-supplier", &|e| {
+                        set_path_param(e, "externalId", "NO-SUCH-SUPPLIER")
+                    }),
+                    404,
+                    "NOT_FOUND",
+                ),
+            ],
+        ),
+    ];
+    assert_eq!(
+        plan.len(),
+        ledgerdock_shared::handlers::ROUTES.len(),
+        "every API function is exercised"
+    );
+    let http = http();
+    let mut printed = String::new();
+    for (function, cases) in &mut plan {
+        cases.extend(common_refusals(function, &tenant, &stranger));
+        let mut running = EmulatedFunction::start(&rie, &t.stack, function, API_TIMEOUT).await;
+        for case in cases.iter() {
+            let request_id = case.event["requestContext"]["requestId"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let answer = running.invoke(&http, &case.event).await;
+            let (status, body) = proxy_response(function, &answer, &request_id);
+            assert_eq!(status, case.status, "{function}, {}: {answer}", case.what);
+            if let Some(code) = case.code {
+                assert_eq!(body["error"]["code"], code, "{function}, {}", case.what);
+            }
+        }
+        assert!(
+            running.is_running(),
+            "{function} exited: {}",
+            running.output()
+        );
+        printed.push_str(&running.output());
+    }
+    // What the calls did is what the API says they did.
+    assert_eq!(
+        t.stored(tenant.company, invoices[0])
+            .await
+            .unwrap()
+            .status
+            .as_str(),
+        "EXPORTED"
+    );
+    assert_eq!(
+        t.stored(tenant.company, invoices[1])
+            .await
+            .unwrap()
+            .status
+            .as_str(),
+        "REJECTED"
+    );
+    assert_no_secret_printed(&t, &[&tenant, &stranger], &printed);
+    t.stop().await;
+}
+
+/// No log line of any function holds a credential: the continuation secret, a client secret,
+/// a bearer token or the AWS secret key.
+fn assert_no_secret_printed(t: &TestStack, tenants: &[&Tenant], printed: &str) {
+    assert!(!printed.is_empty(), "the functions logged nothing at all");
+    let secret = String::from_utf8_lossy(&t.stack.app.config.continuation_secret).into_owned();
+    let mut secrets = vec![secret, LOCAL_SECRET_KEY.to_string()];
+    for tenant in tenants {
+        secrets.push(tenant.client_secret.clone());
+        secrets.push(tenant.token.clone());
+    }
+    for secret in secrets {
+        assert!(
+            !printed.contains(&secret),
+            "a secret was printed:\n{printed}"
+        );
+    }
+}
+
+/// Invocation timeouts the template gives the event functions.
+const WORKER_TIMEOUT: Duration = Duration::from_secs(900);
+const SWEEP_TIMEOUT: Duration = Duration::from_secs(60);
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[tokio::test]
+async fn process_import_job_imports_an_uploaded_file_from_a_real_s3_event() {
+    let Some(rie) = runtime_interface_emulator() else {
+        return;
+    };
+    // The stack's own S3 notification is off: the function under the emulator is the worker.
+    let t = TestStack::start_with(ledgerdock_infra::dev::DevOptions {
+        process_imports: false,
+        ..options()
+    })
+    .await;
+    let tenant = t.tenant_all_scopes().await;
+    let csv = supplier_csv("UPL-", 250);
+    let job = t
+        .start_import(
+            &tenant,
+            t.import_request().json(&json!({
+                "type": "SUPPLIER_CARDS",
+                "contentType": "text/csv",
+                "contentLength": csv.len()
+            })),
+        )
+        .await;
+    let job_id = job["jobId"].as_str().unwrap();
+    let put = t
+        .http
+        .put(job["upload"]["url"].as_str().unwrap())
+        .header("content-type", "text/csv")
+        .header("if-none-match", "*")
+        .body(csv.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    assert_eq!(t.job(&tenant, job_id).await["status"], "IN_PROGRESS");
+
+    let mut s3_event = event("process-import-job");
+    let record = &mut s3_event["Records"][0];
+    record["s3"]["bucket"]["name"] = json!(t.stack.app.config.bucket_name);
+    record["s3"]["object"]["key"] = json!(format!("imports/{}/{job_id}", tenant.company));
+    record["s3"]["object"]["size"] = json!(csv.len());
+    let mut worker =
+        EmulatedFunction::start(&rie, &t.stack, "process-import-job", WORKER_TIMEOUT).await;
+    let http = http();
+    assert_eq!(worker.invoke(&http, &s3_event).await, json!({"handled": 1}));
+    let finished = t.job(&tenant, job_id).await;
+    assert_eq!(finished["status"], "FINISHED", "{finished}");
+    assert_eq!(finished["counts"]["created"], 250, "{finished}");
+    // A second delivery of the same event (S3 may send one twice) changes nothing.
+    assert_eq!(worker.invoke(&http, &s3_event).await, json!({"handled": 1}));
+    assert_eq!(t.job(&tenant, job_id).await, finished);
+    // An event that is not an S3 notification is refused by name, not crashed on.
+    let answer = worker
+        .invoke(&http, &json!({"Records": [{"s3": {}}]}))
+        .await;
+    assert_eq!(answer["errorType"], "VALIDATION_ERROR", "{answer}");
+    assert!(
+        answer["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("Records[0].s3") && m.contains("object")),
+        "{answer}"
+    );
+    assert!(worker.is_running(), "{}", worker.output());
+    assert_no_secret_printed(&t, &[&tenant], &worker.output());
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn sweep_import_jobs_settles_an_overdue_job_on_a_scheduled_event() {
+    let Some(rie) = runtime_interface_emulator() else {
+        return;
+    };
+    // An upload job whose file never comes is overdue a second after it starts; the stack
+    // does not sweep by itself.
+    let t = TestStack::start_with(ledgerdock_infra::dev::DevOptions {
+        upload_url_ttl: Duration::from_secs(1),
+        import_upload_grace: Duration::ZERO,
+        sweep_interval: Duration::from_secs(3600),
+        ..options()
+    })
+    .await;
+    let tenant = t.tenant_all_scopes().await;
+    let job = t
+        .start_import(
+            &tenant,
+            t.import_request().json(&json!({
+                "type": "SUPPLIER_CARDS",
+                "contentType": "text/csv",
+                "contentLength": 100
+            })),
+        )
+        .await;
+    let job_id = job["jobId"].as_str().unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut sweep =
+        EmulatedFunction::start(&rie, &t.stack, "sweep-import-jobs", SWEEP_TIMEOUT).await;
+    let http = http();
+    let swept = sweep.invoke(&http, &event("sweep-import-jobs")).await;
+    assert_eq!(swept["failed"], 1, "{swept}");
+    assert_eq!(swept["errors"], 0, "{swept}");
+    let settled = t.job(&tenant, job_id).await;
+    assert_eq!(settled["status"], "FAILED", "{settled}");
+    // Nothing left to settle: the next run is a no-op.
+    let again = sweep.invoke(&http, &event("sweep-import-jobs")).await;
+    assert_eq!(again["failed"], 0, "{again}");
+    assert!(sweep.is_running(), "{}", sweep.output());
+    assert_no_secret_printed(&t, &[&tenant], &sweep.output());
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn publish_invoice_publishes_the_documented_event_and_names_a_bad_field() {
+    let Some(rie) = runtime_interface_emulator() else {
+        return;
+    };
+    let t = TestStack::start().await;
+    let tenant = t.tenant_all_scopes().await;
+    let mut publish = event("publish-invoice");
+    publish["companyId"] = json!(tenant.company);
+    let invoice_id = publish["invoice"]["invoiceId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut function =
+        EmulatedFunction::start(&rie, &t.stack, "publish-invoice", PUBLISH_TIMEOUT).await;
+    let http = http();
+    let answer = function.invoke(&http, &publish).await;
+    assert_eq!(answer["invoiceId"], json!(invoice_id), "{answer}");
+    let detail = expect_ok(
+        t.get(&tenant, &format!("/v1/invoices/{invoice_id}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(detail["invoiceNumber"], "SAM-0001");
+    assert_eq!(detail["total"], "48.00");
+
+    let mut bad = publish.clone();
+    bad["invoice"]["currency"] = json!("POUNDS");
+    let answer = function.invoke(&http, &bad).await;
+    assert_eq!(answer["errorType"], "VALIDATION_ERROR", "{answer}");
+    assert!(
+        answer["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("invoice.currency")),
+        "{answer}"
+    );
+    assert!(function.is_running(), "{}", function.output());
+    assert_no_secret_printed(&t, &[&tenant], &function.output());
+    t.stop().await;
+}
