@@ -359,3 +359,98 @@ fn functions_verify_tokens_themselves_only_where_sam_local_says_so() {
         assert_eq!(variables[name].as_str(), Some(""), "{name}");
     }
 }
+
+/// What each error API Gateway answers itself must be: (response type, status, code).
+/// `None` keeps the status API Gateway picks (the DEFAULT_* catch-alls).
+const GATEWAY_ERRORS: &[(&str, Option<&str>, &str)] = &[
+    ("UNAUTHORIZED", Some("401"), "UNAUTHENTICATED"),
+    ("EXPIRED_TOKEN", Some("401"), "UNAUTHENTICATED"),
+    ("ACCESS_DENIED", Some("403"), "FORBIDDEN"),
+    ("INVALID_SIGNATURE", Some("403"), "FORBIDDEN"),
+    ("WAF_FILTERED", Some("403"), "FORBIDDEN"),
+    ("MISSING_AUTHENTICATION_TOKEN", Some("404"), "NOT_FOUND"),
+    ("RESOURCE_NOT_FOUND", Some("404"), "NOT_FOUND"),
+    ("BAD_REQUEST_BODY", Some("400"), "VALIDATION_ERROR"),
+    ("BAD_REQUEST_PARAMETERS", Some("400"), "VALIDATION_ERROR"),
+    ("REQUEST_TOO_LARGE", Some("413"), "PAYLOAD_TOO_LARGE"),
+    (
+        "UNSUPPORTED_MEDIA_TYPE",
+        Some("415"),
+        "UNSUPPORTED_MEDIA_TYPE",
+    ),
+    ("THROTTLED", Some("429"), "RATE_LIMITED"),
+    ("QUOTA_EXCEEDED", Some("429"), "RATE_LIMITED"),
+    ("INTEGRATION_TIMEOUT", Some("504"), "TIMEOUT"),
+    ("INTEGRATION_FAILURE", Some("502"), "UNAVAILABLE"),
+    ("DEFAULT_4XX", None, "BAD_REQUEST"),
+    ("DEFAULT_5XX", None, "INTERNAL"),
+];
+
+/// Renders a gateway response template as API Gateway would, with the `$context` variables
+/// a template may use; the message holds quotes and a backslash, as real ones can.
+fn render_gateway_template(template: &str) -> String {
+    let message =
+        r#"Invalid key=value pair (missing equal-sign) in Authorization header: "Bearer \x""#;
+    template
+        .replace("$context.requestId", "0b1c2d3e-request")
+        // messageString is the message between quotes, as documented: not escaped.
+        .replace("$context.error.messageString", &format!("\"{message}\""))
+        .replace("$context.error.message", message)
+}
+
+#[test]
+fn every_error_the_gateway_answers_itself_is_valid_json_in_the_api_error_format() {
+    let t = template();
+    let responses: Vec<&Value> = t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::ApiGateway::GatewayResponse"))
+        .collect();
+    assert_eq!(
+        responses.len(),
+        GATEWAY_ERRORS.len(),
+        "one response per listed type"
+    );
+    for (response_type, status, code) in GATEWAY_ERRORS {
+        let response = responses
+            .iter()
+            .find(|r| r["Properties"]["ResponseType"].as_str() == Some(response_type))
+            .unwrap_or_else(|| panic!("template.yaml does not shape {response_type}"));
+        let props = &response["Properties"];
+        assert_eq!(props["StatusCode"].as_str(), *status, "{response_type}");
+        let body = render_gateway_template(text(&props["ResponseTemplates"]["application/json"]));
+        let parsed: serde_json::Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{response_type} renders invalid JSON ({e}): {body}"));
+        let error = parsed["error"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{body}"));
+        assert_eq!(error["code"], *code, "{response_type}");
+        assert!(
+            error["message"].as_str().is_some_and(|m| m.len() > 10),
+            "{response_type}: {body}"
+        );
+        assert_eq!(error["requestId"], "0b1c2d3e-request", "{response_type}");
+        assert_eq!(
+            error.len(),
+            3,
+            "{response_type}: only code, message, requestId: {body}"
+        );
+        // Every 429 and retryable 5xx says when to come back.
+        if matches!(*status, Some("429" | "502")) || *code == "TIMEOUT" {
+            assert!(
+                props["ResponseParameters"]["gatewayresponse.header.Retry-After"]
+                    .as_str()
+                    .is_some_and(|v| v.starts_with('\'') && v.ends_with('\'')),
+                "{response_type} needs a Retry-After header"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_gateway_template_check_catches_a_quoted_message_string() {
+    // The defect this guards against: quoting messageString, which is already quoted.
+    let broken = r#"{"error":{"code":"X","message":"$context.error.messageString","requestId":"$context.requestId"}}"#;
+    assert!(serde_json::from_str::<serde_json::Value>(&render_gateway_template(broken)).is_err());
+}
