@@ -2,6 +2,8 @@
 //! from `shared::store::schema`, and its router applies `shared::handlers::ROUTES`. These tests
 //! fail when one side changes without the other.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use ledgerdock_shared::handlers::ROUTES;
 use ledgerdock_shared::store::schema;
 use serde_yaml::Value;
@@ -453,4 +455,120 @@ fn the_gateway_template_check_catches_a_quoted_message_string() {
     // The defect this guards against: quoting messageString, which is already quoted.
     let broken = r#"{"error":{"code":"X","message":"$context.error.messageString","requestId":"$context.requestId"}}"#;
     assert!(serde_json::from_str::<serde_json::Value>(&render_gateway_template(broken)).is_err());
+}
+
+/// Actions that change items. A grant of any of them must say which partitions it covers.
+const DYNAMODB_WRITES: [&str; 8] = [
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PartiQLInsert",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+    "dynamodb:*",
+];
+
+/// For one function: each DynamoDB write action it holds, and the partition-key patterns it
+/// holds it on (`dynamodb:LeadingKeys`), or `<whole table>` where no condition narrows it.
+fn dynamodb_writes(t: &Value, binary: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let mut writes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for statement in statements(t, binary) {
+        assert_eq!(text(&statement["Effect"]), "Allow", "{binary}");
+        let actions: Vec<String> = match &statement["Action"] {
+            Value::Sequence(actions) => actions.iter().map(|a| text(a).to_string()).collect(),
+            one => vec![text(one).to_string()],
+        };
+        let leading_keys =
+            &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+        let partitions: BTreeSet<String> = match leading_keys.as_sequence() {
+            Some(keys) => keys.iter().map(|k| text(k).to_string()).collect(),
+            None => BTreeSet::from(["<whole table>".to_string()]),
+        };
+        for action in actions
+            .into_iter()
+            .filter(|a| DYNAMODB_WRITES.contains(&a.as_str()))
+        {
+            writes
+                .entry(action)
+                .or_default()
+                .extend(partitions.iter().cloned());
+        }
+    }
+    writes
+}
+
+/// Write actions, each with the partition-key patterns it is granted on.
+type Grants<'a> = &'a [(&'a str, &'a [&'a str])];
+
+#[test]
+fn each_function_may_write_only_the_partitions_it_owns() {
+    use ledgerdock_shared::domain::CompanyId;
+    use ledgerdock_shared::store::clients::USAGE_PARTITION_PREFIX;
+    // The patterns are the code's own partition prefixes.
+    let id = CompanyId::new_random();
+    let company = format!(
+        "{}*",
+        schema::company_pk(&id).trim_end_matches(&id.to_string())
+    );
+    let usage = format!("{USAGE_PARTITION_PREFIX}*");
+    let (c, u) = (company.as_str(), usage.as_str());
+    // Functions that only read count their caller's requests, and nothing else: a grant on
+    // `CLIENT#*` would let them rewrite any client's grants.
+    let counts_only: Grants = &[("dynamodb:UpdateItem", &[u])];
+    let expected: [(&str, Grants); 12] = [
+        ("list-exportable-invoices", counts_only),
+        ("get-invoice", counts_only),
+        ("get-invoice-download-url", counts_only),
+        ("get-import-job", counts_only),
+        ("list-suppliers", counts_only),
+        ("get-supplier", counts_only),
+        (
+            "complete-invoice-export",
+            &[("dynamodb:UpdateItem", &[c, u])],
+        ),
+        ("reject-invoice-export", &[("dynamodb:UpdateItem", &[c, u])]),
+        (
+            "start-import-job",
+            &[
+                ("dynamodb:PutItem", &[c, u]),
+                ("dynamodb:UpdateItem", &[c, u]),
+                ("dynamodb:DeleteItem", &[c, u]),
+            ],
+        ),
+        (
+            "process-import-job",
+            &[
+                ("dynamodb:UpdateItem", &[c]),
+                ("dynamodb:BatchWriteItem", &[c]),
+            ],
+        ),
+        ("sweep-import-jobs", &[("dynamodb:UpdateItem", &[c])]),
+        (
+            "publish-invoice",
+            &[
+                ("dynamodb:PutItem", &[c]),
+                ("dynamodb:BatchWriteItem", &[c]),
+            ],
+        ),
+    ];
+    let t = template();
+    let functions_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions");
+    assert_eq!(
+        std::fs::read_dir(functions_dir).unwrap().count(),
+        expected.len(),
+        "every function's writes are listed here"
+    );
+    for (binary, writes) in expected {
+        let want: BTreeMap<String, BTreeSet<String>> = writes
+            .iter()
+            .map(|(action, partitions)| {
+                (
+                    action.to_string(),
+                    partitions.iter().map(|p| p.to_string()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(dynamodb_writes(&t, binary), want, "{binary}");
+    }
 }

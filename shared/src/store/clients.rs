@@ -4,7 +4,12 @@
 //! |---|---|---|
 //! | profile | `CLIENT#<clientId>` | `PROFILE` (name, allowedScopes, rateLimit, createdAt; the dev stack's registry adds secretHash) |
 //! | grant | `CLIENT#<clientId>` | `COMPANY#<companyId>` (see [`super::grants`]) |
-//! | usage | `CLIENT#<clientId>` | `USAGE#<YYYY-MM-DDTHH:MM>` (requests, and per route; TTL 35 days) |
+//! | usage | `USAGE#<clientId>` | `MINUTE#<YYYY-MM-DDTHH:MM>` (requests, and per route; TTL 35 days) |
+//!
+//! Usage counters have a partition of their own, apart from the client's profile and grants:
+//! every API function writes its caller's counter on each request, and IAM can only tell items
+//! apart by partition key (`dynamodb:LeadingKeys`). So an API function may write `USAGE#*`
+//! items and nothing under `CLIENT#` (template.yaml; a test checks each function's grants).
 //!
 //! The rate limit is a fixed one-minute window counted in the usage item of that minute: one
 //! atomic UpdateItem per request both counts the request (by route, for `clients show`) and
@@ -28,7 +33,9 @@ use crate::error::ApiError;
 /// Requests per minute a client may make unless its operator set another limit.
 pub const DEFAULT_RATE_LIMIT: u32 = 600;
 pub const PROFILE_SK: &str = "PROFILE";
-const USAGE_PREFIX: &str = "USAGE#";
+/// The partition prefix of usage counters: the only items an API function that reads may write.
+pub const USAGE_PARTITION_PREFIX: &str = "USAGE#";
+const MINUTE_PREFIX: &str = "MINUTE#";
 const USAGE_RETENTION_DAYS: i64 = 35;
 /// Bounds the per-container cache of rate limits.
 const MAX_CACHED_LIMITS: usize = 10_000;
@@ -41,6 +48,17 @@ fn key(client_id: &str, sk: impl Into<String>) -> HashMap<String, AttributeValue
     HashMap::from([
         (PK.to_string(), s(client_pk(client_id))),
         (SK.to_string(), s(sk)),
+    ])
+}
+
+/// The key of a client's usage counter for one minute (`YYYY-MM-DDTHH:MM`).
+fn usage_key(client_id: &str, minute: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (
+            PK.to_string(),
+            s(format!("{USAGE_PARTITION_PREFIX}{client_id}")),
+        ),
+        (SK.to_string(), s(format!("{MINUTE_PREFIX}{minute}"))),
     ])
 }
 
@@ -289,7 +307,7 @@ impl ClientStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(client_id, format!("{USAGE_PREFIX}{minute}"))))
+            .set_key(Some(usage_key(client_id, &minute)))
             .update_expression(
                 "SET #ttl = if_not_exists(#ttl, :expires), entity = :entity ADD requests :one, #route :one",
             )
@@ -322,15 +340,15 @@ impl ClientStore {
             .query()
             .table_name(&self.table)
             .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
-            .expression_attribute_values(":pk", s(client_pk(client_id)))
-            .expression_attribute_values(":from", s(format!("{USAGE_PREFIX}{from}")))
-            .expression_attribute_values(":to", s(format!("{USAGE_PREFIX}~")));
+            .expression_attribute_values(":pk", s(format!("{USAGE_PARTITION_PREFIX}{client_id}")))
+            .expression_attribute_values(":from", s(format!("{MINUTE_PREFIX}{from}")))
+            .expression_attribute_values(":to", s(format!("{MINUTE_PREFIX}~")));
         let mut usage: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
         for item in super::query_all(query).await? {
             let Some(day) = item
                 .get(SK)
                 .and_then(|v| v.as_s().ok())
-                .and_then(|sk| sk.strip_prefix(USAGE_PREFIX))
+                .and_then(|sk| sk.strip_prefix(MINUTE_PREFIX))
                 .and_then(|minute| minute.get(..10))
             else {
                 continue;
