@@ -243,8 +243,9 @@ async fn publish(args: PublishArgs) -> anyhow::Result<()> {
         table_name: args.table.clone(),
         bucket_name: args.bucket.clone(),
         download_url_ttl: DEFAULT_DOWNLOAD_URL_TTL,
-        // Publishing issues no continuation keys; any secret satisfies the type.
-        continuation_secret: ledgerdock_infra::clients::random_token(48).into_bytes(),
+        // Publishing issues no continuation keys.
+        continuation_secret: None,
+        continuation_secret_id: None,
         grant_cache_ttl: Duration::ZERO,
         s3_force_path_style: !args.aws,
         upload_url_ttl: DEFAULT_UPLOAD_URL_TTL,

@@ -314,19 +314,28 @@ async fn dev_stack_function_environment() -> std::collections::BTreeMap<&'static
 
 #[tokio::test]
 async fn sam_local_can_set_every_variable_that_points_a_function_at_the_dev_stack() {
+    use ledgerdock_shared::config::*;
     // SAM passes a function only the variables its template declares: each one the dev
     // stack's sam-env.json sets must be declared for every function.
     let t = template();
     let variables = &t["Globals"]["Function"]["Environment"]["Variables"];
     for name in dev_stack_function_environment().await.keys() {
+        if *name == ENV_CONTINUATION_SECRET_ARN {
+            // Declared by the functions that page alone (see the next test).
+            continue;
+        }
         assert!(
             !variables[*name].is_null(),
             "template.yaml Globals must declare {name} for sam local --env-vars"
         );
     }
+    assert_eq!(
+        text(&variables[ENV_CONTINUATION_SECRET]),
+        "",
+        "no secret in any function's environment in AWS"
+    );
     // Where the template gives a literal, it is the code's own default, so AWS and a function
     // without the variable behave alike.
-    use ledgerdock_shared::config::*;
     for (name, default) in [
         (ENV_IMPORT_UPLOAD_GRACE, DEFAULT_IMPORT_UPLOAD_GRACE),
         (
@@ -571,4 +580,46 @@ fn each_function_may_write_only_the_partitions_it_owns() {
             .collect();
         assert_eq!(dynamodb_writes(&t, binary), want, "{binary}");
     }
+}
+
+#[test]
+fn only_functions_that_page_may_read_the_continuation_secret_and_none_holds_it_in_its_environment()
+{
+    use ledgerdock_shared::config::{ENV_CONTINUATION_SECRET, ENV_CONTINUATION_SECRET_ARN};
+    let t = template();
+    let functions_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions");
+    let mut paging = 0;
+    for entry in std::fs::read_dir(functions_dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let pages = ledgerdock_shared::handlers::route(&name).is_some_and(|r| r.pages);
+        let variables = &function(&t, &name)["Properties"]["Environment"]["Variables"];
+        assert!(variables[ENV_CONTINUATION_SECRET].is_null(), "{name}");
+        let reads_secret = statements(&t, &name).iter().any(|s| {
+            s["Action"].as_sequence().is_some_and(|a| {
+                a.iter()
+                    .any(|a| a.as_str() == Some("secretsmanager:GetSecretValue"))
+            })
+        });
+        if pages {
+            paging += 1;
+            assert_eq!(
+                reference(&variables[ENV_CONTINUATION_SECRET_ARN]),
+                "ContinuationKeySecret",
+                "{name}"
+            );
+            let grant = statements(&t, &name)
+                .into_iter()
+                .find(|s| s["Action"][0].as_str() == Some("secretsmanager:GetSecretValue"))
+                .unwrap_or_else(|| panic!("{name} pages but may not read the secret"));
+            assert_eq!(
+                reference(&grant["Resource"]),
+                "ContinuationKeySecret",
+                "{name}"
+            );
+        } else {
+            assert!(variables[ENV_CONTINUATION_SECRET_ARN].is_null(), "{name}");
+            assert!(!reads_secret, "{name} never pages but may read the secret");
+        }
+    }
+    assert_eq!(paging, 2, "the invoice queue and the supplier list page");
 }

@@ -36,15 +36,37 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// For Lambda: configuration and credentials from the environment.
-    pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
+    /// For Lambda: configuration and credentials from the environment. A function that
+    /// `pages` also needs the continuation-key secret: from the environment where it is given
+    /// as is (`sam local`), else read from Secrets Manager now, once per container.
+    pub async fn from_env(pages: bool) -> Result<Self, crate::config::ConfigError> {
+        use crate::config::{ConfigError, ENV_CONTINUATION_SECRET_ARN};
+        use crate::pagination::SecretsManagerSource;
         let config = Config::from_env()?;
         let sdk = aws_config::defaults(BehaviorVersion::latest())
             .timeout_config(crate::sdk::timeouts())
             .retry_config(crate::sdk::retries())
             .load()
             .await;
-        Ok(Self::new(config, &sdk))
+        let secret_id = config.continuation_secret_id.clone();
+        let mut state = Self::new(config, &sdk);
+        if state.config.continuation_secret.is_none() {
+            match secret_id {
+                Some(id) => {
+                    let source =
+                        SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&sdk), id);
+                    state.continuation = ContinuationKeys::from_secrets_manager(source)
+                        .await
+                        .map_err(|reason| ConfigError::Invalid {
+                            name: ENV_CONTINUATION_SECRET_ARN,
+                            reason,
+                        })?;
+                }
+                None if pages => return Err(ConfigError::Missing(ENV_CONTINUATION_SECRET_ARN)),
+                None => {}
+            }
+        }
+        Ok(state)
     }
 
     pub fn new(config: Config, sdk: &SdkConfig) -> Self {
@@ -76,7 +98,10 @@ impl AppState {
             import_jobs: ImportJobStore::new(dynamodb.clone(), &config.table_name),
             import_files: ImportFiles::new(s3.clone(), &config.bucket_name),
             suppliers: SupplierStore::new(dynamodb.clone(), &config.table_name),
-            continuation: ContinuationKeys::new(config.continuation_secret.clone()),
+            continuation: config
+                .continuation_secret
+                .clone()
+                .map_or_else(ContinuationKeys::none, ContinuationKeys::new),
             tokens: config
                 .token_keys
                 .clone()

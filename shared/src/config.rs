@@ -11,8 +11,12 @@ pub struct Config {
     pub bucket_name: String,
     /// How long a pre-signed download URL stays valid.
     pub download_url_ttl: Duration,
-    /// HMAC key that makes continuation keys tamper-evident. At least 32 bytes.
-    pub continuation_secret: Vec<u8>,
+    /// HMAC key that makes continuation keys tamper-evident, at least 32 bytes, given as is
+    /// (the dev stack, `sam local`). Empty in AWS, where it is never put in the environment.
+    pub continuation_secret: Option<Vec<u8>>,
+    /// The Secrets Manager secret holding that key (AWS): set only for the functions that
+    /// page, read at init (see `pagination`).
+    pub continuation_secret_id: Option<String>,
     /// How long a warm container trusts a client→company grant it has read. Zero disables caching.
     pub grant_cache_ttl: Duration,
     /// Path-style S3 addressing, needed by local S3 engines on 127.0.0.1.
@@ -50,7 +54,11 @@ impl std::fmt::Debug for Config {
             .field("table_name", &self.table_name)
             .field("bucket_name", &self.bucket_name)
             .field("download_url_ttl", &self.download_url_ttl)
-            .field("continuation_secret", &"<redacted>")
+            .field(
+                "continuation_secret",
+                &self.continuation_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("continuation_secret_id", &self.continuation_secret_id)
             .field("grant_cache_ttl", &self.grant_cache_ttl)
             .field("s3_force_path_style", &self.s3_force_path_style)
             .field("upload_url_ttl", &self.upload_url_ttl)
@@ -71,6 +79,7 @@ pub const ENV_TABLE: &str = "LEDGERDOCK_TABLE";
 pub const ENV_BUCKET: &str = "LEDGERDOCK_BUCKET";
 pub const ENV_DOWNLOAD_URL_TTL: &str = "LEDGERDOCK_DOWNLOAD_URL_TTL_SECS";
 pub const ENV_CONTINUATION_SECRET: &str = "LEDGERDOCK_CONTINUATION_SECRET";
+pub const ENV_CONTINUATION_SECRET_ARN: &str = "LEDGERDOCK_CONTINUATION_SECRET_ARN";
 pub const ENV_GRANT_CACHE_TTL: &str = "LEDGERDOCK_GRANT_CACHE_TTL_SECS";
 pub const ENV_S3_FORCE_PATH_STYLE: &str = "LEDGERDOCK_S3_FORCE_PATH_STYLE";
 pub const ENV_UPLOAD_URL_TTL: &str = "LEDGERDOCK_UPLOAD_URL_TTL_SECS";
@@ -150,11 +159,19 @@ impl Config {
                 ),
             });
         }
-        let continuation_secret = required(ENV_CONTINUATION_SECRET)?.into_bytes();
-        if continuation_secret.len() < 32 {
+        let continuation_secret = lookup(ENV_CONTINUATION_SECRET)
+            .filter(|v| !v.is_empty())
+            .map(String::into_bytes);
+        if continuation_secret
+            .as_ref()
+            .is_some_and(|s| s.len() < crate::pagination::MIN_SECRET_BYTES)
+        {
             return Err(ConfigError::Invalid {
                 name: ENV_CONTINUATION_SECRET,
-                reason: "must be at least 32 bytes".into(),
+                reason: format!(
+                    "must be at least {} bytes",
+                    crate::pagination::MIN_SECRET_BYTES
+                ),
             });
         }
         Ok(Self {
@@ -162,6 +179,7 @@ impl Config {
             bucket_name: required(ENV_BUCKET)?,
             download_url_ttl,
             continuation_secret,
+            continuation_secret_id: lookup(ENV_CONTINUATION_SECRET_ARN).filter(|v| !v.is_empty()),
             grant_cache_ttl: seconds(ENV_GRANT_CACHE_TTL, DEFAULT_GRANT_CACHE_TTL)?,
             s3_force_path_style: lookup(ENV_S3_FORCE_PATH_STYLE)
                 .is_some_and(|v| v == "true" || v == "1"),
@@ -292,6 +310,34 @@ mod tests {
         assert_eq!(local.s3_endpoint.as_deref(), Some("http://127.0.0.1:3002"));
         let err = with("127.0.0.1:3002").unwrap_err().to_string();
         assert!(err.contains(ENV_DYNAMODB_ENDPOINT), "{err}");
+    }
+
+    #[test]
+    fn the_continuation_secret_is_given_as_is_or_named_in_secrets_manager_or_absent() {
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = vec![(ENV_TABLE, "t"), (ENV_BUCKET, "b")];
+            pairs.extend_from_slice(extra);
+            Config::from_lookup(env(&pairs))
+        };
+        // A function that never pages has neither (template.yaml declares the value empty).
+        let none = with(&[(ENV_CONTINUATION_SECRET, "")]).unwrap();
+        assert_eq!(
+            (none.continuation_secret, none.continuation_secret_id),
+            (None, None)
+        );
+        let arn = "arn:aws:secretsmanager:eu-west-1:1:secret:ck";
+        let aws = with(&[
+            (ENV_CONTINUATION_SECRET, ""),
+            (ENV_CONTINUATION_SECRET_ARN, arn),
+        ])
+        .unwrap();
+        assert_eq!(aws.continuation_secret_id.as_deref(), Some(arn));
+        let local = with(&[(ENV_CONTINUATION_SECRET, SECRET)]).unwrap();
+        assert_eq!(
+            local.continuation_secret.as_deref(),
+            Some(SECRET.as_bytes())
+        );
+        assert!(with(&[(ENV_CONTINUATION_SECRET, "short")]).is_err());
     }
 
     #[test]

@@ -16,9 +16,9 @@ use crate::error::ApiError;
 /// A container that cannot start (a missing or invalid setting) tells Lambda so through the
 /// Runtime API's init-error endpoint, logs one line saying what is wrong, and exits: Lambda
 /// then reports `Runtime.ConfigError` with that message instead of a crashed process.
-async fn state() -> &'static AppState {
+async fn state(pages: bool) -> &'static AppState {
     crate::telemetry::init_json();
-    match AppState::from_env().await {
+    match AppState::from_env(pages).await {
         Ok(state) => Box::leak(Box::new(state)),
         Err(e) => fail_init("Runtime.ConfigError", &e.to_string()).await,
     }
@@ -76,7 +76,7 @@ pub async fn run_http(function: &str) -> Result<(), lambda_http::Error> {
         )
         .await
     };
-    let state = state().await;
+    let state = state(route.pages).await;
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, Infallible>((route.handler)(state, route, req).await)
     }))
@@ -94,7 +94,7 @@ where
     F: Fn(&'static AppState, E) -> Fut + Copy + Send + Sync + 'static,
     Fut: Future<Output = Result<R, ApiError>> + Send,
 {
-    let state = state().await;
+    let state = state(false).await;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
             let request_id = event.context.request_id.clone();

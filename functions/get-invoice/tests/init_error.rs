@@ -50,7 +50,7 @@ fn a_function_missing_its_settings_reports_an_init_error_and_exits() {
     );
     assert!(request.contains("Lambda-Runtime-Function-Error-Type: Runtime.ConfigError"));
     assert!(
-        request.contains("LEDGERDOCK_CONTINUATION_SECRET must be set"),
+        request.contains("LEDGERDOCK_TABLE must be set"),
         "{request}"
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -66,6 +66,6 @@ fn a_function_missing_its_settings_reports_an_init_error_and_exits() {
         .unwrap_or_else(|| panic!("no log line in {stdout}"));
     assert_eq!(
         line["reason"],
-        "environment variable LEDGERDOCK_CONTINUATION_SECRET must be set"
+        "environment variable LEDGERDOCK_TABLE must be set"
     );
 }

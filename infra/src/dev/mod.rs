@@ -299,7 +299,8 @@ impl DevStack {
             table_name: options.table_name.clone(),
             bucket_name: options.bucket_name.clone(),
             download_url_ttl: options.download_url_ttl,
-            continuation_secret,
+            continuation_secret: Some(continuation_secret),
+            continuation_secret_id: None,
             // Not cached locally: a revoked grant applies at once.
             grant_cache_ttl: Duration::ZERO,
             s3_force_path_style: true,
@@ -404,8 +405,11 @@ impl DevStack {
             (env::ENV_BUCKET, config.bucket_name.clone()),
             (
                 env::ENV_CONTINUATION_SECRET,
-                String::from_utf8_lossy(&config.continuation_secret).into_owned(),
+                String::from_utf8_lossy(config.continuation_secret.as_deref().unwrap_or_default())
+                    .into_owned(),
             ),
+            // Declared (for the functions that page) as the Secrets Manager secret in AWS.
+            (env::ENV_CONTINUATION_SECRET_ARN, String::new()),
             (env::ENV_DOWNLOAD_URL_TTL, seconds(config.download_url_ttl)),
             (env::ENV_UPLOAD_URL_TTL, seconds(config.upload_url_ttl)),
             (env::ENV_GRANT_CACHE_TTL, seconds(config.grant_cache_ttl)),

@@ -29,14 +29,16 @@ async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<
         .continuation
         .from_query(&req, tenant.company, |position| {
             parse_queue_position(position).is_some()
-        })?;
+        })
+        .await?;
     let page = state
         .invoices
         .list_exportable(tenant.company, after.as_deref(), limit)
         .await?;
     let continuation_key = page
         .next_position
-        .map(|p| state.continuation.seal(tenant.company, &p));
+        .map(|p| state.continuation.seal(tenant.company, &p))
+        .transpose()?;
     http::ok(&Page {
         items: page.invoice_ids,
         continuation_key,

@@ -18,13 +18,16 @@ async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<
     let limit = http::page_limit(&req)?;
     let after = state
         .continuation
-        .from_query(&req, tenant.company, is_supplier_position)?;
+        .from_query(&req, tenant.company, is_supplier_position)
+        .await?;
     let page = state.suppliers.list(tenant.company, after, limit).await?;
     let items: Vec<_> = page.suppliers.iter().map(|s| s.view()).collect();
+    let continuation_key = page
+        .next_position
+        .map(|p| state.continuation.seal(tenant.company, &p))
+        .transpose()?;
     http::ok(&serde_json::json!({
         "items": items,
-        "continuationKey": page
-            .next_position
-            .map(|p| state.continuation.seal(tenant.company, &p)),
+        "continuationKey": continuation_key,
     }))
 }

@@ -34,6 +34,8 @@ pub struct Route {
     /// API Gateway resource path, with `{param}` segments.
     pub path: &'static str,
     pub scope: Scope,
+    /// Whether it answers in pages (and so needs the continuation-key secret).
+    pub pages: bool,
     pub handler: Handler,
 }
 
@@ -48,6 +50,7 @@ pub static ROUTES: &[Route] = &[
         method: "GET",
         path: "/v1/invoices/exportable",
         scope: Scope::InvoicesRead,
+        pages: true,
         handler: list_exportable_invoices::boxed,
     },
     Route {
@@ -55,6 +58,7 @@ pub static ROUTES: &[Route] = &[
         method: "GET",
         path: "/v1/invoices/{invoiceId}",
         scope: Scope::InvoicesRead,
+        pages: false,
         handler: get_invoice::boxed,
     },
     Route {
@@ -62,6 +66,7 @@ pub static ROUTES: &[Route] = &[
         method: "GET",
         path: "/v1/invoices/{invoiceId}/download-url",
         scope: Scope::InvoicesRead,
+        pages: false,
         handler: get_invoice_download_url::boxed,
     },
     Route {
@@ -69,6 +74,7 @@ pub static ROUTES: &[Route] = &[
         method: "POST",
         path: "/v1/invoices/{invoiceId}/complete",
         scope: Scope::InvoicesWrite,
+        pages: false,
         handler: complete_invoice_export::boxed,
     },
     Route {
@@ -76,6 +82,7 @@ pub static ROUTES: &[Route] = &[
         method: "POST",
         path: "/v1/invoices/{invoiceId}/reject",
         scope: Scope::InvoicesWrite,
+        pages: false,
         handler: reject_invoice_export::boxed,
     },
     Route {
@@ -83,6 +90,7 @@ pub static ROUTES: &[Route] = &[
         method: "POST",
         path: "/v1/import-jobs",
         scope: Scope::ImportsWrite,
+        pages: false,
         handler: start_import_job::boxed,
     },
     Route {
@@ -90,6 +98,7 @@ pub static ROUTES: &[Route] = &[
         method: "GET",
         path: "/v1/import-jobs/{jobId}",
         scope: Scope::ImportsRead,
+        pages: false,
         handler: get_import_job::boxed,
     },
     Route {
@@ -97,6 +106,7 @@ pub static ROUTES: &[Route] = &[
         method: "GET",
         path: "/v1/suppliers",
         scope: Scope::ImportsRead,
+        pages: true,
         handler: list_suppliers::boxed,
     },
     Route {
@@ -104,6 +114,7 @@ pub static ROUTES: &[Route] = &[
         method: "GET",
         path: "/v1/suppliers/{externalId}",
         scope: Scope::ImportsRead,
+        pages: false,
         handler: get_supplier::boxed,
     },
 ];
