@@ -573,13 +573,18 @@ async fn the_http_layers_own_refusals_answer_in_the_documented_shapes() {
     }
     // The router's own refusals carry the API's error body.
     for (method, path, status, code) in [
-        (reqwest::Method::POST, "/health", 405, "NOT_FOUND"),
-        (reqwest::Method::GET, "/oauth2/token", 405, "NOT_FOUND"),
+        (reqwest::Method::POST, "/health", 405, "METHOD_NOT_ALLOWED"),
+        (
+            reqwest::Method::GET,
+            "/oauth2/token",
+            405,
+            "METHOD_NOT_ALLOWED",
+        ),
         (
             reqwest::Method::DELETE,
             "/.well-known/jwks.json",
             405,
-            "NOT_FOUND",
+            "METHOD_NOT_ALLOWED",
         ),
     ] {
         let resp = t.http.request(method, t.url(path)).send().await.unwrap();
@@ -712,5 +717,144 @@ async fn without_authorizer_claims_a_function_verifies_the_token_only_where_give
     let (code, body) = status((complete.handler)(&local, complete, event).await);
     assert_eq!(code, 403, "{body}");
     assert_untouched(&t, &a, ids[0]).await;
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn a_query_parameter_an_operation_does_not_take_is_refused_by_name_and_changes_nothing() {
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let id = t.publish_many(a.company, 1).await[0];
+    // A mistyped limit is not silently ignored.
+    let body = expect_error(
+        t.get(&a, "/v1/invoices/exportable?limt=5")
+            .send()
+            .await
+            .unwrap(),
+        400,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(error_field(&body), "limt");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("takes limit, continuationKey"));
+    let body = expect_error(
+        t.post_json(
+            &a,
+            &format!("/v1/invoices/{id}/complete?force=true"),
+            &json!({}),
+        )
+        .send()
+        .await
+        .unwrap(),
+        400,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(error_field(&body), "force");
+    assert_untouched(&t, &a, id).await;
+    // The parameters an operation does take still work.
+    expect_ok(
+        t.get(&a, &format!("/v1/invoices/{id}/download-url?format=PDF"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn a_known_path_asked_with_another_method_is_a_405_naming_the_methods_it_takes() {
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let id = t.publish_many(a.company, 1).await[0];
+    for (method, path, allow) in [
+        (reqwest::Method::DELETE, format!("/v1/invoices/{id}"), "GET"),
+        (reqwest::Method::PUT, "/v1/import-jobs".to_string(), "POST"),
+        (
+            reqwest::Method::GET,
+            format!("/v1/invoices/{id}/complete"),
+            "POST",
+        ),
+    ] {
+        let resp = t
+            .http
+            .request(method.clone(), t.url(&path))
+            .bearer_auth(&a.token)
+            .header("Lightyear-Company-ID", a.company.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.headers()["allow"], allow, "{method} {path}");
+        assert!(resp.headers().contains_key("x-request-id"));
+        expect_error(resp, 405, "METHOD_NOT_ALLOWED").await;
+    }
+    assert_untouched(&t, &a, id).await;
+    // An unknown path is still a 404.
+    let resp = t.get(&a, "/v1/nothing-here").send().await.unwrap();
+    expect_error(resp, 404, "NOT_FOUND").await;
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn complete_takes_any_absolute_http_url_up_to_its_length_limit() {
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let ids = t.publish_many(a.company, 2).await;
+    let long = format!("https://erp.example/{}", "x".repeat(2048));
+    let body = expect_error(
+        t.post_json(
+            &a,
+            &format!("/v1/invoices/{}/complete", ids[0]),
+            &json!({"externalUrl": long}),
+        )
+        .send()
+        .await
+        .unwrap(),
+        400,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(error_field(&body), "externalUrl");
+    assert_untouched(&t, &a, ids[0]).await;
+    for url in ["HTTP://0", "https://x"] {
+        let id = if url.starts_with("HTTP") {
+            ids[0]
+        } else {
+            ids[1]
+        };
+        let done = expect_ok(
+            t.post_json(
+                &a,
+                &format!("/v1/invoices/{id}/complete"),
+                &json!({"externalUrl": url}),
+            )
+            .send()
+            .await
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(done["export"]["externalUrl"], url);
+    }
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn the_dev_stack_serves_the_openapi_document_pointing_at_itself() {
+    let t = TestStack::start().await;
+    let resp = t.http.get(t.url("/openapi.json")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let doc: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(doc["servers"][0]["url"], t.stack.api_url.as_str());
+    assert_eq!(
+        doc["components"]["securitySchemes"]["clientCredentials"]["flows"]["clientCredentials"]
+            ["tokenUrl"],
+        t.stack.token_url.as_str()
+    );
+    assert_eq!(doc["paths"].as_object().unwrap().len(), 9);
     t.stop().await;
 }

@@ -277,10 +277,12 @@ async fn files_that_cannot_be_imported_fail_the_job_with_a_reason_and_change_not
         "{failed}"
     );
 
-    let missing_columns = t.import_csv(&a, "id,title\n1,Acme\n").await;
-    let failed = t
-        .wait_for_job(&a, missing_columns["jobId"].as_str().unwrap())
-        .await;
+    // Uploaded, a file without the required columns fails its job (inline, it is a 400:
+    // see every_refused_start_call_names_its_problem_and_starts_no_job).
+    let missing_columns = b"id,title\n1,Acme\n".to_vec();
+    let (job, url) = upload_job(&t, &a, "text/csv", missing_columns.len()).await;
+    assert_eq!(put_file(&t, &url, "text/csv", missing_columns).await, 200);
+    let failed = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
     assert_eq!(failed["status"], "FAILED");
     assert!(failed["failureReason"]
         .as_str()
@@ -1150,5 +1152,81 @@ async fn a_company_may_have_only_so_many_jobs_in_progress() {
         t.stack.app.import_jobs.open_jobs(a.company).await.unwrap(),
         MAX_OPEN_JOBS - 1
     );
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_inline_csv_that_cannot_be_imported_as_a_whole_is_a_400_and_starts_no_job() {
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    for (csv, says) in [
+        (
+            "id,title\n1,Acme\n",
+            "lacks the required columns externalId, name",
+        ),
+        (
+            "externalId,title\nA1,Acme\n",
+            "lacks the required column name",
+        ),
+        (
+            "externalId,name,name\nA1,Acme,Acme\n",
+            "names the column name twice",
+        ),
+    ] {
+        let resp = t
+            .http
+            .post(t.url("/v1/import-jobs?type=SUPPLIER_CARDS"))
+            .bearer_auth(&a.token)
+            .header("Lightyear-Company-ID", a.company.to_string())
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+            .await
+            .unwrap();
+        let body = expect_error(resp, 400, "VALIDATION_ERROR").await;
+        assert_eq!(error_field(&body), "body");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(says),
+            "{body}"
+        );
+    }
+    assert_eq!(t.count_items(a.company, "IMPORTJOB#").await, 0);
+    // A bad row is still the job's to report; the file as a whole is fine.
+    let job = t.import_csv(&a, "name,externalId\nAcme,A1\n,A2\n").await;
+    let done = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "FINISHED", "{done}");
+    assert_eq!(done["counts"]["created"], 1);
+    assert_eq!(done["errors"][0]["record"], 2);
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_whole_number_written_with_a_fraction_is_a_whole_number() {
+    // JSON Schema (and many encoders) count 1260.0 as the integer 1260.
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let job = t
+        .start_import(
+            &a,
+            t.import_request().json(&json!({
+                "type": "SUPPLIER_CARDS", "contentType": "text/csv", "contentLength": 1260.0
+            })),
+        )
+        .await;
+    assert_eq!(job["upload"]["headers"]["Content-Length"], "1260");
+    let body = expect_error(
+        t.post_json(
+            &a,
+            "/v1/import-jobs",
+            &json!({"type": "SUPPLIER_CARDS", "contentType": "text/csv", "contentLength": 1260.5}),
+        )
+        .send()
+        .await
+        .unwrap(),
+        400,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(error_field(&body), "contentLength");
     t.stop().await;
 }

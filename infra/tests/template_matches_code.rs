@@ -623,3 +623,151 @@ fn only_functions_that_page_may_read_the_continuation_secret_and_none_holds_it_i
     }
     assert_eq!(paging, 2, "the invoice queue and the supplier list page");
 }
+
+fn openapi() -> Value {
+    serde_yaml::from_str(ledgerdock_infra::dev::openapi::OPENAPI_YAML).expect("openapi.yaml parses")
+}
+
+/// An operation's parameters, `$ref`s resolved against the document's components.
+fn parameters<'a>(doc: &'a Value, operation: &'a Value) -> Vec<&'a Value> {
+    operation["parameters"]
+        .as_sequence()
+        .map(|ps| {
+            ps.iter()
+                .map(|p| match p["$ref"].as_str() {
+                    Some(r) => {
+                        let name = r.trim_start_matches("#/components/parameters/");
+                        &doc["components"]["parameters"][name]
+                    }
+                    None => p,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_openapi_document_declares_exactly_the_routes_scopes_and_query_parameters_the_code_serves() {
+    let doc = openapi();
+    assert_eq!(text(&doc["openapi"]), "3.1.0");
+    let paths = doc["paths"].as_mapping().unwrap();
+    let operations: usize = paths
+        .values()
+        .map(|item| item.as_mapping().unwrap().len())
+        .sum();
+    assert_eq!(operations, ROUTES.len(), "one operation per route, no more");
+    let scopes = &doc["components"]["securitySchemes"]["clientCredentials"]["flows"]
+        ["clientCredentials"]["scopes"];
+    let t = template();
+    for route in ROUTES {
+        let operation = &doc["paths"][route.path][route.method.to_ascii_lowercase()];
+        assert!(
+            operation.is_mapping(),
+            "openapi.yaml lacks {} {}",
+            route.method,
+            route.path
+        );
+        // The scope: the operation's, the template's, and the code's are one.
+        let scope = route.scope.oauth_name();
+        assert_eq!(
+            text(&operation["security"][0]["clientCredentials"][0]),
+            scope,
+            "{}",
+            route.function
+        );
+        assert!(
+            !scopes[scope.as_str()].is_null(),
+            "{scope} is not a declared scope"
+        );
+        let event = &function(&t, route.function)["Properties"]["Events"]["Api"]["Properties"];
+        assert_eq!(text(&event["Path"]), route.path);
+        assert_eq!(text(&event["Auth"]["AuthorizationScopes"][0]), scope);
+        // Query parameters: exactly those the code takes (any other is a 400).
+        let params = parameters(&doc, operation);
+        let mut query: Vec<&str> = params
+            .iter()
+            .filter(|p| p["in"].as_str() == Some("query"))
+            .map(|p| text(&p["name"]))
+            .collect();
+        query.sort_unstable();
+        let mut code = route.query.to_vec();
+        code.sort_unstable();
+        assert_eq!(query, code, "{} query parameters", route.function);
+        assert_eq!(
+            query.contains(&"continuationKey"),
+            route.pages,
+            "{} pages",
+            route.function
+        );
+        // Every operation names its company and answers the common errors.
+        assert!(
+            params
+                .iter()
+                .any(|p| p["name"].as_str() == Some("Lightyear-Company-ID")
+                    && p["in"].as_str() == Some("header")
+                    && p["required"].as_bool() == Some(true)),
+            "{}",
+            route.function
+        );
+        for status in ["400", "401", "403", "429", "503"] {
+            assert!(
+                !operation["responses"][status].is_null(),
+                "{} documents no {status}",
+                route.function
+            );
+        }
+        // And its path parameters are the route's {segments}.
+        let mut path_params: Vec<&str> = params
+            .iter()
+            .filter(|p| p["in"].as_str() == Some("path"))
+            .map(|p| text(&p["name"]))
+            .collect();
+        path_params.sort_unstable();
+        let mut segments: Vec<&str> = route
+            .path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            .collect();
+        segments.sort_unstable();
+        assert_eq!(path_params, segments, "{}", route.function);
+    }
+}
+
+#[test]
+fn every_error_code_the_api_or_its_gateway_answers_is_in_the_openapi_error_schema() {
+    let doc = openapi();
+    let codes: Vec<&str> = doc["components"]["schemas"]["Error"]["properties"]["error"]
+        ["properties"]["code"]["enum"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(text)
+        .collect();
+    for (_, _, code) in GATEWAY_ERRORS {
+        assert!(codes.contains(code), "{code}");
+    }
+    use ledgerdock_shared::ApiError;
+    let samples = [
+        ApiError::Unauthenticated(String::new()),
+        ApiError::Forbidden(String::new()),
+        ApiError::field("f", "m"),
+        ApiError::InvalidContinuationKey(String::new()),
+        ApiError::not_found(""),
+        ApiError::IdempotencyKeyReused(String::new()),
+        ApiError::PayloadTooLarge(String::new()),
+        ApiError::UnsupportedMediaType(String::new()),
+        ApiError::internal(""),
+    ];
+    for error in samples {
+        assert!(codes.contains(&error.code()), "{}", error.code());
+    }
+    for code in [
+        "INVALID_STATE_TRANSITION",
+        "RATE_LIMITED",
+        "TOO_MANY_OPEN_JOBS",
+        "UNAVAILABLE",
+        "METHOD_NOT_ALLOWED",
+    ] {
+        assert!(codes.contains(&code), "{code}");
+    }
+}

@@ -142,6 +142,7 @@ impl AppState {
             let (rate, result) = if route.method == "GET" {
                 let work = async {
                     let tenant = self.check(&caller, route.scope, &req).await?;
+                    crate::http::known_query(&req, route.query)?;
                     run(self, tenant, req).await
                 };
                 tokio::join!(counting, work)
@@ -149,7 +150,12 @@ impl AppState {
                 let (rate, checked) =
                     tokio::join!(counting, self.check(&caller, route.scope, &req));
                 let result = match (&rate, checked) {
-                    (Ok(rate), Ok(tenant)) if !rate.exceeded() => run(self, tenant, req).await,
+                    (Ok(rate), Ok(tenant)) if !rate.exceeded() => {
+                        match crate::http::known_query(&req, route.query) {
+                            Ok(()) => run(self, tenant, req).await,
+                            Err(e) => Err(e),
+                        }
+                    }
                     (_, Err(e)) => Err(e),
                     // Over the limit, or not counted: answered below, nothing done.
                     (_, Ok(_)) => Ok(Response::default()),

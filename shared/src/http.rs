@@ -116,6 +116,36 @@ pub fn path_param<T: std::str::FromStr<Err = String>>(
         .map_err(|e: String| ApiError::field(name, e))
 }
 
+/// A JSON number that is a whole number, as JSON Schema counts one: `30` and `30.0` alike
+/// (some JSON encoders write every number with a fraction).
+pub fn whole_number(value: &serde_json::Value) -> Option<u64> {
+    value.as_u64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= 9_007_199_254_740_992.0)
+            .map(|f| f as u64)
+    })
+}
+
+/// Refuses a query parameter the operation does not take, naming it and the ones it does.
+pub fn known_query(req: &Request, allowed: &[&str]) -> Result<(), ApiError> {
+    let Some(query) = req.query_string_parameters_ref() else {
+        return Ok(());
+    };
+    let Some((unknown, _)) = query.iter().find(|(name, _)| !allowed.contains(name)) else {
+        return Ok(());
+    };
+    let takes = if allowed.is_empty() {
+        "this operation takes no query parameters".to_string()
+    } else {
+        format!("this operation takes {}", allowed.join(", "))
+    };
+    Err(ApiError::field(
+        unknown,
+        format!("is not a query parameter of this operation; {takes}"),
+    ))
+}
+
 /// Default and largest page size of every list call.
 pub const DEFAULT_PAGE_LIMIT: usize = 100;
 pub const MAX_PAGE_LIMIT: usize = 200;

@@ -4,6 +4,7 @@
 
 pub mod engines;
 pub mod imports;
+pub mod openapi;
 pub mod router;
 
 use std::collections::BTreeMap;
@@ -315,10 +316,12 @@ impl DevStack {
         };
         let app = Arc::new(AppState::with_clients(config, dynamodb.clone(), s3));
         let clients = ClientRegistry::new(dynamodb, &options.table_name);
+        let token_url = format!("{api_url}/oauth2/token");
         let api = Arc::new(DevApi {
             app: app.clone(),
             issuer,
             clients: clients.clone(),
+            openapi: openapi::document(&api_url, &token_url)?,
         });
 
         let delivering_imports = Arc::new(AtomicBool::new(options.process_imports));
@@ -348,7 +351,6 @@ impl DevStack {
             }
         }));
 
-        let token_url = format!("{api_url}/oauth2/token");
         let demo = if options.seed_demo {
             say("seeding demo data…".into());
             let companies = crate::seed::seed_demo(&app, &clients, &|line| say(line)).await?;

@@ -1,5 +1,5 @@
 //! The dev stack's front door, playing API Gateway and Cognito on one port:
-//! `/health`, `/oauth2/token`, `/.well-known/jwks.json`, and every route of
+//! `/health`, `/oauth2/token`, `/.well-known/jwks.json`, `/openapi.json`, and every route of
 //! `ledgerdock_shared::handlers::ROUTES`, with the token and the route's scope checked the way
 //! the REST API's Cognito authorizer checks them, and the same request context handed on.
 
@@ -33,6 +33,8 @@ pub struct DevApi {
     pub app: Arc<AppState>,
     pub issuer: TokenIssuer,
     pub clients: ClientRegistry,
+    /// The API's OpenAPI document, with this stack's URLs (see [`super::openapi`]).
+    pub openapi: serde_json::Value,
 }
 
 pub fn router(api: Arc<DevApi>) -> Router {
@@ -40,6 +42,10 @@ pub fn router(api: Arc<DevApi>) -> Router {
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/oauth2/token", post(token))
         .route("/.well-known/jwks.json", get(jwks))
+        .route(
+            "/openapi.json",
+            get(|State(api): State<Arc<DevApi>>| async move { Json(api.openapi.clone()) }),
+        )
         .fallback(gateway)
         .layer(DefaultBodyLimit::max(GATEWAY_MAX_BODY_BYTES + 1))
         .layer(axum::middleware::map_response(
@@ -63,7 +69,9 @@ async fn framework_errors_in_api_shape(response: Response) -> Response {
         return response;
     }
     let (code, message) = match status {
-        StatusCode::METHOD_NOT_ALLOWED => ("NOT_FOUND", "no such route for this method"),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ("METHOD_NOT_ALLOWED", "this path does not take this method")
+        }
         StatusCode::NOT_FOUND => ("NOT_FOUND", "no such route"),
         StatusCode::PAYLOAD_TOO_LARGE => ("PAYLOAD_TOO_LARGE", "the request body is too large"),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
@@ -218,6 +226,28 @@ fn find_route(method: &str, path: &str) -> Option<(&'static Route, HashMap<Strin
     candidates.into_iter().next()
 }
 
+/// A known path asked with a method it does not take: 405 with `Allow`, as HTTP says. (API
+/// Gateway answers this with its MISSING_AUTHENTICATION_TOKEN response instead, which
+/// template.yaml shapes as a 404 NOT_FOUND; see README "Limits".)
+fn method_not_allowed(method: &str, path: &str, allowed: &[&str]) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let allow = allowed.join(", ");
+    let body = json!({"error": {
+        "code": "METHOD_NOT_ALLOWED",
+        "message": format!("{path} does not take {method}; it takes {allow}"),
+        "requestId": request_id,
+    }});
+    let mut response = (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response();
+    let headers = response.headers_mut();
+    if let Ok(value) = axum::http::HeaderValue::from_str(&allow) {
+        headers.insert(axum::http::header::ALLOW, value);
+    }
+    if let Ok(value) = axum::http::HeaderValue::from_str(&request_id) {
+        headers.insert("x-request-id", value);
+    }
+    response
+}
+
 fn error_response(error: ApiError) -> Response {
     to_axum(error.into_response(&uuid::Uuid::new_v4().to_string()))
 }
@@ -239,6 +269,14 @@ async fn gateway(State(api): State<Arc<DevApi>>, req: AxumRequest) -> Response {
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     let Some((route, path_params)) = find_route(&method, &path) else {
+        let allowed: Vec<&str> = ROUTES
+            .iter()
+            .filter(|r| match_path(r.path, &path).is_some())
+            .map(|r| r.method)
+            .collect();
+        if !allowed.is_empty() {
+            return method_not_allowed(&method, &path, &allowed);
+        }
         return error_response(ApiError::not_found(format!("no route for {method} {path}")));
     };
     let token = ledgerdock_shared::auth::Caller::bearer(req.headers()).map(str::to_string);

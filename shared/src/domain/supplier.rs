@@ -215,7 +215,7 @@ pub fn card_from_fields<'a>(
     let payment_terms_days = get("paymentTermsDays").and_then(|raw| {
         let days = match raw {
             RawValue::Cell(s) => s.trim().parse::<u64>().ok(),
-            RawValue::Json(v) => v.as_u64(),
+            RawValue::Json(v) => crate::http::whole_number(v),
         };
         match days {
             Some(d) if d <= MAX_PAYMENT_TERMS_DAYS => u16::try_from(d).ok(),

@@ -13,6 +13,10 @@ use crate::error::ApiError;
 use crate::http;
 use crate::store::invoices::Transition;
 
+/// Longest `externalUrl` stored: links into ERPs are far shorter, and the invoice item must
+/// stay well within DynamoDB's 400 KB.
+pub const MAX_EXTERNAL_URL_CHARS: usize = 2048;
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CompleteRequest {
@@ -34,13 +38,16 @@ fn validate(body: &CompleteRequest) -> Result<(), ApiError> {
     }
     if let Some(url) = &body.external_url {
         let lower = url.to_ascii_lowercase();
-        let well_formed = (lower.starts_with("https://") || lower.starts_with("http://"))
-            && url.len() > "https://".len()
+        let rest = lower
+            .strip_prefix("https://")
+            .or_else(|| lower.strip_prefix("http://"));
+        let well_formed = rest.is_some_and(|rest| !rest.is_empty())
+            && url.chars().count() <= MAX_EXTERNAL_URL_CHARS
             && !url.chars().any(|c| c.is_whitespace() || c.is_control());
         if !well_formed {
             return Err(ApiError::field(
                 "externalUrl",
-                "must be an absolute http(s) URL",
+                format!("must be an absolute http(s) URL of at most {MAX_EXTERNAL_URL_CHARS} characters"),
             ));
         }
         if url.len() > 2048 {

@@ -36,6 +36,9 @@ pub struct Route {
     pub scope: Scope,
     /// Whether it answers in pages (and so needs the continuation-key secret).
     pub pages: bool,
+    /// The query parameters it takes; any other is a 400 naming it (a mistyped `limt=5` is
+    /// not silently ignored).
+    pub query: &'static [&'static str],
     pub handler: Handler,
 }
 
@@ -51,6 +54,7 @@ pub static ROUTES: &[Route] = &[
         path: "/v1/invoices/exportable",
         scope: Scope::InvoicesRead,
         pages: true,
+        query: &["limit", "continuationKey"],
         handler: list_exportable_invoices::boxed,
     },
     Route {
@@ -59,6 +63,7 @@ pub static ROUTES: &[Route] = &[
         path: "/v1/invoices/{invoiceId}",
         scope: Scope::InvoicesRead,
         pages: false,
+        query: &[],
         handler: get_invoice::boxed,
     },
     Route {
@@ -67,6 +72,7 @@ pub static ROUTES: &[Route] = &[
         path: "/v1/invoices/{invoiceId}/download-url",
         scope: Scope::InvoicesRead,
         pages: false,
+        query: &["format"],
         handler: get_invoice_download_url::boxed,
     },
     Route {
@@ -75,6 +81,7 @@ pub static ROUTES: &[Route] = &[
         path: "/v1/invoices/{invoiceId}/complete",
         scope: Scope::InvoicesWrite,
         pages: false,
+        query: &[],
         handler: complete_invoice_export::boxed,
     },
     Route {
@@ -83,6 +90,7 @@ pub static ROUTES: &[Route] = &[
         path: "/v1/invoices/{invoiceId}/reject",
         scope: Scope::InvoicesWrite,
         pages: false,
+        query: &[],
         handler: reject_invoice_export::boxed,
     },
     Route {
@@ -91,6 +99,7 @@ pub static ROUTES: &[Route] = &[
         path: "/v1/import-jobs",
         scope: Scope::ImportsWrite,
         pages: false,
+        query: &["type"],
         handler: start_import_job::boxed,
     },
     Route {
@@ -99,6 +108,7 @@ pub static ROUTES: &[Route] = &[
         path: "/v1/import-jobs/{jobId}",
         scope: Scope::ImportsRead,
         pages: false,
+        query: &[],
         handler: get_import_job::boxed,
     },
     Route {
@@ -107,6 +117,7 @@ pub static ROUTES: &[Route] = &[
         path: "/v1/suppliers",
         scope: Scope::ImportsRead,
         pages: true,
+        query: &["limit", "continuationKey"],
         handler: list_suppliers::boxed,
     },
     Route {
@@ -115,6 +126,7 @@ pub static ROUTES: &[Route] = &[
         path: "/v1/suppliers/{externalId}",
         scope: Scope::ImportsRead,
         pages: false,
+        query: &[],
         handler: get_supplier::boxed,
     },
 ];

@@ -56,7 +56,7 @@ fn upload_bytes(raw: Option<serde_json::Value>) -> Result<u64, ApiError> {
     let message = format!(
         "is required for an upload: the file's exact size in bytes, 1 to {MAX_FILE_BYTES} (larger files: split them into several jobs)"
     );
-    match raw.as_ref().and_then(serde_json::Value::as_u64) {
+    match raw.as_ref().and_then(http::whole_number) {
         Some(n) if (1..=MAX_FILE_BYTES).contains(&n) => Ok(n),
         _ => Err(ApiError::field("contentLength", message)),
     }
@@ -70,6 +70,25 @@ fn import_type(raw: Option<&str>) -> Result<ImportType, ApiError> {
         )),
         Some(raw) => ImportType::parse(raw).map_err(|e| ApiError::field("type", e)),
     }
+}
+
+/// Reads an inline CSV file through now, so that a file that cannot be imported as a whole
+/// (no header row naming externalId and name, a column named twice, an oversized row) is a
+/// 400 here rather than a job that fails a moment later. A bad row is still the job's to
+/// report, with the rest imported. The records read are dropped as they come.
+fn check_csv_file(bytes: &[u8]) -> Result<(), ApiError> {
+    const CHUNK: usize = 64 * 1024;
+    let mut reader = ImportFormat::Csv.reader();
+    let mut records = Vec::new();
+    for chunk in bytes.chunks(CHUNK) {
+        reader
+            .push(chunk, &mut records)
+            .map_err(|e| ApiError::field("body", e.0))?;
+        records.clear();
+    }
+    reader
+        .finish(&mut records)
+        .map_err(|e| ApiError::field("body", e.0))
 }
 
 fn parse(req: &Request) -> Result<StartRequest, ApiError> {
@@ -90,8 +109,10 @@ fn parse(req: &Request) -> Result<StartRequest, ApiError> {
                     "is empty; a CSV import is a header row naming the fields, then one row per record",
                 ));
             }
+            let import_type = import_type(query_type.as_deref())?;
+            check_csv_file(bytes)?;
             Ok(StartRequest {
-                import_type: import_type(query_type.as_deref())?,
+                import_type,
                 format: ImportFormat::Csv,
                 inline: Some(bytes.to_vec()),
                 upload_bytes: None,

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""The API held to its contract: starts a fresh dev stack (in memory, with the demo data),
+onboards a client for the first demo company, seeds what the fuzzer cannot invent (real
+continuation keys, a few supplier cards), then runs schemathesis with every check against the
+stack's /openapi.json. Exits with schemathesis's status.
+
+    python3 infra/contract/run.py [extra schemathesis arguments]
+
+Needs `schemathesis` (pip install schemathesis) and builds the `ledgerdock` binary first.
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(method, url, headers=None, body=None, form=None, auth=None):
+    data = None
+    headers = dict(headers or {})
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    if form is not None:
+        data = urllib.parse.urlencode(form).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    if auth is not None:
+        import base64
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    req = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def main():
+    subprocess.run(
+        ["cargo", "build", "--quiet", "-p", "ledgerdock-infra", "--bin", "ledgerdock"],
+        cwd=ROOT, check=True,
+    )
+    binary = os.path.join(ROOT, "target", "debug", "ledgerdock")
+    data_dir = tempfile.mkdtemp(prefix="ledgerdock-contract-")
+    api, s3, ddb = free_port(), free_port(), free_port()
+    stack = subprocess.Popen(
+        [binary, "dev", "--in-memory", "--seed-demo", "--data-dir", data_dir,
+         "--port", str(api), "--s3-port", str(s3), "--dynamodb-port", str(ddb)],
+        stdout=subprocess.DEVNULL, stderr=open(os.path.join(data_dir, "stack.log"), "w"),
+    )
+    try:
+        base = f"http://127.0.0.1:{api}"
+        # The stack writes demo.json once it is up and seeded.
+        demo_file = os.path.join(data_dir, "demo.json")
+        for _ in range(240):
+            if os.path.exists(demo_file) or stack.poll() is not None:
+                break
+            time.sleep(0.5)
+        demo = json.load(open(demo_file))
+        company = demo["companies"][0]["companyId"]
+
+        # A client of its own, with a rate limit the fuzzer will not reach.
+        created = subprocess.run(
+            [binary, "clients", "create", "--name", "schemathesis", "--company", company,
+             "--scopes", "invoices.read,invoices.write,imports.read,imports.write",
+             "--rate-limit", "1000000", "--dynamodb-endpoint", f"http://127.0.0.1:{ddb}", "--json"],
+            check=True, capture_output=True, text=True,
+        )
+        credentials = json.loads(created.stdout)["credentials"]
+        status, token = call("POST", f"{base}/oauth2/token", form={"grant_type": "client_credentials"},
+                             auth=(credentials["clientId"], credentials["clientSecret"]))
+        assert status == 200, token
+        headers = {"Authorization": f"Bearer {token['access_token']}", "Lightyear-Company-ID": company}
+
+        # Supplier cards to page through, imported through the API itself.
+        records = [{"externalId": f"CONTRACT-{i}", "name": f"Contract supplier {i}"} for i in range(3)]
+        status, job = call("POST", f"{base}/v1/import-jobs", headers, {"type": "SUPPLIER_CARDS", "records": records})
+        assert status == 202, job
+        for _ in range(120):
+            status, job = call("GET", f"{base}/v1/import-jobs/{job['jobId']}", headers)
+            if job["status"] != "IN_PROGRESS":
+                break
+            time.sleep(0.25)
+        assert job["status"] == "FINISHED", job
+
+        # A continuation key is signed by the server; none can be generated. Real ones, then.
+        keys = {}
+        for operation, path in (("listExportableInvoices", "/v1/invoices/exportable"),
+                                ("listSuppliers", "/v1/suppliers")):
+            status, page = call("GET", f"{base}{path}?limit=1", headers)
+            assert status == 200 and page["continuationKey"], page
+            keys[operation] = page["continuationKey"]
+
+        config = os.path.join(data_dir, "schemathesis.toml")
+        with open(os.path.join(HERE, "schemathesis.toml")) as template, open(config, "w") as out:
+            out.write(template.read())
+            out.write(f'\n[parameters]\n"header.Lightyear-Company-ID" = "{company}"\n"query.type" = "SUPPLIER_CARDS"\n')
+            for operation, key in keys.items():
+                out.write(f'\n[[operations]]\ninclude-operation-id = "{operation}"\n'
+                          f'parameters = {{ "query.continuationKey" = "{key}" }}\n')
+        env = dict(os.environ, SCHEMATHESIS_TELEMETRY="false")
+        result = subprocess.run(
+            ["schemathesis", "--config-file", config, "run", f"{base}/openapi.json",
+             "--checks", "all", "-H", f"Authorization: Bearer {token['access_token']}",
+             *sys.argv[1:]],
+            env=env,
+        )
+        if result.returncode != 0:
+            print(f"stack log: {os.path.join(data_dir, 'stack.log')}", file=sys.stderr)
+        return result.returncode
+    finally:
+        stack.terminate()
+        stack.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
