@@ -261,6 +261,13 @@ pub async fn expect_ok(resp: reqwest::Response) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// Sends `request` and asserts a 400 VALIDATION_ERROR naming `field`; returns the body.
+pub async fn expect_invalid(request: reqwest::RequestBuilder, field: &str) -> Value {
+    let body = expect_error(request.send().await.unwrap(), 400, "VALIDATION_ERROR").await;
+    assert_eq!(error_field(&body), field, "{body}");
+    body
+}
+
 /// Asserts the status and `error.code`, and that the body has the error shape with a requestId.
 pub async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> Value {
     let got = resp.status();
