@@ -771,3 +771,37 @@ fn every_error_code_the_api_or_its_gateway_answers_is_in_the_openapi_error_schem
         assert!(codes.contains(&code), "{code}");
     }
 }
+
+#[test]
+fn every_function_has_a_sam_local_event_and_api_events_match_their_routes() {
+    let functions_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions");
+    for entry in std::fs::read_dir(functions_dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let path = format!("{}/events/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        let event: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{path} is missing")),
+        )
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
+        let Some(route) = ledgerdock_shared::handlers::route(&name) else {
+            continue;
+        };
+        assert_eq!(event["resource"], route.path, "{path}");
+        assert_eq!(event["httpMethod"], route.method, "{path}");
+        assert_eq!(
+            event["requestContext"]["resourcePath"], route.path,
+            "{path}"
+        );
+        let claims = &event["requestContext"]["authorizer"]["claims"];
+        assert_eq!(claims["token_use"], "access", "{path}");
+        assert!(
+            claims["scope"]
+                .as_str()
+                .is_some_and(|s| s.split(' ').any(|s| s == route.scope.oauth_name())),
+            "{path}: the claims carry the route's scope"
+        );
+        assert!(
+            event["headers"]["Lightyear-Company-ID"].is_string(),
+            "{path}"
+        );
+    }
+}
