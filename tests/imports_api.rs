@@ -5,9 +5,10 @@
 use std::time::Duration;
 
 use ledgerdock_infra::dev::DevOptions;
-use ledgerdock_shared::auth::Scope;
+use ledgerdock_shared::domain::JobStatus;
+use ledgerdock_shared::domain::Scope;
 use ledgerdock_shared::imports::worker::{process_object, Processed};
-use ledgerdock_shared::imports::{object_key, JobStatus};
+use ledgerdock_shared::store::import_files::object_key;
 use ledgerdock_tests::*;
 use serde_json::{json, Value};
 
@@ -1042,7 +1043,7 @@ async fn a_worker_stops_writing_once_its_job_is_ended_by_someone_else() {
 
 #[tokio::test]
 async fn the_second_read_of_an_import_file_insists_on_the_version_the_first_read() {
-    use ledgerdock_shared::imports::files::Opened;
+    use ledgerdock_shared::store::import_files::Opened;
     let t = TestStack::start_with(manual_worker_options()).await;
     let a = t.tenant_all_scopes().await;
     let csv = supplier_csv("V", 3);

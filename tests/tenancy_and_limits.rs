@@ -2,7 +2,7 @@
 //! revoke / delete / rotate taking effect without a redeploy, and per-client rate limits with
 //! their headers and usage counts.
 
-use ledgerdock_shared::auth::Scope;
+use ledgerdock_shared::domain::Scope;
 use ledgerdock_shared::domain::{CompanyId, DocumentFormat, InvoiceId, InvoiceStatus};
 use ledgerdock_shared::handlers::{Route, ROUTES};
 use ledgerdock_tests::*;

@@ -9,7 +9,7 @@ use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::{self, KeyPair as _};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use ledgerdock_shared::auth::Scope;
+use ledgerdock_shared::domain::Scope;
 pub use ledgerdock_shared::token::{Claims, TokenError};
 use ledgerdock_shared::token::{Jwks, TokenVerifier};
 use serde_json::json;

@@ -3,7 +3,7 @@
 //! adds nothing: existing invoices are left as they are, and a demo client gets a new secret.
 
 use chrono::{Duration, TimeZone, Utc};
-use ledgerdock_shared::auth::Scope;
+use ledgerdock_shared::domain::Scope;
 use ledgerdock_shared::domain::{
     CompanyId, CurrencyCode, DocumentFormat, DocumentType, InvoiceId, Money, NewInvoice,
     NewLineItem, Supplier, Timestamp, TrackingCategory,

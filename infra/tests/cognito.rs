@@ -8,8 +8,8 @@ use aws_smithy_types::body::SdkBody;
 use ledgerdock_infra::clients::cognito::{CognitoClients, Rotation};
 use ledgerdock_infra::clients::{ClientAdmin, Directory};
 use ledgerdock_infra::dev::{DevOptions, DevStack};
-use ledgerdock_shared::auth::Scope;
 use ledgerdock_shared::domain::CompanyId;
+use ledgerdock_shared::domain::Scope;
 use serde_json::{json, Value};
 
 const POOL: &str = "eu-west-1_AbCdEf123";

@@ -10,7 +10,6 @@
 pub mod app;
 pub mod auth;
 pub mod config;
-pub mod documents;
 pub mod domain;
 pub mod error;
 pub mod handlers;

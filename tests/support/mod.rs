@@ -10,7 +10,7 @@ use std::time::Duration;
 use ledgerdock_infra::dev::{DevOptions, DevStack};
 use ledgerdock_infra::publish::{publish_with_files, SoftCopy};
 use ledgerdock_infra::samples;
-use ledgerdock_shared::auth::Scope;
+use ledgerdock_shared::domain::Scope;
 use ledgerdock_shared::domain::{
     CompanyId, DocumentFormat, InvoiceHeader, InvoiceId, NewInvoice, Timestamp,
 };

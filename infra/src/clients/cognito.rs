@@ -6,7 +6,7 @@ use anyhow::Context;
 use aws_sdk_cognitoidentityprovider::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_cognitoidentityprovider::types::OAuthFlowType;
 use aws_sdk_cognitoidentityprovider::Client;
-use ledgerdock_shared::auth::Scope;
+use ledgerdock_shared::domain::Scope;
 
 /// An SDK failure with its full context, naming the Cognito action.
 fn failed<E: std::error::Error>(action: &'static str) -> impl FnOnce(E) -> anyhow::Error {

@@ -11,7 +11,7 @@ use aws_lc_rs::pbkdf2;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine;
-use ledgerdock_shared::auth::Scope;
+use ledgerdock_shared::domain::Scope;
 use ledgerdock_shared::domain::Timestamp;
 use ledgerdock_shared::store::clients::{ClientProfile, ClientStore, DEFAULT_RATE_LIMIT};
 

@@ -9,7 +9,7 @@ pub mod local;
 use std::collections::BTreeMap;
 
 use anyhow::Context;
-use ledgerdock_shared::auth::Scope;
+use ledgerdock_shared::domain::Scope;
 use ledgerdock_shared::domain::{CompanyId, Timestamp};
 use ledgerdock_shared::store::clients::{ClientProfile, ClientStore};
 use ledgerdock_shared::store::grants::GrantStore;

@@ -18,7 +18,7 @@ use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::request::RequestContext;
 use lambda_http::RequestExt;
-use ledgerdock_shared::auth::Scope;
+use ledgerdock_shared::domain::Scope;
 use ledgerdock_shared::handlers::{Route, ROUTES};
 use ledgerdock_shared::{ApiError, AppState};
 use serde_json::json;

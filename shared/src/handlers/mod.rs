@@ -21,7 +21,7 @@ use std::pin::Pin;
 use lambda_http::{Body, Request, Response};
 
 use crate::app::AppState;
-use crate::auth::Scope;
+use crate::domain::Scope;
 
 pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>>;
 pub type Handler = for<'a> fn(&'a AppState, &'static Route, Request) -> HandlerFuture<'a>;

@@ -7,10 +7,10 @@ use aws_sdk_s3::Client;
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
-use crate::documents::object_key;
 use crate::domain::{CompanyId, Document, DocumentFormat, InvoiceId, NewInvoice};
 use crate::error::ApiError;
 use crate::publish::publish_invoice;
+use crate::store::documents::object_key;
 use crate::store::invoices::PublishOutcome;
 
 #[derive(Debug, Deserialize)]
@@ -91,14 +91,14 @@ async fn describe(
         .map_err(|e| {
             if e.as_service_error().is_some_and(|e| e.is_not_found()) {
                 ApiError::field("documents", format!("no object at s3://{bucket}/{key}"))
-            } else if crate::documents::s3_denied(&e) {
+            } else if crate::store::s3_denied(&e) {
                 // S3's answer for a missing key to a caller that may not list the prefix.
                 ApiError::field(
                     "documents",
                     format!("no object readable at s3://{bucket}/{key} (S3 answered 403)"),
                 )
             } else {
-                crate::documents::s3_error("HeadObject", e)
+                crate::store::s3_error("HeadObject", e)
             }
         })?;
     Ok(Document {

@@ -12,12 +12,10 @@ use super::{HandlerFuture, Route};
 use crate::app::AppState;
 use crate::auth::Tenant;
 use crate::domain::{CompanyId, JobId, Timestamp};
+use crate::domain::{Counts, ImportFormat, ImportJob, ImportType, JobSource, JobStatus};
 use crate::error::ApiError;
 use crate::http;
-use crate::imports::{
-    Counts, ImportFormat, ImportJob, ImportType, JobSource, JobStatus, MAX_FILE_BYTES,
-    MAX_INLINE_BYTES,
-};
+use crate::imports::{MAX_FILE_BYTES, MAX_INLINE_BYTES};
 use crate::store::import_jobs::{Created, Ending, FirstUse, Guard, Idempotency};
 
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
@@ -78,7 +76,7 @@ fn import_type(raw: Option<&str>) -> Result<ImportType, ApiError> {
 /// report, with the rest imported. The records read are dropped as they come.
 fn check_csv_file(bytes: &[u8]) -> Result<(), ApiError> {
     const CHUNK: usize = 64 * 1024;
-    let mut reader = ImportFormat::Csv.reader();
+    let mut reader = crate::imports::reader::for_format(ImportFormat::Csv);
     let mut records = Vec::new();
     for chunk in bytes.chunks(CHUNK) {
         reader
@@ -366,7 +364,7 @@ async fn replay(
 
 fn accepted(
     job: &ImportJob,
-    upload: Option<crate::imports::files::UploadInstructions>,
+    upload: Option<crate::store::import_files::UploadInstructions>,
     replayed: bool,
 ) -> Result<Response<Body>, ApiError> {
     let mut body = job.view();

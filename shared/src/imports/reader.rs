@@ -7,6 +7,7 @@ use crate::domain::supplier::{
     card_from_fields, card_from_json, external_id_hint, RawValue, SupplierCard,
     REQUIRED_SUPPLIER_FIELDS, SUPPLIER_FIELDS,
 };
+use crate::domain::ImportFormat;
 use crate::error::FieldError;
 
 /// Largest single record (one CSV row or one JSON array element).
@@ -33,6 +34,14 @@ pub struct RecordProblems {
     /// The record's externalId when it could be read.
     pub external_id: Option<String>,
     pub errors: Vec<FieldError>,
+}
+
+/// The reader for a file of `format`.
+pub fn for_format(format: ImportFormat) -> Box<dyn RecordReader> {
+    match format {
+        ImportFormat::Csv => Box::new(CsvReader::new()),
+        ImportFormat::Json => Box::new(JsonReader::new()),
+    }
 }
 
 pub trait RecordReader: Send {

@@ -7,8 +7,8 @@
 
 use crate::app::AppState;
 use crate::domain::Timestamp;
+use crate::domain::{JobSource, JobStatus};
 use crate::error::ApiError;
-use crate::imports::{JobSource, JobStatus};
 use crate::store::import_jobs::{Ending, Guard, Overdue};
 
 /// Jobs read per Query page.

@@ -24,16 +24,14 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::try_join_all;
 
-use super::files::Opened;
 use super::reader::{FileError, ParsedRecord, RecordReader};
-use super::{
-    parse_object_key, Counts, ImportJob, JobStatus, RecordError, MAX_FILE_BYTES, MAX_RECORDS,
-    MAX_REPORTED_ERRORS, MAX_REPORTED_ERROR_BYTES,
-};
+use super::{MAX_FILE_BYTES, MAX_RECORDS, MAX_REPORTED_ERRORS, MAX_REPORTED_ERROR_BYTES};
 use crate::app::AppState;
 use crate::domain::supplier::SupplierCard;
 use crate::domain::{CompanyId, JobId, Timestamp};
+use crate::domain::{Counts, ImportJob, JobStatus, RecordError};
 use crate::error::ApiError;
+use crate::store::import_files::{object_key, parse_object_key, Opened};
 use crate::store::import_jobs::{Ending, Guard, Lease};
 use crate::store::suppliers::{StoredSupplier, SupplierMeta, WriteOutcome, BATCH_GET_MAX};
 use crate::store::BATCH_WRITE_MAX;
@@ -197,7 +195,11 @@ struct FileRecords {
 impl FileRecords {
     /// Opens the file; with `pinned`, only the very version read before.
     async fn open(state: &AppState, job: &ImportJob, pinned: Option<&str>) -> Result<Self, Stop> {
-        let file = match state.import_files.open(&job.object_key(), pinned).await? {
+        let file = match state
+            .import_files
+            .open(&object_key(&job.company_id, &job.job_id), pinned)
+            .await?
+        {
             Opened::File(file) => file,
             Opened::Missing => {
                 return Err(FileError(
@@ -221,7 +223,7 @@ impl FileRecords {
             .into());
         }
         Ok(Self {
-            reader: job.content_type.reader(),
+            reader: super::reader::for_format(job.content_type),
             etag: file.etag,
             body: file.body,
             done: false,
@@ -562,7 +564,7 @@ impl<'a> Import<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::imports::{ImportFormat, ImportType, JobSource};
+    use crate::domain::{ImportFormat, ImportType, JobSource};
     use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
     use aws_smithy_types::body::SdkBody;
 

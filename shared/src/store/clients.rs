@@ -23,10 +23,11 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Timelike, Utc};
 
+use super::attributes::s;
+use super::attributes::{parse_scopes, scope_list};
 use super::dynamo_error;
-use super::grants::client_pk;
-use super::schema::{PK, SK, TTL_ATTRIBUTE};
-use crate::auth::Scope;
+use super::schema::{client_pk, PK, SK, TTL_ATTRIBUTE};
+use crate::domain::Scope;
 use crate::domain::Timestamp;
 use crate::error::ApiError;
 
@@ -39,10 +40,6 @@ const MINUTE_PREFIX: &str = "MINUTE#";
 const USAGE_RETENTION_DAYS: i64 = 35;
 /// Bounds the per-container cache of rate limits.
 const MAX_CACHED_LIMITS: usize = 10_000;
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
 
 fn key(client_id: &str, sk: impl Into<String>) -> HashMap<String, AttributeValue> {
     HashMap::from([
@@ -111,27 +108,6 @@ impl ClientProfile {
             secret_hash: text("secretHash"),
         })
     }
-}
-
-pub(crate) fn scope_list(scopes: &[Scope]) -> AttributeValue {
-    AttributeValue::L(
-        scopes
-            .iter()
-            .map(|s| AttributeValue::S(s.name().into()))
-            .collect(),
-    )
-}
-
-pub(crate) fn parse_scopes(value: Option<&AttributeValue>) -> Vec<Scope> {
-    value
-        .and_then(|v| v.as_l().ok())
-        .map(|list| {
-            list.iter()
-                .filter_map(|v| v.as_s().ok())
-                .filter_map(|s| Scope::parse(s))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Where a client stands in the current one-minute window.

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
-use super::clients::{parse_scopes, scope_list};
+use super::attributes::{parse_scopes, scope_list};
 use super::dynamo_error;
-use super::schema::{PK, SK};
-use crate::auth::Scope;
+use super::schema::{client_pk, company_pk, PK, SK};
+use crate::domain::Scope;
 use crate::domain::{CompanyId, Timestamp};
 use crate::error::ApiError;
 
@@ -32,10 +32,6 @@ pub struct GrantStore {
     cache: Mutex<HashMap<CacheKey, CachedGrant>>,
 }
 
-pub fn client_pk(client_id: &str) -> String {
-    format!("CLIENT#{client_id}")
-}
-
 impl GrantStore {
     pub fn new(client: Client, table: impl Into<String>, ttl: Duration) -> Self {
         Self {
@@ -49,10 +45,7 @@ impl GrantStore {
     fn key(client_id: &str, company: &CompanyId) -> HashMap<String, AttributeValue> {
         HashMap::from([
             (PK.to_string(), AttributeValue::S(client_pk(client_id))),
-            (
-                SK.to_string(),
-                AttributeValue::S(super::schema::company_pk(company)),
-            ),
+            (SK.to_string(), AttributeValue::S(company_pk(company))),
         ])
     }
 

@@ -30,13 +30,14 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 
+use super::attributes::s;
 use super::dynamo_error;
 use super::schema::{
     company_pk, OJ_PK, OJ_SK, OPEN_JOBS_INDEX, OPEN_JOBS_PARTITION, PK, SK, TTL_ATTRIBUTE,
 };
 use crate::domain::{CompanyId, JobId, Timestamp};
+use crate::domain::{Counts, ImportJob, RecordError};
 use crate::error::{ApiError, FieldError};
-use crate::imports::{Counts, ImportJob, RecordError};
 
 /// How long an Idempotency-Key keeps returning its first job.
 pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
@@ -45,10 +46,6 @@ pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
 pub const MAX_OPEN_JOBS: u64 = 25;
 /// The company's open-jobs counter.
 const OPEN_COUNT_SK: &str = "OPENIMPORTJOBS";
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
 
 fn job_sk(job: &JobId) -> String {
     format!("IMPORTJOB#{job}")

@@ -35,6 +35,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use serde::Serialize;
 
+use super::attributes::s;
 use super::schema::{company_pk, EQ_PK, EQ_SK, EXPORT_QUEUE_INDEX, PK, SK};
 use super::{batch_write, dynamo_error};
 use crate::domain::{
@@ -42,10 +43,6 @@ use crate::domain::{
     InvoiceStatus, LineItem, RejectionRecord,
 };
 use crate::error::ApiError;
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
 
 fn header_sk(invoice: &InvoiceId) -> String {
     format!("INVOICE#{invoice}")

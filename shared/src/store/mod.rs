@@ -1,7 +1,15 @@
-//! DynamoDB adapters. One table (see [`schema`]); each submodule owns one kind of item.
+//! Adapters: everything that talks to DynamoDB or S3, and nothing else does.
+//!
+//! DynamoDB: one table (see [`schema`]); each of [`clients`], [`grants`], [`invoices`],
+//! [`import_jobs`] and [`suppliers`] owns one kind of item. S3: one private bucket;
+//! [`documents`] keeps invoices' soft copies, [`import_files`] the files of import jobs.
+//! [`attributes`] reads and writes DynamoDB attribute values for all of them.
 
+pub mod attributes;
 pub mod clients;
+pub mod documents;
 pub mod grants;
+pub mod import_files;
 pub mod import_jobs;
 pub mod invoices;
 pub mod schema;
@@ -120,4 +128,33 @@ pub fn backoff(attempt: u32) -> Duration {
     let ceiling = (25u64 << attempt.min(7)).min(2_000);
     let jitter = u64::from(uuid::Uuid::new_v4().as_fields().0) % ceiling.max(1);
     Duration::from_millis(jitter.max(5))
+}
+
+/// An S3 failure as the API reports it: a logged 500 whose cause never reaches the client, or
+/// a 503 with Retry-After when S3 did not answer in time (see [`crate::sdk`]).
+pub(crate) fn s3_error<E, R>(operation: &str, err: aws_sdk_s3::error::SdkError<E, R>) -> ApiError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let cause = format!(
+        "S3 {operation} failed: {}",
+        aws_sdk_s3::error::DisplayErrorContext(&err)
+    );
+    if crate::sdk::unreachable(&err) {
+        ApiError::Unavailable {
+            retry_after_secs: 1,
+            cause,
+        }
+    } else {
+        ApiError::Internal(cause)
+    }
+}
+
+/// Whether S3 refused a read of a key as 403. Without `s3:ListBucket` on the prefix, that is
+/// how S3 answers a key that does not exist (with it, 404); template.yaml grants the listing
+/// where absence matters, and the code still reads a 403 on its own keys as "not there".
+pub(crate) fn s3_denied<E>(err: &aws_sdk_s3::error::SdkError<E>) -> bool {
+    err.raw_response()
+        .is_some_and(|r| r.status().as_u16() == 403)
 }

@@ -84,3 +84,8 @@ pub fn global_secondary_indexes() -> Vec<GlobalSecondaryIndex> {
 pub fn company_pk(company: &crate::domain::CompanyId) -> String {
     format!("COMPANY#{company}")
 }
+
+/// The partition of a machine client's profile and grants.
+pub fn client_pk(client_id: &str) -> String {
+    format!("CLIENT#{client_id}")
+}

@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, Wri
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 
+use super::attributes::s;
 use super::schema::{company_pk, PK, SK};
 use super::{backoff, batch_write, dynamo_error};
 use crate::domain::supplier::SupplierCard;
@@ -20,10 +21,6 @@ use crate::error::ApiError;
 pub const BATCH_GET_MAX: usize = 100;
 const BATCH_GET_MAX_ATTEMPTS: u32 = 10;
 const SUPPLIER_PREFIX: &str = "SUPPLIER#";
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
 
 pub fn supplier_sk(external_id: &str) -> String {
     format!("{SUPPLIER_PREFIX}{external_id}")

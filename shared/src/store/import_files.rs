@@ -9,10 +9,21 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use serde::Serialize;
 
-use super::ImportJob;
-use crate::documents::{s3_denied, s3_error};
-use crate::domain::Timestamp;
+use super::{s3_denied, s3_error};
+use crate::domain::{CompanyId, ImportJob, JobId, Timestamp};
 use crate::error::ApiError;
+
+/// Where a job's file lives in the bucket.
+pub fn object_key(company: &CompanyId, job: &JobId) -> String {
+    format!("imports/{company}/{job}")
+}
+
+/// The job an object key belongs to, if it is an import file's key.
+pub fn parse_object_key(key: &str) -> Option<(CompanyId, JobId)> {
+    let rest = key.strip_prefix("imports/")?;
+    let (company, job) = rest.split_once('/')?;
+    Some((company.parse().ok()?, job.parse().ok()?))
+}
 
 /// The `upload` member of a start call's 202: how to PUT the file.
 #[derive(Debug, Clone, Serialize)]
@@ -61,7 +72,7 @@ impl ImportFiles {
         self.client
             .put_object()
             .bucket(&self.bucket)
-            .key(job.object_key())
+            .key(object_key(&job.company_id, &job.job_id))
             .content_type(job.content_type.content_type())
             .body(ByteStream::from(bytes))
             .send()
@@ -97,7 +108,7 @@ impl ImportFiles {
             .client
             .put_object()
             .bucket(&self.bucket)
-            .key(job.object_key())
+            .key(object_key(&job.company_id, &job.job_id))
             .content_type(content_type)
             .content_length(i64::try_from(length).map_err(ApiError::internal)?)
             .if_none_match("*")
@@ -131,7 +142,7 @@ impl ImportFiles {
             .client
             .head_object()
             .bucket(&self.bucket)
-            .key(job.object_key())
+            .key(object_key(&job.company_id, &job.job_id))
             .send()
             .await
         {
@@ -146,7 +157,7 @@ impl ImportFiles {
     /// Copies the job's file onto itself, which makes S3 announce it again (ObjectCreated:Copy)
     /// and so runs the worker once more. S3 only allows a self-copy that replaces metadata.
     pub async fn announce_again(&self, job: &ImportJob) -> Result<(), ApiError> {
-        let key = job.object_key();
+        let key = object_key(&job.company_id, &job.job_id);
         self.client
             .copy_object()
             .bucket(&self.bucket)
@@ -189,5 +200,18 @@ impl ImportFiles {
             }
             Err(e) => Err(s3_error("GetObject", e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_keys_round_trip_and_reject_strangers() {
+        let (c, j) = (CompanyId::new_random(), JobId::new_random());
+        assert_eq!(parse_object_key(&object_key(&c, &j)), Some((c, j)));
+        assert_eq!(parse_object_key("documents/x/y"), None);
+        assert_eq!(parse_object_key(&format!("imports/{c}/{j}/extra")), None);
     }
 }

@@ -11,6 +11,7 @@ use aws_sdk_s3::Client;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
 
+use super::s3_error;
 use crate::domain::{CompanyId, Document, DocumentFormat, InvoiceId, Timestamp};
 use crate::error::ApiError;
 
@@ -52,35 +53,6 @@ pub fn content_disposition(file_name: &str) -> String {
         "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
         utf8_percent_encode(file_name, FILENAME_ENCODE)
     )
-}
-
-/// An S3 failure as the API reports it: a logged 500 whose cause never reaches the client, or
-/// a 503 with Retry-After when S3 did not answer in time (see [`crate::sdk`]).
-pub(crate) fn s3_error<E, R>(operation: &str, err: aws_sdk_s3::error::SdkError<E, R>) -> ApiError
-where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let cause = format!(
-        "S3 {operation} failed: {}",
-        aws_sdk_s3::error::DisplayErrorContext(&err)
-    );
-    if crate::sdk::unreachable(&err) {
-        ApiError::Unavailable {
-            retry_after_secs: 1,
-            cause,
-        }
-    } else {
-        ApiError::Internal(cause)
-    }
-}
-
-/// Whether S3 refused a read of a key as 403. Without `s3:ListBucket` on the prefix, that is
-/// how S3 answers a key that does not exist (with it, 404); template.yaml grants the listing
-/// where absence matters, and the code still reads a 403 on its own keys as "not there".
-pub(crate) fn s3_denied<E>(err: &aws_sdk_s3::error::SdkError<E>) -> bool {
-    err.raw_response()
-        .is_some_and(|r| r.status().as_u16() == 403)
 }
 
 /// What `GET /v1/invoices/{id}/download-url` returns.

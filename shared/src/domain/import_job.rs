@@ -1,0 +1,189 @@
+//! An import job: an AP/ERP system pushes supplier cards (JSON records, a CSV body, or a large
+//! file through a pre-signed upload URL). A job is IN_PROGRESS until it is FINISHED (counts and
+//! per-record errors) or FAILED (a reason). The job as stored and as the API shows it; how it
+//! runs is the `imports` feature, how it is kept is `store::import_jobs`.
+
+use serde::{Deserialize, Serialize};
+
+use super::{CompanyId, JobId, Timestamp};
+use crate::error::FieldError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ImportType {
+    SupplierCards,
+}
+
+impl ImportType {
+    pub const ALL: [ImportType; 1] = [ImportType::SupplierCards];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::SupplierCards => "SUPPLIER_CARDS",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| format!("{s:?} is not an import type; the API knows SUPPLIER_CARDS"))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobStatus {
+    InProgress,
+    Finished,
+    Failed,
+}
+
+/// The file format of an import, named by its media type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ImportFormat {
+    #[serde(rename = "text/csv")]
+    Csv,
+    #[serde(rename = "application/json")]
+    Json,
+}
+
+impl ImportFormat {
+    pub fn content_type(&self) -> &'static str {
+        match self {
+            Self::Csv => "text/csv",
+            Self::Json => "application/json",
+        }
+    }
+
+    /// Parses a Content-Type header value (parameters such as charset are ignored).
+    pub fn from_content_type(value: &str) -> Option<Self> {
+        let essence = value.split(';').next()?.trim().to_ascii_lowercase();
+        match essence.as_str() {
+            "text/csv" => Some(Self::Csv),
+            "application/json" => Some(Self::Json),
+            _ => None,
+        }
+    }
+}
+
+/// How the job's file arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobSource {
+    /// In the start call's body (JSON records or CSV).
+    Inline,
+    /// Through a pre-signed upload URL.
+    Upload,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub received: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub failed: u64,
+}
+
+/// One problem with one record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordError {
+    /// 1-based position of the record in the JSON array, or of the data row in the CSV.
+    pub record: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    pub field: String,
+    pub message: String,
+}
+
+/// An import job as stored (and, through [`ImportJob::view`], as the API shows it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportJob {
+    pub job_id: JobId,
+    pub company_id: CompanyId,
+    #[serde(rename = "type")]
+    pub import_type: ImportType,
+    pub status: JobStatus,
+    pub source: JobSource,
+    pub content_type: ImportFormat,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Timestamp>,
+    #[serde(default)]
+    pub counts: Counts,
+    #[serde(default)]
+    pub errors: Vec<RecordError>,
+    #[serde(default)]
+    pub errors_truncated: bool,
+    #[serde(default)]
+    pub warnings: Vec<FieldError>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    /// Upload jobs: when the upload URL stops working.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_expires_at: Option<Timestamp>,
+    /// When a worker first picked the file up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processing_started_at: Option<Timestamp>,
+    /// When the sweep found the file landed but never picked up (its S3 event lost) and had
+    /// S3 announce it again. Done once per job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announced_again_at: Option<Timestamp>,
+    /// The sweep fails the job if it is still IN_PROGRESS after this.
+    pub deadline: Timestamp,
+    /// The checkpoint of an interrupted import: every card up to this record is written and
+    /// counted (see `store::import_jobs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_after_record: Option<u64>,
+    /// Upload jobs: the file's size, which the upload URL is signed for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+}
+
+impl ImportJob {
+    /// The job as `GET /v1/import-jobs/{jobId}` shows it: every documented field present.
+    pub fn view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "jobId": self.job_id,
+            "type": self.import_type,
+            "status": self.status,
+            "source": self.source,
+            "contentType": self.content_type,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+            "processingStartedAt": self.processing_started_at,
+            "finishedAt": self.finished_at,
+            "counts": self.counts,
+            "errors": self.errors,
+            "errorsTruncated": self.errors_truncated,
+            "warnings": self.warnings,
+            "failureReason": self.failure_reason,
+        })
+    }
+
+    pub fn location(&self) -> String {
+        format!("/v1/import-jobs/{}", self.job_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types_and_import_types_parse() {
+        assert_eq!(
+            ImportFormat::from_content_type("text/csv; charset=utf-8"),
+            Some(ImportFormat::Csv)
+        );
+        assert_eq!(ImportFormat::from_content_type("text/plain"), None);
+        assert!(ImportType::parse("SUPPLIER_CARDS").is_ok());
+        assert!(ImportType::parse("supplier_cards").is_err());
+    }
+}
