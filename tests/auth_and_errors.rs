@@ -638,11 +638,12 @@ fn claimless_event(
 #[tokio::test(flavor = "multi_thread")]
 async fn without_authorizer_claims_a_function_verifies_the_token_only_where_given_a_jwks() {
     use ledgerdock_shared::config::TokenKeys;
-    use ledgerdock_shared::handlers::route;
+    use ledgerdock_shared::gate::serve;
+    use ledgerdock_shared::handlers::{complete_invoice_export, list_exportable_invoices};
     let t = TestStack::start().await;
     let a = t.tenant(&[Scope::InvoicesRead]).await;
     let ids = t.publish_many(a.company, 2).await;
-    let list = route("list-exportable-invoices").unwrap();
+    let list = &list_exportable_invoices::ROUTE;
     let status = |response: lambda_http::Response<lambda_http::Body>| {
         let code = response.status().as_u16();
         let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
@@ -652,7 +653,7 @@ async fn without_authorizer_claims_a_function_verifies_the_token_only_where_give
     // As deployed in AWS (no JWKS setting): a claim-less event is a 401, token or not.
     let app = &t.stack.app;
     let (code, body) = status(
-        (list.handler)(
+        serve(
             app,
             list,
             claimless_event("/v1/invoices/exportable", Some(&a.token), a.company),
@@ -671,7 +672,7 @@ async fn without_authorizer_claims_a_function_verifies_the_token_only_where_give
     let local =
         ledgerdock_shared::AppState::with_clients(config, app.dynamodb.clone(), app.s3.clone());
     let (code, body) = status(
-        (list.handler)(
+        serve(
             &local,
             list,
             claimless_event("/v1/invoices/exportable", Some(&a.token), a.company),
@@ -698,7 +699,7 @@ async fn without_authorizer_claims_a_function_verifies_the_token_only_where_give
     forged.insert(forged.len() / 2, 'x');
     for token in [None, Some(other_key.as_str()), Some(forged.as_str())] {
         let (code, body) = status(
-            (list.handler)(
+            serve(
                 &local,
                 list,
                 claimless_event("/v1/invoices/exportable", token, a.company),
@@ -707,14 +708,14 @@ async fn without_authorizer_claims_a_function_verifies_the_token_only_where_give
         );
         assert_eq!(code, 401, "{token:?}: {body}");
     }
-    let complete = route("complete-invoice-export").unwrap();
+    let complete = &complete_invoice_export::ROUTE;
     let mut event = claimless_event(
         &format!("/v1/invoices/{}/complete", ids[0]),
         Some(&a.token),
         a.company,
     );
     *event.method_mut() = http::Method::POST;
-    let (code, body) = status((complete.handler)(&local, complete, event).await);
+    let (code, body) = status(serve(&local, complete, event).await);
     assert_eq!(code, 403, "{body}");
     assert_untouched(&t, &a, ids[0]).await;
     t.stop().await;

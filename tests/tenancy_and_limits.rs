@@ -4,7 +4,8 @@
 
 use ledgerdock_shared::domain::Scope;
 use ledgerdock_shared::domain::{CompanyId, DocumentFormat, InvoiceId, InvoiceStatus};
-use ledgerdock_shared::handlers::{Route, ROUTES};
+use ledgerdock_shared::gate::Route;
+use ledgerdock_shared::handlers::{complete_invoice_export, list_exportable_invoices, ROUTES};
 use ledgerdock_tests::*;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -196,10 +197,7 @@ async fn a_grant_limits_its_company_even_when_the_token_carries_more() {
     let token = t
         .token(&credentials.client_id, &credentials.client_secret, None)
         .await;
-    let complete = ROUTES
-        .iter()
-        .find(|r| r.function == "complete-invoice-export")
-        .unwrap();
+    let complete = &complete_invoice_export::ROUTE;
     let resp = call(&t, complete, &token, a.company, &a)
         .send()
         .await
@@ -218,10 +216,7 @@ async fn a_grant_limits_its_company_even_when_the_token_carries_more() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    let list = ROUTES
-        .iter()
-        .find(|r| r.function == "list-exportable-invoices")
-        .unwrap();
+    let list = &list_exportable_invoices::ROUTE;
     let resp = call(&t, list, &token, b.company, &b).send().await.unwrap();
     expect_error(resp, 403, "FORBIDDEN").await;
     t.stop().await;

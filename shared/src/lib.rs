@@ -8,10 +8,10 @@
 //! - [`app`] / [`config`] / [`runtime`] / [`sdk`] / [`telemetry`]: per-container setup
 
 pub mod app;
-pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod gate;
 pub mod handlers;
 pub mod http;
 pub mod imports;

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::gate::Route;
 
 /// Leaked once: the state lives as long as the container, and invocations borrow it freely.
 /// A container that cannot start (a missing or invalid setting) tells Lambda so through the
@@ -67,18 +68,12 @@ pub fn diagnostic(error: &ApiError, request_id: &str) -> lambda_runtime::Diagnos
     }
 }
 
-/// Runs the API Gateway (REST, payload v1) route that `function` serves (see `ROUTES`).
-pub async fn run_http(function: &str) -> Result<(), lambda_http::Error> {
-    let Some(route) = crate::handlers::route(function) else {
-        fail_init(
-            "Runtime.ConfigError",
-            &format!("{function} serves no route in ledgerdock_shared::handlers::ROUTES"),
-        )
-        .await
-    };
+/// Runs one API Gateway (REST, payload v1) route: every request goes through the gate to the
+/// route's handler.
+pub async fn run_http(route: &'static Route) -> Result<(), lambda_http::Error> {
     let state = state(route.pages).await;
     lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, Infallible>((route.handler)(state, route, req).await)
+        Ok::<_, Infallible>(crate::gate::serve(state, route, req).await)
     }))
     .await
 }

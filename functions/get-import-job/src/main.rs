@@ -1,7 +1,12 @@
-//! Lambda entry point. All logic lives in `ledgerdock_shared::handlers::get_import_job`,
-//! which the dev stack also serves in-process.
+//! Lambda entry point of `GET /v1/import-jobs/{jobId}`. All logic lives in
+//! `ledgerdock_shared::handlers::get_import_job`, which the dev stack also serves in-process.
+
+use ledgerdock_shared::handlers::get_import_job::ROUTE;
+
+// This binary is the function its route names: checked when it compiles.
+const _: () = assert!(ROUTE.is_function(env!("CARGO_PKG_NAME")));
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    ledgerdock_shared::runtime::run_http("get-import-job").await
+    ledgerdock_shared::runtime::run_http(&ROUTE).await
 }

@@ -19,7 +19,8 @@ use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::request::RequestContext;
 use lambda_http::RequestExt;
 use ledgerdock_shared::domain::Scope;
-use ledgerdock_shared::handlers::{Route, ROUTES};
+use ledgerdock_shared::gate::Route;
+use ledgerdock_shared::handlers::ROUTES;
 use ledgerdock_shared::{ApiError, AppState};
 use serde_json::json;
 
@@ -220,7 +221,7 @@ fn find_route(method: &str, path: &str) -> Option<(&'static Route, HashMap<Strin
     let mut candidates: Vec<_> = ROUTES
         .iter()
         .filter(|r| r.method == method)
-        .filter_map(|r| match_path(r.path, path).map(|p| (r, p)))
+        .filter_map(|r| match_path(r.path, path).map(|p| (*r, p)))
         .collect();
     candidates.sort_by_key(|(_, params)| params.len());
     candidates.into_iter().next()
@@ -279,7 +280,7 @@ async fn gateway(State(api): State<Arc<DevApi>>, req: AxumRequest) -> Response {
         }
         return error_response(ApiError::not_found(format!("no route for {method} {path}")));
     };
-    let token = ledgerdock_shared::auth::Caller::bearer(req.headers()).map(str::to_string);
+    let token = ledgerdock_shared::gate::Caller::bearer(req.headers()).map(str::to_string);
     let Some(token) = token else {
         return error_response(ApiError::Unauthenticated(
             "an Authorization: Bearer <access token> header is required".into(),
@@ -351,7 +352,7 @@ async fn gateway(State(api): State<Arc<DevApi>>, req: AxumRequest) -> Response {
         .with_path_parameters(QueryMap::from(path_params))
         .with_query_string_parameters(QueryMap::from(query))
         .with_raw_http_path(path);
-    to_axum((route.handler)(&api.app, route, lambda_request).await)
+    to_axum(ledgerdock_shared::gate::serve(&api.app, route, lambda_request).await)
 }
 
 #[cfg(test)]

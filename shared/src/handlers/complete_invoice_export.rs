@@ -4,12 +4,13 @@
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
-use super::{check_text, HandlerFuture, Route};
+use super::check_text;
 use crate::app::AppState;
-use crate::auth::Tenant;
 use crate::domain::text::Lines;
+use crate::domain::Scope;
 use crate::domain::{ExportRecord, InvoiceId, Timestamp};
 use crate::error::ApiError;
+use crate::gate::{Route, Tenant};
 use crate::http;
 use crate::store::invoices::Transition;
 
@@ -28,9 +29,15 @@ struct CompleteRequest {
     external_url: Option<String>,
 }
 
-pub fn boxed<'a>(state: &'a AppState, route: &'static Route, req: Request) -> HandlerFuture<'a> {
-    Box::pin(state.serve_route(route, req, run))
-}
+pub const ROUTE: Route = Route {
+    function: "complete-invoice-export",
+    method: "POST",
+    path: "/v1/invoices/{invoiceId}/complete",
+    scope: Scope::InvoicesWrite,
+    pages: false,
+    query: &[],
+    run: |state, tenant, req| Box::pin(run(state, tenant, req)),
+};
 
 fn validate(body: &CompleteRequest) -> Result<(), ApiError> {
     if let Some(id) = &body.external_id {

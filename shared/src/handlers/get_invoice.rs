@@ -2,16 +2,22 @@
 
 use lambda_http::{Body, Request, Response};
 
-use super::{HandlerFuture, Route};
 use crate::app::AppState;
-use crate::auth::Tenant;
 use crate::domain::InvoiceId;
+use crate::domain::Scope;
 use crate::error::ApiError;
+use crate::gate::{Route, Tenant};
 use crate::http;
 
-pub fn boxed<'a>(state: &'a AppState, route: &'static Route, req: Request) -> HandlerFuture<'a> {
-    Box::pin(state.serve_route(route, req, run))
-}
+pub const ROUTE: Route = Route {
+    function: "get-invoice",
+    method: "GET",
+    path: "/v1/invoices/{invoiceId}",
+    scope: Scope::InvoicesRead,
+    pages: false,
+    query: &[],
+    run: |state, tenant, req| Box::pin(run(state, tenant, req)),
+};
 
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
     let invoice_id: InvoiceId = http::path_param(&req, "invoiceId")?;

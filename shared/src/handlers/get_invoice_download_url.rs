@@ -3,16 +3,22 @@
 
 use lambda_http::{Body, Request, Response};
 
-use super::{HandlerFuture, Route};
 use crate::app::AppState;
-use crate::auth::Tenant;
+use crate::domain::Scope;
 use crate::domain::{DocumentFormat, InvoiceId};
 use crate::error::ApiError;
+use crate::gate::{Route, Tenant};
 use crate::http;
 
-pub fn boxed<'a>(state: &'a AppState, route: &'static Route, req: Request) -> HandlerFuture<'a> {
-    Box::pin(state.serve_route(route, req, run))
-}
+pub const ROUTE: Route = Route {
+    function: "get-invoice-download-url",
+    method: "GET",
+    path: "/v1/invoices/{invoiceId}/download-url",
+    scope: Scope::InvoicesRead,
+    pages: false,
+    query: &["format"],
+    run: |state, tenant, req| Box::pin(run(state, tenant, req)),
+};
 
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
     let invoice_id: InvoiceId = http::path_param(&req, "invoiceId")?;

@@ -2,16 +2,22 @@
 
 use lambda_http::{Body, Request, Response};
 
-use super::{HandlerFuture, Route};
 use crate::app::AppState;
-use crate::auth::Tenant;
 use crate::domain::supplier::parse_external_id;
+use crate::domain::Scope;
 use crate::error::ApiError;
+use crate::gate::{Route, Tenant};
 use crate::http;
 
-pub fn boxed<'a>(state: &'a AppState, route: &'static Route, req: Request) -> HandlerFuture<'a> {
-    Box::pin(state.serve_route(route, req, run))
-}
+pub const ROUTE: Route = Route {
+    function: "get-supplier",
+    method: "GET",
+    path: "/v1/suppliers/{externalId}",
+    scope: Scope::ImportsRead,
+    pages: false,
+    query: &[],
+    run: |state, tenant, req| Box::pin(run(state, tenant, req)),
+};
 
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
     let external_id: String = http::path_param::<ExternalId>(&req, "externalId")?.0;

@@ -3,11 +3,11 @@
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
-use super::{HandlerFuture, Route};
 use crate::app::AppState;
-use crate::auth::Tenant;
 use crate::domain::InvoiceId;
+use crate::domain::Scope;
 use crate::error::ApiError;
+use crate::gate::{Route, Tenant};
 use crate::http;
 use crate::store::invoices::parse_queue_position;
 
@@ -19,9 +19,15 @@ struct Page {
     continuation_key: Option<String>,
 }
 
-pub fn boxed<'a>(state: &'a AppState, route: &'static Route, req: Request) -> HandlerFuture<'a> {
-    Box::pin(state.serve_route(route, req, run))
-}
+pub const ROUTE: Route = Route {
+    function: "list-exportable-invoices",
+    method: "GET",
+    path: "/v1/invoices/exportable",
+    scope: Scope::InvoicesRead,
+    pages: true,
+    query: &["limit", "continuationKey"],
+    run: |state, tenant, req| Box::pin(run(state, tenant, req)),
+};
 
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
     let limit = http::page_limit(&req)?;

@@ -3,16 +3,22 @@
 
 use lambda_http::{Body, Request, Response};
 
-use super::{HandlerFuture, Route};
 use crate::app::AppState;
-use crate::auth::Tenant;
+use crate::domain::Scope;
 use crate::error::ApiError;
+use crate::gate::{Route, Tenant};
 use crate::http;
 use crate::store::suppliers::is_supplier_position;
 
-pub fn boxed<'a>(state: &'a AppState, route: &'static Route, req: Request) -> HandlerFuture<'a> {
-    Box::pin(state.serve_route(route, req, run))
-}
+pub const ROUTE: Route = Route {
+    function: "list-suppliers",
+    method: "GET",
+    path: "/v1/suppliers",
+    scope: Scope::ImportsRead,
+    pages: true,
+    query: &["limit", "continuationKey"],
+    run: |state, tenant, req| Box::pin(run(state, tenant, req)),
+};
 
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
     let limit = http::page_limit(&req)?;

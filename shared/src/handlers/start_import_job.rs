@@ -8,12 +8,12 @@
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
-use super::{HandlerFuture, Route};
 use crate::app::AppState;
-use crate::auth::Tenant;
+use crate::domain::Scope;
 use crate::domain::{CompanyId, JobId, Timestamp};
 use crate::domain::{Counts, ImportFormat, ImportJob, ImportType, JobSource, JobStatus};
 use crate::error::ApiError;
+use crate::gate::{Route, Tenant};
 use crate::http;
 use crate::imports::{MAX_FILE_BYTES, MAX_INLINE_BYTES};
 use crate::store::import_jobs::{Created, Ending, FirstUse, Guard, Idempotency};
@@ -23,9 +23,15 @@ const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 
 const UPLOAD_HINT: &str = "; for a larger file send {\"type\": \"SUPPLIER_CARDS\", \"contentType\": \"text/csv\"} and PUT the file to the upload URL in the answer";
 
-pub fn boxed<'a>(state: &'a AppState, route: &'static Route, req: Request) -> HandlerFuture<'a> {
-    Box::pin(state.serve_route(route, req, run))
-}
+pub const ROUTE: Route = Route {
+    function: "start-import-job",
+    method: "POST",
+    path: "/v1/import-jobs",
+    scope: Scope::ImportsWrite,
+    pages: false,
+    query: &["type"],
+    run: |state, tenant, req| Box::pin(run(state, tenant, req)),
+};
 
 /// The JSON form of the start call.
 #[derive(Deserialize)]
