@@ -537,7 +537,7 @@ async fn a_dynamodb_that_stops_answering_is_a_503_well_inside_the_function_timeo
     // The invoice the stalled complete was about is untouched in the real table.
     let table = t.stack.app.config.table_name.clone();
     let real = ledgerdock_shared::store::invoices::InvoiceStore::new(
-        backing.stack.app.dynamodb.clone(),
+        backing.stack.dynamodb.clone(),
         table,
     );
     let stored = real.header(a.company, ids[0]).await.unwrap().unwrap();
@@ -669,8 +669,11 @@ async fn without_authorizer_claims_a_function_verifies_the_token_only_where_give
         jwks_url: format!("{}/.well-known/jwks.json", t.stack.api_url),
         issuer: t.stack.api.issuer.issuer().to_string(),
     });
-    let local =
-        ledgerdock_shared::AppState::with_clients(config, app.dynamodb.clone(), app.s3.clone());
+    let local = ledgerdock_shared::AppState::with_clients(
+        config,
+        t.stack.dynamodb.clone(),
+        t.stack.s3.clone(),
+    );
     let (code, body) = status(
         serve(
             &local,

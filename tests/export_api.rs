@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 
 use ledgerdock_shared::domain::{DocumentFormat, InvoiceStatus};
+use ledgerdock_shared::publish::{Publisher, SoftCopy};
 use ledgerdock_tests::*;
 use serde_json::json;
 
@@ -194,10 +195,10 @@ async fn publishing_unreconciled_totals_fails_naming_the_mismatch_and_stores_not
     invoice["taxTotal"] = json!("7.00");
     invoice["total"] = json!("67.00");
     let invoice: ledgerdock_shared::domain::NewInvoice = serde_json::from_value(invoice).unwrap();
-    let err =
-        ledgerdock_infra::publish::publish_with_files(&t.stack.app, a.company, invoice, vec![])
-            .await
-            .unwrap_err();
+    let err = Publisher::from(&*t.stack.app)
+        .publish(a.company, invoice, vec![])
+        .await
+        .unwrap_err();
     match err {
         ledgerdock_shared::ApiError::Validation { details, .. } => {
             assert_eq!(details[0].field, "taxTotal");
@@ -517,7 +518,8 @@ async fn complete_and_reject_are_idempotent_and_conflicts_are_409_with_current_s
     let mut fixed: ledgerdock_shared::domain::NewInvoice =
         serde_json::from_value(invoice_json(1, "2026-11-05T09:00:00Z")).unwrap();
     fixed.invoice_id = Some(z);
-    ledgerdock_infra::publish::publish_with_files(&t.stack.app, a.company, fixed.clone(), vec![])
+    Publisher::from(&*t.stack.app)
+        .publish(a.company, fixed.clone(), vec![])
         .await
         .unwrap();
     assert_eq!(t.poll_all(&a, 10).await, vec![z.to_string()]);
@@ -527,7 +529,8 @@ async fn complete_and_reject_are_idempotent_and_conflicts_are_409_with_current_s
     );
     // An exported invoice is never published again.
     fixed.invoice_id = Some(x);
-    let err = ledgerdock_infra::publish::publish_with_files(&t.stack.app, a.company, fixed, vec![])
+    let err = Publisher::from(&*t.stack.app)
+        .publish(a.company, fixed, vec![])
         .await
         .unwrap_err();
     assert_eq!(err.code(), "INVALID_STATE_TRANSITION");
@@ -600,7 +603,8 @@ async fn publish_as(
         }
     }
     let invoice = serde_json::from_value(invoice).unwrap();
-    ledgerdock_infra::publish::publish_with_files(&t.stack.app, company, invoice, vec![])
+    Publisher::from(&*t.stack.app)
+        .publish(company, invoice, vec![])
         .await
         .map(|(_, outcome)| outcome)
 }
@@ -824,10 +828,10 @@ async fn an_invoice_too_large_to_serve_is_refused_and_one_near_the_limit_is_serv
         .map(|i| json!({"name": format!("C{i}"), "option": "x"}))
         .collect::<Vec<_>>());
     let invoice = serde_json::from_value(invoice).unwrap();
-    let err =
-        ledgerdock_infra::publish::publish_with_files(&t.stack.app, a.company, invoice, vec![])
-            .await
-            .unwrap_err();
+    let err = Publisher::from(&*t.stack.app)
+        .publish(a.company, invoice, vec![])
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, ledgerdock_shared::ApiError::Validation { details, .. }
             if details[0].field == "lineItems[0].trackingCategories"),
@@ -922,14 +926,14 @@ async fn json_arrays_are_not_bodies_and_identifiers_and_file_names_are_single_sa
         let mut invoice = invoice_json(1, "2026-11-01T09:00:00Z");
         invoice["invoiceId"] = json!(id.to_string());
         let invoice = serde_json::from_value(invoice).unwrap();
-        let files = vec![ledgerdock_infra::publish::SoftCopy {
+        let files = vec![SoftCopy::Upload {
             file_name: bad.to_string(),
             bytes: sample(DocumentFormat::Pdf),
         }];
-        let err =
-            ledgerdock_infra::publish::publish_with_files(&t.stack.app, a.company, invoice, files)
-                .await
-                .unwrap_err();
+        let err = Publisher::from(&*t.stack.app)
+            .publish(a.company, invoice, files)
+            .await
+            .unwrap_err();
         assert!(
             matches!(&err, ledgerdock_shared::ApiError::Validation { details, .. }
                 if details[0].field == "documents[0].fileName"),
@@ -948,9 +952,9 @@ async fn publish_invoice_events_find_documents_at_the_documented_lower_case_keys
     let app = &t.stack.app;
     let id = ledgerdock_shared::domain::InvoiceId::new_random();
     // The README: `documents/<companyId>/<invoiceId>/<format>`, format in lower case.
+    let s3 = &t.stack.s3;
     let put = |key: String, bytes: Vec<u8>| async move {
-        app.s3
-            .put_object()
+        s3.put_object()
             .bucket(&app.config.bucket_name)
             .key(key)
             .body(bytes.into())

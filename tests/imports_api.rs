@@ -400,7 +400,6 @@ async fn a_worker_stopped_halfway_and_run_again_ends_as_if_it_never_stopped() {
     // rerun that resumes does not read it again, one that restarted would write it back.
     assert!(checkpoint >= 1);
     t.stack
-        .app
         .dynamodb
         .delete_item()
         .table_name(&t.stack.app.config.table_name)
@@ -1061,7 +1060,6 @@ async fn the_second_read_of_an_import_file_insists_on_the_version_the_first_read
     ));
     // Replaced behind the worker's back (not through the upload URL, which refuses that).
     t.stack
-        .app
         .s3
         .put_object()
         .bucket(&t.stack.app.config.bucket_name)

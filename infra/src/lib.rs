@@ -6,6 +6,5 @@ pub mod cli;
 pub mod clients;
 pub mod dev;
 pub mod oauth;
-pub mod publish;
 pub mod samples;
 pub mod seed;

@@ -7,14 +7,15 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use ledgerdock_infra::dev::{local_clients, DevOptions, DevStack, DEFAULT_BUCKET, DEFAULT_TABLE};
-use ledgerdock_infra::publish::{publish_with_files, SoftCopy};
 use ledgerdock_shared::config::{
-    Config, DEFAULT_DOWNLOAD_URL_TTL, DEFAULT_IMPORT_LEASE, DEFAULT_IMPORT_PROCESSING_DEADLINE,
-    DEFAULT_IMPORT_UPLOAD_GRACE, DEFAULT_UPLOAD_URL_TTL, ENV_BUCKET, ENV_TABLE,
+    DEFAULT_DOWNLOAD_URL_TTL, DEFAULT_IMPORT_UPLOAD_GRACE, DEFAULT_UPLOAD_URL_TTL, ENV_BUCKET,
+    ENV_TABLE,
 };
 use ledgerdock_shared::domain::{CompanyId, NewInvoice};
-use ledgerdock_shared::store::invoices::PublishOutcome;
-use ledgerdock_shared::{ApiError, AppState};
+use ledgerdock_shared::publish::{Publisher, SoftCopy};
+use ledgerdock_shared::store::documents::DocumentStore;
+use ledgerdock_shared::store::invoices::{InvoiceStore, PublishOutcome};
+use ledgerdock_shared::ApiError;
 
 #[derive(Parser)]
 #[command(
@@ -237,31 +238,23 @@ async fn publish(args: PublishArgs) -> anyhow::Result<()> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         eprintln!("  {} ({} KB)", file_name, bytes.len().div_ceil(1024));
-        files.push(SoftCopy { file_name, bytes });
+        files.push(SoftCopy::Upload { file_name, bytes });
     }
-    let config = Config {
-        table_name: args.table.clone(),
-        bucket_name: args.bucket.clone(),
-        download_url_ttl: DEFAULT_DOWNLOAD_URL_TTL,
-        // Publishing issues no continuation keys.
-        continuation_secret: None,
-        continuation_secret_id: None,
-        grant_cache_ttl: Duration::ZERO,
-        s3_force_path_style: !args.aws,
-        upload_url_ttl: DEFAULT_UPLOAD_URL_TTL,
-        import_upload_grace: DEFAULT_IMPORT_UPLOAD_GRACE,
-        import_processing_deadline: DEFAULT_IMPORT_PROCESSING_DEADLINE,
-        import_lease: DEFAULT_IMPORT_LEASE,
-        token_keys: None,
-        dynamodb_endpoint: None,
-        s3_endpoint: None,
-    };
-    let app = if args.aws {
+    let (dynamodb, s3) = if args.aws {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        AppState::new(config, &sdk)
+        (
+            aws_sdk_dynamodb::Client::new(&sdk),
+            aws_sdk_s3::Client::new(&sdk),
+        )
     } else {
-        let (dynamodb, s3) = local_clients(&args.dynamodb_endpoint, &args.s3_endpoint);
-        AppState::with_clients(config, dynamodb, s3)
+        local_clients(&args.dynamodb_endpoint, &args.s3_endpoint)
+    };
+    let invoices = InvoiceStore::new(dynamodb, &args.table);
+    // Publishing signs no download URLs: the store's URL lifetime is never used here.
+    let documents = DocumentStore::new(s3, &args.bucket, DEFAULT_DOWNLOAD_URL_TTL);
+    let publisher = Publisher {
+        invoices: &invoices,
+        documents: &documents,
     };
     eprintln!(
         "publishing {} ({} lines, {} documents) to {}…",
@@ -274,7 +267,7 @@ async fn publish(args: PublishArgs) -> anyhow::Result<()> {
             format!("the local stack at {}", args.dynamodb_endpoint)
         }
     );
-    match publish_with_files(&app, args.company, invoice, files).await {
+    match publisher.publish(args.company, invoice, files).await {
         Ok((id, outcome)) => {
             let verb = if outcome == PublishOutcome::Created {
                 "published"

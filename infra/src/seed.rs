@@ -14,8 +14,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::clients::ClientRegistry;
-use crate::publish::{publish_with_files, SoftCopy};
 use crate::samples;
+use ledgerdock_shared::publish::{Publisher, SoftCopy};
 
 pub struct DemoCompany {
     pub company_id: CompanyId,
@@ -166,7 +166,7 @@ fn soft_copies(invoice: &NewInvoice, n: u32) -> Vec<SoftCopy> {
         invoice.currency.as_str()
     ));
     let base = invoice.invoice_number.clone();
-    let mut files = vec![SoftCopy {
+    let mut files = vec![SoftCopy::Upload {
         file_name: format!("{base}.pdf"),
         bytes: samples::pdf(&text),
     }];
@@ -177,7 +177,7 @@ fn soft_copies(invoice: &NewInvoice, n: u32) -> Vec<SoftCopy> {
     ] {
         if n % every == 1 {
             if let Some(bytes) = samples::image(format) {
-                files.push(SoftCopy {
+                files.push(SoftCopy::Upload {
                     file_name: format!("{base}-scan.{}", format.extension()),
                     bytes: bytes.to_vec(),
                 });
@@ -221,7 +221,8 @@ pub async fn seed_demo(
             // Built only for invoices not seeded yet: a reseed renders no PDFs.
             let invoice = demo_invoice(company, n);
             let files = soft_copies(&invoice, n);
-            publish_with_files(app, company.company_id, invoice, files)
+            Publisher::from(app)
+                .publish(company.company_id, invoice, files)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             created += 1;
@@ -263,10 +264,10 @@ mod tests {
                     .unwrap_or_else(|e| panic!("invoice {n}: {e:?}"));
                 assert!((1..=50).contains(&invoice.line_items.len()));
                 let files = soft_copies(&invoice, n);
-                assert_eq!(
-                    DocumentFormat::sniff(&files[0].bytes),
-                    Some(DocumentFormat::Pdf)
-                );
+                let SoftCopy::Upload { bytes, .. } = &files[0] else {
+                    panic!("invoice {n}: the demo uploads its soft copies");
+                };
+                assert_eq!(DocumentFormat::sniff(bytes), Some(DocumentFormat::Pdf));
             }
         }
     }

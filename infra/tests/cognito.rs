@@ -104,7 +104,7 @@ async fn a_refused_rotation_replaces_the_client_with_the_same_grants() {
     ]);
     let admin = ClientAdmin::new(
         Directory::Cognito(CognitoClients::new(cognito_client(&replay), POOL)),
-        stack.app.dynamodb.clone(),
+        stack.dynamodb.clone(),
         &stack.app.config.table_name,
     );
     let (a, b) = (CompanyId::new_random(), CompanyId::new_random());

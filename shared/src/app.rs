@@ -16,8 +16,6 @@ use crate::store::suppliers::SupplierStore;
 
 pub struct AppState {
     pub config: Config,
-    pub dynamodb: aws_sdk_dynamodb::Client,
-    pub s3: aws_sdk_s3::Client,
     pub invoices: InvoiceStore,
     pub grants: GrantStore,
     pub clients: ClientStore,
@@ -101,8 +99,6 @@ impl AppState {
                 .token_keys
                 .clone()
                 .map(crate::token::RemoteVerifier::new),
-            dynamodb,
-            s3,
             config,
         }
     }

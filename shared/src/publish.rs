@@ -1,30 +1,99 @@
-//! The internal publish path: how the platform puts an invoice into a company's export queue.
-//! Used by the `publish-invoice` function and by `ledgerdock invoices publish`.
+//! The internal publish path: how the platform puts an invoice into a company's export queue,
+//! with its soft copies. The one path for the `publish-invoice` function (files already in the
+//! bucket), `ledgerdock invoices publish` and the demo seed (files uploaded here).
 
+use crate::app::AppState;
 use crate::domain::{
-    CompanyId, Document, Invoice, InvoiceHeader, InvoiceId, InvoiceStatus, LineItem, NewInvoice,
-    Timestamp, MAX_DETAIL_BYTES,
+    CompanyId, Document, DocumentFormat, Invoice, InvoiceHeader, InvoiceId, InvoiceStatus,
+    LineItem, NewInvoice, Timestamp, MAX_DETAIL_BYTES,
 };
 use crate::error::ApiError;
+use crate::store::documents::DocumentStore;
 use crate::store::invoices::{InvoiceStore, PublishOutcome};
 
-/// Validates `invoice` (totals must reconcile), then writes it READY_FOR_EXPORT with its
-/// documents. Returns its id and whether it was new or replaced a ready/rejected one.
-pub async fn publish_invoice(
+/// One soft copy of an invoice being published.
+pub enum SoftCopy {
+    /// Already in the bucket at its canonical key (`documents/<companyId>/<invoiceId>/<format>`):
+    /// checked to be there, and its size read.
+    Stored {
+        format: DocumentFormat,
+        file_name: String,
+    },
+    /// Bytes to store at its canonical key (the format is read from the bytes).
+    Upload { file_name: String, bytes: Vec<u8> },
+}
+
+impl SoftCopy {
+    fn file_name(&self) -> &str {
+        match self {
+            Self::Stored { file_name, .. } | Self::Upload { file_name, .. } => file_name,
+        }
+    }
+}
+
+/// What publishing needs: the invoice table and the soft-copy bucket, nothing else.
+#[derive(Clone, Copy)]
+pub struct Publisher<'a> {
+    pub invoices: &'a InvoiceStore,
+    pub documents: &'a DocumentStore,
+}
+
+impl<'a> From<&'a AppState> for Publisher<'a> {
+    fn from(app: &'a AppState) -> Self {
+        Self {
+            invoices: &app.invoices,
+            documents: &app.documents,
+        }
+    }
+}
+
+impl Publisher<'_> {
+    /// Validates `invoice` (totals must reconcile) and its soft copies' names before anything
+    /// is stored, so a bad invoice leaves no stray objects; then stores or checks each soft copy
+    /// and writes the invoice READY_FOR_EXPORT. Returns its id and whether it was new or
+    /// replaced a ready/rejected one.
+    pub async fn publish(
+        &self,
+        company: CompanyId,
+        mut invoice: NewInvoice,
+        copies: Vec<SoftCopy>,
+    ) -> Result<(InvoiceId, PublishOutcome), ApiError> {
+        invoice.validate().map_err(ApiError::fields)?;
+        check_file_names(copies.iter().map(SoftCopy::file_name))?;
+        let invoice_id = *invoice.invoice_id.get_or_insert_with(InvoiceId::new_random);
+        let mut documents = Vec::with_capacity(copies.len());
+        for copy in copies {
+            documents.push(match copy {
+                SoftCopy::Stored { format, file_name } => {
+                    self.documents
+                        .describe(company, invoice_id, format, file_name)
+                        .await?
+                }
+                SoftCopy::Upload { file_name, bytes } => {
+                    self.documents
+                        .put(company, invoice_id, &file_name, bytes)
+                        .await?
+                }
+            });
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = documents.iter().find(|d| !seen.insert(d.format)) {
+            return Err(ApiError::field(
+                "documents",
+                format!("more than one {} document", dup.format.as_str()),
+            ));
+        }
+        write(self.invoices, company, invoice, documents).await
+    }
+}
+
+/// Writes a validated invoice with its stored documents.
+async fn write(
     invoices: &InvoiceStore,
     company: CompanyId,
     invoice: NewInvoice,
     documents: Vec<Document>,
 ) -> Result<(InvoiceId, PublishOutcome), ApiError> {
-    invoice.validate().map_err(ApiError::fields)?;
-    check_file_names(documents.iter().map(|d| d.file_name.as_str()))?;
-    let mut seen = std::collections::HashSet::new();
-    if let Some(dup) = documents.iter().find(|d| !seen.insert(d.format)) {
-        return Err(ApiError::field(
-            "documents",
-            format!("more than one {} document", dup.format.as_str()),
-        ));
-    }
     let now = Timestamp::now();
     let lines = invoice.line_items();
     let header = InvoiceHeader {
@@ -57,7 +126,7 @@ pub async fn publish_invoice(
 
 /// Every soft copy's file name must be a safe name (it becomes the downloaded file's name):
 /// a 400 naming `documents[i].fileName` otherwise. Checked before anything is uploaded.
-pub fn check_file_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<(), ApiError> {
+fn check_file_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<(), ApiError> {
     let errors: Vec<_> = names
         .into_iter()
         .enumerate()

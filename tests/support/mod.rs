@@ -8,12 +8,12 @@ pub mod sam_local;
 use std::time::Duration;
 
 use ledgerdock_infra::dev::{DevOptions, DevStack};
-use ledgerdock_infra::publish::{publish_with_files, SoftCopy};
 use ledgerdock_infra::samples;
 use ledgerdock_shared::domain::Scope;
 use ledgerdock_shared::domain::{
     CompanyId, DocumentFormat, InvoiceHeader, InvoiceId, NewInvoice, Timestamp,
 };
+use ledgerdock_shared::publish::{Publisher, SoftCopy};
 use serde_json::{json, Value};
 
 pub use reqwest::StatusCode;
@@ -148,12 +148,13 @@ impl TestStack {
         let invoice: NewInvoice = serde_json::from_value(invoice).unwrap();
         let files = formats
             .iter()
-            .map(|f| SoftCopy {
+            .map(|f| SoftCopy::Upload {
                 file_name: format!("{}-copy.{}", invoice.invoice_number, f.extension()),
                 bytes: sample(*f),
             })
             .collect();
-        publish_with_files(&self.stack.app, company, invoice, files)
+        Publisher::from(&*self.stack.app)
+            .publish(company, invoice, files)
             .await
             .expect("publish")
             .0
@@ -454,7 +455,6 @@ impl TestStack {
         loop {
             let out = self
                 .stack
-                .app
                 .dynamodb
                 .query()
                 .table_name(&self.stack.app.config.table_name)
@@ -483,7 +483,7 @@ impl TestStack {
     pub fn admin(&self) -> ledgerdock_infra::clients::ClientAdmin {
         ledgerdock_infra::clients::ClientAdmin::new(
             ledgerdock_infra::clients::Directory::Local(self.stack.api.clients.clone()),
-            self.stack.app.dynamodb.clone(),
+            self.stack.dynamodb.clone(),
             &self.stack.app.config.table_name,
         )
     }

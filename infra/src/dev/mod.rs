@@ -132,6 +132,10 @@ pub struct DevStack {
     pub s3_url: String,
     pub dynamodb_url: String,
     pub app: Arc<AppState>,
+    /// SDK clients pointed at the stack's own engines (for tools and tests; the API's code
+    /// reaches them only through `app`'s adapters).
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub s3: aws_sdk_s3::Client,
     pub api: Arc<DevApi>,
     pub demo: Option<DemoInfo>,
     pub data_dir: PathBuf,
@@ -314,8 +318,8 @@ impl DevStack {
             dynamodb_endpoint: Some(dynamodb_url.clone()),
             s3_endpoint: Some(s3_url.clone()),
         };
-        let app = Arc::new(AppState::with_clients(config, dynamodb.clone(), s3));
-        let clients = ClientRegistry::new(dynamodb, &options.table_name);
+        let app = Arc::new(AppState::with_clients(config, dynamodb.clone(), s3.clone()));
+        let clients = ClientRegistry::new(dynamodb.clone(), &options.table_name);
         let token_url = format!("{api_url}/oauth2/token");
         let api = Arc::new(DevApi {
             app: app.clone(),
@@ -375,6 +379,8 @@ impl DevStack {
             s3_url,
             dynamodb_url,
             app,
+            dynamodb,
+            s3,
             api,
             demo,
             data_dir,

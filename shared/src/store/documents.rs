@@ -11,7 +11,7 @@ use aws_sdk_s3::Client;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
 
-use super::s3_error;
+use super::{s3_denied, s3_error};
 use crate::domain::{CompanyId, Document, DocumentFormat, InvoiceId, Timestamp};
 use crate::error::ApiError;
 
@@ -114,6 +114,45 @@ impl DocumentStore {
             format: document.format,
             content_type: document.content_type.clone(),
             file_name: document.file_name.clone(),
+        })
+    }
+
+    /// The document record of a soft copy already stored at its canonical key (one
+    /// HeadObject): a 400 naming `documents` when nothing is there.
+    pub async fn describe(
+        &self,
+        company: CompanyId,
+        invoice: InvoiceId,
+        format: DocumentFormat,
+        file_name: String,
+    ) -> Result<Document, ApiError> {
+        let key = object_key(&company, &invoice, format);
+        let bucket = &self.bucket;
+        let head = self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(&key)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error().is_some_and(|e| e.is_not_found()) {
+                    ApiError::field("documents", format!("no object at s3://{bucket}/{key}"))
+                } else if s3_denied(&e) {
+                    // S3's answer for a missing key to a caller that may not list the prefix.
+                    ApiError::field(
+                        "documents",
+                        format!("no object readable at s3://{bucket}/{key} (S3 answered 403)"),
+                    )
+                } else {
+                    s3_error("HeadObject", e)
+                }
+            })?;
+        Ok(Document {
+            format,
+            file_name,
+            content_type: format.content_type().to_string(),
+            size_bytes: head.content_length.unwrap_or_default().max(0) as u64,
         })
     }
 
