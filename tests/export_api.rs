@@ -578,8 +578,8 @@ async fn twenty_concurrent_completes_with_different_external_ids_exactly_one_win
     assert_eq!(conflicts, 19);
     let stored = t.stored(a.company, id).await.unwrap();
     assert_eq!(
-        stored.export.unwrap().external_id,
-        Some(format!("ERP-{}", winners[0]))
+        stored.export.unwrap().external_id.as_deref(),
+        Some(format!("ERP-{}", winners[0]).as_str())
     );
     t.stop().await;
 }

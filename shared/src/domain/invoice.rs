@@ -3,7 +3,9 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::{CompanyId, CurrencyCode, InvoiceId, Money, Quantity, Timestamp};
+use super::{
+    CompanyId, CurrencyCode, ExportRecord, InvoiceId, Money, Quantity, RejectionRecord, Timestamp,
+};
 use crate::error::FieldError;
 
 /// Most line items one invoice may carry.
@@ -148,22 +150,6 @@ pub struct Document {
     pub file_name: String,
     pub content_type: String,
     pub size_bytes: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ExportRecord {
-    pub exported_at: Timestamp,
-    pub external_id: Option<String>,
-    pub external_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RejectionRecord {
-    pub rejected_at: Timestamp,
-    pub reason: String,
-    pub code: Option<String>,
 }
 
 /// Everything about an invoice except its line items: what one DynamoDB header item holds.

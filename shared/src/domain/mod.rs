@@ -1,5 +1,6 @@
 //! Domain types: parsed and validated at the edge, so handlers work with meaning, not strings.
 
+mod export;
 mod ids;
 mod import_job;
 mod invoice;
@@ -10,6 +11,7 @@ pub mod supplier;
 pub mod text;
 mod time;
 
+pub use export::*;
 pub use ids::{CompanyId, InvoiceId, JobId};
 pub use import_job::*;
 pub use invoice::*;

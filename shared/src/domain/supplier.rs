@@ -281,16 +281,41 @@ pub fn external_id_hint(raw: Option<RawValue<'_>>) -> Option<String> {
         .map(|s| truncate(s, MAX_EXTERNAL_ID_CHARS))
 }
 
-/// Checks an externalId taken from a URL path.
-pub fn parse_external_id(raw: &str) -> Result<String, FieldError> {
-    check("externalId", raw, MAX_EXTERNAL_ID_CHARS, Lines::Single)?;
-    if raw.trim() != raw {
-        return Err(FieldError::new(
-            "externalId",
-            "must not start or end with whitespace",
-        ));
+/// A supplier card's key as a URL path or a continuation key carries it, checked by the rule
+/// imports apply to `externalId`: one line of 1 to 64 characters, no surrounding white space.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupplierKey(String);
+
+impl SupplierKey {
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
-    Ok(raw.to_string())
+}
+
+impl std::str::FromStr for SupplierKey {
+    type Err = String;
+    fn from_str(raw: &str) -> Result<Self, String> {
+        let checked =
+            check("externalId", raw, MAX_EXTERNAL_ID_CHARS, Lines::Single).and_then(|()| {
+                if raw.trim() == raw {
+                    Ok(())
+                } else {
+                    Err(FieldError::new(
+                        "externalId",
+                        "must not start or end with whitespace",
+                    ))
+                }
+            });
+        checked
+            .map(|()| Self(raw.to_string()))
+            .map_err(|e| e.message)
+    }
+}
+
+impl std::fmt::Display for SupplierKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
 }
 
 fn looks_like_email(s: &str) -> bool {

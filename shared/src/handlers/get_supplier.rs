@@ -3,7 +3,7 @@
 use lambda_http::{Body, Request, Response};
 
 use crate::app::AppState;
-use crate::domain::supplier::parse_external_id;
+use crate::domain::supplier::SupplierKey;
 use crate::domain::Scope;
 use crate::error::ApiError;
 use crate::gate::{Route, Tenant};
@@ -20,21 +20,9 @@ pub const ROUTE: Route = Route {
 };
 
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
-    let external_id: String = http::path_param::<ExternalId>(&req, "externalId")?.0;
-    match state.suppliers.get(tenant.company, &external_id).await? {
+    let key: SupplierKey = http::path_param(&req, "externalId")?;
+    match state.suppliers.get(tenant.company, key.as_str()).await? {
         Some(supplier) => http::ok(&supplier.view()),
-        None => Err(ApiError::not_found(format!(
-            "supplier {external_id:?} not found"
-        ))),
-    }
-}
-
-/// A path segment checked by the same rule imports apply to externalId.
-struct ExternalId(String);
-
-impl std::str::FromStr for ExternalId {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        parse_external_id(s).map(Self).map_err(|e| e.message)
+        None => Err(ApiError::not_found(format!("supplier {key} not found"))),
     }
 }

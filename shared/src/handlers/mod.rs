@@ -32,15 +32,3 @@ pub static ROUTES: &[&Route] = &[
     &list_suppliers::ROUTE,
     &get_supplier::ROUTE,
 ];
-
-/// Checks a text field of a request body: a 400 naming it. Identifiers are single-line;
-/// free-form notes (a rejection reason) may hold newlines and tabs.
-pub(crate) fn check_text(
-    field: &str,
-    value: &str,
-    max_chars: usize,
-    lines: crate::domain::text::Lines,
-) -> Result<(), crate::error::ApiError> {
-    crate::domain::text::check(field, value, max_chars, lines)
-        .map_err(|e| crate::error::ApiError::fields(vec![e]))
-}

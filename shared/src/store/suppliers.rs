@@ -252,5 +252,5 @@ impl SupplierStore {
 pub fn is_supplier_position(position: &str) -> bool {
     position
         .strip_prefix(SUPPLIER_PREFIX)
-        .is_some_and(|id| crate::domain::supplier::parse_external_id(id).is_ok())
+        .is_some_and(|id| id.parse::<crate::domain::supplier::SupplierKey>().is_ok())
 }
