@@ -1,6 +1,6 @@
 //! The container: everything a function needs, built once per container (SDK config, adapters,
-//! keys) and borrowed by every request. It holds things; it decides nothing (admission is
-//! [`crate::gate`], work is [`crate::handlers`]).
+//! keys) and borrowed by every request. It holds things and decides nothing: admission is
+//! the gate's, the work is the handlers' (both sit above this layer and borrow it).
 
 use aws_config::{BehaviorVersion, SdkConfig};
 

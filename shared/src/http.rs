@@ -116,17 +116,6 @@ pub fn path_param<T: std::str::FromStr<Err = String>>(
         .map_err(|e: String| ApiError::field(name, e))
 }
 
-/// A JSON number that is a whole number, as JSON Schema counts one: `30` and `30.0` alike
-/// (some JSON encoders write every number with a fraction).
-pub fn whole_number(value: &serde_json::Value) -> Option<u64> {
-    value.as_u64().or_else(|| {
-        value
-            .as_f64()
-            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= 9_007_199_254_740_992.0)
-            .map(|f| f as u64)
-    })
-}
-
 /// Refuses a query parameter the operation does not take, naming it and the ones it does.
 pub fn known_query(req: &Request, allowed: &[&str]) -> Result<(), ApiError> {
     let Some(query) = req.query_string_parameters_ref() else {

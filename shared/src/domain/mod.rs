@@ -18,3 +18,14 @@ pub use invoice::*;
 pub use money::{CurrencyCode, Decimal2, Money, Quantity, MAX_SCALE};
 pub use scope::{Scope, RESOURCE_SERVER};
 pub use time::Timestamp;
+
+/// A JSON number that is a whole number, as JSON Schema counts one: `30` and `30.0` alike
+/// (some JSON encoders write every number with a fraction).
+pub fn whole_number(value: &serde_json::Value) -> Option<u64> {
+    value.as_u64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= 9_007_199_254_740_992.0)
+            .map(|f| f as u64)
+    })
+}

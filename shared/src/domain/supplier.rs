@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::iso;
 use super::text::{check, Lines};
+use super::{iso, JobId, Timestamp};
 use crate::error::FieldError;
 
 /// Every field a card has, in the order the API documents them.
@@ -215,7 +215,7 @@ pub fn card_from_fields<'a>(
     let payment_terms_days = get("paymentTermsDays").and_then(|raw| {
         let days = match raw {
             RawValue::Cell(s) => s.trim().parse::<u64>().ok(),
-            RawValue::Json(v) => crate::http::whole_number(v),
+            RawValue::Json(v) => super::whole_number(v),
         };
         match days {
             Some(d) if d <= MAX_PAYMENT_TERMS_DAYS => u16::try_from(d).ok(),
@@ -339,6 +339,48 @@ pub fn truncate(s: &str, max: usize) -> String {
         let mut cut: String = s.chars().take(max.saturating_sub(1)).collect();
         cut.push('…');
         cut
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum WriteOutcome {
+    Created,
+    Updated,
+}
+
+/// Bookkeeping stored beside the card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SupplierMeta {
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub last_import_job_id: JobId,
+    pub last_import_outcome: WriteOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSupplier {
+    pub card: SupplierCard,
+    pub meta: SupplierMeta,
+}
+
+impl StoredSupplier {
+    /// The card as the API shows it: every field present (null when empty), plus bookkeeping.
+    pub fn view(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(&self.card).unwrap_or_default();
+        if let Some(map) = value.as_object_mut() {
+            for field in SUPPLIER_FIELDS {
+                map.entry(field).or_insert(serde_json::Value::Null);
+            }
+            map.insert("createdAt".into(), serde_json::json!(self.meta.created_at));
+            map.insert("updatedAt".into(), serde_json::json!(self.meta.updated_at));
+            map.insert(
+                "lastImportJobId".into(),
+                serde_json::json!(self.meta.last_import_job_id),
+            );
+        }
+        value
     }
 }
 

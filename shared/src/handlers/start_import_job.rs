@@ -60,7 +60,7 @@ fn upload_bytes(raw: Option<serde_json::Value>) -> Result<u64, ApiError> {
     let message = format!(
         "is required for an upload: the file's exact size in bytes, 1 to {MAX_FILE_BYTES} (larger files: split them into several jobs)"
     );
-    match raw.as_ref().and_then(http::whole_number) {
+    match raw.as_ref().and_then(crate::domain::whole_number) {
         Some(n) if (1..=MAX_FILE_BYTES).contains(&n) => Ok(n),
         _ => Err(ApiError::field("contentLength", message)),
     }

@@ -28,12 +28,13 @@ use super::reader::{FileError, ParsedRecord, RecordReader};
 use super::{MAX_FILE_BYTES, MAX_RECORDS, MAX_REPORTED_ERRORS, MAX_REPORTED_ERROR_BYTES};
 use crate::app::AppState;
 use crate::domain::supplier::SupplierCard;
+use crate::domain::supplier::{StoredSupplier, SupplierMeta, WriteOutcome};
 use crate::domain::{CompanyId, JobId, Timestamp};
 use crate::domain::{Counts, ImportJob, JobStatus, RecordError};
 use crate::error::ApiError;
 use crate::store::import_files::{object_key, parse_object_key, Opened};
 use crate::store::import_jobs::{Ending, Guard, Lease};
-use crate::store::suppliers::{StoredSupplier, SupplierMeta, WriteOutcome, BATCH_GET_MAX};
+use crate::store::suppliers::BATCH_GET_MAX;
 use crate::store::BATCH_WRITE_MAX;
 
 /// Minimum time between two progress writes of one job.

@@ -8,13 +8,12 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
-use serde::{Deserialize, Serialize};
 
 use super::attributes::s;
 use super::schema::{company_pk, PK, SK};
 use super::{backoff, batch_write, dynamo_error};
-use crate::domain::supplier::SupplierCard;
-use crate::domain::{CompanyId, JobId, Timestamp};
+use crate::domain::supplier::StoredSupplier;
+use crate::domain::CompanyId;
 use crate::error::ApiError;
 
 /// BatchGetItem's own limit.
@@ -33,63 +32,25 @@ fn key(company: &CompanyId, external_id: &str) -> HashMap<String, AttributeValue
     ])
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum WriteOutcome {
-    Created,
-    Updated,
+/// A stored card as an item, and back.
+fn decode(item: HashMap<String, AttributeValue>) -> Result<StoredSupplier, ApiError> {
+    let card = serde_dynamo::from_item(item.clone()).map_err(ApiError::internal)?;
+    let meta = serde_dynamo::from_item(item).map_err(ApiError::internal)?;
+    Ok(StoredSupplier { card, meta })
 }
 
-/// Bookkeeping stored beside the card.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SupplierMeta {
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-    pub last_import_job_id: JobId,
-    pub last_import_outcome: WriteOutcome,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredSupplier {
-    pub card: SupplierCard,
-    pub meta: SupplierMeta,
-}
-
-impl StoredSupplier {
-    /// The card as the API shows it: every field present (null when empty), plus bookkeeping.
-    pub fn view(&self) -> serde_json::Value {
-        let mut value = serde_json::to_value(&self.card).unwrap_or_default();
-        if let Some(map) = value.as_object_mut() {
-            for field in crate::domain::supplier::SUPPLIER_FIELDS {
-                map.entry(field).or_insert(serde_json::Value::Null);
-            }
-            map.insert("createdAt".into(), serde_json::json!(self.meta.created_at));
-            map.insert("updatedAt".into(), serde_json::json!(self.meta.updated_at));
-            map.insert(
-                "lastImportJobId".into(),
-                serde_json::json!(self.meta.last_import_job_id),
-            );
-        }
-        value
-    }
-
-    fn from_item(item: HashMap<String, AttributeValue>) -> Result<Self, ApiError> {
-        let card = serde_dynamo::from_item(item.clone()).map_err(ApiError::internal)?;
-        let meta = serde_dynamo::from_item(item).map_err(ApiError::internal)?;
-        Ok(Self { card, meta })
-    }
-
-    fn to_item(&self, company: &CompanyId) -> Result<HashMap<String, AttributeValue>, ApiError> {
-        let mut item: HashMap<String, AttributeValue> =
-            serde_dynamo::to_item(&self.card).map_err(ApiError::internal)?;
-        let meta: HashMap<String, AttributeValue> =
-            serde_dynamo::to_item(&self.meta).map_err(ApiError::internal)?;
-        item.extend(meta);
-        item.extend(key(company, &self.card.external_id));
-        item.insert("entity".into(), s("SUPPLIER"));
-        Ok(item)
-    }
+fn encode(
+    supplier: &StoredSupplier,
+    company: &CompanyId,
+) -> Result<HashMap<String, AttributeValue>, ApiError> {
+    let mut item: HashMap<String, AttributeValue> =
+        serde_dynamo::to_item(&supplier.card).map_err(ApiError::internal)?;
+    let meta: HashMap<String, AttributeValue> =
+        serde_dynamo::to_item(&supplier.meta).map_err(ApiError::internal)?;
+    item.extend(meta);
+    item.extend(key(company, &supplier.card.external_id));
+    item.insert("entity".into(), s("SUPPLIER"));
+    Ok(item)
 }
 
 /// One page of a company's suppliers, in externalId order.
@@ -127,7 +88,7 @@ impl SupplierStore {
             .send()
             .await
             .map_err(|e| dynamo_error("GetItem", e))?;
-        out.item.map(StoredSupplier::from_item).transpose()
+        out.item.map(decode).transpose()
     }
 
     /// The stored cards among `external_ids` (at most [`BATCH_GET_MAX`]), by externalId, read
@@ -163,7 +124,7 @@ impl SupplierStore {
                 .and_then(|mut r| r.remove(&self.table))
                 .unwrap_or_default()
             {
-                let stored = StoredSupplier::from_item(item)?;
+                let stored = decode(item)?;
                 found.insert(stored.card.external_id.clone(), stored);
             }
             pending = out
@@ -194,7 +155,7 @@ impl SupplierStore {
             .iter()
             .map(|supplier| {
                 let put = PutRequest::builder()
-                    .set_item(Some(supplier.to_item(&company)?))
+                    .set_item(Some(encode(supplier, &company)?))
                     .build()
                     .map_err(ApiError::internal)?;
                 Ok(WriteRequest::builder().put_request(put).build())
@@ -233,7 +194,7 @@ impl SupplierStore {
             .items
             .unwrap_or_default()
             .into_iter()
-            .map(StoredSupplier::from_item)
+            .map(decode)
             .collect::<Result<Vec<_>, _>>()?;
         let next_position = if suppliers.len() > limit {
             suppliers.truncate(limit);
