@@ -1,6 +1,6 @@
 //! Every mistake a client can make gets the documented 4xx and changes nothing.
 
-use ledgerdock_infra::oauth::TokenIssuer;
+use ledgerdock_infra::dev::oauth::TokenIssuer;
 use ledgerdock_shared::domain::Scope;
 use ledgerdock_shared::domain::{DocumentFormat, InvoiceId, InvoiceStatus};
 use ledgerdock_tests::*;

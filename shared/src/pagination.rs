@@ -318,7 +318,7 @@ impl ContinuationKeys {
         company: CompanyId,
         valid: impl Fn(&str) -> bool,
     ) -> Result<Option<String>, ApiError> {
-        let Some(key) = crate::http::query(req, "continuationKey").filter(|k| !k.is_empty()) else {
+        let Some(key) = crate::edge::query(req, "continuationKey").filter(|k| !k.is_empty()) else {
             return Ok(None);
         };
         let position = self.open(company, &key).await?;

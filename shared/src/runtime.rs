@@ -95,7 +95,7 @@ where
             let request_id = event.context.request_id.clone();
             let parsed: E = serde_path_to_error::deserialize(event.payload).map_err(|e| {
                 let field = e.path().to_string();
-                let message = crate::http::without_type_names(&e.inner().to_string());
+                let message = crate::edge::without_type_names(&e.inner().to_string());
                 diagnostic(&ApiError::field(field, message), &request_id)
             })?;
             let result = handler(state, parsed)

@@ -10,7 +10,7 @@ use std::path::Path;
 const LAYERS: &[(&str, &[&str])] = &[
     ("foundation", &["error", "telemetry", "sdk", "plain_http"]),
     ("domain", &["domain"]),
-    ("edge", &["http", "token", "pagination", "config"]),
+    ("edge", &["edge", "token", "pagination", "config"]),
     ("adapters", &["store"]),
     ("container", &["app"]),
     ("features", &["imports", "publish"]),

@@ -7,8 +7,8 @@ pub mod sam_local;
 
 use std::time::Duration;
 
+use ledgerdock_infra::dev::samples;
 use ledgerdock_infra::dev::{DevOptions, DevStack};
-use ledgerdock_infra::samples;
 use ledgerdock_shared::domain::Scope;
 use ledgerdock_shared::domain::{
     CompanyId, DocumentFormat, InvoiceHeader, InvoiceId, NewInvoice, Timestamp,

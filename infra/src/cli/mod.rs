@@ -1,3 +1,5 @@
-//! Subcommands of the `ledgerdock` binary that are big enough for a module of their own.
+//! The `ledgerdock` commands, one module each; `main.rs` only parses and dispatches.
 
 pub mod clients;
+pub mod dev;
+pub mod invoices;

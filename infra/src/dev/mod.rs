@@ -1,11 +1,15 @@
 //! `ledgerdock dev`: the whole API in one process. The embedded DynamoDB and S3 engines listen
 //! on loopback and the real AWS SDK clients talk to them over HTTP, exactly as the functions
-//! talk to AWS; the router plays API Gateway and Cognito.
+//! talk to AWS; [`router`] plays API Gateway and [`oauth`] Cognito's token endpoint; [`seed`]
+//! writes the demo companies with [`samples`] as their soft copies.
 
 pub mod engines;
 pub mod imports;
+pub mod oauth;
 pub mod openapi;
 pub mod router;
+pub mod samples;
+pub mod seed;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -28,8 +32,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::clients::{random_token, ClientRegistry};
-use crate::oauth::TokenIssuer;
-use crate::seed::DemoCompanyInfo;
+use crate::dev::oauth::TokenIssuer;
+use crate::dev::seed::DemoCompanyInfo;
 use engines::{LOCAL_ACCESS_KEY, LOCAL_REGION, LOCAL_SECRET_KEY};
 use router::DevApi;
 
@@ -357,7 +361,7 @@ impl DevStack {
 
         let demo = if options.seed_demo {
             say("seeding demo data…".into());
-            let companies = crate::seed::seed_demo(&app, &clients, &|line| say(line)).await?;
+            let companies = crate::dev::seed::seed_demo(&app, &clients, &|line| say(line)).await?;
             let info = DemoInfo {
                 api_url: api_url.clone(),
                 token_url: token_url.clone(),

@@ -25,7 +25,7 @@ use ledgerdock_shared::{ApiError, AppState};
 use serde_json::json;
 
 use crate::clients::{secret_matches, ClientRegistry};
-use crate::oauth::{TokenIssuer, TOKEN_TTL_SECS};
+use crate::dev::oauth::{TokenIssuer, TOKEN_TTL_SECS};
 
 /// API Gateway's own payload limit; the functions enforce their tighter per-route limits.
 pub const GATEWAY_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;

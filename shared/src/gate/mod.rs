@@ -74,7 +74,7 @@ impl Route {
 /// replaced by the 429 if the client is over the limit (it changed nothing). A write waits
 /// for the count before it changes anything, while the count overlaps its grant lookup.
 pub async fn serve(state: &AppState, route: &'static Route, req: Request) -> Response<Body> {
-    crate::http::serve_with_headers(req, |req| async move {
+    crate::edge::serve_with_headers(req, |req| async move {
         let caller = match caller(state, &req).await {
             Ok(caller) => caller,
             Err(e) => return (Err(e), http::HeaderMap::new()),
@@ -84,7 +84,7 @@ pub async fn serve(state: &AppState, route: &'static Route, req: Request) -> Res
         let (rate, result) = if route.method == "GET" {
             let work = async {
                 let tenant = check(state, &caller, route.scope, &req).await?;
-                crate::http::known_query(&req, route.query)?;
+                crate::edge::known_query(&req, route.query)?;
                 (route.run)(state, tenant, req).await
             };
             tokio::join!(counting, work)
@@ -92,7 +92,7 @@ pub async fn serve(state: &AppState, route: &'static Route, req: Request) -> Res
             let (rate, checked) = tokio::join!(counting, check(state, &caller, route.scope, &req));
             let result = match (&rate, checked) {
                 (Ok(rate), Ok(tenant)) if !rate.exceeded() => {
-                    match crate::http::known_query(&req, route.query) {
+                    match crate::edge::known_query(&req, route.query) {
                         Ok(()) => (route.run)(state, tenant, req).await,
                         Err(e) => Err(e),
                     }

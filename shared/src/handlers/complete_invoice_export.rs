@@ -5,9 +5,9 @@ use lambda_http::{Body, Request, Response};
 
 use crate::app::AppState;
 use crate::domain::{CompleteRequest, InvoiceId, Scope, Timestamp};
+use crate::edge;
 use crate::error::ApiError;
 use crate::gate::{Route, Tenant};
-use crate::http;
 use crate::store::invoices::Transition;
 
 pub const ROUTE: Route = Route {
@@ -21,13 +21,13 @@ pub const ROUTE: Route = Route {
 };
 
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
-    let invoice_id: InvoiceId = http::path_param(&req, "invoiceId")?;
+    let invoice_id: InvoiceId = edge::path_param(&req, "invoiceId")?;
     // An empty body is `{}`: both fields are optional.
-    let body: CompleteRequest = http::json_body(&req, true)?;
+    let body: CompleteRequest = edge::json_body(&req, true)?;
     let transition = Transition::Complete(body.record(Timestamp::now()));
     let state = state
         .invoices
         .transition(tenant.company, invoice_id, &transition)
         .await?;
-    http::ok(&state)
+    edge::ok(&state)
 }

@@ -5,9 +5,9 @@ use lambda_http::{Body, Request, Response};
 use crate::app::AppState;
 use crate::domain::JobId;
 use crate::domain::Scope;
+use crate::edge;
 use crate::error::ApiError;
 use crate::gate::{Route, Tenant};
-use crate::http;
 
 pub const ROUTE: Route = Route {
     function: "get-import-job",
@@ -20,10 +20,10 @@ pub const ROUTE: Route = Route {
 };
 
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
-    let job_id: JobId = http::path_param(&req, "jobId")?;
+    let job_id: JobId = edge::path_param(&req, "jobId")?;
     // Another company's job lives under another partition key: it is simply not found.
     match state.import_jobs.get(tenant.company, job_id).await? {
-        Some(job) => http::ok(&job.view()),
+        Some(job) => edge::ok(&job.view()),
         None => Err(ApiError::not_found(format!(
             "import job {job_id} not found"
         ))),

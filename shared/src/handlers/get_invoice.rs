@@ -5,9 +5,9 @@ use lambda_http::{Body, Request, Response};
 use crate::app::AppState;
 use crate::domain::InvoiceId;
 use crate::domain::Scope;
+use crate::edge;
 use crate::error::ApiError;
 use crate::gate::{Route, Tenant};
-use crate::http;
 
 pub const ROUTE: Route = Route {
     function: "get-invoice",
@@ -20,10 +20,10 @@ pub const ROUTE: Route = Route {
 };
 
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
-    let invoice_id: InvoiceId = http::path_param(&req, "invoiceId")?;
+    let invoice_id: InvoiceId = edge::path_param(&req, "invoiceId")?;
     // Another company's invoice lives under another partition key: it is simply not found.
     match state.invoices.get(tenant.company, invoice_id).await? {
-        Some(invoice) => http::ok(&invoice),
+        Some(invoice) => edge::ok(&invoice),
         None => Err(ApiError::not_found(format!(
             "invoice {invoice_id} not found"
         ))),

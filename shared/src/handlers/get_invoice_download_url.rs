@@ -6,9 +6,9 @@ use lambda_http::{Body, Request, Response};
 use crate::app::AppState;
 use crate::domain::Scope;
 use crate::domain::{DocumentFormat, InvoiceId};
+use crate::edge;
 use crate::error::ApiError;
 use crate::gate::{Route, Tenant};
-use crate::http;
 
 pub const ROUTE: Route = Route {
     function: "get-invoice-download-url",
@@ -21,8 +21,8 @@ pub const ROUTE: Route = Route {
 };
 
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
-    let invoice_id: InvoiceId = http::path_param(&req, "invoiceId")?;
-    let format = match http::query(&req, "format") {
+    let invoice_id: InvoiceId = edge::path_param(&req, "invoiceId")?;
+    let format = match edge::query(&req, "format") {
         None => None,
         Some(raw) => Some(DocumentFormat::parse(&raw).ok_or_else(|| {
             ApiError::field(
@@ -61,5 +61,5 @@ async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<
         .documents
         .download_url(tenant.company, invoice_id, document)
         .await?;
-    http::ok(&url)
+    edge::ok(&url)
 }

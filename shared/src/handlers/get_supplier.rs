@@ -5,9 +5,9 @@ use lambda_http::{Body, Request, Response};
 use crate::app::AppState;
 use crate::domain::supplier::SupplierKey;
 use crate::domain::Scope;
+use crate::edge;
 use crate::error::ApiError;
 use crate::gate::{Route, Tenant};
-use crate::http;
 
 pub const ROUTE: Route = Route {
     function: "get-supplier",
@@ -20,9 +20,9 @@ pub const ROUTE: Route = Route {
 };
 
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
-    let key: SupplierKey = http::path_param(&req, "externalId")?;
+    let key: SupplierKey = edge::path_param(&req, "externalId")?;
     match state.suppliers.get(tenant.company, key.as_str()).await? {
-        Some(supplier) => http::ok(&supplier.view()),
+        Some(supplier) => edge::ok(&supplier.view()),
         None => Err(ApiError::not_found(format!("supplier {key} not found"))),
     }
 }

@@ -6,9 +6,9 @@ use serde::Serialize;
 use crate::app::AppState;
 use crate::domain::InvoiceId;
 use crate::domain::Scope;
+use crate::edge;
 use crate::error::ApiError;
 use crate::gate::{Route, Tenant};
-use crate::http;
 use crate::store::invoices::parse_queue_position;
 
 #[derive(Serialize)]
@@ -30,7 +30,7 @@ pub const ROUTE: Route = Route {
 };
 
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
-    let limit = http::page_limit(&req)?;
+    let limit = edge::page_limit(&req)?;
     let after = state
         .continuation
         .from_query(&req, tenant.company, |position| {
@@ -45,7 +45,7 @@ async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<
         .next_position
         .map(|p| state.continuation.seal(tenant.company, &p))
         .transpose()?;
-    http::ok(&Page {
+    edge::ok(&Page {
         items: page.invoice_ids,
         continuation_key,
     })

@@ -5,9 +5,9 @@ use lambda_http::{Body, Request, Response};
 
 use crate::app::AppState;
 use crate::domain::Scope;
+use crate::edge;
 use crate::error::ApiError;
 use crate::gate::{Route, Tenant};
-use crate::http;
 use crate::store::suppliers::is_supplier_position;
 
 pub const ROUTE: Route = Route {
@@ -21,7 +21,7 @@ pub const ROUTE: Route = Route {
 };
 
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
-    let limit = http::page_limit(&req)?;
+    let limit = edge::page_limit(&req)?;
     let after = state
         .continuation
         .from_query(&req, tenant.company, is_supplier_position)
@@ -32,7 +32,7 @@ async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<
         .next_position
         .map(|p| state.continuation.seal(tenant.company, &p))
         .transpose()?;
-    http::ok(&serde_json::json!({
+    edge::ok(&serde_json::json!({
         "items": items,
         "continuationKey": continuation_key,
     }))

@@ -5,9 +5,9 @@ use lambda_http::{Body, Request, Response};
 
 use crate::app::AppState;
 use crate::domain::{InvoiceId, RejectRequest, Scope, Timestamp};
+use crate::edge;
 use crate::error::ApiError;
 use crate::gate::{Route, Tenant};
-use crate::http;
 use crate::store::invoices::Transition;
 
 pub const ROUTE: Route = Route {
@@ -21,8 +21,8 @@ pub const ROUTE: Route = Route {
 };
 
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
-    let invoice_id: InvoiceId = http::path_param(&req, "invoiceId")?;
-    let body: RejectRequest = http::json_body(&req, false)?;
+    let invoice_id: InvoiceId = edge::path_param(&req, "invoiceId")?;
+    let body: RejectRequest = edge::json_body(&req, false)?;
     let record = body
         .record(Timestamp::now())
         .map_err(|e| ApiError::fields(vec![e]))?;
@@ -30,5 +30,5 @@ async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<
         .invoices
         .transition(tenant.company, invoice_id, &Transition::Reject(record))
         .await?;
-    http::ok(&state)
+    edge::ok(&state)
 }

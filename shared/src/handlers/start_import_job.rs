@@ -12,9 +12,9 @@ use crate::app::AppState;
 use crate::domain::Scope;
 use crate::domain::{CompanyId, JobId, Timestamp};
 use crate::domain::{Counts, ImportFormat, ImportJob, ImportType, JobSource, JobStatus};
+use crate::edge;
 use crate::error::ApiError;
 use crate::gate::{Route, Tenant};
-use crate::http;
 use crate::imports::{MAX_FILE_BYTES, MAX_INLINE_BYTES};
 use crate::store::import_jobs::{Created, Ending, FirstUse, Guard, Idempotency};
 
@@ -96,8 +96,8 @@ fn check_csv_file(bytes: &[u8]) -> Result<(), ApiError> {
 }
 
 fn parse(req: &Request) -> Result<StartRequest, ApiError> {
-    let content_type = http::content_type(req);
-    let query_type = http::query(req, "type");
+    let content_type = edge::content_type(req);
+    let query_type = edge::query(req, "type");
     match ImportFormat::from_content_type(content_type) {
         Some(ImportFormat::Csv) => {
             let bytes: &[u8] = req.body().as_ref();
@@ -124,7 +124,7 @@ fn parse(req: &Request) -> Result<StartRequest, ApiError> {
         }
         Some(ImportFormat::Json) => {
             let body: StartBody =
-                http::json_body_up_to(req, false, MAX_INLINE_BYTES, UPLOAD_HINT)?;
+                edge::json_body_up_to(req, false, MAX_INLINE_BYTES, UPLOAD_HINT)?;
             let import_type = import_type(body.import_type.as_deref())?;
             if query_type.is_some_and(|q| q != import_type.as_str()) {
                 return Err(ApiError::field(
@@ -377,7 +377,7 @@ fn accepted(
     if let Some(upload) = upload {
         body["upload"] = serde_json::to_value(upload).map_err(ApiError::internal)?;
     }
-    let mut response = http::json(::http::StatusCode::ACCEPTED, &body)?;
+    let mut response = edge::json(::http::StatusCode::ACCEPTED, &body)?;
     let headers = response.headers_mut();
     if let Ok(location) = job.location().parse() {
         headers.insert(::http::header::LOCATION, location);

@@ -14,7 +14,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::clients::ClientRegistry;
-use crate::samples;
+use crate::dev::samples;
 use ledgerdock_shared::publish::{Publisher, SoftCopy};
 
 pub struct DemoCompany {

@@ -3,9 +3,9 @@
 
 use ledgerdock_shared::domain::DocumentFormat;
 
-pub const SAMPLE_JPEG: &[u8] = include_bytes!("../assets/sample.jpg");
-pub const SAMPLE_PNG: &[u8] = include_bytes!("../assets/sample.png");
-pub const SAMPLE_TIFF: &[u8] = include_bytes!("../assets/sample.tiff");
+pub const SAMPLE_JPEG: &[u8] = include_bytes!("../../assets/sample.jpg");
+pub const SAMPLE_PNG: &[u8] = include_bytes!("../../assets/sample.png");
+pub const SAMPLE_TIFF: &[u8] = include_bytes!("../../assets/sample.tiff");
 
 pub fn image(format: DocumentFormat) -> Option<&'static [u8]> {
     match format {
