@@ -3,7 +3,7 @@
 //! runs no Cognito authorizer, so each function verifies the dev stack's token itself.
 //!
 //! Needs Docker (and busybox for the stand-in base image): `.ci/run` runs it as its own step
-//! with `cargo test -p ledgerdock-tests --test sam_local -- --ignored`. Where Docker cannot be
+//! with `cargo test -p ledgerdock-tests --test api -- --ignored sam_local`. Where Docker cannot be
 //! used, it says why and passes.
 
 use ledgerdock_infra::dev::DevOptions;
