@@ -29,7 +29,7 @@ async fn bad_tokens_are_401() {
         .post(t.url(&path))
         .header("Lightyear-Company-ID", &company)
         .json(&json!({}));
-    expect_error(no_token.send().await.unwrap(), 401, "UNAUTHENTICATED").await;
+    no_token.call().await.error(401, "UNAUTHENTICATED");
 
     let (foreign, _) = TokenIssuer::generate(t.stack.api.issuer.issuer()).unwrap();
     let wrongly_signed = foreign.issue(&a.client_id, &Scope::ALL).unwrap();
@@ -46,22 +46,17 @@ async fn bad_tokens_are_401() {
             .bearer_auth(bad)
             .header("Lightyear-Company-ID", &company)
             .json(&json!({}));
-        expect_error(req.send().await.unwrap(), 401, "UNAUTHENTICATED").await;
+        req.call().await.error(401, "UNAUTHENTICATED");
     }
     let basic = t
         .http
         .get(t.url("/v1/invoices/exportable"))
         .basic_auth(&a.client_id, Some(&a.client_secret));
-    expect_error(
-        basic
-            .header("Lightyear-Company-ID", &company)
-            .send()
-            .await
-            .unwrap(),
-        401,
-        "UNAUTHENTICATED",
-    )
-    .await;
+    basic
+        .header("Lightyear-Company-ID", &company)
+        .call()
+        .await
+        .error(401, "UNAUTHENTICATED");
     assert_untouched(&t, &a, id).await;
     t.stop().await;
 }
@@ -86,43 +81,21 @@ async fn missing_scope_and_ungranted_company_are_403() {
             .await,
         ..a.clone()
     };
-    expect_ok(
-        t.get(&read_only, "/v1/invoices/exportable")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let body = expect_error(
-        t.post_json(
-            &read_only,
-            &format!("/v1/invoices/{id}/complete"),
-            &json!({}),
-        )
-        .send()
+    t.get(&read_only, "/v1/invoices/exportable")
+        .call()
         .await
-        .unwrap(),
-        403,
-        "FORBIDDEN",
-    )
-    .await;
+        .ok();
+    let body = t
+        .complete(&read_only, id, &json!({}))
+        .await
+        .error(403, "FORBIDDEN");
     assert!(body["error"]["message"]
         .as_str()
         .unwrap()
         .contains("invoices.write"));
-    expect_error(
-        t.post_json(
-            &read_only,
-            &format!("/v1/invoices/{id}/reject"),
-            &json!({"reason": "x"}),
-        )
-        .send()
+    t.reject(&read_only, id, &json!({"reason": "x"}))
         .await
-        .unwrap(),
-        403,
-        "FORBIDDEN",
-    )
-    .await;
+        .error(403, "FORBIDDEN");
 
     // A client whose grant lacks the scope is refused even with a token carrying it.
     let limited = t.tenant(&[Scope::InvoicesRead]).await;
@@ -136,13 +109,7 @@ async fn missing_scope_and_ungranted_company_are_403() {
         company: a.company,
         ..limited.clone()
     };
-    expect_ok(
-        t.get(&limited_on_a, &format!("/v1/invoices/{id}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    t.invoice(&limited_on_a, id).await.ok();
 
     // B's client naming A's company: not granted.
     let b_on_a = Tenant {
@@ -160,7 +127,7 @@ async fn missing_scope_and_ungranted_company_are_403() {
             &json!({"reason": "x"}),
         ),
     ] {
-        expect_error(req.send().await.unwrap(), 403, "FORBIDDEN").await;
+        req.call().await.error(403, "FORBIDDEN");
     }
     assert_untouched(&t, &a, id).await;
     t.stop().await;
@@ -175,7 +142,7 @@ async fn company_header_must_be_present_and_a_uuid() {
         .await;
     let url = t.url(&format!("/v1/invoices/{id}/complete"));
     let missing = t.http.post(&url).bearer_auth(&a.token).json(&json!({}));
-    let body = expect_error(missing.send().await.unwrap(), 400, "VALIDATION_ERROR").await;
+    let body = missing.call().await.error(400, "VALIDATION_ERROR");
     assert_eq!(error_field(&body), "Lightyear-Company-ID");
     for bad in ["not-a-uuid", "123", "5b7e4d1a0c3f4a8e9b216f0d2c7a9e11"] {
         let req = t
@@ -184,7 +151,7 @@ async fn company_header_must_be_present_and_a_uuid() {
             .bearer_auth(&a.token)
             .header("Lightyear-Company-ID", bad)
             .json(&json!({}));
-        let body = expect_error(req.send().await.unwrap(), 400, "VALIDATION_ERROR").await;
+        let body = req.call().await.error(400, "VALIDATION_ERROR");
         assert_eq!(error_field(&body), "Lightyear-Company-ID");
     }
     assert_untouched(&t, &a, id).await;
@@ -211,37 +178,15 @@ async fn other_companies_invoices_and_unknown_or_malformed_ids() {
             &json!({"reason": "x"}),
         ),
     ] {
-        expect_error(req.send().await.unwrap(), 404, "NOT_FOUND").await;
+        req.call().await.error(404, "NOT_FOUND");
     }
     let unknown = uuid::Uuid::new_v4();
-    expect_error(
-        t.get(&a, &format!("/v1/invoices/{unknown}"))
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "NOT_FOUND",
-    )
-    .await;
-    expect_error(
-        t.post_json(&a, &format!("/v1/invoices/{unknown}/complete"), &json!({}))
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "NOT_FOUND",
-    )
-    .await;
+    t.invoice(&a, unknown).await.error(404, "NOT_FOUND");
+    t.complete(&a, unknown, &json!({}))
+        .await
+        .error(404, "NOT_FOUND");
     for bad in ["not-an-id", "1234", "INV-1001", "%20"] {
-        let body = expect_error(
-            t.get(&a, &format!("/v1/invoices/{bad}"))
-                .send()
-                .await
-                .unwrap(),
-            400,
-            "VALIDATION_ERROR",
-        )
-        .await;
+        let body = t.invoice(&a, bad).await.error(400, "VALIDATION_ERROR");
         assert_eq!(error_field(&body), "invoiceId");
     }
     assert_untouched(&t, &a, id).await;
@@ -256,32 +201,16 @@ async fn bad_limits_and_continuation_keys() {
     t.publish_many(a.company, 3).await;
     t.publish_many(b.company, 3).await;
     for bad in ["0", "201", "-1", "abc", "1.5"] {
-        let body = expect_error(
-            t.get(&a, &format!("/v1/invoices/exportable?limit={bad}"))
-                .send()
-                .await
-                .unwrap(),
-            400,
-            "VALIDATION_ERROR",
-        )
-        .await;
+        let body = t
+            .get(&a, &format!("/v1/invoices/exportable?limit={bad}"))
+            .call()
+            .await
+            .error(400, "VALIDATION_ERROR");
         assert_eq!(error_field(&body), "limit");
     }
-    let a_page = expect_ok(
-        t.get(&a, "/v1/invoices/exportable?limit=1")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let a_page = t.list_exportable(&a, 1, None).await.ok();
     let a_key = a_page["continuationKey"].as_str().unwrap().to_string();
-    let b_page = expect_ok(
-        t.get(&b, "/v1/invoices/exportable?limit=1")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let b_page = t.list_exportable(&b, 1, None).await.ok();
     let b_key = b_page["continuationKey"].as_str().unwrap().to_string();
 
     let mut forged = a_key.clone().into_bytes();
@@ -300,17 +229,17 @@ async fn bad_limits_and_continuation_keys() {
             .send()
             .await
             .unwrap();
-        expect_error(resp, 400, "INVALID_CONTINUATION_KEY").await;
+        Reply::read(resp)
+            .await
+            .error(400, "INVALID_CONTINUATION_KEY");
     }
     // A's own key still works.
-    let next = expect_ok(
-        t.get(&a, "/v1/invoices/exportable?limit=5")
-            .query(&[("continuationKey", &a_key)])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let next = t
+        .get(&a, "/v1/invoices/exportable?limit=5")
+        .query(&[("continuationKey", &a_key)])
+        .call()
+        .await
+        .ok();
     assert_eq!(next["items"].as_array().unwrap().len(), 2);
     t.stop().await;
 }
@@ -333,15 +262,10 @@ async fn bad_bodies_are_named_and_change_nothing() {
             .body(body)
     };
 
-    let body = expect_error(
-        raw(&reject, "application/json", b"{\"reason\": ".to_vec())
-            .send()
-            .await
-            .unwrap(),
-        400,
-        "VALIDATION_ERROR",
-    )
-    .await;
+    let body = raw(&reject, "application/json", b"{\"reason\": ".to_vec())
+        .call()
+        .await
+        .error(400, "VALIDATION_ERROR");
     assert_eq!(error_field(&body), "body");
     for (payload, field) in [
         (json!({}), "reason"),
@@ -352,12 +276,11 @@ async fn bad_bodies_are_named_and_change_nothing() {
         (json!({"reason": "ok", "code": 7}), "code"),
         (json!({"reason": "ok", "unexpected": true}), "unexpected"),
     ] {
-        let body = expect_error(
-            t.post_json(&a, &reject, &payload).send().await.unwrap(),
-            400,
-            "VALIDATION_ERROR",
-        )
-        .await;
+        let body = t
+            .post_json(&a, &reject, &payload)
+            .call()
+            .await
+            .error(400, "VALIDATION_ERROR");
         assert_eq!(error_field(&body), field, "{payload}");
     }
     for (payload, field) in [
@@ -365,42 +288,26 @@ async fn bad_bodies_are_named_and_change_nothing() {
         (json!({"externalUrl": "not a url"}), "externalUrl"),
         (json!({"externalId": ""}), "externalId"),
     ] {
-        let body = expect_error(
-            t.post_json(&a, &complete, &payload).send().await.unwrap(),
-            400,
-            "VALIDATION_ERROR",
-        )
-        .await;
+        let body = t
+            .post_json(&a, &complete, &payload)
+            .call()
+            .await
+            .error(400, "VALIDATION_ERROR");
         assert_eq!(error_field(&body), field, "{payload}");
     }
     let big = format!("{{\"reason\": \"{}\"}}", "x".repeat(1024 * 1024));
-    expect_error(
-        raw(&reject, "application/json", big.into_bytes())
-            .send()
-            .await
-            .unwrap(),
-        413,
-        "PAYLOAD_TOO_LARGE",
-    )
-    .await;
-    expect_error(
-        raw(&reject, "text/plain", b"{\"reason\":\"x\"}".to_vec())
-            .send()
-            .await
-            .unwrap(),
-        415,
-        "UNSUPPORTED_MEDIA_TYPE",
-    )
-    .await;
-    expect_error(
-        raw(&complete, "application/xml", b"<x/>".to_vec())
-            .send()
-            .await
-            .unwrap(),
-        415,
-        "UNSUPPORTED_MEDIA_TYPE",
-    )
-    .await;
+    raw(&reject, "application/json", big.into_bytes())
+        .call()
+        .await
+        .error(413, "PAYLOAD_TOO_LARGE");
+    raw(&reject, "text/plain", b"{\"reason\":\"x\"}".to_vec())
+        .call()
+        .await
+        .error(415, "UNSUPPORTED_MEDIA_TYPE");
+    raw(&complete, "application/xml", b"<x/>".to_vec())
+        .call()
+        .await
+        .error(415, "UNSUPPORTED_MEDIA_TYPE");
     assert_untouched(&t, &a, id).await;
     t.stop().await;
 }
@@ -417,7 +324,7 @@ async fn token_endpoint_answers_like_cognito() {
         ("client_id", a.client_id.clone()),
         ("client_secret", a.client_secret.clone()),
     ]);
-    let body = expect_ok(ok.send().await.unwrap()).await;
+    let body = ok.call().await.ok();
     assert_eq!(body["expires_in"], 3600);
     let wrong_secret = post(vec![
         ("grant_type", "client_credentials".into()),
@@ -462,26 +369,23 @@ async fn token_endpoint_answers_like_cognito() {
         json!({"error": "unsupported_grant_type"})
     );
 
-    let jwks = expect_ok(
-        t.http
-            .get(t.url("/.well-known/jwks.json"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let jwks = t
+        .http
+        .get(t.url("/.well-known/jwks.json"))
+        .call()
+        .await
+        .ok();
     assert_eq!(jwks["keys"][0]["alg"], "RS256");
     assert!(jwks["keys"][0]["kid"]
         .as_str()
         .is_some_and(|k| !k.is_empty()));
     let health = t.http.get(t.url("/health")).send().await.unwrap();
     assert_eq!(health.status(), 200);
-    expect_error(
-        t.http.get(t.url("/v1/nowhere")).send().await.unwrap(),
-        404,
-        "NOT_FOUND",
-    )
-    .await;
+    t.http
+        .get(t.url("/v1/nowhere"))
+        .call()
+        .await
+        .error(404, "NOT_FOUND");
     t.stop().await;
 }
 
@@ -520,7 +424,7 @@ async fn a_dynamodb_that_stops_answering_is_a_503_well_inside_the_function_timeo
             "{path}: {:?}",
             resp.headers()
         );
-        let body = expect_error(resp, 503, "UNAVAILABLE").await;
+        let body = Reply::read(resp).await.error(503, "UNAVAILABLE");
         assert!(
             elapsed >= ATTEMPT_TIMEOUT
                 && elapsed < OPERATION_TIMEOUT + std::time::Duration::from_secs(2),
@@ -593,7 +497,7 @@ async fn the_http_layers_own_refusals_answer_in_the_documented_shapes() {
             "application/json",
             "{path}"
         );
-        expect_error(resp, status, code).await;
+        Reply::read(resp).await.error(status, code);
     }
     let huge = vec![b'a'; 10 * 1024 * 1024 + 2];
     let resp = t
@@ -604,7 +508,7 @@ async fn the_http_layers_own_refusals_answer_in_the_documented_shapes() {
         .send()
         .await
         .unwrap();
-    expect_error(resp, 413, "PAYLOAD_TOO_LARGE").await;
+    Reply::read(resp).await.error(413, "PAYLOAD_TOO_LARGE");
     t.stop().await;
 }
 
@@ -730,29 +634,26 @@ async fn a_query_parameter_an_operation_does_not_take_is_refused_by_name_and_cha
     let a = t.tenant_all_scopes().await;
     let id = t.publish_many(a.company, 1).await[0];
     // A mistyped limit is not silently ignored.
-    let body = expect_invalid(t.get(&a, "/v1/invoices/exportable?limt=5"), "limt").await;
+    let body = t
+        .get(&a, "/v1/invoices/exportable?limt=5")
+        .call()
+        .await
+        .invalid("limt");
     assert!(body["error"]["message"]
         .as_str()
         .unwrap()
         .contains("takes limit, continuationKey"));
-    expect_invalid(
-        t.post_json(
-            &a,
-            &format!("/v1/invoices/{id}/complete?force=true"),
-            &json!({}),
-        ),
-        "force",
+    t.post_json(
+        &a,
+        &format!("/v1/invoices/{id}/complete?force=true"),
+        &json!({}),
     )
-    .await;
+    .call()
+    .await
+    .invalid("force");
     assert_untouched(&t, &a, id).await;
     // The parameters an operation does take still work.
-    expect_ok(
-        t.get(&a, &format!("/v1/invoices/{id}/download-url?format=PDF"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    t.download_url(&a, id, "PDF").await.ok();
     t.stop().await;
 }
 
@@ -780,12 +681,12 @@ async fn a_known_path_asked_with_another_method_is_a_405_naming_the_methods_it_t
             .unwrap();
         assert_eq!(resp.headers()["allow"], allow, "{method} {path}");
         assert!(resp.headers().contains_key("x-request-id"));
-        expect_error(resp, 405, "METHOD_NOT_ALLOWED").await;
+        Reply::read(resp).await.error(405, "METHOD_NOT_ALLOWED");
     }
     assert_untouched(&t, &a, id).await;
     // An unknown path is still a 404.
     let resp = t.get(&a, "/v1/nothing-here").send().await.unwrap();
-    expect_error(resp, 404, "NOT_FOUND").await;
+    Reply::read(resp).await.error(404, "NOT_FOUND");
     t.stop().await;
 }
 
@@ -795,15 +696,14 @@ async fn complete_takes_any_absolute_http_url_up_to_its_length_limit() {
     let a = t.tenant_all_scopes().await;
     let ids = t.publish_many(a.company, 2).await;
     let long = format!("https://erp.example/{}", "x".repeat(2048));
-    expect_invalid(
-        t.post_json(
-            &a,
-            &format!("/v1/invoices/{}/complete", ids[0]),
-            &json!({"externalUrl": long}),
-        ),
-        "externalUrl",
+    t.post_json(
+        &a,
+        &format!("/v1/invoices/{}/complete", ids[0]),
+        &json!({"externalUrl": long}),
     )
-    .await;
+    .call()
+    .await
+    .invalid("externalUrl");
     assert_untouched(&t, &a, ids[0]).await;
     for url in ["HTTP://0", "https://x"] {
         let id = if url.starts_with("HTTP") {
@@ -811,17 +711,7 @@ async fn complete_takes_any_absolute_http_url_up_to_its_length_limit() {
         } else {
             ids[1]
         };
-        let done = expect_ok(
-            t.post_json(
-                &a,
-                &format!("/v1/invoices/{id}/complete"),
-                &json!({"externalUrl": url}),
-            )
-            .send()
-            .await
-            .unwrap(),
-        )
-        .await;
+        let done = t.complete(&a, id, &json!({"externalUrl": url})).await.ok();
         assert_eq!(done["export"]["externalUrl"], url);
     }
     t.stop().await;

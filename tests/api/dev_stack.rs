@@ -60,25 +60,21 @@ async fn demo_seed_writes_demo_json_persists_and_does_not_duplicate() {
     assert_eq!(ids.len() as u64, first["invoiceCount"].as_u64().unwrap());
 
     // Every demo invoice has 1–50 lines and a real PDF; the demo client is not granted company 2.
-    let detail = expect_ok(
-        t.get(&a, &format!("/v1/invoices/{}", ids[0]))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let detail = t
+        .get(&a, &format!("/v1/invoices/{}", ids[0]))
+        .call()
+        .await
+        .ok();
     let lines = detail["lineItems"].as_array().unwrap().len();
     assert!((1..=50).contains(&lines));
-    let url = expect_ok(
-        t.get(
+    let url = t
+        .get(
             &a,
             &format!("/v1/invoices/{}/download-url?format=PDF", ids[0]),
         )
-        .send()
+        .call()
         .await
-        .unwrap(),
-    )
-    .await;
+        .ok();
     let pdf = reqwest::get(url["url"].as_str().unwrap())
         .await
         .unwrap()
@@ -90,28 +86,20 @@ async fn demo_seed_writes_demo_json_persists_and_does_not_duplicate() {
         company: companies[1]["companyId"].as_str().unwrap().parse().unwrap(),
         ..a.clone()
     };
-    expect_error(
-        t.get(&a_on_b, "/v1/invoices/exportable")
-            .send()
-            .await
-            .unwrap(),
-        403,
-        "FORBIDDEN",
-    )
-    .await;
+    t.get(&a_on_b, "/v1/invoices/exportable")
+        .call()
+        .await
+        .error(403, "FORBIDDEN");
 
     // Export one, restart on the same data dir with --seed-demo again.
-    expect_ok(
-        t.post_json(
-            &a,
-            &format!("/v1/invoices/{}/complete", ids[0]),
-            &serde_json::json!({}),
-        )
-        .send()
-        .await
-        .unwrap(),
+    t.post_json(
+        &a,
+        &format!("/v1/invoices/{}/complete", ids[0]),
+        &serde_json::json!({}),
     )
-    .await;
+    .call()
+    .await
+    .ok();
     t.stop().await;
     let t = TestStack::start_with(persistent(dir.path())).await;
     let demo: Value =
@@ -131,13 +119,11 @@ async fn demo_seed_writes_demo_json_persists_and_does_not_duplicate() {
         ids.len() - 1,
         "data persisted, the exported invoice stays exported, nothing duplicated"
     );
-    let detail = expect_ok(
-        t.get(&a, &format!("/v1/invoices/{}", ids[0]))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let detail = t
+        .get(&a, &format!("/v1/invoices/{}", ids[0]))
+        .call()
+        .await
+        .ok();
     assert_eq!(detail["status"], "EXPORTED");
     t.stop().await;
 }

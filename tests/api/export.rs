@@ -26,28 +26,20 @@ async fn full_poll_pages_in_order_and_ends_with_null_exactly_when_done() {
         .collect();
 
     // 6 items, limit 3: exactly two pages, and the second carries a null key.
-    let page1 = expect_ok(
-        t.get(&a, "/v1/invoices/exportable?limit=3")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let page1 = t.list_exportable(&a, 3, None).await.ok();
     assert_eq!(page1["items"].as_array().unwrap().len(), 3);
     let key = page1["continuationKey"]
         .as_str()
         .expect("more follow")
         .to_string();
-    let page2 = expect_ok(
-        t.get(
+    let page2 = t
+        .get(
             &a,
             &format!("/v1/invoices/exportable?limit=3&continuationKey={key}"),
         )
-        .send()
+        .call()
         .await
-        .unwrap(),
-    )
-    .await;
+        .ok();
     assert_eq!(page2["items"].as_array().unwrap().len(), 3);
     assert!(
         page2["continuationKey"].is_null(),
@@ -57,13 +49,13 @@ async fn full_poll_pages_in_order_and_ends_with_null_exactly_when_done() {
     let all = t.poll_all(&a, 3).await;
     assert_eq!(all, expected);
     // Default limit covers everything here.
-    let default = expect_ok(t.get(&a, "/v1/invoices/exportable").send().await.unwrap()).await;
+    let default = t.get(&a, "/v1/invoices/exportable").call().await.ok();
     assert_eq!(default["items"].as_array().unwrap().len(), 6);
     assert!(default["continuationKey"].is_null());
 
     // Another company sees none of it.
     let b = t.tenant_all_scopes().await;
-    let other = expect_ok(t.get(&b, "/v1/invoices/exportable").send().await.unwrap()).await;
+    let other = t.get(&b, "/v1/invoices/exportable").call().await.ok();
     assert_eq!(other, json!({"items": [], "continuationKey": null}));
     t.stop().await;
 }
@@ -87,7 +79,7 @@ async fn paging_while_completing_and_rejecting_between_pages_sees_each_ready_inv
             Some(k) => format!("/v1/invoices/exportable?limit=4&continuationKey={k}"),
             None => "/v1/invoices/exportable?limit=4".to_string(),
         };
-        let page = expect_ok(t.get(&a, &path).send().await.unwrap()).await;
+        let page = t.get(&a, &path).call().await.ok();
         pages += 1;
         let items: Vec<String> = page["items"]
             .as_array()
@@ -97,28 +89,14 @@ async fn paging_while_completing_and_rejecting_between_pages_sees_each_ready_inv
             .collect();
         // Export half of what this page returned before asking for the next.
         for id in items.iter().step_by(2) {
-            expect_ok(
-                t.post_json(&a, &format!("/v1/invoices/{id}/complete"), &json!({}))
-                    .send()
-                    .await
-                    .unwrap(),
-            )
-            .await;
+            t.complete(&a, id, &json!({})).await.ok();
         }
         // And reject one invoice the poll has not reached yet: it must simply not appear.
         if pages == 1 {
             let ahead = &ids[10];
-            expect_ok(
-                t.post_json(
-                    &a,
-                    &format!("/v1/invoices/{ahead}/reject"),
-                    &json!({"reason": "duplicate"}),
-                )
-                .send()
+            t.reject(&a, ahead, &json!({"reason": "duplicate"}))
                 .await
-                .unwrap(),
-            )
-            .await;
+                .ok();
         }
         seen.extend(items);
         match page["continuationKey"].as_str() {
@@ -151,13 +129,7 @@ async fn detail_returns_header_lines_and_reconciled_totals_even_with_1000_lines(
             &[DocumentFormat::Pdf, DocumentFormat::Png],
         )
         .await;
-    let inv = expect_ok(
-        t.get(&a, &format!("/v1/invoices/{id}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let inv = t.invoice(&a, id).await.ok();
     assert_eq!(inv["invoiceId"], id.to_string());
     assert_eq!(inv["companyId"], a.company.to_string());
     assert_eq!(inv["status"], "READY_FOR_EXPORT");
@@ -227,26 +199,18 @@ async fn download_urls_serve_each_format_byte_for_byte_and_refuse_tampering() {
     let id = t
         .publish(a.company, 2, "2026-11-01T09:00:00Z", &formats)
         .await;
-    let inv = expect_ok(
-        t.get(&a, &format!("/v1/invoices/{id}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let inv = t.invoice(&a, id).await.ok();
     let number = inv["invoiceNumber"].as_str().unwrap().to_string();
 
     for format in formats {
-        let body = expect_ok(
-            t.get(
+        let body = t
+            .get(
                 &a,
                 &format!("/v1/invoices/{id}/download-url?format={}", format.as_str()),
             )
-            .send()
+            .call()
             .await
-            .unwrap(),
-        )
-        .await;
+            .ok();
         assert_eq!(body["format"], format.as_str());
         assert_eq!(body["contentType"], format.content_type());
         let file_name = format!("{number}-copy.{}", format.extension());
@@ -277,13 +241,11 @@ async fn download_urls_serve_each_format_byte_for_byte_and_refuse_tampering() {
     }
 
     // Without a format: the first document.
-    let default = expect_ok(
-        t.get(&a, &format!("/v1/invoices/{id}/download-url"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let default = t
+        .get(&a, &format!("/v1/invoices/{id}/download-url"))
+        .call()
+        .await
+        .ok();
     assert_eq!(default["format"], "PDF");
 
     // Tampering: another object under the same signature, or a changed signature.
@@ -317,13 +279,11 @@ async fn download_url_expires() {
     let id = t
         .publish(a.company, 1, "2026-11-01T09:00:00Z", &[DocumentFormat::Pdf])
         .await;
-    let body = expect_ok(
-        t.get(&a, &format!("/v1/invoices/{id}/download-url"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let body = t
+        .get(&a, &format!("/v1/invoices/{id}/download-url"))
+        .call()
+        .await
+        .ok();
     let url = body["url"].as_str().unwrap();
     assert_eq!(reqwest::get(url).await.unwrap().status(), 200);
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
@@ -342,39 +302,21 @@ async fn download_url_for_missing_format_or_invoice_is_404_and_bad_format_400() 
     let id = t
         .publish(a.company, 1, "2026-11-01T09:00:00Z", &[DocumentFormat::Pdf])
         .await;
-    let body = expect_error(
-        t.get(&a, &format!("/v1/invoices/{id}/download-url?format=TIFF"))
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "NOT_FOUND",
-    )
-    .await;
+    let body = t.download_url(&a, id, "TIFF").await.error(404, "NOT_FOUND");
     assert!(
         body["error"]["message"].as_str().unwrap().contains("PDF"),
         "says what is available"
     );
-    let body = expect_error(
-        t.get(&a, &format!("/v1/invoices/{id}/download-url?format=GIF"))
-            .send()
-            .await
-            .unwrap(),
-        400,
-        "VALIDATION_ERROR",
-    )
-    .await;
+    let body = t
+        .download_url(&a, id, "GIF")
+        .await
+        .error(400, "VALIDATION_ERROR");
     assert_eq!(error_field(&body), "format");
     let unknown = uuid::Uuid::new_v4();
-    expect_error(
-        t.get(&a, &format!("/v1/invoices/{unknown}/download-url"))
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "NOT_FOUND",
-    )
-    .await;
+    t.get(&a, &format!("/v1/invoices/{unknown}/download-url"))
+        .call()
+        .await
+        .error(404, "NOT_FOUND");
     t.stop().await;
 }
 
@@ -386,53 +328,22 @@ async fn complete_and_reject_are_idempotent_and_conflicts_are_409_with_current_s
     let (x, y, z) = (ids[0], ids[1], ids[2]);
 
     let body = json!({"externalId": "ERP-9", "externalUrl": "https://erp.example/bills/9"});
-    let first = expect_ok(
-        t.post_json(&a, &format!("/v1/invoices/{x}/complete"), &body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let first = t.complete(&a, x, &body).await.ok();
     assert_eq!(first["status"], "EXPORTED");
     assert_eq!(first["export"]["externalId"], "ERP-9");
-    let again = expect_ok(
-        t.post_json(&a, &format!("/v1/invoices/{x}/complete"), &body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let again = t.complete(&a, x, &body).await.ok();
     assert_eq!(
         again, first,
         "a repeat answers the same 200 and changes nothing"
     );
-    let conflict = expect_error(
-        t.post_json(
-            &a,
-            &format!("/v1/invoices/{x}/complete"),
-            &json!({"externalId": "ERP-10"}),
-        )
-        .send()
+    let conflict = t
+        .complete(&a, x, &json!({"externalId": "ERP-10"}))
         .await
-        .unwrap(),
-        409,
-        "INVALID_STATE_TRANSITION",
-    )
-    .await;
+        .error(409, "INVALID_STATE_TRANSITION");
     assert_eq!(conflict["error"]["currentStatus"], "EXPORTED");
-    expect_error(
-        t.post_json(
-            &a,
-            &format!("/v1/invoices/{x}/reject"),
-            &json!({"reason": "wrong supplier"}),
-        )
-        .send()
+    t.reject(&a, x, &json!({"reason": "wrong supplier"}))
         .await
-        .unwrap(),
-        409,
-        "INVALID_STATE_TRANSITION",
-    )
-    .await;
+        .error(409, "INVALID_STATE_TRANSITION");
     assert_eq!(
         t.stored(a.company, x)
             .await
@@ -450,67 +361,28 @@ async fn complete_and_reject_are_idempotent_and_conflicts_are_409_with_current_s
         .post(t.url(&format!("/v1/invoices/{y}/complete")))
         .bearer_auth(&a.token)
         .header("Lightyear-Company-ID", a.company.to_string());
-    let done = expect_ok(bare.send().await.unwrap()).await;
+    let done = bare.call().await.ok();
     assert!(done["export"]["externalId"].is_null());
-    expect_ok(
-        t.post_json(&a, &format!("/v1/invoices/{y}/complete"), &json!({}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    t.complete(&a, y, &json!({})).await.ok();
 
     let reject = json!({"reason": "Duplicate of INV-7", "code": "DUPLICATE"});
-    let rejected = expect_ok(
-        t.post_json(&a, &format!("/v1/invoices/{z}/reject"), &reject)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let rejected = t.reject(&a, z, &reject).await.ok();
     assert_eq!(rejected["status"], "REJECTED");
     assert_eq!(rejected["rejection"]["reason"], "Duplicate of INV-7");
     assert_eq!(rejected["rejection"]["code"], "DUPLICATE");
-    let again = expect_ok(
-        t.post_json(&a, &format!("/v1/invoices/{z}/reject"), &reject)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let again = t.reject(&a, z, &reject).await.ok();
     assert_eq!(again, rejected);
-    let conflict = expect_error(
-        t.post_json(&a, &format!("/v1/invoices/{z}/complete"), &json!({}))
-            .send()
-            .await
-            .unwrap(),
-        409,
-        "INVALID_STATE_TRANSITION",
-    )
-    .await;
-    assert_eq!(conflict["error"]["currentStatus"], "REJECTED");
-    expect_error(
-        t.post_json(
-            &a,
-            &format!("/v1/invoices/{z}/reject"),
-            &json!({"reason": "another reason"}),
-        )
-        .send()
+    let conflict = t
+        .complete(&a, z, &json!({}))
         .await
-        .unwrap(),
-        409,
-        "INVALID_STATE_TRANSITION",
-    )
-    .await;
+        .error(409, "INVALID_STATE_TRANSITION");
+    assert_eq!(conflict["error"]["currentStatus"], "REJECTED");
+    t.reject(&a, z, &json!({"reason": "another reason"}))
+        .await
+        .error(409, "INVALID_STATE_TRANSITION");
 
     // Detail shows the records; the queue is empty.
-    let detail = expect_ok(
-        t.get(&a, &format!("/v1/invoices/{z}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let detail = t.invoice(&a, z).await.ok();
     assert_eq!(detail["rejection"]["code"], "DUPLICATE");
     assert!(t.poll_all(&a, 10).await.is_empty());
 
@@ -669,13 +541,7 @@ async fn republishing_an_exported_invoice_is_refused_before_any_line_is_written(
     let a = t.tenant_all_scopes().await;
     let id = ledgerdock_shared::domain::InvoiceId::new_random();
     publish_as(&t, a.company, id, 3, 0).await.unwrap();
-    expect_ok(
-        t.post_json(&a, &format!("/v1/invoices/{id}/complete"), &json!({}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    t.complete(&a, id, &json!({})).await.ok();
     let err = publish_as(&t, a.company, id, 300, 0).await.unwrap_err();
     assert_eq!(err.status(), 409, "{err:?}");
     assert_eq!(detail_whole(&t, &a, id).await, (200, 3));
@@ -699,17 +565,7 @@ async fn a_complete_racing_a_large_republish_leaves_an_invoice_whose_lines_match
     publish_as(&t, a.company, id, 3, 0).await.unwrap();
     // Complete while the new lines are being written.
     let republish = publish_in_background(&t, a.company, id, 3000, 500).await;
-    expect_ok(
-        t.post_json(
-            &a,
-            &format!("/v1/invoices/{id}/complete"),
-            &json!({"externalId": "E-1"}),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await;
+    t.complete(&a, id, &json!({"externalId": "E-1"})).await.ok();
     // Almost always the complete lands first and the republish is refused; should the
     // republish have flipped first, the complete exported the new version. Either way the
     // exported invoice is whole and the table holds exactly its lines.
@@ -861,12 +717,11 @@ async fn json_arrays_are_not_bodies_and_identifiers_and_file_names_are_single_sa
             json!(["SUPPLIER_CARDS", [{"externalId": "A", "name": "A"}]]),
         ),
     ] {
-        let err = expect_error(
-            t.post_json(&a, &path, &body).send().await.unwrap(),
-            400,
-            "VALIDATION_ERROR",
-        )
-        .await;
+        let err = t
+            .post_json(&a, &path, &body)
+            .call()
+            .await
+            .error(400, "VALIDATION_ERROR");
         assert_eq!(error_field(&err), "body", "{err}");
         let text = err.to_string();
         assert!(
@@ -894,12 +749,11 @@ async fn json_arrays_are_not_bodies_and_identifiers_and_file_names_are_single_sa
             "code",
         ),
     ] {
-        let err = expect_error(
-            t.post_json(&a, &path, &body).send().await.unwrap(),
-            400,
-            "VALIDATION_ERROR",
-        )
-        .await;
+        let err = t
+            .post_json(&a, &path, &body)
+            .call()
+            .await
+            .error(400, "VALIDATION_ERROR");
         assert_eq!(error_field(&err), field, "{err}");
     }
     let stored = t.stored(a.company, x).await.unwrap();
@@ -1004,13 +858,7 @@ async fn publish_invoice_events_find_documents_at_the_documented_lower_case_keys
     .await
     .unwrap();
     assert_eq!(done.outcome, "CREATED");
-    let detail = expect_ok(
-        t.get(&a, &format!("/v1/invoices/{id}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let detail = t.invoice(&a, id).await.ok();
     assert_eq!(detail["documents"][0]["fileName"], "INV-1.pdf");
     assert_eq!(
         detail["documents"][0]["sizeBytes"],

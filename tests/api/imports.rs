@@ -124,7 +124,7 @@ async fn json_import_counts_every_record_and_names_bad_ones_by_position() {
     let third = t.import_json(&a, &renamed).await;
     let third = t.wait_for_job(&a, third["jobId"].as_str().unwrap()).await;
     assert_eq!(counts(&third), [2000, 0, 10, 1990, 0]);
-    let card = expect_ok(t.get(&a, "/v1/suppliers/S00001").send().await.unwrap()).await;
+    let card = t.get(&a, "/v1/suppliers/S00001").call().await.ok();
     assert_eq!(card["name"], "Renamed Oy");
     assert_eq!(card["lastImportJobId"], third["jobId"]);
     assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 2000);
@@ -168,7 +168,7 @@ async fn csv_body_imports_reports_unknown_columns_and_reads_back_paged() {
     assert_eq!(error_records(&job), [3, 3]);
     assert_eq!(job["warnings"][0]["field"], "colour");
 
-    let beta = expect_ok(t.get(&a, "/v1/suppliers/B-2").send().await.unwrap()).await;
+    let beta = t.get(&a, "/v1/suppliers/B-2").call().await.ok();
     assert_eq!(beta["name"], "Beta, \"the\" Oy");
     assert_eq!(
         (beta["country"].as_str(), beta["currency"].as_str()),
@@ -178,7 +178,7 @@ async fn csv_body_imports_reports_unknown_columns_and_reads_back_paged() {
         (beta["paymentTermsDays"].as_u64(), beta["active"].as_bool()),
         (Some(14), Some(false))
     );
-    let alpha = expect_ok(t.get(&a, "/v1/suppliers/A-1").send().await.unwrap()).await;
+    let alpha = t.get(&a, "/v1/suppliers/A-1").call().await.ok();
     assert!(alpha["email"].is_null() && alpha["paymentTermsDays"].is_null());
 
     // 3 cards plus 17 more, listed 7 at a time: each exactly once, in externalId order.
@@ -240,7 +240,7 @@ async fn twenty_thousand_row_csv_through_the_upload_url() {
     assert_eq!(counts(&done), [20_000, 20_000, 0, 0, 0]);
     assert!(done["processingStartedAt"].is_string());
     assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 20_003);
-    let last = expect_ok(t.get(&a, "/v1/suppliers/U20000").send().await.unwrap()).await;
+    let last = t.get(&a, "/v1/suppliers/U20000").call().await.ok();
     assert_eq!(last["name"], "Supplier 20000, Ltd");
     t.stop().await;
 }
@@ -549,7 +549,9 @@ async fn idempotency_key_returns_the_first_job() {
     let reused = send(&a, "batch-2026-11-21", supplier_records("J", 5))
         .await
         .unwrap();
-    let body = expect_error(reused, 422, "IDEMPOTENCY_KEY_REUSED").await;
+    let body = Reply::read(reused)
+        .await
+        .error(422, "IDEMPOTENCY_KEY_REUSED");
     assert!(!body.to_string().contains(first["jobId"].as_str().unwrap()));
     let other_key: Value = send(&a, "batch-2", supplier_records("K", 1))
         .await
@@ -599,7 +601,9 @@ async fn idempotency_key_returns_the_first_job() {
         .send()
         .await
         .unwrap();
-    expect_error(refused, 415, "UNSUPPORTED_MEDIA_TYPE").await;
+    Reply::read(refused)
+        .await
+        .error(415, "UNSUPPORTED_MEDIA_TYPE");
     assert_eq!(t.count_items(a.company, "IMPORTJOB#").await, 3);
 
     t.wait_for_job(&a, first["jobId"].as_str().unwrap()).await;
@@ -636,7 +640,7 @@ async fn idempotency_key_returns_the_first_job() {
         .send()
         .await
         .unwrap();
-    let body = expect_error(bad_key, 400, "VALIDATION_ERROR").await;
+    let body = Reply::read(bad_key).await.error(400, "VALIDATION_ERROR");
     assert_eq!(error_field(&body), "Idempotency-Key");
     t.stop().await;
 }
@@ -655,9 +659,9 @@ async fn another_companys_jobs_and_suppliers_are_not_found() {
         .send()
         .await
         .unwrap();
-    expect_error(resp, 404, "NOT_FOUND").await;
+    Reply::read(resp).await.error(404, "NOT_FOUND");
     let resp = t.get(&b, "/v1/suppliers/T00001").send().await.unwrap();
-    expect_error(resp, 404, "NOT_FOUND").await;
+    Reply::read(resp).await.error(404, "NOT_FOUND");
     assert!(t.all_suppliers(&b, 100).await.is_empty());
     // A's header with B's token: B holds no grant for A.
     let resp = t
@@ -668,52 +672,50 @@ async fn another_companys_jobs_and_suppliers_are_not_found() {
         .send()
         .await
         .unwrap();
-    expect_error(resp, 403, "FORBIDDEN").await;
+    Reply::read(resp).await.error(403, "FORBIDDEN");
     let resp = t
         .get(&a, &format!("/v1/import-jobs/{}", uuid::Uuid::new_v4()))
         .send()
         .await
         .unwrap();
-    expect_error(resp, 404, "NOT_FOUND").await;
+    Reply::read(resp).await.error(404, "NOT_FOUND");
     let resp = t
         .get(&a, "/v1/import-jobs/not-a-uuid")
         .send()
         .await
         .unwrap();
-    let body = expect_error(resp, 400, "VALIDATION_ERROR").await;
+    let body = Reply::read(resp).await.error(400, "VALIDATION_ERROR");
     assert_eq!(error_field(&body), "jobId");
     let resp = t
         .get(&a, &format!("/v1/suppliers/{}", "x".repeat(65)))
         .send()
         .await
         .unwrap();
-    let body = expect_error(resp, 400, "VALIDATION_ERROR").await;
+    let body = Reply::read(resp).await.error(400, "VALIDATION_ERROR");
     assert_eq!(error_field(&body), "externalId");
 
     // A continuation key from another list, or another company, is refused.
     t.publish_many(a.company, 3).await;
-    let page = expect_ok(
-        t.get(&a, "/v1/invoices/exportable?limit=1")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let page = t.list_exportable(&a, 1, None).await.ok();
     let invoice_key = page["continuationKey"].as_str().unwrap();
     let resp = t
         .get(&a, &format!("/v1/suppliers?continuationKey={invoice_key}"))
         .send()
         .await
         .unwrap();
-    expect_error(resp, 400, "INVALID_CONTINUATION_KEY").await;
-    let page = expect_ok(t.get(&a, "/v1/suppliers?limit=1").send().await.unwrap()).await;
+    Reply::read(resp)
+        .await
+        .error(400, "INVALID_CONTINUATION_KEY");
+    let page = t.get(&a, "/v1/suppliers?limit=1").call().await.ok();
     let supplier_key = page["continuationKey"].as_str().unwrap();
     let resp = t
         .get(&b, &format!("/v1/suppliers?continuationKey={supplier_key}"))
         .send()
         .await
         .unwrap();
-    expect_error(resp, 400, "INVALID_CONTINUATION_KEY").await;
+    Reply::read(resp)
+        .await
+        .error(400, "INVALID_CONTINUATION_KEY");
     t.stop().await;
 }
 
@@ -769,7 +771,7 @@ async fn every_refused_start_call_names_its_problem_and_starts_no_job() {
             .send()
             .await
             .unwrap();
-        let error = expect_error(resp, 400, "VALIDATION_ERROR").await;
+        let error = Reply::read(resp).await.error(400, "VALIDATION_ERROR");
         assert_eq!(error_field(&error), field, "{body}");
     }
     let raw = |content_type: &str, path: &str, body: Vec<u8>| {
@@ -789,14 +791,14 @@ async fn every_refused_start_call_names_its_problem_and_starts_no_job() {
     .await
     .unwrap();
     assert_eq!(
-        error_field(&expect_error(resp, 400, "VALIDATION_ERROR").await),
+        error_field(&Reply::read(resp).await.error(400, "VALIDATION_ERROR")),
         "body"
     );
     let resp = raw("text/csv", "/v1/import-jobs", b"externalId,name\n".to_vec())
         .await
         .unwrap();
     assert_eq!(
-        error_field(&expect_error(resp, 400, "VALIDATION_ERROR").await),
+        error_field(&Reply::read(resp).await.error(400, "VALIDATION_ERROR")),
         "type"
     );
     let resp = raw(
@@ -807,7 +809,7 @@ async fn every_refused_start_call_names_its_problem_and_starts_no_job() {
     .await
     .unwrap();
     assert_eq!(
-        error_field(&expect_error(resp, 400, "VALIDATION_ERROR").await),
+        error_field(&Reply::read(resp).await.error(400, "VALIDATION_ERROR")),
         "body"
     );
     let resp = raw(
@@ -817,7 +819,7 @@ async fn every_refused_start_call_names_its_problem_and_starts_no_job() {
     )
     .await
     .unwrap();
-    expect_error(resp, 415, "UNSUPPORTED_MEDIA_TYPE").await;
+    Reply::read(resp).await.error(415, "UNSUPPORTED_MEDIA_TYPE");
     let big = supplier_csv("B", 120_000);
     assert!(big.len() > 5 * 1024 * 1024);
     let resp = raw(
@@ -827,7 +829,7 @@ async fn every_refused_start_call_names_its_problem_and_starts_no_job() {
     )
     .await
     .unwrap();
-    let error = expect_error(resp, 413, "PAYLOAD_TOO_LARGE").await;
+    let error = Reply::read(resp).await.error(413, "PAYLOAD_TOO_LARGE");
     assert!(error["error"]["message"]
         .as_str()
         .unwrap()
@@ -844,7 +846,7 @@ async fn every_refused_start_call_names_its_problem_and_starts_no_job() {
         .send()
         .await
         .unwrap();
-    expect_error(resp, 403, "FORBIDDEN").await;
+    Reply::read(resp).await.error(403, "FORBIDDEN");
     let writer = t.tenant(&[Scope::ImportsWrite]).await;
     for path in [
         "/v1/suppliers",
@@ -852,7 +854,7 @@ async fn every_refused_start_call_names_its_problem_and_starts_no_job() {
         &format!("/v1/import-jobs/{}", uuid::Uuid::new_v4()),
     ] {
         let resp = t.get(&writer, path).send().await.unwrap();
-        expect_error(resp, 403, "FORBIDDEN").await;
+        Reply::read(resp).await.error(403, "FORBIDDEN");
     }
     for tenant in [&a, &reader, &writer] {
         assert_eq!(t.count_items(tenant.company, "IMPORTJOB#").await, 0);
@@ -877,15 +879,14 @@ async fn supplier_ids_in_the_path_are_percent_decoded_exactly_once() {
         ("/v1/suppliers/ACME%25202", "ACME%202"),
         ("/v1/suppliers/M%C3%BCller%2FOst", "Müller/Ost"),
     ] {
-        let card = expect_ok(t.get(&a, path).send().await.unwrap()).await;
+        let card = t.get(&a, path).call().await.ok();
         assert_eq!(card["externalId"], id, "{path}");
     }
-    let err = expect_error(
-        t.get(&a, "/v1/suppliers/%FF%FE").send().await.unwrap(),
-        400,
-        "VALIDATION_ERROR",
-    )
-    .await;
+    let err = t
+        .get(&a, "/v1/suppliers/%FF%FE")
+        .call()
+        .await
+        .error(400, "VALIDATION_ERROR");
     assert_eq!(error_field(&err), "externalId");
     t.stop().await;
 }
@@ -1118,7 +1119,7 @@ async fn a_company_may_have_only_so_many_jobs_in_progress() {
         .await
         .unwrap();
     assert_eq!(refused.headers()["retry-after"], "30");
-    expect_error(refused, 429, "TOO_MANY_OPEN_JOBS").await;
+    Reply::read(refused).await.error(429, "TOO_MANY_OPEN_JOBS");
     assert_eq!(
         t.count_items(a.company, "IMPORTJOB#").await as u64,
         MAX_OPEN_JOBS,
@@ -1182,7 +1183,7 @@ async fn an_inline_csv_that_cannot_be_imported_as_a_whole_is_a_400_and_starts_no
             .send()
             .await
             .unwrap();
-        let body = expect_error(resp, 400, "VALIDATION_ERROR").await;
+        let body = Reply::read(resp).await.error(400, "VALIDATION_ERROR");
         assert_eq!(error_field(&body), "body");
         assert!(
             body["error"]["message"].as_str().unwrap().contains(says),
@@ -1213,14 +1214,13 @@ async fn a_whole_number_written_with_a_fraction_is_a_whole_number() {
         )
         .await;
     assert_eq!(job["upload"]["headers"]["Content-Length"], "1260");
-    expect_invalid(
-        t.post_json(
-            &a,
-            "/v1/import-jobs",
-            &json!({"type": "SUPPLIER_CARDS", "contentType": "text/csv", "contentLength": 1260.5}),
-        ),
-        "contentLength",
+    t.post_json(
+        &a,
+        "/v1/import-jobs",
+        &json!({"type": "SUPPLIER_CARDS", "contentType": "text/csv", "contentLength": 1260.5}),
     )
-    .await;
+    .call()
+    .await
+    .invalid("contentLength");
     t.stop().await;
 }

@@ -50,13 +50,10 @@ async fn a_connector_polls_downloads_and_completes_through_sam_local_start_api()
     };
 
     // 1. The poll: every ready invoice, in order, through SAM.
-    let page = expect_ok(
-        call(reqwest::Method::GET, "/v1/invoices/exportable?limit=2", &a)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let page = call(reqwest::Method::GET, "/v1/invoices/exportable?limit=2", &a)
+        .call()
+        .await
+        .ok();
     assert_eq!(
         page["items"],
         json!([ids[0].to_string(), ids[1].to_string()]),
@@ -65,40 +62,32 @@ async fn a_connector_polls_downloads_and_completes_through_sam_local_start_api()
     );
     // A continuation key from SAM's functions opens in the dev API's, and back: one secret.
     let key = page["continuationKey"].as_str().unwrap();
-    let rest = expect_ok(
-        t.get(
+    let rest = t
+        .get(
             &a,
             &format!("/v1/invoices/exportable?limit=2&continuationKey={key}"),
         )
-        .send()
+        .call()
         .await
-        .unwrap(),
-    )
-    .await;
+        .ok();
     assert_eq!(rest["items"], json!([ids[2].to_string()]));
 
     // 2. Detail, 3. the soft copy, downloaded from the S3 engine, 4. complete.
     let id = ids[0];
-    let detail = expect_ok(
-        call(reqwest::Method::GET, &format!("/v1/invoices/{id}"), &a)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let detail = call(reqwest::Method::GET, &format!("/v1/invoices/{id}"), &a)
+        .call()
+        .await
+        .ok();
     assert_eq!(detail["invoiceId"], id.to_string());
     assert_eq!(detail["lineItems"].as_array().unwrap().len(), 1);
-    let link = expect_ok(
-        call(
-            reqwest::Method::GET,
-            &format!("/v1/invoices/{id}/download-url"),
-            &a,
-        )
-        .send()
-        .await
-        .unwrap(),
+    let link = call(
+        reqwest::Method::GET,
+        &format!("/v1/invoices/{id}/download-url"),
+        &a,
     )
-    .await;
+    .call()
+    .await
+    .ok();
     let file = t
         .http
         .get(link["url"].as_str().unwrap())
@@ -110,18 +99,15 @@ async fn a_connector_polls_downloads_and_completes_through_sam_local_start_api()
         file.bytes().await.unwrap().to_vec(),
         sample(ledgerdock_shared::domain::DocumentFormat::Pdf)
     );
-    let done = expect_ok(
-        call(
-            reqwest::Method::POST,
-            &format!("/v1/invoices/{id}/complete"),
-            &a,
-        )
-        .json(&json!({"externalId": "ERP-SAM-1"}))
-        .send()
-        .await
-        .unwrap(),
+    let done = call(
+        reqwest::Method::POST,
+        &format!("/v1/invoices/{id}/complete"),
+        &a,
     )
-    .await;
+    .json(&json!({"externalId": "ERP-SAM-1"}))
+    .call()
+    .await
+    .ok();
     assert_eq!(done["status"], "EXPORTED");
     assert_eq!(
         t.stored(a.company, id).await.unwrap().status.as_str(),
@@ -137,7 +123,7 @@ async fn a_connector_polls_downloads_and_completes_through_sam_local_start_api()
         .send()
         .await
         .unwrap();
-    expect_error(garbage, 401, "UNAUTHENTICATED").await;
+    Reply::read(garbage).await.error(401, "UNAUTHENTICATED");
     let missing = t
         .http
         .get(format!("{}/v1/invoices/exportable", sam.url))
@@ -145,14 +131,14 @@ async fn a_connector_polls_downloads_and_completes_through_sam_local_start_api()
         .send()
         .await
         .unwrap();
-    expect_error(missing, 401, "UNAUTHENTICATED").await;
+    Reply::read(missing).await.error(401, "UNAUTHENTICATED");
     let mut foreign = stranger.clone();
     foreign.company = a.company;
     let resp = call(reqwest::Method::GET, "/v1/invoices/exportable", &foreign)
         .send()
         .await
         .unwrap();
-    expect_error(resp, 403, "FORBIDDEN").await;
+    Reply::read(resp).await.error(403, "FORBIDDEN");
     drop(sam);
     t.stop().await;
 }

@@ -95,10 +95,13 @@ fn addresses_a_resource(route: &Route) -> bool {
     route.path.contains('{')
 }
 
-async fn status_and_body(resp: reqwest::Response) -> (u16, Value) {
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+/// Sends a route's request; its status and body (null when the body is not JSON).
+async fn status_and_body(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let reply = request.call().await;
+    (
+        reply.status,
+        serde_json::from_str(&reply.text).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -119,14 +122,12 @@ async fn isolation_matrix_every_route_every_scope() {
             let label = format!("{} with {scopes:?}", route.function);
 
             // Its own company and resources.
-            let (status, body) =
-                status_and_body(call(&t, route, &token, a.company, &a).send().await.unwrap()).await;
+            let (status, body) = status_and_body(call(&t, route, &token, a.company, &a)).await;
             let expected = if allowed { success(route) } else { 403 };
             assert_eq!(status, expected, "own company: {label}: {body}");
 
             // Another company's header: never granted.
-            let (status, body) =
-                status_and_body(call(&t, route, &token, b.company, &b).send().await.unwrap()).await;
+            let (status, body) = status_and_body(call(&t, route, &token, b.company, &b)).await;
             assert_eq!(status, 403, "other company's header: {label}: {body}");
             if !allowed {
                 // Without the route's scope the token itself is refused at the gateway.
@@ -135,8 +136,7 @@ async fn isolation_matrix_every_route_every_scope() {
             assert_eq!(body["error"]["code"], "FORBIDDEN", "{label}");
 
             // Its own header on the other company's resources: they do not exist for it.
-            let (status, body) =
-                status_and_body(call(&t, route, &token, a.company, &b).send().await.unwrap()).await;
+            let (status, body) = status_and_body(call(&t, route, &token, a.company, &b)).await;
             if addresses_a_resource(route) {
                 assert_eq!(status, 404, "other company's resource: {label}: {body}");
                 assert_eq!(body["error"]["code"], "NOT_FOUND");
@@ -198,11 +198,8 @@ async fn a_grant_limits_its_company_even_when_the_token_carries_more() {
         .token(&credentials.client_id, &credentials.client_secret, None)
         .await;
     let complete = &complete_invoice_export::ROUTE;
-    let resp = call(&t, complete, &token, a.company, &a)
-        .send()
-        .await
-        .unwrap();
-    let body = expect_error(resp, 403, "FORBIDDEN").await;
+    let resp = call(&t, complete, &token, a.company, &a).call().await;
+    let body = resp.error(403, "FORBIDDEN");
     assert!(body["error"]["message"]
         .as_str()
         .unwrap()
@@ -211,14 +208,11 @@ async fn a_grant_limits_its_company_even_when_the_token_carries_more() {
         t.stored(a.company, a.to_complete).await.unwrap().status,
         InvoiceStatus::ReadyForExport
     );
-    let resp = call(&t, complete, &token, b.company, &b)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    let resp = call(&t, complete, &token, b.company, &b).call().await;
+    assert_eq!(resp.status, 200);
     let list = &list_exportable_invoices::ROUTE;
-    let resp = call(&t, list, &token, b.company, &b).send().await.unwrap();
-    expect_error(resp, 403, "FORBIDDEN").await;
+    let resp = call(&t, list, &token, b.company, &b).call().await;
+    resp.error(403, "FORBIDDEN");
     t.stop().await;
 }
 
@@ -234,16 +228,16 @@ async fn revoke_delete_and_rotate_take_effect_at_once() {
     let id = credentials.client_id.clone();
     let list = |company: CompanyId| {
         t.request(Method::GET, &token, company, "/v1/invoices/exportable")
-            .send()
+            .call()
     };
-    assert_eq!(list(a.company).await.unwrap().status(), 200);
-    assert_eq!(list(b.company).await.unwrap().status(), 200);
+    assert_eq!(list(a.company).await.status, 200);
+    assert_eq!(list(b.company).await.status, 200);
 
     // Revoke B: refused at once, A unaffected.
     let view = admin.revoke(&id, b.company).await.unwrap();
     assert_eq!(view.grants.len(), 1);
-    expect_error(list(b.company).await.unwrap(), 403, "FORBIDDEN").await;
-    assert_eq!(list(a.company).await.unwrap().status(), 200);
+    list(b.company).await.error(403, "FORBIDDEN");
+    assert_eq!(list(a.company).await.status, 200);
     assert!(
         admin.revoke(&id, b.company).await.is_err(),
         "no grant left to revoke"
@@ -257,13 +251,13 @@ async fn revoke_delete_and_rotate_take_effect_at_once() {
     assert_eq!((status, body), (401, json!({"error": "invalid_client"})));
     let (status, _) = t.token_response(&id, &rotated.client_secret).await;
     assert_eq!(status, 200);
-    assert_eq!(list(a.company).await.unwrap().status(), 200);
+    assert_eq!(list(a.company).await.status, 200);
 
     // Delete: no new tokens, and the unexpired one stops working.
     admin.delete(&id).await.unwrap();
     let (status, body) = t.token_response(&id, &rotated.client_secret).await;
     assert_eq!((status, body), (401, json!({"error": "invalid_client"})));
-    expect_error(list(a.company).await.unwrap(), 403, "FORBIDDEN").await;
+    list(a.company).await.error(403, "FORBIDDEN");
     assert!(admin.show(&id).await.is_err());
     assert!(admin
         .list()
@@ -284,9 +278,8 @@ async fn the_rate_limit_counts_down_then_answers_429_and_changes_nothing() {
     if second > 45 {
         tokio::time::sleep(std::time::Duration::from_secs(u64::from(61 - second))).await;
     }
-    let header = |resp: &reqwest::Response, name: &str| -> u64 {
-        resp.headers()[name].to_str().unwrap().parse().unwrap()
-    };
+    let header =
+        |resp: &Reply, name: &str| -> u64 { resp.headers[name].to_str().unwrap().parse().unwrap() };
     for expected_remaining in (0..5).rev() {
         let resp = t
             .request(
@@ -295,10 +288,9 @@ async fn the_rate_limit_counts_down_then_answers_429_and_changes_nothing() {
                 a.company,
                 &format!("/v1/invoices/{}", a.to_complete),
             )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
+            .call()
+            .await;
+        assert_eq!(resp.status, 200);
         assert_eq!(header(&resp, "x-ratelimit-limit"), 5);
         assert_eq!(header(&resp, "x-ratelimit-remaining"), expected_remaining);
         let reset = header(&resp, "x-ratelimit-reset");
@@ -313,14 +305,13 @@ async fn the_rate_limit_counts_down_then_answers_429_and_changes_nothing() {
             &format!("/v1/invoices/{}/complete", a.to_complete),
         )
         .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(header(&resp, "x-ratelimit-remaining"), 0);
     let retry_after = header(&resp, "retry-after");
     assert!((1..=60).contains(&retry_after));
     assert_eq!(header(&resp, "x-ratelimit-reset"), retry_after);
-    expect_error(resp, 429, "RATE_LIMITED").await;
+    resp.error(429, "RATE_LIMITED");
     assert_eq!(
         t.stored(a.company, a.to_complete).await.unwrap().status,
         InvoiceStatus::ReadyForExport
@@ -329,20 +320,18 @@ async fn the_rate_limit_counts_down_then_answers_429_and_changes_nothing() {
     // A read over the limit is refused too (it ran alongside the count; its answer is dropped).
     let resp = t
         .request(Method::GET, &token, a.company, "/v1/invoices/exportable")
-        .send()
-        .await
-        .unwrap();
+        .call()
+        .await;
     assert_eq!(header(&resp, "x-ratelimit-remaining"), 0);
-    expect_error(resp, 429, "RATE_LIMITED").await;
+    resp.error(429, "RATE_LIMITED");
 
     // Another client of the same company has its own budget.
     let (_, other) = t.client_for(&[a.company], &[Scope::InvoicesRead], 5).await;
     let resp = t
         .request(Method::GET, &other, a.company, "/v1/invoices/exportable")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+        .call()
+        .await;
+    assert_eq!(resp.status, 200);
 
     // Usage: requests per day by route, all six counted.
     let shown = t.admin().show(&credentials.client_id).await.unwrap();

@@ -135,6 +135,56 @@ impl TestStack {
             .json(body)
     }
 
+    // -------------------------------------------------------- the operations, by name
+
+    /// `GET /v1/invoices/exportable?limit=…&continuationKey=…`.
+    pub async fn list_exportable(&self, tenant: &Tenant, limit: usize, key: Option<&str>) -> Reply {
+        let mut path = format!("/v1/invoices/exportable?limit={limit}");
+        if let Some(key) = key {
+            path.push_str(&format!("&continuationKey={key}"));
+        }
+        self.get(tenant, &path).call().await
+    }
+
+    /// `GET /v1/invoices/{id}`.
+    pub async fn invoice(&self, tenant: &Tenant, id: impl std::fmt::Display) -> Reply {
+        self.get(tenant, &format!("/v1/invoices/{id}")).call().await
+    }
+
+    /// `GET /v1/invoices/{id}/download-url?format=…`.
+    pub async fn download_url(
+        &self,
+        tenant: &Tenant,
+        id: impl std::fmt::Display,
+        format: &str,
+    ) -> Reply {
+        self.get(
+            tenant,
+            &format!("/v1/invoices/{id}/download-url?format={format}"),
+        )
+        .call()
+        .await
+    }
+
+    /// `POST /v1/invoices/{id}/complete` with a JSON body.
+    pub async fn complete(
+        &self,
+        tenant: &Tenant,
+        id: impl std::fmt::Display,
+        body: &Value,
+    ) -> Reply {
+        self.post_json(tenant, &format!("/v1/invoices/{id}/complete"), body)
+            .call()
+            .await
+    }
+
+    /// `POST /v1/invoices/{id}/reject` with a JSON body.
+    pub async fn reject(&self, tenant: &Tenant, id: impl std::fmt::Display, body: &Value) -> Reply {
+        self.post_json(tenant, &format!("/v1/invoices/{id}/reject"), body)
+            .call()
+            .await
+    }
+
     /// Publishes an invoice with `lines` lines received at `received_at` and a soft copy in
     /// each of `formats` (the first is the primary).
     pub async fn publish(
@@ -189,11 +239,10 @@ impl TestStack {
         let mut seen = Vec::new();
         let mut key: Option<String> = None;
         loop {
-            let mut path = format!("/v1/invoices/exportable?limit={limit}");
-            if let Some(k) = &key {
-                path.push_str(&format!("&continuationKey={k}"));
-            }
-            let body = expect_ok(self.get(tenant, &path).send().await.unwrap()).await;
+            let body = self
+                .list_exportable(tenant, limit, key.as_deref())
+                .await
+                .ok();
             seen.extend(
                 body["items"]
                     .as_array()
@@ -255,40 +304,79 @@ pub fn invoice_json(lines: usize, received_at: &str) -> Value {
     })
 }
 
-pub async fn expect_ok(resp: reqwest::Response) -> Value {
-    let status = resp.status();
-    let text = resp.text().await.unwrap();
-    assert_eq!(status, 200, "expected 200, got {status}: {text}");
-    serde_json::from_str(&text).unwrap()
+// ------------------------------------------------------------------ answers
+
+/// One answer of the API, read whole: status, headers and body text.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
 }
 
-/// Sends `request` and asserts a 400 VALIDATION_ERROR naming `field`; returns the body.
-pub async fn expect_invalid(request: reqwest::RequestBuilder, field: &str) -> Value {
-    let body = expect_error(request.send().await.unwrap(), 400, "VALIDATION_ERROR").await;
-    assert_eq!(error_field(&body), field, "{body}");
-    body
+impl Reply {
+    pub async fn read(resp: reqwest::Response) -> Self {
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        Self {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    /// The body as JSON (a panic naming the text when it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|_| panic!("not JSON: {}", self.text))
+    }
+
+    /// Asserts a 200 and returns its body.
+    pub fn ok(self) -> Value {
+        assert_eq!(
+            self.status, 200,
+            "expected 200, got {}: {}",
+            self.status, self.text
+        );
+        self.json()
+    }
+
+    /// Asserts the status, `error.code` and the error shape with a message and a requestId;
+    /// returns the body.
+    pub fn error(self, status: u16, code: &str) -> Value {
+        let text = &self.text;
+        assert_eq!(self.status, status, "body: {text}");
+        let body = self.json();
+        assert_eq!(body["error"]["code"], code, "body: {text}");
+        for member in ["message", "requestId"] {
+            assert!(
+                body["error"][member]
+                    .as_str()
+                    .is_some_and(|m| !m.is_empty()),
+                "{member} in body: {text}"
+            );
+        }
+        body
+    }
+
+    /// Asserts a 400 VALIDATION_ERROR naming `field`; returns the body.
+    pub fn invalid(self, field: &str) -> Value {
+        let body = self.error(400, "VALIDATION_ERROR");
+        assert_eq!(error_field(&body), field, "{body}");
+        body
+    }
 }
 
-/// Asserts the status and `error.code`, and that the body has the error shape with a requestId.
-pub async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> Value {
-    let got = resp.status();
-    let text = resp.text().await.unwrap();
-    assert_eq!(got.as_u16(), status, "body: {text}");
-    let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
-    assert_eq!(body["error"]["code"], code, "body: {text}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "body: {text}"
-    );
-    assert!(
-        body["error"]["requestId"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "body: {text}"
-    );
-    body
+/// Sends a request and reads its whole answer: `t.get(&a, path).call().await.ok()`.
+#[allow(async_fn_in_trait)]
+pub trait Call {
+    async fn call(self) -> Reply;
+}
+
+impl Call for reqwest::RequestBuilder {
+    async fn call(self) -> Reply {
+        Reply::read(self.send().await.unwrap()).await
+    }
 }
 
 /// The field the first error detail names.
@@ -392,13 +480,10 @@ impl TestStack {
     }
 
     pub async fn job(&self, tenant: &Tenant, job_id: &str) -> Value {
-        expect_ok(
-            self.get(tenant, &format!("/v1/import-jobs/{job_id}"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        self.get(tenant, &format!("/v1/import-jobs/{job_id}"))
+            .call()
+            .await
+            .ok()
     }
 
     /// Polls the job until it leaves IN_PROGRESS (at most two minutes).
@@ -437,7 +522,7 @@ impl TestStack {
             if let Some(k) = &key {
                 path.push_str(&format!("&continuationKey={k}"));
             }
-            let body = expect_ok(self.get(tenant, &path).send().await.unwrap()).await;
+            let body = self.get(tenant, &path).call().await.ok();
             seen.extend(body["items"].as_array().unwrap().iter().cloned());
             match body["continuationKey"].as_str() {
                 Some(k) => key = Some(k.to_string()),
