@@ -2,7 +2,7 @@
 
 use ledgerdock_infra::dev::oauth::TokenIssuer;
 use ledgerdock_shared::domain::Scope;
-use ledgerdock_shared::domain::{DocumentFormat, InvoiceId, InvoiceStatus};
+use ledgerdock_shared::domain::{InvoiceId, InvoiceStatus};
 use ledgerdock_tests::*;
 use serde_json::json;
 
@@ -16,11 +16,7 @@ async fn assert_untouched(t: &TestStack, tenant: &Tenant, id: InvoiceId) {
 
 #[tokio::test]
 async fn bad_tokens_are_401() {
-    let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
-    let id = t
-        .publish(a.company, 1, "2026-11-01T09:00:00Z", &[DocumentFormat::Pdf])
-        .await;
+    let (t, a, id) = TestStack::with_one_invoice().await;
     let path = format!("/v1/invoices/{id}/complete");
     let company = a.company.to_string();
 
@@ -63,12 +59,8 @@ async fn bad_tokens_are_401() {
 
 #[tokio::test]
 async fn missing_scope_and_ungranted_company_are_403() {
-    let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let (t, a, id) = TestStack::with_one_invoice().await;
     let b = t.tenant_all_scopes().await;
-    let id = t
-        .publish(a.company, 1, "2026-11-01T09:00:00Z", &[DocumentFormat::Pdf])
-        .await;
 
     // A token narrowed to invoices.read can list but not complete.
     let read_only = Tenant {
@@ -135,11 +127,7 @@ async fn missing_scope_and_ungranted_company_are_403() {
 
 #[tokio::test]
 async fn company_header_must_be_present_and_a_uuid() {
-    let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
-    let id = t
-        .publish(a.company, 1, "2026-11-01T09:00:00Z", &[DocumentFormat::Pdf])
-        .await;
+    let (t, a, id) = TestStack::with_one_invoice().await;
     let url = t.url(&format!("/v1/invoices/{id}/complete"));
     let missing = t.http.post(&url).bearer_auth(&a.token).json(&json!({}));
     let body = missing.call().await.error(400, "VALIDATION_ERROR");
@@ -160,12 +148,8 @@ async fn company_header_must_be_present_and_a_uuid() {
 
 #[tokio::test]
 async fn other_companies_invoices_and_unknown_or_malformed_ids() {
-    let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let (t, a, id) = TestStack::with_one_invoice().await;
     let b = t.tenant_all_scopes().await;
-    let id = t
-        .publish(a.company, 1, "2026-11-01T09:00:00Z", &[DocumentFormat::Pdf])
-        .await;
 
     // B, with its own company header, asks for A's invoice: it does not exist for B.
     for req in [
@@ -246,11 +230,7 @@ async fn bad_limits_and_continuation_keys() {
 
 #[tokio::test]
 async fn bad_bodies_are_named_and_change_nothing() {
-    let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
-    let id = t
-        .publish(a.company, 1, "2026-11-01T09:00:00Z", &[DocumentFormat::Pdf])
-        .await;
+    let (t, a, id) = TestStack::with_one_invoice().await;
     let reject = format!("/v1/invoices/{id}/reject");
     let complete = format!("/v1/invoices/{id}/complete");
     let raw = |path: &str, content_type: &str, body: Vec<u8>| {

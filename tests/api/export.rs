@@ -297,11 +297,7 @@ async fn download_url_expires() {
 
 #[tokio::test]
 async fn download_url_for_missing_format_or_invoice_is_404_and_bad_format_400() {
-    let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
-    let id = t
-        .publish(a.company, 1, "2026-11-01T09:00:00Z", &[DocumentFormat::Pdf])
-        .await;
+    let (t, a, id) = TestStack::with_one_invoice().await;
     let body = t.download_url(&a, id, "TIFF").await.error(404, "NOT_FOUND");
     assert!(
         body["error"]["message"].as_str().unwrap().contains("PDF"),
@@ -411,11 +407,7 @@ async fn complete_and_reject_are_idempotent_and_conflicts_are_409_with_current_s
 
 #[tokio::test]
 async fn twenty_concurrent_completes_with_different_external_ids_exactly_one_wins() {
-    let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
-    let id = t
-        .publish(a.company, 1, "2026-11-01T09:00:00Z", &[DocumentFormat::Pdf])
-        .await;
+    let (t, a, id) = TestStack::with_one_invoice().await;
     let mut tasks = tokio::task::JoinSet::new();
     for n in 0..20 {
         let req = t.post_json(

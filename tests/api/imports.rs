@@ -30,6 +30,27 @@ fn error_records(job: &Value) -> Vec<u64> {
 }
 
 /// Starts a job for a file of `size` bytes to be PUT to its upload URL; returns (job, url).
+/// A stack whose upload URLs and grace last a second and whose sweep runs five times a second,
+/// so deadlines pass within a test.
+fn quick_deadlines() -> DevOptions {
+    DevOptions {
+        upload_url_ttl: Duration::from_secs(1),
+        import_upload_grace: Duration::from_secs(1),
+        sweep_interval: Duration::from_millis(200),
+        ..options()
+    }
+}
+
+fn job_id(job: &Value) -> &str {
+    job["jobId"].as_str().unwrap()
+}
+
+fn failure_reason(job: &Value) -> &str {
+    job["failureReason"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no failureReason in {job}"))
+}
+
 async fn upload_job(
     t: &TestStack,
     tenant: &Tenant,
@@ -97,7 +118,7 @@ async fn json_import_counts_every_record_and_names_bad_ones_by_position() {
     assert_eq!(started["status"], "IN_PROGRESS");
     assert_eq!(started["source"], "INLINE");
     assert!(started["createdAt"].is_string() && started["upload"].is_null());
-    let job = t.wait_for_job(&a, started["jobId"].as_str().unwrap()).await;
+    let job = t.wait_for_job(&a, job_id(&started)).await;
     assert_eq!(job["status"], "FINISHED", "{job}");
     assert_eq!(counts(&job), [2005, 2000, 0, 0, 5]);
     assert_eq!(
@@ -113,7 +134,7 @@ async fn json_import_counts_every_record_and_names_bad_ones_by_position() {
 
     // The same file again: nothing changes.
     let again = t.import_json(&a, &records).await;
-    let again = t.wait_for_job(&a, again["jobId"].as_str().unwrap()).await;
+    let again = t.wait_for_job(&a, job_id(&again)).await;
     assert_eq!(counts(&again), [2005, 0, 0, 2000, 5]);
 
     // Ten renamed cards are updates; the rest unchanged.
@@ -122,7 +143,7 @@ async fn json_import_counts_every_record_and_names_bad_ones_by_position() {
         record["name"] = json!("Renamed Oy");
     }
     let third = t.import_json(&a, &renamed).await;
-    let third = t.wait_for_job(&a, third["jobId"].as_str().unwrap()).await;
+    let third = t.wait_for_job(&a, job_id(&third)).await;
     assert_eq!(counts(&third), [2000, 0, 10, 1990, 0]);
     let card = t.get(&a, "/v1/suppliers/S00001").call().await.ok();
     assert_eq!(card["name"], "Renamed Oy");
@@ -140,7 +161,7 @@ async fn errors_beyond_the_cap_are_counted_and_flagged_as_cut() {
         .collect();
     records.extend(supplier_records("G", 10));
     let started = t.import_json(&a, &records).await;
-    let job = t.wait_for_job(&a, started["jobId"].as_str().unwrap()).await;
+    let job = t.wait_for_job(&a, job_id(&started)).await;
     assert_eq!(counts(&job), [1210, 10, 0, 0, 1200]);
     assert_eq!(job["errors"].as_array().unwrap().len(), 1000);
     assert_eq!(job["errorsTruncated"], true);
@@ -160,7 +181,7 @@ async fn csv_body_imports_reports_unknown_columns_and_reads_back_paged() {
                C-3,Gamma again,,DE,EUR,30,true,green\n";
     let started = t.import_csv(&a, csv).await;
     assert_eq!(started["contentType"], "text/csv");
-    let job = t.wait_for_job(&a, started["jobId"].as_str().unwrap()).await;
+    let job = t.wait_for_job(&a, job_id(&started)).await;
     assert_eq!(job["status"], "FINISHED", "{job}");
     assert_eq!(counts(&job), [4, 3, 0, 0, 1]);
     // Record 3 is bad twice over (email, active); record 4 repeats C-3... which record 3 never
@@ -183,7 +204,7 @@ async fn csv_body_imports_reports_unknown_columns_and_reads_back_paged() {
 
     // 3 cards plus 17 more, listed 7 at a time: each exactly once, in externalId order.
     let more = t.import_csv(&a, &supplier_csv("D", 17)).await;
-    t.wait_for_job(&a, more["jobId"].as_str().unwrap()).await;
+    t.wait_for_job(&a, job_id(&more)).await;
     let listed: Vec<String> = t
         .all_suppliers(&a, 7)
         .await
@@ -235,7 +256,7 @@ async fn twenty_thousand_row_csv_through_the_upload_url() {
     let (job, url) = upload_job(&t, &a, "text/csv", csv.len()).await;
     assert_eq!(job["source"], "UPLOAD");
     assert_eq!(put_file(&t, &url, "text/csv", csv.into_bytes()).await, 200);
-    let done = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
+    let done = t.wait_for_job(&a, job_id(&job)).await;
     assert_eq!(done["status"], "FINISHED", "{done}");
     assert_eq!(counts(&done), [20_000, 20_000, 0, 0, 0]);
     assert!(done["processingStartedAt"].is_string());
@@ -255,12 +276,9 @@ async fn files_that_cannot_be_imported_fail_the_job_with_a_reason_and_change_not
         .collect();
     let (job, url) = upload_job(&t, &a, "text/csv", noise.len()).await;
     assert_eq!(put_file(&t, &url, "text/csv", noise).await, 200);
-    let failed = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
+    let failed = t.wait_for_job(&a, job_id(&job)).await;
     assert_eq!(failed["status"], "FAILED", "{failed}");
-    assert!(
-        failed["failureReason"].as_str().unwrap().contains("UTF-8"),
-        "{failed}"
-    );
+    assert!(failure_reason(&failed).contains("UTF-8"), "{failed}");
     assert!(failed["finishedAt"].is_string());
 
     // A Latin-1 row late in the file fails the job before any earlier row is written.
@@ -268,40 +286,25 @@ async fn files_that_cannot_be_imported_fail_the_job_with_a_reason_and_change_not
     latin1.extend_from_slice(b"L99999,M\xfcller GmbH,DE,EUR,30,true\n");
     let (job, url) = upload_job(&t, &a, "text/csv", latin1.len()).await;
     assert_eq!(put_file(&t, &url, "text/csv", latin1).await, 200);
-    let failed = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
+    let failed = t.wait_for_job(&a, job_id(&job)).await;
     assert_eq!(failed["status"], "FAILED");
-    assert!(
-        failed["failureReason"]
-            .as_str()
-            .unwrap()
-            .contains("row 301"),
-        "{failed}"
-    );
+    assert!(failure_reason(&failed).contains("row 301"), "{failed}");
 
     // Uploaded, a file without the required columns fails its job (inline, it is a 400:
     // see every_refused_start_call_names_its_problem_and_starts_no_job).
     let missing_columns = b"id,title\n1,Acme\n".to_vec();
     let (job, url) = upload_job(&t, &a, "text/csv", missing_columns.len()).await;
     assert_eq!(put_file(&t, &url, "text/csv", missing_columns).await, 200);
-    let failed = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
+    let failed = t.wait_for_job(&a, job_id(&job)).await;
     assert_eq!(failed["status"], "FAILED");
-    assert!(failed["failureReason"]
-        .as_str()
-        .unwrap()
-        .contains("externalId, name"));
+    assert!(failure_reason(&failed).contains("externalId, name"));
 
     let broken = br#"[{"externalId": "J1", "name": "A"}, {"externalId": "J2""#.to_vec();
     let (job, url) = upload_job(&t, &a, "application/json", broken.len()).await;
     assert_eq!(put_file(&t, &url, "application/json", broken).await, 200);
-    let failed = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
+    let failed = t.wait_for_job(&a, job_id(&job)).await;
     assert_eq!(failed["status"], "FAILED");
-    assert!(
-        failed["failureReason"]
-            .as_str()
-            .unwrap()
-            .contains("not closed"),
-        "{failed}"
-    );
+    assert!(failure_reason(&failed).contains("not closed"), "{failed}");
 
     assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 0);
     t.stop().await;
@@ -324,7 +327,7 @@ async fn the_same_event_delivered_twice_reaches_the_same_end_state() {
     let t = TestStack::start_with(manual_worker_options()).await;
     let a = t.tenant_all_scopes().await;
     let started = t.import_json(&a, &supplier_records("E", 1500)).await;
-    let job_id = started["jobId"].as_str().unwrap();
+    let job_id = job_id(&started);
     let key = object_key(&a.company, &job_id.parse().unwrap());
     let app = &t.stack.app;
 
@@ -364,7 +367,7 @@ async fn a_worker_stopped_halfway_and_run_again_ends_as_if_it_never_stopped() {
     let csv = supplier_csv("H", 100_000);
     let (job, url) = upload_job(&t, &a, "text/csv", csv.len()).await;
     assert_eq!(put_file(&t, &url, "text/csv", csv.into_bytes()).await, 200);
-    let job_id = job["jobId"].as_str().unwrap().to_string();
+    let job_id = job_id(&job).to_string();
     let key = object_key(&a.company, &job_id.parse().unwrap());
 
     let app = t.stack.app.clone();
@@ -442,22 +445,16 @@ async fn a_worker_stopped_halfway_and_run_again_ends_as_if_it_never_stopped() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_upload_url_never_used_fails_its_job_after_the_deadline() {
     let t = TestStack::start_with(DevOptions {
-        upload_url_ttl: Duration::from_secs(1),
-        import_upload_grace: Duration::from_secs(1),
-        sweep_interval: Duration::from_millis(200),
-        ..options()
+        ..quick_deadlines()
     })
     .await;
     let a = t.tenant_all_scopes().await;
     let csv = supplier_csv("Z", 1);
     let (job, url) = upload_job(&t, &a, "text/csv", csv.len()).await;
-    let failed = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
+    let failed = t.wait_for_job(&a, job_id(&job)).await;
     assert_eq!(failed["status"], "FAILED");
     assert!(
-        failed["failureReason"]
-            .as_str()
-            .unwrap()
-            .contains("no file was uploaded"),
+        failure_reason(&failed).contains("no file was uploaded"),
         "{failed}"
     );
     // And the expired URL no longer takes a file.
@@ -470,10 +467,7 @@ async fn an_upload_url_never_used_fails_its_job_after_the_deadline() {
 async fn a_file_whose_event_was_lost_is_announced_again_and_imported() {
     let t = TestStack::start_with(DevOptions {
         process_imports: false,
-        upload_url_ttl: Duration::from_secs(1),
-        import_upload_grace: Duration::from_secs(1),
-        sweep_interval: Duration::from_millis(200),
-        ..options()
+        ..quick_deadlines()
     })
     .await;
     let a = t.tenant_all_scopes().await;
@@ -485,7 +479,7 @@ async fn a_file_whose_event_was_lost_is_announced_again_and_imported() {
         .delivering_imports
         .store(true, std::sync::atomic::Ordering::Relaxed);
     // Past the upload deadline the sweep finds the file and has S3 announce it again.
-    let done = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
+    let done = t.wait_for_job(&a, job_id(&job)).await;
     assert_eq!(done["status"], "FINISHED", "{done}");
     assert_eq!(counts(&done), [50, 50, 0, 0, 0]);
     assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 50);
@@ -496,24 +490,18 @@ async fn a_file_whose_event_was_lost_is_announced_again_and_imported() {
 async fn a_file_never_picked_up_even_when_announced_again_fails_with_a_reason() {
     let t = TestStack::start_with(DevOptions {
         process_imports: false,
-        upload_url_ttl: Duration::from_secs(1),
-        import_upload_grace: Duration::from_secs(1),
         import_processing_deadline: Duration::from_secs(1),
-        sweep_interval: Duration::from_millis(200),
-        ..options()
+        ..quick_deadlines()
     })
     .await;
     let a = t.tenant_all_scopes().await;
     let csv = supplier_csv("Q", 5);
     let (job, url) = upload_job(&t, &a, "text/csv", csv.len()).await;
     assert_eq!(put_file(&t, &url, "text/csv", csv.into_bytes()).await, 200);
-    let failed = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
+    let failed = t.wait_for_job(&a, job_id(&job)).await;
     assert_eq!(failed["status"], "FAILED");
     assert!(
-        failed["failureReason"]
-            .as_str()
-            .unwrap()
-            .contains("announced again"),
+        failure_reason(&failed).contains("announced again"),
         "{failed}"
     );
     assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 0);
@@ -552,7 +540,7 @@ async fn idempotency_key_returns_the_first_job() {
     let body = Reply::read(reused)
         .await
         .error(422, "IDEMPOTENCY_KEY_REUSED");
-    assert!(!body.to_string().contains(first["jobId"].as_str().unwrap()));
+    assert!(!body.to_string().contains(job_id(&first)));
     let other_key: Value = send(&a, "batch-2", supplier_records("K", 1))
         .await
         .unwrap()
@@ -589,7 +577,7 @@ async fn idempotency_key_returns_the_first_job() {
         .await
         .unwrap();
     assert_ne!(theirs["jobId"], first["jobId"]);
-    t.wait_for_job(&a, theirs["jobId"].as_str().unwrap()).await;
+    t.wait_for_job(&a, job_id(&theirs)).await;
     // A request that would be refused is refused, key or no key.
     let refused = t
         .import_request()
@@ -606,9 +594,8 @@ async fn idempotency_key_returns_the_first_job() {
         .error(415, "UNSUPPORTED_MEDIA_TYPE");
     assert_eq!(t.count_items(a.company, "IMPORTJOB#").await, 3);
 
-    t.wait_for_job(&a, first["jobId"].as_str().unwrap()).await;
-    t.wait_for_job(&a, other_key["jobId"].as_str().unwrap())
-        .await;
+    t.wait_for_job(&a, job_id(&first)).await;
+    t.wait_for_job(&a, job_id(&other_key)).await;
     // The replay's records were not imported: only I00001-3 and K00001 exist.
     assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 4);
 
@@ -629,7 +616,7 @@ async fn idempotency_key_returns_the_first_job() {
         put_file(&t, url, "text/csv", supplier_csv("P", 2).into_bytes()).await,
         200
     );
-    let done = t.wait_for_job(&a, u1["jobId"].as_str().unwrap()).await;
+    let done = t.wait_for_job(&a, job_id(&u1)).await;
     assert_eq!(counts(&done), [2, 2, 0, 0, 0]);
     let bad_key = t
         .import_request()
@@ -651,7 +638,7 @@ async fn another_companys_jobs_and_suppliers_are_not_found() {
     let a = t.tenant_all_scopes().await;
     let b = t.tenant_all_scopes().await;
     let started = t.import_json(&a, &supplier_records("T", 3)).await;
-    let job_id = started["jobId"].as_str().unwrap();
+    let job_id = job_id(&started);
     t.wait_for_job(&a, job_id).await;
 
     let resp = t
@@ -872,7 +859,7 @@ async fn supplier_ids_in_the_path_are_percent_decoded_exactly_once() {
         .map(|id| json!({"externalId": id, "name": format!("Supplier {id}")}))
         .collect();
     let job = t.import_json(&a, &cards).await;
-    let done = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
+    let done = t.wait_for_job(&a, job_id(&job)).await;
     assert_eq!(done["counts"]["created"], 3, "{done}");
     for (path, id) in [
         ("/v1/suppliers/ACME%202", "ACME 2"),
@@ -921,18 +908,15 @@ async fn when_s3_answers_403_for_missing_keys_the_sweep_worker_and_publish_still
         (swept.failed, swept.announced_again, swept.errors),
         (1, 1, 0)
     );
-    let never = t.job(&a, never["jobId"].as_str().unwrap()).await;
+    let never = t.job(&a, job_id(&never)).await;
     assert_eq!(never["status"], "FAILED");
-    assert!(never["failureReason"]
-        .as_str()
-        .unwrap()
-        .contains("no file was uploaded"));
-    let landed = t.job(&a, landed["jobId"].as_str().unwrap()).await;
+    assert!(failure_reason(&never).contains("no file was uploaded"));
+    let landed = t.job(&a, job_id(&landed)).await;
     assert_eq!(landed["status"], "IN_PROGRESS", "announced again: {landed}");
 
     // The worker told about a file that is not there fails its job instead of retrying forever.
     let (gone, _) = upload_job(&t, &a, "text/csv", 100).await;
-    let job_id: ledgerdock_shared::domain::JobId = gone["jobId"].as_str().unwrap().parse().unwrap();
+    let job_id: ledgerdock_shared::domain::JobId = job_id(&gone).parse().unwrap();
     let processed = process_job(app, a.company, job_id).await.unwrap();
     assert!(
         matches!(processed, Processed::Ended(JobStatus::Failed, _)),
@@ -940,10 +924,7 @@ async fn when_s3_answers_403_for_missing_keys_the_sweep_worker_and_publish_still
     );
     let gone = t.job(&a, &job_id.to_string()).await;
     assert!(
-        gone["failureReason"]
-            .as_str()
-            .unwrap()
-            .contains("no longer in storage"),
+        failure_reason(&gone).contains("no longer in storage"),
         "{gone}"
     );
 
@@ -984,7 +965,7 @@ async fn an_error_report_quoting_long_multibyte_values_is_cut_by_bytes_and_the_j
         })
         .collect();
     let started = t.import_json(&a, &records).await;
-    let job = t.wait_for_job(&a, started["jobId"].as_str().unwrap()).await;
+    let job = t.wait_for_job(&a, job_id(&started)).await;
     assert_eq!(job["status"], "FINISHED", "{}", job["failureReason"]);
     assert_eq!(counts(&job), [1200, 0, 0, 0, 1200]);
     assert_eq!(job["errorsTruncated"], true);
@@ -1009,7 +990,7 @@ async fn a_worker_stops_writing_once_its_job_is_ended_by_someone_else() {
     let csv = supplier_csv("W", 100_000);
     let (job, url) = upload_job(&t, &a, "text/csv", csv.len()).await;
     assert_eq!(put_file(&t, &url, "text/csv", csv.into_bytes()).await, 200);
-    let job_id: ledgerdock_shared::domain::JobId = job["jobId"].as_str().unwrap().parse().unwrap();
+    let job_id: ledgerdock_shared::domain::JobId = job_id(&job).parse().unwrap();
     let key = object_key(&a.company, &job_id);
     let app = t.stack.app.clone();
     let worker = tokio::spawn(async move { process_object(&app, &key).await });
@@ -1049,7 +1030,7 @@ async fn the_second_read_of_an_import_file_insists_on_the_version_the_first_read
     let csv = supplier_csv("V", 3);
     let (job, url) = upload_job(&t, &a, "text/csv", csv.len()).await;
     assert_eq!(put_file(&t, &url, "text/csv", csv.into_bytes()).await, 200);
-    let key = object_key(&a.company, &job["jobId"].as_str().unwrap().parse().unwrap());
+    let key = object_key(&a.company, &job_id(&job).parse().unwrap());
     let files = &t.stack.app.import_files;
     let Opened::File(first) = files.open(&key, None).await.unwrap() else {
         panic!("the file is there");
@@ -1087,13 +1068,10 @@ async fn a_file_over_the_record_limit_fails_before_any_card_is_written() {
     }
     let (job, url) = upload_job(&t, &a, "text/csv", csv.len()).await;
     assert_eq!(put_file(&t, &url, "text/csv", csv.into_bytes()).await, 200);
-    let failed = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
+    let failed = t.wait_for_job(&a, job_id(&job)).await;
     assert_eq!(failed["status"], "FAILED");
     assert!(
-        failed["failureReason"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("more than {MAX_RECORDS} records")),
+        failure_reason(&failed).contains(&format!("more than {MAX_RECORDS} records")),
         "{failed}"
     );
     assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 0);
@@ -1146,7 +1124,7 @@ async fn a_company_may_have_only_so_many_jobs_in_progress() {
         MAX_OPEN_JOBS - 1
     );
     let job = t.import_json(&a, &supplier_records("O", 1)).await;
-    let done = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
+    let done = t.wait_for_job(&a, job_id(&job)).await;
     assert_eq!(done["status"], "FINISHED");
     assert_eq!(
         t.stack.app.import_jobs.open_jobs(a.company).await.unwrap(),
@@ -1193,7 +1171,7 @@ async fn an_inline_csv_that_cannot_be_imported_as_a_whole_is_a_400_and_starts_no
     assert_eq!(t.count_items(a.company, "IMPORTJOB#").await, 0);
     // A bad row is still the job's to report; the file as a whole is fine.
     let job = t.import_csv(&a, "name,externalId\nAcme,A1\n,A2\n").await;
-    let done = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
+    let done = t.wait_for_job(&a, job_id(&job)).await;
     assert_eq!(done["status"], "FINISHED", "{done}");
     assert_eq!(done["counts"]["created"], 1);
     assert_eq!(done["errors"][0]["record"], 2);

@@ -136,24 +136,39 @@ struct Case {
     what: &'static str,
     event: Value,
     status: u16,
+    /// The error code a refusal carries (None: a success).
     code: Option<&'static str>,
 }
 
-fn ok(what: &'static str, event: Value, status: u16) -> Case {
-    Case {
-        what,
-        event,
-        status,
-        code: None,
-    }
+/// The cases each function runs, grouped by function in the order they were added.
+struct Plan<'a> {
+    tenant: &'a Tenant,
+    functions: Vec<(&'static str, Vec<Case>)>,
 }
 
-fn refused(what: &'static str, event: Value, status: u16, code: &'static str) -> Case {
-    Case {
-        what,
-        event,
-        status,
-        code: Some(code),
+impl Plan<'_> {
+    /// A case of `function`: its generated event for the tenant, changed by `change`, must be
+    /// answered with `status` (and, for a refusal, the error `code`).
+    fn case(
+        &mut self,
+        function: &'static str,
+        what: &'static str,
+        change: impl Fn(&mut Value),
+        status: u16,
+        code: Option<&'static str>,
+    ) {
+        let mut event = api_event(function, self.tenant);
+        change(&mut event);
+        let case = Case {
+            what,
+            event,
+            status,
+            code,
+        };
+        match self.functions.iter_mut().find(|(f, _)| *f == function) {
+            Some((_, cases)) => cases.push(case),
+            None => self.functions.push((function, vec![case])),
+        }
     }
 }
 
@@ -173,13 +188,18 @@ fn common_refusals(function: &str, tenant: &Tenant, stranger: &Tenant) -> Vec<Ca
         &stranger.company.to_string(),
     );
     vec![
-        refused(
-            "without claims or a valid token",
-            unauthenticated,
-            401,
-            "UNAUTHENTICATED",
-        ),
-        refused("for a company not granted", foreign, 403, "FORBIDDEN"),
+        Case {
+            what: "without claims or a valid token",
+            event: unauthenticated,
+            status: 401,
+            code: Some("UNAUTHENTICATED"),
+        },
+        Case {
+            what: "for a company not granted",
+            event: foreign,
+            status: 403,
+            code: Some("FORBIDDEN"),
+        },
     ]
 }
 
@@ -197,171 +217,130 @@ async fn every_api_function_answers_real_proxy_events_with_documented_proxy_resp
     let job_id = job["jobId"].as_str().unwrap().to_string();
     assert_eq!(t.wait_for_job(&tenant, &job_id).await["status"], "FINISHED");
 
-    let with = |function: &str, change: &dyn Fn(&mut Value)| {
-        let mut e = api_event(function, &tenant);
-        change(&mut e);
-        e
+    let mut plan = Plan {
+        tenant: &tenant,
+        functions: Vec::new(),
     };
-    let mut plan: Vec<(&str, Vec<Case>)> = vec![
-        (
-            "list-exportable-invoices",
-            vec![
-                ok(
-                    "a first page",
-                    with("list-exportable-invoices", &|_| {}),
-                    200,
-                ),
-                refused(
-                    "a continuation key it did not issue",
-                    with("list-exportable-invoices", &|e| {
-                        set_query(e, "continuationKey", "bm90LWEta2V5")
-                    }),
-                    400,
-                    "INVALID_CONTINUATION_KEY",
-                ),
-            ],
-        ),
-        (
-            "get-invoice",
-            vec![
-                ok(
-                    "an invoice",
-                    with("get-invoice", &|e| set_path_param(e, "invoiceId", &first)),
-                    200,
-                ),
-                refused(
-                    "a malformed invoice id",
-                    with("get-invoice", &|e| {
-                        set_path_param(e, "invoiceId", "INV%201")
-                    }),
-                    400,
-                    "VALIDATION_ERROR",
-                ),
-            ],
-        ),
-        (
-            "get-invoice-download-url",
-            vec![
-                ok(
-                    "its PDF",
-                    with("get-invoice-download-url", &|e| {
-                        set_path_param(e, "invoiceId", &first)
-                    }),
-                    200,
-                ),
-                refused(
-                    "a format it does not have",
-                    with("get-invoice-download-url", &|e| {
-                        set_path_param(e, "invoiceId", &first);
-                        set_query(e, "format", "tiff");
-                    }),
-                    404,
-                    "NOT_FOUND",
-                ),
-            ],
-        ),
-        (
-            "complete-invoice-export",
-            vec![
-                ok(
-                    "an export",
-                    with("complete-invoice-export", &|e| {
-                        set_path_param(e, "invoiceId", &first)
-                    }),
-                    200,
-                ),
-                refused(
-                    "a body that is not an object",
-                    with("complete-invoice-export", &|e| {
-                        set_path_param(e, "invoiceId", &second);
-                        set_body(e, "[1]");
-                    }),
-                    400,
-                    "VALIDATION_ERROR",
-                ),
-            ],
-        ),
-        (
-            "reject-invoice-export",
-            vec![
-                refused(
-                    "an already exported invoice",
-                    with("reject-invoice-export", &|e| {
-                        set_path_param(e, "invoiceId", &first)
-                    }),
-                    409,
-                    "INVALID_STATE_TRANSITION",
-                ),
-                ok(
-                    "a rejection",
-                    with("reject-invoice-export", &|e| {
-                        set_path_param(e, "invoiceId", &second)
-                    }),
-                    200,
-                ),
-            ],
-        ),
-        (
-            "start-import-job",
-            vec![
-                ok("inline records", with("start-import-job", &|_| {}), 202),
-                refused(
-                    "an unknown import type",
-                    with("start-import-job", &|e| set_body(e, r#"{"type": "NOPE"}"#)),
-                    400,
-                    "VALIDATION_ERROR",
-                ),
-            ],
-        ),
-        (
-            "get-import-job",
-            vec![
-                ok(
-                    "a job",
-                    with("get-import-job", &|e| set_path_param(e, "jobId", &job_id)),
-                    200,
-                ),
-                refused(
-                    "a job that does not exist",
-                    with("get-import-job", &|_| {}),
-                    404,
-                    "NOT_FOUND",
-                ),
-            ],
-        ),
-        (
-            "list-suppliers",
-            vec![
-                ok("a first page", with("list-suppliers", &|_| {}), 200),
-                refused(
-                    "a page size of zero",
-                    with("list-suppliers", &|e| set_query(e, "limit", "0")),
-                    400,
-                    "VALIDATION_ERROR",
-                ),
-            ],
-        ),
-        (
-            "get-supplier",
-            vec![
-                ok(
-                    "a supplier",
-                    with("get-supplier", &|e| {
-                        set_path_param(e, "externalId", "RIE-00001")
-                    }),
-                    200,
-                ),
-                refused(
-                    "a supplier that does not exist",
-                    with("get-supplier", &|e| {
-                        set_path_param(e, "externalId", "NO-SUCH-SUPPLIER")
-                    }),
-                    404,
-                    "NOT_FOUND",
-                ),
-            ],
-        ),
-    ];
+    let (bad, none) = (Some("VALIDATION_ERROR"), Some("NOT_FOUND"));
+    let invoice = |id: &str| {
+        let id = id.to_string();
+        move |e: &mut Value| set_path_param(e, "invoiceId", &id)
+    };
+    plan.case(
+        "list-exportable-invoices",
+        "a first page",
+        |_| {},
+        200,
+        None,
+    );
+    plan.case(
+        "list-exportable-invoices",
+        "a continuation key it did not issue",
+        |e| set_query(e, "continuationKey", "bm90LWEta2V5"),
+        400,
+        Some("INVALID_CONTINUATION_KEY"),
+    );
+    plan.case("get-invoice", "an invoice", invoice(&first), 200, None);
+    plan.case(
+        "get-invoice",
+        "a malformed invoice id",
+        invoice("INV%201"),
+        400,
+        bad,
+    );
+    plan.case(
+        "get-invoice-download-url",
+        "its PDF",
+        invoice(&first),
+        200,
+        None,
+    );
+    plan.case(
+        "get-invoice-download-url",
+        "a format it does not have",
+        |e| {
+            invoice(&first)(e);
+            set_query(e, "format", "tiff")
+        },
+        404,
+        none,
+    );
+    plan.case(
+        "complete-invoice-export",
+        "an export",
+        invoice(&first),
+        200,
+        None,
+    );
+    plan.case(
+        "complete-invoice-export",
+        "a body that is not an object",
+        |e| {
+            invoice(&second)(e);
+            set_body(e, "[1]")
+        },
+        400,
+        bad,
+    );
+    plan.case(
+        "reject-invoice-export",
+        "an already exported invoice",
+        invoice(&first),
+        409,
+        Some("INVALID_STATE_TRANSITION"),
+    );
+    plan.case(
+        "reject-invoice-export",
+        "a rejection",
+        invoice(&second),
+        200,
+        None,
+    );
+    plan.case("start-import-job", "inline records", |_| {}, 202, None);
+    plan.case(
+        "start-import-job",
+        "an unknown import type",
+        |e| set_body(e, r#"{"type": "NOPE"}"#),
+        400,
+        bad,
+    );
+    plan.case(
+        "get-import-job",
+        "a job",
+        |e| set_path_param(e, "jobId", &job_id),
+        200,
+        None,
+    );
+    plan.case(
+        "get-import-job",
+        "a job that does not exist",
+        |_| {},
+        404,
+        none,
+    );
+    plan.case("list-suppliers", "a first page", |_| {}, 200, None);
+    plan.case(
+        "list-suppliers",
+        "a page size of zero",
+        |e| set_query(e, "limit", "0"),
+        400,
+        bad,
+    );
+    plan.case(
+        "get-supplier",
+        "a supplier",
+        |e| set_path_param(e, "externalId", "RIE-00001"),
+        200,
+        None,
+    );
+    plan.case(
+        "get-supplier",
+        "a supplier that does not exist",
+        |e| set_path_param(e, "externalId", "NO-SUCH-SUPPLIER"),
+        404,
+        none,
+    );
+    let mut plan = plan.functions;
     assert_eq!(
         plan.len(),
         ledgerdock_shared::handlers::ROUTES.len(),

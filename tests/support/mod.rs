@@ -66,6 +66,16 @@ impl TestStack {
         Self { stack, http }
     }
 
+    /// A stack with one tenant (all scopes) and one ready invoice of its, with a PDF.
+    pub async fn with_one_invoice() -> (Self, Tenant, InvoiceId) {
+        let t = Self::start().await;
+        let a = t.tenant_all_scopes().await;
+        let id = t
+            .publish(a.company, 1, "2026-11-01T09:00:00Z", &[DocumentFormat::Pdf])
+            .await;
+        (t, a, id)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.stack.api_url)
     }
