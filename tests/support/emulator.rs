@@ -4,13 +4,14 @@
 //! through the environment `ledgerdock dev` writes to sam-env.json.
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ledgerdock_infra::dev::DevStack;
+
+use crate::process::{free_port, Background};
 use serde_json::Value;
 
 /// Path to the emulator binary, instead of finding it in the aws-sam-cli package.
@@ -78,18 +79,9 @@ pub fn function_binaries() -> &'static Path {
 /// One function binary under the emulator, with its own ports. Killed (with the function
 /// process) on drop.
 pub struct EmulatedFunction {
-    child: Child,
+    process: Background,
     invoke_url: String,
-    log: PathBuf,
     pub name: String,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl EmulatedFunction {
@@ -105,7 +97,6 @@ impl EmulatedFunction {
         assert!(binary.is_file(), "{} was not built", binary.display());
         let port = free_port();
         let log = stack.data_dir.join(format!("{function}-{port}.log"));
-        let out = std::fs::File::create(&log).unwrap();
         let mut command = Command::new(rie);
         command
             .arg("--runtime-interface-emulator-address")
@@ -115,34 +106,18 @@ impl EmulatedFunction {
             .arg(&binary)
             .env_clear()
             .envs(stack.function_environment())
-            .envs(lambda_environment(function, timeout))
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out);
-        // Its own process group, so that dropping it stops the function process too.
-        #[cfg(unix)]
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let child = command.spawn().expect("the emulator starts");
+            .envs(lambda_environment(function, timeout));
         let running = EmulatedFunction {
-            child,
+            process: Background::spawn(command, log, "the emulator"),
             invoke_url: format!(
                 "http://127.0.0.1:{port}/2015-03-31/functions/function/invocations"
             ),
-            log,
             name: function.to_string(),
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "{function}: the emulator did not listen: {}",
-                running.output()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        running
+            .process
+            .wait_until_listening(port, Duration::from_secs(20), function)
+            .await;
         running
     }
 
@@ -170,20 +145,12 @@ impl EmulatedFunction {
 
     /// Everything the emulator and the function printed so far.
     pub fn output(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.process.output()
     }
 
     /// Whether the function process is still running (it must not have crashed).
     pub fn is_running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-}
-
-impl Drop for EmulatedFunction {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.child.wait();
+        self.process.is_running()
     }
 }
 

@@ -12,10 +12,12 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use ledgerdock_infra::dev::{DevStack, SAM_ENV_FILE};
+
+use crate::process::Background;
 
 /// The stand-in for `public.ecr.aws/lambda/provided:al2023` (x86_64).
 pub const STAND_IN_IMAGE: &str = "ledgerdock/lambda-provided-stand-in:al2023";
@@ -165,9 +167,8 @@ pub fn build_dir(into: &Path) -> PathBuf {
 
 /// A running `sam local start-api`; stopped (with its containers) on drop.
 pub struct SamApi {
-    child: Child,
+    process: Background,
     pub url: String,
-    log: PathBuf,
 }
 
 impl SamApi {
@@ -176,7 +177,6 @@ impl SamApi {
     pub async fn start(template: &Path, stack: &DevStack, image: &str, port: u16) -> SamApi {
         use ledgerdock_infra::dev::engines::{LOCAL_ACCESS_KEY, LOCAL_REGION, LOCAL_SECRET_KEY};
         let log = stack.data_dir.join("sam.log");
-        let out = std::fs::File::create(&log).unwrap();
         let mut command = Command::new("sam");
         command
             .args(["local", "start-api", "--template"])
@@ -198,49 +198,20 @@ impl SamApi {
             .env("AWS_ACCESS_KEY_ID", LOCAL_ACCESS_KEY)
             .env("AWS_SECRET_ACCESS_KEY", LOCAL_SECRET_KEY)
             .env("AWS_REGION", LOCAL_REGION)
-            .env("AWS_DEFAULT_REGION", LOCAL_REGION)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out);
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+            .env("AWS_DEFAULT_REGION", LOCAL_REGION);
         let api = SamApi {
-            child: command.spawn().expect("sam runs (pip install aws-sam-cli)"),
+            // SIGINT first: SAM then removes its warm containers.
+            process: Background::spawn(command, log, "sam (pip install aws-sam-cli)")
+                .stopped_with("-INT", Duration::from_secs(20)),
             url: format!("http://127.0.0.1:{port}"),
-            log,
         };
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "sam local start-api did not listen: {}",
-                api.output()
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        api.process
+            .wait_until_listening(port, Duration::from_secs(120), "sam local start-api")
+            .await;
         api
     }
 
     pub fn output(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for SamApi {
-    fn drop(&mut self) {
-        // SIGINT lets SAM remove its warm containers.
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-INT", "--", &group]).status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.wait();
+        self.process.output()
     }
 }
