@@ -66,8 +66,8 @@ impl Route {
 /// Serves one API request of `route`: identifies the caller from the token (401), counts
 /// the request against the client's rate limit (429), checks the route's scope in the token
 /// (403), the company header (400) and the client's grant for that company and scope (403),
-/// runs the route's handler for the admitted tenant, and puts the rate-limit headers on whatever the
-/// answer is.
+/// runs the route's handler for the admitted tenant, and puts the rate-limit headers on
+/// whatever the answer is.
 ///
 /// The count is one UpdateItem that holds the limit across every container; it never runs
 /// before the request's own work. A read (GET) runs in full alongside it and its answer is
