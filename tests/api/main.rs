@@ -9,6 +9,7 @@ mod auth_and_errors;
 mod dev_stack;
 mod export;
 mod imports;
+mod round_trips;
 mod runtime_emulator;
 mod sam_local;
 mod tenancy_and_limits;

@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use ledgerdock_infra::dev::engines::LOCAL_SECRET_KEY;
-use ledgerdock_tests::emulator::{event, runtime_interface_emulator, EmulatedFunction};
+use ledgerdock_tests::emulator::{runtime_interface_emulator, EmulatedFunction};
+use ledgerdock_tests::events::{api_event, event, set_body, set_header, set_path_param, set_query};
 use ledgerdock_tests::*;
 use serde_json::{json, Value};
 
@@ -18,47 +19,6 @@ fn http() -> reqwest::Client {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap()
-}
-
-/// The function's event from infra/events, sent by `tenant`: its company header, bearer token
-/// and the authorizer claims Cognito would fill for its client.
-fn api_event(function: &str, tenant: &Tenant) -> Value {
-    let mut e = event(function);
-    set_header(&mut e, "Lightyear-Company-ID", &tenant.company.to_string());
-    set_header(&mut e, "Authorization", &format!("Bearer {}", tenant.token));
-    let claims = &mut e["requestContext"]["authorizer"]["claims"];
-    claims["client_id"] = json!(tenant.client_id);
-    claims["sub"] = json!(tenant.client_id);
-    e
-}
-
-/// Sets a header in both of the forms a REST proxy event carries.
-fn set_header(e: &mut Value, name: &str, value: &str) {
-    e["headers"][name] = json!(value);
-    e["multiValueHeaders"][name] = json!([value]);
-}
-
-/// Sets a path parameter, and the request path that API Gateway would have matched.
-fn set_path_param(e: &mut Value, name: &str, value: &str) {
-    e["pathParameters"][name] = json!(value);
-    let resource = e["resource"].as_str().unwrap().to_string();
-    let mut path = resource.clone();
-    for (param, value) in e["pathParameters"].as_object().unwrap() {
-        path = path.replace(&format!("{{{param}}}"), value.as_str().unwrap());
-    }
-    let stage = e["requestContext"]["stage"].as_str().unwrap().to_string();
-    e["requestContext"]["path"] = json!(format!("/{stage}{path}"));
-    e["path"] = json!(path);
-}
-
-fn set_query(e: &mut Value, name: &str, value: &str) {
-    e["queryStringParameters"][name] = json!(value);
-    e["multiValueQueryStringParameters"][name] = json!([value]);
-}
-
-fn set_body(e: &mut Value, body: &str) {
-    e["body"] = json!(body);
-    e["isBase64Encoded"] = json!(false);
 }
 
 /// Checks `answer` is a REST proxy integration response as API Gateway documents it, with a

@@ -171,13 +171,3 @@ fn lambda_environment(function: &str, timeout: Duration) -> BTreeMap<&'static st
         ("PATH", "/usr/bin:/bin".into()),
     ])
 }
-
-/// An event from infra/events (the payloads `sam local generate-event` writes, shaped for
-/// each function by infra/events/generate.sh).
-pub fn event(function: &str) -> Value {
-    let path = format!(
-        "{}/../infra/events/{function}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).expect(&path)
-}

@@ -3,6 +3,7 @@
 //! API over HTTP exactly as a connector would.
 
 pub mod emulator;
+pub mod events;
 pub mod process;
 pub mod sam_local;
 
