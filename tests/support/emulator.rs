@@ -156,7 +156,7 @@ impl EmulatedFunction {
 
 /// What Lambda itself sets for a function (the emulator reads the timeout from it too), with
 /// the local stack's credentials for its engines.
-fn lambda_environment(function: &str, timeout: Duration) -> BTreeMap<&'static str, String> {
+pub fn lambda_environment(function: &str, timeout: Duration) -> BTreeMap<&'static str, String> {
     use ledgerdock_infra::dev::engines::{LOCAL_ACCESS_KEY, LOCAL_REGION, LOCAL_SECRET_KEY};
     BTreeMap::from([
         ("AWS_LAMBDA_FUNCTION_NAME", function.to_string()),
