@@ -14,6 +14,9 @@ use crate::store::import_jobs::ImportJobStore;
 use crate::store::invoices::InvoiceStore;
 use crate::store::suppliers::SupplierStore;
 
+/// How long a container's init waits, at most, for its first DynamoDB connection.
+const CONNECTION_WARM_UP: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub struct AppState {
     pub config: Config,
     pub invoices: InvoiceStore,
@@ -43,6 +46,8 @@ impl AppState {
             .await;
         let secret_id = config.continuation_secret_id.clone();
         let mut state = Self::new(config, &sdk);
+        // The first request then finds its DynamoDB connection open (see open_connection).
+        state.grants.open_connection(CONNECTION_WARM_UP).await;
         if state.config.continuation_secret.is_none() {
             match secret_id {
                 Some(id) => {

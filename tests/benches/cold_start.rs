@@ -47,14 +47,15 @@ fn args() -> Args {
     args
 }
 
-/// One start: init, first invocation, warm invocation, in milliseconds.
+/// One start: init, first invocation and warm invocation in milliseconds, and the peak
+/// resident memory after them in MiB.
 async fn start_once(
     binary: &Path,
     function: &str,
     environment: &[(String, String)],
     event: &Value,
     log: PathBuf,
-) -> [f64; 3] {
+) -> [f64; 4] {
     let mut api = RuntimeApi::start().await;
     let mut command = Command::new(binary);
     command
@@ -83,8 +84,9 @@ async fn start_once(
             other => panic!("{function}: {other:?}\n{}", process.output()),
         }
     }
+    let peak_mib = process.peak_rss_kib().unwrap_or(0) as f64 / 1024.0;
     drop(process);
-    [ms(started, ready), invocations[0], invocations[1]]
+    [ms(started, ready), invocations[0], invocations[1], peak_mib]
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -178,13 +180,15 @@ async fn main() {
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v)),
         );
-        let (mut init, mut first, mut warm) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut init, mut first, mut warm, mut rss) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for n in 0..args.starts {
             let log = t.stack.data_dir.join(format!("{function}-{n}.log"));
-            let [i, f, w] = start_once(&binary, function, &environment, event, log).await;
+            let [i, f, w, m] = start_once(&binary, function, &environment, event, log).await;
             init.push(i);
             first.push(f);
             warm.push(w);
+            rss.push(m);
         }
         let size = std::fs::metadata(&binary).unwrap().len();
         let row = json!({
@@ -194,14 +198,16 @@ async fn main() {
             "init_ms": median(&mut init.clone()),
             "first_ms": median(&mut first.clone()),
             "warm_ms": median(&mut warm.clone()),
+            "peak_rss_mib": rss.iter().cloned().fold(0.0, f64::max),
             "samples": {"init_ms": init, "first_ms": first, "warm_ms": warm},
         });
         eprintln!(
-            "{function:28} init {:7.2} ms  first {:7.2} ms  warm {:6.2} ms  {:5.2} MB",
+            "{function:28} init {:7.2} ms  first {:7.2} ms  warm {:6.2} ms  {:5.2} MB  peak {:5.1} MiB",
             row["init_ms"].as_f64().unwrap(),
             row["first_ms"].as_f64().unwrap(),
             row["warm_ms"].as_f64().unwrap(),
-            size as f64 / 1e6
+            size as f64 / 1e6,
+            row["peak_rss_mib"].as_f64().unwrap()
         );
         results.push(row);
     }

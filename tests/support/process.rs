@@ -72,6 +72,15 @@ impl Background {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Its peak resident memory so far, in KiB (Linux's VmHWM), while it runs.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
     /// Whether it is still running (it must not have crashed).
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
