@@ -521,3 +521,55 @@ async fn publish_invoice_publishes_the_documented_event_and_names_a_bad_field() 
     assert_no_secret_printed(&t, &[&tenant], &function.output());
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_function_whose_dynamodb_hangs_still_starts_and_answers_503() {
+    use ledgerdock_shared::sdk::OPERATION_TIMEOUT;
+    use ledgerdock_tests::emulator::{function_binaries, lambda_environment};
+    use ledgerdock_tests::process::Background;
+    use ledgerdock_tests::runtime_api::{Call, RuntimeApi};
+    let t = TestStack::start().await;
+    let tenant = t.tenant_all_scopes().await;
+    let ids = t.publish_many(tenant.company, 1).await;
+    let proxy = StallingProxy::start(&t.stack.dynamodb_url).await;
+    proxy.stall();
+
+    // get-invoice, as Lambda starts it, with its DynamoDB behind the hanging proxy.
+    let mut api = RuntimeApi::start().await;
+    let mut command = std::process::Command::new(function_binaries().join("get-invoice"));
+    command
+        .env_clear()
+        .envs(t.stack.function_environment())
+        .envs(lambda_environment("get-invoice", API_TIMEOUT))
+        .env("LEDGERDOCK_DYNAMODB_ENDPOINT_URL", &proxy.url)
+        .env("AWS_LAMBDA_RUNTIME_API", &api.address);
+    let started = std::time::Instant::now();
+    let process = Background::spawn(command, t.stack.data_dir.join("hung.log"), "get-invoice");
+
+    // Init gives up on opening the connection after its bound, and the container starts.
+    match api.called(Duration::from_secs(10)).await {
+        Call::Next(at) => assert!(
+            at - started < Duration::from_secs(5),
+            "init waited {:?} for a DynamoDB that does not answer",
+            at - started
+        ),
+        other => panic!("{other:?}\n{}", process.output()),
+    }
+    // A request then fails as the API documents: 503 with Retry-After, within its timeout.
+    let mut e = api_event("get-invoice", &tenant);
+    set_path_param(&mut e, "invoiceId", &ids[0].to_string());
+    api.give(e).await;
+    match api.called(OPERATION_TIMEOUT + Duration::from_secs(5)).await {
+        Call::Response(_, body) => {
+            let answer: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(answer["statusCode"], 503, "{answer}");
+            assert!(
+                answer["multiValueHeaders"]["retry-after"].is_array(),
+                "{answer}"
+            );
+        }
+        other => panic!("{other:?}\n{}", process.output()),
+    }
+    drop(process);
+    t.stop().await;
+}
