@@ -5,13 +5,8 @@
 //! count is taken on a warm one.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use ledgerdock_shared::gate::{self, Route};
 use ledgerdock_shared::handlers::{
     complete_invoice_export, get_import_job, get_invoice, get_invoice_download_url, get_supplier,
@@ -19,80 +14,29 @@ use ledgerdock_shared::handlers::{
 };
 use ledgerdock_shared::AppState;
 use ledgerdock_tests::events::{api_event, set_path_param, set_query};
+use ledgerdock_tests::sdk_calls::{busy, by_operation, recorded_app, SdkCall, SdkRecorder};
 use ledgerdock_tests::*;
 use serde_json::Value;
 
 /// A change to a route's generated event.
 type EventChange<'a> = Box<dyn Fn(&mut Value) + 'a>;
 
-/// Records the name of every DynamoDB operation its client starts (once per call, whatever
-/// the retries).
-#[derive(Debug, Clone, Default)]
-struct CallCounter(Arc<Mutex<Vec<String>>>);
-
-impl Intercept for CallCounter {
-    fn name(&self) -> &'static str {
-        "CallCounter"
-    }
-
-    fn read_before_serialization(
-        &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if let Some(operation) = cfg.load::<Metadata>() {
-            self.0.lock().unwrap().push(operation.name().to_string());
-        }
-        Ok(())
-    }
-}
-
-impl CallCounter {
-    /// The calls since the last take, by operation.
-    fn take(&self) -> BTreeMap<String, usize> {
-        let mut counts = BTreeMap::new();
-        for name in self.0.lock().unwrap().drain(..) {
-            *counts.entry(name).or_default() += 1;
-        }
-        counts
-    }
-}
-
 fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
     pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
-}
-
-/// The stack's own state, but with a counted DynamoDB client and the per-container caches of
-/// a deployed function (the dev stack turns them off so a revoke applies at once).
-fn counted(t: &TestStack) -> (AppState, CallCounter) {
-    let counter = CallCounter::default();
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        t.stack
-            .dynamodb
-            .config()
-            .to_builder()
-            .interceptor(counter.clone())
-            .build(),
-    );
-    let mut config = t.stack.app.config.clone();
-    config.grant_cache_ttl = Duration::from_secs(60);
-    let app = AppState::with_clients(config, dynamodb, t.stack.s3.clone());
-    (app, counter)
 }
 
 /// Serves `event` on `route` through the gate, as the function would; the status and the
 /// DynamoDB calls it made.
 async fn serve(
     app: &AppState,
-    counter: &CallCounter,
+    recorder: &SdkRecorder,
     route: &'static Route,
     event: Value,
 ) -> (u16, BTreeMap<String, usize>) {
-    counter.take();
+    recorder.take();
     let request = lambda_http::request::from_str(&event.to_string()).unwrap();
     let status = gate::serve(app, route, request).await.status().as_u16();
-    (status, counter.take())
+    (status, by_operation(&recorder.take()))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -103,7 +47,7 @@ async fn each_read_and_each_transition_is_one_dynamodb_call_besides_the_rate_cou
     let job = t.import_json(&a, &supplier_records("RT-", 3)).await;
     let job_id = job["jobId"].as_str().unwrap().to_string();
     assert_eq!(t.wait_for_job(&a, &job_id).await["status"], "FINISHED");
-    let (app, counter) = counted(&t);
+    let (app, recorder) = recorded_app(&t);
     let with = |route: &Route, change: &dyn Fn(&mut Value)| {
         let mut event = api_event(route.function, &a);
         change(&mut event);
@@ -116,7 +60,7 @@ async fn each_read_and_each_transition_is_one_dynamodb_call_besides_the_rate_cou
 
     // A cold container reads the client's grant and rate limit once; they are cached after.
     let list = &list_exportable_invoices::ROUTE;
-    let (status, cold) = serve(&app, &counter, list, with(list, &|_| {})).await;
+    let (status, cold) = serve(&app, &recorder, list, with(list, &|_| {})).await;
     assert_eq!(status, 200);
     assert_eq!(
         cold,
@@ -148,7 +92,7 @@ async fn each_read_and_each_transition_is_one_dynamodb_call_besides_the_rate_cou
         ),
     ];
     for (route, change, call) in &reads {
-        let (status, calls) = serve(&app, &counter, route, with(route, change)).await;
+        let (status, calls) = serve(&app, &recorder, route, with(route, change)).await;
         assert_eq!(status, 200, "{}", route.function);
         assert_eq!(
             calls,
@@ -167,7 +111,7 @@ async fn each_read_and_each_transition_is_one_dynamodb_call_besides_the_rate_cou
         (reject, 2, 200),
         (reject, 1, 409),
     ] {
-        let (status, calls) = serve(&app, &counter, route, with(route, &invoice(target))).await;
+        let (status, calls) = serve(&app, &recorder, route, with(route, &invoice(target))).await;
         assert_eq!(status, expected, "{} of invoice {target}", route.function);
         assert_eq!(
             calls,
@@ -177,4 +121,18 @@ async fn each_read_and_each_transition_is_one_dynamodb_call_besides_the_rate_cou
         );
     }
     t.stop().await;
+}
+
+#[test]
+fn sdk_time_counts_calls_side_by_side_once_and_gaps_not_at_all() {
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let call = |from: u64, to: u64| SdkCall {
+        operation: "Query".into(),
+        started: at(from),
+        ended: at(to),
+    };
+    let calls = [call(0, 10), call(5, 12), call(20, 25)];
+    assert_eq!(busy(&calls), Duration::from_millis(17));
+    assert_eq!(by_operation(&calls), counts(&[("Query", 3)]));
 }

@@ -7,6 +7,7 @@ pub mod events;
 pub mod process;
 pub mod runtime_api;
 pub mod sam_local;
+pub mod sdk_calls;
 
 use std::time::Duration;
 

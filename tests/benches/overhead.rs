@@ -1,0 +1,163 @@
+//! Per-request overhead: each operation served as its Lambda serves it (a real API Gateway
+//! event parsed by lambda_http, the gate, the handler, the response) against the time its own
+//! DynamoDB calls were in flight, measured on the same request by an interceptor on the same
+//! SDK client against the same engine. The ratio at p50 is what the code adds to the calls it
+//! cannot avoid. Warm container (grants and limits cached, as in AWS).
+//!
+//! `bench/run` runs it with `--requests 500`; CI with `--requests 20`. Writes JSON to `--out`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ledgerdock_shared::domain::{CompanyId, Scope};
+use ledgerdock_shared::gate::{self, Route};
+use ledgerdock_shared::handlers::{
+    complete_invoice_export, get_import_job, get_invoice, get_invoice_download_url,
+    list_exportable_invoices,
+};
+use ledgerdock_tests::events::{api_event, set_path_param, set_query};
+use ledgerdock_tests::sdk_calls::{busy, recorded_app};
+use ledgerdock_tests::*;
+use serde_json::{json, Value};
+
+fn args() -> (usize, PathBuf) {
+    let (mut requests, mut out) = (500, PathBuf::from("target/bench/overhead.json"));
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--requests" => {
+                requests = it
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .expect("--requests N")
+            }
+            "--out" => out = it.next().expect("--out FILE").into(),
+            "--bench" => {}
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    (requests, out)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[tokio::main]
+async fn main() {
+    let (requests, out) = args();
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(out);
+    let t = TestStack::start().await;
+    // One client of one company whose rate limit never bites during the run.
+    let company = CompanyId::new_random();
+    let (credentials, token) = t.client_for(&[company], &Scope::ALL, 1_000_000).await;
+    let tenant = Tenant {
+        company,
+        client_id: credentials.client_id,
+        client_secret: credentials.client_secret,
+        token,
+    };
+    let ids = t.publish_many(company, 1).await;
+    let job = t.import_json(&tenant, &supplier_records("OH-", 1)).await;
+    let job_id = job["jobId"].as_str().unwrap().to_string();
+    t.wait_for_job(&tenant, &job_id).await;
+    let (app, recorder) = recorded_app(&t);
+    let invoice = ids[0].to_string();
+
+    let with = |route: &Route, change: &dyn Fn(&mut Value)| {
+        let mut e = api_event(route.function, &tenant);
+        change(&mut e);
+        e.to_string()
+    };
+    let plan: Vec<(&'static Route, String)> = vec![
+        (
+            &list_exportable_invoices::ROUTE,
+            with(&list_exportable_invoices::ROUTE, &|_| {}),
+        ),
+        (
+            &get_invoice::ROUTE,
+            with(&get_invoice::ROUTE, &|e| {
+                set_path_param(e, "invoiceId", &invoice)
+            }),
+        ),
+        (
+            &get_invoice_download_url::ROUTE,
+            with(&get_invoice_download_url::ROUTE, &|e| {
+                set_path_param(e, "invoiceId", &invoice);
+                set_query(e, "format", "PDF")
+            }),
+        ),
+        // Repeated, a complete is the same conditional UpdateItem answered from ALL_OLD.
+        (
+            &complete_invoice_export::ROUTE,
+            with(&complete_invoice_export::ROUTE, &|e| {
+                set_path_param(e, "invoiceId", &invoice)
+            }),
+        ),
+        (
+            &get_import_job::ROUTE,
+            with(&get_import_job::ROUTE, &|e| {
+                set_path_param(e, "jobId", &job_id)
+            }),
+        ),
+    ];
+
+    let mut rows = Vec::new();
+    for (route, event) in &plan {
+        let (mut total, mut sdk) = (Vec::new(), Vec::new());
+        // The first requests warm the caches and connections; they are not counted.
+        for n in 0..requests + 10 {
+            recorder.take();
+            let started = Instant::now();
+            let request = lambda_http::request::from_str(event).unwrap();
+            let response = gate::serve(&app, route, request).await;
+            // What lambda_http does with the answer before it leaves the container.
+            let payload = serde_json::to_vec(&json!({
+                "statusCode": response.status().as_u16(),
+                "body": String::from_utf8_lossy(response.body()),
+            }))
+            .unwrap();
+            let elapsed = started.elapsed();
+            assert!(!payload.is_empty());
+            assert_eq!(response.status(), 200, "{}", route.function);
+            if n >= 10 {
+                total.push(ms(elapsed));
+                sdk.push(ms(busy(&recorder.take())));
+            }
+        }
+        total.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        sdk.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let row = json!({
+            "function": route.function,
+            "requests": requests,
+            "p50_ms": percentile(&total, 0.5),
+            "p99_ms": percentile(&total, 0.99),
+            "sdk_p50_ms": percentile(&sdk, 0.5),
+            "sdk_p99_ms": percentile(&sdk, 0.99),
+        });
+        eprintln!(
+            "{:28} p50 {:6.2} ms (SDK {:6.2})  p99 {:6.2} ms (SDK {:6.2})",
+            route.function,
+            row["p50_ms"].as_f64().unwrap(),
+            row["sdk_p50_ms"].as_f64().unwrap(),
+            row["p99_ms"].as_f64().unwrap(),
+            row["sdk_p99_ms"].as_f64().unwrap()
+        );
+        rows.push(row);
+    }
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::write(
+        &out,
+        serde_json::to_vec_pretty(&json!({ "operations": rows })).unwrap(),
+    )
+    .unwrap();
+    eprintln!("wrote {}", out.display());
+    t.stop().await;
+}

@@ -1,0 +1,130 @@
+//! Watching the real AWS SDK client: an interceptor that records every DynamoDB call a client
+//! makes (its operation, and when it started and ended, retries included), and an `AppState`
+//! built on the dev stack with such a client. The round-trip tests count the calls; the
+//! overhead bench compares the time spent in them with the time the whole request took.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
+use ledgerdock_shared::AppState;
+
+use crate::TestStack;
+
+/// One SDK call: its operation, when it started and when it ended.
+#[derive(Debug, Clone)]
+pub struct SdkCall {
+    pub operation: String,
+    pub started: Instant,
+    pub ended: Instant,
+}
+
+/// Where a call's start waits for its end, in the call's own configuration bag.
+#[derive(Debug, Clone)]
+struct Started(Instant);
+
+impl Storable for Started {
+    type Storer = StoreReplace<Self>;
+}
+
+/// Records every call of the client it is installed on.
+#[derive(Debug, Clone, Default)]
+pub struct SdkRecorder(Arc<Mutex<Vec<SdkCall>>>);
+
+impl Intercept for SdkRecorder {
+    fn name(&self) -> &'static str {
+        "SdkRecorder"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        cfg.interceptor_state().store_put(Started(Instant::now()));
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        _context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let ended = Instant::now();
+        if let (Some(operation), Some(Started(started))) =
+            (cfg.load::<Metadata>(), cfg.load::<Started>())
+        {
+            self.0.lock().unwrap().push(SdkCall {
+                operation: operation.name().to_string(),
+                started: *started,
+                ended,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl SdkRecorder {
+    /// The calls since the last take.
+    pub fn take(&self) -> Vec<SdkCall> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+/// Calls by operation.
+pub fn by_operation(calls: &[SdkCall]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for call in calls {
+        *counts.entry(call.operation.clone()).or_default() += 1;
+    }
+    counts
+}
+
+/// How long at least one call was in flight (calls made side by side count once).
+pub fn busy(calls: &[SdkCall]) -> Duration {
+    let mut spans: Vec<(Instant, Instant)> = calls.iter().map(|c| (c.started, c.ended)).collect();
+    spans.sort();
+    let mut total = Duration::ZERO;
+    let mut current: Option<(Instant, Instant)> = None;
+    for (start, end) in spans {
+        current = match current {
+            Some((s, e)) if start <= e => Some((s, e.max(end))),
+            Some((s, e)) => {
+                total += e - s;
+                Some((start, end))
+            }
+            None => Some((start, end)),
+        };
+    }
+    if let Some((s, e)) = current {
+        total += e - s;
+    }
+    total
+}
+
+/// The stack's own state with a recorded DynamoDB client, and the per-container caches of a
+/// deployed function (the dev stack turns them off so that a revoke applies at once).
+pub fn recorded_app(t: &TestStack) -> (AppState, SdkRecorder) {
+    let recorder = SdkRecorder::default();
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        t.stack
+            .dynamodb
+            .config()
+            .to_builder()
+            .interceptor(recorder.clone())
+            .build(),
+    );
+    let mut config = t.stack.app.config.clone();
+    config.grant_cache_ttl = Duration::from_secs(60);
+    let app = AppState::with_clients(config, dynamodb, t.stack.s3.clone());
+    (app, recorder)
+}
