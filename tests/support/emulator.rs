@@ -161,7 +161,7 @@ pub fn lambda_environment(function: &str, timeout: Duration) -> BTreeMap<&'stati
     BTreeMap::from([
         ("AWS_LAMBDA_FUNCTION_NAME", function.to_string()),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512".into()),
         ("AWS_LAMBDA_FUNCTION_TIMEOUT", timeout.as_secs().to_string()),
         ("AWS_REGION", LOCAL_REGION.into()),
         ("AWS_DEFAULT_REGION", LOCAL_REGION.into()),
