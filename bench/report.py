@@ -176,6 +176,38 @@ def memory(results_dir, lines):
     ]
 
 
+IMPORT_GOAL = 0.8  # import rows/s, as a fraction of raw BatchWriteItem's
+
+
+def imports(results_dir, lines):
+    path = os.path.join(results_dir, "import.jsonl")
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        runs = [json.loads(line) for line in f if line.strip()]
+    lines += [
+        "## 4. Import",
+        "",
+        "An upload-URL import of N generated supplier rows, end to end (start the job, PUT the "
+        "CSV, poll until FINISHED), against raw BatchWriteItem calls writing the very same "
+        "items on the same engine with the worker's parallelism (25 items a call, four in "
+        "flight); parsing and encoding the baseline's items is not timed. The worker also "
+        "reads every block first (one BatchGetItem) to tell created, updated and unchanged "
+        "cards apart, and checkpoints its progress.",
+        "",
+        "| rows | CSV (MiB) | import (rows/s) | raw BatchWriteItem (rows/s) | import ÷ raw | goal ≥ 0.8× | peak RSS while importing (MiB) |",
+        "|---:|---:|---:|---:|---:|:-:|---:|",
+    ]
+    for r in runs:
+        ratio = r["raw_s"] / r["import_s"]
+        lines.append(
+            f"| {r['rows']:,} | {r['csv_mib']:.1f} | {r['rows'] / r['import_s']:,.0f} "
+            f"| {r['rows'] / r['raw_s']:,.0f} | {ratio:.2f}× | {met(ratio >= IMPORT_GOAL)} "
+            f"| {r['peak_rss_mib']} |"
+        )
+    lines.append("")
+
+
 def sizes(results, lines):
     lines += [
         "## 5. Size",
@@ -258,14 +290,15 @@ def main():
         "are cached after.",
         "",
     ]
+    imports(results_dir, lines)
     sizes(cold, lines)
     memory(results_dir, lines)
     unmet(cold, lines)
     lines += [
         "## Not measured yet",
         "",
-        "64 concurrent pollers over 100,000 invoices (3), import against raw BatchWriteItem (4), "
-        "and build time by profile (6) are not in this report yet.",
+        "64 concurrent pollers over 100,000 invoices (3) and build time by profile (6) are not "
+        "in this report yet.",
         "",
     ]
     with open(os.path.join(out_dir, "REPORT.md"), "w") as f:

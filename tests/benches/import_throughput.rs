@@ -3,10 +3,15 @@
 //! rate and the process's resident memory while the worker runs (it streams, so that stays
 //! flat as N grows; the test client's own copy of the file is dropped once uploaded).
 //!
+//! The baseline, in the same run on the same engine: the very same items (each card as the
+//! store writes it) written with raw BatchWriteItem calls, 25 items each and four in flight,
+//! as the worker writes a block of 100. Parsing and encoding them is not timed.
+//!
 //!     cargo bench -p ledgerdock-tests --bench import_throughput -- 100000
 //!     cargo bench -p ledgerdock-tests --bench import_throughput -- 500000 --wide   # ≈100 MB
 //!
 //! Persists DynamoDB to a file, as `ledgerdock dev` does by default; `--in-memory` for not.
+//! `--out FILE` appends the figures as one JSON line (bench/run collects them).
 
 use std::time::Instant;
 
@@ -30,7 +35,11 @@ async fn main() {
         .skip(1)
         .filter(|a| a != "--bench")
         .collect();
-    let rows: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(100_000);
+    let rows: usize = args
+        .iter()
+        .filter(|a| !a.contains('/') && !a.contains('.'))
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(100_000);
     let in_memory = args.iter().any(|a| a == "--in-memory");
     let wide = args.iter().any(|a| a == "--wide");
     let scratch = tempfile::tempdir().expect("temp dir");
@@ -85,6 +94,33 @@ async fn main() {
     let peak_while_importing = peak.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(done["status"], "FINISHED", "{done}");
     assert_eq!(done["counts"]["created"].as_u64(), Some(rows as u64));
+    let raw = raw_batch_writes(&t, &csv_again(wide, rows)).await;
+    println!(
+        "raw BatchWriteItem of the same {rows} items: {:.1} s, {:.0} rows/s; the import runs at {:.2}× that",
+        raw.as_secs_f64(),
+        rows as f64 / raw.as_secs_f64(),
+        raw.as_secs_f64() / total.as_secs_f64(),
+    );
+    if let Some(out) = args.iter().position(|a| a == "--out").map(|i| &args[i + 1]) {
+        use std::io::Write;
+        let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(out);
+        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+        let line = json!({
+            "rows": rows,
+            "csv_mib": size_mib,
+            "import_s": total.as_secs_f64(),
+            "raw_s": raw.as_secs_f64(),
+            "peak_rss_mib": peak_while_importing,
+        });
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&out)
+            .unwrap();
+        writeln!(file, "{line}").unwrap();
+    }
     println!(
         "{rows} rows ({size_mib:.1} MiB CSV, DynamoDB {}): upload {:.1} s, FINISHED after {:.1} s, {:.0} rows/s, peak RSS while importing {} MiB",
         if in_memory { "in memory" } else { "on disk" },
@@ -94,4 +130,63 @@ async fn main() {
         peak_while_importing,
     );
     t.stop().await;
+}
+
+/// The bench's CSV again (the first copy went to S3 and was dropped).
+fn csv_again(wide: bool, rows: usize) -> String {
+    if wide {
+        wide_supplier_csv("W", rows)
+    } else {
+        supplier_csv("B", rows)
+    }
+}
+
+/// Writes the cards of `csv`, each as the store writes it, into a fresh company with raw
+/// BatchWriteItem calls: 25 items a call, four calls in flight, block after block, as the
+/// worker does. Only the writes are timed.
+async fn raw_batch_writes(t: &TestStack, csv: &str) -> std::time::Duration {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    use futures_util::future::try_join_all;
+    use ledgerdock_shared::domain::supplier::{StoredSupplier, SupplierMeta, WriteOutcome};
+    use ledgerdock_shared::domain::{CompanyId, ImportFormat, JobId, Timestamp};
+    use ledgerdock_shared::imports::reader::for_format;
+    use ledgerdock_shared::store::{batch_write, suppliers::encode, BATCH_WRITE_MAX};
+
+    let company = CompanyId::new_random();
+    let (job, now) = (JobId::new_random(), Timestamp::now());
+    let mut reader = for_format(ImportFormat::Csv);
+    let mut records = Vec::new();
+    reader.push(csv.as_bytes(), &mut records).unwrap();
+    reader.finish(&mut records).unwrap();
+    let writes: Vec<WriteRequest> = records
+        .into_iter()
+        .map(|record| {
+            let supplier = StoredSupplier {
+                card: record.card.expect("the bench's rows are valid"),
+                meta: SupplierMeta {
+                    created_at: now,
+                    updated_at: now,
+                    last_import_job_id: job,
+                    last_import_outcome: WriteOutcome::Created,
+                },
+            };
+            let item = encode(&supplier, &company).unwrap();
+            WriteRequest::builder()
+                .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
+                .build()
+        })
+        .collect();
+    let (client, table) = (&t.stack.dynamodb, &t.stack.app.config.table_name);
+    let start = Instant::now();
+    for block in writes.chunks(4 * BATCH_WRITE_MAX) {
+        // Up to four calls at once, as the worker's block of 100.
+        try_join_all(
+            block
+                .chunks(BATCH_WRITE_MAX)
+                .map(|chunk| batch_write(client, table, chunk.to_vec())),
+        )
+        .await
+        .unwrap();
+    }
+    start.elapsed()
 }
