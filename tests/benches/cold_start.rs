@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ledgerdock_shared::domain::{CompanyId, Scope};
 use ledgerdock_tests::emulator::lambda_environment;
 use ledgerdock_tests::events::{api_event, event, set_path_param, set_query};
 use ledgerdock_tests::process::Background;
@@ -110,14 +109,7 @@ async fn main() {
     let binaries = target.join(&args.profile);
     let t = TestStack::start().await;
     // A client whose rate limit never bites: a 429 would time a cheaper path.
-    let company = CompanyId::new_random();
-    let (credentials, token) = t.client_for(&[company], &Scope::ALL, 1_000_000).await;
-    let tenant = Tenant {
-        company,
-        client_id: credentials.client_id,
-        client_secret: credentials.client_secret,
-        token,
-    };
+    let tenant = t.unlimited_tenant().await;
     let ids = t.publish_many(tenant.company, 2).await;
     let job = t.import_json(&tenant, &supplier_records("CS-", 1)).await;
     let job_id = job["jobId"].as_str().unwrap().to_string();

@@ -16,18 +16,9 @@
 use std::time::Instant;
 
 use ledgerdock_infra::dev::DevOptions;
+use ledgerdock_tests::process::rss_mib;
 use ledgerdock_tests::*;
 use serde_json::json;
-
-/// The process's resident memory now, in MiB (Linux).
-fn rss_mib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |kib| kib / 1024)
-}
 
 #[tokio::main]
 async fn main() {

@@ -17,8 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ledgerdock_shared::domain::{CompanyId, NewInvoice, Scope};
+use ledgerdock_shared::domain::{CompanyId, NewInvoice};
 use ledgerdock_shared::publish::Publisher;
+use ledgerdock_tests::process::rss_mib;
 use ledgerdock_tests::*;
 use serde_json::{json, Value};
 
@@ -47,30 +48,8 @@ fn args() -> Args {
     args
 }
 
-/// The process's resident memory now, in MiB (Linux).
-fn rss_mib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |kib| kib / 1024)
-}
-
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-/// A client of its own company whose rate limit is out of reach.
-async fn tenant(t: &TestStack) -> Tenant {
-    let company = CompanyId::new_random();
-    let (credentials, token) = t.client_for(&[company], &Scope::ALL, 1_000_000).await;
-    Tenant {
-        company,
-        client_id: credentials.client_id,
-        client_secret: credentials.client_secret,
-        token,
-    }
 }
 
 /// Publishes `n` one-line invoices (no soft copies) into each company, 32 at a time.
@@ -170,7 +149,7 @@ async fn main() {
     let t = Arc::new(TestStack::start().await);
 
     // 1. Latency vs backlog, in one company.
-    let deep = tenant(&t).await;
+    let deep = t.unlimited_tenant().await;
     let mut backlog = Vec::new();
     let mut filled = 0;
     let mut stage = 100;
@@ -198,7 +177,7 @@ async fn main() {
     // 2. Many pollers draining their companies at once.
     let mut pollers = Vec::new();
     for _ in 0..args.pollers {
-        pollers.push(tenant(&t).await);
+        pollers.push(t.unlimited_tenant().await);
     }
     let per_poller = args.invoices / args.pollers;
     let companies: Vec<CompanyId> = pollers.iter().map(|p| p.company).collect();

@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ledgerdock_shared::domain::{CompanyId, Scope};
 use ledgerdock_tests::emulator::lambda_environment;
 use ledgerdock_tests::events::{api_event, set_path_param};
 use ledgerdock_tests::process::Background;
@@ -137,14 +136,8 @@ async fn main() {
     }
     let binaries = workspace.join("target").join(&profile);
     let t = TestStack::start().await;
-    let company = CompanyId::new_random();
-    let (credentials, token) = t.client_for(&[company], &Scope::ALL, 1_000_000).await;
-    let tenant = Tenant {
-        company,
-        client_id: credentials.client_id,
-        client_secret: credentials.client_secret,
-        token,
-    };
+    let tenant = t.unlimited_tenant().await;
+    let company = tenant.company;
     // A page of 100 ids, and an invoice of 50 lines (the demo's largest).
     let ids = t.publish_many(company, 100).await;
     let big = t

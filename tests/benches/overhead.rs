@@ -9,7 +9,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use ledgerdock_shared::domain::{CompanyId, Scope};
 use ledgerdock_shared::gate::{self, Route};
 use ledgerdock_shared::handlers::{
     complete_invoice_export, get_import_job, get_invoice, get_invoice_download_url,
@@ -54,14 +53,8 @@ async fn main() {
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(out);
     let t = TestStack::start().await;
     // One client of one company whose rate limit never bites during the run.
-    let company = CompanyId::new_random();
-    let (credentials, token) = t.client_for(&[company], &Scope::ALL, 1_000_000).await;
-    let tenant = Tenant {
-        company,
-        client_id: credentials.client_id,
-        client_secret: credentials.client_secret,
-        token,
-    };
+    let tenant = t.unlimited_tenant().await;
+    let company = tenant.company;
     let ids = t.publish_many(company, 1).await;
     let job = t.import_json(&tenant, &supplier_records("OH-", 1)).await;
     let job_id = job["jobId"].as_str().unwrap().to_string();

@@ -16,6 +16,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// This process's resident memory now, in MiB (Linux's VmRSS).
+pub fn rss_mib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |kib| kib / 1024)
+}
+
 /// A program running in the background.
 pub struct Background {
     child: Child,
