@@ -29,6 +29,15 @@ impl SoftCopy {
             Self::Stored { file_name, .. } | Self::Upload { file_name, .. } => file_name,
         }
     }
+
+    /// Its format, known before anything is stored: named, or read from the bytes as
+    /// `DocumentStore::put` will (None: not a format the API serves, which `put` refuses).
+    fn format(&self) -> Option<DocumentFormat> {
+        match self {
+            Self::Stored { format, .. } => Some(*format),
+            Self::Upload { bytes, .. } => DocumentFormat::sniff(bytes),
+        }
+    }
 }
 
 /// What publishing needs: the invoice table and the soft-copy bucket, nothing else.
@@ -60,6 +69,7 @@ impl Publisher<'_> {
     ) -> Result<(InvoiceId, PublishOutcome), ApiError> {
         invoice.validate().map_err(ApiError::fields)?;
         check_file_names(copies.iter().map(SoftCopy::file_name))?;
+        check_one_per_format(&copies)?;
         let invoice_id = *invoice.invoice_id.get_or_insert_with(InvoiceId::new_random);
         let mut documents = Vec::with_capacity(copies.len());
         for copy in copies {
@@ -76,14 +86,24 @@ impl Publisher<'_> {
                 }
             });
         }
-        let mut seen = std::collections::HashSet::new();
-        if let Some(dup) = documents.iter().find(|d| !seen.insert(d.format)) {
-            return Err(ApiError::field(
-                "documents",
-                format!("more than one {} document", dup.format.as_str()),
-            ));
-        }
         write(self.invoices, company, invoice, documents).await
+    }
+}
+
+/// One soft copy per format (each format has one key): checked before any copy is stored, so a
+/// refused invoice leaves no object behind.
+fn check_one_per_format(copies: &[SoftCopy]) -> Result<(), ApiError> {
+    let mut seen = std::collections::HashSet::new();
+    match copies
+        .iter()
+        .filter_map(SoftCopy::format)
+        .find(|f| !seen.insert(*f))
+    {
+        Some(dup) => Err(ApiError::field(
+            "documents",
+            format!("more than one {} document", dup.as_str()),
+        )),
+        None => Ok(()),
     }
 }
 

@@ -858,3 +858,39 @@ async fn publish_invoice_events_find_documents_at_the_documented_lower_case_keys
     );
     t.stop().await;
 }
+
+#[tokio::test]
+async fn two_soft_copies_of_one_format_are_refused_before_either_is_stored() {
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let id = ledgerdock_shared::domain::InvoiceId::new_random();
+    let mut invoice = invoice_json(1, "2026-11-01T09:00:00Z");
+    invoice["invoiceId"] = json!(id.to_string());
+    let files = ["a.pdf", "b.pdf"]
+        .map(|name| SoftCopy::Upload {
+            file_name: name.to_string(),
+            bytes: sample(DocumentFormat::Pdf),
+        })
+        .into();
+    let err = Publisher::from(&*t.stack.app)
+        .publish(a.company, serde_json::from_value(invoice).unwrap(), files)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ledgerdock_shared::ApiError::Validation { details, .. }
+            if details[0].field == "documents" && details[0].message == "more than one PDF document"),
+        "{err:?}"
+    );
+    assert!(t.stored(a.company, id).await.is_none());
+    let key = ledgerdock_shared::store::documents::object_key(&a.company, &id, DocumentFormat::Pdf);
+    let head = t
+        .stack
+        .s3
+        .head_object()
+        .bucket(&t.stack.app.config.bucket_name)
+        .key(&key)
+        .send()
+        .await;
+    assert!(head.is_err(), "{key} was stored");
+    t.stop().await;
+}
