@@ -46,23 +46,31 @@ impl AppState {
             .await;
         let secret_id = config.continuation_secret_id.clone();
         let mut state = Self::new(config, &sdk);
-        // The first request then finds its DynamoDB connection open (see open_connection).
-        state.grants.open_connection(CONNECTION_WARM_UP).await;
-        if state.config.continuation_secret.is_none() {
+        // The continuation secret (functions that page, in AWS) and the first DynamoDB
+        // connection (see open_connection) are fetched side by side.
+        let keys = async {
+            if state.config.continuation_secret.is_some() {
+                return Ok(None);
+            }
             match secret_id {
                 Some(id) => {
                     let source =
                         SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&sdk), id);
-                    state.continuation = ContinuationKeys::from_secrets_manager(source)
+                    ContinuationKeys::from_secrets_manager(source)
                         .await
+                        .map(Some)
                         .map_err(|reason| ConfigError::Invalid {
                             name: ENV_CONTINUATION_SECRET_ARN,
                             reason,
-                        })?;
+                        })
                 }
-                None if pages => return Err(ConfigError::Missing(ENV_CONTINUATION_SECRET_ARN)),
-                None => {}
+                None if pages => Err(ConfigError::Missing(ENV_CONTINUATION_SECRET_ARN)),
+                None => Ok(None),
             }
+        };
+        let (keys, ()) = tokio::join!(keys, state.grants.open_connection(CONNECTION_WARM_UP));
+        if let Some(keys) = keys? {
+            state.continuation = keys;
         }
         Ok(state)
     }
