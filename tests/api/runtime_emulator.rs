@@ -547,19 +547,24 @@ async fn a_function_whose_dynamodb_hangs_still_starts_and_answers_503() {
     let process = Background::spawn(command, t.stack.data_dir.join("hung.log"), "get-invoice");
 
     // Init gives up on opening the connection after its bound, and the container starts.
-    match api.called(Duration::from_secs(10)).await {
-        Call::Next(at) => assert!(
-            at - started < Duration::from_secs(5),
-            "init waited {:?} for a DynamoDB that does not answer",
-            at - started
-        ),
-        other => panic!("{other:?}\n{}", process.output()),
-    }
+    let fail = |what: Call| -> ! { panic!("{what:?}\n{}", process.output()) };
+    let ready = api
+        .ready(Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|c| fail(c));
+    assert!(
+        ready - started < Duration::from_secs(5),
+        "init waited {:?} for a DynamoDB that does not answer",
+        ready - started
+    );
     // A request then fails as the API documents: 503 with Retry-After, within its timeout.
     let mut e = api_event("get-invoice", &tenant);
     set_path_param(&mut e, "invoiceId", &ids[0].to_string());
-    api.give(e).await;
-    match api.called(OPERATION_TIMEOUT + Duration::from_secs(5)).await {
+    let done = api
+        .invoke(e, OPERATION_TIMEOUT + Duration::from_secs(5))
+        .await
+        .unwrap_or_else(|c| fail(c));
+    match done.answer {
         Call::Response(_, body) => {
             let answer: Value = serde_json::from_str(&body).unwrap();
             assert_eq!(answer["statusCode"], 503, "{answer}");
@@ -568,7 +573,7 @@ async fn a_function_whose_dynamodb_hangs_still_starts_and_answers_503() {
                 "{answer}"
             );
         }
-        other => panic!("{other:?}\n{}", process.output()),
+        other => fail(other),
     }
     drop(process);
     t.stop().await;

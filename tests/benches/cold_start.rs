@@ -16,6 +16,7 @@ use ledgerdock_tests::emulator::lambda_environment;
 use ledgerdock_tests::events::{api_event, event, set_path_param, set_query};
 use ledgerdock_tests::process::Background;
 use ledgerdock_tests::runtime_api::{Call, RuntimeApi};
+use ledgerdock_tests::stats::median;
 use ledgerdock_tests::*;
 use serde_json::{json, Value};
 
@@ -64,39 +65,20 @@ async fn start_once(
         .env("AWS_LAMBDA_RUNTIME_API", &api.address);
     let started = Instant::now();
     let process = Background::spawn(command, log, function);
-    let ms = |from: Instant, to: Instant| (to - from).as_secs_f64() * 1000.0;
-    let ready = match api.called(STEP_TIMEOUT).await {
-        Call::Next(at) => at,
-        other => panic!("{function}: {other:?}\n{}", process.output()),
-    };
+    let fail = |what: Call| -> ! { panic!("{function}: {what:?}\n{}", process.output()) };
+    let ready = api.ready(STEP_TIMEOUT).await.unwrap_or_else(|c| fail(c));
     let mut invocations = [0.0; 2];
     for invocation in &mut invocations {
-        let handed = Instant::now();
-        api.give(event.clone()).await;
-        let answered = match api.called(STEP_TIMEOUT).await {
-            Call::Response(at, _) | Call::Error(at, _) => at,
-            other => panic!("{function}: {other:?}\n{}", process.output()),
-        };
-        *invocation = ms(handed, answered);
-        // Ready again: the invocation is over.
-        match api.called(STEP_TIMEOUT).await {
-            Call::Next(_) => {}
-            other => panic!("{function}: {other:?}\n{}", process.output()),
-        }
+        let done = api
+            .invoke(event.clone(), STEP_TIMEOUT)
+            .await
+            .unwrap_or_else(|c| fail(c));
+        *invocation = done.took.as_secs_f64() * 1000.0;
     }
     let peak_mib = process.peak_rss_kib().unwrap_or(0) as f64 / 1024.0;
     drop(process);
-    [ms(started, ready), invocations[0], invocations[1], peak_mib]
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let n = values.len();
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    }
+    let init_ms = (ready - started).as_secs_f64() * 1000.0;
+    [init_ms, invocations[0], invocations[1], peak_mib]
 }
 
 #[tokio::main]
@@ -196,9 +178,9 @@ async fn main() {
             "function": function,
             "binary": binary.canonicalize().unwrap(),
             "bytes": size,
-            "init_ms": median(&mut init.clone()),
-            "first_ms": median(&mut first.clone()),
-            "warm_ms": median(&mut warm.clone()),
+            "init_ms": median(&init),
+            "first_ms": median(&first),
+            "warm_ms": median(&warm),
             "peak_rss_mib": rss.iter().cloned().fold(0.0, f64::max),
             "samples": {"init_ms": init, "first_ms": first, "warm_ms": warm},
         });

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use ledgerdock_shared::domain::{CompanyId, NewInvoice};
 use ledgerdock_shared::publish::Publisher;
 use ledgerdock_tests::process::rss_mib;
+use ledgerdock_tests::stats::{percentile, sorted};
 use ledgerdock_tests::*;
 use serde_json::{json, Value};
 
@@ -46,10 +47,6 @@ fn args() -> Args {
         }
     }
     args
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 /// Publishes `n` one-line invoices (no soft copies) into each company, 32 at a time.
@@ -93,8 +90,7 @@ async fn first_pages(t: &TestStack, who: &Tenant, requests: usize) -> Vec<f64> {
         times.push(started.elapsed().as_secs_f64() * 1000.0);
         assert_eq!(reply.status, 200, "{}", reply.text);
     }
-    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    times
+    sorted(times)
 }
 
 #[derive(Default)]
@@ -215,7 +211,7 @@ async fn main() {
     }
     let wall = started.elapsed().as_secs_f64();
     sampler.abort();
-    all.latencies_ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    all.latencies_ms = sorted(all.latencies_ms);
     let requests = all.latencies_ms.len();
     let load = json!({
         "pollers": args.pollers,

@@ -10,13 +10,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ledgerdock_tests::emulator::lambda_environment;
 use ledgerdock_tests::events::{api_event, set_path_param};
 use ledgerdock_tests::process::Background;
 use ledgerdock_tests::runtime_api::{Call, RuntimeApi};
 use ledgerdock_tests::sam_local::{docker_unavailable, stand_in_image};
+use ledgerdock_tests::stats::{percentile, sorted};
 use ledgerdock_tests::*;
 use serde_json::{json, Value};
 
@@ -45,11 +46,6 @@ fn args() -> (String, usize, PathBuf) {
         }
     }
     (profile, invocations, out)
-}
-
-fn percentile(values: &mut [f64], p: f64) -> f64 {
-    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    values[((values.len() as f64 - 1.0) * p).round() as usize]
 }
 
 /// Runs `binary` capped at `memory_mb`'s CPU share and times `invocations` warm invocations
@@ -90,35 +86,25 @@ async fn warm_times(
     command.args([stand_in_image(), "/var/task/bootstrap"]);
     let log = t.stack.data_dir.join(format!("{function}-{memory_mb}.log"));
     let process = Background::spawn(command, log, "docker run");
-    let mut times = Vec::new();
-    match api.called(STEP_TIMEOUT).await {
-        Call::Next(_) => {}
-        other => panic!(
-            "{function} at {memory_mb} MB: {other:?}\n{}",
+    let fail = |what: Call| -> ! {
+        panic!(
+            "{function} at {memory_mb} MB: {what:?}\n{}",
             process.output()
-        ),
-    }
+        )
+    };
+    api.ready(STEP_TIMEOUT).await.unwrap_or_else(|c| fail(c));
+    let mut times = Vec::new();
     for n in 0..=invocations {
-        let handed = Instant::now();
-        api.give(event.clone()).await;
-        match api.called(STEP_TIMEOUT).await {
-            Call::Response(at, _) => {
-                // The first one is the cold invocation: not a warm figure.
-                if n > 0 {
-                    times.push((at - handed).as_secs_f64() * 1000.0);
-                }
-            }
-            other => panic!(
-                "{function} at {memory_mb} MB: {other:?}\n{}",
-                process.output()
-            ),
+        let done = api
+            .invoke(event.clone(), STEP_TIMEOUT)
+            .await
+            .unwrap_or_else(|c| fail(c));
+        if !matches!(done.answer, Call::Response(..)) {
+            fail(done.answer);
         }
-        match api.called(STEP_TIMEOUT).await {
-            Call::Next(_) => {}
-            other => panic!(
-                "{function} at {memory_mb} MB: {other:?}\n{}",
-                process.output()
-            ),
+        // The first one is the cold invocation: not a warm figure.
+        if n > 0 {
+            times.push(done.took.as_secs_f64() * 1000.0);
         }
     }
     drop(process);
@@ -166,8 +152,9 @@ async fn main() {
             panic!("{function} is not built with the {profile} profile (bench/run builds it)")
         });
         for memory_mb in MEMORY_SIZES {
-            let mut times = warm_times(&t, &binary, function, memory_mb, event, invocations).await;
-            let (p50, p99) = (percentile(&mut times, 0.5), percentile(&mut times, 0.99));
+            let times =
+                sorted(warm_times(&t, &binary, function, memory_mb, event, invocations).await);
+            let (p50, p99) = (percentile(&times, 0.5), percentile(&times, 0.99));
             eprintln!("{function:28} {memory_mb:5} MB  warm p50 {p50:7.2} ms  p99 {p99:7.2} ms");
             rows.push(json!({
                 "function": function,

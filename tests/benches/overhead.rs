@@ -16,6 +16,7 @@ use ledgerdock_shared::handlers::{
 };
 use ledgerdock_tests::events::{api_event, set_path_param, set_query};
 use ledgerdock_tests::sdk_calls::{busy, recorded_app};
+use ledgerdock_tests::stats::{percentile, sorted};
 use ledgerdock_tests::*;
 use serde_json::{json, Value};
 
@@ -36,11 +37,6 @@ fn args() -> (usize, PathBuf) {
         }
     }
     (requests, out)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
 }
 
 fn ms(d: Duration) -> f64 {
@@ -123,8 +119,7 @@ async fn main() {
                 sdk.push(ms(busy(&recorder.take())));
             }
         }
-        total.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        sdk.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let (total, sdk) = (sorted(total), sorted(sdk));
         let row = json!({
             "function": route.function,
             "requests": requests,

@@ -8,6 +8,7 @@ pub mod process;
 pub mod runtime_api;
 pub mod sam_local;
 pub mod sdk_calls;
+pub mod stats;
 
 use std::time::Duration;
 

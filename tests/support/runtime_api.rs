@@ -92,6 +92,43 @@ impl RuntimeApi {
     }
 }
 
+/// An invocation, as the Runtime API saw it.
+#[derive(Debug)]
+pub struct Invocation {
+    /// From the event handed over to the answer posted.
+    pub took: Duration,
+    /// The answer: `Call::Response` or `Call::Error`.
+    pub answer: Call,
+}
+
+impl RuntimeApi {
+    /// Waits for the process to ask for an event (it is ready: after init, or after an
+    /// invocation); the instant it asked, or what it did instead.
+    pub async fn ready(&mut self, within: Duration) -> Result<Instant, Call> {
+        match self.called(within).await {
+            Call::Next(at) => Ok(at),
+            other => Err(other),
+        }
+    }
+
+    /// Hands `event` over, waits for its answer, then for the process to be ready again.
+    /// What it did instead of answering, or of asking again, is the error.
+    pub async fn invoke(&mut self, event: Value, within: Duration) -> Result<Invocation, Call> {
+        let handed = Instant::now();
+        self.give(event).await;
+        let answer = self.called(within).await;
+        let answered = match &answer {
+            Call::Response(at, _) | Call::Error(at, _) => *at,
+            _ => return Err(answer),
+        };
+        self.ready(within).await?;
+        Ok(Invocation {
+            took: answered - handed,
+            answer,
+        })
+    }
+}
+
 impl Drop for RuntimeApi {
     fn drop(&mut self) {
         self.server.abort();

@@ -1,0 +1,23 @@
+//! The few statistics the benches report, computed one way for all of them.
+
+/// Sorts timings (milliseconds) for `percentile`.
+pub fn sorted(mut values: Vec<f64>) -> Vec<f64> {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    values
+}
+
+/// The `p` percentile (0.5 for the median) of sorted values, nearest rank.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// The median, the mean of the middle two when their number is even.
+pub fn median(values: &[f64]) -> f64 {
+    let sorted = self::sorted(values.to_vec());
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
+}
