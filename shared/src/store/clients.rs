@@ -23,8 +23,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Timelike, Utc};
 
-use super::attributes::s;
-use super::attributes::{parse_scopes, scope_list};
+use super::attributes::{parse_scopes, s, scope_list};
 use super::dynamo_error;
 use super::schema::{client_pk, PK, SK, TTL_ATTRIBUTE};
 use crate::domain::Scope;
