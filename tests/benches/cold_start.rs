@@ -24,6 +24,9 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
 struct Args {
     profile: String,
+    /// Where the binaries are: `target/<profile>` unless given (bench/build-time times
+    /// profiles built in a throwaway copy of the repository).
+    binaries: Option<PathBuf>,
     starts: usize,
     out: PathBuf,
 }
@@ -31,6 +34,7 @@ struct Args {
 fn args() -> Args {
     let mut args = Args {
         profile: "release".into(),
+        binaries: None,
         starts: 20,
         out: PathBuf::from("target/bench/cold_start.json"),
     };
@@ -38,6 +42,7 @@ fn args() -> Args {
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--profile" => args.profile = it.next().expect("--profile debug|release"),
+            "--binaries" => args.binaries = Some(it.next().expect("--binaries DIR").into()),
             "--starts" => args.starts = it.next().and_then(|n| n.parse().ok()).expect("--starts N"),
             "--out" => args.out = it.next().expect("--out FILE").into(),
             // `cargo bench` passes --bench; anything else is a mistake worth saying.
@@ -88,7 +93,10 @@ async fn main() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let out = workspace.join(&args.out);
     let target = workspace.join("target");
-    let binaries = target.join(&args.profile);
+    let binaries = match &args.binaries {
+        Some(dir) => workspace.join(dir),
+        None => target.join(&args.profile),
+    };
     let t = TestStack::start().await;
     // A client whose rate limit never bites: a 429 would time a cheaper path.
     let tenant = t.unlimited_tenant().await;
