@@ -11,6 +11,9 @@ export SAM_CLI_TELEMETRY=0
 
 company=5b7e4d1a-0c3f-4a8e-9b21-6f0d2c7a9e11   # Demo Trading Ltd
 invoice=5b7e4d1a-0c3f-4a8e-9b21-6f0d00000001   # its first demo invoice
+second=5b7e4d1a-0c3f-4a8e-9b21-6f0d00000002    # and the next three, for the bulk calls
+third=5b7e4d1a-0c3f-4a8e-9b21-6f0d00000003
+fourth=5b7e4d1a-0c3f-4a8e-9b21-6f0d00000004
 client=demo1trading00000000000000              # its demo client
 job=0e9c2f4a-5b6d-4e7f-8a9b-0c1d2e3f4a5b      # an import job id (404 until one exists)
 stage=live
@@ -22,6 +25,8 @@ routes=(
   "get-invoice-download-url GET /v1/invoices/{invoiceId}/download-url /v1/invoices/$invoice/download-url {\"format\":\"pdf\"} -"
   "complete-invoice-export POST /v1/invoices/{invoiceId}/complete /v1/invoices/$invoice/complete - {\"externalId\":\"ERP-1001\"}"
   "reject-invoice-export POST /v1/invoices/{invoiceId}/reject /v1/invoices/$invoice/reject - {\"reason\":\"Purchase order number missing\",\"code\":\"PO_MISSING\"}"
+  "bulk-complete-invoice-exports POST /v1/invoices/complete /v1/invoices/complete - {\"items\":[{\"invoiceId\":\"$second\",\"externalId\":\"ERP-1002\"},{\"invoiceId\":\"$third\",\"externalId\":\"ERP-1003\"}]}"
+  "bulk-reject-invoice-exports POST /v1/invoices/reject /v1/invoices/reject - {\"items\":[{\"invoiceId\":\"$fourth\",\"reason\":\"Duplicate of INV-1002\",\"code\":\"DUPLICATE\"}]}"
   "start-import-job POST /v1/import-jobs /v1/import-jobs - {\"type\":\"SUPPLIER_CARDS\",\"records\":[{\"externalId\":\"SAM-SUP-1\",\"name\":\"Sam Local Supplies\",\"country\":\"GB\",\"currency\":\"GBP\",\"paymentTermsDays\":30,\"active\":true}]}"
   "get-import-job GET /v1/import-jobs/{jobId} /v1/import-jobs/$job - -"
   "list-suppliers GET /v1/suppliers /v1/suppliers {\"limit\":\"25\"} -"

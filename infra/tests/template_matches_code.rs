@@ -513,7 +513,7 @@ fn each_function_may_write_only_the_partitions_it_owns() {
     // Functions that only read count their caller's requests, and nothing else: a grant on
     // `CLIENT#*` would let them rewrite any client's grants.
     let counts_only: Grants = &[("dynamodb:UpdateItem", &[u])];
-    let expected: [(&str, Grants); 12] = [
+    let expected: [(&str, Grants); 14] = [
         ("list-exportable-invoices", counts_only),
         ("get-invoice", counts_only),
         ("get-invoice-download-url", counts_only),
@@ -525,6 +525,14 @@ fn each_function_may_write_only_the_partitions_it_owns() {
             &[("dynamodb:UpdateItem", &[c, u])],
         ),
         ("reject-invoice-export", &[("dynamodb:UpdateItem", &[c, u])]),
+        (
+            "bulk-complete-invoice-exports",
+            &[("dynamodb:UpdateItem", &[c, u])],
+        ),
+        (
+            "bulk-reject-invoice-exports",
+            &[("dynamodb:UpdateItem", &[c, u])],
+        ),
         (
             "start-import-job",
             &[
@@ -724,8 +732,10 @@ fn the_openapi_document_declares_exactly_the_routes_scopes_and_query_parameters_
 #[test]
 fn every_error_code_the_api_or_its_gateway_answers_is_in_the_openapi_error_schema() {
     let doc = openapi();
-    let codes: Vec<&str> = doc["components"]["schemas"]["Error"]["properties"]["error"]
-        ["properties"]["code"]["enum"]
+    let error_code =
+        &doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["$ref"];
+    assert_eq!(text(error_code), "#/components/schemas/ErrorCode");
+    let codes: Vec<&str> = doc["components"]["schemas"]["ErrorCode"]["enum"]
         .as_sequence()
         .unwrap()
         .iter()

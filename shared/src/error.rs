@@ -154,10 +154,17 @@ impl ApiError {
 
     /// The JSON error document: `{"error": {"code", "message", "details"?, "requestId", …}}`.
     pub fn body(&self, request_id: &str) -> serde_json::Value {
+        let mut error = self.error_object();
+        error["requestId"] = json!(request_id);
+        json!({ "error": error })
+    }
+
+    /// The error object itself (`code`, `message`, and `details` or `currentStatus` where
+    /// they apply): a response's `error`, or one item's in a bulk call's answer.
+    pub fn error_object(&self) -> serde_json::Value {
         let mut error = json!({
             "code": self.code(),
             "message": self.to_string(),
-            "requestId": request_id,
         });
         match self {
             Self::Validation { details, .. } if !details.is_empty() => {
@@ -168,17 +175,23 @@ impl ApiError {
             }
             _ => {}
         }
-        json!({ "error": error })
+        error
     }
 
-    /// Logs the cause where there is one worth an operator's attention and builds the response.
-    pub fn into_response(self, request_id: &str) -> http::Response<lambda_http::Body> {
-        match &self {
+    /// Logs the cause where there is one worth an operator's attention, or else that a
+    /// request (or one item of it) was refused.
+    pub fn log(&self) {
+        match self {
             Self::Internal(cause) => tracing::error!(%cause, "request failed"),
             Self::Unavailable { cause, .. } => tracing::warn!(%cause, "dependency unavailable"),
             // `reason`, not `message`: the JSON log line's `message` is the event's own text.
             other => tracing::info!(code = other.code(), reason = %other, "request rejected"),
         }
+    }
+
+    /// Logs the cause where there is one worth an operator's attention and builds the response.
+    pub fn into_response(self, request_id: &str) -> http::Response<lambda_http::Body> {
+        self.log();
         let mut builder = http::Response::builder()
             .status(self.status())
             .header(http::header::CONTENT_TYPE, "application/json")

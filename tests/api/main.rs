@@ -6,6 +6,7 @@
 //! `cargo test -p ledgerdock-tests --test api -- --ignored sam_local`.
 
 mod auth_and_errors;
+mod bulk;
 mod dev_stack;
 mod export;
 mod imports;

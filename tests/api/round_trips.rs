@@ -9,14 +9,15 @@ use std::time::{Duration, Instant};
 
 use ledgerdock_shared::gate::{self, Route};
 use ledgerdock_shared::handlers::{
-    complete_invoice_export, get_import_job, get_invoice, get_invoice_download_url, get_supplier,
-    list_exportable_invoices, list_suppliers, reject_invoice_export,
+    bulk_complete_invoice_exports, bulk_reject_invoice_exports, complete_invoice_export,
+    get_import_job, get_invoice, get_invoice_download_url, get_supplier, list_exportable_invoices,
+    list_suppliers, reject_invoice_export,
 };
 use ledgerdock_shared::AppState;
-use ledgerdock_tests::events::{api_event, set_path_param, set_query};
+use ledgerdock_tests::events::{api_event, set_body, set_path_param, set_query};
 use ledgerdock_tests::sdk_calls::{busy, by_operation, recorded_app, SdkCall, SdkRecorder};
 use ledgerdock_tests::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// A change to a route's generated event.
 type EventChange<'a> = Box<dyn Fn(&mut Value) + 'a>;
@@ -118,6 +119,48 @@ async fn each_read_and_each_transition_is_one_dynamodb_call_besides_the_rate_cou
             counts(&[("UpdateItem", 2)]),
             "{} of invoice {target}",
             route.function
+        );
+    }
+
+    // A bulk call is one conditional UpdateItem per item, whatever each item's outcome.
+    let fresh = t.publish_many(a.company, 100).await;
+    let bulk_complete = &bulk_complete_invoice_exports::ROUTE;
+    let bulk_reject = &bulk_reject_invoice_exports::ROUTE;
+    let items = |ids: &[ledgerdock_shared::domain::InvoiceId], extra: Value| {
+        let items: Vec<Value> = ids
+            .iter()
+            .map(|id| {
+                let mut item = extra.clone();
+                item["invoiceId"] = json!(id);
+                item
+            })
+            .collect();
+        let body = json!({ "items": items }).to_string();
+        move |e: &mut Value| set_body(e, &body)
+    };
+    for (route, targets, extra, what) in [
+        (bulk_complete, &fresh[..], json!({}), "100 landing"),
+        (bulk_complete, &fresh[..], json!({}), "100 repeats"),
+        (
+            bulk_reject,
+            &fresh[..50],
+            json!({"reason": "r"}),
+            "50 conflicts",
+        ),
+        (
+            bulk_reject,
+            &ids[1..2],
+            json!({"reason": "r"}),
+            "1 conflict",
+        ),
+    ] {
+        let (status, calls) =
+            serve(&app, &recorder, route, with(route, &items(targets, extra))).await;
+        assert_eq!(status, 200, "{what}");
+        assert_eq!(
+            calls,
+            counts(&[("UpdateItem", targets.len() + 1)]),
+            "{what}"
         );
     }
     t.stop().await;

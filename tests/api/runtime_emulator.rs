@@ -171,8 +171,10 @@ async fn every_api_function_answers_real_proxy_events_with_documented_proxy_resp
     let t = TestStack::start().await;
     let tenant = t.tenant_all_scopes().await;
     let stranger = t.tenant_all_scopes().await;
-    let invoices = t.publish_many(tenant.company, 2).await;
+    let invoices = t.publish_many(tenant.company, 4).await;
     let (first, second) = (invoices[0].to_string(), invoices[1].to_string());
+    let (third, fourth) = (invoices[2].to_string(), invoices[3].to_string());
+    let stranger_invoice = t.publish_many(stranger.company, 1).await[0];
     let job = t.import_json(&tenant, &supplier_records("RIE-", 1)).await;
     let job_id = job["jobId"].as_str().unwrap().to_string();
     assert_eq!(t.wait_for_job(&tenant, &job_id).await["status"], "FINISHED");
@@ -255,6 +257,38 @@ async fn every_api_function_answers_real_proxy_events_with_documented_proxy_resp
         invoice(&second),
         200,
         None,
+    );
+    let items = |items: Value| {
+        let body = json!({ "items": items }).to_string();
+        move |e: &mut Value| set_body(e, &body)
+    };
+    plan.case(
+        "bulk-complete-invoice-exports",
+        "an export of one invoice and one another company's (a 404 item)",
+        items(json!([{"invoiceId": third}, {"invoiceId": stranger_invoice}])),
+        200,
+        None,
+    );
+    plan.case(
+        "bulk-complete-invoice-exports",
+        "the same invoice twice",
+        items(json!([{"invoiceId": fourth}, {"invoiceId": fourth}])),
+        400,
+        bad,
+    );
+    plan.case(
+        "bulk-reject-invoice-exports",
+        "a rejection",
+        items(json!([{"invoiceId": fourth, "reason": "duplicate"}])),
+        200,
+        None,
+    );
+    plan.case(
+        "bulk-reject-invoice-exports",
+        "an item without a reason",
+        items(json!([{"invoiceId": fourth}])),
+        400,
+        bad,
     );
     plan.case("start-import-job", "inline records", |_| {}, 202, None);
     plan.case(
@@ -347,6 +381,12 @@ async fn every_api_function_answers_real_proxy_events_with_documented_proxy_resp
             .as_str(),
         "REJECTED"
     );
+    for (invoice, status) in [(2, "EXPORTED"), (3, "REJECTED")] {
+        let stored = t.stored(tenant.company, invoices[invoice]).await.unwrap();
+        assert_eq!(stored.status.as_str(), status, "invoice {invoice}");
+    }
+    let untouched = t.stored(stranger.company, stranger_invoice).await.unwrap();
+    assert_eq!(untouched.status.as_str(), "READY_FOR_EXPORT");
     assert_no_secret_printed(&t, &[&tenant, &stranger], &printed);
     t.stop().await;
 }

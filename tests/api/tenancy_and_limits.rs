@@ -77,6 +77,12 @@ fn call(
         "get-invoice-download-url" => request.query(&[("format", "PDF")]),
         "complete-invoice-export" => request.json(&json!({"externalId": "ERP-1"})),
         "reject-invoice-export" => request.json(&json!({"reason": "duplicate"})),
+        "bulk-complete-invoice-exports" => request.json(&json!({"items": [
+            {"invoiceId": target.to_complete, "externalId": "ERP-1"}
+        ]})),
+        "bulk-reject-invoice-exports" => request.json(&json!({"items": [
+            {"invoiceId": target.to_reject, "reason": "duplicate"}
+        ]})),
         "start-import-job" => request.json(&json!({"type": "SUPPLIER_CARDS", "records": []})),
         _ => request,
     }
@@ -90,9 +96,15 @@ fn success(route: &Route) -> u16 {
     }
 }
 
-/// Routes that address one resource by id (the others list or create).
+/// Routes that address one resource by id in their path (the others list or create, or
+/// name their invoices in the body).
 fn addresses_a_resource(route: &Route) -> bool {
     route.path.contains('{')
+}
+
+/// Bulk routes: their invoices are named in the body, and each answers in its own result.
+fn addresses_resources_in_its_body(route: &Route) -> bool {
+    route.function.starts_with("bulk-")
 }
 
 /// Sends a route's request; its status and body (null when the body is not JSON).
@@ -140,6 +152,13 @@ async fn isolation_matrix_every_route_every_scope() {
             if addresses_a_resource(route) {
                 assert_eq!(status, 404, "other company's resource: {label}: {body}");
                 assert_eq!(body["error"]["code"], "NOT_FOUND");
+            } else if addresses_resources_in_its_body(route) {
+                assert_eq!(status, 200, "{label}: {body}");
+                assert_eq!(body["failed"], 1, "{label}: {body}");
+                let result = &body["results"][0];
+                assert_eq!(result["status"], 404, "other company's invoice: {label}");
+                assert_eq!(result["error"]["code"], "NOT_FOUND", "{label}");
+                assert!(result.get("invoice").is_none(), "{label}: {body}");
             } else {
                 assert_eq!(status, success(route), "{label}: {body}");
                 let text = body.to_string();

@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ledgerdock_tests::emulator::lambda_environment;
-use ledgerdock_tests::events::{api_event, event, set_path_param, set_query};
+use ledgerdock_tests::events::{api_event, event, set_body, set_path_param, set_query};
 use ledgerdock_tests::process::Background;
 use ledgerdock_tests::runtime_api::{Call, RuntimeApi};
 use ledgerdock_tests::stats::median;
@@ -100,7 +100,7 @@ async fn main() {
     let t = TestStack::start().await;
     // A client whose rate limit never bites: a 429 would time a cheaper path.
     let tenant = t.unlimited_tenant().await;
-    let ids = t.publish_many(tenant.company, 2).await;
+    let ids = t.publish_many(tenant.company, 4).await;
     let job = t.import_json(&tenant, &supplier_records("CS-", 1)).await;
     let job_id = job["jobId"].as_str().unwrap().to_string();
     t.wait_for_job(&tenant, &job_id).await;
@@ -133,6 +133,19 @@ async fn main() {
         (
             "reject-invoice-export",
             with("reject-invoice-export", &|e| invoice(e, 1)),
+        ),
+        (
+            "bulk-complete-invoice-exports",
+            with("bulk-complete-invoice-exports", &|e| {
+                set_body(e, &json!({"items": [{"invoiceId": ids[2]}]}).to_string())
+            }),
+        ),
+        (
+            "bulk-reject-invoice-exports",
+            with("bulk-reject-invoice-exports", &|e| {
+                let items = json!({"items": [{"invoiceId": ids[3], "reason": "duplicate"}]});
+                set_body(e, &items.to_string())
+            }),
         ),
         ("start-import-job", with("start-import-job", &|_| {})),
         (

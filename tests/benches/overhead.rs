@@ -9,12 +9,13 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use ledgerdock_shared::domain::MAX_BULK_ITEMS;
 use ledgerdock_shared::gate::{self, Route};
 use ledgerdock_shared::handlers::{
-    complete_invoice_export, get_import_job, get_invoice, get_invoice_download_url,
-    list_exportable_invoices,
+    bulk_complete_invoice_exports, complete_invoice_export, get_import_job, get_invoice,
+    get_invoice_download_url, list_exportable_invoices,
 };
-use ledgerdock_tests::events::{api_event, set_path_param, set_query};
+use ledgerdock_tests::events::{api_event, set_body, set_path_param, set_query};
 use ledgerdock_tests::sdk_calls::{busy, recorded_app};
 use ledgerdock_tests::stats::{percentile, sorted};
 use ledgerdock_tests::*;
@@ -51,7 +52,8 @@ async fn main() {
     // One client of one company whose rate limit never bites during the run.
     let tenant = t.unlimited_tenant().await;
     let company = tenant.company;
-    let ids = t.publish_many(company, 1).await;
+    // One invoice for the single calls, and a bulk call's worth.
+    let ids = t.publish_many(company, 1 + MAX_BULK_ITEMS).await;
     let job = t.import_json(&tenant, &supplier_records("OH-", 1)).await;
     let job_id = job["jobId"].as_str().unwrap().to_string();
     t.wait_for_job(&tenant, &job_id).await;
@@ -86,6 +88,15 @@ async fn main() {
             &complete_invoice_export::ROUTE,
             with(&complete_invoice_export::ROUTE, &|e| {
                 set_path_param(e, "invoiceId", &invoice)
+            }),
+        ),
+        // A full bulk complete, repeated likewise: 100 UpdateItems, 16 in flight at a time.
+        (
+            &bulk_complete_invoice_exports::ROUTE,
+            with(&bulk_complete_invoice_exports::ROUTE, &|e| {
+                let items: Vec<Value> =
+                    ids[1..].iter().map(|id| json!({"invoiceId": id})).collect();
+                set_body(e, &json!({ "items": items }).to_string())
             }),
         ),
         (

@@ -216,15 +216,26 @@ fn match_path(template: &str, path: &str) -> Option<HashMap<String, String>> {
     }
 }
 
-/// Literal segments beat parameters, as in API Gateway (`/exportable` over `/{invoiceId}`).
-fn find_route(method: &str, path: &str) -> Option<(&'static Route, HashMap<String, String>)> {
-    let mut candidates: Vec<_> = ROUTES
+/// The route for `method` on `path`, found as API Gateway finds it: first the resource (the
+/// path template matching `path`, literal segments beating parameters, so `/exportable` and
+/// `/complete` win over `/{invoiceId}`), then the method on that resource. `Err` holds the
+/// methods the resource takes (empty when no resource matches).
+fn find_route(
+    method: &str,
+    path: &str,
+) -> Result<(&'static Route, HashMap<String, String>), Vec<&'static str>> {
+    let resource = ROUTES
         .iter()
-        .filter(|r| r.method == method)
-        .filter_map(|r| match_path(r.path, path).map(|p| (*r, p)))
-        .collect();
-    candidates.sort_by_key(|(_, params)| params.len());
-    candidates.into_iter().next()
+        .filter_map(|r| match_path(r.path, path).map(|p| (r.path, p)))
+        .min_by_key(|(_, params)| params.len());
+    let Some((template, params)) = resource else {
+        return Err(Vec::new());
+    };
+    let on_resource = ROUTES.iter().filter(|r| r.path == template);
+    match on_resource.clone().find(|r| r.method == method) {
+        Some(route) => Ok((route, params)),
+        None => Err(on_resource.map(|r| r.method).collect()),
+    }
 }
 
 /// A known path asked with a method it does not take: 405 with `Allow`, as HTTP says. (API
@@ -269,16 +280,12 @@ fn to_axum(response: lambda_http::Response<lambda_http::Body>) -> Response {
 async fn gateway(State(api): State<Arc<DevApi>>, req: AxumRequest) -> Response {
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
-    let Some((route, path_params)) = find_route(&method, &path) else {
-        let allowed: Vec<&str> = ROUTES
-            .iter()
-            .filter(|r| match_path(r.path, &path).is_some())
-            .map(|r| r.method)
-            .collect();
-        if !allowed.is_empty() {
-            return method_not_allowed(&method, &path, &allowed);
+    let (route, path_params) = match find_route(&method, &path) {
+        Ok(found) => found,
+        Err(allowed) if !allowed.is_empty() => return method_not_allowed(&method, &path, &allowed),
+        Err(_) => {
+            return error_response(ApiError::not_found(format!("no route for {method} {path}")))
         }
-        return error_response(ApiError::not_found(format!("no route for {method} {path}")));
     };
     let token = ledgerdock_shared::gate::Caller::bearer(req.headers()).map(str::to_string);
     let Some(token) = token else {
@@ -372,7 +379,17 @@ mod tests {
             params["externalId"], "ACME%202",
             "handed on encoded, as API Gateway does"
         );
-        assert!(find_route("DELETE", "/v1/invoices/abc").is_none());
-        assert!(find_route("GET", "/v1/nothing").is_none());
+        let (route, _) = find_route("POST", "/v1/invoices/complete").unwrap();
+        assert_eq!(route.function, "bulk-complete-invoice-exports");
+        // The resource is found first, as in API Gateway: `complete` is no invoice id.
+        assert_eq!(
+            find_route("GET", "/v1/invoices/complete").err().unwrap(),
+            ["POST"]
+        );
+        assert_eq!(
+            find_route("DELETE", "/v1/invoices/abc").err().unwrap(),
+            ["GET"]
+        );
+        assert!(find_route("GET", "/v1/nothing").err().unwrap().is_empty());
     }
 }

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::text::{check, Lines};
-use super::Timestamp;
+use super::{InvoiceId, Timestamp};
 use crate::error::FieldError;
 
 /// Longest `externalId` a complete call stores.
@@ -193,6 +193,146 @@ impl RejectRequest {
     }
 }
 
+/// Most invoices one bulk complete or reject call settles. A full call's body stays within
+/// about 1 MB and its answer within about 1.5 MB, far inside Lambda's 6 MB each way.
+pub const MAX_BULK_ITEMS: usize = 100;
+
+/// One item of `POST /v1/invoices/complete`: an invoice and what a single complete call's
+/// body would say of it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BulkCompleteItem {
+    /// Required; optional here only so that its absence is reported by name.
+    #[serde(default)]
+    invoice_id: Option<InvoiceId>,
+    #[serde(default)]
+    external_id: Option<ExternalId>,
+    #[serde(default)]
+    external_url: Option<ExternalUrl>,
+}
+
+/// One item of `POST /v1/invoices/reject`: an invoice and what a single reject call's body
+/// would say of it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BulkRejectItem {
+    #[serde(default)]
+    invoice_id: Option<InvoiceId>,
+    #[serde(default)]
+    reason: Option<RejectionReason>,
+    #[serde(default)]
+    code: Option<RejectionCode>,
+}
+
+/// The body of a bulk call: `{"items": [...]}`, 1 to [`MAX_BULK_ITEMS`] items, each invoice
+/// once. [`BulkRequest::records`] turns it into what each item asks for, or every field
+/// error at once (`items[3].invoiceId`), so a client fixes the whole call in one round.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRequest<Item> {
+    #[serde(default = "Option::default")]
+    items: Option<Vec<Item>>,
+}
+
+impl BulkRequest<BulkCompleteItem> {
+    /// Each invoice with its export record, in request order.
+    pub fn records(self, at: Timestamp) -> Result<Vec<(InvoiceId, ExportRecord)>, Vec<FieldError>> {
+        settle_items(self.items, |item, _| {
+            Ok((
+                item.invoice_id,
+                ExportRecord {
+                    exported_at: at,
+                    external_id: item.external_id,
+                    external_url: item.external_url,
+                },
+            ))
+        })
+    }
+}
+
+impl BulkRequest<BulkRejectItem> {
+    /// Each invoice with its rejection record, in request order.
+    pub fn records(
+        self,
+        at: Timestamp,
+    ) -> Result<Vec<(InvoiceId, RejectionRecord)>, Vec<FieldError>> {
+        settle_items(self.items, |item, n| {
+            let reason = item.reason.ok_or_else(|| {
+                FieldError::new(
+                    format!("items[{n}].{}", RejectionReason::FIELD),
+                    "is required",
+                )
+            })?;
+            Ok((
+                item.invoice_id,
+                RejectionRecord {
+                    rejected_at: at,
+                    reason,
+                    code: item.code,
+                },
+            ))
+        })
+    }
+}
+
+/// The checks every bulk body shares: items present, 1 to [`MAX_BULK_ITEMS`], each with an
+/// `invoiceId`, no invoice twice; `record` builds (or refuses) the rest of item `n`.
+fn settle_items<Item: HasInvoiceId, Record>(
+    items: Option<Vec<Item>>,
+    record: impl Fn(Item, usize) -> Result<(Option<InvoiceId>, Record), FieldError>,
+) -> Result<Vec<(InvoiceId, Record)>, Vec<FieldError>> {
+    let items = items.ok_or_else(|| vec![FieldError::new("items", "is required")])?;
+    if items.is_empty() || items.len() > MAX_BULK_ITEMS {
+        return Err(vec![FieldError::new(
+            "items",
+            format!("must hold 1 to {MAX_BULK_ITEMS} items, not {}", items.len()),
+        )]);
+    }
+    let mut errors = Vec::new();
+    let mut first_index = std::collections::HashMap::new();
+    let mut settled = Vec::with_capacity(items.len());
+    for (n, item) in items.into_iter().enumerate() {
+        if let Some(id) = item.invoice_id() {
+            let first = *first_index.entry(id).or_insert(n);
+            if first != n {
+                errors.push(FieldError::new(
+                    format!("items[{n}].invoiceId"),
+                    format!("repeats items[{first}].invoiceId: each invoice may appear once"),
+                ));
+            }
+        }
+        match record(item, n) {
+            Ok((Some(id), record)) => settled.push((id, record)),
+            Ok((None, _)) => errors.push(FieldError::new(
+                format!("items[{n}].invoiceId"),
+                "is required",
+            )),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(settled)
+    } else {
+        Err(errors)
+    }
+}
+
+trait HasInvoiceId {
+    fn invoice_id(&self) -> Option<InvoiceId>;
+}
+
+impl HasInvoiceId for BulkCompleteItem {
+    fn invoice_id(&self) -> Option<InvoiceId> {
+        self.invoice_id
+    }
+}
+
+impl HasInvoiceId for BulkRejectItem {
+    fn invoice_id(&self) -> Option<InvoiceId> {
+        self.invoice_id
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,5 +400,59 @@ mod tests {
         }
         assert!(parse::<RejectRequest>(&format!(r#"{{"reason":{:?}}}"#, "x".repeat(1000))).is_ok());
         assert!(parse::<RejectRequest>(r#"{"reason":"r","code":"has space"}"#).is_err());
+    }
+
+    #[test]
+    fn a_bulk_complete_keeps_request_order_and_names_every_bad_item_at_once() {
+        let (a, b) = (InvoiceId::new_random(), InvoiceId::new_random());
+        let body: BulkRequest<BulkCompleteItem> = parse(&format!(
+            r#"{{"items":[{{"invoiceId":"{b}","externalId":"E-2"}},{{"invoiceId":"{a}"}}]}}"#
+        ))
+        .unwrap();
+        let records = body.records(Timestamp::now()).unwrap();
+        assert_eq!(records.iter().map(|r| r.0).collect::<Vec<_>>(), [b, a]);
+        assert_eq!(records[0].1.external_id.as_deref(), Some("E-2"));
+
+        // The same id in upper case is the same invoice.
+        let upper = a.to_string().to_uppercase();
+        let body: BulkRequest<BulkRejectItem> = parse(&format!(
+            r#"{{"items":[{{"invoiceId":"{a}","reason":"r"}},{{"reason":"r"}},{{"invoiceId":"{upper}"}}]}}"#
+        ))
+        .unwrap();
+        let fields: Vec<String> = body
+            .records(Timestamp::now())
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "items[1].invoiceId",
+                "items[2].invoiceId",
+                "items[2].reason"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bulk_call_holds_one_to_a_hundred_items() {
+        let item = |_| format!(r#"{{"invoiceId":"{}"}}"#, InvoiceId::new_random());
+        for (count, ok) in [
+            (0, false),
+            (1, true),
+            (MAX_BULK_ITEMS, true),
+            (MAX_BULK_ITEMS + 1, false),
+        ] {
+            let items: Vec<String> = (0..count).map(item).collect();
+            let body: BulkRequest<BulkCompleteItem> =
+                parse(&format!(r#"{{"items":[{}]}}"#, items.join(","))).unwrap();
+            assert_eq!(body.records(Timestamp::now()).is_ok(), ok, "{count} items");
+        }
+        let missing: BulkRequest<BulkCompleteItem> = parse("{}").unwrap();
+        assert_eq!(
+            missing.records(Timestamp::now()).unwrap_err()[0].field,
+            "items"
+        );
     }
 }

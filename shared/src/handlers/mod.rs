@@ -3,6 +3,8 @@
 //! stack serves in-process, both through [`crate::gate`]. Event functions' modules expose
 //! `handle(&AppState, Event)`.
 
+pub mod bulk_complete_invoice_exports;
+pub mod bulk_reject_invoice_exports;
 pub mod complete_invoice_export;
 pub mod get_import_job;
 pub mod get_invoice;
@@ -27,6 +29,8 @@ pub static ROUTES: &[&Route] = &[
     &get_invoice_download_url::ROUTE,
     &complete_invoice_export::ROUTE,
     &reject_invoice_export::ROUTE,
+    &bulk_complete_invoice_exports::ROUTE,
+    &bulk_reject_invoice_exports::ROUTE,
     &start_import_job::ROUTE,
     &get_import_job::ROUTE,
     &list_suppliers::ROUTE,
