@@ -29,6 +29,7 @@ pub mod sdk;
 pub mod store;
 pub mod telemetry;
 pub mod token;
+pub mod webhooks;
 
 pub use app::AppState;
 pub use error::ApiError;

@@ -13,7 +13,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("edge", &["edge", "token", "pagination", "config"]),
     ("adapters", &["store"]),
     ("container", &["app"]),
-    ("features", &["imports", "publish"]),
+    ("features", &["imports", "publish", "webhooks"]),
     ("gate", &["gate"]),
     ("handlers", &["handlers"]),
     ("runtime", &["runtime"]),

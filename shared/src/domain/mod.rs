@@ -10,6 +10,7 @@ mod scope;
 pub mod supplier;
 pub mod text;
 mod time;
+pub mod webhook;
 
 pub use export::*;
 pub use ids::{CompanyId, InvoiceId, JobId};

@@ -1,0 +1,300 @@
+//! What a webhook subscription is made of, parsed once: the events it wants and the URL they
+//! go to. A URL that could reach inside the network it is delivered from (a loopback, private,
+//! link-local or metadata address) is refused, unless the policy is the dev stack's, which
+//! delivers to a receiver on the same machine.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::FieldError;
+
+/// The events a subscription may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum EventType {
+    /// Published or republished into the export queue.
+    #[serde(rename = "invoice.ready_for_export")]
+    InvoiceReadyForExport,
+    #[serde(rename = "invoice.exported")]
+    InvoiceExported,
+    #[serde(rename = "invoice.rejected")]
+    InvoiceRejected,
+    #[serde(rename = "import_job.finished")]
+    ImportJobFinished,
+    #[serde(rename = "import_job.failed")]
+    ImportJobFailed,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 5] = [
+        Self::InvoiceReadyForExport,
+        Self::InvoiceExported,
+        Self::InvoiceRejected,
+        Self::ImportJobFinished,
+        Self::ImportJobFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvoiceReadyForExport => "invoice.ready_for_export",
+            Self::InvoiceExported => "invoice.exported",
+            Self::InvoiceRejected => "invoice.rejected",
+            Self::ImportJobFinished => "import_job.finished",
+            Self::ImportJobFailed => "import_job.failed",
+        }
+    }
+
+    /// The events of `raw` (as a subscription names them): 1 to 5 known names, each once.
+    pub fn parse_list(field: &str, raw: &[String]) -> Result<Vec<EventType>, FieldError> {
+        if raw.is_empty() {
+            return Err(FieldError::new(field, "must name at least one event"));
+        }
+        let mut events = Vec::with_capacity(raw.len());
+        for (n, name) in raw.iter().enumerate() {
+            let event = Self::ALL
+                .into_iter()
+                .find(|e| e.as_str() == name)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = Self::ALL.iter().map(|e| e.as_str()).collect();
+                    FieldError::new(
+                        format!("{field}[{n}]"),
+                        format!("must be one of {}", known.join(", ")),
+                    )
+                })?;
+            if events.contains(&event) {
+                return Err(FieldError::new(
+                    format!("{field}[{n}]"),
+                    format!("{name} is named twice"),
+                ));
+            }
+            events.push(event);
+        }
+        events.sort();
+        Ok(events)
+    }
+}
+
+/// Where a webhook URL may point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlPolicy {
+    /// In AWS: HTTPS to a host on the public internet only.
+    Public,
+    /// The dev stack: also plain HTTP, and the loopback addresses a local receiver listens on.
+    AllowLoopback,
+}
+
+/// Longest webhook URL accepted (as `externalUrl`).
+pub const MAX_WEBHOOK_URL_CHARS: usize = 2048;
+
+/// A subscription's URL: absolute, `https` (or, under [`UrlPolicy::AllowLoopback`], `http`),
+/// no user name or password, no fragment, and a host that is a public name or address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String")]
+pub struct WebhookUrl(String);
+
+impl From<WebhookUrl> for String {
+    fn from(url: WebhookUrl) -> String {
+        url.0
+    }
+}
+
+impl WebhookUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Parses `raw` for the `field` it came in, under `policy`.
+    pub fn parse(field: &str, raw: &str, policy: UrlPolicy) -> Result<Self, FieldError> {
+        let refuse = |why: &str| Err(FieldError::new(field, why.to_string()));
+        if raw.chars().count() > MAX_WEBHOOK_URL_CHARS {
+            return refuse("must be at most 2048 characters");
+        }
+        let Ok(url) = url::Url::parse(raw) else {
+            return refuse("must be an absolute URL");
+        };
+        let loopback_allowed = policy == UrlPolicy::AllowLoopback;
+        match url.scheme() {
+            "https" => {}
+            "http" if loopback_allowed => {}
+            _ => return refuse("must be an https:// URL"),
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return refuse("must not carry a user name or password");
+        }
+        if url.fragment().is_some() {
+            return refuse("must not have a #fragment");
+        }
+        let public = match url.host() {
+            Some(url::Host::Domain(name)) => {
+                let name = name.trim_end_matches('.').to_ascii_lowercase();
+                let internal = name == "localhost"
+                    || name.ends_with(".localhost")
+                    || name.ends_with(".internal")
+                    || name.ends_with(".local")
+                    || !name.contains('.');
+                if internal && !(loopback_allowed && name == "localhost") {
+                    return refuse("must name a host on the public internet");
+                }
+                true
+            }
+            Some(url::Host::Ipv4(ip)) => is_public(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => is_public(IpAddr::V6(ip)),
+            None => return refuse("must name a host"),
+        };
+        let loopback = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            _ => false,
+        };
+        let allowed = public || (loopback_allowed && loopback);
+        if !allowed {
+            return refuse("must not point at a private, loopback, link-local or reserved address");
+        }
+        Ok(Self(url.into()))
+    }
+}
+
+/// Whether a delivery may connect to `ip`: not loopback, private, shared (CGNAT), link-local
+/// (which holds the instance metadata service), multicast, documentation or otherwise reserved.
+/// Checked on the URL's host when subscribing and again on every address a host name resolves
+/// to when delivering, so that a name re-pointed inside the network is refused then too.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public_v4(v4);
+            }
+            let first = v6.segments()[0];
+            let nat64 = v6.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
+            if nat64 {
+                let o = v6.octets();
+                return is_public_v4(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
+            }
+            !(v6.is_unspecified()
+                || v6.is_loopback()
+                || (first & 0xfe00) == 0xfc00 // unique local
+                || (first & 0xffc0) == 0xfe80 // link-local
+                || (first & 0xff00) == 0xff00 // multicast
+                || (first == 0x2001 && v6.segments()[1] == 0x0db8) // documentation
+                || v6 == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)) // EC2 metadata
+        }
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    !(a == 0
+        || a == 10
+        || a == 127
+        || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
+        || (a == 169 && b == 254) // link-local, the metadata service
+        || (a == 172 && (16..32).contains(&b))
+        || (a == 192 && b == 168)
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 192 && b == 0 && c == 2) // documentation
+        || (a == 198 && (18..20).contains(&b)) // benchmarking
+        || (a == 198 && b == 51 && c == 100) // documentation
+        || (a == 203 && b == 0 && c == 113) // documentation
+        || a >= 224) // multicast, reserved, broadcast
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subscription_names_known_events_each_once() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            EventType::parse_list("events", &names(&["invoice.exported", "import_job.failed"]))
+                .unwrap(),
+            [EventType::InvoiceExported, EventType::ImportJobFailed]
+        );
+        for (bad, field) in [
+            (names(&[]), "events"),
+            (names(&["invoice.exported", "invoice.paid"]), "events[1]"),
+            (
+                names(&["invoice.exported", "invoice.exported"]),
+                "events[1]",
+            ),
+        ] {
+            assert_eq!(
+                EventType::parse_list("events", &bad).unwrap_err().field,
+                field
+            );
+        }
+    }
+
+    #[test]
+    fn in_aws_a_webhook_url_is_https_to_a_public_host() {
+        for good in [
+            "https://erp.example.com/hooks/ledgerdock",
+            "https://erp.example.com:8443/h?tenant=1",
+            "https://93.184.215.14/h",
+            "https://[2606:4700::6810:84e5]/h",
+        ] {
+            assert!(
+                WebhookUrl::parse("url", good, UrlPolicy::Public).is_ok(),
+                "{good}"
+            );
+        }
+        for bad in [
+            "http://erp.example.com/h",
+            "ftp://erp.example.com/h",
+            "https://user:pw@erp.example.com/h",
+            "https://erp.example.com/h#x",
+            "https://localhost/h",
+            "https://intranet/h",
+            "https://db.internal/h",
+            "https://127.0.0.1/h",
+            "https://10.1.2.3/h",
+            "https://172.20.0.1/h",
+            "https://192.168.1.1/h",
+            "https://169.254.169.254/latest/meta-data",
+            "https://100.100.1.1/h",
+            "https://0.0.0.0/h",
+            "https://[::1]/h",
+            "https://[fe80::1]/h",
+            "https://[fd00:ec2::254]/h",
+            "https://[::ffff:10.0.0.1]/h",
+            "https://[64:ff9b::a9fe:a9fe]/h",
+            "https://0x7f.1/h",
+            "/relative",
+        ] {
+            assert!(
+                WebhookUrl::parse("url", bad, UrlPolicy::Public).is_err(),
+                "{bad}"
+            );
+        }
+        let long = format!(
+            "https://erp.example.com/{}",
+            "a".repeat(MAX_WEBHOOK_URL_CHARS)
+        );
+        assert!(WebhookUrl::parse("url", &long, UrlPolicy::Public).is_err());
+    }
+
+    #[test]
+    fn the_dev_stack_also_delivers_to_a_receiver_on_the_same_machine() {
+        for good in [
+            "http://127.0.0.1:8123/hook",
+            "http://localhost:9000/",
+            "http://[::1]:80/",
+        ] {
+            assert!(
+                WebhookUrl::parse("url", good, UrlPolicy::AllowLoopback).is_ok(),
+                "{good}"
+            );
+        }
+        for bad in [
+            "http://10.0.0.1/",
+            "http://169.254.169.254/",
+            "ftp://127.0.0.1/",
+        ] {
+            assert!(
+                WebhookUrl::parse("url", bad, UrlPolicy::AllowLoopback).is_err(),
+                "{bad}"
+            );
+        }
+    }
+}
