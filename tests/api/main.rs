@@ -14,3 +14,5 @@ mod round_trips;
 mod runtime_emulator;
 mod sam_local;
 mod tenancy_and_limits;
+mod webhook_dispatch;
+mod webhook_store;

@@ -5,6 +5,7 @@
 pub mod emulator;
 pub mod events;
 pub mod process;
+pub mod receiver;
 pub mod runtime_api;
 pub mod sam_local;
 pub mod sdk_calls;

@@ -84,6 +84,11 @@ uuid_id!(
     JobId,
     "import job id"
 );
+uuid_id!(
+    /// A webhook subscription, unique within the platform.
+    SubscriptionId,
+    "webhook subscription id"
+);
 
 #[cfg(test)]
 mod tests {

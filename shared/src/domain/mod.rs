@@ -11,9 +11,10 @@ pub mod supplier;
 pub mod text;
 mod time;
 pub mod webhook;
+pub mod webhook_signing;
 
 pub use export::*;
-pub use ids::{CompanyId, InvoiceId, JobId};
+pub use ids::{CompanyId, InvoiceId, JobId, SubscriptionId};
 pub use import_job::*;
 pub use invoice::*;
 pub use money::{CurrencyCode, Decimal2, Money, Quantity, MAX_SCALE};

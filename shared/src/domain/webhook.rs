@@ -199,6 +199,90 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || a >= 224) // multicast, reserved, broadcast
 }
 
+/// Most subscriptions one client may hold for one company: each event is delivered to every
+/// matching one, so this bounds the work a single state change can cause.
+pub const MAX_SUBSCRIPTIONS: u64 = 10;
+/// Longest description a subscription may carry.
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
+
+/// A webhook subscription as stored and shown (its signing secrets are kept apart, and shown
+/// only once, when made).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    pub id: super::SubscriptionId,
+    pub company_id: super::CompanyId,
+    /// The machine client that made it: only that client sees and manages it.
+    pub client_id: String,
+    pub url: WebhookUrl,
+    pub events: Vec<EventType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub enabled: bool,
+    pub created_at: super::Timestamp,
+    pub updated_at: super::Timestamp,
+    /// Since when every delivery has failed (cleared by a success); after three days of it the
+    /// subscription is disabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<super::Timestamp>,
+    /// Why the platform disabled it, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
+}
+
+impl Subscription {
+    /// Whether `event` goes to this subscription.
+    pub fn wants(&self, event: EventType) -> bool {
+        self.enabled && self.events.contains(&event)
+    }
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeliveryStatus {
+    /// Not yet acknowledged; `nextAttemptAt` says when it is tried again.
+    Pending,
+    /// A 2xx answered it.
+    Delivered,
+    /// Given up on: three days of failed attempts, or its subscription was disabled or deleted.
+    Failed,
+}
+
+/// The delivery log's record of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptRecord {
+    pub attempt: u32,
+    pub at: super::Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub latency_ms: u64,
+}
+
+/// Most attempt records a delivery keeps (the latest ones): about three days of retries.
+pub const MAX_ATTEMPT_RECORDS: usize = 40;
+
+/// One event on its way to one subscription, with its log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    pub subscription_id: super::SubscriptionId,
+    pub company_id: super::CompanyId,
+    /// Also the `webhook-id` of every attempt.
+    pub event_id: String,
+    pub event_type: String,
+    pub event_at: super::Timestamp,
+    /// The exact body every attempt sends.
+    pub body: String,
+    pub status: DeliveryStatus,
+    pub attempts: Vec<AttemptRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<super::Timestamp>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

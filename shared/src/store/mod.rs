@@ -1,7 +1,7 @@
 //! Adapters: everything that talks to DynamoDB or S3, and nothing else does.
 //!
 //! DynamoDB: one table (see [`schema`]); each of [`clients`], [`grants`], [`invoices`],
-//! [`import_jobs`] and [`suppliers`] owns one kind of item. S3: one private bucket;
+//! [`import_jobs`], [`suppliers`] and [`webhooks`] owns one kind of item. S3: one private bucket;
 //! [`documents`] keeps invoices' soft copies, [`import_files`] the files of import jobs.
 //! [`attributes`] reads and writes DynamoDB attribute values for all of them.
 
@@ -14,6 +14,7 @@ pub mod import_jobs;
 pub mod invoices;
 pub mod schema;
 pub mod suppliers;
+pub mod webhooks;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 

@@ -19,22 +19,32 @@ pub const OPEN_JOBS_INDEX: &str = "OpenImportJobs";
 pub const OJ_PK: &str = "OJ_PK";
 pub const OJ_SK: &str = "OJ_SK";
 pub const OPEN_JOBS_PARTITION: &str = "OPEN";
+/// Sparse index of webhook deliveries waiting for an attempt, ordered by when it is due, for
+/// the dispatcher. One partition value ([`DUE_PARTITION`]): a delivery leaves the index when it
+/// is delivered or given up on. Projects whole items: the dispatcher needs each one entire.
+pub const DUE_DELIVERIES_INDEX: &str = "DueDeliveries";
+pub const DD_PK: &str = "DD_PK";
+pub const DD_SK: &str = "DD_SK";
+pub const DUE_PARTITION: &str = "DUE";
 /// Epoch-seconds attribute the table's TTL deletes items by (idempotency records).
 pub const TTL_ATTRIBUTE: &str = "expiresAtEpoch";
 
 /// `(attribute, type)` for every key attribute of the table and its indexes.
-pub const ATTRIBUTES: [(&str, &str); 6] = [
+pub const ATTRIBUTES: [(&str, &str); 8] = [
     (PK, "S"),
     (SK, "S"),
     (EQ_PK, "S"),
     (EQ_SK, "S"),
     (OJ_PK, "S"),
     (OJ_SK, "S"),
+    (DD_PK, "S"),
+    (DD_SK, "S"),
 ];
 /// `(index name, hash key, range key, projection)`.
-pub const GLOBAL_INDEXES: [(&str, &str, &str, &str); 2] = [
+pub const GLOBAL_INDEXES: [(&str, &str, &str, &str); 3] = [
     (EXPORT_QUEUE_INDEX, EQ_PK, EQ_SK, "KEYS_ONLY"),
     (OPEN_JOBS_INDEX, OJ_PK, OJ_SK, "KEYS_ONLY"),
+    (DUE_DELIVERIES_INDEX, DD_PK, DD_SK, "ALL"),
 ];
 
 fn key(name: &str, kind: KeyType) -> KeySchemaElement {

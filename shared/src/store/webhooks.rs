@@ -1,0 +1,531 @@
+//! Webhook subscriptions and their deliveries.
+//!
+//! | item | PK | SK |
+//! |---|---|---|
+//! | subscription | `COMPANY#<companyId>` | `WEBHOOK#<clientId>#<subscriptionId>` |
+//! | subscription counter | `COMPANY#<companyId>` | `WEBHOOKS#<clientId>` (`subscriptions`) |
+//! | delivery | `COMPANY#<companyId>#WEBHOOK#<subscriptionId>` | `DELIVERY#<eventAt>#<eventId>` (TTL `expiresAtEpoch`) |
+//!
+//! A subscription belongs to the client that made it, within one company: its key holds both,
+//! so one Query lists a client's subscriptions and another (on `WEBHOOK#`) every subscription
+//! an event of the company may go to. Its signing secrets live in its item (`secrets`: the
+//! current one first, then any rotated out and still honoured until `retiresAt`); DynamoDB
+//! encrypts them at rest, and no read made for the API returns them.
+//!
+//! Creating and deleting a subscription is one transaction with the client's counter, refused
+//! at [`MAX_SUBSCRIPTIONS`], so racing creates cannot pass it. Every change to a subscription
+//! is conditional on it existing, so a change racing a delete cannot bring it back.
+//!
+//! A delivery's key starts with its company, as every key a request reaches does (the IAM
+//! policies grant by that prefix), and its sort key with the event's time, so the log reads
+//! newest first. While it is PENDING it also carries `DD_PK = DUE`, `DD_SK =
+//! <nextAttemptAt>#<PK>#<SK>`, which puts it in the sparse `DueDeliveries` index the dispatcher
+//! reads in time order. A delivery is written once per event and subscription (conditional on
+//! not existing, so a stream batch read twice writes nothing twice), and each attempt's record
+//! is conditional on the attempt count it read, so two dispatchers racing over one delivery
+//! cannot both record (or both send it again later). Deliveries expire 30 days after their
+//! event.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::Client;
+
+use super::attributes::s;
+use super::schema::{
+    company_pk, DD_PK, DD_SK, DUE_DELIVERIES_INDEX, DUE_PARTITION, PK, SK, TTL_ATTRIBUTE,
+};
+use super::{dynamo_error, query_all, Item};
+use crate::domain::webhook::{
+    AttemptRecord, Delivery, DeliveryStatus, Subscription, MAX_ATTEMPT_RECORDS, MAX_SUBSCRIPTIONS,
+};
+use crate::domain::webhook_signing::SigningSecret;
+use crate::domain::{CompanyId, SubscriptionId, Timestamp};
+use crate::error::ApiError;
+
+/// How long a delivery and its log are kept.
+pub const DELIVERY_LOG_DAYS: i64 = 30;
+/// How long a rotated-out secret keeps signing beside the new one.
+pub const ROTATION_OVERLAP_SECS: i64 = 24 * 3600;
+
+fn subscription_sk(client_id: &str, id: &SubscriptionId) -> String {
+    format!("WEBHOOK#{client_id}#{id}")
+}
+
+fn counter_sk(client_id: &str) -> String {
+    format!("WEBHOOKS#{client_id}")
+}
+
+fn delivery_pk(company: &CompanyId, subscription: &SubscriptionId) -> String {
+    format!("{}#WEBHOOK#{subscription}", company_pk(company))
+}
+
+fn delivery_sk(event_at: &Timestamp, event_id: &str) -> String {
+    format!("DELIVERY#{event_at}#{event_id}")
+}
+
+fn key(pk: String, sk: String) -> Item {
+    HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(sk))])
+}
+
+fn number(n: impl ToString) -> AttributeValue {
+    AttributeValue::N(n.to_string())
+}
+
+/// A secret as stored: the secret, and for one rotated out, until when it still signs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSecret {
+    pub secret: SigningSecret,
+    pub retires_at: Option<Timestamp>,
+}
+
+/// A subscription with the secrets that sign its deliveries (the dispatcher's view).
+#[derive(Debug, Clone)]
+pub struct SigningSubscription {
+    pub subscription: Subscription,
+    pub secrets: Vec<StoredSecret>,
+}
+
+impl SigningSubscription {
+    /// The secrets that sign a delivery made at `now`: the current one, and any rotated out
+    /// less than a day ago.
+    pub fn signing_secrets(&self, now: Timestamp) -> Vec<&SigningSecret> {
+        self.secrets
+            .iter()
+            .filter(|s| s.retires_at.is_none_or(|until| until > now))
+            .map(|s| &s.secret)
+            .collect()
+    }
+}
+
+fn secrets_attribute(secrets: &[StoredSecret]) -> AttributeValue {
+    AttributeValue::L(
+        secrets
+            .iter()
+            .map(|stored| {
+                let mut m = HashMap::from([("secret".to_string(), s(stored.secret.reveal()))]);
+                if let Some(until) = stored.retires_at {
+                    m.insert("retiresAt".into(), s(until.to_string()));
+                }
+                AttributeValue::M(m)
+            })
+            .collect(),
+    )
+}
+
+fn parse_secrets(item: &Item) -> Vec<StoredSecret> {
+    let Some(Ok(list)) = item.get("secrets").map(|v| v.as_l()) else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|v| v.as_m().ok())
+        .filter_map(|m| {
+            let secret = SigningSecret::parse(m.get("secret")?.as_s().ok()?).ok()?;
+            let retires_at = m
+                .get("retiresAt")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|t| Timestamp::parse(t).ok());
+            Some(StoredSecret { secret, retires_at })
+        })
+        .collect()
+}
+
+/// Why a subscription could not be made.
+#[derive(Debug)]
+pub enum CreateRefused {
+    /// The client already holds [`MAX_SUBSCRIPTIONS`] for this company.
+    TooMany,
+}
+
+/// One page of a subscription's delivery log, newest first.
+#[derive(Debug, Clone)]
+pub struct DeliveryPage {
+    pub deliveries: Vec<Delivery>,
+    /// The sort key of the last delivery returned, when more may follow.
+    pub last_position: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct WebhookStore {
+    client: Client,
+    table: String,
+}
+
+impl WebhookStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn subscription_item(
+        &self,
+        subscription: &Subscription,
+        secrets: &[StoredSecret],
+    ) -> Result<Item, ApiError> {
+        let mut item: Item = serde_dynamo::to_item(subscription).map_err(ApiError::internal)?;
+        item.extend(key(
+            company_pk(&subscription.company_id),
+            subscription_sk(&subscription.client_id, &subscription.id),
+        ));
+        item.insert("entity".into(), s("WEBHOOK_SUBSCRIPTION"));
+        item.insert("secrets".into(), secrets_attribute(secrets));
+        Ok(item)
+    }
+
+    fn counter_update(
+        &self,
+        subscription: &Subscription,
+        change: i64,
+    ) -> Result<TransactWriteItem, ApiError> {
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                company_pk(&subscription.company_id),
+                counter_sk(&subscription.client_id),
+            )))
+            .update_expression("ADD subscriptions :change SET entity = :entity")
+            .expression_attribute_values(":change", number(change))
+            .expression_attribute_values(":entity", s("WEBHOOK_SUBSCRIPTIONS"));
+        if change > 0 {
+            update = update
+                .condition_expression("attribute_not_exists(subscriptions) OR subscriptions < :max")
+                .expression_attribute_values(":max", number(MAX_SUBSCRIPTIONS));
+        }
+        update
+            .build()
+            .map(|update| TransactWriteItem::builder().update(update).build())
+            .map_err(ApiError::internal)
+    }
+
+    /// Stores a new subscription with its first secret, counted against the client's limit.
+    pub async fn create(
+        &self,
+        subscription: &Subscription,
+        secret: &SigningSecret,
+    ) -> Result<Result<(), CreateRefused>, ApiError> {
+        let stored = [StoredSecret {
+            secret: secret.clone(),
+            retires_at: None,
+        }];
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(self.subscription_item(subscription, &stored)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map(|put| TransactWriteItem::builder().put(put).build())
+            .map_err(ApiError::internal)?;
+        let sent = self
+            .client
+            .transact_write_items()
+            .transact_items(self.counter_update(subscription, 1)?)
+            .transact_items(put)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(Ok(())),
+            // The id is new, so only the counter's condition can fail.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
+            {
+                Ok(Err(CreateRefused::TooMany))
+            }
+            Err(e) => Err(dynamo_error("TransactWriteItems", e)),
+        }
+    }
+
+    fn decode(item: Item) -> Result<SigningSubscription, ApiError> {
+        let secrets = parse_secrets(&item);
+        let subscription: Subscription =
+            serde_dynamo::from_item(item).map_err(ApiError::internal)?;
+        Ok(SigningSubscription {
+            subscription,
+            secrets,
+        })
+    }
+
+    /// The client's subscriptions for the company, oldest first.
+    pub async fn list(
+        &self,
+        company: CompanyId,
+        client_id: &str,
+    ) -> Result<Vec<Subscription>, ApiError> {
+        let items = query_all(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":pk", s(company_pk(&company)))
+                .expression_attribute_values(":prefix", s(format!("WEBHOOK#{client_id}#"))),
+        )
+        .await?;
+        let mut subscriptions = items
+            .into_iter()
+            .map(|item| Self::decode(item).map(|s| s.subscription))
+            .collect::<Result<Vec<_>, _>>()?;
+        subscriptions.sort_by_key(|s| s.created_at);
+        Ok(subscriptions)
+    }
+
+    /// Every subscription of the company, of any client, with its secrets: where its events go.
+    pub async fn of_company(
+        &self,
+        company: CompanyId,
+    ) -> Result<Vec<SigningSubscription>, ApiError> {
+        let items = query_all(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":pk", s(company_pk(&company)))
+                .expression_attribute_values(":prefix", s("WEBHOOK#")),
+        )
+        .await?;
+        items.into_iter().map(Self::decode).collect()
+    }
+
+    /// One of the client's subscriptions, with its secrets.
+    pub async fn get(
+        &self,
+        company: CompanyId,
+        client_id: &str,
+        id: SubscriptionId,
+    ) -> Result<Option<SigningSubscription>, ApiError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                company_pk(&company),
+                subscription_sk(client_id, &id),
+            )))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| dynamo_error("GetItem", e))?;
+        out.item.map(Self::decode).transpose()
+    }
+
+    /// Writes a changed subscription (its secrets as given) if it still exists; `false` if it
+    /// was deleted meanwhile.
+    pub async fn replace(&self, changed: &SigningSubscription) -> Result<bool, ApiError> {
+        let sent = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(
+                self.subscription_item(&changed.subscription, &changed.secrets)?,
+            ))
+            .condition_expression("attribute_exists(PK)")
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(dynamo_error("PutItem", e)),
+        }
+    }
+
+    /// Deletes one of the client's subscriptions; `false` if there was none.
+    pub async fn delete(&self, subscription: &Subscription) -> Result<bool, ApiError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                company_pk(&subscription.company_id),
+                subscription_sk(&subscription.client_id, &subscription.id),
+            )))
+            .condition_expression("attribute_exists(PK)")
+            .build()
+            .map(|delete| TransactWriteItem::builder().delete(delete).build())
+            .map_err(ApiError::internal)?;
+        let sent = self
+            .client
+            .transact_write_items()
+            .transact_items(delete)
+            .transact_items(self.counter_update(subscription, -1)?)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(dynamo_error("TransactWriteItems", e)),
+        }
+    }
+
+    /// Puts a new secret first; the current one keeps signing beside it for
+    /// [`ROTATION_OVERLAP_SECS`], and any already retired is dropped.
+    pub fn rotated(
+        mut current: SigningSubscription,
+        new_secret: SigningSecret,
+        now: Timestamp,
+    ) -> SigningSubscription {
+        let until = now.plus(std::time::Duration::from_secs(ROTATION_OVERLAP_SECS as u64));
+        let mut secrets = vec![StoredSecret {
+            secret: new_secret,
+            retires_at: None,
+        }];
+        secrets.extend(
+            current
+                .secrets
+                .into_iter()
+                .filter(|s| s.retires_at.is_none_or(|t| t > now))
+                .map(|s| StoredSecret {
+                    retires_at: Some(s.retires_at.map_or(until, |t| t.min(until))),
+                    secret: s.secret,
+                }),
+        );
+        current.secrets = secrets;
+        current.subscription.updated_at = now;
+        current
+    }
+
+    fn delivery_item(&self, delivery: &Delivery) -> Result<Item, ApiError> {
+        let mut item: Item = serde_dynamo::to_item(delivery).map_err(ApiError::internal)?;
+        let pk = delivery_pk(&delivery.company_id, &delivery.subscription_id);
+        let sk = delivery_sk(&delivery.event_at, &delivery.event_id);
+        if let (DeliveryStatus::Pending, Some(next)) = (delivery.status, delivery.next_attempt_at) {
+            item.insert(DD_PK.into(), s(DUE_PARTITION));
+            item.insert(DD_SK.into(), s(format!("{next}#{pk}#{sk}")));
+        }
+        item.extend(key(pk, sk));
+        item.insert("entity".into(), s("WEBHOOK_DELIVERY"));
+        let expires = delivery.event_at.as_datetime().timestamp() + DELIVERY_LOG_DAYS * 86_400;
+        item.insert(TTL_ATTRIBUTE.into(), number(expires));
+        Ok(item)
+    }
+
+    /// Writes a new delivery; `false` if it was already written (the same event read again).
+    pub async fn add_delivery(&self, delivery: &Delivery) -> Result<bool, ApiError> {
+        let sent = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.delivery_item(delivery)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(dynamo_error("PutItem", e)),
+        }
+    }
+
+    /// Records what became of a delivery after `attempted` attempts had been recorded (as it
+    /// was read): `false` if another dispatcher recorded one first, and this record is dropped.
+    pub async fn record(&self, delivery: &Delivery, attempted: usize) -> Result<bool, ApiError> {
+        let mut delivery = delivery.clone();
+        if delivery.attempts.len() > MAX_ATTEMPT_RECORDS {
+            let excess = delivery.attempts.len() - MAX_ATTEMPT_RECORDS;
+            delivery.attempts.drain(..excess);
+        }
+        let mut item = self.delivery_item(&delivery)?;
+        // The count of attempts made, beyond the records kept.
+        let made = delivery
+            .attempts
+            .last()
+            .map_or(0, |a: &AttemptRecord| a.attempt);
+        item.insert("attemptsMade".into(), number(made));
+        let sent = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(
+                "attribute_exists(PK) AND (attribute_not_exists(attemptsMade) OR attemptsMade = :seen)",
+            )
+            .expression_attribute_values(":seen", number(attempted))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(dynamo_error("PutItem", e)),
+        }
+    }
+
+    /// Up to `limit` PENDING deliveries whose next attempt is due at `now`, earliest first.
+    pub async fn due(&self, now: Timestamp, limit: i32) -> Result<Vec<Delivery>, ApiError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(DUE_DELIVERIES_INDEX)
+            .key_condition_expression("#pk = :due AND #sk <= :now")
+            .expression_attribute_names("#pk", DD_PK)
+            .expression_attribute_names("#sk", DD_SK)
+            .expression_attribute_values(":due", s(DUE_PARTITION))
+            // Every position of a time sorts before the next millisecond's.
+            .expression_attribute_values(":now", s(format!("{now}#~")))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| dynamo_error("Query", e))?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| serde_dynamo::from_item(item).map_err(ApiError::internal))
+            .collect()
+    }
+
+    /// One page of a subscription's delivery log, newest first, after `after` (a position
+    /// from the previous page).
+    pub async fn deliveries(
+        &self,
+        company: CompanyId,
+        subscription: SubscriptionId,
+        limit: i32,
+        after: Option<&str>,
+    ) -> Result<DeliveryPage, ApiError> {
+        let pk = delivery_pk(&company, &subscription);
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":prefix", s("DELIVERY#"))
+            .scan_index_forward(false)
+            .limit(limit);
+        if let Some(after) = after {
+            query = query.set_exclusive_start_key(Some(key(pk.clone(), after.to_string())));
+        }
+        let out = query.send().await.map_err(|e| dynamo_error("Query", e))?;
+        let last_position = out
+            .last_evaluated_key
+            .as_ref()
+            .and_then(|k| k.get(SK)?.as_s().ok().cloned());
+        let deliveries = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| serde_dynamo::from_item(item).map_err(ApiError::internal))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(DeliveryPage {
+            deliveries,
+            last_position,
+        })
+    }
+}

@@ -1,0 +1,279 @@
+//! Turning changes into deliveries, and deliveries into attempts.
+//!
+//! **Fan-out** ([`Dispatcher::fan_out`]) takes a batch of stream records: each that is news
+//! ([`super::events`]) becomes one PENDING delivery per enabled subscription of its company
+//! that wants its type, due at once, written before anything is sent. Then each delivery
+//! written is attempted straight away, so a receiver hears within a second or so of the write.
+//!
+//! **Dispatch** ([`Dispatcher::dispatch_due`]) runs on a schedule and attempts every delivery
+//! whose time has come, in due order: retries, and first attempts whose fan-out died after
+//! writing them. Nothing is lost by a dispatcher killed mid-batch: a delivery leaves the due
+//! index only in the write that records its success (or that it was given up on).
+//!
+//! **At least once, in no promised order.** An attempt whose answer is lost (the dispatcher
+//! dies after sending, before recording) is sent again; receivers de-duplicate on
+//! `webhook-id`, which is the event's and the same on every attempt. Deliveries run
+//! concurrently and retries wait, so a receiver may see `invoice.exported` before the
+//! `invoice.ready_for_export` of the same invoice: the `createdAt` of each event orders them.
+//!
+//! A subscription whose every delivery has failed for [`retry::GIVE_UP_AFTER`] is disabled,
+//! with a last entry in its log (`webhook.disabled`) saying why; its pending deliveries are
+//! given up on when they next come due.
+
+use std::collections::HashMap;
+
+use futures_util::stream::{self, StreamExt};
+
+use super::delivery::{Attempt, Sender};
+use super::events::{event_of, Change};
+use super::retry;
+use crate::domain::webhook::{AttemptRecord, Delivery, DeliveryStatus};
+use crate::domain::{CompanyId, Timestamp};
+use crate::error::ApiError;
+use crate::store::webhooks::{SigningSubscription, WebhookStore};
+
+/// How many deliveries are attempted at once (each waits at most 5 s for its receiver).
+pub const CONCURRENCY: usize = 16;
+/// Most due deliveries one scheduled run takes on (about a minute's worth at worst).
+pub const DUE_BATCH: i32 = 200;
+
+/// The type of the log entry a disabled subscription ends with.
+pub const DISABLED_EVENT: &str = "webhook.disabled";
+
+/// What one fan-out or dispatch run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Dispatched {
+    /// Events found in the batch.
+    pub events: usize,
+    /// Deliveries written (an event read again writes none).
+    pub written: usize,
+    /// Attempts made, and how many of them a receiver acknowledged.
+    pub attempted: usize,
+    pub delivered: usize,
+}
+
+#[derive(Clone)]
+pub struct Dispatcher {
+    pub store: WebhookStore,
+    pub sender: Sender,
+}
+
+impl Dispatcher {
+    pub fn new(store: WebhookStore, sender: Sender) -> Self {
+        Self { store, sender }
+    }
+
+    /// Writes a delivery for every subscription each change's event goes to, then attempts them.
+    pub async fn fan_out(
+        &self,
+        changes: &[Change],
+        now: Timestamp,
+    ) -> Result<Dispatched, ApiError> {
+        let events: Vec<_> = changes.iter().filter_map(event_of).collect();
+        let mut run = Dispatched {
+            events: events.len(),
+            ..Dispatched::default()
+        };
+        let mut subscriptions = Subscriptions::default();
+        let mut written = Vec::new();
+        for event in &events {
+            let body = event.body();
+            for target in subscriptions.of(&self.store, event.company_id).await? {
+                if !target.subscription.wants(event.event_type) {
+                    continue;
+                }
+                let delivery = Delivery {
+                    subscription_id: target.subscription.id,
+                    company_id: event.company_id,
+                    event_id: event.id.clone(),
+                    event_type: event.event_type.as_str().to_string(),
+                    event_at: event.created_at,
+                    body: body.clone(),
+                    status: DeliveryStatus::Pending,
+                    attempts: Vec::new(),
+                    next_attempt_at: Some(now),
+                };
+                if self.store.add_delivery(&delivery).await? {
+                    written.push(delivery);
+                }
+            }
+        }
+        run.written = written.len();
+        let attempted = self.attempt_all(written, &mut subscriptions, now).await?;
+        run.attempted = attempted.0;
+        run.delivered = attempted.1;
+        Ok(run)
+    }
+
+    /// Attempts the deliveries due at `now`.
+    pub async fn dispatch_due(&self, now: Timestamp) -> Result<Dispatched, ApiError> {
+        let due = self.store.due(now, DUE_BATCH).await?;
+        let mut subscriptions = Subscriptions::default();
+        let (attempted, delivered) = self.attempt_all(due, &mut subscriptions, now).await?;
+        Ok(Dispatched {
+            attempted,
+            delivered,
+            ..Dispatched::default()
+        })
+    }
+
+    /// Attempts each of `deliveries`, [`CONCURRENCY`] at a time; (attempted, delivered).
+    async fn attempt_all(
+        &self,
+        deliveries: Vec<Delivery>,
+        subscriptions: &mut Subscriptions,
+        now: Timestamp,
+    ) -> Result<(usize, usize), ApiError> {
+        for delivery in &deliveries {
+            subscriptions.of(&self.store, delivery.company_id).await?;
+        }
+        let subscriptions = &*subscriptions;
+        let outcomes: Vec<Result<Option<bool>, ApiError>> = stream::iter(deliveries)
+            .map(|delivery| async move {
+                let target = subscriptions.find(&delivery);
+                self.attempt(delivery, target, now).await
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        let mut attempted = 0;
+        let mut delivered = 0;
+        for outcome in outcomes {
+            if let Some(success) = outcome? {
+                attempted += 1;
+                delivered += usize::from(success);
+            }
+        }
+        Ok((attempted, delivered))
+    }
+
+    /// One attempt of `delivery` to `target` (its subscription, if it still exists), recorded.
+    /// `Some(acknowledged)` if an attempt was made, `None` if the delivery was given up on
+    /// without one (its subscription gone or disabled) or was already settled.
+    async fn attempt(
+        &self,
+        mut delivery: Delivery,
+        target: Option<&SigningSubscription>,
+        now: Timestamp,
+    ) -> Result<Option<bool>, ApiError> {
+        if delivery.status != DeliveryStatus::Pending {
+            return Ok(None);
+        }
+        let made = delivery.attempts.last().map_or(0, |a| a.attempt);
+        let Some(target) = target.filter(|t| t.subscription.enabled) else {
+            delivery.status = DeliveryStatus::Failed;
+            delivery.next_attempt_at = None;
+            self.store.record(&delivery, made as usize).await?;
+            return Ok(None);
+        };
+        let timestamp = now.as_datetime().timestamp();
+        let attempt: Attempt = self
+            .sender
+            .send(
+                target.subscription.url.as_str(),
+                &delivery.event_id,
+                timestamp,
+                &delivery.body,
+                &target.signing_secrets(now),
+            )
+            .await;
+        let success = attempt.succeeded();
+        let number = made + 1;
+        delivery.attempts.push(AttemptRecord {
+            attempt: number,
+            at: now,
+            status_code: attempt.status_code,
+            error: attempt.error,
+            latency_ms: attempt.latency_ms,
+        });
+        if success {
+            delivery.status = DeliveryStatus::Delivered;
+            delivery.next_attempt_at = None;
+        } else {
+            delivery.next_attempt_at =
+                retry::next_attempt(&delivery.event_id, number, delivery.event_at, now);
+            if delivery.next_attempt_at.is_none() {
+                delivery.status = DeliveryStatus::Failed;
+            }
+        }
+        if self.store.record(&delivery, made as usize).await? {
+            self.note_health(target, success, now).await?;
+        }
+        Ok(Some(success))
+    }
+
+    /// Keeps the subscription's `failingSince` (set by a failure, cleared by a success), and
+    /// disables it once it has failed for [`retry::GIVE_UP_AFTER`].
+    async fn note_health(
+        &self,
+        target: &SigningSubscription,
+        success: bool,
+        now: Timestamp,
+    ) -> Result<(), ApiError> {
+        let mut changed = target.clone();
+        let subscription = &mut changed.subscription;
+        if success {
+            if subscription.failing_since.is_none() {
+                return Ok(());
+            }
+            subscription.failing_since = None;
+        } else {
+            match subscription.failing_since {
+                None => subscription.failing_since = Some(now),
+                Some(since) if retry::should_disable(since, now) => {
+                    subscription.enabled = false;
+                    subscription.disabled_reason = Some(format!(
+                        "every delivery failed for {} days",
+                        retry::GIVE_UP_AFTER.as_secs() / 86_400
+                    ));
+                }
+                Some(_) => return Ok(()),
+            }
+        }
+        subscription.updated_at = now;
+        if !self.store.replace(&changed).await? || changed.subscription.enabled {
+            return Ok(());
+        }
+        let notice = Delivery {
+            subscription_id: changed.subscription.id,
+            company_id: changed.subscription.company_id,
+            event_id: format!("disabled_{}", now.as_datetime().timestamp_millis()),
+            event_type: DISABLED_EVENT.to_string(),
+            event_at: now,
+            body: serde_json::json!({
+                "reason": changed.subscription.disabled_reason,
+                "failingSince": target.subscription.failing_since,
+            })
+            .to_string(),
+            status: DeliveryStatus::Failed,
+            attempts: Vec::new(),
+            next_attempt_at: None,
+        };
+        self.store.add_delivery(&notice).await?;
+        Ok(())
+    }
+}
+
+/// The subscriptions of each company met in one run, read once per company.
+#[derive(Default)]
+struct Subscriptions(HashMap<CompanyId, Vec<SigningSubscription>>);
+
+impl Subscriptions {
+    async fn of(
+        &mut self,
+        store: &WebhookStore,
+        company: CompanyId,
+    ) -> Result<&[SigningSubscription], ApiError> {
+        if let std::collections::hash_map::Entry::Vacant(place) = self.0.entry(company) {
+            place.insert(store.of_company(company).await?);
+        }
+        Ok(self.0.get(&company).map(Vec::as_slice).unwrap_or_default())
+    }
+
+    fn find(&self, delivery: &Delivery) -> Option<&SigningSubscription> {
+        self.0
+            .get(&delivery.company_id)?
+            .iter()
+            .find(|s| s.subscription.id == delivery.subscription_id)
+    }
+}

@@ -1,0 +1,366 @@
+//! Webhook fan-out and dispatch against the stack's DynamoDB and a real receiver over HTTP
+//! that verifies every signature. Each change is the pair of item images a stream record
+//! carries (NEW_AND_OLD_IMAGES), read from the table around a real call of the API.
+
+use std::time::Duration;
+
+use ledgerdock_shared::domain::webhook::{
+    DeliveryStatus, EventType, Subscription, UrlPolicy, WebhookUrl,
+};
+use ledgerdock_shared::domain::webhook_signing::SigningSecret;
+use ledgerdock_shared::domain::{CompanyId, InvoiceId, SubscriptionId, Timestamp};
+use ledgerdock_shared::store::webhooks::WebhookStore;
+use ledgerdock_shared::webhooks::delivery::Sender;
+use ledgerdock_shared::webhooks::dispatch::{Dispatcher, DISABLED_EVENT};
+use ledgerdock_shared::webhooks::events::{Change, Image};
+use ledgerdock_tests::receiver::Receiver;
+use ledgerdock_tests::*;
+use serde_json::json;
+
+fn dispatcher(t: &TestStack) -> Dispatcher {
+    let store = WebhookStore::new(t.stack.dynamodb.clone(), &t.stack.app.config.table_name);
+    Dispatcher::new(store, Sender::new(UrlPolicy::AllowLoopback).unwrap())
+}
+
+/// Subscribes `tenant`'s client to `events` at `receiver`, which trusts the new secret.
+async fn subscribe(
+    d: &Dispatcher,
+    tenant: &Tenant,
+    receiver: &Receiver,
+    events: &[EventType],
+) -> Subscription {
+    let now = Timestamp::now();
+    let subscription = Subscription {
+        id: SubscriptionId::new_random(),
+        company_id: tenant.company,
+        client_id: tenant.client_id.clone(),
+        url: WebhookUrl::parse("url", &receiver.url, UrlPolicy::AllowLoopback).unwrap(),
+        events: events.to_vec(),
+        description: None,
+        enabled: true,
+        created_at: now,
+        updated_at: now,
+        failing_since: None,
+        disabled_reason: None,
+    };
+    let secret = SigningSecret::generate().unwrap();
+    d.store
+        .create(&subscription, &secret)
+        .await
+        .unwrap()
+        .unwrap();
+    receiver.trust(secret);
+    subscription
+}
+
+/// The invoice's header item as stored now.
+async fn header(t: &TestStack, company: CompanyId, invoice: InvoiceId) -> Option<Image> {
+    t.stack
+        .dynamodb
+        .get_item()
+        .table_name(&t.stack.app.config.table_name)
+        .key(
+            "PK",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("COMPANY#{company}")),
+        )
+        .key(
+            "SK",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("INVOICE#{invoice}")),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+}
+
+fn change(old: Option<Image>, new: Option<Image>) -> Change {
+    Change {
+        record_id: uuid::Uuid::new_v4().to_string(),
+        approximate_at: Timestamp::now(),
+        old,
+        new,
+    }
+}
+
+/// Completes `invoice` through the API and returns the stream's view of that write.
+async fn complete(t: &TestStack, tenant: &Tenant, invoice: InvoiceId) -> Change {
+    let before = header(t, tenant.company, invoice).await;
+    t.complete(tenant, invoice, &json!({"externalId": "ERP-1"}))
+        .await
+        .ok();
+    change(before, header(t, tenant.company, invoice).await)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_reaches_the_companys_subscribed_receiver_signed_and_no_other_company_hears_of_it(
+) {
+    let t = TestStack::start().await;
+    let d = dispatcher(&t);
+    let (a, b) = (t.tenant_all_scopes().await, t.tenant_all_scopes().await);
+    let (ours, theirs, uninterested) = (
+        Receiver::start().await,
+        Receiver::start().await,
+        Receiver::start().await,
+    );
+    let mine = subscribe(&d, &a, &ours, &[EventType::InvoiceExported]).await;
+    subscribe(&d, &a, &uninterested, &[EventType::InvoiceRejected]).await;
+    subscribe(&d, &b, &theirs, &EventType::ALL).await;
+    let invoice = t.publish_many(a.company, 1).await[0];
+
+    let exported = complete(&t, &a, invoice).await;
+    let run = d
+        .fan_out(std::slice::from_ref(&exported), Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!((run.events, run.written, run.delivered), (1, 1, 1));
+
+    let received = ours.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(
+        received[0].verified_by,
+        [0],
+        "signed with the subscription's secret"
+    );
+    let body = &received[0].body;
+    assert_eq!(body["type"], "invoice.exported");
+    assert_eq!(body["companyId"], a.company.to_string());
+    assert_eq!(
+        body["data"],
+        json!({"invoiceId": invoice, "status": "EXPORTED"})
+    );
+    assert_eq!(received[0].webhook_id, body["id"].as_str().unwrap());
+    assert!(theirs.received().is_empty() && uninterested.received().is_empty());
+
+    // The same stream record read again (a retried batch) delivers nothing twice.
+    let again = d.fan_out(&[exported], Timestamp::now()).await.unwrap();
+    assert_eq!((again.events, again.written), (1, 0));
+    assert_eq!(ours.received().len(), 1);
+
+    let log = d
+        .store
+        .deliveries(a.company, mine.id, 10, None)
+        .await
+        .unwrap();
+    assert_eq!(log.deliveries.len(), 1);
+    let delivery = &log.deliveries[0];
+    assert_eq!(delivery.status, DeliveryStatus::Delivered);
+    assert_eq!(delivery.attempts.len(), 1);
+    assert_eq!(delivery.attempts[0].status_code, Some(200));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delivery_answered_500_or_not_in_time_is_retried_when_due_until_it_lands() {
+    let t = TestStack::start().await;
+    let d = dispatcher(&t);
+    let a = t.tenant_all_scopes().await;
+    let receiver = Receiver::start().await;
+    let subscription = subscribe(&d, &a, &receiver, &[EventType::InvoiceExported]).await;
+    let invoice = t.publish_many(a.company, 1).await[0];
+    receiver.answer(500);
+
+    let started = Timestamp::now();
+    let run = d
+        .fan_out(&[complete(&t, &a, invoice).await], started)
+        .await
+        .unwrap();
+    assert_eq!((run.attempted, run.delivered), (1, 0));
+    let pending = &d
+        .store
+        .deliveries(a.company, subscription.id, 10, None)
+        .await
+        .unwrap()
+        .deliveries[0];
+    assert_eq!(pending.status, DeliveryStatus::Pending);
+    assert_eq!(pending.attempts[0].status_code, Some(500));
+    let next = pending.next_attempt_at.unwrap();
+    assert!(next > started && next <= started.plus(Duration::from_secs(10)));
+
+    // Not due yet: nothing is sent.
+    let early = d.dispatch_due(started).await.unwrap();
+    assert_eq!(early.attempted, 0);
+    assert_eq!(receiver.received().len(), 1);
+
+    // Due, and the receiver now hangs past the sender's 5 s.
+    receiver.answer(200);
+    receiver.stall(Duration::from_secs(7));
+    let timed_out = d.dispatch_due(Timestamp::now().max(next)).await.unwrap();
+    assert_eq!((timed_out.attempted, timed_out.delivered), (1, 0));
+    let after_timeout = &d
+        .store
+        .deliveries(a.company, subscription.id, 10, None)
+        .await
+        .unwrap()
+        .deliveries[0];
+    assert_eq!(after_timeout.attempts.len(), 2);
+    assert_eq!(after_timeout.attempts[1].status_code, None);
+    assert_eq!(
+        after_timeout.attempts[1].error.as_deref(),
+        Some("no answer within 5 s")
+    );
+
+    receiver.stall(Duration::ZERO);
+    let next = after_timeout.next_attempt_at.unwrap();
+    let landed = d.dispatch_due(Timestamp::now().max(next)).await.unwrap();
+    assert_eq!((landed.attempted, landed.delivered), (1, 1));
+    let received = receiver.received();
+    assert_eq!(received.len(), 3);
+    let ids: std::collections::HashSet<&str> =
+        received.iter().map(|r| r.webhook_id.as_str()).collect();
+    assert_eq!(ids.len(), 1, "every attempt carries the same webhook-id");
+    let done = &d
+        .store
+        .deliveries(a.company, subscription.id, 10, None)
+        .await
+        .unwrap()
+        .deliveries[0];
+    assert_eq!(done.status, DeliveryStatus::Delivered);
+    assert_eq!(done.next_attempt_at, None);
+    assert!(
+        d.dispatch_due(next.plus(Duration::from_secs(86_400)))
+            .await
+            .unwrap()
+            .attempted
+            == 0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_event_is_lost_when_the_fan_out_is_killed_mid_batch() {
+    let t = TestStack::start().await;
+    let d = dispatcher(&t);
+    let a = t.tenant_all_scopes().await;
+    let receiver = Receiver::start().await;
+    let subscription = subscribe(&d, &a, &receiver, &[EventType::InvoiceExported]).await;
+    let invoices = t.publish_many(a.company, 20).await;
+    let mut changes = Vec::new();
+    for invoice in &invoices {
+        changes.push(complete(&t, &a, *invoice).await);
+    }
+    // The receiver stalls, so the fan-out is still sending when it is killed.
+    receiver.stall(Duration::from_secs(3));
+    let fan_out = {
+        let d = d.clone();
+        tokio::spawn(async move { d.fan_out(&changes, Timestamp::now()).await })
+    };
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if !receiver.received().is_empty() {
+            break;
+        }
+    }
+    fan_out.abort();
+    assert!(fan_out.await.unwrap_err().is_cancelled());
+
+    receiver.stall(Duration::ZERO);
+    let later = Timestamp::now().plus(Duration::from_secs(3600));
+    d.dispatch_due(later).await.unwrap();
+    let heard: std::collections::HashSet<String> = receiver
+        .received()
+        .into_iter()
+        .map(|r| r.body["data"]["invoiceId"].as_str().unwrap().to_string())
+        .collect();
+    let expected: std::collections::HashSet<String> =
+        invoices.iter().map(|i| i.to_string()).collect();
+    assert_eq!(heard, expected, "every export was delivered at least once");
+    let log = d
+        .store
+        .deliveries(a.company, subscription.id, 100, None)
+        .await
+        .unwrap();
+    assert_eq!(log.deliveries.len(), 20);
+    assert!(log
+        .deliveries
+        .iter()
+        .all(|d| d.status == DeliveryStatus::Delivered));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn while_a_secret_rotates_each_delivery_verifies_with_the_old_secret_and_the_new() {
+    let t = TestStack::start().await;
+    let d = dispatcher(&t);
+    let a = t.tenant_all_scopes().await;
+    let receiver = Receiver::start().await;
+    let subscription = subscribe(&d, &a, &receiver, &[EventType::InvoiceExported]).await;
+    let stored = d
+        .store
+        .get(a.company, &a.client_id, subscription.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let new_secret = SigningSecret::generate().unwrap();
+    let rotated = WebhookStore::rotated(stored, new_secret.clone(), Timestamp::now());
+    assert!(d.store.replace(&rotated).await.unwrap());
+    receiver.trust(new_secret);
+
+    let invoice = t.publish_many(a.company, 1).await[0];
+    d.fan_out(&[complete(&t, &a, invoice).await], Timestamp::now())
+        .await
+        .unwrap();
+    let received = receiver.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(
+        received[0].verified_by,
+        [0, 1],
+        "old and new secret both verify"
+    );
+    assert_eq!(received[0].signature.split(' ').count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscription_failing_for_three_days_is_disabled_with_a_last_entry_saying_why() {
+    let t = TestStack::start().await;
+    let d = dispatcher(&t);
+    let a = t.tenant_all_scopes().await;
+    let receiver = Receiver::start().await;
+    receiver.answer(503);
+    let subscription = subscribe(&d, &a, &receiver, &[EventType::InvoiceExported]).await;
+    let invoice = t.publish_many(a.company, 1).await[0];
+    let started = Timestamp::now();
+    d.fan_out(&[complete(&t, &a, invoice).await], started)
+        .await
+        .unwrap();
+    let failing = d
+        .store
+        .get(a.company, &a.client_id, subscription.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(failing.subscription.failing_since, Some(started));
+    assert!(failing.subscription.enabled);
+
+    let three_days_on = started.plus(Duration::from_secs(3 * 86_400 + 60));
+    d.dispatch_due(three_days_on).await.unwrap();
+    let disabled = d
+        .store
+        .get(a.company, &a.client_id, subscription.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .subscription;
+    assert!(!disabled.enabled);
+    assert_eq!(
+        disabled.disabled_reason.as_deref(),
+        Some("every delivery failed for 3 days")
+    );
+    let log = d
+        .store
+        .deliveries(a.company, subscription.id, 10, None)
+        .await
+        .unwrap()
+        .deliveries;
+    assert_eq!(log[0].event_type, DISABLED_EVENT, "newest first: {log:?}");
+    assert_eq!(
+        log[1].status,
+        DeliveryStatus::Failed,
+        "the export given up on"
+    );
+    let attempts_before = receiver.received().len();
+
+    // Nothing more is sent to a disabled subscription.
+    let another = t.publish_many(a.company, 1).await[0];
+    d.fan_out(&[complete(&t, &a, another).await], three_days_on)
+        .await
+        .unwrap();
+    assert_eq!(receiver.received().len(), attempts_before);
+}
