@@ -35,6 +35,57 @@ use crate::domain::{CompanyId, InvoiceId, JobId, Timestamp};
 /// One item image as the stream carries it.
 pub type Image = HashMap<String, AttributeValue>;
 
+/// The event Lambda hands a function subscribed to the table's stream: records in DynamoDB's
+/// JSON (`{"S": "…"}`), read here into the same SDK types the store uses.
+#[derive(Debug, serde::Deserialize)]
+pub struct StreamEvent {
+    #[serde(rename = "Records", default)]
+    pub records: Vec<StreamRecord>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct StreamRecord {
+    #[serde(rename = "eventID")]
+    pub event_id: String,
+    pub dynamodb: StreamChange,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct StreamChange {
+    /// Seconds since the epoch (AWS sends a number, at times with a fraction).
+    #[serde(rename = "ApproximateCreationDateTime", default)]
+    pub approximate_creation: Option<f64>,
+    #[serde(rename = "NewImage", default)]
+    pub new_image: Option<serde_dynamo::Item>,
+    #[serde(rename = "OldImage", default)]
+    pub old_image: Option<serde_dynamo::Item>,
+}
+
+impl StreamEvent {
+    /// Each record as a [`Change`].
+    pub fn changes(self) -> Vec<Change> {
+        self.records
+            .into_iter()
+            .map(|record| {
+                let at = record
+                    .dynamodb
+                    .approximate_creation
+                    .and_then(|secs| {
+                        chrono::DateTime::from_timestamp_millis((secs * 1000.0) as i64)
+                    })
+                    .map(Timestamp::from)
+                    .unwrap_or_else(Timestamp::now);
+                Change {
+                    record_id: record.event_id,
+                    approximate_at: at,
+                    old: record.dynamodb.old_image.map(Image::from),
+                    new: record.dynamodb.new_image.map(Image::from),
+                }
+            })
+            .collect()
+    }
+}
+
 /// One record of the table's stream: the write's id and time, and the item before and after.
 #[derive(Debug, Clone)]
 pub struct Change {
@@ -234,6 +285,53 @@ mod tests {
             "2",
         ));
         assert_eq!(kind(None, line), None, "a line item");
+    }
+
+    /// What Lambda sends, as `sam local generate-event dynamodb update` writes it.
+    const SAM_EVENT: &str = include_str!("testdata/dynamodb-update.json");
+
+    #[test]
+    fn a_stream_event_as_lambda_sends_it_reads_as_one_change_per_record() {
+        let event: StreamEvent = serde_json::from_str(SAM_EVENT).unwrap();
+        let changes = event.changes();
+        assert_eq!(changes.len(), 3);
+        let (insert, modify, remove) = (&changes[0], &changes[1], &changes[2]);
+        assert_eq!(insert.record_id, "c4ca4238a0b923820dcc509a6f75849b");
+        assert!(insert.old.is_none());
+        assert_eq!(
+            insert.new.as_ref().unwrap()["Message"],
+            AttributeValue::S("New item!".into())
+        );
+        assert_eq!(
+            insert.approximate_at.to_string(),
+            "2015-04-09T00:00:00.000Z"
+        );
+        assert!(modify.old.is_some() && modify.new.is_some());
+        assert!(remove.new.is_none() && remove.old.is_some());
+        assert!(
+            changes.iter().all(|c| event_of(c).is_none()),
+            "not our items"
+        );
+
+        // The same record shape around one of our invoice headers is an export.
+        let mut ours: serde_json::Value = serde_json::from_str(SAM_EVENT).unwrap();
+        let header = |status: &str| {
+            serde_json::json!({
+                "PK": {"S": format!("COMPANY#{COMPANY}")},
+                "SK": {"S": format!("INVOICE#{INVOICE}")},
+                "status": {"S": status},
+                "linesVersion": {"S": "1"},
+                "lineCount": {"N": "3"},
+                "updatedAt": {"S": "2026-11-22T10:00:00.123Z"},
+            })
+        };
+        ours["Records"][1]["dynamodb"]["OldImage"] = header("READY_FOR_EXPORT");
+        ours["Records"][1]["dynamodb"]["NewImage"] = header("EXPORTED");
+        let event: StreamEvent = serde_json::from_value(ours).unwrap();
+        let events: Vec<Event> = event.changes().iter().filter_map(event_of).collect();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].event_type, EventType::InvoiceExported);
+        assert_eq!(events[0].id, event_id("c81e728d9d4c2f636f067f89cc14862c"));
     }
 
     #[test]
