@@ -333,6 +333,43 @@ def imports_runs(results_dir):
         return sorted((json.loads(line) for line in f if line.strip()), key=lambda r: r["rows"])
 
 
+def overhead_notes(results_dir):
+    """What limits the per-request goals section 2 misses."""
+    path = os.path.join(results_dir, "overhead.json")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        by_name = {r["function"]: r for r in json.load(f)["operations"]}
+    notes = []
+    over = [
+        f"{name} ({r['p50_ms'] / r['sdk_p50_ms']:.2f}×)"
+        for name, r in by_name.items()
+        if r["p50_ms"] / r["sdk_p50_ms"] > OVERHEAD_GOAL
+    ]
+    if over:
+        notes.append(
+            f"- **Per-request overhead over {OVERHEAD_GOAL:g}× its SDK time:** {', '.join(over)}. "
+            "What the code adds is about a tenth of a millisecond (the gate, parsing the body "
+            "into its record, the answer serialised), on calls that take half a millisecond "
+            "against the embedded engine; against DynamoDB, a round trip of several "
+            "milliseconds, the same tenth is a few per cent. Runs differ by a few hundredths "
+            "here (complete measured 1.17× with fat LTO, 1.20× without): what remains to try is "
+            "measuring both profiles in one run, to tell the profile from the noise."
+        )
+    bulk, single = by_name.get("bulk-complete-invoice-exports"), by_name.get("complete-invoice-export")
+    if bulk and single and bulk["p50_ms"] / single["p50_ms"] > BULK_GOAL:
+        notes.append(
+            f"- **Bulk complete at {bulk['p50_ms'] / single['p50_ms']:.1f}× a single complete** "
+            f"(goal ≤ {BULK_GOAL:g}×). The handler adds {bulk['p50_ms'] / bulk['sdk_p50_ms']:.2f}× "
+            "to its writes; the writes are the cost. The embedded engine runs them one after "
+            "another on the same two cores (SQLite underneath), so 16 in flight take about as "
+            "long as 100 in a row. Against DynamoDB a write is a network round trip, and 16 in "
+            "flight settle 100 in 7 rounds: about 7× one complete. Not measured against DynamoDB "
+            "itself here (no AWS account on this machine)."
+        )
+    return notes
+
+
 def unmet(cold, results_dir, lines):
     """What limits each goal the figures above miss, as far as it is known."""
     rows = [r for r in cold["functions"] if r["function"] != "hello-world"]
@@ -359,6 +396,7 @@ def unmet(cold, results_dir, lines):
             "trades some speed for size (opt-level \"s\" for the SDK crates only), measured "
             "against cold start."
         )
+    notes += overhead_notes(results_dir)
     runs = imports_runs(results_dir)
     if len(runs) >= 2 and runs[-1]["peak_rss_mib"] > 1.5 * runs[0]["peak_rss_mib"]:
         notes.append(
@@ -475,6 +513,28 @@ def build_time(results_dir, lines):
             "",
         ]
 
+def calls(lines):
+    """How many DynamoDB calls each operation makes: held by a test, shown with section 2."""
+    lines += [
+        "### DynamoDB calls per operation",
+        "",
+        "Held by a test, not measured here: `tests/api/round_trips.rs` counts every DynamoDB call "
+        "the real handlers make (an SDK interceptor on the real client), so a regression fails "
+        "`cargo test --workspace`. Warm container:",
+        "",
+        "| operation | calls | plus |",
+        "|---|---|---|",
+        "| list exportable invoices, get invoice, list suppliers | 1 Query | the rate counter (1 UpdateItem) |",
+        "| download URL, get import job, get supplier | 1 GetItem | the rate counter |",
+        "| complete, reject (landing, repeated or conflicting) | 1 UpdateItem | the rate counter |",
+        "| bulk complete, bulk reject of n invoices | n UpdateItem | the rate counter |",
+        "",
+        "A cold container also reads the client's grant and rate limit once (2 GetItem); both "
+        "are cached after.",
+        "",
+    ]
+
+
 def cargo_profiles():
     import tomllib
 
@@ -498,34 +558,56 @@ def profile_settings(name):
     }
 
 
-def splice_build_time(results_dir, report_path):
-    """Puts section 6 into an existing report in place of the one it has (bench/build-time
-    runs apart from bench/run: the other sections keep the figures of their own run), just
-    before the closing list of goals not met."""
+def splice(report_path, heading, section, before=None):
+    """Puts `section` (lines) into an existing report in place of the one under `heading`, or
+    else before the heading `before` (or at the end). The other sections keep the figures of
+    their own run."""
     with open(report_path) as f:
         text = f.read()
-    section = []
-    build_time(results_dir, section)
     new = "\n".join(section)
-    for heading in ("## 6. Build time", "## Not measured yet"):
-        start = text.find(heading)
-        if start >= 0:
-            end = text.find("\n## ", start + 1)
-            text = text[:start].rstrip("\n") + "\n\n" + (text[end + 1:] if end >= 0 else "")
-    text = text.rstrip("\n") + "\n"
-    closing = text.find("## Goals not met")
-    if closing >= 0:
-        text = text[:closing] + new + "\n" + text[closing:]
+    start = text.find(heading)
+    if start >= 0:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + new + ("\n" + text[end + 1:] if end >= 0 else "")
     else:
-        text = text + "\n" + new
+        text = text.rstrip("\n") + "\n"
+        at = text.find(before) if before else -1
+        text = text[:at] + new + "\n" + text[at:] if at >= 0 else text + "\n" + new
     with open(report_path, "w") as f:
         f.write(text)
+
+
+def splice_build_time(results_dir, report_path):
+    """Section 6 from bench/build-time's results, just before the goals not met."""
+    with open(report_path) as f:
+        text = f.read()
+    # Reports written before section 6 existed said so under this heading.
+    start = text.find("## Not measured yet")
+    if start >= 0:
+        end = text.find("\n## ", start + 1)
+        with open(report_path, "w") as f:
+            f.write(text[:start].rstrip("\n") + "\n" + (text[end:] if end >= 0 else ""))
+    section = []
+    build_time(results_dir, section)
+    splice(report_path, "## 6. Build time", section, before="## Goals not met")
     print(f"wrote section 6 of {report_path}")
+
+
+def splice_overhead(results_dir, report_path):
+    """Section 2 (and the call counts shown with it) from a run of the overhead bench alone."""
+    section = []
+    overhead(results_dir, section)
+    calls(section)
+    splice(report_path, "## 2. Per-request overhead", section, before="## 3.")
+    print(f"wrote section 2 of {report_path}")
 
 
 def main():
     if sys.argv[1] == "--build-time":
         splice_build_time(sys.argv[2], sys.argv[3])
+        return
+    if sys.argv[1] == "--overhead":
+        splice_overhead(sys.argv[2], sys.argv[3])
         return
     results_dir, out_dir = sys.argv[1], sys.argv[2]
     with open(os.path.join(results_dir, "cold_start.json")) as f:
@@ -539,24 +621,7 @@ def main():
     ]
     cold_start(cold, out_dir, lines)
     overhead(results_dir, lines)
-    lines += [
-        "### DynamoDB calls per operation",
-        "",
-        "Held by a test, not measured here: `tests/api/round_trips.rs` counts every DynamoDB call "
-        "the real handlers make (an SDK interceptor on the real client), so a regression fails "
-        "`cargo test --workspace`. Warm container:",
-        "",
-        "| operation | calls | plus |",
-        "|---|---|---|",
-        "| list exportable invoices, get invoice, list suppliers | 1 Query | the rate counter (1 UpdateItem) |",
-        "| download URL, get import job, get supplier | 1 GetItem | the rate counter |",
-        "| complete, reject (landing, repeated or conflicting) | 1 UpdateItem | the rate counter |",
-        "| bulk complete, bulk reject of n invoices | n UpdateItem | the rate counter |",
-        "",
-        "A cold container also reads the client's grant and rate limit once (2 GetItem); both "
-        "are cached after.",
-        "",
-    ]
+    calls(lines)
     load(results_dir, out_dir, lines)
     imports(results_dir, lines)
     sizes(cold, lines)
