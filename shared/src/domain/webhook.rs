@@ -83,6 +83,15 @@ pub enum UrlPolicy {
     AllowLoopback,
 }
 
+impl UrlPolicy {
+    /// Whether a delivery may connect to `ip`: a public address, or under the dev stack's
+    /// policy also a loopback one. The one rule for an address in a URL and for every address
+    /// a host name resolves to.
+    pub fn may_reach(self, ip: IpAddr) -> bool {
+        is_public(ip) || (self == Self::AllowLoopback && ip.is_loopback())
+    }
+}
+
 /// Longest webhook URL accepted (as `externalUrl`).
 pub const MAX_WEBHOOK_URL_CHARS: usize = 2048;
 
@@ -124,7 +133,7 @@ impl WebhookUrl {
         if url.fragment().is_some() {
             return refuse("must not have a #fragment");
         }
-        let public = match url.host() {
+        let address = match url.host() {
             Some(url::Host::Domain(name)) => {
                 let name = name.trim_end_matches('.').to_ascii_lowercase();
                 let internal = name == "localhost"
@@ -135,19 +144,14 @@ impl WebhookUrl {
                 if internal && !(loopback_allowed && name == "localhost") {
                     return refuse("must name a host on the public internet");
                 }
-                true
+                // A name's addresses are checked where it resolves, at every delivery.
+                None
             }
-            Some(url::Host::Ipv4(ip)) => is_public(IpAddr::V4(ip)),
-            Some(url::Host::Ipv6(ip)) => is_public(IpAddr::V6(ip)),
+            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
             None => return refuse("must name a host"),
         };
-        let loopback = match url.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            _ => false,
-        };
-        let allowed = public || (loopback_allowed && loopback);
-        if !allowed {
+        if address.is_some_and(|ip| !policy.may_reach(ip)) {
             return refuse("must not point at a private, loopback, link-local or reserved address");
         }
         Ok(Self(url.into()))

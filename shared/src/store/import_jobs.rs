@@ -31,10 +31,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 
 use super::attributes::s;
-use super::dynamo_error;
 use super::schema::{
     company_pk, OJ_PK, OJ_SK, OPEN_JOBS_INDEX, OPEN_JOBS_PARTITION, PK, SK, TTL_ATTRIBUTE,
 };
+use super::{dynamo_error, landed};
 use crate::domain::{CompanyId, JobId, Timestamp};
 use crate::domain::{Counts, ImportJob, RecordError};
 use crate::error::{ApiError, FieldError};
@@ -395,16 +395,7 @@ impl ImportJobStore {
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(dynamo_error("UpdateItem", e)),
-        }
+        landed("UpdateItem", result)
     }
 
     /// A worker picks the file up: takes the lease (only where none is held, or the last one
@@ -589,17 +580,8 @@ impl ImportJobStore {
             .transact_items(TransactWriteItem::builder().update(closed).build())
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            // Only the job's update has a condition: it had already ended, or the guard failed.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(dynamo_error("TransactWriteItems", e)),
-        }
+        // Only the job's update has a condition: it had already ended, or the guard failed.
+        landed("TransactWriteItems", result)
     }
 
     /// IN_PROGRESS jobs whose deadline is before `now`, oldest first (one Query on the sparse

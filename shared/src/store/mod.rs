@@ -47,6 +47,31 @@ where
     }
 }
 
+/// Whether a conditional write landed: `Ok(false)` where DynamoDB refused it on its condition
+/// (ConditionalCheckFailed, or a transaction cancelled by one), the outcome the caller guards a
+/// race with; any other failure maps as [`dynamo_error`] does.
+pub(crate) fn landed<O, E, R>(
+    operation: &str,
+    sent: Result<O, SdkError<E, R>>,
+) -> Result<bool, ApiError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match sent {
+        Ok(_) => Ok(true),
+        Err(e)
+            if matches!(
+                e.code(),
+                Some("ConditionalCheckFailedException" | "TransactionCanceledException")
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(dynamo_error(operation, e)),
+    }
+}
+
 use std::collections::HashMap;
 use std::time::Duration;
 

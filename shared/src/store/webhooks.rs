@@ -35,7 +35,7 @@ use super::attributes::s;
 use super::schema::{
     company_pk, DD_PK, DD_SK, DUE_DELIVERIES_INDEX, DUE_PARTITION, PK, SK, TTL_ATTRIBUTE,
 };
-use super::{dynamo_error, query_all, Item};
+use super::{dynamo_error, landed, query_all, Item};
 use crate::domain::webhook::{
     AttemptRecord, Delivery, DeliveryStatus, Subscription, MAX_ATTEMPT_RECORDS, MAX_SUBSCRIPTIONS,
 };
@@ -223,16 +223,11 @@ impl WebhookStore {
             .transact_items(put)
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(Ok(())),
-            // The id is new, so only the counter's condition can fail.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
-            {
-                Ok(Err(CreateRefused::TooMany))
-            }
-            Err(e) => Err(dynamo_error("TransactWriteItems", e)),
+        // The id is new, so only the counter's condition can fail.
+        if landed("TransactWriteItems", sent)? {
+            Ok(Ok(()))
+        } else {
+            Ok(Err(CreateRefused::TooMany))
         }
     }
 
@@ -321,16 +316,7 @@ impl WebhookStore {
             .condition_expression("attribute_exists(PK)")
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(dynamo_error("PutItem", e)),
-        }
+        landed("PutItem", sent)
     }
 
     /// Deletes one of the client's subscriptions; `false` if there was none.
@@ -352,16 +338,7 @@ impl WebhookStore {
             .transact_items(self.counter_update(subscription, -1)?)
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(dynamo_error("TransactWriteItems", e)),
-        }
+        landed("TransactWriteItems", sent)
     }
 
     /// Puts a new secret first; the current one keeps signing beside it for
@@ -416,16 +393,7 @@ impl WebhookStore {
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(dynamo_error("PutItem", e)),
-        }
+        landed("PutItem", sent)
     }
 
     /// Records what became of a delivery after `attempted` attempts had been recorded (as it
@@ -454,16 +422,7 @@ impl WebhookStore {
             .expression_attribute_values(":seen", number(attempted))
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(dynamo_error("PutItem", e)),
-        }
+        landed("PutItem", sent)
     }
 
     /// Up to `limit` PENDING deliveries whose next attempt is due at `now`, earliest first.

@@ -5,9 +5,9 @@
 //!   receiver cannot hold or flood the dispatcher. Redirects are not followed: a 3xx is a
 //!   failed attempt, as Standard Webhooks senders do.
 //! - **No way inside.** The URL is checked again under the policy it was accepted with, and
-//!   every address its host resolves to is checked at connect time ([`is_public`]): a name
-//!   that was public when subscribed and points at a private or metadata address now is
-//!   refused, and nothing is sent.
+//!   every address its host resolves to is checked at connect time by the same rule
+//!   ([`UrlPolicy::may_reach`]): a name that was public when subscribed and points at a
+//!   private or metadata address now is refused, and nothing is sent.
 //! - **Outcome, never an error.** Whatever happens becomes an [`Attempt`] for the delivery
 //!   log: the status code, or what went wrong in words that hold nothing secret.
 
@@ -25,7 +25,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use crate::domain::webhook::{is_public, UrlPolicy, WebhookUrl};
+use crate::domain::webhook::{UrlPolicy, WebhookUrl};
 use crate::domain::webhook_signing::{signature_header, SigningSecret};
 
 /// How long one attempt may take, end to end.
@@ -73,10 +73,7 @@ impl tower_service::Service<Name> for ReachableOnly {
         Box::pin(async move {
             let reachable: Vec<SocketAddr> = resolving
                 .await?
-                .filter(|addr| {
-                    is_public(addr.ip())
-                        || (policy == UrlPolicy::AllowLoopback && addr.ip().is_loopback())
-                })
+                .filter(|addr| policy.may_reach(addr.ip()))
                 .collect();
             if reachable.is_empty() {
                 return Err(io::Error::new(
