@@ -9,6 +9,7 @@ usage: bench/report.py RESULTS_DIR OUT_DIR
 """
 
 import datetime
+import functools
 import io
 import json
 import math
@@ -535,6 +536,7 @@ def calls(lines):
     ]
 
 
+@functools.lru_cache(maxsize=None)
 def cargo_profiles():
     import tomllib
 
@@ -558,14 +560,14 @@ def profile_settings(name):
     }
 
 
-def splice(report_path, heading, section, before=None):
-    """Puts `section` (lines) into an existing report in place of the one under `heading`, or
-    else before the heading `before` (or at the end). The other sections keep the figures of
-    their own run."""
+def splice(report_path, headings, section, before=None):
+    """Puts `section` (lines) into an existing report in place of the first of `headings` it
+    has, or else before the heading `before` (or at the end). The other sections keep the
+    figures of their own run."""
     with open(report_path) as f:
         text = f.read()
     new = "\n".join(section)
-    start = text.find(heading)
+    start = next((i for i in (text.find(h) for h in headings) if i >= 0), -1)
     if start >= 0:
         end = text.find("\n## ", start + 1)
         text = text[:start] + new + ("\n" + text[end + 1:] if end >= 0 else "")
@@ -578,18 +580,16 @@ def splice(report_path, heading, section, before=None):
 
 
 def splice_build_time(results_dir, report_path):
-    """Section 6 from bench/build-time's results, just before the goals not met."""
-    with open(report_path) as f:
-        text = f.read()
-    # Reports written before section 6 existed said so under this heading.
-    start = text.find("## Not measured yet")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        with open(report_path, "w") as f:
-            f.write(text[:start].rstrip("\n") + "\n" + (text[end:] if end >= 0 else ""))
+    """Section 6 from bench/build-time's results, just before the goals not met (in place of
+    "Not measured yet" in reports written before section 6 existed)."""
     section = []
     build_time(results_dir, section)
-    splice(report_path, "## 6. Build time", section, before="## Goals not met")
+    splice(
+        report_path,
+        ("## 6. Build time", "## Not measured yet"),
+        section,
+        before="## Goals not met",
+    )
     print(f"wrote section 6 of {report_path}")
 
 
@@ -598,7 +598,7 @@ def splice_overhead(results_dir, report_path):
     section = []
     overhead(results_dir, section)
     calls(section)
-    splice(report_path, "## 2. Per-request overhead", section, before="## 3.")
+    splice(report_path, ("## 2. Per-request overhead",), section, before="## 3.")
     print(f"wrote section 2 of {report_path}")
 
 

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use ledgerdock_shared::domain::webhook::{
-    DeliveryStatus, EventType, Subscription, UrlPolicy, WebhookUrl,
+    Delivery, DeliveryStatus, EventType, Subscription, UrlPolicy, WebhookUrl,
 };
 use ledgerdock_shared::domain::webhook_signing::SigningSecret;
 use ledgerdock_shared::domain::{CompanyId, InvoiceId, SubscriptionId, Timestamp};
@@ -74,6 +74,15 @@ async fn header(t: &TestStack, company: CompanyId, invoice: InvoiceId) -> Option
         .item
 }
 
+/// The subscription's delivery log, newest first (up to 100 entries: a page holds them all).
+async fn log(d: &Dispatcher, subscription: &Subscription) -> Vec<Delivery> {
+    d.store
+        .deliveries(subscription.company_id, subscription.id, 100, None)
+        .await
+        .unwrap()
+        .deliveries
+}
+
 fn change(old: Option<Image>, new: Option<Image>) -> Change {
     Change {
         record_id: uuid::Uuid::new_v4().to_string(),
@@ -137,13 +146,9 @@ async fn an_export_reaches_the_companys_subscribed_receiver_signed_and_no_other_
     assert_eq!((again.events, again.written), (1, 0));
     assert_eq!(ours.received().len(), 1);
 
-    let log = d
-        .store
-        .deliveries(a.company, mine.id, 10, None)
-        .await
-        .unwrap();
-    assert_eq!(log.deliveries.len(), 1);
-    let delivery = &log.deliveries[0];
+    let entries = log(&d, &mine).await;
+    assert_eq!(entries.len(), 1);
+    let delivery = &entries[0];
     assert_eq!(delivery.status, DeliveryStatus::Delivered);
     assert_eq!(delivery.attempts.len(), 1);
     assert_eq!(delivery.attempts[0].status_code, Some(200));
@@ -165,12 +170,7 @@ async fn a_delivery_answered_500_or_not_in_time_is_retried_when_due_until_it_lan
         .await
         .unwrap();
     assert_eq!((run.attempted, run.delivered), (1, 0));
-    let pending = &d
-        .store
-        .deliveries(a.company, subscription.id, 10, None)
-        .await
-        .unwrap()
-        .deliveries[0];
+    let pending = &log(&d, &subscription).await[0];
     assert_eq!(pending.status, DeliveryStatus::Pending);
     assert_eq!(pending.attempts[0].status_code, Some(500));
     let next = pending.next_attempt_at.unwrap();
@@ -186,12 +186,7 @@ async fn a_delivery_answered_500_or_not_in_time_is_retried_when_due_until_it_lan
     receiver.stall(Duration::from_secs(7));
     let timed_out = d.dispatch_due(Timestamp::now().max(next)).await.unwrap();
     assert_eq!((timed_out.attempted, timed_out.delivered), (1, 0));
-    let after_timeout = &d
-        .store
-        .deliveries(a.company, subscription.id, 10, None)
-        .await
-        .unwrap()
-        .deliveries[0];
+    let after_timeout = &log(&d, &subscription).await[0];
     assert_eq!(after_timeout.attempts.len(), 2);
     assert_eq!(after_timeout.attempts[1].status_code, None);
     assert_eq!(
@@ -208,12 +203,7 @@ async fn a_delivery_answered_500_or_not_in_time_is_retried_when_due_until_it_lan
     let ids: std::collections::HashSet<&str> =
         received.iter().map(|r| r.webhook_id.as_str()).collect();
     assert_eq!(ids.len(), 1, "every attempt carries the same webhook-id");
-    let done = &d
-        .store
-        .deliveries(a.company, subscription.id, 10, None)
-        .await
-        .unwrap()
-        .deliveries[0];
+    let done = &log(&d, &subscription).await[0];
     assert_eq!(done.status, DeliveryStatus::Delivered);
     assert_eq!(done.next_attempt_at, None);
     assert!(
@@ -263,14 +253,9 @@ async fn no_event_is_lost_when_the_fan_out_is_killed_mid_batch() {
     let expected: std::collections::HashSet<String> =
         invoices.iter().map(|i| i.to_string()).collect();
     assert_eq!(heard, expected, "every export was delivered at least once");
-    let log = d
-        .store
-        .deliveries(a.company, subscription.id, 100, None)
-        .await
-        .unwrap();
-    assert_eq!(log.deliveries.len(), 20);
-    assert!(log
-        .deliveries
+    let entries = log(&d, &subscription).await;
+    assert_eq!(entries.len(), 20);
+    assert!(entries
         .iter()
         .all(|d| d.status == DeliveryStatus::Delivered));
 }
@@ -343,15 +328,13 @@ async fn a_subscription_failing_for_three_days_is_disabled_with_a_last_entry_say
         disabled.disabled_reason.as_deref(),
         Some("every delivery failed for 3 days")
     );
-    let log = d
-        .store
-        .deliveries(a.company, subscription.id, 10, None)
-        .await
-        .unwrap()
-        .deliveries;
-    assert_eq!(log[0].event_type, DISABLED_EVENT, "newest first: {log:?}");
+    let entries = log(&d, &subscription).await;
     assert_eq!(
-        log[1].status,
+        entries[0].event_type, DISABLED_EVENT,
+        "newest first: {entries:?}"
+    );
+    assert_eq!(
+        entries[1].status,
         DeliveryStatus::Failed,
         "the export given up on"
     );
