@@ -76,7 +76,7 @@ def main():
         # A client of its own, with a rate limit the fuzzer will not reach.
         created = subprocess.run(
             [binary, "clients", "create", "--name", "schemathesis", "--company", company,
-             "--scopes", "invoices.read,invoices.write,imports.read,imports.write",
+             "--scopes", "invoices.read,invoices.write,imports.read,imports.write,webhooks.manage",
              "--rate-limit", "1000000", "--dynamodb-endpoint", f"http://127.0.0.1:{ddb}", "--json"],
             check=True, capture_output=True, text=True,
         )

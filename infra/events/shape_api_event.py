@@ -58,7 +58,7 @@ event["requestContext"]["authorizer"] = {
         "sub": client,
         "token_use": "access",
         "scope": "ledgerdock/invoices.read ledgerdock/invoices.write "
-        "ledgerdock/imports.read ledgerdock/imports.write",
+        "ledgerdock/imports.read ledgerdock/imports.write ledgerdock/webhooks.manage",
         "auth_time": "1795507200",
         "iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_EXAMPLE",
         "exp": "Sun Nov 22 09:00:00 UTC 2026",

@@ -13,6 +13,7 @@ use crate::store::import_files::ImportFiles;
 use crate::store::import_jobs::ImportJobStore;
 use crate::store::invoices::InvoiceStore;
 use crate::store::suppliers::SupplierStore;
+use crate::store::webhooks::WebhookStore;
 
 /// How long a container's init waits, at most, for its first DynamoDB connection.
 const CONNECTION_WARM_UP: std::time::Duration = std::time::Duration::from_secs(2);
@@ -26,6 +27,7 @@ pub struct AppState {
     pub import_jobs: ImportJobStore,
     pub import_files: ImportFiles,
     pub suppliers: SupplierStore,
+    pub webhooks: WebhookStore,
     pub continuation: ContinuationKeys,
     /// Set only under `sam local` (see `Config::token_keys`).
     pub tokens: Option<crate::token::RemoteVerifier>,
@@ -104,6 +106,7 @@ impl AppState {
             import_jobs: ImportJobStore::new(dynamodb.clone(), &config.table_name),
             import_files: ImportFiles::new(s3.clone(), &config.bucket_name),
             suppliers: SupplierStore::new(dynamodb.clone(), &config.table_name),
+            webhooks: WebhookStore::new(dynamodb.clone(), &config.table_name),
             continuation: config
                 .continuation_secret
                 .clone()

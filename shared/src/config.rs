@@ -39,6 +39,10 @@ pub struct Config {
     /// as template.yaml declares them) in AWS.
     pub dynamodb_endpoint: Option<String>,
     pub s3_endpoint: Option<String>,
+    /// Which webhook URLs a subscription may name and a delivery may reach: public HTTPS
+    /// hosts only in AWS; the dev stack (and `sam local` pointed at it) also allows plain
+    /// HTTP to loopback, so a receiver on the laptop can be subscribed.
+    pub webhook_urls: crate::domain::webhook::UrlPolicy,
 }
 
 /// A JWKS to verify tokens against, and their issuer.
@@ -71,6 +75,7 @@ impl std::fmt::Debug for Config {
             .field("token_keys", &self.token_keys)
             .field("dynamodb_endpoint", &self.dynamodb_endpoint)
             .field("s3_endpoint", &self.s3_endpoint)
+            .field("webhook_urls", &self.webhook_urls)
             .finish()
     }
 }
@@ -90,6 +95,8 @@ pub const ENV_JWKS_URL: &str = "LEDGERDOCK_JWKS_URL";
 pub const ENV_TOKEN_ISSUER: &str = "LEDGERDOCK_TOKEN_ISSUER";
 pub const ENV_DYNAMODB_ENDPOINT: &str = "LEDGERDOCK_DYNAMODB_ENDPOINT_URL";
 pub const ENV_S3_ENDPOINT: &str = "LEDGERDOCK_S3_ENDPOINT_URL";
+/// `true` lets webhooks reach loopback over plain HTTP (the dev stack); unset or `false` in AWS.
+pub const ENV_WEBHOOK_ALLOW_LOOPBACK: &str = "LEDGERDOCK_WEBHOOK_ALLOW_LOOPBACK";
 
 /// Default lifetime of a download URL: five minutes.
 pub const DEFAULT_DOWNLOAD_URL_TTL: Duration = Duration::from_secs(300);
@@ -193,6 +200,16 @@ impl Config {
             token_keys: token_keys(&lookup)?,
             dynamodb_endpoint: endpoint(&lookup, ENV_DYNAMODB_ENDPOINT)?,
             s3_endpoint: endpoint(&lookup, ENV_S3_ENDPOINT)?,
+            webhook_urls: match lookup(ENV_WEBHOOK_ALLOW_LOOPBACK).as_deref() {
+                None | Some("" | "false" | "0") => crate::domain::webhook::UrlPolicy::Public,
+                Some("true" | "1") => crate::domain::webhook::UrlPolicy::AllowLoopback,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        name: ENV_WEBHOOK_ALLOW_LOOPBACK,
+                        reason: format!("{other:?} is neither true nor false"),
+                    })
+                }
+            },
         })
     }
 }

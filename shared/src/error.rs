@@ -63,6 +63,9 @@ pub enum ApiError {
         message: String,
         retry_after_secs: u64,
     },
+    /// The caller already holds as many of something as it may (webhook subscriptions).
+    #[error("{0}")]
+    LimitReached(String),
     /// A dependency is overloaded (DynamoDB throttling after the SDK's own retries).
     #[error("the service is temporarily unavailable")]
     Unavailable {
@@ -107,7 +110,7 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Validation { .. } | Self::InvalidContinuationKey(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::InvalidStateTransition { .. } => StatusCode::CONFLICT,
+            Self::InvalidStateTransition { .. } | Self::LimitReached(_) => StatusCode::CONFLICT,
             Self::IdempotencyKeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -132,6 +135,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::TooManyOpenJobs { .. } => "TOO_MANY_OPEN_JOBS",
+            Self::LimitReached(_) => "LIMIT_REACHED",
             Self::Unavailable { .. } => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }

@@ -53,7 +53,7 @@ pub enum ClientsCommand {
         /// A company it may act for; repeat for several.
         #[arg(long = "company", required = true)]
         companies: Vec<CompanyId>,
-        /// Comma-separated: invoices.read,invoices.write,imports.read,imports.write
+        /// Comma-separated: invoices.read,invoices.write,imports.read,imports.write,webhooks.manage
         #[arg(long, value_parser = parse_scopes, required = true)]
         scopes: ScopeList,
         /// Requests per minute across all its calls.
@@ -95,7 +95,10 @@ fn parse_scopes(raw: &str) -> Result<ScopeList, String> {
         .filter(|s| !s.is_empty())
         .map(|s| {
             Scope::parse(s).ok_or_else(|| {
-                format!("{s:?} is not a scope; use invoices.read, invoices.write, imports.read, imports.write")
+                {
+                    let names: Vec<_> = Scope::ALL.iter().map(Scope::name).collect();
+                    format!("{s:?} is not a scope; use {}", names.join(", "))
+                }
             })
         })
         .collect::<Result<Vec<_>, _>>()

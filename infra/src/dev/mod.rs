@@ -321,6 +321,8 @@ impl DevStack {
             token_keys: None,
             dynamodb_endpoint: Some(dynamodb_url.clone()),
             s3_endpoint: Some(s3_url.clone()),
+            // A receiver on this machine may be subscribed (http://127.0.0.1:…).
+            webhook_urls: ledgerdock_shared::domain::webhook::UrlPolicy::AllowLoopback,
         };
         let app = Arc::new(AppState::with_clients(config, dynamodb.clone(), s3.clone()));
         let clients = ClientRegistry::new(dynamodb.clone(), &options.table_name);
@@ -442,6 +444,7 @@ impl DevStack {
                 format!("{}/.well-known/jwks.json", self.api_url),
             ),
             (env::ENV_TOKEN_ISSUER, self.api_url.clone()),
+            (env::ENV_WEBHOOK_ALLOW_LOOPBACK, "true".into()),
         ])
     }
 

@@ -9,14 +9,17 @@ pub enum Scope {
     InvoicesWrite,
     ImportsRead,
     ImportsWrite,
+    /// Manage the client's own webhook subscriptions (and read their delivery logs).
+    WebhooksManage,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [
+    pub const ALL: [Scope; 5] = [
         Self::InvoicesRead,
         Self::InvoicesWrite,
         Self::ImportsRead,
         Self::ImportsWrite,
+        Self::WebhooksManage,
     ];
 
     /// The scope's short name as grants store it: `invoices.read`.
@@ -26,6 +29,7 @@ impl Scope {
             Self::InvoicesWrite => "invoices.write",
             Self::ImportsRead => "imports.read",
             Self::ImportsWrite => "imports.write",
+            Self::WebhooksManage => "webhooks.manage",
         }
     }
 

@@ -287,9 +287,214 @@ pub struct Delivery {
     pub next_attempt_at: Option<super::Timestamp>,
 }
 
+/// The body of `POST /v1/webhook-subscriptions`, as sent.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewSubscriptionRequest {
+    pub url: String,
+    pub events: Vec<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// A subscription to be made, every field checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSubscription {
+    pub url: WebhookUrl,
+    pub events: Vec<EventType>,
+    pub description: Option<String>,
+}
+
+impl NewSubscriptionRequest {
+    /// Checks every field, and reports every bad one at once.
+    pub fn parse(self, policy: UrlPolicy) -> Result<NewSubscription, Vec<FieldError>> {
+        let url = WebhookUrl::parse("url", &self.url, policy);
+        let events = EventType::parse_list("events", &self.events);
+        let description = parse_description(self.description);
+        match (url, events, description) {
+            (Ok(url), Ok(events), Ok(description)) => Ok(NewSubscription {
+                url,
+                events,
+                description,
+            }),
+            (url, events, description) => Err([url.err(), events.err(), description.err()]
+                .into_iter()
+                .flatten()
+                .collect()),
+        }
+    }
+}
+
+fn parse_description(raw: Option<String>) -> Result<Option<String>, FieldError> {
+    match raw {
+        None => Ok(None),
+        Some(text) => {
+            super::text::check(
+                "description",
+                &text,
+                MAX_DESCRIPTION_CHARS,
+                super::text::Lines::Single,
+            )?;
+            Ok(Some(text))
+        }
+    }
+}
+
+/// The body of `PATCH /v1/webhook-subscriptions/{id}`: only the fields sent change.
+/// `description: null` removes the description.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubscriptionPatchRequest {
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub events: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub description: Option<Option<String>>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// A checked change to a subscription.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionPatch {
+    pub url: Option<WebhookUrl>,
+    pub events: Option<Vec<EventType>>,
+    pub description: Option<Option<String>>,
+    pub enabled: Option<bool>,
+}
+
+impl SubscriptionPatchRequest {
+    /// Checks every field sent; a patch that changes nothing is refused, naming the fields.
+    pub fn parse(self, policy: UrlPolicy) -> Result<SubscriptionPatch, Vec<FieldError>> {
+        if self.url.is_none()
+            && self.events.is_none()
+            && self.description.is_none()
+            && self.enabled.is_none()
+        {
+            return Err(vec![FieldError::new(
+                "body",
+                "send at least one of url, events, description, enabled",
+            )]);
+        }
+        let url = self
+            .url
+            .map(|raw| WebhookUrl::parse("url", &raw, policy))
+            .transpose();
+        let events = self
+            .events
+            .map(|raw| EventType::parse_list("events", &raw))
+            .transpose();
+        let description = match self.description {
+            None => Ok(None),
+            Some(raw) => parse_description(raw).map(Some),
+        };
+        match (url, events, description) {
+            (Ok(url), Ok(events), Ok(description)) => Ok(SubscriptionPatch {
+                url,
+                events,
+                description,
+                enabled: self.enabled,
+            }),
+            (url, events, description) => Err([url.err(), events.err(), description.err()]
+                .into_iter()
+                .flatten()
+                .collect()),
+        }
+    }
+}
+
+impl SubscriptionPatch {
+    /// `subscription` with this patch applied at `now`. Enabling one the platform disabled
+    /// starts it afresh: its failure history is cleared, so it gets three full days again.
+    pub fn apply(self, mut subscription: Subscription, now: super::Timestamp) -> Subscription {
+        if let Some(url) = self.url {
+            subscription.url = url;
+        }
+        if let Some(events) = self.events {
+            subscription.events = events;
+        }
+        if let Some(description) = self.description {
+            subscription.description = description;
+        }
+        if let Some(enabled) = self.enabled {
+            if enabled && !subscription.enabled {
+                subscription.failing_since = None;
+                subscription.disabled_reason = None;
+            }
+            subscription.enabled = enabled;
+        }
+        subscription.updated_at = now;
+        subscription
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn url(raw: &str) -> WebhookUrl {
+        WebhookUrl::parse("url", raw, UrlPolicy::Public).unwrap()
+    }
+
+    #[test]
+    fn a_new_subscription_reports_every_bad_field_at_once() {
+        let request: NewSubscriptionRequest = serde_json::from_value(serde_json::json!({
+            "url": "http://10.0.0.5/hook",
+            "events": ["invoice.paid"],
+            "description": "line\u{7}bell",
+        }))
+        .unwrap();
+        let fields: Vec<String> = request
+            .parse(UrlPolicy::Public)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["url", "events[0]", "description"]);
+        let unknown = serde_json::from_value::<NewSubscriptionRequest>(
+            serde_json::json!({"url": "https://a.example.com", "events": [], "secret": "x"}),
+        );
+        assert!(unknown.unwrap_err().to_string().contains("secret"));
+    }
+
+    #[test]
+    fn a_patch_changes_only_what_it_sends_and_re_enabling_forgets_past_failures() {
+        let now = crate::domain::Timestamp::now();
+        let before = Subscription {
+            id: crate::domain::SubscriptionId::new_random(),
+            company_id: crate::domain::CompanyId::new_random(),
+            client_id: "c1".into(),
+            url: url("https://erp.example.com/a"),
+            events: vec![EventType::InvoiceExported],
+            description: Some("ERP".into()),
+            enabled: false,
+            created_at: now,
+            updated_at: now,
+            failing_since: Some(now),
+            disabled_reason: Some("every delivery failed for 3 days".into()),
+        };
+        let patch: SubscriptionPatchRequest =
+            serde_json::from_value(serde_json::json!({"enabled": true, "description": null}))
+                .unwrap();
+        let after = patch.parse(UrlPolicy::Public).unwrap().apply(before.clone(), now);
+        assert!(after.enabled);
+        assert_eq!(after.description, None);
+        assert_eq!(after.failing_since, None);
+        assert_eq!(after.disabled_reason, None);
+        assert_eq!((after.url, after.events), (before.url, before.events));
+
+        let empty: SubscriptionPatchRequest = serde_json::from_value(serde_json::json!({})).unwrap();
+        assert!(empty.parse(UrlPolicy::Public).is_err());
+        let kept: SubscriptionPatchRequest =
+            serde_json::from_value(serde_json::json!({"enabled": false})).unwrap();
+        assert_eq!(kept.description, None, "a field left out is not a null");
+    }
 
     #[test]
     fn a_subscription_names_known_events_each_once() {

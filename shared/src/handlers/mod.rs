@@ -6,19 +6,34 @@
 pub mod bulk_complete_invoice_exports;
 pub mod bulk_reject_invoice_exports;
 pub mod complete_invoice_export;
+pub mod create_webhook_subscription;
+pub mod delete_webhook_subscription;
+pub mod dispatch_webhooks;
 pub mod get_import_job;
 pub mod get_invoice;
 pub mod get_invoice_download_url;
 pub mod get_supplier;
+pub mod get_webhook_subscription;
 pub mod list_exportable_invoices;
 pub mod list_suppliers;
+pub mod list_webhook_deliveries;
+pub mod list_webhook_subscriptions;
 pub mod process_import_job;
 pub mod publish_invoice;
 pub mod reject_invoice_export;
+pub mod rotate_webhook_secret;
 pub mod start_import_job;
 pub mod sweep_import_jobs;
+pub mod test_webhook_subscription;
+pub mod update_webhook_subscription;
+pub mod webhook_fanout;
 
-use crate::gate::Route;
+use crate::app::AppState;
+use crate::domain::webhook::Subscription;
+use crate::domain::SubscriptionId;
+use crate::error::ApiError;
+use crate::gate::{Route, Tenant};
+use crate::store::webhooks::SigningSubscription;
 
 /// Every public API route, each declared beside its handler. The dev stack routes by it and
 /// template.yaml declares the same (a test checks); a Lambda function serves exactly one,
@@ -35,4 +50,40 @@ pub static ROUTES: &[&Route] = &[
     &get_import_job::ROUTE,
     &list_suppliers::ROUTE,
     &get_supplier::ROUTE,
+    &create_webhook_subscription::ROUTE,
+    &list_webhook_subscriptions::ROUTE,
+    &get_webhook_subscription::ROUTE,
+    &update_webhook_subscription::ROUTE,
+    &delete_webhook_subscription::ROUTE,
+    &rotate_webhook_secret::ROUTE,
+    &test_webhook_subscription::ROUTE,
+    &list_webhook_deliveries::ROUTE,
 ];
+
+/// The calling client's subscription named in the path (`{subscriptionId}`), read once; a
+/// 404 if the client has none by that id for this company (another client's is not its own).
+async fn subscription_in_path(
+    state: &AppState,
+    tenant: &Tenant,
+    req: &lambda_http::Request,
+) -> Result<SigningSubscription, ApiError> {
+    let id: SubscriptionId = crate::edge::path_param(req, "subscriptionId")?;
+    state
+        .webhooks
+        .get(tenant.company, &tenant.client_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("webhook subscription {id} not found")))
+}
+
+/// The 404 for a subscription deleted while a request was changing it.
+fn subscription_gone(subscription: &Subscription) -> ApiError {
+    ApiError::not_found(format!(
+        "webhook subscription {} not found",
+        subscription.id
+    ))
+}
+
+/// Where a subscription is read (the `Location` of the 201 that made it).
+fn subscription_location(subscription: &Subscription) -> String {
+    format!("/v1/webhook-subscriptions/{}", subscription.id)
+}

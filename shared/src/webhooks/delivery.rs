@@ -96,6 +96,23 @@ pub struct Sender {
 }
 
 impl Sender {
+    /// The container's sender under `policy`, built on first use: it loads the system's root
+    /// certificates, which only the functions that deliver need, so no other function's init
+    /// pays for them. Later calls share its connection pool.
+    pub fn shared(policy: UrlPolicy) -> Result<&'static Sender, crate::error::ApiError> {
+        static PUBLIC: std::sync::OnceLock<Sender> = std::sync::OnceLock::new();
+        static LOOPBACK: std::sync::OnceLock<Sender> = std::sync::OnceLock::new();
+        let slot = match policy {
+            UrlPolicy::Public => &PUBLIC,
+            UrlPolicy::AllowLoopback => &LOOPBACK,
+        };
+        if let Some(sender) = slot.get() {
+            return Ok(sender);
+        }
+        let built = Self::new(policy).map_err(crate::error::ApiError::internal)?;
+        Ok(slot.get_or_init(|| built))
+    }
+
     pub fn new(policy: UrlPolicy) -> io::Result<Self> {
         let mut http = HttpConnector::new_with_resolver(ReachableOnly {
             system: GaiResolver::new(),

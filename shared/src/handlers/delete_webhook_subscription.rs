@@ -1,0 +1,32 @@
+//! `DELETE /v1/webhook-subscriptions/{subscriptionId}`: stop delivering to it; 204. One
+//! transaction with the client's subscription counter. Deliveries still pending are given up
+//! on when they come due, unsent; its delivery log can no longer be read and expires with its
+//! deliveries (30 days).
+
+use lambda_http::{Body, Request, Response};
+
+use crate::app::AppState;
+use crate::domain::Scope;
+use crate::error::ApiError;
+use crate::gate::{Route, Tenant};
+
+pub const ROUTE: Route = Route {
+    function: "delete-webhook-subscription",
+    method: "DELETE",
+    path: "/v1/webhook-subscriptions/{subscriptionId}",
+    scope: Scope::WebhooksManage,
+    pages: false,
+    query: &[],
+    run: |state, tenant, req| Box::pin(run(state, tenant, req)),
+};
+
+async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
+    let found = super::subscription_in_path(state, &tenant, &req).await?;
+    if !state.webhooks.delete(&found.subscription).await? {
+        return Err(super::subscription_gone(&found.subscription));
+    }
+    Response::builder()
+        .status(::http::StatusCode::NO_CONTENT)
+        .body(Body::Empty)
+        .map_err(ApiError::internal)
+}

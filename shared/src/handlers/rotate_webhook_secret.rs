@@ -1,0 +1,39 @@
+//! `POST /v1/webhook-subscriptions/{subscriptionId}/rotate-secret`: a new signing secret,
+//! shown this once. For 24 hours every delivery carries two signatures, the new secret's and
+//! the old one's, so a receiver can switch over whenever it likes in that day.
+
+use lambda_http::{Body, Request, Response};
+
+use crate::app::AppState;
+use crate::domain::webhook_signing::SigningSecret;
+use crate::domain::{Scope, Timestamp};
+use crate::edge;
+use crate::error::ApiError;
+use crate::gate::{Route, Tenant};
+use crate::store::webhooks::WebhookStore;
+
+pub const ROUTE: Route = Route {
+    function: "rotate-webhook-secret",
+    method: "POST",
+    path: "/v1/webhook-subscriptions/{subscriptionId}/rotate-secret",
+    scope: Scope::WebhooksManage,
+    pages: false,
+    query: &[],
+    run: |state, tenant, req| Box::pin(run(state, tenant, req)),
+};
+
+async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
+    let found = super::subscription_in_path(state, &tenant, &req).await?;
+    let now = Timestamp::now();
+    let secret = SigningSecret::generate().map_err(ApiError::internal)?;
+    let rotated = WebhookStore::rotated(found, secret.clone(), now);
+    if !state.webhooks.replace(&rotated).await? {
+        return Err(super::subscription_gone(&rotated.subscription));
+    }
+    let previous_retires_at = rotated.secrets.iter().filter_map(|s| s.retires_at).max();
+    edge::ok(&serde_json::json!({
+        "subscriptionId": rotated.subscription.id,
+        "secret": secret.reveal(),
+        "previousSecretsRetireAt": previous_retires_at,
+    }))
+}

@@ -1,0 +1,36 @@
+//! `PATCH /v1/webhook-subscriptions/{subscriptionId}`: change a subscription's `url`, `events`,
+//! `description` or `enabled`; only the fields sent change. Enabling one the platform disabled
+//! after three days of failures starts it afresh. A read, then a write conditional on the
+//! subscription still existing (a change racing a delete cannot bring it back).
+
+use lambda_http::{Body, Request, Response};
+
+use crate::app::AppState;
+use crate::domain::webhook::SubscriptionPatchRequest;
+use crate::domain::{Scope, Timestamp};
+use crate::edge;
+use crate::error::ApiError;
+use crate::gate::{Route, Tenant};
+
+pub const ROUTE: Route = Route {
+    function: "update-webhook-subscription",
+    method: "PATCH",
+    path: "/v1/webhook-subscriptions/{subscriptionId}",
+    scope: Scope::WebhooksManage,
+    pages: false,
+    query: &[],
+    run: |state, tenant, req| Box::pin(run(state, tenant, req)),
+};
+
+async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
+    let body: SubscriptionPatchRequest = edge::json_body(&req, false)?;
+    let patch = body
+        .parse(state.config.webhook_urls)
+        .map_err(ApiError::fields)?;
+    let mut found = super::subscription_in_path(state, &tenant, &req).await?;
+    found.subscription = patch.apply(found.subscription, Timestamp::now());
+    if !state.webhooks.replace(&found).await? {
+        return Err(super::subscription_gone(&found.subscription));
+    }
+    edge::ok(&found.subscription)
+}
