@@ -16,6 +16,8 @@ third=5b7e4d1a-0c3f-4a8e-9b21-6f0d00000003
 fourth=5b7e4d1a-0c3f-4a8e-9b21-6f0d00000004
 client=demo1trading00000000000000              # its demo client
 job=0e9c2f4a-5b6d-4e7f-8a9b-0c1d2e3f4a5b      # an import job id (404 until one exists)
+subscription=7d1f3b2a-9c8e-4d6f-a5b4-c3d2e1f0a9b8  # a webhook subscription id (404 until one exists)
+hooks=/v1/webhook-subscriptions
 stage=live
 
 # function  method  resource  path  query(JSON or -)  body(JSON or -)
@@ -31,6 +33,14 @@ routes=(
   "get-import-job GET /v1/import-jobs/{jobId} /v1/import-jobs/$job - -"
   "list-suppliers GET /v1/suppliers /v1/suppliers {\"limit\":\"25\"} -"
   "get-supplier GET /v1/suppliers/{externalId} /v1/suppliers/SAM-SUP-1 - -"
+  "create-webhook-subscription POST $hooks $hooks - {\"url\":\"https://erp.example.com/hooks/ledgerdock\",\"events\":[\"invoice.exported\",\"invoice.rejected\"],\"description\":\"ERP export confirmations\"}"
+  "list-webhook-subscriptions GET $hooks $hooks - -"
+  "get-webhook-subscription GET $hooks/{subscriptionId} $hooks/$subscription - -"
+  "update-webhook-subscription PATCH $hooks/{subscriptionId} $hooks/$subscription - {\"enabled\":false}"
+  "delete-webhook-subscription DELETE $hooks/{subscriptionId} $hooks/$subscription - -"
+  "rotate-webhook-secret POST $hooks/{subscriptionId}/rotate-secret $hooks/$subscription/rotate-secret - -"
+  "test-webhook-subscription POST $hooks/{subscriptionId}/test $hooks/$subscription/test - -"
+  "list-webhook-deliveries GET $hooks/{subscriptionId}/deliveries $hooks/$subscription/deliveries {\"limit\":\"25\"} -"
 )
 
 for route in "${routes[@]}"; do
@@ -44,6 +54,25 @@ done
 sam local generate-event s3 put --bucket ledgerdock-local --key "imports/$company/$job" \
   >process-import-job.json
 sam local generate-event cloudwatch scheduled-event >sweep-import-jobs.json
+sam local generate-event cloudwatch scheduled-event >dispatch-webhooks.json
+# The stream event's shape, around the demo invoice's header going from ready to exported (the
+# change the fan-out turns into invoice.exported), its other records as they come.
+stream_event=$(sam local generate-event dynamodb update)
+STREAM_EVENT="$stream_event" python3 - "$company" "$invoice" >webhook-fanout.json <<'PY'
+import json, os, sys
+company, invoice = sys.argv[1], sys.argv[2]
+event = json.loads(os.environ["STREAM_EVENT"])
+def header(status):
+    return {"PK": {"S": f"COMPANY#{company}"}, "SK": {"S": f"INVOICE#{invoice}"},
+            "status": {"S": status}, "linesVersion": {"S": "1"},
+            "updatedAt": {"S": "2026-11-22T10:00:00.123Z"}}
+modify = next(r for r in event["Records"] if r["eventName"] == "MODIFY")
+modify["dynamodb"]["Keys"] = {"PK": header("")["PK"], "SK": header("")["SK"]}
+modify["dynamodb"]["OldImage"] = header("READY_FOR_EXPORT")
+modify["dynamodb"]["NewImage"] = header("EXPORTED")
+json.dump(event, sys.stdout, indent=2)
+print()
+PY
 python3 - "$company" >publish-invoice.json <<'PY'
 import json, sys
 event = {

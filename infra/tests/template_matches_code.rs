@@ -133,6 +133,53 @@ fn import_worker_hears_object_created_under_imports_and_the_sweep_is_scheduled()
 }
 
 #[test]
+fn webhooks_hear_the_tables_stream_of_news_and_retry_every_minute() {
+    use ledgerdock_shared::webhooks::events::NEWS_KEY_PREFIXES;
+    let t = template();
+    let resources = &t["Resources"];
+    let stream = &resources["Table"]["Properties"]["StreamSpecification"];
+    assert_eq!(
+        text(&stream["StreamViewType"]),
+        "NEW_AND_OLD_IMAGES",
+        "events are told from the item before and after"
+    );
+    let fanout = &function(&t, "webhook-fanout")["Properties"]["Events"]["Stream"];
+    assert_eq!(text(&fanout["Type"]), "DynamoDB");
+    let properties = &fanout["Properties"];
+    match &properties["Stream"] {
+        Value::Tagged(tagged) if tagged.tag == "GetAtt" => {
+            assert_eq!(text(&tagged.value), "Table.StreamArn")
+        }
+        other => panic!("expected !GetAtt Table.StreamArn, got {other:?}"),
+    }
+    assert_eq!(text(&properties["StartingPosition"]), "LATEST");
+    // The filter lets through every item kind an event can come from.
+    let pattern: serde_json::Value = serde_json::from_str(text(
+        &properties["FilterCriteria"]["Filters"][0]["Pattern"],
+    ))
+    .expect("the filter pattern is JSON");
+    let prefixes: Vec<&str> = pattern["dynamodb"]["Keys"]["SK"]["S"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["prefix"].as_str().unwrap())
+        .collect();
+    assert_eq!(prefixes, NEWS_KEY_PREFIXES);
+    assert_eq!(pattern["eventName"], serde_json::json!(["INSERT", "MODIFY"]));
+    let dispatch = &function(&t, "dispatch-webhooks")["Properties"];
+    assert_eq!(
+        text(&dispatch["Events"]["EveryMinute"]["Properties"]["Schedule"]),
+        "rate(1 minute)"
+    );
+    // A run ends before the next begins: its worst case is under its timeout.
+    let worst_secs = ledgerdock_shared::webhooks::dispatch::DUE_BATCH as u64
+        / ledgerdock_shared::webhooks::dispatch::CONCURRENCY as u64
+        * ledgerdock_shared::webhooks::delivery::ATTEMPT_TIMEOUT.as_secs();
+    assert!(worst_secs < dispatch["Timeout"].as_u64().unwrap(), "{worst_secs}");
+    assert!(dispatch["Timeout"].as_u64().unwrap() <= 60);
+}
+
+#[test]
 fn every_route_is_a_function_with_the_same_method_path_and_scope() {
     let t = template();
     for route in ROUTES {
@@ -513,7 +560,7 @@ fn each_function_may_write_only_the_partitions_it_owns() {
     // Functions that only read count their caller's requests, and nothing else: a grant on
     // `CLIENT#*` would let them rewrite any client's grants.
     let counts_only: Grants = &[("dynamodb:UpdateItem", &[u])];
-    let expected: [(&str, Grants); 14] = [
+    let expected: [(&str, Grants); 24] = [
         ("list-exportable-invoices", counts_only),
         ("get-invoice", counts_only),
         ("get-invoice-download-url", counts_only),
@@ -556,6 +603,31 @@ fn each_function_may_write_only_the_partitions_it_owns() {
                 ("dynamodb:BatchWriteItem", &[c]),
             ],
         ),
+        ("list-webhook-subscriptions", counts_only),
+        ("get-webhook-subscription", counts_only),
+        ("list-webhook-deliveries", counts_only),
+        (
+            "create-webhook-subscription",
+            &[("dynamodb:PutItem", &[c]), ("dynamodb:UpdateItem", &[c, u])],
+        ),
+        (
+            "update-webhook-subscription",
+            &[("dynamodb:PutItem", &[c]), ("dynamodb:UpdateItem", &[u])],
+        ),
+        (
+            "delete-webhook-subscription",
+            &[("dynamodb:DeleteItem", &[c]), ("dynamodb:UpdateItem", &[c, u])],
+        ),
+        (
+            "rotate-webhook-secret",
+            &[("dynamodb:PutItem", &[c]), ("dynamodb:UpdateItem", &[u])],
+        ),
+        (
+            "test-webhook-subscription",
+            &[("dynamodb:PutItem", &[c]), ("dynamodb:UpdateItem", &[u])],
+        ),
+        ("webhook-fanout", &[("dynamodb:PutItem", &[c])]),
+        ("dispatch-webhooks", &[("dynamodb:PutItem", &[c])]),
     ];
     let t = template();
     let functions_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions");
@@ -617,7 +689,10 @@ fn only_functions_that_page_may_read_the_continuation_secret_and_none_holds_it_i
             assert!(!reads_secret, "{name} never pages but may read the secret");
         }
     }
-    assert_eq!(paging, 2, "the invoice queue and the supplier list page");
+    assert_eq!(
+        paging, 3,
+        "the invoice queue, the supplier list and a webhook's delivery log page"
+    );
 }
 
 fn openapi() -> Value {

@@ -32,6 +32,11 @@ use sha2::{Digest, Sha256};
 use crate::domain::webhook::EventType;
 use crate::domain::{CompanyId, InvoiceId, JobId, Timestamp};
 
+/// The sort-key prefixes of the only items whose changes can be news (invoice headers and
+/// import jobs): template.yaml filters the stream to them, so no other write (a request
+/// counter, a line item) ever starts the fan-out.
+pub const NEWS_KEY_PREFIXES: [&str; 2] = ["INVOICE#", "IMPORTJOB#"];
+
 /// One item image as the stream carries it.
 pub type Image = HashMap<String, AttributeValue>;
 
@@ -150,7 +155,8 @@ pub fn event_of(change: &Change) -> Option<Event> {
     let sk = text(Some(new), "SK")?;
     let old_status = text(change.old.as_ref(), "status");
     let new_status = text(Some(new), "status")?;
-    let (event_type, data) = if let Some(id) = sk.strip_prefix("INVOICE#") {
+    let [invoice_prefix, job_prefix] = NEWS_KEY_PREFIXES;
+    let (event_type, data) = if let Some(id) = sk.strip_prefix(invoice_prefix) {
         // Line items share the prefix but carry more of the key.
         let invoice_id: InvoiceId = id.parse().ok()?;
         let republished =
@@ -170,7 +176,7 @@ pub fn event_of(change: &Change) -> Option<Event> {
             status: new_status.to_string(),
         };
         (event_type, data)
-    } else if let Some(id) = sk.strip_prefix("IMPORTJOB#") {
+    } else if let Some(id) = sk.strip_prefix(job_prefix) {
         let job_id: JobId = id.parse().ok()?;
         let event_type = match (old_status, new_status) {
             (Some("IN_PROGRESS"), "FINISHED") => EventType::ImportJobFinished,
