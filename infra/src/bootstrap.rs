@@ -5,9 +5,11 @@ use anyhow::Context;
 use aws_sdk_dynamodb::types::BillingMode;
 use ledgerdock_shared::store::schema;
 
+/// Creates the table, or brings one made by an earlier version up to date: an index it lacks
+/// is added.
 pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, table: &str) -> anyhow::Result<()> {
     match client.describe_table().table_name(table).send().await {
-        Ok(_) => return Ok(()),
+        Ok(described) => return upgrade_table(client, table, described.table).await,
         Err(e)
             if e.as_service_error()
                 .is_some_and(|e| e.is_resource_not_found_exception()) => {}
@@ -29,6 +31,48 @@ pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, table: &str) -> any
         .await
         .map_err(|e| anyhow::anyhow!(aws_sdk_dynamodb::error::DisplayErrorContext(e)))
         .with_context(|| format!("creating table {table}"))?;
+    Ok(())
+}
+
+async fn upgrade_table(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    described: Option<aws_sdk_dynamodb::types::TableDescription>,
+) -> anyhow::Result<()> {
+    use aws_sdk_dynamodb::types::{CreateGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate};
+    let Some(described) = described else {
+        return Ok(());
+    };
+    let has: Vec<&str> = described
+        .global_secondary_indexes()
+        .iter()
+        .filter_map(|i| i.index_name())
+        .collect();
+    let fail = |e: aws_sdk_dynamodb::error::SdkError<_, _>| {
+        anyhow::anyhow!(aws_sdk_dynamodb::error::DisplayErrorContext(e))
+    };
+    for index in schema::global_secondary_indexes() {
+        if has.contains(&index.index_name()) {
+            continue;
+        }
+        let create = CreateGlobalSecondaryIndexAction::builder()
+            .index_name(index.index_name())
+            .set_key_schema(Some(index.key_schema().to_vec()))
+            .set_projection(index.projection().cloned())
+            .build()
+            .context("index definition")?;
+        client
+            .update_table()
+            .table_name(table)
+            .set_attribute_definitions(Some(schema::attribute_definitions()))
+            .global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder().create(create).build(),
+            )
+            .send()
+            .await
+            .map_err(fail)
+            .with_context(|| format!("adding index {} to {table}", index.index_name()))?;
+    }
     Ok(())
 }
 

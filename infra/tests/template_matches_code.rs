@@ -154,10 +154,9 @@ fn webhooks_hear_the_tables_stream_of_news_and_retry_every_minute() {
     }
     assert_eq!(text(&properties["StartingPosition"]), "LATEST");
     // The filter lets through every item kind an event can come from.
-    let pattern: serde_json::Value = serde_json::from_str(text(
-        &properties["FilterCriteria"]["Filters"][0]["Pattern"],
-    ))
-    .expect("the filter pattern is JSON");
+    let pattern: serde_json::Value =
+        serde_json::from_str(text(&properties["FilterCriteria"]["Filters"][0]["Pattern"]))
+            .expect("the filter pattern is JSON");
     let prefixes: Vec<&str> = pattern["dynamodb"]["Keys"]["SK"]["S"]
         .as_array()
         .unwrap()
@@ -165,7 +164,10 @@ fn webhooks_hear_the_tables_stream_of_news_and_retry_every_minute() {
         .map(|p| p["prefix"].as_str().unwrap())
         .collect();
     assert_eq!(prefixes, NEWS_KEY_PREFIXES);
-    assert_eq!(pattern["eventName"], serde_json::json!(["INSERT", "MODIFY"]));
+    assert_eq!(
+        pattern["eventName"],
+        serde_json::json!(["INSERT", "MODIFY"])
+    );
     let dispatch = &function(&t, "dispatch-webhooks")["Properties"];
     assert_eq!(
         text(&dispatch["Events"]["EveryMinute"]["Properties"]["Schedule"]),
@@ -175,7 +177,10 @@ fn webhooks_hear_the_tables_stream_of_news_and_retry_every_minute() {
     let worst_secs = ledgerdock_shared::webhooks::dispatch::DUE_BATCH as u64
         / ledgerdock_shared::webhooks::dispatch::CONCURRENCY as u64
         * ledgerdock_shared::webhooks::delivery::ATTEMPT_TIMEOUT.as_secs();
-    assert!(worst_secs < dispatch["Timeout"].as_u64().unwrap(), "{worst_secs}");
+    assert!(
+        worst_secs < dispatch["Timeout"].as_u64().unwrap(),
+        "{worst_secs}"
+    );
     assert!(dispatch["Timeout"].as_u64().unwrap() <= 60);
 }
 
@@ -616,7 +621,10 @@ fn each_function_may_write_only_the_partitions_it_owns() {
         ),
         (
             "delete-webhook-subscription",
-            &[("dynamodb:DeleteItem", &[c]), ("dynamodb:UpdateItem", &[c, u])],
+            &[
+                ("dynamodb:DeleteItem", &[c]),
+                ("dynamodb:UpdateItem", &[c, u]),
+            ],
         ),
         (
             "rotate-webhook-secret",

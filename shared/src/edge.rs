@@ -283,10 +283,16 @@ fn deserialize<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         // serde_path_to_error already names an unknown field by its own path.
         // Broken JSON is the body's fault, wherever the parser happened to be.
         let broken = inner.is_syntax() || inner.is_eof();
-        let field = if broken || matches!(path.as_str(), "." | "?" | "") {
-            "body".to_string()
-        } else {
-            path
+        let top = matches!(path.as_str(), "." | "?" | "");
+        // A required field left out is named itself, where the object that lacks it is.
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.strip_suffix('`'));
+        let field = match missing {
+            Some(name) if !broken && top => name.to_string(),
+            Some(name) if !broken => format!("{path}.{name}"),
+            _ if broken || top => "body".to_string(),
+            _ => path,
         };
         ApiError::field(field, message)
     })?;

@@ -16,3 +16,4 @@ mod sam_local;
 mod tenancy_and_limits;
 mod webhook_dispatch;
 mod webhook_store;
+mod webhooks;

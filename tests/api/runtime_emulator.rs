@@ -52,6 +52,13 @@ fn proxy_response(function: &str, answer: &Value, request_id: &str) -> (u16, Val
         json!(false),
         "{function}: JSON bodies are sent as text: {answer}"
     );
+    if status == 204 {
+        assert!(
+            answer["body"].as_str().is_none_or(str::is_empty),
+            "{function}: a 204 has no body: {answer}"
+        );
+        return (204, Value::Null);
+    }
     // API Gateway merges `headers` and `multiValueHeaders` (lambda_http fills the latter).
     let content_type = headers
         .iter()
@@ -334,6 +341,132 @@ async fn every_api_function_answers_real_proxy_events_with_documented_proxy_resp
         404,
         none,
     );
+    // A subscription to a receiver on this machine (the stack's environment allows loopback).
+    let receiver = ledgerdock_tests::receiver::Receiver::start().await;
+    let subscription = t
+        .post_json(
+            &tenant,
+            "/v1/webhook-subscriptions",
+            &json!({"url": receiver.url, "events": ["invoice.exported"]}),
+        )
+        .call()
+        .await;
+    assert_eq!(subscription.status, 201, "{}", subscription.text);
+    let subscription_id = subscription.json()["id"].as_str().unwrap().to_string();
+    let ours = move |e: &mut Value| set_path_param(e, "subscriptionId", &subscription_id);
+    plan.case(
+        "create-webhook-subscription",
+        "a subscription",
+        |_| {},
+        201,
+        None,
+    );
+    plan.case(
+        "create-webhook-subscription",
+        "a URL to a private address",
+        |e| {
+            set_body(
+                e,
+                r#"{"url": "https://10.0.0.1/h", "events": ["invoice.exported"]}"#,
+            )
+        },
+        400,
+        bad,
+    );
+    plan.case(
+        "list-webhook-subscriptions",
+        "the client's subscriptions",
+        |_| {},
+        200,
+        None,
+    );
+    plan.case("get-webhook-subscription", "one", ours.clone(), 200, None);
+    plan.case(
+        "get-webhook-subscription",
+        "one that does not exist",
+        |_| {},
+        404,
+        none,
+    );
+    plan.case(
+        "update-webhook-subscription",
+        "a change",
+        |e| {
+            ours(e);
+            set_body(e, r#"{"description": "from the emulator"}"#)
+        },
+        200,
+        None,
+    );
+    plan.case(
+        "update-webhook-subscription",
+        "a change of nothing",
+        |e| {
+            ours(e);
+            set_body(e, "{}")
+        },
+        400,
+        bad,
+    );
+    plan.case(
+        "rotate-webhook-secret",
+        "a rotation",
+        ours.clone(),
+        200,
+        None,
+    );
+    plan.case(
+        "rotate-webhook-secret",
+        "one that does not exist",
+        |_| {},
+        404,
+        none,
+    );
+    plan.case(
+        "test-webhook-subscription",
+        "a ping",
+        ours.clone(),
+        200,
+        None,
+    );
+    plan.case(
+        "test-webhook-subscription",
+        "one that does not exist",
+        |_| {},
+        404,
+        none,
+    );
+    plan.case(
+        "list-webhook-deliveries",
+        "its log",
+        ours.clone(),
+        200,
+        None,
+    );
+    plan.case(
+        "list-webhook-deliveries",
+        "a page size of zero",
+        |e| {
+            ours(e);
+            set_query(e, "limit", "0")
+        },
+        400,
+        bad,
+    );
+    plan.case(
+        "delete-webhook-subscription",
+        "a deletion",
+        ours.clone(),
+        204,
+        None,
+    );
+    plan.case(
+        "delete-webhook-subscription",
+        "one that does not exist",
+        |_| {},
+        404,
+        none,
+    );
     let mut plan = plan.functions;
     assert_eq!(
         plan.len(),
@@ -387,6 +520,14 @@ async fn every_api_function_answers_real_proxy_events_with_documented_proxy_resp
     }
     let untouched = t.stored(stranger.company, stranger_invoice).await.unwrap();
     assert_eq!(untouched.status.as_str(), "READY_FOR_EXPORT");
+    // The ping reached the receiver, signed with the secret rotated in beside the first one.
+    let pings: Vec<_> = receiver
+        .received()
+        .into_iter()
+        .filter(|r| r.body["type"] == "ping")
+        .collect();
+    assert_eq!(pings.len(), 1, "{pings:?}");
+    assert_eq!(pings[0].signature.matches("v1,").count(), 2);
     assert_no_secret_printed(&t, &[&tenant, &stranger], &printed);
     t.stop().await;
 }
@@ -616,5 +757,75 @@ async fn a_function_whose_dynamodb_hangs_still_starts_and_answers_503() {
         other => fail(other),
     }
     drop(process);
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn in_aws_a_webhook_may_not_point_inside_the_network() {
+    use ledgerdock_shared::config::ENV_WEBHOOK_ALLOW_LOOPBACK;
+    let Some(rie) = runtime_interface_emulator() else {
+        return;
+    };
+    let t = TestStack::start().await;
+    let tenant = t.tenant_all_scopes().await;
+    // As template.yaml sets it in AWS.
+    let function = EmulatedFunction::start_with_env(
+        &rie,
+        &t.stack,
+        "create-webhook-subscription",
+        API_TIMEOUT,
+        &[(ENV_WEBHOOK_ALLOW_LOOPBACK, "false")],
+    )
+    .await;
+    let http = http();
+    let subscribe = |url: &str| {
+        let mut event = api_event("create-webhook-subscription", &tenant);
+        set_body(
+            &mut event,
+            &json!({"url": url, "events": ["invoice.exported"]}).to_string(),
+        );
+        event
+    };
+    for url in [
+        "http://127.0.0.1:8080/hooks",
+        "https://127.0.0.1/hooks",
+        "https://localhost/hooks",
+        "https://[::1]/hooks",
+        "https://10.1.2.3/hooks",
+        "https://192.168.0.10/hooks",
+        "https://172.16.5.4/hooks",
+        "https://100.64.0.1/hooks",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://[fd00:ec2::254]/latest/meta-data/",
+        "https://metadata.google.internal/",
+        "http://erp.example.com/hooks",
+    ] {
+        let event = subscribe(url);
+        let request_id = event["requestContext"]["requestId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let answer = function.invoke(&http, &event).await;
+        let (status, body) = proxy_response("create-webhook-subscription", &answer, &request_id);
+        assert_eq!(status, 400, "{url}: {body}");
+        assert_eq!(body["error"]["details"][0]["field"], "url", "{url}: {body}");
+    }
+    assert_eq!(
+        t.get(&tenant, "/v1/webhook-subscriptions")
+            .call()
+            .await
+            .ok()["items"],
+        json!([]),
+        "nothing was made"
+    );
+    let event = subscribe("https://erp.example.com/hooks/ledgerdock");
+    let request_id = event["requestContext"]["requestId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let answer = function.invoke(&http, &event).await;
+    let (status, body) = proxy_response("create-webhook-subscription", &answer, &request_id);
+    assert_eq!(status, 201, "{body}");
+    assert!(body["secret"].as_str().unwrap().starts_with("whsec_"));
     t.stop().await;
 }

@@ -17,10 +17,28 @@ struct Resources {
     to_reject: InvoiceId,
     job: String,
     supplier: String,
+    /// A webhook subscription (a client's own: see `subscribed`), and where they point.
+    subscription: String,
+    hook_url: String,
+}
+
+/// Subscribes the client holding `token` to `company`'s exports at `url`; the id.
+async fn subscribed(t: &TestStack, token: &str, company: CompanyId, url: &str) -> String {
+    let reply = t
+        .request(Method::POST, token, company, "/v1/webhook-subscriptions")
+        .json(&json!({"url": url, "events": ["invoice.exported"]}))
+        .call()
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    reply.json()["id"].as_str().unwrap().to_string()
 }
 
 /// `prefix` keeps each company's supplier ids distinct.
-async fn resources(t: &TestStack, prefix: &str) -> (Resources, Tenant) {
+async fn resources(
+    t: &TestStack,
+    prefix: &str,
+    receiver: &ledgerdock_tests::receiver::Receiver,
+) -> (Resources, Tenant) {
     let owner = t.tenant_all_scopes().await;
     let to_complete = t
         .publish(
@@ -41,12 +59,16 @@ async fn resources(t: &TestStack, prefix: &str) -> (Resources, Tenant) {
     let job = t.import_json(&owner, &supplier_records(prefix, 2)).await;
     let job = job["jobId"].as_str().unwrap().to_string();
     t.wait_for_job(&owner, &job).await;
+    let hook_url = receiver.url.clone();
+    let subscription = subscribed(t, &owner.token, owner.company, &hook_url).await;
     let resources = Resources {
         company: owner.company,
         to_complete,
         to_reject,
         job,
         supplier: format!("{prefix}00001"),
+        subscription,
+        hook_url,
     };
     (resources, owner)
 }
@@ -71,7 +93,8 @@ fn call(
             .to_string(),
         )
         .replace("{jobId}", &target.job)
-        .replace("{externalId}", &target.supplier);
+        .replace("{externalId}", &target.supplier)
+        .replace("{subscriptionId}", &target.subscription);
     let request = t.request(method, token, header, &path);
     match route.function {
         "get-invoice-download-url" => request.query(&[("format", "PDF")]),
@@ -84,15 +107,20 @@ fn call(
             {"invoiceId": target.to_reject, "reason": "duplicate"}
         ]})),
         "start-import-job" => request.json(&json!({"type": "SUPPLIER_CARDS", "records": []})),
+        "create-webhook-subscription" => request.json(&json!({
+            "url": target.hook_url, "events": ["invoice.exported"]
+        })),
+        "update-webhook-subscription" => request.json(&json!({"enabled": false})),
         _ => request,
     }
 }
 
 fn success(route: &Route) -> u16 {
-    if route.function == "start-import-job" {
-        202
-    } else {
-        200
+    match route.function {
+        "start-import-job" => 202,
+        "create-webhook-subscription" => 201,
+        "delete-webhook-subscription" => 204,
+        _ => 200,
     }
 }
 
@@ -119,8 +147,9 @@ async fn status_and_body(request: reqwest::RequestBuilder) -> (u16, Value) {
 #[tokio::test(flavor = "multi_thread")]
 async fn isolation_matrix_every_route_every_scope() {
     let t = TestStack::start().await;
-    let (a, _) = resources(&t, "A").await;
-    let (b, b_owner) = resources(&t, "B").await;
+    let receiver = ledgerdock_tests::receiver::Receiver::start().await;
+    let (mut a, _) = resources(&t, "A", &receiver).await;
+    let (b, b_owner) = resources(&t, "B", &receiver).await;
     let b_jobs_before = t.count_items(b.company, "IMPORTJOB#").await;
     let b_job_before = t.job(&b_owner, &b.job).await;
 
@@ -132,6 +161,10 @@ async fn isolation_matrix_every_route_every_scope() {
         for route in ROUTES {
             let allowed = scopes.contains(&route.scope);
             let label = format!("{} with {scopes:?}", route.function);
+            if allowed && route.path.contains("{subscriptionId}") {
+                // A subscription is its client's own: this client's, made for this call.
+                a.subscription = subscribed(&t, &token, a.company, &a.hook_url).await;
+            }
 
             // Its own company and resources.
             let (status, body) = status_and_body(call(&t, route, &token, a.company, &a)).await;
@@ -197,8 +230,9 @@ async fn isolation_matrix_every_route_every_scope() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_grant_limits_its_company_even_when_the_token_carries_more() {
     let t = TestStack::start().await;
-    let (a, _) = resources(&t, "A").await;
-    let (b, _) = resources(&t, "B").await;
+    let receiver = ledgerdock_tests::receiver::Receiver::start().await;
+    let (a, _) = resources(&t, "A", &receiver).await;
+    let (b, _) = resources(&t, "B", &receiver).await;
     let admin = t.admin();
     // Read-only at A, write at B: the token carries both scopes (the union of its grants).
     let (credentials, _) = t
@@ -238,8 +272,9 @@ async fn a_grant_limits_its_company_even_when_the_token_carries_more() {
 #[tokio::test(flavor = "multi_thread")]
 async fn revoke_delete_and_rotate_take_effect_at_once() {
     let t = TestStack::start().await;
-    let (a, _) = resources(&t, "A").await;
-    let (b, _) = resources(&t, "B").await;
+    let receiver = ledgerdock_tests::receiver::Receiver::start().await;
+    let (a, _) = resources(&t, "A", &receiver).await;
+    let (b, _) = resources(&t, "B", &receiver).await;
     let admin = t.admin();
     let (credentials, token) = t
         .client_for(&[a.company, b.company], &[Scope::InvoicesRead], 10_000)
@@ -290,7 +325,8 @@ async fn revoke_delete_and_rotate_take_effect_at_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_rate_limit_counts_down_then_answers_429_and_changes_nothing() {
     let t = TestStack::start().await;
-    let (a, _) = resources(&t, "A").await;
+    let receiver = ledgerdock_tests::receiver::Receiver::start().await;
+    let (a, _) = resources(&t, "A", &receiver).await;
     let (credentials, token) = t.client_for(&[a.company], &Scope::ALL, 5).await;
     // The window is a calendar minute: start with enough of it left for six quick calls.
     let second = chrono::Timelike::second(&chrono::Utc::now());

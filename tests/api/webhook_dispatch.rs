@@ -104,7 +104,7 @@ async fn complete(t: &TestStack, tenant: &Tenant, invoice: InvoiceId) -> Change 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_export_reaches_the_companys_subscribed_receiver_signed_and_no_other_company_hears_of_it(
 ) {
-    let t = TestStack::start().await;
+    let t = TestStack::start_with(engine_only()).await;
     let d = dispatcher(&t);
     let (a, b) = (t.tenant_all_scopes().await, t.tenant_all_scopes().await);
     let (ours, theirs, uninterested) = (
@@ -156,7 +156,7 @@ async fn an_export_reaches_the_companys_subscribed_receiver_signed_and_no_other_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_delivery_answered_500_or_not_in_time_is_retried_when_due_until_it_lands() {
-    let t = TestStack::start().await;
+    let t = TestStack::start_with(engine_only()).await;
     let d = dispatcher(&t);
     let a = t.tenant_all_scopes().await;
     let receiver = Receiver::start().await;
@@ -217,7 +217,7 @@ async fn a_delivery_answered_500_or_not_in_time_is_retried_when_due_until_it_lan
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_event_is_lost_when_the_fan_out_is_killed_mid_batch() {
-    let t = TestStack::start().await;
+    let t = TestStack::start_with(engine_only()).await;
     let d = dispatcher(&t);
     let a = t.tenant_all_scopes().await;
     let receiver = Receiver::start().await;
@@ -262,7 +262,7 @@ async fn no_event_is_lost_when_the_fan_out_is_killed_mid_batch() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn while_a_secret_rotates_each_delivery_verifies_with_the_old_secret_and_the_new() {
-    let t = TestStack::start().await;
+    let t = TestStack::start_with(engine_only()).await;
     let d = dispatcher(&t);
     let a = t.tenant_all_scopes().await;
     let receiver = Receiver::start().await;
@@ -294,7 +294,7 @@ async fn while_a_secret_rotates_each_delivery_verifies_with_the_old_secret_and_t
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_subscription_failing_for_three_days_is_disabled_with_a_last_entry_saying_why() {
-    let t = TestStack::start().await;
+    let t = TestStack::start_with(engine_only()).await;
     let d = dispatcher(&t);
     let a = t.tenant_all_scopes().await;
     let receiver = Receiver::start().await;
@@ -346,4 +346,12 @@ async fn a_subscription_failing_for_three_days_is_disabled_with_a_last_entry_say
         .await
         .unwrap();
     assert_eq!(receiver.received().len(), attempts_before);
+}
+
+/// A stack that leaves webhooks to the test: no stream reader, no scheduled dispatch.
+fn engine_only() -> ledgerdock_infra::dev::DevOptions {
+    ledgerdock_infra::dev::DevOptions {
+        deliver_webhooks: false,
+        ..options()
+    }
 }

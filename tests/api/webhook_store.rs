@@ -47,7 +47,7 @@ fn delivery(subscription: &Subscription, event_id: &str, next: &str) -> Delivery
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_holds_at_most_ten_subscriptions_per_company_and_a_delete_frees_a_place() {
-    let t = TestStack::start().await;
+    let t = TestStack::start_with(engine_only()).await;
     let store = store(&t);
     let company = CompanyId::new_random();
     let secret = SigningSecret::generate().unwrap();
@@ -93,7 +93,7 @@ async fn a_client_holds_at_most_ten_subscriptions_per_company_and_a_delete_frees
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rotated_secret_signs_beside_the_new_one_for_a_day_and_a_change_never_revives_a_deleted_subscription(
 ) {
-    let t = TestStack::start().await;
+    let t = TestStack::start_with(engine_only()).await;
     let store = store(&t);
     let company = CompanyId::new_random();
     let s = subscription(company, "client-a", "2026-11-22T10:00:00Z");
@@ -128,7 +128,7 @@ async fn a_rotated_secret_signs_beside_the_new_one_for_a_day_and_a_change_never_
 #[tokio::test(flavor = "multi_thread")]
 async fn a_delivery_is_written_once_is_due_in_time_order_and_only_one_dispatcher_records_an_attempt(
 ) {
-    let t = TestStack::start().await;
+    let t = TestStack::start_with(engine_only()).await;
     let store = store(&t);
     let s = subscription(CompanyId::new_random(), "client-a", "2026-11-22T10:00:00Z");
     let later = delivery(&s, "evt_later", "2026-11-22T10:05:00Z");
@@ -205,4 +205,12 @@ async fn a_delivery_is_written_once_is_due_in_time_order_and_only_one_dispatcher
             .is_empty(),
         "another company's key reaches nothing"
     );
+}
+
+/// A stack that leaves webhooks to the test: no stream reader, no scheduled dispatch.
+fn engine_only() -> ledgerdock_infra::dev::DevOptions {
+    ledgerdock_infra::dev::DevOptions {
+        deliver_webhooks: false,
+        ..options()
+    }
 }

@@ -159,7 +159,43 @@ async fn main() {
                 set_path_param(e, "externalId", "CS-00001")
             }),
         ),
+        // The events as generated: a subscription id that does not exist (a 404 after the
+        // same init), except the first create, which makes one.
+        (
+            "create-webhook-subscription",
+            with("create-webhook-subscription", &|_| {}),
+        ),
+        (
+            "list-webhook-subscriptions",
+            with("list-webhook-subscriptions", &|_| {}),
+        ),
+        (
+            "get-webhook-subscription",
+            with("get-webhook-subscription", &|_| {}),
+        ),
+        (
+            "update-webhook-subscription",
+            with("update-webhook-subscription", &|_| {}),
+        ),
+        (
+            "delete-webhook-subscription",
+            with("delete-webhook-subscription", &|_| {}),
+        ),
+        (
+            "rotate-webhook-secret",
+            with("rotate-webhook-secret", &|_| {}),
+        ),
+        (
+            "test-webhook-subscription",
+            with("test-webhook-subscription", &|_| {}),
+        ),
+        (
+            "list-webhook-deliveries",
+            with("list-webhook-deliveries", &|_| {}),
+        ),
         ("sweep-import-jobs", event("sweep-import-jobs")),
+        ("webhook-fanout", event("webhook-fanout")),
+        ("dispatch-webhooks", event("dispatch-webhooks")),
         ("process-import-job", event("process-import-job")),
         ("publish-invoice", event("publish-invoice")),
     ];

@@ -93,6 +93,17 @@ impl EmulatedFunction {
         function: &str,
         timeout: Duration,
     ) -> EmulatedFunction {
+        Self::start_with_env(rie, stack, function, timeout, &[]).await
+    }
+
+    /// [`Self::start`] with some of the stack's variables set otherwise (`overrides`).
+    pub async fn start_with_env(
+        rie: &Path,
+        stack: &DevStack,
+        function: &str,
+        timeout: Duration,
+        overrides: &[(&str, &str)],
+    ) -> EmulatedFunction {
         let binary = function_binaries().join(function);
         assert!(binary.is_file(), "{} was not built", binary.display());
         let port = free_port();
@@ -106,7 +117,8 @@ impl EmulatedFunction {
             .arg(&binary)
             .env_clear()
             .envs(stack.function_environment())
-            .envs(lambda_environment(function, timeout));
+            .envs(lambda_environment(function, timeout))
+            .envs(overrides.iter().copied());
         let running = EmulatedFunction {
             process: Background::spawn(command, log, "the emulator"),
             invoke_url: format!(

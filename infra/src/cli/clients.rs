@@ -95,10 +95,8 @@ fn parse_scopes(raw: &str) -> Result<ScopeList, String> {
         .filter(|s| !s.is_empty())
         .map(|s| {
             Scope::parse(s).ok_or_else(|| {
-                {
-                    let names: Vec<_> = Scope::ALL.iter().map(Scope::name).collect();
-                    format!("{s:?} is not a scope; use {}", names.join(", "))
-                }
+                let names: Vec<_> = Scope::ALL.iter().map(Scope::name).collect();
+                format!("{s:?} is not a scope; use {}", names.join(", "))
             })
         })
         .collect::<Result<Vec<_>, _>>()

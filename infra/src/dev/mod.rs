@@ -10,6 +10,7 @@ pub mod openapi;
 pub mod router;
 pub mod samples;
 pub mod seed;
+pub mod webhooks;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -65,6 +66,13 @@ pub struct DevOptions {
     pub import_lease: Duration,
     /// How often the import-job sweep runs (the template schedules it every five minutes).
     pub sweep_interval: Duration,
+    /// Deliver webhooks: capture the changes of news items in front of DynamoDB and hand them
+    /// to the fan-out, and run the dispatcher every `webhook_dispatch_interval`, as the two
+    /// webhook functions run in AWS (see [`webhooks`]). Tests that drive the fan-out
+    /// themselves turn it off.
+    pub deliver_webhooks: bool,
+    /// How often the webhook dispatcher runs (the template schedules it every minute).
+    pub webhook_dispatch_interval: Duration,
     /// Run the import worker when an import file lands, as S3's notification does in AWS.
     /// Tests turn it off to deliver the events themselves (see [`DevStack::delivering_imports`]).
     pub process_imports: bool,
@@ -91,6 +99,8 @@ impl Default for DevOptions {
             import_processing_deadline: DEFAULT_IMPORT_PROCESSING_DEADLINE,
             import_lease: DEFAULT_IMPORT_LEASE,
             sweep_interval: Duration::from_secs(10),
+            deliver_webhooks: true,
+            webhook_dispatch_interval: Duration::from_secs(10),
             process_imports: true,
             verbose: false,
         }
@@ -264,11 +274,18 @@ impl DevStack {
         let (api_listener, api_addr) = engines::bind(options.host, options.port, "API").await?;
         let (s3_listener, s3_addr) =
             engines::bind(options.host, options.s3_port, "S3 engine").await?;
-        let dynamodb_url = match &options.external_dynamodb {
+        // With webhooks on, the stack's DynamoDB URL is the change capture in front of the
+        // engine (see `webhooks`), and the engine itself listens on a port of its own.
+        let engine_port = if options.deliver_webhooks {
+            0
+        } else {
+            options.dynamodb_port
+        };
+        let engine_url = match &options.external_dynamodb {
             Some(url) => url.clone(),
             None => {
                 let (listener, addr) =
-                    engines::bind(options.host, options.dynamodb_port, "DynamoDB engine").await?;
+                    engines::bind(options.host, engine_port, "DynamoDB engine").await?;
                 let db_file = (!options.in_memory).then(|| data_dir.join("dynamodb.sqlite"));
                 tasks.push(
                     engines::start_dynamodb(listener, db_file.as_deref(), shutdown_rx.clone())
@@ -276,6 +293,22 @@ impl DevStack {
                 );
                 format!("http://{addr}")
             }
+        };
+        let (captured_tx, captured_rx) = tokio::sync::mpsc::unbounded_channel();
+        let dynamodb_url = if options.deliver_webhooks {
+            let (listener, addr) =
+                engines::bind(options.host, options.dynamodb_port, "DynamoDB engine").await?;
+            let (engine, _) = local_clients(&engine_url, "http://127.0.0.1:1");
+            tasks.push(webhooks::start_change_capture(
+                listener,
+                engine_url,
+                engine,
+                captured_tx,
+                shutdown_rx.clone(),
+            ));
+            format!("http://{addr}")
+        } else {
+            engine_url
         };
         let (created_tx, created_rx) = tokio::sync::mpsc::unbounded_channel();
         let hook = engines::ObjectCreatedHook {
@@ -346,6 +379,19 @@ impl DevStack {
             options.sweep_interval,
             shutdown_rx.clone(),
         ));
+
+        if options.deliver_webhooks {
+            tasks.push(webhooks::fan_out_captured(
+                app.clone(),
+                captured_rx,
+                shutdown_rx.clone(),
+            ));
+            tasks.push(webhooks::dispatch_periodically(
+                app.clone(),
+                options.webhook_dispatch_interval,
+                shutdown_rx.clone(),
+            ));
+        }
 
         let router = router::router(api.clone());
         let mut api_shutdown = shutdown_rx.clone();

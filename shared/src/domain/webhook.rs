@@ -482,14 +482,18 @@ mod tests {
         let patch: SubscriptionPatchRequest =
             serde_json::from_value(serde_json::json!({"enabled": true, "description": null}))
                 .unwrap();
-        let after = patch.parse(UrlPolicy::Public).unwrap().apply(before.clone(), now);
+        let after = patch
+            .parse(UrlPolicy::Public)
+            .unwrap()
+            .apply(before.clone(), now);
         assert!(after.enabled);
         assert_eq!(after.description, None);
         assert_eq!(after.failing_since, None);
         assert_eq!(after.disabled_reason, None);
         assert_eq!((after.url, after.events), (before.url, before.events));
 
-        let empty: SubscriptionPatchRequest = serde_json::from_value(serde_json::json!({})).unwrap();
+        let empty: SubscriptionPatchRequest =
+            serde_json::from_value(serde_json::json!({})).unwrap();
         assert!(empty.parse(UrlPolicy::Public).is_err());
         let kept: SubscriptionPatchRequest =
             serde_json::from_value(serde_json::json!({"enabled": false})).unwrap();

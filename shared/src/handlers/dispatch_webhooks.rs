@@ -12,6 +12,10 @@ pub async fn handle(state: &AppState) -> Result<Dispatched, ApiError> {
     let sender = Sender::shared(state.config.webhook_urls)?;
     let dispatcher = Dispatcher::new(state.webhooks.clone(), sender.clone());
     let run = dispatcher.dispatch_due(Timestamp::now()).await?;
-    tracing::info!(?run, "webhook dispatch done");
+    if run == Dispatched::default() {
+        tracing::debug!("webhook dispatch: nothing to do");
+    } else {
+        tracing::info!(?run, "webhook dispatch done");
+    }
     Ok(run)
 }

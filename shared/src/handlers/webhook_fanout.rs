@@ -16,6 +16,10 @@ pub async fn handle(state: &AppState, event: StreamEvent) -> Result<Dispatched, 
     let run = dispatcher
         .fan_out(&event.changes(), Timestamp::now())
         .await?;
-    tracing::info!(?run, "webhook fan-out done");
+    if run == Dispatched::default() {
+        tracing::debug!("webhook fan-out: nothing to do");
+    } else {
+        tracing::info!(?run, "webhook fan-out done");
+    }
     Ok(run)
 }

@@ -450,7 +450,8 @@ impl WebhookStore {
     }
 
     /// One page of a subscription's delivery log, newest first, after `after` (a position
-    /// from the previous page).
+    /// from the previous page). One more is read than asked for, so a page says there is
+    /// more exactly when there is.
     pub async fn deliveries(
         &self,
         company: CompanyId,
@@ -467,18 +468,22 @@ impl WebhookStore {
             .expression_attribute_values(":pk", s(&pk))
             .expression_attribute_values(":prefix", s("DELIVERY#"))
             .scan_index_forward(false)
-            .limit(limit);
+            .limit(limit.saturating_add(1));
         if let Some(after) = after {
             query = query.set_exclusive_start_key(Some(key(pk.clone(), after.to_string())));
         }
         let out = query.send().await.map_err(|e| dynamo_error("Query", e))?;
-        let last_position = out
-            .last_evaluated_key
-            .as_ref()
-            .and_then(|k| k.get(SK)?.as_s().ok().cloned());
-        let deliveries = out
-            .items
-            .unwrap_or_default()
+        let mut items = out.items.unwrap_or_default();
+        let wanted = usize::try_from(limit).unwrap_or(0);
+        let last_position = if items.len() > wanted {
+            items.truncate(wanted);
+            items
+                .last()
+                .and_then(|item| item.get(SK)?.as_s().ok().cloned())
+        } else {
+            None
+        };
+        let deliveries = items
             .into_iter()
             .map(|item| serde_dynamo::from_item(item).map_err(ApiError::internal))
             .collect::<Result<Vec<_>, _>>()?;

@@ -48,14 +48,14 @@ pub struct StreamEvent {
     pub records: Vec<StreamRecord>,
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize)]
 pub struct StreamRecord {
     #[serde(rename = "eventID")]
     pub event_id: String,
     pub dynamodb: StreamChange,
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize)]
 pub struct StreamChange {
     /// Seconds since the epoch (AWS sends a number, at times with a fraction).
     #[serde(rename = "ApproximateCreationDateTime", default)]

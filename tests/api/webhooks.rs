@@ -1,0 +1,389 @@
+//! Webhooks through the API, end to end: subscriptions made and managed over HTTP, the dev
+//! stack reading the table's stream into the fan-out and running the dispatcher, exactly as the
+//! two functions run in AWS, and a real receiver that verifies every signature.
+
+use std::time::Duration;
+
+use ledgerdock_shared::domain::webhook_signing::SigningSecret;
+use ledgerdock_shared::domain::Scope;
+use ledgerdock_tests::receiver::Receiver;
+use ledgerdock_tests::*;
+use serde_json::{json, Value};
+
+const SUBSCRIPTIONS: &str = "/v1/webhook-subscriptions";
+/// Long enough for the stream reader and one attempt on a loaded CI machine.
+const DELIVERED_WITHIN: Duration = Duration::from_secs(20);
+
+fn request(
+    t: &TestStack,
+    tenant: &Tenant,
+    method: reqwest::Method,
+    path: &str,
+) -> reqwest::RequestBuilder {
+    t.http
+        .request(method, t.url(path))
+        .bearer_auth(&tenant.token)
+        .header("Lightyear-Company-ID", tenant.company.to_string())
+}
+
+/// `POST /v1/webhook-subscriptions`; the receiver is told the secret the answer shows.
+async fn subscribe(t: &TestStack, tenant: &Tenant, receiver: &Receiver, events: &[&str]) -> Value {
+    let created = t
+        .post_json(
+            tenant,
+            SUBSCRIPTIONS,
+            &json!({"url": receiver.url, "events": events, "description": "ERP confirmations"}),
+        )
+        .call()
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let body = created.json();
+    let id = body["id"].as_str().unwrap();
+    assert_eq!(
+        created.headers["location"].to_str().unwrap(),
+        format!("{SUBSCRIPTIONS}/{id}")
+    );
+    receiver.trust(SigningSecret::parse(body["secret"].as_str().unwrap()).unwrap());
+    body
+}
+
+async fn deliveries(t: &TestStack, tenant: &Tenant, id: &str) -> Vec<Value> {
+    t.get(tenant, &format!("{SUBSCRIPTIONS}/{id}/deliveries"))
+        .call()
+        .await
+        .ok()["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscribed_receiver_hears_a_signed_invoice_exported_for_each_invoice_of_a_bulk_complete()
+{
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let receiver = Receiver::start().await;
+    let subscription = subscribe(&t, &a, &receiver, &["invoice.exported"]).await;
+    let id = subscription["id"].as_str().unwrap();
+    let invoices = t.publish_many(a.company, 2).await;
+
+    let items: Vec<Value> = invoices
+        .iter()
+        .map(|i| json!({"invoiceId": i, "externalId": format!("ERP-{i}")}))
+        .collect();
+    let bulk = t
+        .post_json(&a, "/v1/invoices/complete", &json!({ "items": items }))
+        .call()
+        .await
+        .ok();
+    assert_eq!(bulk["succeeded"], 2);
+
+    let received = receiver.wait_for(2, DELIVERED_WITHIN).await;
+    assert_eq!(received.len(), 2, "{received:?}");
+    let mut told: Vec<String> = received
+        .iter()
+        .map(|r| {
+            assert_eq!(
+                r.verified_by,
+                [0],
+                "signed with the secret shown at creation"
+            );
+            assert_eq!(r.body["type"], "invoice.exported");
+            assert_eq!(r.body["companyId"], a.company.to_string());
+            assert_eq!(r.body["id"], r.webhook_id, "the event id is the webhook-id");
+            assert_eq!(r.body["data"]["status"], "EXPORTED");
+            r.body["data"]["invoiceId"].as_str().unwrap().to_string()
+        })
+        .collect();
+    told.sort();
+    let mut expected: Vec<String> = invoices.iter().map(|i| i.to_string()).collect();
+    expected.sort();
+    assert_eq!(told, expected);
+
+    // The log says so: delivered at the first attempt, with the receiver's status code.
+    let log = deliveries(&t, &a, id).await;
+    assert_eq!(log.len(), 2, "{log:?}");
+    for delivery in &log {
+        assert_eq!(delivery["status"], "DELIVERED", "{delivery}");
+        assert_eq!(delivery["eventType"], "invoice.exported");
+        assert_eq!(delivery["attempts"][0]["attempt"], 1);
+        assert_eq!(delivery["attempts"][0]["statusCode"], 200);
+        assert!(delivery["attempts"][0]["latencyMs"].is_u64());
+        assert_eq!(delivery["nextAttemptAt"], Value::Null);
+        assert_eq!(delivery["payload"]["type"], "invoice.exported");
+    }
+
+    // Completing again changes nothing, and tells nothing.
+    t.complete(
+        &a,
+        invoices[0],
+        &json!({"externalId": format!("ERP-{}", invoices[0])}),
+    )
+    .await
+    .ok();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(receiver.received().len(), 2);
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscription_is_its_clients_own_its_secret_is_shown_once_and_a_disabled_one_hears_nothing(
+) {
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let receiver = Receiver::start().await;
+    let made = subscribe(&t, &a, &receiver, &["invoice.exported", "invoice.rejected"]).await;
+    let id = made["id"].as_str().unwrap();
+    let one = format!("{SUBSCRIPTIONS}/{id}");
+
+    let shown = t.get(&a, &one).call().await.ok();
+    assert_eq!(shown["url"], receiver.url);
+    assert_eq!(
+        shown["events"],
+        json!(["invoice.exported", "invoice.rejected"])
+    );
+    assert_eq!(shown["enabled"], true);
+    assert_eq!(shown["clientId"], a.client_id);
+    assert!(shown.get("secret").is_none() && shown.get("secrets").is_none());
+    let listed = t.get(&a, SUBSCRIPTIONS).call().await.ok();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    assert!(!listed.to_string().contains("whsec_"), "{listed}");
+
+    // Another client of another company, and the same id under it: not found, unchanged.
+    let b = t.tenant_all_scopes().await;
+    t.get(&b, &one).call().await.error(404, "NOT_FOUND");
+    request(&t, &b, reqwest::Method::DELETE, &one)
+        .call()
+        .await
+        .error(404, "NOT_FOUND");
+    assert_eq!(
+        t.get(&b, SUBSCRIPTIONS).call().await.ok()["items"],
+        json!([])
+    );
+    // A client without the scope is refused before anything is read.
+    let reader = t.tenant(&[Scope::InvoicesRead, Scope::InvoicesWrite]).await;
+    t.get(&reader, SUBSCRIPTIONS)
+        .call()
+        .await
+        .error(403, "FORBIDDEN");
+
+    // Disabled: a rejection is not delivered.
+    let patched = request(&t, &a, reqwest::Method::PATCH, &one)
+        .json(&json!({"enabled": false, "description": null}))
+        .call()
+        .await
+        .ok();
+    assert_eq!(patched["enabled"], false);
+    assert!(patched.get("description").is_none());
+    assert_eq!(
+        patched["events"], shown["events"],
+        "what was not sent is kept"
+    );
+    let invoice = t.publish_many(a.company, 1).await[0];
+    t.reject(&a, invoice, &json!({"reason": "No purchase order"}))
+        .await
+        .ok();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(receiver.received().is_empty());
+    assert!(deliveries(&t, &a, id).await.is_empty());
+
+    // Deleted: gone for good, and its place under the limit is free again.
+    let deleted = request(&t, &a, reqwest::Method::DELETE, &one).call().await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+    t.get(&a, &one).call().await.error(404, "NOT_FOUND");
+    t.get(&a, &format!("{one}/deliveries"))
+        .call()
+        .await
+        .error(404, "NOT_FOUND");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_subscriptions_are_refused_naming_the_field_and_change_nothing() {
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let receiver = Receiver::start().await;
+    for (body, field) in [
+        (
+            json!({"url": "http://10.0.0.7/hook", "events": ["invoice.exported"]}),
+            "url",
+        ),
+        (
+            json!({"url": "http://169.254.169.254/latest/meta-data", "events": ["invoice.exported"]}),
+            "url",
+        ),
+        (
+            json!({"url": "ftp://erp.example.com/x", "events": ["invoice.exported"]}),
+            "url",
+        ),
+        (json!({"url": receiver.url, "events": []}), "events"),
+        (
+            json!({"url": receiver.url, "events": ["invoice.paid"]}),
+            "events[0]",
+        ),
+        (
+            json!({"url": receiver.url, "events": ["invoice.exported", "invoice.exported"]}),
+            "events[1]",
+        ),
+        (
+            json!({"url": receiver.url, "events": ["invoice.exported"], "description": "x".repeat(501)}),
+            "description",
+        ),
+        (
+            json!({"url": receiver.url, "events": ["invoice.exported"], "secret": "mine"}),
+            "secret",
+        ),
+        (json!({"events": ["invoice.exported"]}), "url"),
+    ] {
+        t.post_json(&a, SUBSCRIPTIONS, &body)
+            .call()
+            .await
+            .invalid(field);
+    }
+    assert_eq!(
+        t.get(&a, SUBSCRIPTIONS).call().await.ok()["items"],
+        json!([])
+    );
+
+    let made = subscribe(&t, &a, &receiver, &["invoice.exported"]).await;
+    let one = format!("{SUBSCRIPTIONS}/{}", made["id"].as_str().unwrap());
+    for (body, field) in [
+        (json!({}), "body"),
+        (json!({"events": []}), "events"),
+        (json!({"url": "https://192.168.1.10/hook"}), "url"),
+        (json!({"enabled": "yes"}), "enabled"),
+    ] {
+        request(&t, &a, reqwest::Method::PATCH, &one)
+            .json(&body)
+            .call()
+            .await
+            .invalid(field);
+    }
+    assert_eq!(t.get(&a, &one).call().await.ok()["url"], receiver.url);
+    t.get(&a, &format!("{SUBSCRIPTIONS}/not-a-uuid"))
+        .call()
+        .await
+        .invalid("subscriptionId");
+    t.get(&a, &format!("{one}/deliveries?limit=0"))
+        .call()
+        .await
+        .invalid("limit");
+    t.get(&a, &format!("{one}/deliveries?continuationKey=forged"))
+        .call()
+        .await
+        .error(400, "INVALID_CONTINUATION_KEY");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_holds_at_most_ten_subscriptions_per_company() {
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let receiver = Receiver::start().await;
+    let mut ids = Vec::new();
+    for _ in 0..10 {
+        ids.push(subscribe(&t, &a, &receiver, &["invoice.exported"]).await["id"].clone());
+    }
+    let body = json!({"url": receiver.url, "events": ["invoice.exported"]});
+    t.post_json(&a, SUBSCRIPTIONS, &body)
+        .call()
+        .await
+        .error(409, "LIMIT_REACHED");
+    assert_eq!(
+        t.get(&a, SUBSCRIPTIONS).call().await.ok()["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        10
+    );
+    let first = format!("{SUBSCRIPTIONS}/{}", ids[0].as_str().unwrap());
+    assert_eq!(
+        request(&t, &a, reqwest::Method::DELETE, &first)
+            .call()
+            .await
+            .status,
+        204
+    );
+    let again = t.post_json(&a, SUBSCRIPTIONS, &body).call().await;
+    assert_eq!(again.status, 201, "{}", again.text);
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_test_ping_is_signed_answered_and_logged_and_after_rotation_both_secrets_sign_it() {
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let receiver = Receiver::start().await;
+    let made = subscribe(&t, &a, &receiver, &["import_job.finished"]).await;
+    let one = format!("{SUBSCRIPTIONS}/{}", made["id"].as_str().unwrap());
+
+    let ping = t
+        .post_json(&a, &format!("{one}/test"), &json!({}))
+        .call()
+        .await
+        .ok();
+    assert_eq!(ping["delivered"], true, "{ping}");
+    assert_eq!(ping["statusCode"], 200);
+    let received = receiver.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].body["type"], "ping");
+    assert_eq!(received[0].webhook_id, ping["eventId"].as_str().unwrap());
+    assert_eq!(received[0].verified_by, [0]);
+
+    // Rotated: the new secret is shown once, and both sign for the next 24 hours.
+    let rotated = t
+        .post_json(&a, &format!("{one}/rotate-secret"), &json!({}))
+        .call()
+        .await
+        .ok();
+    let new_secret = rotated["secret"].as_str().unwrap();
+    assert_ne!(new_secret, made["secret"].as_str().unwrap());
+    assert!(rotated["previousSecretsRetireAt"].is_string(), "{rotated}");
+    receiver.trust(SigningSecret::parse(new_secret).unwrap());
+    t.post_json(&a, &format!("{one}/test"), &json!({}))
+        .call()
+        .await
+        .ok();
+    let after = receiver.received();
+    assert_eq!(after.len(), 2);
+    assert_eq!(
+        after[1].verified_by,
+        [0, 1],
+        "old and new secret both verify"
+    );
+
+    // A receiver that answers 500 is not delivered to; the test says so, as does the log.
+    receiver.answer(500);
+    let failed = t
+        .post_json(&a, &format!("{one}/test"), &json!({}))
+        .call()
+        .await
+        .ok();
+    assert_eq!(failed["delivered"], false);
+    assert_eq!(failed["statusCode"], 500);
+
+    // The log, newest first, one entry per page with a continuation key.
+    let page = t
+        .get(&a, &format!("{one}/deliveries?limit=2"))
+        .call()
+        .await
+        .ok();
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["status"], "FAILED");
+    assert_eq!(items[0]["attempts"][0]["statusCode"], 500);
+    assert_eq!(items[1]["status"], "DELIVERED");
+    let key = page["continuationKey"].as_str().unwrap();
+    let rest = t
+        .get(
+            &a,
+            &format!("{one}/deliveries?limit=2&continuationKey={key}"),
+        )
+        .call()
+        .await
+        .ok();
+    let rest = rest["items"].as_array().unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0]["eventId"], ping["eventId"]);
+    t.stop().await;
+}
