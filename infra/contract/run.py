@@ -97,10 +97,22 @@ def main():
             time.sleep(0.25)
         assert job["status"] == "FINISHED", job
 
+        # A webhook subscription with two entries in its delivery log (pings to a closed port,
+        # logged as failed), so its log has a second page.
+        status, subscription = call("POST", f"{base}/v1/webhook-subscriptions", headers,
+                                    {"url": f"http://127.0.0.1:{free_port()}/hooks",
+                                     "events": ["invoice.exported"]})
+        assert status == 201, subscription
+        hooks = f"/v1/webhook-subscriptions/{subscription['id']}"
+        for _ in range(2):
+            status, ping = call("POST", f"{base}{hooks}/test", headers, {})
+            assert status == 200 and not ping["delivered"], ping
+
         # A continuation key is signed by the server; none can be generated. Real ones, then.
         keys = {}
         for operation, path in (("listExportableInvoices", "/v1/invoices/exportable"),
-                                ("listSuppliers", "/v1/suppliers")):
+                                ("listSuppliers", "/v1/suppliers"),
+                                ("listWebhookDeliveries", f"{hooks}/deliveries")):
             status, page = call("GET", f"{base}{path}?limit=1", headers)
             assert status == 200 and page["continuationKey"], page
             keys[operation] = page["continuationKey"]

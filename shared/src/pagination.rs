@@ -309,6 +309,17 @@ impl ContinuationKeys {
 }
 
 impl ContinuationKeys {
+    /// The `continuationKey` of a page: `next`, the position after its last item, sealed for
+    /// `company`; null when the list is done.
+    pub fn seal_next(
+        &self,
+        company: CompanyId,
+        next: Option<String>,
+    ) -> Result<Option<String>, ApiError> {
+        next.map(|position| self.seal(company, &position))
+            .transpose()
+    }
+
     /// The position in the request's `continuationKey`, if any. A correctly signed key always
     /// carries a valid position; `valid` checks it anyway before it reaches a query (and keeps
     /// one list's key from being used on another).

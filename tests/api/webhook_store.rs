@@ -188,7 +188,7 @@ async fn a_delivery_is_written_once_is_due_in_time_order_and_only_one_dispatcher
     let log = store.deliveries(s.company_id, s.id, 1, None).await.unwrap();
     assert_eq!(log.deliveries.len(), 1);
     let rest = store
-        .deliveries(s.company_id, s.id, 10, log.last_position.as_deref())
+        .deliveries(s.company_id, s.id, 10, log.next_position.as_deref())
         .await
         .unwrap();
     let mut all: Vec<Delivery> = log.deliveries;

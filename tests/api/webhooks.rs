@@ -252,6 +252,7 @@ async fn bad_subscriptions_are_refused_naming_the_field_and_change_nothing() {
         (json!({"events": []}), "events"),
         (json!({"url": "https://192.168.1.10/hook"}), "url"),
         (json!({"enabled": "yes"}), "enabled"),
+        (json!({"events": null}), "events"),
     ] {
         request(&t, &a, reqwest::Method::PATCH, &one)
             .json(&body)

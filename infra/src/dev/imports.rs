@@ -78,14 +78,11 @@ pub fn dispatch_object_events(
 pub fn sweep_periodically(
     app: Arc<AppState>,
     interval: Duration,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
-                _ = shutdown.wait_for(|stop| *stop) => break,
-            }
+    super::every(interval, shutdown, move || {
+        let app = app.clone();
+        async move {
             match sweep::sweep(&app, Timestamp::now()).await {
                 Ok(swept) if swept == sweep::Swept::default() => {}
                 Ok(swept) => tracing::info!(?swept, "sweep settled overdue import jobs"),

@@ -203,6 +203,27 @@ pub fn local_clients(
     (dynamodb, s3)
 }
 
+/// Runs `tick` every `interval` until `shutdown` flips, as a schedule runs a function in AWS.
+pub fn every<F, Fut>(
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+    tick: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = shutdown.wait_for(|stop| *stop) => break,
+            }
+            tick().await;
+        }
+    })
+}
+
 /// Writes a file only its owner may read (0600): keys.json holds the token signing key and
 /// the continuation secret, demo.json a client secret. An existing file is narrowed too.
 pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -335,14 +335,11 @@ pub fn fan_out_captured(
 pub fn dispatch_periodically(
     app: Arc<AppState>,
     interval: Duration,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
-                _ = shutdown.wait_for(|stop| *stop) => break,
-            }
+    super::every(interval, shutdown, move || {
+        let app = app.clone();
+        async move {
             if let Err(e) = dispatch_webhooks::handle(&app).await {
                 tracing::warn!(error = ?e, "webhook dispatch failed");
             }

@@ -345,19 +345,26 @@ fn parse_description(raw: Option<String>) -> Result<Option<String>, FieldError> 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SubscriptionPatchRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub url: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub events: Option<Vec<String>>,
     #[serde(default, deserialize_with = "present")]
     pub description: Option<Option<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub enabled: Option<bool>,
 }
 
 /// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
+}
+
+/// A field that may be left out but, when sent, may not be `null` (there is no "no URL").
+fn not_null<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 /// A checked change to a subscription.
@@ -498,6 +505,12 @@ mod tests {
         let kept: SubscriptionPatchRequest =
             serde_json::from_value(serde_json::json!({"enabled": false})).unwrap();
         assert_eq!(kept.description, None, "a field left out is not a null");
+        for field in ["url", "events", "enabled"] {
+            let null = serde_json::from_value::<SubscriptionPatchRequest>(
+                serde_json::json!({ field: null }),
+            );
+            assert!(null.is_err(), "{field}: null is refused, not ignored");
+        }
     }
 
     #[test]

@@ -41,10 +41,9 @@ async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<
         .invoices
         .list_exportable(tenant.company, after.as_deref(), limit)
         .await?;
-    let continuation_key = page
-        .next_position
-        .map(|p| state.continuation.seal(tenant.company, &p))
-        .transpose()?;
+    let continuation_key = state
+        .continuation
+        .seal_next(tenant.company, page.next_position)?;
     edge::ok(&Page {
         items: page.invoice_ids,
         continuation_key,

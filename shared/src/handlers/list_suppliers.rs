@@ -28,10 +28,9 @@ async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<
         .await?;
     let page = state.suppliers.list(tenant.company, after, limit).await?;
     let items: Vec<_> = page.suppliers.iter().map(|s| s.view()).collect();
-    let continuation_key = page
-        .next_position
-        .map(|p| state.continuation.seal(tenant.company, &p))
-        .transpose()?;
+    let continuation_key = state
+        .continuation
+        .seal_next(tenant.company, page.next_position)?;
     edge::ok(&serde_json::json!({
         "items": items,
         "continuationKey": continuation_key,

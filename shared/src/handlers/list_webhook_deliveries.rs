@@ -39,10 +39,9 @@ async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<
         )
         .await?;
     let items: Vec<_> = page.deliveries.iter().map(view).collect();
-    let continuation_key = page
-        .last_position
-        .map(|p| state.continuation.seal(tenant.company, &p))
-        .transpose()?;
+    let continuation_key = state
+        .continuation
+        .seal_next(tenant.company, page.next_position)?;
     edge::ok(&serde_json::json!({
         "items": items,
         "continuationKey": continuation_key,

@@ -141,8 +141,8 @@ pub enum CreateRefused {
 #[derive(Debug, Clone)]
 pub struct DeliveryPage {
     pub deliveries: Vec<Delivery>,
-    /// The sort key of the last delivery returned, when more may follow.
-    pub last_position: Option<String>,
+    /// The sort key of the last delivery returned, exactly when more follow.
+    pub next_position: Option<String>,
 }
 
 #[derive(Clone)]
@@ -475,7 +475,7 @@ impl WebhookStore {
         let out = query.send().await.map_err(|e| dynamo_error("Query", e))?;
         let mut items = out.items.unwrap_or_default();
         let wanted = usize::try_from(limit).unwrap_or(0);
-        let last_position = if items.len() > wanted {
+        let next_position = if items.len() > wanted {
             items.truncate(wanted);
             items
                 .last()
@@ -489,7 +489,7 @@ impl WebhookStore {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(DeliveryPage {
             deliveries,
-            last_position,
+            next_position,
         })
     }
 }
