@@ -97,7 +97,7 @@ async fn main() {
         Some(dir) => workspace.join(dir),
         None => target.join(&args.profile),
     };
-    let t = TestStack::start().await;
+    let t = TestStack::start_with(bench_options()).await;
     // A client whose rate limit never bites: a 429 would time a cheaper path.
     let tenant = t.unlimited_tenant().await;
     let ids = t.publish_many(tenant.company, 4).await;

@@ -37,7 +37,7 @@ async fn main() {
     let t = TestStack::start_with(DevOptions {
         in_memory,
         data_dir: scratch.path().to_path_buf(),
-        ..options()
+        ..bench_options()
     })
     .await;
     let tenant = t.tenant_all_scopes().await;

@@ -142,7 +142,7 @@ async fn main() {
     let out = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .join(&args.out);
-    let t = Arc::new(TestStack::start().await);
+    let t = Arc::new(TestStack::start_with(bench_options()).await);
 
     // 1. Latency vs backlog, in one company.
     let deep = t.unlimited_tenant().await;

@@ -121,7 +121,7 @@ async fn main() {
         return;
     }
     let binaries = workspace.join("target").join(&profile);
-    let t = TestStack::start().await;
+    let t = TestStack::start_with(bench_options()).await;
     let tenant = t.unlimited_tenant().await;
     let company = tenant.company;
     // A page of 100 ids, and an invoice of 50 lines (the demo's largest).

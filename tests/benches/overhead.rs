@@ -48,7 +48,7 @@ fn ms(d: Duration) -> f64 {
 async fn main() {
     let (requests, out) = args();
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(out);
-    let t = TestStack::start().await;
+    let t = TestStack::start_with(bench_options()).await;
     // One client of one company whose rate limit never bites during the run.
     let tenant = t.unlimited_tenant().await;
     let company = tenant.company;
