@@ -153,6 +153,12 @@ fn webhooks_hear_the_tables_stream_of_news_and_retry_every_minute() {
         other => panic!("expected !GetAtt Table.StreamArn, got {other:?}"),
     }
     assert_eq!(text(&properties["StartingPosition"]), "LATEST");
+    // A batch that keeps failing is recorded, not retried for the stream's whole day.
+    assert!(properties["MaximumRetryAttempts"].as_u64().is_some());
+    assert_eq!(
+        text(&properties["DestinationConfig"]["OnFailure"]["Type"]),
+        "SQS"
+    );
     // The filter lets through every item kind an event can come from.
     let pattern: serde_json::Value =
         serde_json::from_str(text(&properties["FilterCriteria"]["Filters"][0]["Pattern"]))
