@@ -388,3 +388,56 @@ async fn a_test_ping_is_signed_answered_and_logged_and_after_rotation_both_secre
     assert_eq!(rest[0]["eventId"], ping["eventId"]);
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_published_invoice_and_a_finished_import_job_are_told_to_their_subscribers() {
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let receiver = Receiver::start().await;
+    subscribe(
+        &t,
+        &a,
+        &receiver,
+        &[
+            "invoice.ready_for_export",
+            "import_job.finished",
+            "import_job.failed",
+        ],
+    )
+    .await;
+
+    let invoice = t.publish_many(a.company, 1).await[0];
+    let job = t.import_json(&a, &supplier_records("HOOK-", 3)).await;
+    let job_id = job["jobId"].as_str().unwrap().to_string();
+    assert_eq!(t.wait_for_job(&a, &job_id).await["status"], "FINISHED");
+
+    let received = receiver.wait_for(2, DELIVERED_WITHIN).await;
+    let mut told: Vec<(String, Value)> = received
+        .iter()
+        .map(|r| {
+            assert_eq!(r.verified_by, [0]);
+            (
+                r.body["type"].as_str().unwrap().to_string(),
+                r.body["data"].clone(),
+            )
+        })
+        .collect();
+    told.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(
+        told,
+        [
+            (
+                "import_job.finished".to_string(),
+                json!({"jobId": job_id, "status": "FINISHED"})
+            ),
+            (
+                "invoice.ready_for_export".to_string(),
+                json!({"invoiceId": invoice, "status": "READY_FOR_EXPORT"})
+            ),
+        ]
+    );
+    // The job's progress writes along the way told nothing more.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(receiver.received().len(), 2);
+    t.stop().await;
+}
