@@ -216,7 +216,7 @@ async fn a_delivery_answered_500_or_not_in_time_is_retried_when_due_until_it_lan
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn no_event_is_lost_when_the_fan_out_is_killed_mid_batch() {
+async fn no_event_is_lost_when_the_fan_out_and_then_the_dispatcher_are_killed_mid_batch() {
     let t = TestStack::start_with(engine_only()).await;
     let d = dispatcher(&t);
     let a = t.tenant_all_scopes().await;
@@ -242,8 +242,20 @@ async fn no_event_is_lost_when_the_fan_out_is_killed_mid_batch() {
     fan_out.abort();
     assert!(fan_out.await.unwrap_err().is_cancelled());
 
-    receiver.stall(Duration::ZERO);
+    // The scheduled dispatch is killed mid-batch too.
     let later = Timestamp::now().plus(Duration::from_secs(3600));
+    let heard_before = receiver.received().len();
+    let dispatch = {
+        let d = d.clone();
+        tokio::spawn(async move { d.dispatch_due(later).await })
+    };
+    while receiver.received().len() == heard_before {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    dispatch.abort();
+    assert!(dispatch.await.unwrap_err().is_cancelled());
+
+    receiver.stall(Duration::ZERO);
     d.dispatch_due(later).await.unwrap();
     let heard: std::collections::HashSet<String> = receiver
         .received()
