@@ -21,6 +21,18 @@ fn http() -> reqwest::Client {
         .unwrap()
 }
 
+/// Invokes an API function with a proxy `event` and checks its answer as [`proxy_response`]
+/// does; its status and body.
+async fn invoke_api(
+    function: &EmulatedFunction,
+    http: &reqwest::Client,
+    event: &Value,
+) -> (u16, Value) {
+    let request_id = event["requestContext"]["requestId"].as_str().unwrap();
+    let answer = function.invoke(http, event).await;
+    proxy_response(&function.name, &answer, request_id)
+}
+
 /// Checks `answer` is a REST proxy integration response as API Gateway documents it, with a
 /// JSON body in the API's format; returns its status and body.
 fn proxy_response(function: &str, answer: &Value, request_id: &str) -> (u16, Value) {
@@ -479,13 +491,8 @@ async fn every_api_function_answers_real_proxy_events_with_documented_proxy_resp
         cases.extend(common_refusals(function, &tenant, &stranger));
         let mut running = EmulatedFunction::start(&rie, &t.stack, function, API_TIMEOUT).await;
         for case in cases.iter() {
-            let request_id = case.event["requestContext"]["requestId"]
-                .as_str()
-                .unwrap()
-                .to_string();
-            let answer = running.invoke(&http, &case.event).await;
-            let (status, body) = proxy_response(function, &answer, &request_id);
-            assert_eq!(status, case.status, "{function}, {}: {answer}", case.what);
+            let (status, body) = invoke_api(&running, &http, &case.event).await;
+            assert_eq!(status, case.status, "{function}, {}: {body}", case.what);
             if let Some(code) = case.code {
                 assert_eq!(body["error"]["code"], code, "{function}, {}", case.what);
             }
@@ -800,13 +807,7 @@ async fn in_aws_a_webhook_may_not_point_inside_the_network() {
         "https://metadata.google.internal/",
         "http://erp.example.com/hooks",
     ] {
-        let event = subscribe(url);
-        let request_id = event["requestContext"]["requestId"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let answer = function.invoke(&http, &event).await;
-        let (status, body) = proxy_response("create-webhook-subscription", &answer, &request_id);
+        let (status, body) = invoke_api(&function, &http, &subscribe(url)).await;
         assert_eq!(status, 400, "{url}: {body}");
         assert_eq!(body["error"]["details"][0]["field"], "url", "{url}: {body}");
     }
@@ -818,13 +819,8 @@ async fn in_aws_a_webhook_may_not_point_inside_the_network() {
         json!([]),
         "nothing was made"
     );
-    let event = subscribe("https://erp.example.com/hooks/ledgerdock");
-    let request_id = event["requestContext"]["requestId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let answer = function.invoke(&http, &event).await;
-    let (status, body) = proxy_response("create-webhook-subscription", &answer, &request_id);
+    let public = subscribe("https://erp.example.com/hooks/ledgerdock");
+    let (status, body) = invoke_api(&function, &http, &public).await;
     assert_eq!(status, 201, "{body}");
     assert!(body["secret"].as_str().unwrap().starts_with("whsec_"));
     t.stop().await;

@@ -5,17 +5,11 @@
 use crate::app::AppState;
 use crate::domain::Timestamp;
 use crate::error::ApiError;
-use crate::webhooks::delivery::Sender;
 use crate::webhooks::dispatch::{Dispatched, Dispatcher};
 
 pub async fn handle(state: &AppState) -> Result<Dispatched, ApiError> {
-    let sender = Sender::shared(state.config.webhook_urls)?;
-    let dispatcher = Dispatcher::new(state.webhooks.clone(), sender.clone());
+    let dispatcher = Dispatcher::of(state)?;
     let run = dispatcher.dispatch_due(Timestamp::now()).await?;
-    if run == Dispatched::default() {
-        tracing::debug!("webhook dispatch: nothing to do");
-    } else {
-        tracing::info!(?run, "webhook dispatch done");
-    }
+    run.log("dispatch");
     Ok(run)
 }

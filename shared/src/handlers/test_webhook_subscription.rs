@@ -10,7 +10,6 @@ use crate::domain::{Scope, Timestamp};
 use crate::edge;
 use crate::error::ApiError;
 use crate::gate::{Route, Tenant};
-use crate::webhooks::delivery::Sender;
 use crate::webhooks::dispatch::Dispatcher;
 
 pub const ROUTE: Route = Route {
@@ -25,9 +24,9 @@ pub const ROUTE: Route = Route {
 
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
     let found = super::subscription_in_path(state, &tenant, &req).await?;
-    let sender = Sender::shared(state.config.webhook_urls)?;
-    let dispatcher = Dispatcher::new(state.webhooks.clone(), sender.clone());
-    let ping = dispatcher.ping(&found, Timestamp::now()).await?;
+    let ping = Dispatcher::of(state)?
+        .ping(&found, Timestamp::now())
+        .await?;
     let attempt = ping.attempts.first();
     edge::ok(&serde_json::json!({
         "eventId": ping.event_id,

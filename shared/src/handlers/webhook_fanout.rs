@@ -6,20 +6,14 @@
 use crate::app::AppState;
 use crate::domain::Timestamp;
 use crate::error::ApiError;
-use crate::webhooks::delivery::Sender;
 use crate::webhooks::dispatch::{Dispatched, Dispatcher};
 use crate::webhooks::events::StreamEvent;
 
 pub async fn handle(state: &AppState, event: StreamEvent) -> Result<Dispatched, ApiError> {
-    let sender = Sender::shared(state.config.webhook_urls)?;
-    let dispatcher = Dispatcher::new(state.webhooks.clone(), sender.clone());
+    let dispatcher = Dispatcher::of(state)?;
     let run = dispatcher
         .fan_out(&event.changes(), Timestamp::now())
         .await?;
-    if run == Dispatched::default() {
-        tracing::debug!("webhook fan-out: nothing to do");
-    } else {
-        tracing::info!(?run, "webhook fan-out done");
-    }
+    run.log("fan-out");
     Ok(run)
 }

@@ -27,6 +27,7 @@ use futures_util::stream::{self, StreamExt};
 use super::delivery::{Attempt, Sender};
 use super::events::{event_of, Change};
 use super::retry;
+use crate::app::AppState;
 use crate::domain::webhook::{AttemptRecord, Delivery, DeliveryStatus};
 use crate::domain::{CompanyId, Timestamp};
 use crate::error::ApiError;
@@ -55,6 +56,17 @@ pub struct Dispatched {
     pub delivered: usize,
 }
 
+impl Dispatched {
+    /// One log line for the run `what` (`fan-out`, `dispatch`): at info when it did anything.
+    pub fn log(&self, what: &str) {
+        if *self == Self::default() {
+            tracing::debug!(what, "webhook run: nothing to do");
+        } else {
+            tracing::info!(what, run = ?self, "webhook run done");
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Dispatcher {
     pub store: WebhookStore,
@@ -64,6 +76,13 @@ pub struct Dispatcher {
 impl Dispatcher {
     pub fn new(store: WebhookStore, sender: Sender) -> Self {
         Self { store, sender }
+    }
+
+    /// The container's dispatcher: its webhook store and the sender its URL policy allows
+    /// (built on first use, see [`Sender::shared`]).
+    pub fn of(state: &AppState) -> Result<Self, ApiError> {
+        let sender = Sender::shared(state.config.webhook_urls)?;
+        Ok(Self::new(state.webhooks.clone(), sender.clone()))
     }
 
     /// Writes a delivery for every subscription each change's event goes to, then attempts them.
