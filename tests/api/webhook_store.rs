@@ -7,7 +7,7 @@ use ledgerdock_shared::domain::webhook::{
 };
 use ledgerdock_shared::domain::webhook_signing::SigningSecret;
 use ledgerdock_shared::domain::{CompanyId, SubscriptionId, Timestamp};
-use ledgerdock_shared::store::webhooks::{CreateRefused, WebhookStore};
+use ledgerdock_shared::store::webhooks::{CreateRefused, WebhookStore, MAX_RETIRING_SECRETS};
 use ledgerdock_tests::*;
 
 fn store(t: &TestStack) -> WebhookStore {
@@ -112,6 +112,20 @@ async fn a_rotated_secret_signs_beside_the_new_one_for_a_day_and_a_change_never_
     assert_eq!(read.signing_secrets(in_a_while), vec![&second, &first]);
     let next_day = now.plus(std::time::Duration::from_secs(24 * 3600));
     assert_eq!(read.signing_secrets(next_day), vec![&second]);
+
+    // Rotated again and again within the hour: only the latest two old secrets still sign.
+    let mut latest = read.clone();
+    let mut made = vec![second.clone()];
+    for _ in 0..5 {
+        let secret = SigningSecret::generate().unwrap();
+        latest = WebhookStore::rotated(latest, secret.clone(), now);
+        made.push(secret);
+    }
+    assert!(store.replace(&latest).await.unwrap());
+    let read_again = store.get(company, "client-a", s.id).await.unwrap().unwrap();
+    let newest_first: Vec<&SigningSecret> = made.iter().rev().take(3).collect();
+    assert_eq!(read_again.signing_secrets(in_a_while), newest_first);
+    assert_eq!(read_again.secrets.len(), 1 + MAX_RETIRING_SECRETS);
 
     assert!(store.delete(&s).await.unwrap());
     assert!(

@@ -1,6 +1,7 @@
 //! `POST /v1/webhook-subscriptions/{subscriptionId}/rotate-secret`: a new signing secret,
 //! shown this once. For 24 hours every delivery carries two signatures, the new secret's and
-//! the old one's, so a receiver can switch over whenever it likes in that day.
+//! the old one's, so a receiver can switch over whenever it likes in that day (rotating again
+//! within the day keeps the two latest old secrets signing, no more).
 
 use lambda_http::{Body, Request, Response};
 

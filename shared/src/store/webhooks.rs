@@ -47,6 +47,10 @@ use crate::error::ApiError;
 pub const DELIVERY_LOG_DAYS: i64 = 30;
 /// How long a rotated-out secret keeps signing beside the new one.
 pub const ROTATION_OVERLAP_SECS: i64 = 24 * 3600;
+/// Most rotated-out secrets that still sign: rotating again and again within a day keeps only
+/// the latest ones, so a subscription's item and each delivery's `webhook-signature` header
+/// stay small however often a client rotates.
+pub const MAX_RETIRING_SECRETS: usize = 2;
 
 fn subscription_sk(client_id: &str, id: &SubscriptionId) -> String {
     format!("WEBHOOK#{client_id}#{id}")
@@ -342,7 +346,8 @@ impl WebhookStore {
     }
 
     /// Puts a new secret first; the current one keeps signing beside it for
-    /// [`ROTATION_OVERLAP_SECS`], and any already retired is dropped.
+    /// [`ROTATION_OVERLAP_SECS`], any already retired is dropped, and of those still retiring
+    /// only the latest [`MAX_RETIRING_SECRETS`] are kept.
     pub fn rotated(
         mut current: SigningSubscription,
         new_secret: SigningSecret,
@@ -361,7 +366,8 @@ impl WebhookStore {
                 .map(|s| StoredSecret {
                     retires_at: Some(s.retires_at.map_or(until, |t| t.min(until))),
                     secret: s.secret,
-                }),
+                })
+                .take(MAX_RETIRING_SECRETS),
         );
         current.secrets = secrets;
         current.subscription.updated_at = now;
