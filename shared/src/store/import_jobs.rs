@@ -34,7 +34,7 @@ use super::attributes::s;
 use super::schema::{
     company_pk, OJ_PK, OJ_SK, OPEN_JOBS_INDEX, OPEN_JOBS_PARTITION, PK, SK, TTL_ATTRIBUTE,
 };
-use super::{dynamo_error, landed};
+use super::{dynamo_error, landed, transact, Transacted};
 use crate::domain::{CompanyId, JobId, Timestamp};
 use crate::domain::{Counts, ImportJob, RecordError};
 use crate::error::{ApiError, FieldError};
@@ -256,14 +256,8 @@ impl ImportJobStore {
                 )])),
             )?);
         }
-        let Err(e) = transaction.send().await else {
+        if transact(transaction).await? == Transacted::Landed {
             return Ok(Created::New);
-        };
-        let cancelled = e
-            .as_service_error()
-            .is_some_and(|s| s.is_transaction_canceled_exception());
-        if !cancelled {
-            return Err(dynamo_error("TransactWriteItems", e));
         }
         // Which condition failed: the key's (a repeat: its first job), or the counter's.
         if let Some(idempotency) = idempotency {
@@ -279,7 +273,15 @@ impl ImportJobStore {
                 retry_after_secs: 30,
             });
         }
-        Err(dynamo_error("TransactWriteItems", e))
+        // Refused a moment ago, and neither refuses now: a job ended (or a key expired) in
+        // between. Sent again, the call will land.
+        Err(ApiError::Unavailable {
+            retry_after_secs: 1,
+            cause: format!(
+                "import job start for company {} refused on a condition that no longer holds",
+                job.company_id
+            ),
+        })
     }
 
     /// How many of the company's jobs are IN_PROGRESS (its counter, read consistently).
@@ -573,15 +575,14 @@ impl ImportJobStore {
             .expression_attribute_values(":minus_one", AttributeValue::N("-1".into()))
             .build()
             .map_err(ApiError::internal)?;
-        let result = self
+        let transaction = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(ended).build())
-            .transact_items(TransactWriteItem::builder().update(closed).build())
-            .send()
-            .await;
+            .transact_items(TransactWriteItem::builder().update(closed).build());
         // Only the job's update has a condition: it had already ended, or the guard failed.
-        landed("TransactWriteItems", result)
+        // (Two of a company's jobs ending at once conflict on its counter: sent again.)
+        Ok(transact(transaction).await? == Transacted::Landed)
     }
 
     /// IN_PROGRESS jobs whose deadline is before `now`, oldest first (one Query on the sparse

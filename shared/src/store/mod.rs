@@ -72,10 +72,100 @@ where
     }
 }
 
+/// What became of a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transacted {
+    Landed,
+    /// One of its conditions failed: the outcome the caller guards a race with.
+    Refused,
+}
+
+/// How often a transaction is sent when DynamoDB keeps cancelling it for a conflict.
+const TRANSACTION_ATTEMPTS: u32 = 4;
+
+/// Why DynamoDB cancelled a transaction, from its cancellation reasons (one per item, `None`
+/// for the items that were fine).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cancelled {
+    /// A condition failed.
+    Condition,
+    /// Another transaction was writing one of its items at that moment: worth sending again.
+    Conflict,
+    /// Throughput: a 503 to retry later.
+    Throttled,
+    /// Anything else (a validation error, an item over 400 KB): a bug.
+    Other,
+}
+
+pub(crate) fn cancelled_because(
+    reasons: &[aws_sdk_dynamodb::types::CancellationReason],
+) -> Cancelled {
+    let codes: Vec<&str> = reasons
+        .iter()
+        .filter_map(|r| r.code())
+        .filter(|code| *code != "None")
+        .collect();
+    // An engine that gives no reasons (as some local ones do) only cancels on a condition.
+    if codes.is_empty() || codes.contains(&"ConditionalCheckFailed") {
+        Cancelled::Condition
+    } else if codes.contains(&"TransactionConflict") {
+        Cancelled::Conflict
+    } else if codes
+        .iter()
+        .any(|c| matches!(*c, "ThrottlingError" | "ProvisionedThroughputExceeded"))
+    {
+        Cancelled::Throttled
+    } else {
+        Cancelled::Other
+    }
+}
+
+/// Sends a transaction. A condition failing is an answer (`Refused`), not an error. DynamoDB
+/// also cancels a transaction when another one is writing one of its items at the same moment
+/// (two creates of one client both raise its counter): that one is sent again after a short
+/// jittered pause ([`backoff`]), up to [`TRANSACTION_ATTEMPTS`] times, then answered 503 to retry, so a
+/// client's concurrent calls never read as a limit reached, and never as a 500.
+pub(crate) async fn transact(
+    request: TransactWriteItemsFluentBuilder,
+) -> Result<Transacted, ApiError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let Err(e) = request.clone().send().await else {
+            return Ok(Transacted::Landed);
+        };
+        let why = match e.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                cancelled_because(c.cancellation_reasons())
+            }
+            _ => return Err(dynamo_error("TransactWriteItems", e)),
+        };
+        match why {
+            Cancelled::Condition => return Ok(Transacted::Refused),
+            Cancelled::Conflict if attempt < TRANSACTION_ATTEMPTS => {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            Cancelled::Conflict | Cancelled::Throttled => {
+                return Err(ApiError::Unavailable {
+                    retry_after_secs: 1,
+                    cause: format!(
+                        "TransactWriteItems cancelled ({why:?}) after {attempt} attempts: {}",
+                        DisplayErrorContext(&e)
+                    ),
+                })
+            }
+            Cancelled::Other => return Err(dynamo_error("TransactWriteItems", e)),
+        }
+    }
+}
+
 use std::collections::HashMap;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
 
 /// One stored item, attribute by attribute.
@@ -183,4 +273,50 @@ where
 pub(crate) fn s3_denied<E>(err: &aws_sdk_s3::error::SdkError<E>) -> bool {
     err.raw_response()
         .is_some_and(|r| r.status().as_u16() == 403)
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::types::CancellationReason;
+
+    use super::{cancelled_because, Cancelled};
+
+    /// Reasons as DynamoDB lists them: one per item of the transaction, in order.
+    fn reasons(codes: &[&str]) -> Vec<CancellationReason> {
+        codes
+            .iter()
+            .map(|code| CancellationReason::builder().code(*code).build())
+            .collect()
+    }
+
+    #[test]
+    fn a_failed_condition_is_an_answer_a_conflict_is_sent_again_and_anything_else_is_an_error() {
+        assert_eq!(
+            cancelled_because(&reasons(&["None", "ConditionalCheckFailed"])),
+            Cancelled::Condition
+        );
+        assert_eq!(
+            cancelled_because(&reasons(&["TransactionConflict", "None"])),
+            Cancelled::Conflict
+        );
+        // A condition that failed decides, whatever else happened to the other items.
+        assert_eq!(
+            cancelled_because(&reasons(&["TransactionConflict", "ConditionalCheckFailed"])),
+            Cancelled::Condition
+        );
+        assert_eq!(
+            cancelled_because(&reasons(&["ProvisionedThroughputExceeded", "None"])),
+            Cancelled::Throttled
+        );
+        assert_eq!(
+            cancelled_because(&reasons(&["None", "ValidationError"])),
+            Cancelled::Other
+        );
+        // Engines that give no reasons cancel only on a condition.
+        assert_eq!(cancelled_because(&[]), Cancelled::Condition);
+        assert_eq!(
+            cancelled_because(&reasons(&["None", "None"])),
+            Cancelled::Condition
+        );
+    }
 }
