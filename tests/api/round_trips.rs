@@ -10,14 +10,19 @@ use std::time::{Duration, Instant};
 use ledgerdock_shared::gate::{self, Route};
 use ledgerdock_shared::handlers::{
     bulk_complete_invoice_exports, bulk_reject_invoice_exports, complete_invoice_export,
-    get_import_job, get_invoice, get_invoice_download_url, get_supplier, list_exportable_invoices,
-    list_suppliers, reject_invoice_export,
+    create_webhook_subscription, delete_webhook_subscription, get_import_job, get_invoice,
+    get_invoice_download_url, get_supplier, get_webhook_subscription, list_exportable_invoices,
+    list_suppliers, list_webhook_deliveries, list_webhook_subscriptions, reject_invoice_export,
+    rotate_webhook_secret, update_webhook_subscription,
 };
 use ledgerdock_shared::AppState;
 use ledgerdock_tests::events::{api_event, set_body, set_path_param, set_query};
 use ledgerdock_tests::sdk_calls::{busy, by_operation, recorded_app, SdkCall, SdkRecorder};
 use ledgerdock_tests::*;
 use serde_json::{json, Value};
+
+/// A route, the body it is sent, and the DynamoDB calls of its own it should make.
+type CallsOfRoute<'a> = (&'static Route, Option<&'a str>, &'a [(&'a str, usize)]);
 
 /// A change to a route's generated event.
 type EventChange<'a> = Box<dyn Fn(&mut Value) + 'a>;
@@ -34,10 +39,27 @@ async fn serve(
     route: &'static Route,
     event: Value,
 ) -> (u16, BTreeMap<String, usize>) {
+    let (status, _, calls) = serve_recorded(app, recorder, route, event).await;
+    (status, by_operation(&calls))
+}
+
+/// As [`serve`], with the body of the answer and each call as recorded (when it started and
+/// ended).
+async fn serve_recorded(
+    app: &AppState,
+    recorder: &SdkRecorder,
+    route: &'static Route,
+    event: Value,
+) -> (u16, Value, Vec<SdkCall>) {
     recorder.take();
     let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-    let status = gate::serve(app, route, request).await.status().as_u16();
-    (status, by_operation(&recorder.take()))
+    let response = gate::serve(app, route, request).await;
+    let status = response.status().as_u16();
+    let body = match response.body() {
+        lambda_http::Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    (status, body, recorder.take())
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -161,6 +183,91 @@ async fn each_read_and_each_transition_is_one_dynamodb_call_besides_the_rate_cou
             calls,
             counts(&[("UpdateItem", targets.len() + 1)]),
             "{what}"
+        );
+    }
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_webhook_subscription_call_is_one_or_two_dynamodb_calls_besides_the_rate_counter() {
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let (app, recorder) = recorded_app(&t);
+    let event = |route: &Route, id: &str, body: Option<&str>| {
+        let mut e = api_event(route.function, &a);
+        if route.path.contains("{subscriptionId}") {
+            set_path_param(&mut e, "subscriptionId", id);
+        }
+        if let Some(body) = body {
+            set_body(&mut e, body);
+        }
+        e
+    };
+    // The first call warms the container (the client's grant and rate limit are cached after).
+    let list = &list_webhook_subscriptions::ROUTE;
+    let (status, _) = serve(&app, &recorder, list, event(list, "", None)).await;
+    assert_eq!(status, 200);
+
+    // Made in one transaction with the client's counter.
+    let create = &create_webhook_subscription::ROUTE;
+    let body = r#"{"url": "http://127.0.0.1:9/hooks", "events": ["invoice.exported"]}"#;
+    let (status, made, calls) =
+        serve_recorded(&app, &recorder, create, event(create, "", Some(body))).await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(
+        by_operation(&calls),
+        counts(&[("TransactWriteItems", 1), ("UpdateItem", 1)])
+    );
+    let id = made["id"].as_str().unwrap().to_string();
+
+    // A change reads, then writes conditional on the version it read.
+    let patch = r#"{"description": "ERP"}"#;
+    let expected: [CallsOfRoute; 5] = [
+        (list, None, &[("Query", 1)]),
+        (&get_webhook_subscription::ROUTE, None, &[("GetItem", 1)]),
+        (
+            &update_webhook_subscription::ROUTE,
+            Some(patch),
+            &[("GetItem", 1), ("PutItem", 1)],
+        ),
+        (
+            &rotate_webhook_secret::ROUTE,
+            None,
+            &[("GetItem", 1), ("PutItem", 1)],
+        ),
+        (
+            &list_webhook_deliveries::ROUTE,
+            None,
+            &[("GetItem", 1), ("Query", 1)],
+        ),
+    ];
+    for (route, body, own) in expected {
+        let (status, _, calls) =
+            serve_recorded(&app, &recorder, route, event(route, &id, body)).await;
+        assert_eq!(status, 200, "{}", route.function);
+        let mut wanted = counts(own);
+        *wanted.entry("UpdateItem".into()).or_default() += 1;
+        assert_eq!(by_operation(&calls), wanted, "{}", route.function);
+        if route.function == list_webhook_deliveries::ROUTE.function {
+            // The subscription's read and the log's are in flight together.
+            let get = calls.iter().find(|c| c.operation == "GetItem").unwrap();
+            let query = calls.iter().find(|c| c.operation == "Query").unwrap();
+            assert!(
+                get.started < query.ended && query.started < get.ended,
+                "{calls:?}"
+            );
+        }
+    }
+
+    // Deleted in one transaction with the counter, with no read before it; a second delete
+    // finds nothing (404) at the same cost.
+    let delete = &delete_webhook_subscription::ROUTE;
+    for expected in [204, 404] {
+        let (status, calls) = serve(&app, &recorder, delete, event(delete, &id, None)).await;
+        assert_eq!(status, expected);
+        assert_eq!(
+            calls,
+            counts(&[("TransactWriteItems", 1), ("UpdateItem", 1)])
         );
     }
     t.stop().await;

@@ -72,8 +72,15 @@ async fn a_client_holds_at_most_ten_subscriptions_per_company_and_a_delete_frees
     assert_eq!(listed, made, "the client's own, oldest first");
     assert_eq!(store.of_company(company).await.unwrap().len(), 11);
 
-    assert!(store.delete(&made[0]).await.unwrap());
-    assert!(!store.delete(&made[0]).await.unwrap(), "already gone");
+    assert!(store.delete(company, "client-a", made[0].id).await.unwrap());
+    assert!(
+        !store.delete(company, "client-a", made[0].id).await.unwrap(),
+        "already gone"
+    );
+    assert!(
+        !store.delete(company, "client-b", made[1].id).await.unwrap(),
+        "another client's id names nothing of this client's"
+    );
     store.create(&one_more, &secret).await.unwrap().unwrap();
     assert!(store
         .get(company, "client-a", made[0].id)
@@ -127,7 +134,7 @@ async fn a_rotated_secret_signs_beside_the_new_one_for_a_day_and_a_change_never_
     assert_eq!(read_again.signing_secrets(in_a_while), newest_first);
     assert_eq!(read_again.secrets.len(), 1 + MAX_RETIRING_SECRETS);
 
-    assert!(store.delete(&s).await.unwrap());
+    assert!(store.delete(company, "client-a", s.id).await.unwrap());
     assert!(
         !store.replace(&read).await.unwrap(),
         "a change racing a delete"
@@ -219,6 +226,223 @@ async fn a_delivery_is_written_once_is_due_in_time_order_and_only_one_dispatcher
             .is_empty(),
         "another company's key reaches nothing"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn changes_made_at_once_all_land_and_a_write_from_a_stale_read_is_refused() {
+    let t = TestStack::start_with(engine_only()).await;
+    let store = store(&t);
+    let company = CompanyId::new_random();
+    let s = subscription(company, "client-a", "2026-11-22T10:00:00Z");
+    let first = SigningSecret::generate().unwrap();
+    store.create(&s, &first).await.unwrap().unwrap();
+    let stale = store.get(company, "client-a", s.id).await.unwrap().unwrap();
+    assert_eq!(stale.version, 1);
+
+    // Four rotations and a new description, all read from the same version at once: each is
+    // applied to what the ones before it wrote, so none is lost.
+    let now = Timestamp::parse("2026-11-23T00:00:00Z").unwrap();
+    let new_secrets: Vec<SigningSecret> =
+        (0..4).map(|_| SigningSecret::generate().unwrap()).collect();
+    let rotate = |secret: &SigningSecret| {
+        let secret = secret.clone();
+        store.change(company, "client-a", s.id, move |read| {
+            WebhookStore::rotated(read, secret.clone(), now)
+        })
+    };
+    let describe = store.change(company, "client-a", s.id, |mut read| {
+        read.subscription.description = Some("ERP, production".into());
+        read
+    });
+    let (r0, r1, r2, r3, described) = tokio::join!(
+        rotate(&new_secrets[0]),
+        rotate(&new_secrets[1]),
+        rotate(&new_secrets[2]),
+        rotate(&new_secrets[3]),
+        describe,
+    );
+    for landed in [r0, r1, r2, r3, described] {
+        assert!(landed.unwrap().is_some());
+    }
+    let read = store.get(company, "client-a", s.id).await.unwrap().unwrap();
+    assert_eq!(read.version, 1 + 5, "five writes landed one after another");
+    assert_eq!(
+        read.subscription.description.as_deref(),
+        Some("ERP, production")
+    );
+    let signing = read.signing_secrets(now);
+    assert_eq!(signing.len(), 1 + MAX_RETIRING_SECRETS);
+    assert!(
+        signing.iter().all(|secret| new_secrets.contains(secret)),
+        "the first secret was rotated out by the later rotations, not written back by a stale one"
+    );
+
+    // A write of the copy read before all that would undo them: refused.
+    let mut from_stale = stale.clone();
+    from_stale.subscription.description = Some("stale".into());
+    assert!(!store.replace(&from_stale).await.unwrap());
+    let unchanged = store.get(company, "client-a", s.id).await.unwrap().unwrap();
+    assert_eq!(unchanged.subscription, read.subscription);
+    assert_eq!(unchanged.secrets, read.secrets);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dispatchers_health_notes_never_undo_a_clients_change_made_since_it_read() {
+    let t = TestStack::start_with(engine_only()).await;
+    let store = store(&t);
+    let company = CompanyId::new_random();
+    let s = subscription(company, "client-a", "2026-11-22T10:00:00Z");
+    store
+        .create(&s, &SigningSecret::generate().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    // What a dispatch run read when it started.
+    let run_read = store.get(company, "client-a", s.id).await.unwrap().unwrap();
+
+    // Meanwhile the client rotates the secret and moves the URL.
+    let at = |t: &str| Timestamp::parse(t).unwrap();
+    let rotated_in = SigningSecret::generate().unwrap();
+    let moved =
+        WebhookUrl::parse("url", "https://erp.example/v2/hooks", UrlPolicy::Public).unwrap();
+    let changed = store
+        .change(company, "client-a", s.id, |read| {
+            let mut next =
+                WebhookStore::rotated(read, rotated_in.clone(), at("2026-11-22T10:01:00Z"));
+            next.subscription.url = moved.clone();
+            next
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let keeps_the_clients_change =
+        |read: &ledgerdock_shared::store::webhooks::SigningSubscription| {
+            assert_eq!(read.subscription.url, moved);
+            assert_eq!(read.secrets, changed.secrets);
+        };
+
+    // The run's delivery failed: the streak starts, and nothing else of the item moves.
+    let failed_at = at("2026-11-22T10:02:00Z");
+    assert!(store
+        .note_failing(&run_read.subscription, failed_at)
+        .await
+        .unwrap());
+    let failing = store.get(company, "client-a", s.id).await.unwrap().unwrap();
+    keeps_the_clients_change(&failing);
+    assert_eq!(failing.subscription.failing_since, Some(failed_at));
+    assert!(
+        failing.version > changed.version,
+        "a note is a write: a PATCH read before it retries"
+    );
+    assert!(
+        !store
+            .note_failing(&run_read.subscription, at("2026-11-22T11:00:00Z"))
+            .await
+            .unwrap(),
+        "a streak counts from its first failure"
+    );
+
+    // Disabling needs the streak it was judged on, and an enabled subscription.
+    let three_days_on = at("2026-11-25T10:03:00Z");
+    let reason = "every delivery failed for 3 days";
+    assert!(!store
+        .disable_failing(
+            &run_read.subscription,
+            at("2026-11-21T00:00:00Z"),
+            reason,
+            three_days_on
+        )
+        .await
+        .unwrap());
+    assert!(
+        store
+            .get(company, "client-a", s.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .subscription
+            .enabled
+    );
+    assert!(store
+        .disable_failing(&run_read.subscription, failed_at, reason, three_days_on)
+        .await
+        .unwrap());
+    let disabled = store.get(company, "client-a", s.id).await.unwrap().unwrap();
+    keeps_the_clients_change(&disabled);
+    assert!(!disabled.subscription.enabled);
+    assert_eq!(
+        disabled.subscription.disabled_reason.as_deref(),
+        Some(reason)
+    );
+    assert!(
+        !store
+            .disable_failing(&run_read.subscription, failed_at, reason, three_days_on)
+            .await
+            .unwrap(),
+        "disabled once"
+    );
+
+    // A success ends the streak, once.
+    assert!(store
+        .note_recovered(&run_read.subscription, three_days_on)
+        .await
+        .unwrap());
+    let recovered = store.get(company, "client-a", s.id).await.unwrap().unwrap();
+    keeps_the_clients_change(&recovered);
+    assert_eq!(recovered.subscription.failing_since, None);
+    assert!(!store
+        .note_recovered(&run_read.subscription, three_days_on)
+        .await
+        .unwrap());
+
+    // No note brings a deleted subscription back.
+    assert!(store.delete(company, "client-a", s.id).await.unwrap());
+    assert!(!store
+        .note_failing(&run_read.subscription, three_days_on)
+        .await
+        .unwrap());
+    assert!(store
+        .get(company, "client-a", s.id)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subscriptions_made_at_once_never_pass_the_limit() {
+    let t = TestStack::start_with(engine_only()).await;
+    let store = store(&t);
+    let company = CompanyId::new_random();
+    let secret = SigningSecret::generate().unwrap();
+    let attempts: Vec<Subscription> = (0..MAX_SUBSCRIPTIONS + 3)
+        .map(|n| subscription(company, "client-a", &format!("2026-11-22T10:00:{n:02}Z")))
+        .collect();
+    let mut calls = tokio::task::JoinSet::new();
+    for s in attempts {
+        let (store, secret) = (store.clone(), secret.clone());
+        calls.spawn(async move { store.create(&s, &secret).await });
+    }
+    let (mut made, mut refused, mut busy) = (0, 0, 0);
+    while let Some(outcome) = calls.join_next().await {
+        // A conflict DynamoDB keeps cancelling is a 503 to retry, never a 500 or a false "limit".
+        match outcome.unwrap() {
+            Ok(Ok(())) => made += 1,
+            Ok(Err(CreateRefused::TooMany)) => refused += 1,
+            Err(ledgerdock_shared::error::ApiError::Unavailable { .. }) => busy += 1,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    let held = store.list(company, "client-a").await.unwrap().len() as u64;
+    assert_eq!(held, made, "the counter and the items agree");
+    assert!(made <= MAX_SUBSCRIPTIONS, "{made} made");
+    if busy == 0 {
+        assert_eq!((made, refused), (MAX_SUBSCRIPTIONS, 3));
+    } else {
+        assert!(
+            refused == 0 || made == MAX_SUBSCRIPTIONS,
+            "refused with places left"
+        );
+    }
 }
 
 /// A stack that leaves webhooks to the test: no stream reader, no scheduled dispatch.

@@ -1,12 +1,14 @@
 //! `DELETE /v1/webhook-subscriptions/{subscriptionId}`: stop delivering to it; 204. One
-//! transaction with the client's subscription counter. Deliveries still pending are given up
+//! transaction with the client's subscription counter, and no read before it (the key is the
+//! caller's company, client and the id; a 404 when its condition finds nothing there). Deliveries still pending are given up
 //! on when they come due, unsent; its delivery log can no longer be read and expires with its
 //! deliveries (30 days).
 
 use lambda_http::{Body, Request, Response};
 
 use crate::app::AppState;
-use crate::domain::Scope;
+use crate::domain::{Scope, SubscriptionId};
+use crate::edge;
 use crate::error::ApiError;
 use crate::gate::{Route, Tenant};
 
@@ -21,9 +23,13 @@ pub const ROUTE: Route = Route {
 };
 
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
-    let found = super::subscription_in_path(state, &tenant, &req).await?;
-    if !state.webhooks.delete(&found.subscription).await? {
-        return Err(super::subscription_gone(&found.subscription));
+    let id: SubscriptionId = edge::path_param(&req, "subscriptionId")?;
+    if !state
+        .webhooks
+        .delete(tenant.company, &tenant.client_id, id)
+        .await?
+    {
+        return Err(super::not_found(id));
     }
     Response::builder()
         .status(::http::StatusCode::NO_CONTENT)

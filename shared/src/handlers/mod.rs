@@ -72,15 +72,28 @@ async fn subscription_in_path(
         .webhooks
         .get(tenant.company, &tenant.client_id, id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("webhook subscription {id} not found")))
+        .ok_or_else(|| not_found(id))
 }
 
-/// The 404 for a subscription deleted while a request was changing it.
-fn subscription_gone(subscription: &Subscription) -> ApiError {
-    ApiError::not_found(format!(
-        "webhook subscription {} not found",
-        subscription.id
-    ))
+/// Changes the calling client's subscription named in the path by `apply`: read, applied and
+/// written back conditional on nobody writing it in between (else read and applied again; see
+/// [`crate::store::webhooks::WebhookStore::change`]). A 404 as [`subscription_in_path`].
+async fn change_subscription_in_path(
+    state: &AppState,
+    tenant: &Tenant,
+    req: &lambda_http::Request,
+    apply: impl FnMut(SigningSubscription) -> SigningSubscription,
+) -> Result<SigningSubscription, ApiError> {
+    let id: SubscriptionId = crate::edge::path_param(req, "subscriptionId")?;
+    state
+        .webhooks
+        .change(tenant.company, &tenant.client_id, id, apply)
+        .await?
+        .ok_or_else(|| not_found(id))
+}
+
+fn not_found(id: SubscriptionId) -> ApiError {
+    ApiError::not_found(format!("webhook subscription {id} not found"))
 }
 
 /// Where a subscription is read (the `Location` of the 201 that made it).

@@ -24,13 +24,12 @@ pub const ROUTE: Route = Route {
 };
 
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
-    let found = super::subscription_in_path(state, &tenant, &req).await?;
     let now = Timestamp::now();
     let secret = SigningSecret::generate().map_err(ApiError::internal)?;
-    let rotated = WebhookStore::rotated(found, secret.clone(), now);
-    if !state.webhooks.replace(&rotated).await? {
-        return Err(super::subscription_gone(&rotated.subscription));
-    }
+    let rotated = super::change_subscription_in_path(state, &tenant, &req, |read| {
+        WebhookStore::rotated(read, secret.clone(), now)
+    })
+    .await?;
     let previous_retires_at = rotated.secrets.iter().filter_map(|s| s.retires_at).max();
     edge::ok(&serde_json::json!({
         "subscriptionId": rotated.subscription.id,

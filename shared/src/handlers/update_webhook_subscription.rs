@@ -1,7 +1,8 @@
 //! `PATCH /v1/webhook-subscriptions/{subscriptionId}`: change a subscription's `url`, `events`,
 //! `description` or `enabled`; only the fields sent change. Enabling one the platform disabled
 //! after three days of failures starts it afresh. A read, then a write conditional on the
-//! subscription still existing (a change racing a delete cannot bring it back).
+//! version read, so a change racing another (a rotation, the dispatcher disabling it) is
+//! applied again to what that one wrote, and one racing a delete cannot bring it back.
 
 use lambda_http::{Body, Request, Response};
 
@@ -27,10 +28,10 @@ async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<
     let patch = body
         .parse(state.config.webhook_urls)
         .map_err(ApiError::fields)?;
-    let mut found = super::subscription_in_path(state, &tenant, &req).await?;
-    found.subscription = patch.apply(found.subscription, Timestamp::now());
-    if !state.webhooks.replace(&found).await? {
-        return Err(super::subscription_gone(&found.subscription));
-    }
-    edge::ok(&found.subscription)
+    let changed = super::change_subscription_in_path(state, &tenant, &req, |mut read| {
+        read.subscription = patch.clone().apply(read.subscription, Timestamp::now());
+        read
+    })
+    .await?;
+    edge::ok(&changed.subscription)
 }

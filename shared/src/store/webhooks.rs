@@ -13,8 +13,14 @@
 //! encrypts them at rest, and no read made for the API returns them.
 //!
 //! Creating and deleting a subscription is one transaction with the client's counter, refused
-//! at [`MAX_SUBSCRIPTIONS`], so racing creates cannot pass it. Every change to a subscription
-//! is conditional on it existing, so a change racing a delete cannot bring it back.
+//! at [`MAX_SUBSCRIPTIONS`], so racing creates cannot pass it. A subscription carries a
+//! `version`, raised by every write: a client's change (PATCH, rotation) is read, applied and
+//! written back conditional on the version it read ([`WebhookStore::change`] re-reads and
+//! re-applies when another write came between), so two changes at once never lose one, and
+//! a change racing a delete cannot bring it back. The dispatcher never writes a subscription
+//! back whole: its notes on a subscription's health are single-attribute updates, each
+//! conditional on the state it is about (see [`WebhookStore::note_failing`]), so a stale copy
+//! read at the start of a run cannot undo a rotation or a PATCH made during it.
 //!
 //! A delivery's key starts with its company, as every key a request reaches does (the IAM
 //! policies grant by that prefix), and its sort key with the event's time, so the log reads
@@ -35,7 +41,7 @@ use super::attributes::s;
 use super::schema::{
     company_pk, DD_PK, DD_SK, DUE_DELIVERIES_INDEX, DUE_PARTITION, PK, SK, TTL_ATTRIBUTE,
 };
-use super::{dynamo_error, landed, query_all, Item};
+use super::{dynamo_error, landed, query_all, transact, Item, Transacted};
 use crate::domain::webhook::{
     AttemptRecord, Delivery, DeliveryStatus, Subscription, MAX_ATTEMPT_RECORDS, MAX_SUBSCRIPTIONS,
 };
@@ -47,6 +53,11 @@ use crate::error::ApiError;
 pub const DELIVERY_LOG_DAYS: i64 = 30;
 /// How long a rotated-out secret keeps signing beside the new one.
 pub const ROTATION_OVERLAP_SECS: i64 = 24 * 3600;
+/// How often [`WebhookStore::change`] reads and applies again when other writes keep coming
+/// between its read and its write.
+pub const CHANGE_ATTEMPTS: usize = 5;
+/// The attribute every write of a subscription raises.
+const VERSION: &str = "version";
 /// Most rotated-out secrets that still sign: rotating again and again within a day keeps only
 /// the latest ones, so a subscription's item and each delivery's `webhook-signature` header
 /// stay small however often a client rotates.
@@ -76,6 +87,11 @@ fn number(n: impl ToString) -> AttributeValue {
     AttributeValue::N(n.to_string())
 }
 
+/// A time as a subscription's item holds it (as serde writes the field).
+fn timestamp(at: Timestamp) -> AttributeValue {
+    s(at.to_string())
+}
+
 /// A secret as stored: the secret, and for one rotated out, until when it still signs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredSecret {
@@ -83,11 +99,14 @@ pub struct StoredSecret {
     pub retires_at: Option<Timestamp>,
 }
 
-/// A subscription with the secrets that sign its deliveries (the dispatcher's view).
+/// A subscription with the secrets that sign its deliveries (the dispatcher's view), and the
+/// version it was read at.
 #[derive(Debug, Clone)]
 pub struct SigningSubscription {
     pub subscription: Subscription,
     pub secrets: Vec<StoredSecret>,
+    /// Raised by every write; 0 for an item written before versions were kept.
+    pub version: u64,
 }
 
 impl SigningSubscription {
@@ -167,6 +186,7 @@ impl WebhookStore {
         &self,
         subscription: &Subscription,
         secrets: &[StoredSecret],
+        version: u64,
     ) -> Result<Item, ApiError> {
         let mut item: Item = serde_dynamo::to_item(subscription).map_err(ApiError::internal)?;
         item.extend(key(
@@ -175,20 +195,19 @@ impl WebhookStore {
         ));
         item.insert("entity".into(), s("WEBHOOK_SUBSCRIPTION"));
         item.insert("secrets".into(), secrets_attribute(secrets));
+        item.insert(VERSION.into(), number(version));
         Ok(item)
     }
 
     fn counter_update(
         &self,
-        subscription: &Subscription,
+        company: CompanyId,
+        client_id: &str,
         change: i64,
     ) -> Result<TransactWriteItem, ApiError> {
         let mut update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key(
-                company_pk(&subscription.company_id),
-                counter_sk(&subscription.client_id),
-            )))
+            .set_key(Some(key(company_pk(&company), counter_sk(client_id))))
             .update_expression("ADD subscriptions :change SET entity = :entity")
             .expression_attribute_values(":change", number(change))
             .expression_attribute_values(":entity", s("WEBHOOK_SUBSCRIPTIONS"));
@@ -215,20 +234,22 @@ impl WebhookStore {
         }];
         let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(self.subscription_item(subscription, &stored)?))
+            .set_item(Some(self.subscription_item(subscription, &stored, 1)?))
             .condition_expression("attribute_not_exists(PK)")
             .build()
             .map(|put| TransactWriteItem::builder().put(put).build())
             .map_err(ApiError::internal)?;
-        let sent = self
+        let transaction = self
             .client
             .transact_write_items()
-            .transact_items(self.counter_update(subscription, 1)?)
-            .transact_items(put)
-            .send()
-            .await;
+            .transact_items(self.counter_update(
+                subscription.company_id,
+                &subscription.client_id,
+                1,
+            )?)
+            .transact_items(put);
         // The id is new, so only the counter's condition can fail.
-        if landed("TransactWriteItems", sent)? {
+        if transact(transaction).await? == Transacted::Landed {
             Ok(Ok(()))
         } else {
             Ok(Err(CreateRefused::TooMany))
@@ -237,11 +258,16 @@ impl WebhookStore {
 
     fn decode(item: Item) -> Result<SigningSubscription, ApiError> {
         let secrets = parse_secrets(&item);
+        let version = item
+            .get(VERSION)
+            .and_then(|v| v.as_n().ok()?.parse().ok())
+            .unwrap_or(0);
         let subscription: Subscription =
             serde_dynamo::from_item(item).map_err(ApiError::internal)?;
         Ok(SigningSubscription {
             subscription,
             secrets,
+            version,
         })
     }
 
@@ -307,42 +333,169 @@ impl WebhookStore {
         out.item.map(Self::decode).transpose()
     }
 
-    /// Writes a changed subscription (its secrets as given) if it still exists; `false` if it
-    /// was deleted meanwhile.
+    /// Writes a changed subscription (its secrets as given) if it is still at the version it
+    /// was read at; `false` if another write came between, or it was deleted meanwhile.
     pub async fn replace(&self, changed: &SigningSubscription) -> Result<bool, ApiError> {
-        let sent = self
+        let mut put = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(
-                self.subscription_item(&changed.subscription, &changed.secrets)?,
-            ))
-            .condition_expression("attribute_exists(PK)")
+            .set_item(Some(self.subscription_item(
+                &changed.subscription,
+                &changed.secrets,
+                changed.version + 1,
+            )?));
+        put = if changed.version == 0 {
+            put.condition_expression("attribute_exists(PK) AND attribute_not_exists(#version)")
+        } else {
+            put.condition_expression("#version = :read")
+                .expression_attribute_values(":read", number(changed.version))
+        };
+        let sent = put
+            .expression_attribute_names("#version", VERSION)
             .send()
             .await;
         landed("PutItem", sent)
     }
 
-    /// Deletes one of the client's subscriptions; `false` if there was none.
-    pub async fn delete(&self, subscription: &Subscription) -> Result<bool, ApiError> {
+    /// Reads one of the client's subscriptions, applies `apply` and writes the result back
+    /// unless another write came between, in which case it reads and applies again (up to
+    /// [`CHANGE_ATTEMPTS`] times). `None` if there is no such subscription (or it was deleted
+    /// meanwhile). One GetItem and one PutItem when nothing races it.
+    pub async fn change(
+        &self,
+        company: CompanyId,
+        client_id: &str,
+        id: SubscriptionId,
+        mut apply: impl FnMut(SigningSubscription) -> SigningSubscription,
+    ) -> Result<Option<SigningSubscription>, ApiError> {
+        for _ in 0..CHANGE_ATTEMPTS {
+            let Some(read) = self.get(company, client_id, id).await? else {
+                return Ok(None);
+            };
+            let changed = apply(read);
+            if self.replace(&changed).await? {
+                return Ok(Some(SigningSubscription {
+                    version: changed.version + 1,
+                    ..changed
+                }));
+            }
+        }
+        Err(ApiError::Unavailable {
+            retry_after_secs: 1,
+            cause: format!(
+                "webhook subscription {id} changed under each of {CHANGE_ATTEMPTS} attempts"
+            ),
+        })
+    }
+
+    /// Deletes one of the client's subscriptions, in one transaction with its counter;
+    /// `false` if there was none.
+    pub async fn delete(
+        &self,
+        company: CompanyId,
+        client_id: &str,
+        id: SubscriptionId,
+    ) -> Result<bool, ApiError> {
         let delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(
-                company_pk(&subscription.company_id),
-                subscription_sk(&subscription.client_id, &subscription.id),
+                company_pk(&company),
+                subscription_sk(client_id, &id),
             )))
             .condition_expression("attribute_exists(PK)")
             .build()
             .map(|delete| TransactWriteItem::builder().delete(delete).build())
             .map_err(ApiError::internal)?;
-        let sent = self
+        let transaction = self
             .client
             .transact_write_items()
             .transact_items(delete)
-            .transact_items(self.counter_update(subscription, -1)?)
-            .send()
-            .await;
-        landed("TransactWriteItems", sent)
+            .transact_items(self.counter_update(company, client_id, -1)?);
+        Ok(transact(transaction).await? == Transacted::Landed)
+    }
+
+    /// Notes that deliveries to the subscription began failing at `at`, unless it is already
+    /// failing (a streak counts from its first failure). `false` if it was.
+    pub async fn note_failing(
+        &self,
+        subscription: &Subscription,
+        at: Timestamp,
+    ) -> Result<bool, ApiError> {
+        self.note(
+            subscription,
+            "SET failingSince = :at, updatedAt = :at ADD #version :one",
+            "attribute_exists(PK) AND attribute_not_exists(failingSince)",
+            [(":at", timestamp(at))],
+        )
+        .await
+    }
+
+    /// Notes that a delivery to the subscription succeeded: it is failing no more. `false` if
+    /// it was not failing.
+    pub async fn note_recovered(
+        &self,
+        subscription: &Subscription,
+        at: Timestamp,
+    ) -> Result<bool, ApiError> {
+        self.note(
+            subscription,
+            "REMOVE failingSince SET updatedAt = :at ADD #version :one",
+            "attribute_exists(failingSince)",
+            [(":at", timestamp(at))],
+        )
+        .await
+    }
+
+    /// Disables the subscription for `reason`, if it is still enabled and still in the failing
+    /// streak that began at `since` (a client that re-enabled it, or a success, ended that
+    /// streak). `false` if it was not.
+    pub async fn disable_failing(
+        &self,
+        subscription: &Subscription,
+        since: Timestamp,
+        reason: &str,
+        at: Timestamp,
+    ) -> Result<bool, ApiError> {
+        self.note(
+            subscription,
+            "SET enabled = :false, disabledReason = :reason, updatedAt = :at ADD #version :one",
+            "failingSince = :since AND enabled = :true",
+            [
+                (":at", timestamp(at)),
+                (":since", timestamp(since)),
+                (":reason", s(reason)),
+                (":true", AttributeValue::Bool(true)),
+                (":false", AttributeValue::Bool(false)),
+            ],
+        )
+        .await
+    }
+
+    /// One conditional UpdateItem on a subscription that raises its version.
+    async fn note<const N: usize>(
+        &self,
+        subscription: &Subscription,
+        update: &str,
+        condition: &str,
+        values: [(&str, AttributeValue); N],
+    ) -> Result<bool, ApiError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                company_pk(&subscription.company_id),
+                subscription_sk(&subscription.client_id, &subscription.id),
+            )))
+            .update_expression(update)
+            .condition_expression(condition)
+            .expression_attribute_names("#version", VERSION)
+            .expression_attribute_values(":one", number(1));
+        for (name, value) in values {
+            request = request.expression_attribute_values(name, value);
+        }
+        landed("UpdateItem", request.send().await)
     }
 
     /// Puts a new secret first; the current one keeps signing beside it for

@@ -28,7 +28,7 @@ use super::delivery::{Attempt, Sender};
 use super::events::{event_of, Change};
 use super::retry;
 use crate::app::AppState;
-use crate::domain::webhook::{AttemptRecord, Delivery, DeliveryStatus};
+use crate::domain::webhook::{AttemptRecord, Delivery, DeliveryStatus, Subscription};
 use crate::domain::{CompanyId, Timestamp};
 use crate::error::ApiError;
 use crate::store::webhooks::{SigningSubscription, WebhookStore};
@@ -278,47 +278,60 @@ impl Dispatcher {
         Ok(Some(success))
     }
 
-    /// Keeps the subscription's `failingSince` (set by a failure, cleared by a success), and
-    /// disables it once it has failed for [`retry::GIVE_UP_AFTER`].
+    /// Keeps the subscription's `failingSince` (set by the first failure of a streak, cleared
+    /// by a success), and disables it once it has failed for [`retry::GIVE_UP_AFTER`]. `target`
+    /// may be as old as this run: each note is a conditional update of the one attribute it is
+    /// about, so it never undoes what the client changed since (a rotation, a new URL).
     async fn note_health(
         &self,
         target: &SigningSubscription,
         success: bool,
         now: Timestamp,
     ) -> Result<(), ApiError> {
-        let mut changed = target.clone();
-        let subscription = &mut changed.subscription;
-        if success {
-            if subscription.failing_since.is_none() {
-                return Ok(());
+        let subscription = &target.subscription;
+        match (success, subscription.failing_since) {
+            (true, None) => {}
+            (true, Some(_)) => {
+                self.store.note_recovered(subscription, now).await?;
             }
-            subscription.failing_since = None;
-        } else {
-            match subscription.failing_since {
-                None => subscription.failing_since = Some(now),
-                Some(since) if retry::should_disable(since, now) => {
-                    subscription.enabled = false;
-                    subscription.disabled_reason = Some(format!(
-                        "every delivery failed for {} days",
-                        retry::GIVE_UP_AFTER.as_secs() / 86_400
-                    ));
+            (false, None) => {
+                self.store.note_failing(subscription, now).await?;
+            }
+            (false, Some(since)) if retry::should_disable(since, now) => {
+                let reason = format!(
+                    "every delivery failed for {} days",
+                    retry::GIVE_UP_AFTER.as_secs() / 86_400
+                );
+                if self
+                    .store
+                    .disable_failing(subscription, since, &reason, now)
+                    .await?
+                {
+                    self.log_disabled(subscription, since, &reason, now).await?;
                 }
-                Some(_) => return Ok(()),
             }
+            (false, Some(_)) => {}
         }
-        subscription.updated_at = now;
-        if !self.store.replace(&changed).await? || changed.subscription.enabled {
-            return Ok(());
-        }
+        Ok(())
+    }
+
+    /// The last entry of a disabled subscription's delivery log: why it was disabled.
+    async fn log_disabled(
+        &self,
+        subscription: &Subscription,
+        failing_since: Timestamp,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<(), ApiError> {
         let notice = Delivery {
-            subscription_id: changed.subscription.id,
-            company_id: changed.subscription.company_id,
+            subscription_id: subscription.id,
+            company_id: subscription.company_id,
             event_id: format!("disabled_{}", now.as_datetime().timestamp_millis()),
             event_type: DISABLED_EVENT.to_string(),
             event_at: now,
             body: serde_json::json!({
-                "reason": changed.subscription.disabled_reason,
-                "failingSince": target.subscription.failing_since,
+                "reason": reason,
+                "failingSince": failing_since,
             })
             .to_string(),
             status: DeliveryStatus::Failed,
