@@ -7,7 +7,9 @@ use ledgerdock_shared::domain::webhook::{
 };
 use ledgerdock_shared::domain::webhook_signing::SigningSecret;
 use ledgerdock_shared::domain::{CompanyId, SubscriptionId, Timestamp};
-use ledgerdock_shared::store::webhooks::{CreateRefused, WebhookStore, MAX_RETIRING_SECRETS};
+use ledgerdock_shared::store::webhooks::{
+    CreateRefused, SigningSubscription, WebhookStore, MAX_RETIRING_SECRETS,
+};
 use ledgerdock_tests::*;
 
 fn store(t: &TestStack) -> WebhookStore {
@@ -29,6 +31,11 @@ fn subscription(company: CompanyId, client_id: &str, at: &str) -> Subscription {
         failing_since: None,
         disabled_reason: None,
     }
+}
+
+/// The subscription as stored now, read by its company, client and id.
+async fn stored(store: &WebhookStore, s: &Subscription) -> Option<SigningSubscription> {
+    store.get(s.company_id, &s.client_id, s.id).await.unwrap()
 }
 
 fn delivery(subscription: &Subscription, event_id: &str, next: &str) -> Delivery {
@@ -106,15 +113,15 @@ async fn a_rotated_secret_signs_beside_the_new_one_for_a_day_and_a_change_never_
     let s = subscription(company, "client-a", "2026-11-22T10:00:00Z");
     let first = SigningSecret::generate().unwrap();
     store.create(&s, &first).await.unwrap().unwrap();
-    let stored = store.get(company, "client-a", s.id).await.unwrap().unwrap();
-    assert_eq!(stored.subscription, s);
+    let created = stored(&store, &s).await.unwrap();
+    assert_eq!(created.subscription, s);
     let now = Timestamp::parse("2026-11-23T00:00:00Z").unwrap();
-    assert_eq!(stored.signing_secrets(now), vec![&first]);
+    assert_eq!(created.signing_secrets(now), vec![&first]);
 
     let second = SigningSecret::generate().unwrap();
-    let rotated = WebhookStore::rotated(stored, second.clone(), now);
+    let rotated = WebhookStore::rotated(created, second.clone(), now);
     assert!(store.replace(&rotated).await.unwrap());
-    let read = store.get(company, "client-a", s.id).await.unwrap().unwrap();
+    let read = stored(&store, &s).await.unwrap();
     let in_a_while = now.plus(std::time::Duration::from_secs(23 * 3600));
     assert_eq!(read.signing_secrets(in_a_while), vec![&second, &first]);
     let next_day = now.plus(std::time::Duration::from_secs(24 * 3600));
@@ -129,7 +136,7 @@ async fn a_rotated_secret_signs_beside_the_new_one_for_a_day_and_a_change_never_
         made.push(secret);
     }
     assert!(store.replace(&latest).await.unwrap());
-    let read_again = store.get(company, "client-a", s.id).await.unwrap().unwrap();
+    let read_again = stored(&store, &s).await.unwrap();
     let newest_first: Vec<&SigningSecret> = made.iter().rev().take(3).collect();
     assert_eq!(read_again.signing_secrets(in_a_while), newest_first);
     assert_eq!(read_again.secrets.len(), 1 + MAX_RETIRING_SECRETS);
@@ -139,11 +146,7 @@ async fn a_rotated_secret_signs_beside_the_new_one_for_a_day_and_a_change_never_
         !store.replace(&read).await.unwrap(),
         "a change racing a delete"
     );
-    assert!(store
-        .get(company, "client-a", s.id)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(stored(&store, &s).await.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -236,7 +239,7 @@ async fn changes_made_at_once_all_land_and_a_write_from_a_stale_read_is_refused(
     let s = subscription(company, "client-a", "2026-11-22T10:00:00Z");
     let first = SigningSecret::generate().unwrap();
     store.create(&s, &first).await.unwrap().unwrap();
-    let stale = store.get(company, "client-a", s.id).await.unwrap().unwrap();
+    let stale = stored(&store, &s).await.unwrap();
     assert_eq!(stale.version, 1);
 
     // Four rotations and a new description, all read from the same version at once: each is
@@ -264,7 +267,7 @@ async fn changes_made_at_once_all_land_and_a_write_from_a_stale_read_is_refused(
     for landed in [r0, r1, r2, r3, described] {
         assert!(landed.unwrap().is_some());
     }
-    let read = store.get(company, "client-a", s.id).await.unwrap().unwrap();
+    let read = stored(&store, &s).await.unwrap();
     assert_eq!(read.version, 1 + 5, "five writes landed one after another");
     assert_eq!(
         read.subscription.description.as_deref(),
@@ -281,7 +284,7 @@ async fn changes_made_at_once_all_land_and_a_write_from_a_stale_read_is_refused(
     let mut from_stale = stale.clone();
     from_stale.subscription.description = Some("stale".into());
     assert!(!store.replace(&from_stale).await.unwrap());
-    let unchanged = store.get(company, "client-a", s.id).await.unwrap().unwrap();
+    let unchanged = stored(&store, &s).await.unwrap();
     assert_eq!(unchanged.subscription, read.subscription);
     assert_eq!(unchanged.secrets, read.secrets);
 }
@@ -298,7 +301,7 @@ async fn the_dispatchers_health_notes_never_undo_a_clients_change_made_since_it_
         .unwrap()
         .unwrap();
     // What a dispatch run read when it started.
-    let run_read = store.get(company, "client-a", s.id).await.unwrap().unwrap();
+    let run_read = stored(&store, &s).await.unwrap();
 
     // Meanwhile the client rotates the secret and moves the URL.
     let at = |t: &str| Timestamp::parse(t).unwrap();
@@ -315,11 +318,10 @@ async fn the_dispatchers_health_notes_never_undo_a_clients_change_made_since_it_
         .await
         .unwrap()
         .unwrap();
-    let keeps_the_clients_change =
-        |read: &ledgerdock_shared::store::webhooks::SigningSubscription| {
-            assert_eq!(read.subscription.url, moved);
-            assert_eq!(read.secrets, changed.secrets);
-        };
+    let keeps_the_clients_change = |read: &SigningSubscription| {
+        assert_eq!(read.subscription.url, moved);
+        assert_eq!(read.secrets, changed.secrets);
+    };
 
     // The run's delivery failed: the streak starts, and nothing else of the item moves.
     let failed_at = at("2026-11-22T10:02:00Z");
@@ -327,7 +329,7 @@ async fn the_dispatchers_health_notes_never_undo_a_clients_change_made_since_it_
         .note_failing(&run_read.subscription, failed_at)
         .await
         .unwrap());
-    let failing = store.get(company, "client-a", s.id).await.unwrap().unwrap();
+    let failing = stored(&store, &s).await.unwrap();
     keeps_the_clients_change(&failing);
     assert_eq!(failing.subscription.failing_since, Some(failed_at));
     assert!(
@@ -354,20 +356,12 @@ async fn the_dispatchers_health_notes_never_undo_a_clients_change_made_since_it_
         )
         .await
         .unwrap());
-    assert!(
-        store
-            .get(company, "client-a", s.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .subscription
-            .enabled
-    );
+    assert!(stored(&store, &s).await.unwrap().subscription.enabled);
     assert!(store
         .disable_failing(&run_read.subscription, failed_at, reason, three_days_on)
         .await
         .unwrap());
-    let disabled = store.get(company, "client-a", s.id).await.unwrap().unwrap();
+    let disabled = stored(&store, &s).await.unwrap();
     keeps_the_clients_change(&disabled);
     assert!(!disabled.subscription.enabled);
     assert_eq!(
@@ -387,7 +381,7 @@ async fn the_dispatchers_health_notes_never_undo_a_clients_change_made_since_it_
         .note_recovered(&run_read.subscription, three_days_on)
         .await
         .unwrap());
-    let recovered = store.get(company, "client-a", s.id).await.unwrap().unwrap();
+    let recovered = stored(&store, &s).await.unwrap();
     keeps_the_clients_change(&recovered);
     assert_eq!(recovered.subscription.failing_since, None);
     assert!(!store
@@ -401,11 +395,7 @@ async fn the_dispatchers_health_notes_never_undo_a_clients_change_made_since_it_
         .note_failing(&run_read.subscription, three_days_on)
         .await
         .unwrap());
-    assert!(store
-        .get(company, "client-a", s.id)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(stored(&store, &s).await.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread")]
