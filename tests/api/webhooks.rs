@@ -311,6 +311,55 @@ async fn a_client_holds_at_most_ten_subscriptions_per_company() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn rotations_and_a_patch_sent_at_once_all_take_effect() {
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let receiver = Receiver::start().await;
+    let made = subscribe(&t, &a, &receiver, &["import_job.finished"]).await;
+    let one = format!("{SUBSCRIPTIONS}/{}", made["id"].as_str().unwrap());
+    let rotate = || async {
+        t.post_json(&a, &format!("{one}/rotate-secret"), &json!({}))
+            .call()
+            .await
+            .ok()
+    };
+    let patch = async {
+        request(&t, &a, reqwest::Method::PATCH, &one)
+            .json(&json!({"events": ["import_job.finished", "import_job.failed"]}))
+            .call()
+            .await
+            .ok()
+    };
+    let (r1, r2, r3, _) = tokio::join!(rotate(), rotate(), rotate(), patch);
+
+    let now = t.get(&a, &one).call().await.ok();
+    assert_eq!(
+        now["events"],
+        json!(["import_job.finished", "import_job.failed"]),
+        "the PATCH was not undone by a rotation that read before it"
+    );
+    // The three new secrets sign (the current one and the two it and another replaced); the
+    // first one, rotated out three times over, no longer does.
+    let receiver_now = Receiver::start().await;
+    for rotated in [&r1, &r2, &r3] {
+        receiver_now.trust(SigningSecret::parse(rotated["secret"].as_str().unwrap()).unwrap());
+    }
+    receiver_now.trust(SigningSecret::parse(made["secret"].as_str().unwrap()).unwrap());
+    request(&t, &a, reqwest::Method::PATCH, &one)
+        .json(&json!({"url": receiver_now.url}))
+        .call()
+        .await
+        .ok();
+    t.post_json(&a, &format!("{one}/test"), &json!({}))
+        .call()
+        .await
+        .ok();
+    let pinged = receiver_now.received();
+    assert_eq!(pinged.len(), 1);
+    assert_eq!(pinged[0].verified_by, [0, 1, 2], "{}", pinged[0].signature);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_test_ping_is_signed_answered_and_logged_and_after_rotation_both_secrets_sign_it() {
     let t = TestStack::start().await;
     let a = t.tenant_all_scopes().await;
