@@ -111,7 +111,8 @@ def overhead(results_dir, lines):
     if not os.path.exists(path):
         return
     with open(path) as f:
-        rows = json.load(f)["operations"]
+        results = json.load(f)
+    rows = results["operations"]
     lines += [
         "## 2. Per-request overhead",
         "",
@@ -131,25 +132,50 @@ def overhead(results_dir, lines):
             f"| {met(ratio <= OVERHEAD_GOAL)} | {r['p99_ms']:.3f} | {r['sdk_p99_ms']:.3f} |"
         )
     lines.append("")
-    by_name = {r["function"]: r for r in rows}
-    bulk, single = by_name.get("bulk-complete-invoice-exports"), by_name.get("complete-invoice-export")
-    if bulk and single:
-        ratio = bulk["p50_ms"] / single["p50_ms"]
+    bulk_rows = bulk_vs_single(results)
+    if bulk_rows:
         lines += [
-            "**A bulk call against its single call.** The bulk complete above settles 100 invoices "
+            "**A bulk call against its single call.** The bulk complete settles 100 invoices "
             "(100 conditional UpdateItems, 16 in flight); the single complete settles one. Goal: "
-            f"the 100-item call's p50 ≤ {BULK_GOAL:g}× one single complete's.",
+            f"the 100-item call's p50 ≤ {BULK_GOAL:g}× one single complete's. Measured twice: on "
+            "the embedded engine as above, and with the engine a network away (a proxy that "
+            "delivers every byte half the round trip after it was sent, each way, as DynamoDB "
+            "is a few milliseconds from a Lambda in its region; the single complete's SDK time "
+            "shows what a call then costs).",
             "",
-            "| operation | p50 (ms) | single complete p50 (ms) | ratio | goal | met? |",
-            "|---|---:|---:|---:|---:|:-:|",
-            f"| bulk complete, 100 items | {bulk['p50_ms']:.3f} | {single['p50_ms']:.3f} | "
-            f"{ratio:.1f}× | ≤ {BULK_GOAL:g}× | {met(ratio <= BULK_GOAL)} |",
+            "| DynamoDB | bulk p50 (ms) | single complete p50 (ms) | its SDK p50 (ms) | ratio | goal | met? |",
+            "|---|---:|---:|---:|---:|---:|:-:|",
+        ]
+        for where, bulk, single, ratio in bulk_rows:
+            lines.append(
+                f"| {where} | {bulk['p50_ms']:.3f} | {single['p50_ms']:.3f} | "
+                f"{single['sdk_p50_ms']:.3f} | {ratio:.1f}× | ≤ {BULK_GOAL:g}× | "
+                f"{met(ratio <= BULK_GOAL)} |"
+            )
+        lines += [
             "",
-            "On this embedded engine a write costs CPU on the same two cores the handler uses, so "
-            "concurrency buys little here; against DynamoDB, where a write is a network round trip, "
-            "16 in flight settle 100 invoices in 7 round trips.",
+            "On the embedded engine a write costs CPU on the same two cores the handler uses, so "
+            "writes side by side buy little; across a round trip, 16 in flight settle 100 "
+            "invoices in 7 rounds.",
             "",
         ]
+
+
+def bulk_vs_single(results):
+    """(where, bulk row, single row, ratio) for the embedded engine, and for the engine a
+    network away if the run measured it."""
+    sets = [("embedded engine", results["operations"])]
+    distant = results.get("distant")
+    if distant:
+        sets.append((f"+{distant['round_trip_ms']:g} ms per round trip", distant["operations"]))
+    out = []
+    for where, rows in sets:
+        by_name = {r["function"]: r for r in rows}
+        bulk = by_name.get("bulk-complete-invoice-exports")
+        single = by_name.get("complete-invoice-export")
+        if bulk and single:
+            out.append((where, bulk, single, bulk["p50_ms"] / single["p50_ms"]))
+    return out
 
 
 # Lambda's prices (arm64, us-east-1, first tier): per GB-second of billed duration, and per
@@ -340,7 +366,8 @@ def overhead_notes(results_dir):
     if not os.path.exists(path):
         return []
     with open(path) as f:
-        by_name = {r["function"]: r for r in json.load(f)["operations"]}
+        results = json.load(f)
+    by_name = {r["function"]: r for r in results["operations"]}
     notes = []
     over = [
         f"{name} ({r['p50_ms'] / r['sdk_p50_ms']:.2f}×)"
@@ -357,17 +384,30 @@ def overhead_notes(results_dir):
             "here (complete measured 1.17× with fat LTO, 1.20× without): what remains to try is "
             "measuring both profiles in one run, to tell the profile from the noise."
         )
-    bulk, single = by_name.get("bulk-complete-invoice-exports"), by_name.get("complete-invoice-export")
-    if bulk and single and bulk["p50_ms"] / single["p50_ms"] > BULK_GOAL:
-        notes.append(
-            f"- **Bulk complete at {bulk['p50_ms'] / single['p50_ms']:.1f}× a single complete** "
-            f"(goal ≤ {BULK_GOAL:g}×). The handler adds {bulk['p50_ms'] / bulk['sdk_p50_ms']:.2f}× "
-            "to its writes; the writes are the cost. The embedded engine runs them one after "
-            "another on the same two cores (SQLite underneath), so 16 in flight take about as "
-            "long as 100 in a row. Against DynamoDB a write is a network round trip, and 16 in "
-            "flight settle 100 in 7 rounds: about 7× one complete. Not measured against DynamoDB "
-            "itself here (no AWS account on this machine)."
-        )
+    for where, bulk, single, ratio in bulk_vs_single(results):
+        if ratio <= BULK_GOAL:
+            continue
+        if where == "embedded engine":
+            distant = [r for w, _, _, r in bulk_vs_single(results) if w != where]
+            across = (
+                f" With the engine a network away it measured {distant[0]:.1f}× (the table)."
+                if distant
+                else " Across a round trip, 16 in flight settle 100 in 7 rounds."
+            )
+            notes.append(
+                f"- **Bulk complete at {ratio:.1f}× a single complete on the embedded engine** "
+                f"(goal ≤ {BULK_GOAL:g}×). The handler adds {bulk['p50_ms'] / bulk['sdk_p50_ms']:.2f}× "
+                "to its writes; the writes are the cost. The embedded engine runs them one after "
+                "another on the same two cores (SQLite underneath), so 16 in flight take about as "
+                f"long as 100 in a row.{across} Not measured against DynamoDB itself here (no AWS "
+                "account on this machine)."
+            )
+        else:
+            notes.append(
+                f"- **Bulk complete at {ratio:.1f}× a single complete with DynamoDB at {where}** "
+                f"(goal ≤ {BULK_GOAL:g}×): 16 writes in flight settle 100 in 7 rounds, and the "
+                "engine's own time for 100 writes comes on top."
+            )
     return notes
 
 
@@ -529,6 +569,11 @@ def calls(lines):
         "| download URL, get import job, get supplier | 1 GetItem | the rate counter |",
         "| complete, reject (landing, repeated or conflicting) | 1 UpdateItem | the rate counter |",
         "| bulk complete, bulk reject of n invoices | n UpdateItem | the rate counter |",
+        "| list webhook subscriptions | 1 Query | the rate counter |",
+        "| get a webhook subscription | 1 GetItem | the rate counter |",
+        "| create, delete a webhook subscription | 1 TransactWriteItems (with the client's counter; delete reads nothing first) | the rate counter |",
+        "| update a subscription, rotate its secret | 1 GetItem, 1 PutItem conditional on the version read | the rate counter |",
+        "| a subscription's delivery log | 1 GetItem and 1 Query, side by side | the rate counter |",
         "",
         "A cold container also reads the client's grant and rate limit once (2 GetItem); both "
         "are cached after.",

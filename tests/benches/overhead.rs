@@ -4,6 +4,12 @@
 //! SDK client against the same engine. The ratio at p50 is what the code adds to the calls it
 //! cannot avoid. Warm container (grants and limits cached, as in AWS).
 //!
+//! Then the single complete and the 100-item bulk complete again, with the engine a network
+//! away: a proxy delivers every byte half of `--round-trip-ms` (default 4; 0 leaves this out)
+//! after it was sent, each way, as DynamoDB is a few milliseconds from a Lambda in its region.
+//! The embedded engine spends its CPU on the cores the handler uses, so on its own it cannot
+//! show what writes in flight side by side buy; across a round trip they do.
+//!
 //! `bench/run` runs it with `--requests 500`; CI with `--requests 20`. Writes JSON to `--out`.
 
 use std::path::{Path, PathBuf};
@@ -15,14 +21,23 @@ use ledgerdock_shared::handlers::{
     bulk_complete_invoice_exports, complete_invoice_export, get_import_job, get_invoice,
     get_invoice_download_url, list_exportable_invoices,
 };
+use ledgerdock_shared::AppState;
 use ledgerdock_tests::events::{api_event, set_body, set_path_param, set_query};
-use ledgerdock_tests::sdk_calls::{busy, recorded_app};
+use ledgerdock_tests::network::DistantProxy;
+use ledgerdock_tests::sdk_calls::{busy, recorded_app, recorded_app_through, SdkRecorder};
 use ledgerdock_tests::stats::{percentile, sorted};
 use ledgerdock_tests::*;
 use serde_json::{json, Value};
 
-fn args() -> (usize, PathBuf) {
+struct Args {
+    requests: usize,
+    out: PathBuf,
+    round_trip: Duration,
+}
+
+fn args() -> Args {
     let (mut requests, mut out) = (500, PathBuf::from("target/bench/overhead.json"));
+    let mut round_trip_ms = 4;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -33,11 +48,21 @@ fn args() -> (usize, PathBuf) {
                     .expect("--requests N")
             }
             "--out" => out = it.next().expect("--out FILE").into(),
+            "--round-trip-ms" => {
+                round_trip_ms = it
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .expect("--round-trip-ms N")
+            }
             "--bench" => {}
             other => panic!("unknown argument {other}"),
         }
     }
-    (requests, out)
+    Args {
+        requests,
+        out,
+        round_trip: Duration::from_millis(round_trip_ms),
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -46,7 +71,11 @@ fn ms(d: Duration) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let (requests, out) = args();
+    let Args {
+        requests,
+        out,
+        round_trip,
+    } = args();
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(out);
     let t = TestStack::start_with(bench_options()).await;
     // One client of one company whose rate limit never bites during the run.
@@ -109,54 +138,84 @@ async fn main() {
 
     let mut rows = Vec::new();
     for (route, event) in &plan {
-        let (mut total, mut sdk) = (Vec::new(), Vec::new());
-        // The first requests warm the caches and connections; they are not counted.
-        for n in 0..requests + 10 {
-            recorder.take();
-            let started = Instant::now();
-            let request = lambda_http::request::from_str(event).unwrap();
-            let response = gate::serve(&app, route, request).await;
-            // What lambda_http does with the answer before it leaves the container.
-            let payload = serde_json::to_vec(&json!({
-                "statusCode": response.status().as_u16(),
-                "body": String::from_utf8_lossy(response.body()),
-            }))
-            .unwrap();
-            let elapsed = started.elapsed();
-            assert!(!payload.is_empty());
-            assert_eq!(response.status(), 200, "{}", route.function);
-            if n >= 10 {
-                total.push(ms(elapsed));
-                sdk.push(ms(busy(&recorder.take())));
+        rows.push(measure(&app, &recorder, route, event, requests).await);
+    }
+    let mut report = json!({ "operations": rows });
+
+    if !round_trip.is_zero() {
+        let proxy = DistantProxy::start(&t.stack.dynamodb_url, round_trip / 2).await;
+        let (far_app, far_recorder) = recorded_app_through(&t, &proxy.url);
+        eprintln!(
+            "with DynamoDB {} ms away (round trip):",
+            round_trip.as_millis()
+        );
+        let mut far = Vec::new();
+        for (route, event) in &plan {
+            if route.function == complete_invoice_export::ROUTE.function
+                || route.function == bulk_complete_invoice_exports::ROUTE.function
+            {
+                far.push(measure(&far_app, &far_recorder, route, event, requests).await);
             }
         }
-        let (total, sdk) = (sorted(total), sorted(sdk));
-        let row = json!({
-            "function": route.function,
-            "requests": requests,
-            "p50_ms": percentile(&total, 0.5),
-            "p99_ms": percentile(&total, 0.99),
-            "sdk_p50_ms": percentile(&sdk, 0.5),
-            "sdk_p99_ms": percentile(&sdk, 0.99),
+        report["distant"] = json!({
+            "round_trip_ms": round_trip.as_secs_f64() * 1000.0,
+            "operations": far,
         });
-        eprintln!(
-            "{:28} p50 {:6.2} ms (SDK {:6.2})  p99 {:6.2} ms (SDK {:6.2})",
-            route.function,
-            row["p50_ms"].as_f64().unwrap(),
-            row["sdk_p50_ms"].as_f64().unwrap(),
-            row["p99_ms"].as_f64().unwrap(),
-            row["sdk_p99_ms"].as_f64().unwrap()
-        );
-        rows.push(row);
     }
+
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).unwrap();
     }
-    std::fs::write(
-        &out,
-        serde_json::to_vec_pretty(&json!({ "operations": rows })).unwrap(),
-    )
-    .unwrap();
+    std::fs::write(&out, serde_json::to_vec_pretty(&report).unwrap()).unwrap();
     eprintln!("wrote {}", out.display());
     t.stop().await;
+}
+
+/// Serves `event` on `route` `requests` times (after 10 that warm caches and connections) and
+/// times each against its own DynamoDB calls: the row of the report.
+async fn measure(
+    app: &AppState,
+    recorder: &SdkRecorder,
+    route: &'static Route,
+    event: &str,
+    requests: usize,
+) -> Value {
+    let (mut total, mut sdk) = (Vec::new(), Vec::new());
+    for n in 0..requests + 10 {
+        recorder.take();
+        let started = Instant::now();
+        let request = lambda_http::request::from_str(event).unwrap();
+        let response = gate::serve(app, route, request).await;
+        // What lambda_http does with the answer before it leaves the container.
+        let payload = serde_json::to_vec(&json!({
+            "statusCode": response.status().as_u16(),
+            "body": String::from_utf8_lossy(response.body()),
+        }))
+        .unwrap();
+        let elapsed = started.elapsed();
+        assert!(!payload.is_empty());
+        assert_eq!(response.status(), 200, "{}", route.function);
+        if n >= 10 {
+            total.push(ms(elapsed));
+            sdk.push(ms(busy(&recorder.take())));
+        }
+    }
+    let (total, sdk) = (sorted(total), sorted(sdk));
+    let row = json!({
+        "function": route.function,
+        "requests": requests,
+        "p50_ms": percentile(&total, 0.5),
+        "p99_ms": percentile(&total, 0.99),
+        "sdk_p50_ms": percentile(&sdk, 0.5),
+        "sdk_p99_ms": percentile(&sdk, 0.99),
+    });
+    eprintln!(
+        "{:28} p50 {:6.2} ms (SDK {:6.2})  p99 {:6.2} ms (SDK {:6.2})",
+        route.function,
+        row["p50_ms"].as_f64().unwrap(),
+        row["sdk_p50_ms"].as_f64().unwrap(),
+        row["p99_ms"].as_f64().unwrap(),
+        row["sdk_p99_ms"].as_f64().unwrap()
+    );
+    row
 }

@@ -4,6 +4,7 @@
 
 pub mod emulator;
 pub mod events;
+pub mod network;
 pub mod process;
 pub mod receiver;
 pub mod runtime_api;
@@ -22,6 +23,7 @@ use ledgerdock_shared::domain::{
 use ledgerdock_shared::publish::{Publisher, SoftCopy};
 use serde_json::{json, Value};
 
+pub use network::StallingProxy;
 pub use reqwest::StatusCode;
 
 /// Set to a DynamoDB endpoint (e.g. official DynamoDB Local) to run the suite against it.
@@ -662,84 +664,5 @@ impl TestStack {
             .request(method, self.url(path))
             .bearer_auth(token)
             .header("Lightyear-Company-ID", company.to_string())
-    }
-}
-
-// ------------------------------------------------------------------ a dependency that stalls
-
-/// A TCP proxy in front of a real endpoint that can be told to stall: from then on it accepts
-/// connections and swallows every byte without ever answering, the way a hung DynamoDB or S3
-/// endpoint behaves.
-pub struct StallingProxy {
-    pub url: String,
-    stalled: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl StallingProxy {
-    pub async fn start(upstream: &str) -> Self {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let upstream = upstream
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_string();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let stalled = std::sync::Arc::new(AtomicBool::new(false));
-        let flag = stalled.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let (flag, upstream) = (flag.clone(), upstream.clone());
-                tokio::spawn(async move {
-                    let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
-                        return;
-                    };
-                    let (mut client_read, mut client_write) = client.into_split();
-                    let (mut server_read, mut server_write) = server.into_split();
-                    let up_flag = flag.clone();
-                    let up = async move {
-                        let mut buf = vec![0u8; 64 * 1024];
-                        while let Ok(n) = client_read.read(&mut buf).await {
-                            if n == 0 {
-                                break;
-                            }
-                            // Stalled: the request goes nowhere and no answer ever comes.
-                            if !up_flag.load(Ordering::SeqCst)
-                                && server_write.write_all(&buf[..n]).await.is_err()
-                            {
-                                break;
-                            }
-                        }
-                    };
-                    let down = async move {
-                        let mut buf = vec![0u8; 64 * 1024];
-                        while let Ok(n) = server_read.read(&mut buf).await {
-                            if n == 0 {
-                                break;
-                            }
-                            if !flag.load(Ordering::SeqCst)
-                                && client_write.write_all(&buf[..n]).await.is_err()
-                            {
-                                break;
-                            }
-                        }
-                    };
-                    tokio::join!(up, down);
-                });
-            }
-        });
-        Self { url, stalled, task }
-    }
-
-    pub fn stall(&self) {
-        self.stalled
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
-impl Drop for StallingProxy {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }

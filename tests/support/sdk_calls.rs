@@ -114,15 +114,27 @@ pub fn busy(calls: &[SdkCall]) -> Duration {
 /// The stack's own state with a recorded DynamoDB client, and the per-container caches of a
 /// deployed function (the dev stack turns them off so that a revoke applies at once).
 pub fn recorded_app(t: &TestStack) -> (AppState, SdkRecorder) {
+    recorded_app_reaching(t, None)
+}
+
+/// As [`recorded_app`], its DynamoDB client reaching the stack's engine through `endpoint`
+/// (a proxy in front of it, such as [`crate::network::DistantProxy`]).
+pub fn recorded_app_through(t: &TestStack, endpoint: &str) -> (AppState, SdkRecorder) {
+    recorded_app_reaching(t, Some(endpoint))
+}
+
+fn recorded_app_reaching(t: &TestStack, endpoint: Option<&str>) -> (AppState, SdkRecorder) {
     let recorder = SdkRecorder::default();
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        t.stack
-            .dynamodb
-            .config()
-            .to_builder()
-            .interceptor(recorder.clone())
-            .build(),
-    );
+    let mut client = t
+        .stack
+        .dynamodb
+        .config()
+        .to_builder()
+        .interceptor(recorder.clone());
+    if let Some(endpoint) = endpoint {
+        client = client.endpoint_url(endpoint);
+    }
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(client.build());
     let mut config = t.stack.app.config.clone();
     config.grant_cache_ttl = Duration::from_secs(60);
     let app = AppState::with_clients(config, dynamodb, t.stack.s3.clone());

@@ -1,0 +1,146 @@
+//! TCP proxies in front of a real endpoint, standing in for the network between a function and
+//! an AWS service: [`DistantProxy`] puts the endpoint a fixed delay away each way (DynamoDB a
+//! few milliseconds off, as it is from a Lambda in its region), [`StallingProxy`] can be told to
+//! stop answering (a hung endpoint).
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// Listens on a free local port and joins every connection to `upstream` (`http://host:port`
+/// or `host:port`), bytes going each way through `pipe`. The proxy's URL, and its task.
+async fn proxy<P, F>(upstream: &str, pipe: P) -> (String, JoinHandle<()>)
+where
+    P: Fn(OwnedReadHalf, OwnedWriteHalf) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let upstream = upstream
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let (pipe, upstream) = (pipe.clone(), upstream.clone());
+            tokio::spawn(async move {
+                let Ok(server) = TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                let _ = client.set_nodelay(true);
+                let _ = server.set_nodelay(true);
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                tokio::join!(
+                    pipe(client_read, server_write),
+                    pipe(server_read, client_write)
+                );
+            });
+        }
+    });
+    (url, task)
+}
+
+// ------------------------------------------------------------------ an endpoint a network away
+
+/// A proxy that delivers every byte `one_way` after it was sent, in each direction. Bytes in
+/// flight do not queue behind each other's delay (a request and the next on the same
+/// connection each arrive `one_way` after they left), so calls side by side each pay one
+/// round trip, as they would over a real network.
+pub struct DistantProxy {
+    pub url: String,
+    task: JoinHandle<()>,
+}
+
+impl DistantProxy {
+    pub async fn start(upstream: &str, one_way: Duration) -> Self {
+        let (url, task) = proxy(upstream, move |from, to| delayed(from, to, one_way)).await;
+        Self { url, task }
+    }
+}
+
+impl Drop for DistantProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Copies `from` to `to`, each chunk written `delay` after it was read.
+async fn delayed(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, delay: Duration) {
+    let (sent, mut arriving) =
+        tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+    let read = async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n) = from.read(&mut buf).await {
+            if n == 0
+                || sent
+                    .send((tokio::time::Instant::now() + delay, buf[..n].to_vec()))
+                    .is_err()
+            {
+                break;
+            }
+        }
+    };
+    let write = async move {
+        while let Some((due, bytes)) = arriving.recv().await {
+            tokio::time::sleep_until(due).await;
+            if to.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown().await;
+    };
+    tokio::join!(read, write);
+}
+
+// ------------------------------------------------------------------ a dependency that stalls
+
+/// A proxy that can be told to stall: from then on it accepts connections and swallows every
+/// byte without ever answering, the way a hung DynamoDB or S3 endpoint behaves.
+pub struct StallingProxy {
+    pub url: String,
+    stalled: Arc<AtomicBool>,
+    task: JoinHandle<()>,
+}
+
+impl StallingProxy {
+    pub async fn start(upstream: &str) -> Self {
+        let stalled = Arc::new(AtomicBool::new(false));
+        let flag = stalled.clone();
+        let (url, task) = proxy(upstream, move |from, to| {
+            unless_stalled(from, to, flag.clone())
+        })
+        .await;
+        Self { url, stalled, task }
+    }
+
+    pub fn stall(&self) {
+        self.stalled.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for StallingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Copies `from` to `to` until `stalled`; then reads on and writes nothing: the request goes
+/// nowhere and no answer ever comes.
+async fn unless_stalled(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, stalled: Arc<AtomicBool>) {
+    let mut buf = vec![0u8; 64 * 1024];
+    while let Ok(n) = from.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        if !stalled.load(Ordering::SeqCst) && to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+}
