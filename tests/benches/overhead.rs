@@ -143,7 +143,7 @@ async fn main() {
     let mut report = json!({ "operations": rows });
 
     if !round_trip.is_zero() {
-        let proxy = DistantProxy::start(&t.stack.dynamodb_url, round_trip / 2).await;
+        let proxy = DistantProxy::start(&t.stack.dynamodb_url, round_trip / 2);
         let (far_app, far_recorder) = recorded_app_through(&t, &proxy.url);
         eprintln!(
             "with DynamoDB {} ms away (round trip):",
