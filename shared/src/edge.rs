@@ -157,23 +157,34 @@ pub fn path_param<T: std::str::FromStr<Err = String>>(
         .map_err(|e: String| ApiError::field(name, e))
 }
 
-/// Refuses a query parameter the operation does not take, naming it and the ones it does.
+/// Refuses a query parameter the operation does not take, naming it and the ones it does, and
+/// one given more than once (`?limit=5&limit=500`): which of them was meant is not ours to
+/// guess, and every operation takes each of its parameters once.
 pub fn known_query(req: &Request, allowed: &[&str]) -> Result<(), ApiError> {
     let Some(query) = req.query_string_parameters_ref() else {
         return Ok(());
     };
-    let Some((unknown, _)) = query.iter().find(|(name, _)| !allowed.contains(name)) else {
-        return Ok(());
-    };
-    let takes = if allowed.is_empty() {
-        "this operation takes no query parameters".to_string()
-    } else {
-        format!("this operation takes {}", allowed.join(", "))
-    };
-    Err(ApiError::field(
-        unknown,
-        format!("is not a query parameter of this operation; {takes}"),
-    ))
+    if let Some((unknown, _)) = query.iter().find(|(name, _)| !allowed.contains(name)) {
+        let takes = if allowed.is_empty() {
+            "this operation takes no query parameters".to_string()
+        } else {
+            format!("this operation takes {}", allowed.join(", "))
+        };
+        return Err(ApiError::field(
+            unknown,
+            format!("is not a query parameter of this operation; {takes}"),
+        ));
+    }
+    for &name in allowed {
+        let given = query.all(name).map_or(0, |values| values.len());
+        if given > 1 {
+            return Err(ApiError::field(
+                name,
+                format!("is given {given} times; give it once"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Default and largest page size of every list call.
@@ -186,8 +197,11 @@ pub fn page_limit(req: &Request) -> Result<usize, ApiError> {
     let Some(raw) = query(req, "limit") else {
         return Ok(DEFAULT_PAGE_LIMIT);
     };
-    match raw.trim().parse::<usize>() {
-        Ok(n) if (1..=MAX_PAGE_LIMIT).contains(&n) => Ok(n),
+    // Digits only: `parse` alone would also take "+5", and a value with spaces or control
+    // characters around it is a client's bug to be told of, not guessed at.
+    let digits = !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit());
+    match raw.parse::<usize>() {
+        Ok(n) if digits && (1..=MAX_PAGE_LIMIT).contains(&n) => Ok(n),
         _ => Err(ApiError::field(
             "limit",
             format!("must be a whole number from 1 to {MAX_PAGE_LIMIT}, got {raw:?}"),
@@ -447,9 +461,30 @@ mod tests {
         assert_eq!(page_limit(&with(None)).unwrap(), 100);
         assert_eq!(page_limit(&with(Some("1"))).unwrap(), 1);
         assert_eq!(page_limit(&with(Some("200"))).unwrap(), 200);
-        for bad in ["0", "201", "-1", "abc", "", "1.5"] {
-            assert!(page_limit(&with(Some(bad))).is_err(), "{bad}");
+        for bad in ["0", "201", "-1", "abc", "", "1.5", "+5", " 5", "\r1", "5\n"] {
+            assert!(page_limit(&with(Some(bad))).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_query_parameter_given_twice_or_unknown_is_named() {
+        let with = |pairs: &[(&str, &str)]| {
+            let mut map: std::collections::HashMap<String, Vec<String>> = Default::default();
+            for (name, value) in pairs {
+                map.entry(name.to_string())
+                    .or_default()
+                    .push(value.to_string());
+            }
+            req(None, "").with_query_string_parameters(map)
+        };
+        let allowed = ["limit", "continuationKey"];
+        assert!(known_query(&with(&[("limit", "5")]), &allowed).is_ok());
+        assert!(known_query(&with(&[]), &allowed).is_ok());
+        let twice = known_query(&with(&[("limit", "5"), ("limit", "500")]), &allowed).unwrap_err();
+        assert_eq!(twice.status(), 400);
+        assert_eq!(field_of(twice), "limit");
+        let unknown = known_query(&with(&[("page", "2")]), &allowed).unwrap_err();
+        assert_eq!(field_of(unknown), "page");
     }
 
     #[test]
