@@ -125,14 +125,18 @@ def main():
                 out.write(f'\n[[operations]]\ninclude-operation-id = "{operation}"\n'
                           f'parameters = {{ "query.continuationKey" = "{key}" }}\n')
         env = dict(os.environ, SCHEMATHESIS_TELEMETRY="false")
+        # Run in the run's own folder: schemathesis keeps its cache of failures (what
+        # `st replay` reads) in .schemathesis/ under the working directory, which must not be
+        # the checkout.
         result = subprocess.run(
             ["schemathesis", "--config-file", config, "run", f"{base}/openapi.json",
              "--checks", "all", "-H", f"Authorization: Bearer {token['access_token']}",
              *sys.argv[1:]],
-            env=env,
+            env=env, cwd=data_dir,
         )
         if result.returncode != 0:
-            print(f"stack log: {os.path.join(data_dir, 'stack.log')}", file=sys.stderr)
+            print(f"stack log: {os.path.join(data_dir, 'stack.log')}; "
+                  f"to replay a failure, run `st replay <id>` in {data_dir}", file=sys.stderr)
         return result.returncode
     finally:
         stack.terminate()
