@@ -47,9 +47,10 @@ where
     }
 }
 
-/// Whether a conditional write landed: `Ok(false)` where DynamoDB refused it on its condition
-/// (ConditionalCheckFailed, or a transaction cancelled by one), the outcome the caller guards a
-/// race with; any other failure maps as [`dynamo_error`] does.
+/// Whether a conditional write of one item landed: `Ok(false)` where DynamoDB refused it on
+/// its condition (ConditionalCheckFailed), the outcome the caller guards a race with; any other
+/// failure maps as [`dynamo_error`] does. A transaction goes through [`transact`] instead: its
+/// cancellation may be a conflict to send again rather than a refusal.
 pub(crate) fn landed<O, E, R>(
     operation: &str,
     sent: Result<O, SdkError<E, R>>,
@@ -60,14 +61,7 @@ where
 {
     match sent {
         Ok(_) => Ok(true),
-        Err(e)
-            if matches!(
-                e.code(),
-                Some("ConditionalCheckFailedException" | "TransactionCanceledException")
-            ) =>
-        {
-            Ok(false)
-        }
+        Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
         Err(e) => Err(dynamo_error(operation, e)),
     }
 }
