@@ -199,7 +199,7 @@ pub fn page_limit(req: &Request) -> Result<usize, ApiError> {
     };
     // Digits only: `parse` alone would also take "+5", and a value with spaces or control
     // characters around it is a client's bug to be told of, not guessed at.
-    let digits = !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit());
+    let digits = raw.bytes().all(|b| b.is_ascii_digit());
     match raw.parse::<usize>() {
         Ok(n) if digits && (1..=MAX_PAGE_LIMIT).contains(&n) => Ok(n),
         _ => Err(ApiError::field(
