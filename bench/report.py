@@ -384,11 +384,12 @@ def overhead_notes(results_dir):
             "here (complete measured 1.17× with fat LTO, 1.20× without): what remains to try is "
             "measuring both profiles in one run, to tell the profile from the noise."
         )
-    for where, bulk, single, ratio in bulk_vs_single(results):
+    compared = bulk_vs_single(results)
+    for where, bulk, single, ratio in compared:
         if ratio <= BULK_GOAL:
             continue
         if where == "embedded engine":
-            distant = [r for w, _, _, r in bulk_vs_single(results) if w != where]
+            distant = [r for w, _, _, r in compared if w != where]
             across = (
                 f" With the engine a network away it measured {distant[0]:.1f}× (the table)."
                 if distant

@@ -3,7 +3,6 @@
 //! few milliseconds off, as it is from a Lambda in its region), [`StallingProxy`] can be told to
 //! stop answering (a hung endpoint).
 
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,38 +12,12 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-/// Listens on a free local port and joins every connection to `upstream` (`http://host:port`
-/// or `host:port`), bytes going each way through `pipe`. The proxy's URL, and its task.
-async fn proxy<P, F>(upstream: &str, pipe: P) -> (String, JoinHandle<()>)
-where
-    P: Fn(OwnedReadHalf, OwnedWriteHalf) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = ()> + Send + 'static,
-{
-    let upstream = upstream
+/// `host:port` of an endpoint given as `http://host:port/` or `host:port`.
+fn host_and_port(endpoint: &str) -> String {
+    endpoint
         .trim_start_matches("http://")
         .trim_end_matches('/')
-        .to_string();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let task = tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let (pipe, upstream) = (pipe.clone(), upstream.clone());
-            tokio::spawn(async move {
-                let Ok(server) = TcpStream::connect(&upstream).await else {
-                    return;
-                };
-                let _ = client.set_nodelay(true);
-                let _ = server.set_nodelay(true);
-                let (client_read, client_write) = client.into_split();
-                let (server_read, server_write) = server.into_split();
-                tokio::join!(
-                    pipe(client_read, server_write),
-                    pipe(server_read, client_write)
-                );
-            });
-        }
-    });
-    (url, task)
+        .to_string()
 }
 
 // ------------------------------------------------------------------ an endpoint a network away
@@ -64,10 +37,7 @@ pub struct DistantProxy {
 
 impl DistantProxy {
     pub fn start(upstream: &str, one_way: Duration) -> Self {
-        let upstream = upstream
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_string();
+        let upstream = host_and_port(upstream);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let closed = Arc::new(AtomicBool::new(false));
@@ -143,12 +113,27 @@ pub struct StallingProxy {
 
 impl StallingProxy {
     pub async fn start(upstream: &str) -> Self {
+        let upstream = host_and_port(upstream);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
         let stalled = Arc::new(AtomicBool::new(false));
         let flag = stalled.clone();
-        let (url, task) = proxy(upstream, move |from, to| {
-            unless_stalled(from, to, flag.clone())
-        })
-        .await;
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let (flag, upstream) = (flag.clone(), upstream.clone());
+                tokio::spawn(async move {
+                    let Ok(server) = TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    let (client_read, client_write) = client.into_split();
+                    let (server_read, server_write) = server.into_split();
+                    tokio::join!(
+                        unless_stalled(client_read, server_write, flag.clone()),
+                        unless_stalled(server_read, client_write, flag)
+                    );
+                });
+            }
+        });
         Self { url, stalled, task }
     }
 
