@@ -138,13 +138,16 @@ async fn onboarding_a_system_from_create_to_delete() {
     assert_eq!(granted["grants"].as_array().unwrap().len(), 2);
     let revoked = cli.ok(&["revoke", &id, "--company", &b]);
     assert_eq!(revoked["scopes"], serde_json::json!(["invoices.read"]));
+    assert_eq!(revoked["webhookSubscriptionsDisabled"], 0);
 
     let rotated = cli.ok(&["rotate-secret", &id]);
     let new_secret = rotated["clientSecret"].as_str().unwrap();
     assert_eq!(token(&http, &stack.token_url, &id, &secret).await.0, 401);
     assert_eq!(token(&http, &stack.token_url, &id, new_secret).await.0, 200);
 
-    assert_eq!(cli.ok(&["delete", &id])["deleted"], true);
+    let deleted = cli.ok(&["delete", &id]);
+    assert_eq!(deleted["deleted"], true);
+    assert_eq!(deleted["webhookSubscriptionsDeleted"], 0);
     assert_eq!(token(&http, &stack.token_url, &id, new_secret).await.0, 401);
     let resp = call(reqwest::Method::GET, "/v1/invoices/exportable", &a)
         .send()

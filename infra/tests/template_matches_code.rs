@@ -567,7 +567,11 @@ fn each_function_may_write_only_the_partitions_it_owns() {
         schema::company_pk(&id).trim_end_matches(&id.to_string())
     );
     let usage = format!("{USAGE_PARTITION_PREFIX}*");
-    let (c, u) = (company.as_str(), usage.as_str());
+    let owners = format!(
+        "{}*",
+        ledgerdock_shared::store::webhooks::OWNER_PARTITION_PREFIX
+    );
+    let (c, u, w) = (company.as_str(), usage.as_str(), owners.as_str());
     // Functions that only read count their caller's requests, and nothing else: a grant on
     // `CLIENT#*` would let them rewrite any client's grants.
     let counts_only: Grants = &[("dynamodb:UpdateItem", &[u])];
@@ -619,7 +623,7 @@ fn each_function_may_write_only_the_partitions_it_owns() {
         ("list-webhook-deliveries", counts_only),
         (
             "create-webhook-subscription",
-            &[("dynamodb:PutItem", &[c]), ("dynamodb:UpdateItem", &[c, u])],
+            &[("dynamodb:PutItem", &[c]), ("dynamodb:UpdateItem", &[u, w])],
         ),
         (
             "update-webhook-subscription",
@@ -629,7 +633,7 @@ fn each_function_may_write_only_the_partitions_it_owns() {
             "delete-webhook-subscription",
             &[
                 ("dynamodb:DeleteItem", &[c]),
-                ("dynamodb:UpdateItem", &[c, u]),
+                ("dynamodb:UpdateItem", &[u, w]),
             ],
         ),
         (
@@ -640,8 +644,14 @@ fn each_function_may_write_only_the_partitions_it_owns() {
             "test-webhook-subscription",
             &[("dynamodb:PutItem", &[c]), ("dynamodb:UpdateItem", &[u])],
         ),
-        ("webhook-fanout", &[("dynamodb:PutItem", &[c])]),
-        ("dispatch-webhooks", &[("dynamodb:PutItem", &[c])]),
+        (
+            "webhook-fanout",
+            &[("dynamodb:PutItem", &[c]), ("dynamodb:UpdateItem", &[c])],
+        ),
+        (
+            "dispatch-webhooks",
+            &[("dynamodb:PutItem", &[c]), ("dynamodb:UpdateItem", &[c])],
+        ),
     ];
     let t = template();
     let functions_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions");

@@ -11,7 +11,7 @@ use ledgerdock_shared::domain::webhook_signing::SigningSecret;
 use ledgerdock_shared::domain::{CompanyId, InvoiceId, SubscriptionId, Timestamp};
 use ledgerdock_shared::store::webhooks::WebhookStore;
 use ledgerdock_shared::webhooks::delivery::Sender;
-use ledgerdock_shared::webhooks::dispatch::{Dispatcher, DISABLED_EVENT};
+use ledgerdock_shared::webhooks::dispatch::{Dispatched, Dispatcher, DISABLED_EVENT};
 use ledgerdock_shared::webhooks::events::{Change, Image};
 use ledgerdock_tests::receiver::Receiver;
 use ledgerdock_tests::*;
@@ -19,7 +19,11 @@ use serde_json::json;
 
 fn dispatcher(t: &TestStack) -> Dispatcher {
     let store = WebhookStore::new(t.stack.dynamodb.clone(), &t.stack.app.config.table_name);
-    Dispatcher::new(store, Sender::new(UrlPolicy::AllowLoopback).unwrap())
+    Dispatcher::new(
+        store,
+        t.stack.app.grants.clone(),
+        Sender::new(UrlPolicy::AllowLoopback).unwrap(),
+    )
 }
 
 /// Subscribes `tenant`'s client to `events` at `receiver`, which trusts the new secret.
@@ -366,4 +370,54 @@ fn engine_only() -> ledgerdock_infra::dev::DevOptions {
         deliver_webhooks: false,
         ..options()
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pending_retry_is_given_up_unsent_once_its_client_loses_the_grant() {
+    let t = TestStack::start_with(engine_only()).await;
+    let d = dispatcher(&t);
+    let a = t.tenant_all_scopes().await;
+    let receiver = Receiver::start().await;
+    let subscription = subscribe(&d, &a, &receiver, &[EventType::InvoiceExported]).await;
+    let invoice = t.publish_many(a.company, 1).await[0];
+    receiver.answer(500);
+    let run = d
+        .fan_out(&[complete(&t, &a, invoice).await], Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!((run.attempted, run.delivered, run.cut_off), (1, 0, 0));
+    let next = log(&d, &subscription).await[0].next_attempt_at.unwrap();
+
+    // The grant goes; the retry comes due, and the receiver would now answer 200.
+    receiver.answer(200);
+    assert!(t
+        .stack
+        .app
+        .grants
+        .revoke(&a.client_id, a.company)
+        .await
+        .unwrap());
+    let due = d
+        .dispatch_due(Timestamp::now().max(next).plus(Duration::from_secs(1)))
+        .await
+        .unwrap();
+    assert_eq!((due.attempted, due.cut_off), (0, 1), "{due:?}");
+    assert_eq!(receiver.received().len(), 1, "the retry was never sent");
+
+    let entries = log(&d, &subscription).await;
+    assert_eq!(entries[0].event_type, DISABLED_EVENT, "{entries:?}");
+    assert!(entries[0].body.contains("no longer holds a grant"));
+    let given_up = entries
+        .iter()
+        .find(|e| e.event_type == "invoice.exported")
+        .unwrap();
+    assert_eq!(given_up.status, DeliveryStatus::Failed);
+    assert_eq!(given_up.attempts.len(), 1);
+    assert_eq!(given_up.next_attempt_at, None);
+    // Nothing left due: the next run has nothing to do and cuts off nothing again.
+    let after = d
+        .dispatch_due(Timestamp::now().max(next).plus(Duration::from_secs(2)))
+        .await
+        .unwrap();
+    assert_eq!(after, Dispatched::default());
 }

@@ -8,7 +8,8 @@ use ledgerdock_shared::domain::webhook::{
 use ledgerdock_shared::domain::webhook_signing::SigningSecret;
 use ledgerdock_shared::domain::{CompanyId, SubscriptionId, Timestamp};
 use ledgerdock_shared::store::webhooks::{
-    CreateRefused, SigningSubscription, WebhookStore, MAX_RETIRING_SECRETS,
+    CreateRefused, DisableWhen, SigningSubscription, WebhookStore, DISABLED_EVENT,
+    MAX_RETIRING_SECRETS,
 };
 use ledgerdock_tests::*;
 
@@ -250,12 +251,12 @@ async fn changes_made_at_once_all_land_and_a_write_from_a_stale_read_is_refused(
     let rotate = |secret: &SigningSecret| {
         let secret = secret.clone();
         store.change(company, "client-a", s.id, move |read| {
-            WebhookStore::rotated(read, secret.clone(), now)
+            Ok(WebhookStore::rotated(read, secret.clone(), now))
         })
     };
     let describe = store.change(company, "client-a", s.id, |mut read| {
         read.subscription.description = Some("ERP, production".into());
-        read
+        Ok(read)
     });
     let (r0, r1, r2, r3, described) = tokio::join!(
         rotate(&new_secrets[0]),
@@ -313,7 +314,7 @@ async fn the_dispatchers_health_notes_never_undo_a_clients_change_made_since_it_
             let mut next =
                 WebhookStore::rotated(read, rotated_in.clone(), at("2026-11-22T10:01:00Z"));
             next.subscription.url = moved.clone();
-            next
+            Ok(next)
         })
         .await
         .unwrap()
@@ -348,9 +349,9 @@ async fn the_dispatchers_health_notes_never_undo_a_clients_change_made_since_it_
     let three_days_on = at("2026-11-25T10:03:00Z");
     let reason = "every delivery failed for 3 days";
     assert!(!store
-        .disable_failing(
+        .disable(
             &run_read.subscription,
-            at("2026-11-21T00:00:00Z"),
+            DisableWhen::StillFailingSince(at("2026-11-21T00:00:00Z")),
             reason,
             three_days_on
         )
@@ -358,7 +359,12 @@ async fn the_dispatchers_health_notes_never_undo_a_clients_change_made_since_it_
         .unwrap());
     assert!(stored(&store, &s).await.unwrap().subscription.enabled);
     assert!(store
-        .disable_failing(&run_read.subscription, failed_at, reason, three_days_on)
+        .disable(
+            &run_read.subscription,
+            DisableWhen::StillFailingSince(failed_at),
+            reason,
+            three_days_on
+        )
         .await
         .unwrap());
     let disabled = stored(&store, &s).await.unwrap();
@@ -370,11 +376,24 @@ async fn the_dispatchers_health_notes_never_undo_a_clients_change_made_since_it_
     );
     assert!(
         !store
-            .disable_failing(&run_read.subscription, failed_at, reason, three_days_on)
+            .disable(
+                &run_read.subscription,
+                DisableWhen::StillFailingSince(failed_at),
+                reason,
+                three_days_on
+            )
             .await
             .unwrap(),
         "disabled once"
     );
+    let log = store.deliveries(company, s.id, 10, None).await.unwrap();
+    let notices: Vec<_> = log
+        .deliveries
+        .iter()
+        .filter(|d| d.event_type == DISABLED_EVENT)
+        .collect();
+    assert_eq!(notices.len(), 1, "one notice, written with the disable");
+    assert!(notices[0].body.contains(reason));
 
     // A success ends the streak, once.
     assert!(store

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use ledgerdock_shared::domain::webhook_signing::SigningSecret;
-use ledgerdock_shared::domain::Scope;
+use ledgerdock_shared::domain::{CompanyId, Scope, SubscriptionId};
 use ledgerdock_tests::receiver::Receiver;
 use ledgerdock_tests::*;
 use serde_json::{json, Value};
@@ -488,5 +488,284 @@ async fn a_published_invoice_and_a_finished_import_job_are_told_to_their_subscri
     // The job's progress writes along the way told nothing more.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(receiver.received().len(), 2);
+    t.stop().await;
+}
+
+/// Another client of `company`, granted `scopes` there (as `ledgerdock clients create` makes it).
+async fn client_of(t: &TestStack, company: CompanyId, scopes: &[Scope]) -> Tenant {
+    let (credentials, token) = t.client_for(&[company], scopes, 10_000).await;
+    Tenant {
+        company,
+        client_id: credentials.client_id,
+        client_secret: credentials.client_secret,
+        token,
+    }
+}
+
+/// A company with a connector subscribed to its new invoices, and a second client of the same
+/// company subscribed too, whose grant nobody touches: once the second has heard of an event,
+/// the first would have as well (one fan-out run writes and sends both).
+struct Watched {
+    connector: Tenant,
+    connector_hears: Receiver,
+    subscription_id: String,
+    witness_hears: Receiver,
+}
+
+async fn watched_company(t: &TestStack) -> Watched {
+    let company = CompanyId::new_random();
+    let connector = client_of(t, company, &[Scope::InvoicesRead, Scope::WebhooksManage]).await;
+    let witness = client_of(t, company, &[Scope::InvoicesRead, Scope::WebhooksManage]).await;
+    let (connector_hears, witness_hears) = (Receiver::start().await, Receiver::start().await);
+    let made = subscribe(
+        t,
+        &connector,
+        &connector_hears,
+        &["invoice.ready_for_export"],
+    )
+    .await;
+    subscribe(t, &witness, &witness_hears, &["invoice.ready_for_export"]).await;
+    // Both hear the first invoice.
+    t.publish_many(company, 1).await;
+    assert_eq!(connector_hears.wait_for(1, DELIVERED_WITHIN).await.len(), 1);
+    assert_eq!(witness_hears.wait_for(1, DELIVERED_WITHIN).await.len(), 1);
+    Watched {
+        connector,
+        connector_hears,
+        subscription_id: made["id"].as_str().unwrap().to_string(),
+        witness_hears,
+    }
+}
+
+impl Watched {
+    /// Publishes one more invoice and answers how many deliveries the connector got of it,
+    /// once the witness has heard of it.
+    async fn next_event_heard_by_connector(&self, t: &TestStack) -> usize {
+        t.publish_many(self.connector.company, 1).await;
+        assert_eq!(
+            self.witness_hears.wait_for(2, DELIVERED_WITHIN).await.len(),
+            2
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        self.connector_hears.received().len() - 1
+    }
+
+    /// The connector's subscription as stored, with its delivery log, newest first.
+    async fn stored(&self, t: &TestStack) -> (Value, Vec<String>) {
+        let id: SubscriptionId = self.subscription_id.parse().unwrap();
+        let held = t
+            .stack
+            .app
+            .webhooks
+            .get(self.connector.company, &self.connector.client_id, id)
+            .await
+            .unwrap();
+        let log = t
+            .stack
+            .app
+            .webhooks
+            .deliveries(self.connector.company, id, 20, None)
+            .await
+            .unwrap()
+            .deliveries
+            .iter()
+            .map(|d| d.event_type.clone())
+            .collect();
+        (
+            held.map_or(Value::Null, |h| {
+                serde_json::to_value(h.subscription).unwrap()
+            }),
+            log,
+        )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_clients_revoke_a_subscription_hears_nothing_more_and_says_why() {
+    let t = TestStack::start().await;
+    let w = watched_company(&t).await;
+
+    let (_, disabled) = t
+        .admin()
+        .revoke(&w.connector.client_id, w.connector.company)
+        .await
+        .unwrap();
+    assert_eq!(
+        disabled, 1,
+        "revoke says how many subscriptions it disabled"
+    );
+    assert_eq!(w.next_event_heard_by_connector(&t).await, 0);
+
+    let (subscription, log) = w.stored(&t).await;
+    assert_eq!(subscription["enabled"], false);
+    let reason = subscription["disabledReason"].as_str().unwrap();
+    assert!(reason.contains("no longer holds a grant"), "{reason}");
+    assert_eq!(
+        log[0], "webhook.disabled",
+        "the log ends saying why: {log:?}"
+    );
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_clients_delete_its_subscriptions_are_gone_and_hear_nothing() {
+    let t = TestStack::start().await;
+    let w = watched_company(&t).await;
+    // A second company, where the same client also subscribed and then lost its grant: the
+    // disabled subscription there is deleted too.
+    let other = CompanyId::new_random();
+    let admin = t.admin();
+    admin
+        .grant(
+            &w.connector.client_id,
+            other,
+            Some(&[Scope::InvoicesRead, Scope::WebhooksManage]),
+        )
+        .await
+        .unwrap();
+    let elsewhere = Tenant {
+        company: other,
+        ..w.connector.clone()
+    };
+    subscribe(&t, &elsewhere, &w.connector_hears, &["invoice.exported"]).await;
+    assert_eq!(
+        admin.revoke(&w.connector.client_id, other).await.unwrap().1,
+        1
+    );
+
+    let deleted = admin.delete(&w.connector.client_id).await.unwrap();
+    assert_eq!(deleted, 2, "delete says how many, in every company");
+    assert_eq!(w.next_event_heard_by_connector(&t).await, 0);
+    assert_eq!(w.stored(&t).await.0, Value::Null, "gone");
+    assert!(t
+        .stack
+        .app
+        .webhooks
+        .held_by(other, &w.connector.client_id)
+        .await
+        .unwrap()
+        .is_empty());
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_grant_narrowed_by_any_means_stops_deliveries_at_the_next_event() {
+    let t = TestStack::start().await;
+    let w = watched_company(&t).await;
+    // The grant is rewritten without invoices.read, not through `clients`: the fan-out's own
+    // check before writing deliveries is what stops it.
+    t.stack
+        .app
+        .grants
+        .put(
+            &w.connector.client_id,
+            w.connector.company,
+            &[Scope::WebhooksManage],
+        )
+        .await
+        .unwrap();
+    assert_eq!(w.next_event_heard_by_connector(&t).await, 0);
+
+    // The client still manages webhooks: it sees why, and may not enable it again without
+    // the scope.
+    let one = format!("{SUBSCRIPTIONS}/{}", w.subscription_id);
+    let shown = t.get(&w.connector, &one).call().await.ok();
+    assert_eq!(shown["enabled"], false);
+    let reason = shown["disabledReason"].as_str().unwrap();
+    assert!(reason.contains("invoices.read"), "{reason}");
+    let log = deliveries(&t, &w.connector, &w.subscription_id).await;
+    assert_eq!(log[0]["eventType"], "webhook.disabled");
+    assert_eq!(
+        log.len(),
+        2,
+        "the first invoice's delivery, then the notice"
+    );
+    let enable = request(&t, &w.connector, reqwest::Method::PATCH, &one)
+        .json(&json!({"enabled": true}))
+        .call()
+        .await;
+    let refused = enable.error(403, "FORBIDDEN");
+    assert!(refused["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("ledgerdock/invoices.read"));
+    assert_eq!(
+        t.get(&w.connector, &one).call().await.ok()["enabled"],
+        false
+    );
+
+    // Granted again, it is enabled again by the client, and hears the next one.
+    t.stack
+        .app
+        .grants
+        .put(
+            &w.connector.client_id,
+            w.connector.company,
+            &[Scope::InvoicesRead, Scope::WebhooksManage],
+        )
+        .await
+        .unwrap();
+    let enabled = request(&t, &w.connector, reqwest::Method::PATCH, &one)
+        .json(&json!({"enabled": true}))
+        .call()
+        .await
+        .ok();
+    assert_eq!(enabled["enabled"], true);
+    t.publish_many(w.connector.company, 1).await;
+    assert_eq!(
+        w.connector_hears.wait_for(2, DELIVERED_WITHIN).await.len(),
+        2
+    );
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webhooks_manage_alone_cannot_subscribe_to_what_it_may_not_read() {
+    let t = TestStack::start().await;
+    let manager = t
+        .tenant(&[Scope::WebhooksManage, Scope::InvoicesRead])
+        .await;
+    let receiver = Receiver::start().await;
+    for (events, scope) in [
+        (json!(["invoice.exported"]), "ledgerdock/invoices.read"),
+        (
+            json!(["invoice.exported", "import_job.finished"]),
+            "ledgerdock/imports.read",
+        ),
+    ] {
+        let only_manage = client_of(&t, manager.company, &[Scope::WebhooksManage]).await;
+        let caller = if scope.ends_with("invoices.read") {
+            &only_manage
+        } else {
+            &manager
+        };
+        let refused = t
+            .post_json(
+                caller,
+                SUBSCRIPTIONS,
+                &json!({"url": receiver.url, "events": events}),
+            )
+            .call()
+            .await;
+        let body = refused.error(403, "FORBIDDEN");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(scope),
+            "{body}"
+        );
+        let listed = t.get(caller, SUBSCRIPTIONS).call().await.ok();
+        assert_eq!(listed["items"], json!([]), "nothing was made");
+    }
+    // Choosing events it may not read later is refused the same way, and changes nothing.
+    let made = subscribe(&t, &manager, &receiver, &["invoice.exported"]).await;
+    let one = format!("{SUBSCRIPTIONS}/{}", made["id"].as_str().unwrap());
+    let widened = request(&t, &manager, reqwest::Method::PATCH, &one)
+        .json(&json!({"events": ["import_job.failed"]}))
+        .call()
+        .await;
+    widened.error(403, "FORBIDDEN");
+    assert_eq!(
+        t.get(&manager, &one).call().await.ok()["events"],
+        json!(["invoice.exported"])
+    );
     t.stop().await;
 }

@@ -73,8 +73,8 @@ pub enum ClientsCommand {
         #[arg(long, value_parser = parse_scopes)]
         scopes: Option<ScopeList>,
     },
-    /// Take a company away from a client; effective at once locally, within the grant cache
-    /// time (≤ 60 s) in AWS.
+    /// Take a company away from a client, and disable its webhook subscriptions there;
+    /// effective at once locally, within the grant cache time (≤ 60 s) in AWS.
     Revoke {
         client_id: String,
         #[arg(long)]
@@ -82,7 +82,8 @@ pub enum ClientsCommand {
     },
     /// Issue a new secret; the old one stops working.
     RotateSecret { client_id: String },
-    /// Delete the client and its grants; its unexpired tokens stop working too.
+    /// Delete the client, its grants and its webhook subscriptions; its unexpired tokens stop
+    /// working too.
     Delete { client_id: String },
 }
 
@@ -203,6 +204,14 @@ fn print_credentials(credentials: &Credentials) {
     }
 }
 
+/// A client as `--json` prints it, with how many of its webhook subscriptions a grant change
+/// disabled.
+fn with_disabled(view: &ClientView, disabled: usize) -> anyhow::Result<serde_json::Value> {
+    let mut shown = serde_json::to_value(view)?;
+    shown["webhookSubscriptionsDisabled"] = serde_json::json!(disabled);
+    Ok(shown)
+}
+
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
@@ -254,21 +263,28 @@ pub async fn run(args: ClientsArgs) -> anyhow::Result<()> {
             company,
             scopes,
         } => {
-            let view = admin
+            let (view, disabled) = admin
                 .grant(&client_id, company, scopes.as_ref().map(|s| s.0.as_slice()))
                 .await?;
             if json {
-                return print_json(&view);
+                return print_json(&with_disabled(&view, disabled)?);
             }
             println!("Granted company {company}");
+            if disabled > 0 {
+                println!(
+                    "Disabled {disabled} webhook subscription(s) for it whose events the new scopes do not read"
+                );
+            }
             print_client(&view);
         }
         ClientsCommand::Revoke { client_id, company } => {
-            let view = admin.revoke(&client_id, company).await?;
+            let (view, disabled) = admin.revoke(&client_id, company).await?;
             if json {
-                return print_json(&view);
+                return print_json(&with_disabled(&view, disabled)?);
             }
-            println!("Revoked company {company}");
+            println!(
+                "Revoked company {company}; disabled {disabled} webhook subscription(s) of the client for it"
+            );
             print_client(&view);
         }
         ClientsCommand::RotateSecret { client_id } => {
@@ -280,11 +296,17 @@ pub async fn run(args: ClientsArgs) -> anyhow::Result<()> {
             print_credentials(&credentials);
         }
         ClientsCommand::Delete { client_id } => {
-            admin.delete(&client_id).await?;
+            let subscriptions = admin.delete(&client_id).await?;
             if json {
-                return print_json(&serde_json::json!({"clientId": client_id, "deleted": true}));
+                return print_json(&serde_json::json!({
+                    "clientId": client_id,
+                    "deleted": true,
+                    "webhookSubscriptionsDeleted": subscriptions,
+                }));
             }
-            println!("Deleted client {client_id} and its grants");
+            println!(
+                "Deleted client {client_id}, its grants and {subscriptions} webhook subscription(s)"
+            );
         }
     }
     Ok(())

@@ -2,6 +2,11 @@
 //! or the dev stack's local registry), a profile in the table (name, rate limit, the scopes its
 //! tokens may carry) and one grant per company it may act for. The scopes a client's tokens
 //! carry are always the union of its grants' scopes.
+//!
+//! A client's webhook subscriptions live only as long as the access they were made with:
+//! taking a company (or a read scope) away disables the subscriptions whose events it can no
+//! longer read, and deleting a client deletes all of them (the dispatcher checks each run
+//! too, so a grant changed by any other means stops deliveries as well).
 
 pub mod cognito;
 pub mod local;
@@ -13,6 +18,7 @@ use ledgerdock_shared::domain::Scope;
 use ledgerdock_shared::domain::{CompanyId, Timestamp};
 use ledgerdock_shared::store::clients::{ClientProfile, ClientStore};
 use ledgerdock_shared::store::grants::GrantStore;
+use ledgerdock_shared::store::webhooks::{DisableWhen, WebhookStore};
 use serde::Serialize;
 
 pub use local::{random_token, secret_matches, ClientRegistry};
@@ -80,6 +86,7 @@ pub struct ClientAdmin {
     directory: Directory,
     store: ClientStore,
     grants: GrantStore,
+    webhooks: WebhookStore,
 }
 
 impl ClientAdmin {
@@ -87,7 +94,8 @@ impl ClientAdmin {
         Self {
             directory,
             store: ClientStore::new(dynamodb.clone(), table, std::time::Duration::ZERO),
-            grants: GrantStore::new(dynamodb, table, std::time::Duration::ZERO),
+            grants: GrantStore::new(dynamodb.clone(), table, std::time::Duration::ZERO),
+            webhooks: WebhookStore::new(dynamodb, table),
         }
     }
 
@@ -204,27 +212,68 @@ impl ClientAdmin {
         self.view(profile, false).await
     }
 
-    /// Grants `company` with `scopes` (default: the scopes the client already has).
+    /// Grants `company` with `scopes` (default: the scopes the client already has). Answers
+    /// with how many of its subscriptions for the company were disabled because the new scopes
+    /// no longer read what they tell of.
     pub async fn grant(
         &self,
         client_id: &str,
         company: CompanyId,
         scopes: Option<&[Scope]>,
-    ) -> anyhow::Result<ClientView> {
+    ) -> anyhow::Result<(ClientView, usize)> {
         let profile = self.profile(client_id).await?;
         let scopes = scopes.map_or_else(|| profile.allowed_scopes.clone(), <[Scope]>::to_vec);
         anyhow::ensure!(!scopes.is_empty(), "--scopes must name at least one scope");
         self.grants.put(client_id, company, &scopes).await?;
-        self.sync_scopes(profile).await
+        let disabled = self
+            .cut_off_subscriptions(client_id, company, Some(&scopes))
+            .await?;
+        Ok((self.sync_scopes(profile).await?, disabled))
     }
 
-    pub async fn revoke(&self, client_id: &str, company: CompanyId) -> anyhow::Result<ClientView> {
+    /// Takes `company` away; answers with how many of the client's subscriptions for it were
+    /// disabled (they are kept, disabled, with the reason: granted again, the client can
+    /// enable them).
+    pub async fn revoke(
+        &self,
+        client_id: &str,
+        company: CompanyId,
+    ) -> anyhow::Result<(ClientView, usize)> {
         let profile = self.profile(client_id).await?;
         anyhow::ensure!(
             self.grants.revoke(client_id, company).await?,
             "client {client_id} holds no grant for company {company}"
         );
-        self.sync_scopes(profile).await
+        let disabled = self.cut_off_subscriptions(client_id, company, None).await?;
+        Ok((self.sync_scopes(profile).await?, disabled))
+    }
+
+    /// Disables the client's enabled subscriptions for `company` that `granted` (its grant's
+    /// scopes now, `None` for no grant) no longer lets it be told of; how many.
+    async fn cut_off_subscriptions(
+        &self,
+        client_id: &str,
+        company: CompanyId,
+        granted: Option<&[Scope]>,
+    ) -> anyhow::Result<usize> {
+        let mut disabled = 0;
+        for held in self.webhooks.held_by(company, client_id).await? {
+            let subscription = &held.subscription;
+            if !subscription.enabled {
+                continue;
+            }
+            if let Some(reason) = subscription.access_lost(granted) {
+                let now = Timestamp::now();
+                if self
+                    .webhooks
+                    .disable(subscription, DisableWhen::Enabled, &reason, now)
+                    .await?
+                {
+                    disabled += 1;
+                }
+            }
+        }
+        Ok(disabled)
     }
 
     /// A new secret. In Cognito, in place where the pool allows it; otherwise a replacement
@@ -272,6 +321,17 @@ impl ClientAdmin {
         for (company, scopes) in self.grants.list(&old.client_id).await? {
             self.grants.put(&client_id, company, &scopes).await?;
         }
+        // Its webhook subscriptions go with it: same ids, URLs and signing secrets.
+        for company in self.webhooks.companies_of(&old.client_id).await? {
+            for held in self.webhooks.held_by(company, &old.client_id).await? {
+                anyhow::ensure!(
+                    self.webhooks.transfer(&held, &client_id).await?,
+                    "webhook subscription {} changed while it was being handed to {client_id}; \
+                     run rotate-secret again",
+                    held.subscription.id
+                );
+            }
+        }
         self.delete(&old.client_id).await?;
         Ok(Credentials {
             client_id,
@@ -280,13 +340,28 @@ impl ClientAdmin {
         })
     }
 
-    /// Deletes the app client, its profile and every grant: its tokens stop working too.
-    pub async fn delete(&self, client_id: &str) -> anyhow::Result<()> {
+    /// Deletes the client's webhook subscriptions in every company (enabled or not), then the
+    /// app client, its profile and every grant: its tokens stop working too. Answers how many
+    /// subscriptions were deleted. Subscriptions go first, so a delete cut short leaves a client
+    /// to delete again, never subscriptions nobody can reach.
+    pub async fn delete(&self, client_id: &str) -> anyhow::Result<usize> {
         self.profile(client_id).await?;
+        let mut deleted = 0;
+        for company in self.webhooks.companies_of(client_id).await? {
+            for held in self.webhooks.held_by(company, client_id).await? {
+                if self
+                    .webhooks
+                    .delete(company, client_id, held.subscription.id)
+                    .await?
+                {
+                    deleted += 1;
+                }
+            }
+        }
         if let Directory::Cognito(cognito) = &self.directory {
             cognito.delete(client_id).await?;
         }
         self.store.delete(client_id).await?;
-        Ok(())
+        Ok(deleted)
     }
 }

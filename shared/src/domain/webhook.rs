@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 
+use super::Scope;
 use crate::error::FieldError;
 
 /// The events a subscription may ask for.
@@ -42,6 +43,26 @@ impl EventType {
             Self::ImportJobFinished => "import_job.finished",
             Self::ImportJobFailed => "import_job.failed",
         }
+    }
+
+    /// The scope a client needs to be told of this event: the scope that reads what it is
+    /// about. A subscription is a way of reading, so it never tells more than a GET would.
+    pub fn read_scope(self) -> Scope {
+        match self {
+            Self::InvoiceReadyForExport | Self::InvoiceExported | Self::InvoiceRejected => {
+                Scope::InvoicesRead
+            }
+            Self::ImportJobFinished | Self::ImportJobFailed => Scope::ImportsRead,
+        }
+    }
+
+    /// The first of `events` whose [`read_scope`](Self::read_scope) is not among `granted`,
+    /// with that scope.
+    pub fn first_unreadable(events: &[EventType], granted: &[Scope]) -> Option<(EventType, Scope)> {
+        events
+            .iter()
+            .map(|e| (*e, e.read_scope()))
+            .find(|(_, scope)| !granted.contains(scope))
     }
 
     /// The events of `raw` (as a subscription names them): 1 to 5 known names, each once.
@@ -238,6 +259,27 @@ impl Subscription {
     /// Whether `event` goes to this subscription.
     pub fn wants(&self, event: EventType) -> bool {
         self.enabled && self.events.contains(&event)
+    }
+
+    /// Why its client may no longer be told of its events, given the scopes the client's grant
+    /// for the company holds now (`None`: no grant at all); `None` while it may. A subscription
+    /// lives as long as the access it was made with, and no longer.
+    pub fn access_lost(&self, granted: Option<&[Scope]>) -> Option<String> {
+        let Some(granted) = granted else {
+            return Some(format!(
+                "client {} no longer holds a grant for company {}",
+                self.client_id, self.company_id
+            ));
+        };
+        EventType::first_unreadable(&self.events, granted).map(|(event, scope)| {
+            format!(
+                "client {}'s grant for company {} no longer includes {}, which {} needs",
+                self.client_id,
+                self.company_id,
+                scope.name(),
+                event.as_str()
+            )
+        })
     }
 }
 

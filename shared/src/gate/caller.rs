@@ -116,6 +116,9 @@ pub fn company_from_headers(headers: &http::HeaderMap) -> Result<CompanyId, ApiE
 pub struct Tenant {
     pub company: CompanyId,
     pub client_id: String,
+    /// Every scope the client's grant for `company` holds (the route's among them): what it
+    /// may be told later, by a webhook, as well as what it may do now.
+    pub granted: Vec<crate::domain::Scope>,
 }
 
 #[cfg(test)]

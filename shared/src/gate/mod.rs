@@ -170,6 +170,7 @@ async fn check(
         Some(granted) if granted.contains(&scope) => Ok(Tenant {
             company,
             client_id: caller.client_id.clone(),
+            granted,
         }),
         Some(_) => Err(ApiError::Forbidden(format!(
             "this client's grant for company {company} does not include {}",

@@ -1,6 +1,7 @@
 //! `POST /v1/webhook-subscriptions`: subscribe a URL to events of the company. Answers 201 with
 //! the subscription and its signing secret, which is shown this once (`whsec_…`; rotate it to
 //! get a new one). One transaction with the client's subscription counter, refused at 10.
+//! Each event type needs the scope that reads what it tells of (a 403 naming it otherwise).
 
 use lambda_http::{Body, Request, Response};
 
@@ -28,6 +29,7 @@ async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<
     let new = body
         .parse(state.config.webhook_urls)
         .map_err(ApiError::fields)?;
+    super::may_be_told(&tenant, &new.events)?;
     let now = Timestamp::now();
     let subscription = Subscription {
         id: SubscriptionId::new_random(),

@@ -29,7 +29,7 @@ pub mod update_webhook_subscription;
 pub mod webhook_fanout;
 
 use crate::app::AppState;
-use crate::domain::webhook::Subscription;
+use crate::domain::webhook::{EventType, Subscription};
 use crate::domain::SubscriptionId;
 use crate::error::ApiError;
 use crate::gate::{Route, Tenant};
@@ -82,7 +82,7 @@ async fn change_subscription_in_path(
     state: &AppState,
     tenant: &Tenant,
     req: &lambda_http::Request,
-    apply: impl FnMut(SigningSubscription) -> SigningSubscription,
+    apply: impl FnMut(SigningSubscription) -> Result<SigningSubscription, ApiError>,
 ) -> Result<SigningSubscription, ApiError> {
     let id: SubscriptionId = crate::edge::path_param(req, "subscriptionId")?;
     state
@@ -90,6 +90,22 @@ async fn change_subscription_in_path(
         .change(tenant.company, &tenant.client_id, id, apply)
         .await?
         .ok_or_else(|| not_found(id))
+}
+
+/// A 403 naming the scope when `events` would tell the tenant of something its grant for the
+/// company does not let it read (`invoice.*` needs invoices.read, `import_job.*` imports.read):
+/// `webhooks.manage` alone lets a client subscribe, never read the queue through a webhook.
+fn may_be_told(tenant: &Tenant, events: &[EventType]) -> Result<(), ApiError> {
+    match EventType::first_unreadable(events, &tenant.granted) {
+        None => Ok(()),
+        Some((event, scope)) => Err(ApiError::Forbidden(format!(
+            "subscribing to {} needs the {} scope, which this client's grant for company {} \
+             does not include",
+            event.as_str(),
+            scope.oauth_name(),
+            tenant.company
+        ))),
+    }
 }
 
 fn not_found(id: SubscriptionId) -> ApiError {

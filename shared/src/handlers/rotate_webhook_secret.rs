@@ -28,7 +28,11 @@ async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<
     // The time is taken at each attempt: one applied again after a racing write is stamped
     // after that write, so `updatedAt` never goes back.
     let rotated = super::change_subscription_in_path(state, &tenant, &req, |read| {
-        WebhookStore::rotated(read, secret.clone(), Timestamp::now())
+        Ok(WebhookStore::rotated(
+            read,
+            secret.clone(),
+            Timestamp::now(),
+        ))
     })
     .await?;
     let previous_retires_at = rotated.secrets.iter().filter_map(|s| s.retires_at).max();

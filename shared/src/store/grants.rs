@@ -5,7 +5,7 @@
 //! applies at once there; in AWS it applies within the TTL).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -25,11 +25,13 @@ type CacheKey = (String, CompanyId);
 /// When a grant was read, and what it said (`None`: no grant).
 type CachedGrant = (Instant, Option<Vec<Scope>>);
 
+/// Clones share one cache (the webhook dispatcher holds one beside the container's).
+#[derive(Clone)]
 pub struct GrantStore {
     client: Client,
     table: String,
     ttl: Duration,
-    cache: Mutex<HashMap<CacheKey, CachedGrant>>,
+    cache: Arc<Mutex<HashMap<CacheKey, CachedGrant>>>,
 }
 
 impl GrantStore {
@@ -38,7 +40,7 @@ impl GrantStore {
             client,
             table: table.into(),
             ttl,
-            cache: Mutex::new(HashMap::new()),
+            cache: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 

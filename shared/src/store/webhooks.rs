@@ -3,7 +3,7 @@
 //! | item | PK | SK |
 //! |---|---|---|
 //! | subscription | `COMPANY#<companyId>` | `WEBHOOK#<clientId>#<subscriptionId>` |
-//! | subscription counter | `COMPANY#<companyId>` | `WEBHOOKS#<clientId>` (`subscriptions`) |
+//! | subscription counter | `WEBHOOKS#<clientId>` | `COMPANY#<companyId>` (`subscriptions`) |
 //! | delivery | `COMPANY#<companyId>#WEBHOOK#<subscriptionId>` | `DELIVERY#<eventAt>#<eventId>` (TTL `expiresAtEpoch`) |
 //!
 //! A subscription belongs to the client that made it, within one company: its key holds both,
@@ -13,7 +13,14 @@
 //! encrypts them at rest, and no read made for the API returns them.
 //!
 //! Creating and deleting a subscription is one transaction with the client's counter, refused
-//! at [`MAX_SUBSCRIPTIONS`], so racing creates cannot pass it. A subscription carries a
+//! at [`MAX_SUBSCRIPTIONS`], so racing creates cannot pass it. The counters sit in the client's
+//! own partition, so one Query finds every company a client has subscriptions in: what
+//! `clients delete` needs to delete them all, including those a revoke had disabled.
+//!
+//! A subscription is disabled in one transaction with the `webhook.disabled` notice that ends
+//! its log ([`WebhookStore::disable`]): conditional on it being enabled (and, for a failing
+//! one, on the failure streak it was judged on), so a client that re-enabled it meanwhile wins
+//! and no notice is written twice. A subscription carries a
 //! `version`, raised by every write: a client's change (PATCH, rotation) is read, applied and
 //! written back conditional on the version it read ([`WebhookStore::change`] re-reads and
 //! re-applies when another write came between), so two changes at once never lose one, and
@@ -67,8 +74,12 @@ fn subscription_sk(client_id: &str, id: &SubscriptionId) -> String {
     format!("WEBHOOK#{client_id}#{id}")
 }
 
-fn counter_sk(client_id: &str) -> String {
-    format!("WEBHOOKS#{client_id}")
+/// Where a client's subscription counters live (one item per company): a partition prefix of
+/// their own, so the functions that count subscriptions may write there and not to grants.
+pub const OWNER_PARTITION_PREFIX: &str = "WEBHOOKS#";
+
+fn owner_pk(client_id: &str) -> String {
+    format!("{OWNER_PARTITION_PREFIX}{client_id}")
 }
 
 fn delivery_pk(company: &CompanyId, subscription: &SubscriptionId) -> String {
@@ -153,6 +164,18 @@ fn parse_secrets(item: &Item) -> Vec<StoredSecret> {
         .collect()
 }
 
+/// What must still hold for [`WebhookStore::disable`] to disable a subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisableWhen {
+    /// It is enabled (its client lost access).
+    Enabled,
+    /// It is enabled and still failing since this time (judged on that streak).
+    StillFailingSince(Timestamp),
+}
+
+/// The type of the log entry a disabled subscription ends with.
+pub const DISABLED_EVENT: &str = "webhook.disabled";
+
 /// Why a subscription could not be made.
 #[derive(Debug)]
 pub enum CreateRefused {
@@ -207,7 +230,7 @@ impl WebhookStore {
     ) -> Result<TransactWriteItem, ApiError> {
         let mut update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key(company_pk(&company), counter_sk(client_id))))
+            .set_key(Some(key(owner_pk(client_id), company_pk(&company))))
             .update_expression("ADD subscriptions :change SET entity = :entity")
             .expression_attribute_values(":change", number(change))
             .expression_attribute_values(":entity", s("WEBHOOK_SUBSCRIPTIONS"));
@@ -277,6 +300,20 @@ impl WebhookStore {
         company: CompanyId,
         client_id: &str,
     ) -> Result<Vec<Subscription>, ApiError> {
+        Ok(self
+            .held_by(company, client_id)
+            .await?
+            .into_iter()
+            .map(|held| held.subscription)
+            .collect())
+    }
+
+    /// The client's subscriptions for the company with their secrets, oldest first.
+    pub async fn held_by(
+        &self,
+        company: CompanyId,
+        client_id: &str,
+    ) -> Result<Vec<SigningSubscription>, ApiError> {
         let items = query_all(
             self.client
                 .query()
@@ -286,12 +323,12 @@ impl WebhookStore {
                 .expression_attribute_values(":prefix", s(format!("WEBHOOK#{client_id}#"))),
         )
         .await?;
-        let mut subscriptions = items
+        let mut held = items
             .into_iter()
-            .map(|item| Self::decode(item).map(|s| s.subscription))
+            .map(Self::decode)
             .collect::<Result<Vec<_>, _>>()?;
-        subscriptions.sort_by_key(|s| s.created_at);
-        Ok(subscriptions)
+        held.sort_by_key(|h| h.subscription.created_at);
+        Ok(held)
     }
 
     /// Every subscription of the company, of any client, with its secrets: where its events go.
@@ -358,7 +395,8 @@ impl WebhookStore {
         landed("PutItem", sent)
     }
 
-    /// Reads one of the client's subscriptions, applies `apply` and writes the result back
+    /// Reads one of the client's subscriptions, applies `apply` (which may refuse the change)
+    /// and writes the result back
     /// unless another write came between, in which case it reads and applies again (up to
     /// [`CHANGE_ATTEMPTS`] times). `None` if there is no such subscription (or it was deleted
     /// meanwhile). One GetItem and one PutItem when nothing races it.
@@ -367,13 +405,13 @@ impl WebhookStore {
         company: CompanyId,
         client_id: &str,
         id: SubscriptionId,
-        mut apply: impl FnMut(SigningSubscription) -> SigningSubscription,
+        mut apply: impl FnMut(SigningSubscription) -> Result<SigningSubscription, ApiError>,
     ) -> Result<Option<SigningSubscription>, ApiError> {
         for _ in 0..CHANGE_ATTEMPTS {
             let Some(read) = self.get(company, client_id, id).await? else {
                 return Ok(None);
             };
-            let changed = apply(read);
+            let changed = apply(read)?;
             if self.replace(&changed).await? {
                 return Ok(Some(SigningSubscription {
                     version: changed.version + 1,
@@ -415,6 +453,59 @@ impl WebhookStore {
         Ok(transact(transaction).await? == Transacted::Landed)
     }
 
+    /// Hands a subscription to another client (the one that replaced its client when its
+    /// secret could not be rotated in place): same id, URL, events and secrets, counted
+    /// against the new client's limit. One transaction: the new item, the old one's delete and
+    /// both counters. `false` if the subscription changed meanwhile or the new client is full.
+    pub async fn transfer(
+        &self,
+        held: &SigningSubscription,
+        to_client: &str,
+    ) -> Result<bool, ApiError> {
+        let from = &held.subscription;
+        let moved = Subscription {
+            client_id: to_client.to_string(),
+            ..from.clone()
+        };
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(self.subscription_item(
+                &moved,
+                &held.secrets,
+                held.version + 1,
+            )?))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map(|put| TransactWriteItem::builder().put(put).build())
+            .map_err(ApiError::internal)?;
+        let mut delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                company_pk(&from.company_id),
+                subscription_sk(&from.client_id, &from.id),
+            )))
+            .expression_attribute_names("#version", VERSION);
+        delete = if held.version == 0 {
+            delete.condition_expression("attribute_exists(PK) AND attribute_not_exists(#version)")
+        } else {
+            delete
+                .condition_expression("#version = :read")
+                .expression_attribute_values(":read", number(held.version))
+        };
+        let delete = delete
+            .build()
+            .map(|delete| TransactWriteItem::builder().delete(delete).build())
+            .map_err(ApiError::internal)?;
+        let transaction = self
+            .client
+            .transact_write_items()
+            .transact_items(put)
+            .transact_items(delete)
+            .transact_items(self.counter_update(from.company_id, &from.client_id, -1)?)
+            .transact_items(self.counter_update(from.company_id, to_client, 1)?);
+        Ok(transact(transaction).await? == Transacted::Landed)
+    }
+
     /// Notes that deliveries to the subscription began failing at `at`, unless it is already
     /// failing (a streak counts from its first failure). `false` if it was.
     pub async fn note_failing(
@@ -447,29 +538,98 @@ impl WebhookStore {
         .await
     }
 
-    /// Disables the subscription for `reason`, if it is still enabled and still in the failing
-    /// streak that began at `since` (a client that re-enabled it, or a success, ended that
-    /// streak). `false` if it was not.
-    pub async fn disable_failing(
+    /// Disables the subscription for `reason`, in one transaction with the `webhook.disabled`
+    /// notice that ends its log, if it is still enabled and, `when` it was judged on a failure
+    /// streak, still in that streak (a client that re-enabled it, or a success, ended it).
+    /// `false` if it was not, and nothing was written.
+    pub async fn disable(
         &self,
         subscription: &Subscription,
-        since: Timestamp,
+        when: DisableWhen,
         reason: &str,
         at: Timestamp,
     ) -> Result<bool, ApiError> {
-        self.note(
-            subscription,
-            "SET enabled = :false, disabledReason = :reason, updatedAt = :at ADD #version :one",
-            "failingSince = :since AND enabled = :true",
-            [
-                (":at", timestamp(at)),
-                (":since", timestamp(since)),
-                (":reason", s(reason)),
-                (":true", AttributeValue::Bool(true)),
-                (":false", AttributeValue::Bool(false)),
-            ],
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                company_pk(&subscription.company_id),
+                subscription_sk(&subscription.client_id, &subscription.id),
+            )))
+            .update_expression(
+                "SET enabled = :false, disabledReason = :reason, updatedAt = :at ADD #version :one",
+            )
+            .expression_attribute_names("#version", VERSION)
+            .expression_attribute_values(":one", number(1))
+            .expression_attribute_values(":at", timestamp(at))
+            .expression_attribute_values(":reason", s(reason))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":false", AttributeValue::Bool(false));
+        let mut notice = serde_json::json!({ "reason": reason });
+        update = match when {
+            DisableWhen::Enabled => update.condition_expression("enabled = :true"),
+            DisableWhen::StillFailingSince(since) => {
+                notice["failingSince"] = serde_json::json!(since);
+                update
+                    .condition_expression("failingSince = :since AND enabled = :true")
+                    .expression_attribute_values(":since", timestamp(since))
+            }
+        };
+        let update = update
+            .build()
+            .map(|update| TransactWriteItem::builder().update(update).build())
+            .map_err(ApiError::internal)?;
+        let notice = Delivery {
+            subscription_id: subscription.id,
+            company_id: subscription.company_id,
+            event_id: format!("disabled_{}", at.as_datetime().timestamp_millis()),
+            event_type: DISABLED_EVENT.to_string(),
+            event_at: at,
+            body: notice.to_string(),
+            status: DeliveryStatus::Failed,
+            attempts: Vec::new(),
+            next_attempt_at: None,
+        };
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(self.delivery_item(&notice)?))
+            .build()
+            .map(|put| TransactWriteItem::builder().put(put).build())
+            .map_err(ApiError::internal)?;
+        let transaction = self
+            .client
+            .transact_write_items()
+            .transact_items(update)
+            .transact_items(put);
+        Ok(transact(transaction).await? == Transacted::Landed)
+    }
+
+    /// Every company in which `client_id` holds subscriptions (one Query of its counters).
+    pub async fn companies_of(&self, client_id: &str) -> Result<Vec<CompanyId>, ApiError> {
+        let counters = query_all(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", s(owner_pk(client_id)))
+                .consistent_read(true),
         )
-        .await
+        .await?;
+        Ok(counters
+            .iter()
+            .filter(|item| {
+                item.get("subscriptions")
+                    .and_then(|v| v.as_n().ok()?.parse::<i64>().ok())
+                    .is_some_and(|n| n > 0)
+            })
+            .filter_map(|item| {
+                item.get(SK)?
+                    .as_s()
+                    .ok()?
+                    .strip_prefix("COMPANY#")?
+                    .parse()
+                    .ok()
+            })
+            .collect())
     }
 
     /// One conditional UpdateItem on a subscription that raises its version.

@@ -27,6 +27,7 @@ use hyper_util::rt::TokioExecutor;
 
 use crate::domain::webhook::{UrlPolicy, WebhookUrl};
 use crate::domain::webhook_signing::{signature_header, SigningSecret};
+use crate::domain::Timestamp;
 
 /// How long one attempt may take, end to end.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -34,6 +35,8 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 /// What one attempt came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempt {
+    /// When it was signed and sent: its `webhook-timestamp`.
+    pub at: Timestamp,
     /// The receiver's HTTP status, if it answered.
     pub status_code: Option<u16>,
     /// Why the attempt failed without an answer, or why its answer is a failure.
@@ -132,18 +135,22 @@ impl Sender {
         Ok(Self { client, policy })
     }
 
-    /// POSTs `body` to `url`, signed with each of `secrets`, as event `event_id` at `timestamp`
-    /// (Unix seconds).
+    /// POSTs `body` to `url`, signed with each of `secrets`, as event `event_id`. The
+    /// `webhook-timestamp` is taken as it is signed, never earlier: a receiver that refuses
+    /// old timestamps (5 minutes, as Standard Webhooks suggests) judges the attempt, not the
+    /// run that made it.
     pub async fn send(
         &self,
         url: &str,
         event_id: &str,
-        timestamp: i64,
         body: &str,
         secrets: &[&SigningSecret],
     ) -> Attempt {
         let started = Instant::now();
+        let at = Timestamp::now();
+        let timestamp = at.as_datetime().timestamp();
         let outcome = |status_code: Option<u16>, error: Option<String>| Attempt {
+            at,
             status_code,
             error,
             latency_ms: started.elapsed().as_millis().try_into().unwrap_or(u64::MAX),
@@ -283,8 +290,9 @@ mod tests {
         let sender = Sender::new(UrlPolicy::AllowLoopback).unwrap();
         let secret = SigningSecret::generate().unwrap();
         let body = r#"{"id":"evt_1","type":"invoice.exported"}"#;
+        let before = chrono::Utc::now().timestamp();
+        let attempt = sender.send(&url, "evt_1", body, &[&secret]).await;
         let now = chrono::Utc::now().timestamp();
-        let attempt = sender.send(&url, "evt_1", now, body, &[&secret]).await;
         assert!(attempt.succeeded(), "{attempt:?}");
         assert_eq!(attempt.status_code, Some(204));
         let request = requests.recv().await.unwrap();
@@ -293,6 +301,12 @@ mod tests {
         assert_eq!(header(&request, "content-type"), "application/json");
         let received_body = request.split("\r\n\r\n").nth(1).unwrap();
         assert_eq!(received_body, body);
+        let stamped: i64 = header(&request, "webhook-timestamp").parse().unwrap();
+        assert!(
+            (before..=now).contains(&stamped),
+            "stamped as it was signed"
+        );
+        assert_eq!(attempt.at.as_datetime().timestamp(), stamped);
         verify(
             &secret,
             header(&request, "webhook-id"),
@@ -309,18 +323,18 @@ mod tests {
         let sender = Sender::new(UrlPolicy::AllowLoopback).unwrap();
         let secret = SigningSecret::generate().unwrap();
         let (failing, _r1) = receiver(500, Duration::ZERO).await;
-        let attempt = sender.send(&failing, "evt_2", 0, "{}", &[&secret]).await;
+        let attempt = sender.send(&failing, "evt_2", "{}", &[&secret]).await;
         assert_eq!(attempt.status_code, Some(500));
         assert!(!attempt.succeeded());
         let (moved, _r2) = receiver(302, Duration::ZERO).await;
-        let attempt = sender.send(&moved, "evt_2", 0, "{}", &[&secret]).await;
+        let attempt = sender.send(&moved, "evt_2", "{}", &[&secret]).await;
         assert!(!attempt.succeeded());
         assert!(attempt
             .error
             .unwrap()
             .contains("redirects are not followed"));
         let (slow, _r3) = receiver(200, ATTEMPT_TIMEOUT + Duration::from_secs(5)).await;
-        let attempt = sender.send(&slow, "evt_2", 0, "{}", &[&secret]).await;
+        let attempt = sender.send(&slow, "evt_2", "{}", &[&secret]).await;
         assert_eq!(attempt.status_code, None);
         assert_eq!(attempt.error.as_deref(), Some("no answer within 5 s"));
         assert!(attempt.latency_ms >= 4_900 && attempt.latency_ms < 7_000);
@@ -328,7 +342,7 @@ mod tests {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             format!("http://{}/", listener.local_addr().unwrap())
         };
-        let attempt = sender.send(&closed, "evt_2", 0, "{}", &[&secret]).await;
+        let attempt = sender.send(&closed, "evt_2", "{}", &[&secret]).await;
         assert_eq!(attempt.error.as_deref(), Some("connection refused"));
     }
 
@@ -343,7 +357,7 @@ mod tests {
             https.as_str(),
             "https://169.254.169.254/latest/",
         ] {
-            let attempt = sender.send(target, "evt_3", 0, "{}", &[&secret]).await;
+            let attempt = sender.send(target, "evt_3", "{}", &[&secret]).await;
             assert_eq!(attempt.status_code, None, "{target}");
             assert!(attempt.error.unwrap().starts_with("not sent"), "{target}");
         }

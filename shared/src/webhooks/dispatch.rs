@@ -16,6 +16,12 @@
 //! concurrently and retries wait, so a receiver may see `invoice.exported` before the
 //! `invoice.ready_for_export` of the same invoice: the `createdAt` of each event orders them.
 //!
+//! **Access ends when a grant ends.** Each run reads, once per company and client, whether the
+//! subscription's client still holds a grant for the company with the read scope of every
+//! event type it asks for (`invoice.*`: invoices.read; `import_job.*`: imports.read). One that
+//! does not is disabled before anything is written for it or sent to it, its pending
+//! deliveries are given up on, and its log ends with a `webhook.disabled` entry saying why.
+//!
 //! A subscription whose every delivery has failed for [`retry::GIVE_UP_AFTER`] is disabled,
 //! with a last entry in its log (`webhook.disabled`) saying why; its pending deliveries are
 //! given up on when they next come due.
@@ -28,10 +34,11 @@ use super::delivery::{Attempt, Sender};
 use super::events::{event_of, Change};
 use super::retry;
 use crate::app::AppState;
-use crate::domain::webhook::{AttemptRecord, Delivery, DeliveryStatus, Subscription};
-use crate::domain::{CompanyId, Timestamp};
+use crate::domain::webhook::{AttemptRecord, Delivery, DeliveryStatus};
+use crate::domain::{CompanyId, Scope, Timestamp};
 use crate::error::ApiError;
-use crate::store::webhooks::{SigningSubscription, WebhookStore};
+use crate::store::grants::GrantStore;
+use crate::store::webhooks::{DisableWhen, SigningSubscription, WebhookStore};
 
 /// How many deliveries are attempted at once (each waits at most 5 s for its receiver).
 pub const CONCURRENCY: usize = 16;
@@ -39,8 +46,7 @@ pub const CONCURRENCY: usize = 16;
 /// each at worst, under 50 s, so a run ends before the next minute's begins.
 pub const DUE_BATCH: i32 = 150;
 
-/// The type of the log entry a disabled subscription ends with.
-pub const DISABLED_EVENT: &str = "webhook.disabled";
+pub use crate::store::webhooks::DISABLED_EVENT;
 /// The type of the event `POST …/{id}/test` sends.
 pub const PING_EVENT: &str = "ping";
 
@@ -54,6 +60,8 @@ pub struct Dispatched {
     /// Attempts made, and how many of them a receiver acknowledged.
     pub attempted: usize,
     pub delivered: usize,
+    /// Subscriptions disabled because their client lost the grant or scope their events need.
+    pub cut_off: usize,
 }
 
 impl Dispatched {
@@ -70,19 +78,29 @@ impl Dispatched {
 #[derive(Clone)]
 pub struct Dispatcher {
     pub store: WebhookStore,
+    /// Whether a subscription's client may still be told of its events.
+    pub grants: GrantStore,
     pub sender: Sender,
 }
 
 impl Dispatcher {
-    pub fn new(store: WebhookStore, sender: Sender) -> Self {
-        Self { store, sender }
+    pub fn new(store: WebhookStore, grants: GrantStore, sender: Sender) -> Self {
+        Self {
+            store,
+            grants,
+            sender,
+        }
     }
 
-    /// The container's dispatcher: its webhook store and the sender its URL policy allows
-    /// (built on first use, see [`Sender::shared`]).
+    /// The container's dispatcher: its webhook and grant stores (sharing the container's grant
+    /// cache) and the sender its URL policy allows (built on first use, see [`Sender::shared`]).
     pub fn of(state: &AppState) -> Result<Self, ApiError> {
         let sender = Sender::shared(state.config.webhook_urls)?;
-        Ok(Self::new(state.webhooks.clone(), sender.clone()))
+        Ok(Self::new(
+            state.webhooks.clone(),
+            state.grants.clone(),
+            sender.clone(),
+        ))
     }
 
     /// Writes a delivery for every subscription each change's event goes to, then attempts them.
@@ -100,7 +118,8 @@ impl Dispatcher {
         let mut written = Vec::new();
         for event in &events {
             let body = event.body();
-            for target in subscriptions.of(&self.store, event.company_id).await? {
+            run.cut_off += self.load(&mut subscriptions, event.company_id, now).await?;
+            for target in subscriptions.of(event.company_id) {
                 if !target.subscription.wants(event.event_type) {
                     continue;
                 }
@@ -122,8 +141,9 @@ impl Dispatcher {
         }
         run.written = written.len();
         let attempted = self.attempt_all(written, &mut subscriptions, now).await?;
-        run.attempted = attempted.0;
-        run.delivered = attempted.1;
+        run.attempted = attempted.attempted;
+        run.delivered = attempted.delivered;
+        run.cut_off += attempted.cut_off;
         Ok(run)
     }
 
@@ -150,7 +170,6 @@ impl Dispatcher {
             .send(
                 subscription.url.as_str(),
                 &event_id,
-                now.as_datetime().timestamp(),
                 &body,
                 &target.signing_secrets(now),
             )
@@ -170,7 +189,7 @@ impl Dispatcher {
             },
             attempts: vec![AttemptRecord {
                 attempt: 1,
-                at: now,
+                at: attempt.at,
                 status_code: attempt.status_code,
                 error: attempt.error,
                 latency_ms: attempt.latency_ms,
@@ -185,23 +204,64 @@ impl Dispatcher {
     pub async fn dispatch_due(&self, now: Timestamp) -> Result<Dispatched, ApiError> {
         let due = self.store.due(now, DUE_BATCH).await?;
         let mut subscriptions = Subscriptions::default();
-        let (attempted, delivered) = self.attempt_all(due, &mut subscriptions, now).await?;
-        Ok(Dispatched {
-            attempted,
-            delivered,
-            ..Dispatched::default()
-        })
+        self.attempt_all(due, &mut subscriptions, now).await
     }
 
-    /// Attempts each of `deliveries`, [`CONCURRENCY`] at a time; (attempted, delivered).
+    /// Reads the subscriptions of `company` into the run's `subscriptions`, once a run, and
+    /// with them whether each one's client still holds the grant and scopes its events need:
+    /// one that lost them is disabled, with the notice that ends its log, and from then on is
+    /// sent nothing. Grants are read through the container's grant cache, so a revoked grant
+    /// stops deliveries within the cache's time (at once in the dev stack). Answers how many it
+    /// disabled.
+    async fn load(
+        &self,
+        subscriptions: &mut Subscriptions,
+        company: CompanyId,
+        now: Timestamp,
+    ) -> Result<usize, ApiError> {
+        let std::collections::hash_map::Entry::Vacant(place) = subscriptions.0.entry(company)
+        else {
+            return Ok(0);
+        };
+        let mut of_company = self.store.of_company(company).await?;
+        let mut granted: HashMap<&str, Option<Vec<Scope>>> = HashMap::new();
+        for target in &of_company {
+            let client = target.subscription.client_id.as_str();
+            if target.subscription.enabled && !granted.contains_key(client) {
+                granted.insert(client, self.grants.scopes(client, company).await?);
+            }
+        }
+        let lost: Vec<(usize, String)> = of_company
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.subscription.enabled)
+            .filter_map(|(n, t)| {
+                let scopes = granted.get(t.subscription.client_id.as_str())?.as_deref();
+                Some((n, t.subscription.access_lost(scopes)?))
+            })
+            .collect();
+        for (n, reason) in &lost {
+            let subscription = &mut of_company[*n].subscription;
+            tracing::warn!(subscription = %subscription.id, %reason, "webhook subscription cut off");
+            self.store
+                .disable(subscription, DisableWhen::Enabled, reason, now)
+                .await?;
+            subscription.enabled = false;
+        }
+        place.insert(of_company);
+        Ok(lost.len())
+    }
+
+    /// Attempts each of `deliveries`, [`CONCURRENCY`] at a time.
     async fn attempt_all(
         &self,
         deliveries: Vec<Delivery>,
         subscriptions: &mut Subscriptions,
         now: Timestamp,
-    ) -> Result<(usize, usize), ApiError> {
+    ) -> Result<Dispatched, ApiError> {
+        let mut run = Dispatched::default();
         for delivery in &deliveries {
-            subscriptions.of(&self.store, delivery.company_id).await?;
+            run.cut_off += self.load(subscriptions, delivery.company_id, now).await?;
         }
         let subscriptions = &*subscriptions;
         let outcomes: Vec<Result<Option<bool>, ApiError>> = stream::iter(deliveries)
@@ -212,15 +272,13 @@ impl Dispatcher {
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
-        let mut attempted = 0;
-        let mut delivered = 0;
         for outcome in outcomes {
             if let Some(success) = outcome? {
-                attempted += 1;
-                delivered += usize::from(success);
+                run.attempted += 1;
+                run.delivered += usize::from(success);
             }
         }
-        Ok((attempted, delivered))
+        Ok(run)
     }
 
     /// One attempt of `delivery` to `target` (its subscription, if it still exists), recorded.
@@ -242,13 +300,11 @@ impl Dispatcher {
             self.store.record(&delivery, made as usize).await?;
             return Ok(None);
         };
-        let timestamp = now.as_datetime().timestamp();
         let attempt: Attempt = self
             .sender
             .send(
                 target.subscription.url.as_str(),
                 &delivery.event_id,
-                timestamp,
                 &delivery.body,
                 &target.signing_secrets(now),
             )
@@ -257,7 +313,7 @@ impl Dispatcher {
         let number = made + 1;
         delivery.attempts.push(AttemptRecord {
             attempt: number,
-            at: now,
+            at: attempt.at,
             status_code: attempt.status_code,
             error: attempt.error,
             latency_ms: attempt.latency_ms,
@@ -302,61 +358,29 @@ impl Dispatcher {
                     "every delivery failed for {} days",
                     retry::GIVE_UP_AFTER.as_secs() / 86_400
                 );
-                if self
-                    .store
-                    .disable_failing(subscription, since, &reason, now)
-                    .await?
-                {
-                    self.log_disabled(subscription, since, &reason, now).await?;
-                }
+                self.store
+                    .disable(
+                        subscription,
+                        DisableWhen::StillFailingSince(since),
+                        &reason,
+                        now,
+                    )
+                    .await?;
             }
             (false, Some(_)) => {}
         }
         Ok(())
     }
-
-    /// The last entry of a disabled subscription's delivery log: why it was disabled.
-    async fn log_disabled(
-        &self,
-        subscription: &Subscription,
-        failing_since: Timestamp,
-        reason: &str,
-        now: Timestamp,
-    ) -> Result<(), ApiError> {
-        let notice = Delivery {
-            subscription_id: subscription.id,
-            company_id: subscription.company_id,
-            event_id: format!("disabled_{}", now.as_datetime().timestamp_millis()),
-            event_type: DISABLED_EVENT.to_string(),
-            event_at: now,
-            body: serde_json::json!({
-                "reason": reason,
-                "failingSince": failing_since,
-            })
-            .to_string(),
-            status: DeliveryStatus::Failed,
-            attempts: Vec::new(),
-            next_attempt_at: None,
-        };
-        self.store.add_delivery(&notice).await?;
-        Ok(())
-    }
 }
 
-/// The subscriptions of each company met in one run, read once per company.
+/// The subscriptions of each company met in one run, read once per company (by
+/// [`Dispatcher::load`], which also disables those whose client lost access).
 #[derive(Default)]
 struct Subscriptions(HashMap<CompanyId, Vec<SigningSubscription>>);
 
 impl Subscriptions {
-    async fn of(
-        &mut self,
-        store: &WebhookStore,
-        company: CompanyId,
-    ) -> Result<&[SigningSubscription], ApiError> {
-        if let std::collections::hash_map::Entry::Vacant(place) = self.0.entry(company) {
-            place.insert(store.of_company(company).await?);
-        }
-        Ok(self.0.get(&company).map(Vec::as_slice).unwrap_or_default())
+    fn of(&self, company: CompanyId) -> &[SigningSubscription] {
+        self.0.get(&company).map(Vec::as_slice).unwrap_or_default()
     }
 
     fn find(&self, delivery: &Delivery) -> Option<&SigningSubscription> {
