@@ -113,8 +113,13 @@ impl UrlPolicy {
     }
 }
 
-/// Longest webhook URL accepted (as `externalUrl`).
+/// Longest webhook URL accepted, as stored and sent: normalised, with every character
+/// outside ASCII percent-encoded (an `é` in a path counts 6).
 pub const MAX_WEBHOOK_URL_CHARS: usize = 2048;
+/// Longest URL text read at all; anything longer could not normalise to within
+/// [`MAX_WEBHOOK_URL_CHARS`] (normalising removes at most a default port, dot segments and
+/// case), and parsing it would be work for nothing.
+const MAX_RAW_URL_BYTES: usize = 4 * MAX_WEBHOOK_URL_CHARS;
 
 /// A subscription's URL: absolute, `https` (or, under [`UrlPolicy::AllowLoopback`], `http`),
 /// no user name or password, no fragment, and a host that is a public name or address.
@@ -136,12 +141,18 @@ impl WebhookUrl {
     /// Parses `raw` for the `field` it came in, under `policy`.
     pub fn parse(field: &str, raw: &str, policy: UrlPolicy) -> Result<Self, FieldError> {
         let refuse = |why: &str| Err(FieldError::new(field, why.to_string()));
-        if raw.chars().count() > MAX_WEBHOOK_URL_CHARS {
-            return refuse("must be at most 2048 characters");
+        let too_long = "must be at most 2048 characters once normalised \
+                        (a character outside ASCII counts as its percent-encoding, é as 6)";
+        if raw.len() > MAX_RAW_URL_BYTES {
+            return refuse(too_long);
         }
         let Ok(url) = url::Url::parse(raw) else {
             return refuse("must be an absolute URL");
         };
+        // The limit is on what is stored and sent, which normalising may have lengthened.
+        if url.as_str().len() > MAX_WEBHOOK_URL_CHARS {
+            return refuse(too_long);
+        }
         let loopback_allowed = policy == UrlPolicy::AllowLoopback;
         match url.scheme() {
             "https" => {}
@@ -179,37 +190,64 @@ impl WebhookUrl {
     }
 }
 
-/// Whether a delivery may connect to `ip`: not loopback, private, shared (CGNAT), link-local
-/// (which holds the instance metadata service), multicast, documentation or otherwise reserved.
-/// Checked on the URL's host when subscribing and again on every address a host name resolves
-/// to when delivering, so that a name re-pointed inside the network is refused then too.
+/// Whether a delivery may connect to `ip`: an address that IANA's special-purpose registries
+/// do not set apart (loopback, private, shared/CGNAT, link-local with the instance metadata
+/// service, documentation, benchmarking, reserved, multicast, ...). Checked on the URL's host
+/// when subscribing and again on every address a host name resolves to when delivering, so
+/// that a name re-pointed inside the network is refused then too.
+///
+/// An IPv6 address that carries an IPv4 address to be reached through (mapped, SIIT-translated,
+/// NAT64 well-known prefix, 6to4) is judged by that IPv4 address; any other IPv6 address must be
+/// global unicast (`2000::/3`) outside the ranges set apart there. Everything else is refused,
+/// IPv4-compatible (`::a.b.c.d`), NAT64 local-use, discard-only, site-local and unique-local
+/// among it: an allow-list, so a range nobody thought of is refused rather than reached.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public_v4(v4);
-            }
-            let first = v6.segments()[0];
-            let nat64 = v6.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
-            if nat64 {
-                let o = v6.octets();
-                return is_public_v4(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
-            }
-            !(v6.is_unspecified()
-                || v6.is_loopback()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80 // link-local
-                || (first & 0xff00) == 0xff00 // multicast
-                || (first == 0x2001 && v6.segments()[1] == 0x0db8) // documentation
-                || v6 == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)) // EC2 metadata
-        }
+        IpAddr::V6(v6) => match embedded_v4(v6) {
+            Some(v4) => is_public_v4(v4),
+            None => is_public_v6(v6),
+        },
     }
+}
+
+/// The IPv4 address an IPv6 form delivers to, where it carries one.
+fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    let seg = v6.segments();
+    let o = v6.octets();
+    let low = Ipv4Addr::new(o[12], o[13], o[14], o[15]);
+    match seg {
+        // IPv4-mapped ::ffff:0:0/96.
+        [0, 0, 0, 0, 0, 0xffff, _, _] => Some(low),
+        // SIIT IPv4-translated ::ffff:0:0:0/96.
+        [0, 0, 0, 0, 0xffff, 0, _, _] => Some(low),
+        // NAT64 well-known prefix 64:ff9b::/96.
+        [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(low),
+        // 6to4 2002::/16: the relay delivers to the IPv4 address in bits 16..48.
+        [0x2002, ..] => Some(Ipv4Addr::new(o[2], o[3], o[4], o[5])),
+        _ => None,
+    }
+}
+
+fn is_public_v6(v6: Ipv6Addr) -> bool {
+    let [first, second, ..] = v6.segments();
+    let set_apart = match first {
+        // 2001::/23 IETF protocol assignments (Teredo 2001::/32 among them), 2001:db8::/32
+        // documentation.
+        0x2001 => second < 0x0200 || second == 0x0db8,
+        // 3fff::/20 documentation.
+        0x3fff => second < 0x1000,
+        // 5f00::/16 SRv6 segment identifiers.
+        0x5f00 => true,
+        _ => false,
+    };
+    let global_unicast = first & 0xe000 == 0x2000;
+    global_unicast && !set_apart
 }
 
 fn is_public_v4(ip: Ipv4Addr) -> bool {
     let [a, b, c, _] = ip.octets();
-    !(a == 0
+    !(a == 0 // "this network"
         || a == 10
         || a == 127
         || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
@@ -218,6 +256,7 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || (a == 192 && b == 168)
         || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
         || (a == 192 && b == 0 && c == 2) // documentation
+        || (a == 192 && b == 88 && c == 99) // deprecated 6to4 relay anycast
         || (a == 198 && (18..20).contains(&b)) // benchmarking
         || (a == 198 && b == 51 && c == 100) // documentation
         || (a == 203 && b == 0 && c == 113) // documentation
@@ -611,6 +650,7 @@ mod tests {
             "https://[fd00:ec2::254]/h",
             "https://[::ffff:10.0.0.1]/h",
             "https://[64:ff9b::a9fe:a9fe]/h",
+            "https://[::127.0.0.1]/h",
             "https://0x7f.1/h",
             "/relative",
         ] {
@@ -619,11 +659,134 @@ mod tests {
                 "{bad}"
             );
         }
-        let long = format!(
-            "https://erp.example.com/{}",
-            "a".repeat(MAX_WEBHOOK_URL_CHARS)
+    }
+
+    #[test]
+    fn no_special_purpose_address_is_reachable_in_any_form_that_carries_it() {
+        let refused = [
+            // IPv4: IANA's special-purpose registry, and multicast.
+            "0.0.0.0",
+            "0.1.2.3",
+            "10.0.0.1",
+            "100.64.0.1",
+            "100.127.255.254",
+            "127.0.0.1",
+            "169.254.169.254",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.0.0.8",
+            "192.0.2.1",
+            "192.88.99.1",
+            "192.168.0.1",
+            "198.18.0.1",
+            "198.19.255.255",
+            "198.51.100.7",
+            "203.0.113.9",
+            "224.0.0.1",
+            "239.255.255.250",
+            "240.0.0.1",
+            "255.255.255.255",
+            // IPv6: loopback, unspecified, and the ranges set apart.
+            "::1",
+            "::",
+            "100::1",
+            "100:0:0:1::1",
+            "2001::1",
+            "2001:1::1",
+            "2001:2::1",
+            "2001:10::1",
+            "2001:db8::1",
+            "3fff::1",
+            "5f00::1",
+            "fc00::1",
+            "fd00:ec2::254",
+            "fe80::1",
+            "fec0::1",
+            "ff02::1",
+            "64:ff9b:1::a00:1",
+            "64:ff9b:1::808:808",
+            // IPv6 forms that carry a refused IPv4 address.
+            "::127.0.0.1",                          // IPv4-compatible
+            "::8.8.8.8",                            // IPv4-compatible: deprecated, never routed
+            "::ffff:127.0.0.1",                     // IPv4-mapped
+            "::ffff:0:a9fe:a9fe",                   // SIIT: 169.254.169.254
+            "64:ff9b::a9fe:a9fe",                   // NAT64 well-known prefix: 169.254.169.254
+            "64:ff9b::a00:1",                       // NAT64: 10.0.0.1
+            "2002:7f00:1::1",                       // 6to4: 127.0.0.1
+            "2002:a9fe:a9fe::1",                    // 6to4: 169.254.169.254
+            "2002:c0a8:101::",                      // 6to4: 192.168.1.1
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2", // Teredo
+            "2001:0:0:0:0:0:7f00:1",                // Teredo, server 0.0.0.0
+        ];
+        for raw in refused {
+            let ip: IpAddr = raw.parse().unwrap();
+            assert!(!is_public(ip), "{raw} must be refused");
+            assert!(
+                !UrlPolicy::Public.may_reach(ip),
+                "{raw} must be refused in AWS"
+            );
+        }
+        let public = [
+            "8.8.8.8",
+            "93.184.215.14",
+            "1.1.1.1",
+            "100.63.255.255",
+            "100.128.0.1",
+            "172.32.0.1",
+            "192.0.3.1",
+            "198.20.0.1",
+            "2606:4700::6810:84e5",
+            "2a00:1450:4001:80b::200e",
+            "2001:4860:4860::8888",
+            "2001:200::1",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+        ];
+        for raw in public {
+            let ip: IpAddr = raw.parse().unwrap();
+            assert!(is_public(ip), "{raw} is public");
+        }
+        // The dev stack's loopback receiver, and only loopback, besides.
+        assert!(UrlPolicy::AllowLoopback.may_reach("127.0.0.1".parse().unwrap()));
+        assert!(UrlPolicy::AllowLoopback.may_reach("::1".parse().unwrap()));
+        assert!(!UrlPolicy::AllowLoopback.may_reach("::127.0.0.1".parse().unwrap()));
+        assert!(!UrlPolicy::AllowLoopback.may_reach("10.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn the_length_limit_is_on_the_url_as_stored_after_normalising() {
+        let url_of = |path: &str| format!("https://erp.example.com/{path}");
+        let room = MAX_WEBHOOK_URL_CHARS - url_of("").len();
+        // Exactly at the limit, in ASCII: accepted, and stored as sent.
+        let at_limit = url_of(&"a".repeat(room));
+        assert_eq!(
+            WebhookUrl::parse("url", &at_limit, UrlPolicy::Public)
+                .unwrap()
+                .as_str(),
+            at_limit
         );
-        assert!(WebhookUrl::parse("url", &long, UrlPolicy::Public).is_err());
+        assert!(
+            WebhookUrl::parse("url", &url_of(&"a".repeat(room + 1)), UrlPolicy::Public).is_err()
+        );
+        // 2,026 'é's are 2,050 characters as sent but 12,180 as stored: refused, naming url.
+        let accented = url_of(&"é".repeat(2026));
+        let refused = WebhookUrl::parse("url", &accented, UrlPolicy::Public).unwrap_err();
+        assert_eq!(refused.field, "url");
+        assert!(
+            refused.message.contains("normalised"),
+            "{}",
+            refused.message
+        );
+        // A few that fit once encoded are accepted, and stored encoded within the limit.
+        let fits = url_of(&"é".repeat(room / 6));
+        let stored = WebhookUrl::parse("url", &fits, UrlPolicy::Public).unwrap();
+        assert!(stored.as_str().len() <= MAX_WEBHOOK_URL_CHARS);
+        assert!(stored.as_str().contains("%C3%A9"));
+        // Normalising may also shorten: a default port and dot segments are not counted.
+        let long_raw = format!("https://erp.example.com:443/./{}", "a".repeat(room));
+        assert!(long_raw.len() > MAX_WEBHOOK_URL_CHARS);
+        assert!(WebhookUrl::parse("url", &long_raw, UrlPolicy::Public).is_ok());
     }
 
     #[test]
