@@ -39,6 +39,7 @@ routes=(
   "update-webhook-subscription PATCH $hooks/{subscriptionId} $hooks/$subscription - {\"enabled\":false}"
   "delete-webhook-subscription DELETE $hooks/{subscriptionId} $hooks/$subscription - -"
   "rotate-webhook-secret POST $hooks/{subscriptionId}/rotate-secret $hooks/$subscription/rotate-secret - -"
+  "retire-webhook-secrets DELETE $hooks/{subscriptionId}/secrets/previous $hooks/$subscription/secrets/previous - -"
   "test-webhook-subscription POST $hooks/{subscriptionId}/test $hooks/$subscription/test - -"
   "list-webhook-deliveries GET $hooks/{subscriptionId}/deliveries $hooks/$subscription/deliveries {\"limit\":\"25\"} -"
 )

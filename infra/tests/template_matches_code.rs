@@ -575,7 +575,7 @@ fn each_function_may_write_only_the_partitions_it_owns() {
     // Functions that only read count their caller's requests, and nothing else: a grant on
     // `CLIENT#*` would let them rewrite any client's grants.
     let counts_only: Grants = &[("dynamodb:UpdateItem", &[u])];
-    let expected: [(&str, Grants); 24] = [
+    let expected: [(&str, Grants); 25] = [
         ("list-exportable-invoices", counts_only),
         ("get-invoice", counts_only),
         ("get-invoice-download-url", counts_only),
@@ -638,6 +638,10 @@ fn each_function_may_write_only_the_partitions_it_owns() {
         ),
         (
             "rotate-webhook-secret",
+            &[("dynamodb:PutItem", &[c]), ("dynamodb:UpdateItem", &[u])],
+        ),
+        (
+            "retire-webhook-secrets",
             &[("dynamodb:PutItem", &[c]), ("dynamodb:UpdateItem", &[u])],
         ),
         (

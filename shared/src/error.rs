@@ -66,6 +66,10 @@ pub enum ApiError {
     /// The caller already holds as many of something as it may (webhook subscriptions).
     #[error("{0}")]
     LimitReached(String),
+    /// Another call changed the resource in a way this one cannot be applied on top of (two
+    /// secret rotations at once): nothing was changed, and the call may be sent again.
+    #[error("{0}")]
+    Conflict(String),
     /// A dependency is overloaded (DynamoDB throttling after the SDK's own retries).
     #[error("the service is temporarily unavailable")]
     Unavailable {
@@ -110,7 +114,9 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Validation { .. } | Self::InvalidContinuationKey(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::InvalidStateTransition { .. } | Self::LimitReached(_) => StatusCode::CONFLICT,
+            Self::InvalidStateTransition { .. } | Self::LimitReached(_) | Self::Conflict(_) => {
+                StatusCode::CONFLICT
+            }
             Self::IdempotencyKeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -136,6 +142,7 @@ impl ApiError {
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::TooManyOpenJobs { .. } => "TOO_MANY_OPEN_JOBS",
             Self::LimitReached(_) => "LIMIT_REACHED",
+            Self::Conflict(_) => "CONFLICT",
             Self::Unavailable { .. } => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }

@@ -13,7 +13,7 @@ use ledgerdock_shared::handlers::{
     create_webhook_subscription, delete_webhook_subscription, get_import_job, get_invoice,
     get_invoice_download_url, get_supplier, get_webhook_subscription, list_exportable_invoices,
     list_suppliers, list_webhook_deliveries, list_webhook_subscriptions, reject_invoice_export,
-    rotate_webhook_secret, update_webhook_subscription,
+    retire_webhook_secrets, rotate_webhook_secret, update_webhook_subscription,
 };
 use ledgerdock_shared::AppState;
 use ledgerdock_tests::events::{api_event, set_body, set_path_param, set_query};
@@ -222,7 +222,7 @@ async fn each_webhook_subscription_call_is_one_or_two_dynamodb_calls_besides_the
 
     // A change reads, then writes conditional on the version it read.
     let patch = r#"{"description": "ERP"}"#;
-    let expected: [CallsOfRoute; 5] = [
+    let expected: [CallsOfRoute; 6] = [
         (list, None, &[("Query", 1)]),
         (&get_webhook_subscription::ROUTE, None, &[("GetItem", 1)]),
         (
@@ -232,6 +232,11 @@ async fn each_webhook_subscription_call_is_one_or_two_dynamodb_calls_besides_the
         ),
         (
             &rotate_webhook_secret::ROUTE,
+            None,
+            &[("GetItem", 1), ("PutItem", 1)],
+        ),
+        (
+            &retire_webhook_secrets::ROUTE,
             None,
             &[("GetItem", 1), ("PutItem", 1)],
         ),

@@ -466,6 +466,20 @@ async fn every_api_function_answers_real_proxy_events_with_documented_proxy_resp
         bad,
     );
     plan.case(
+        "retire-webhook-secrets",
+        "retiring the secret the rotation replaced, after the ping both signed",
+        ours.clone(),
+        200,
+        None,
+    );
+    plan.case(
+        "retire-webhook-secrets",
+        "one that does not exist",
+        |_| {},
+        404,
+        none,
+    );
+    plan.case(
         "delete-webhook-subscription",
         "a deletion",
         ours.clone(),

@@ -290,7 +290,7 @@ async fn while_a_secret_rotates_each_delivery_verifies_with_the_old_secret_and_t
         .unwrap()
         .unwrap();
     let new_secret = SigningSecret::generate().unwrap();
-    let rotated = WebhookStore::rotated(stored, new_secret.clone(), Timestamp::now());
+    let rotated = WebhookStore::rotated(stored, new_secret.clone(), Timestamp::now()).unwrap();
     assert!(d.store.replace(&rotated).await.unwrap());
     receiver.trust(new_secret);
 

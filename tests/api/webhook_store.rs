@@ -7,6 +7,7 @@ use ledgerdock_shared::domain::webhook::{
 };
 use ledgerdock_shared::domain::webhook_signing::SigningSecret;
 use ledgerdock_shared::domain::{CompanyId, SubscriptionId, Timestamp};
+use ledgerdock_shared::error::ApiError;
 use ledgerdock_shared::store::webhooks::{
     CreateRefused, DisableWhen, SigningSubscription, WebhookStore, DISABLED_EVENT,
     MAX_RETIRING_SECRETS,
@@ -120,7 +121,7 @@ async fn a_rotated_secret_signs_beside_the_new_one_for_a_day_and_a_change_never_
     assert_eq!(created.signing_secrets(now), vec![&first]);
 
     let second = SigningSecret::generate().unwrap();
-    let rotated = WebhookStore::rotated(created, second.clone(), now);
+    let rotated = WebhookStore::rotated(created, second.clone(), now).unwrap();
     assert!(store.replace(&rotated).await.unwrap());
     let read = stored(&store, &s).await.unwrap();
     let in_a_while = now.plus(std::time::Duration::from_secs(23 * 3600));
@@ -128,19 +129,30 @@ async fn a_rotated_secret_signs_beside_the_new_one_for_a_day_and_a_change_never_
     let next_day = now.plus(std::time::Duration::from_secs(24 * 3600));
     assert_eq!(read.signing_secrets(next_day), vec![&second]);
 
-    // Rotated again and again within the hour: only the latest two old secrets still sign.
-    let mut latest = read.clone();
-    let mut made = vec![second.clone()];
-    for _ in 0..5 {
-        let secret = SigningSecret::generate().unwrap();
-        latest = WebhookStore::rotated(latest, secret.clone(), now);
-        made.push(secret);
-    }
-    assert!(store.replace(&latest).await.unwrap());
+    // Rotated again within the hour: two old secrets sign beside the new one, and a third
+    // rotation is refused rather than drop a secret some caller was shown.
+    let third = SigningSecret::generate().unwrap();
+    let twice = WebhookStore::rotated(read.clone(), third.clone(), now).unwrap();
+    assert_eq!(
+        twice.signing_secrets(in_a_while),
+        vec![&third, &second, &first]
+    );
+    let refused = WebhookStore::rotated(twice.clone(), SigningSecret::generate().unwrap(), now);
+    assert!(matches!(refused, Err(ApiError::Conflict(_))), "{refused:?}");
+    // Once the first retires, a rotation is taken again.
+    let next_day = now.plus(std::time::Duration::from_secs(24 * 3600 + 1));
+    let fourth = SigningSecret::generate().unwrap();
+    let later = WebhookStore::rotated(twice.clone(), fourth.clone(), next_day).unwrap();
+    assert_eq!(later.signing_secrets(next_day), vec![&fourth, &third]);
+    // Retiring the previous ones leaves only the current secret signing, at once.
+    let (retired, count) = WebhookStore::retired_previous(twice, now);
+    assert_eq!(count, 2);
+    assert_eq!(retired.signing_secrets(now), vec![&third]);
+    assert!(store.replace(&retired).await.unwrap());
     let read_again = stored(&store, &s).await.unwrap();
-    let newest_first: Vec<&SigningSecret> = made.iter().rev().take(3).collect();
-    assert_eq!(read_again.signing_secrets(in_a_while), newest_first);
-    assert_eq!(read_again.secrets.len(), 1 + MAX_RETIRING_SECRETS);
+    assert_eq!(read_again.signing_secrets(now), vec![&third]);
+    assert_eq!(read_again.secrets.len(), 1);
+    assert_eq!(WebhookStore::retired_previous(read_again, now).1, 0);
 
     assert!(store.delete(company, "client-a", s.id).await.unwrap());
     assert!(
@@ -244,14 +256,15 @@ async fn changes_made_at_once_all_land_and_a_write_from_a_stale_read_is_refused(
     assert_eq!(stale.version, 1);
 
     // Four rotations and a new description, all read from the same version at once: each is
-    // applied to what the ones before it wrote, so none is lost.
+    // applied to what the ones before it wrote, so none that lands is lost; once two old
+    // secrets sign, the rest are refused rather than drop one of them.
     let now = Timestamp::parse("2026-11-23T00:00:00Z").unwrap();
     let new_secrets: Vec<SigningSecret> =
         (0..4).map(|_| SigningSecret::generate().unwrap()).collect();
     let rotate = |secret: &SigningSecret| {
         let secret = secret.clone();
         store.change(company, "client-a", s.id, move |read| {
-            Ok(WebhookStore::rotated(read, secret.clone(), now))
+            WebhookStore::rotated(read, secret.clone(), now)
         })
     };
     let describe = store.change(company, "client-a", s.id, |mut read| {
@@ -265,20 +278,37 @@ async fn changes_made_at_once_all_land_and_a_write_from_a_stale_read_is_refused(
         rotate(&new_secrets[3]),
         describe,
     );
-    for landed in [r0, r1, r2, r3, described] {
-        assert!(landed.unwrap().is_some());
+    assert!(described.unwrap().is_some());
+    let mut landed = Vec::new();
+    for (secret, outcome) in new_secrets.iter().zip([r0, r1, r2, r3]) {
+        match outcome {
+            Ok(Some(_)) => landed.push(secret),
+            Err(ApiError::Conflict(_)) => {}
+            other => panic!("a rotation lands or is refused: {other:?}"),
+        }
     }
+    assert_eq!(
+        landed.len(),
+        MAX_RETIRING_SECRETS,
+        "two land, two are refused"
+    );
     let read = stored(&store, &s).await.unwrap();
-    assert_eq!(read.version, 1 + 5, "five writes landed one after another");
+    assert_eq!(read.version, 1 + 3, "three writes landed one after another");
     assert_eq!(
         read.subscription.description.as_deref(),
         Some("ERP, production")
     );
     let signing = read.signing_secrets(now);
     assert_eq!(signing.len(), 1 + MAX_RETIRING_SECRETS);
+    for secret in landed {
+        assert!(
+            signing.contains(&secret),
+            "every rotation that landed signs"
+        );
+    }
     assert!(
-        signing.iter().all(|secret| new_secrets.contains(secret)),
-        "the first secret was rotated out by the later rotations, not written back by a stale one"
+        signing.contains(&&first),
+        "and the first, rotated out, signs its day"
     );
 
     // A write of the copy read before all that would undo them: refused.
@@ -312,7 +342,7 @@ async fn the_dispatchers_health_notes_never_undo_a_clients_change_made_since_it_
     let changed = store
         .change(company, "client-a", s.id, |read| {
             let mut next =
-                WebhookStore::rotated(read, rotated_in.clone(), at("2026-11-22T10:01:00Z"));
+                WebhookStore::rotated(read, rotated_in.clone(), at("2026-11-22T10:01:00Z"))?;
             next.subscription.url = moved.clone();
             Ok(next)
         })

@@ -310,8 +310,21 @@ async fn a_client_holds_at_most_ten_subscriptions_per_company() {
     t.stop().await;
 }
 
+/// Points the subscription at `receiver` and sends it a ping.
+async fn ping_at(t: &TestStack, tenant: &Tenant, subscription: &str, receiver: &Receiver) {
+    request(t, tenant, reqwest::Method::PATCH, subscription)
+        .json(&json!({ "url": receiver.url }))
+        .call()
+        .await
+        .ok();
+    t.post_json(tenant, &format!("{subscription}/test"), &json!({}))
+        .call()
+        .await
+        .ok();
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn rotations_and_a_patch_sent_at_once_all_take_effect() {
+async fn rotations_sent_at_once_each_sign_or_are_refused_and_old_secrets_retire_on_demand() {
     let t = TestStack::start().await;
     let a = t.tenant_all_scopes().await;
     let receiver = Receiver::start().await;
@@ -321,7 +334,6 @@ async fn rotations_and_a_patch_sent_at_once_all_take_effect() {
         t.post_json(&a, &format!("{one}/rotate-secret"), &json!({}))
             .call()
             .await
-            .ok()
     };
     let patch = async {
         request(&t, &a, reqwest::Method::PATCH, &one)
@@ -330,7 +342,7 @@ async fn rotations_and_a_patch_sent_at_once_all_take_effect() {
             .await
             .ok()
     };
-    let (r1, r2, r3, _) = tokio::join!(rotate(), rotate(), rotate(), patch);
+    let (r1, r2, r3, r4, _) = tokio::join!(rotate(), rotate(), rotate(), rotate(), patch);
 
     let now = t.get(&a, &one).call().await.ok();
     assert_eq!(
@@ -338,25 +350,83 @@ async fn rotations_and_a_patch_sent_at_once_all_take_effect() {
         json!(["import_job.finished", "import_job.failed"]),
         "the PATCH was not undone by a rotation that read before it"
     );
-    // The three new secrets sign (the current one and the two it and another replaced); the
-    // first one, rotated out three times over, no longer does.
-    let receiver_now = Receiver::start().await;
-    for rotated in [&r1, &r2, &r3] {
-        receiver_now.trust(SigningSecret::parse(rotated["secret"].as_str().unwrap()).unwrap());
+    // Two land; the others are refused (two old secrets already sign), and name the way out.
+    let mut shown = Vec::new();
+    for reply in [r1, r2, r3, r4] {
+        if reply.status == 200 {
+            shown.push(reply.json()["secret"].as_str().unwrap().to_string());
+        } else {
+            let body = reply.error(409, "CONFLICT");
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("/secrets/previous"),
+                "{body}"
+            );
+        }
     }
-    receiver_now.trust(SigningSecret::parse(made["secret"].as_str().unwrap()).unwrap());
-    request(&t, &a, reqwest::Method::PATCH, &one)
-        .json(&json!({"url": receiver_now.url}))
-        .call()
-        .await
-        .ok();
-    t.post_json(&a, &format!("{one}/test"), &json!({}))
-        .call()
-        .await
-        .ok();
+    assert_eq!(shown.len(), 2, "{shown:?}");
+
+    // Every secret shown in a 200 signs the next delivery, and so does the first (its day).
+    let receiver_now = Receiver::start().await;
+    for secret in shown
+        .iter()
+        .chain([&made["secret"].as_str().unwrap().to_string()])
+    {
+        receiver_now.trust(SigningSecret::parse(secret).unwrap());
+    }
+    ping_at(&t, &a, &one, &receiver_now).await;
     let pinged = receiver_now.received();
     assert_eq!(pinged.len(), 1);
     assert_eq!(pinged[0].verified_by, [0, 1, 2], "{}", pinged[0].signature);
+
+    // Retired on demand: only the current secret signs from now on.
+    let retired = request(
+        &t,
+        &a,
+        reqwest::Method::DELETE,
+        &format!("{one}/secrets/previous"),
+    )
+    .call()
+    .await
+    .ok();
+    assert_eq!(retired["retiredSecrets"], 2);
+    let after_retiring = Receiver::start().await;
+    for secret in shown
+        .iter()
+        .chain([&made["secret"].as_str().unwrap().to_string()])
+    {
+        after_retiring.trust(SigningSecret::parse(secret).unwrap());
+    }
+    ping_at(&t, &a, &one, &after_retiring).await;
+    let pinged = after_retiring.received();
+    assert_eq!(pinged.len(), 1);
+    assert_eq!(
+        pinged[0].verified_by.len(),
+        1,
+        "one signature, the current secret's: {}",
+        pinged[0].signature
+    );
+    assert_eq!(
+        pinged[0].signature.split(' ').count(),
+        1,
+        "{}",
+        pinged[0].signature
+    );
+    // Again: nothing left to retire; and a rotation is taken again.
+    let again = request(
+        &t,
+        &a,
+        reqwest::Method::DELETE,
+        &format!("{one}/secrets/previous"),
+    )
+    .call()
+    .await
+    .ok();
+    assert_eq!(again["retiredSecrets"], 0);
+    assert_eq!(rotate().await.status, 200);
+    t.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

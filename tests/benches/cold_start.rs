@@ -186,6 +186,10 @@ async fn main() {
             with("rotate-webhook-secret", &|_| {}),
         ),
         (
+            "retire-webhook-secrets",
+            with("retire-webhook-secrets", &|_| {}),
+        ),
+        (
             "test-webhook-subscription",
             with("test-webhook-subscription", &|_| {}),
         ),

@@ -21,6 +21,7 @@ pub mod list_webhook_subscriptions;
 pub mod process_import_job;
 pub mod publish_invoice;
 pub mod reject_invoice_export;
+pub mod retire_webhook_secrets;
 pub mod rotate_webhook_secret;
 pub mod start_import_job;
 pub mod sweep_import_jobs;
@@ -56,6 +57,7 @@ pub static ROUTES: &[&Route] = &[
     &update_webhook_subscription::ROUTE,
     &delete_webhook_subscription::ROUTE,
     &rotate_webhook_secret::ROUTE,
+    &retire_webhook_secrets::ROUTE,
     &test_webhook_subscription::ROUTE,
     &list_webhook_deliveries::ROUTE,
 ];

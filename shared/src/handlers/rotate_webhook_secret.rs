@@ -1,7 +1,9 @@
 //! `POST /v1/webhook-subscriptions/{subscriptionId}/rotate-secret`: a new signing secret,
 //! shown this once. For 24 hours every delivery carries two signatures, the new secret's and
 //! the old one's, so a receiver can switch over whenever it likes in that day (rotating again
-//! within the day keeps the two latest old secrets signing, no more).
+//! within the day is refused (409 `CONFLICT`) while two old secrets still sign: every secret
+//! shown in a 200 signs for its day, however many rotations race; `DELETE
+//! …/{subscriptionId}/secrets/previous` retires old secrets at once).
 
 use lambda_http::{Body, Request, Response};
 
@@ -28,11 +30,7 @@ async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<
     // The time is taken at each attempt: one applied again after a racing write is stamped
     // after that write, so `updatedAt` never goes back.
     let rotated = super::change_subscription_in_path(state, &tenant, &req, |read| {
-        Ok(WebhookStore::rotated(
-            read,
-            secret.clone(),
-            Timestamp::now(),
-        ))
+        WebhookStore::rotated(read, secret.clone(), Timestamp::now())
     })
     .await?;
     let previous_retires_at = rotated.secrets.iter().filter_map(|s| s.retires_at).max();

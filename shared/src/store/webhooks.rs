@@ -65,9 +65,9 @@ pub const ROTATION_OVERLAP_SECS: i64 = 24 * 3600;
 pub const CHANGE_ATTEMPTS: usize = 5;
 /// The attribute every write of a subscription raises.
 const VERSION: &str = "version";
-/// Most rotated-out secrets that still sign: rotating again and again within a day keeps only
-/// the latest ones, so a subscription's item and each delivery's `webhook-signature` header
-/// stay small however often a client rotates.
+/// Most rotated-out secrets that still sign: a rotation beyond them is refused until they are
+/// retired, so a subscription's item and each delivery's `webhook-signature` header stay small
+/// however often a client rotates, and no secret shown to a caller is dropped early.
 pub const MAX_RETIRING_SECRETS: usize = 2;
 
 fn subscription_sk(client_id: &str, id: &SubscriptionId) -> String {
@@ -659,32 +659,58 @@ impl WebhookStore {
     }
 
     /// Puts a new secret first; the current one keeps signing beside it for
-    /// [`ROTATION_OVERLAP_SECS`], any already retired is dropped, and of those still retiring
-    /// only the latest [`MAX_RETIRING_SECRETS`] are kept.
+    /// [`ROTATION_OVERLAP_SECS`], and any already retired is dropped. Refused (409) while
+    /// [`MAX_RETIRING_SECRETS`] rotated-out secrets still sign: rotating then would drop one of
+    /// them, a secret some caller was shown and may still rely on. So however many rotations
+    /// race (each applied again on top of the others), every one that answers 200 signs.
     pub fn rotated(
         mut current: SigningSubscription,
         new_secret: SigningSecret,
         now: Timestamp,
-    ) -> SigningSubscription {
+    ) -> Result<SigningSubscription, ApiError> {
+        let still_signing: Vec<StoredSecret> = current
+            .secrets
+            .into_iter()
+            .filter(|s| s.retires_at.is_none_or(|t| t > now))
+            .collect();
+        let retiring: Vec<Timestamp> = still_signing.iter().filter_map(|s| s.retires_at).collect();
+        if retiring.len() >= MAX_RETIRING_SECRETS {
+            let until = retiring.iter().min().copied().unwrap_or(now);
+            return Err(ApiError::Conflict(format!(
+                "{MAX_RETIRING_SECRETS} previous secrets of this subscription still sign (the \
+                 first until {until}); retire them with DELETE \
+                 /v1/webhook-subscriptions/{}/secrets/previous, or rotate after then",
+                current.subscription.id
+            )));
+        }
         let until = now.plus(std::time::Duration::from_secs(ROTATION_OVERLAP_SECS as u64));
         let mut secrets = vec![StoredSecret {
             secret: new_secret,
             retires_at: None,
         }];
-        secrets.extend(
-            current
-                .secrets
-                .into_iter()
-                .filter(|s| s.retires_at.is_none_or(|t| t > now))
-                .map(|s| StoredSecret {
-                    retires_at: Some(s.retires_at.map_or(until, |t| t.min(until))),
-                    secret: s.secret,
-                })
-                .take(MAX_RETIRING_SECRETS),
-        );
+        secrets.extend(still_signing.into_iter().map(|s| StoredSecret {
+            retires_at: Some(s.retires_at.map_or(until, |t| t.min(until))),
+            secret: s.secret,
+        }));
         current.secrets = secrets;
         current.subscription.updated_at = now;
-        current
+        Ok(current)
+    }
+
+    /// Keeps only the current secret: every rotated-out one stops signing now (a leaked one
+    /// need not sign out its day). Answers how many were retired.
+    pub fn retired_previous(
+        mut current: SigningSubscription,
+        now: Timestamp,
+    ) -> (SigningSubscription, usize) {
+        let retired = current
+            .secrets
+            .iter()
+            .filter(|s| s.retires_at.is_some_and(|until| until > now))
+            .count();
+        current.secrets.retain(|s| s.retires_at.is_none());
+        current.subscription.updated_at = now;
+        (current, retired)
     }
 
     fn delivery_item(&self, delivery: &Delivery) -> Result<Item, ApiError> {
