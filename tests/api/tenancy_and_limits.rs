@@ -54,7 +54,7 @@ async fn subscribed(
         t.stack
             .app
             .webhooks
-            .create(&made, &secret)
+            .create(&made, &secret, None)
             .await
             .unwrap()
             .unwrap();

@@ -49,7 +49,7 @@ async fn subscribe(
     };
     let secret = SigningSecret::generate().unwrap();
     d.store
-        .create(&subscription, &secret)
+        .create(&subscription, &secret, None)
         .await
         .unwrap()
         .unwrap();

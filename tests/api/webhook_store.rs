@@ -63,19 +63,27 @@ async fn a_client_holds_at_most_ten_subscriptions_per_company_and_a_delete_frees
     let mut made = Vec::new();
     for n in 0..MAX_SUBSCRIPTIONS {
         let s = subscription(company, "client-a", &format!("2026-11-22T10:00:{n:02}Z"));
-        store.create(&s, &secret).await.unwrap().unwrap();
+        store.create(&s, &secret, None).await.unwrap().unwrap();
         made.push(s);
     }
     let one_more = subscription(company, "client-a", "2026-11-22T11:00:00Z");
     assert!(matches!(
-        store.create(&one_more, &secret).await.unwrap(),
+        store.create(&one_more, &secret, None).await.unwrap(),
         Err(CreateRefused::TooMany)
     ));
     // Another client of the same company, and the same client elsewhere, count apart.
     let other_client = subscription(company, "client-b", "2026-11-22T11:00:00Z");
-    store.create(&other_client, &secret).await.unwrap().unwrap();
+    store
+        .create(&other_client, &secret, None)
+        .await
+        .unwrap()
+        .unwrap();
     let elsewhere = subscription(CompanyId::new_random(), "client-a", "2026-11-22T11:00:00Z");
-    store.create(&elsewhere, &secret).await.unwrap().unwrap();
+    store
+        .create(&elsewhere, &secret, None)
+        .await
+        .unwrap()
+        .unwrap();
 
     let listed = store.list(company, "client-a").await.unwrap();
     assert_eq!(listed, made, "the client's own, oldest first");
@@ -90,7 +98,11 @@ async fn a_client_holds_at_most_ten_subscriptions_per_company_and_a_delete_frees
         !store.delete(company, "client-b", made[1].id).await.unwrap(),
         "another client's id names nothing of this client's"
     );
-    store.create(&one_more, &secret).await.unwrap().unwrap();
+    store
+        .create(&one_more, &secret, None)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(store
         .get(company, "client-a", made[0].id)
         .await
@@ -114,7 +126,7 @@ async fn a_rotated_secret_signs_beside_the_new_one_for_a_day_and_a_change_never_
     let company = CompanyId::new_random();
     let s = subscription(company, "client-a", "2026-11-22T10:00:00Z");
     let first = SigningSecret::generate().unwrap();
-    store.create(&s, &first).await.unwrap().unwrap();
+    store.create(&s, &first, None).await.unwrap().unwrap();
     let created = stored(&store, &s).await.unwrap();
     assert_eq!(created.subscription, s);
     let now = Timestamp::parse("2026-11-23T00:00:00Z").unwrap();
@@ -251,7 +263,7 @@ async fn changes_made_at_once_all_land_and_a_write_from_a_stale_read_is_refused(
     let company = CompanyId::new_random();
     let s = subscription(company, "client-a", "2026-11-22T10:00:00Z");
     let first = SigningSecret::generate().unwrap();
-    store.create(&s, &first).await.unwrap().unwrap();
+    store.create(&s, &first, None).await.unwrap().unwrap();
     let stale = stored(&store, &s).await.unwrap();
     assert_eq!(stale.version, 1);
 
@@ -327,7 +339,7 @@ async fn the_dispatchers_health_notes_never_undo_a_clients_change_made_since_it_
     let company = CompanyId::new_random();
     let s = subscription(company, "client-a", "2026-11-22T10:00:00Z");
     store
-        .create(&s, &SigningSecret::generate().unwrap())
+        .create(&s, &SigningSecret::generate().unwrap(), None)
         .await
         .unwrap()
         .unwrap();
@@ -459,7 +471,7 @@ async fn subscriptions_made_at_once_never_pass_the_limit() {
     let mut calls = tokio::task::JoinSet::new();
     for s in attempts {
         let (store, secret) = (store.clone(), secret.clone());
-        calls.spawn(async move { store.create(&s, &secret).await });
+        calls.spawn(async move { store.create(&s, &secret, None).await });
     }
     let (mut made, mut refused, mut busy) = (0, 0, 0);
     while let Some(outcome) = calls.join_next().await {
@@ -467,6 +479,7 @@ async fn subscriptions_made_at_once_never_pass_the_limit() {
         match outcome.unwrap() {
             Ok(Ok(())) => made += 1,
             Ok(Err(CreateRefused::TooMany)) => refused += 1,
+            Ok(Err(CreateRefused::KeyUsed(..))) => panic!("no key was sent"),
             Err(ledgerdock_shared::error::ApiError::Unavailable { .. }) => busy += 1,
             Err(e) => panic!("{e:?}"),
         }

@@ -839,3 +839,90 @@ async fn webhooks_manage_alone_cannot_subscribe_to_what_it_may_not_read() {
     );
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_create_sent_again_with_its_idempotency_key_makes_one_subscription_and_shows_its_secret()
+{
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let receiver = Receiver::start().await;
+    let body = json!({"url": receiver.url, "events": ["invoice.exported"], "description": "ERP"});
+    let create = |key: &'static str, body: Value| {
+        t.post_json(&a, SUBSCRIPTIONS, &body)
+            .header("Idempotency-Key", key)
+            .call()
+    };
+
+    // Sent four times at once (a client retrying a lost answer): one subscription.
+    let (r1, r2, r3, r4) = tokio::join!(
+        create("sub-7f3a", body.clone()),
+        create("sub-7f3a", body.clone()),
+        create("sub-7f3a", body.clone()),
+        create("sub-7f3a", body.clone()),
+    );
+    let mut ids = Vec::new();
+    let mut secrets = Vec::new();
+    let mut replayed = 0;
+    for reply in [r1, r2, r3, r4] {
+        assert_eq!(reply.status, 201, "{}", reply.text);
+        replayed += usize::from(reply.headers.contains_key("idempotent-replayed"));
+        let shown = reply.json();
+        ids.push(shown["id"].as_str().unwrap().to_string());
+        secrets.push(shown["secret"].as_str().unwrap().to_string());
+    }
+    ids.dedup();
+    secrets.dedup();
+    assert_eq!(ids.len(), 1, "one subscription: {ids:?}");
+    assert_eq!(secrets.len(), 1, "the secret it signs with, each time");
+    assert_eq!(replayed, 3);
+    let listed = t.get(&a, SUBSCRIPTIONS).call().await.ok();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+
+    // The secret shown again is the one that signs.
+    receiver.trust(SigningSecret::parse(&secrets[0]).unwrap());
+    let one = format!("{SUBSCRIPTIONS}/{}", ids[0]);
+    t.post_json(&a, &format!("{one}/test"), &json!({}))
+        .call()
+        .await
+        .ok();
+    assert_eq!(receiver.received()[0].verified_by, [0]);
+
+    // The same key with another request: a 422, and nothing made.
+    let other = create(
+        "sub-7f3a",
+        json!({"url": receiver.url, "events": ["invoice.rejected"]}),
+    )
+    .await;
+    other.error(422, "IDEMPOTENCY_KEY_REUSED");
+    // A bad key is a 400 naming the header, and nothing made.
+    let bad = create("a key with spaces", body.clone()).await;
+    let refused = bad.error(400, "VALIDATION_ERROR");
+    assert_eq!(error_field(&refused), "Idempotency-Key");
+    // Another client's same key is its own.
+    let b = t.tenant_all_scopes().await;
+    let theirs = t
+        .post_json(&b, SUBSCRIPTIONS, &body)
+        .header("Idempotency-Key", "sub-7f3a")
+        .call()
+        .await;
+    assert_eq!(theirs.status, 201);
+    assert_ne!(theirs.json()["id"], ids[0].as_str());
+    assert_eq!(
+        t.get(&a, SUBSCRIPTIONS).call().await.ok()["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Deleted, the key no longer brings it back, and says so.
+    request(&t, &a, reqwest::Method::DELETE, &one).call().await;
+    let after_delete = create("sub-7f3a", body.clone()).await;
+    let gone = after_delete.error(404, "NOT_FOUND");
+    assert!(gone["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("send a new key"));
+    assert_eq!(create("sub-8b1c", body).await.status, 201);
+    t.stop().await;
+}

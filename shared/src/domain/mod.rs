@@ -1,6 +1,7 @@
 //! Domain types: parsed and validated at the edge, so handlers work with meaning, not strings.
 
 mod export;
+pub mod idempotency;
 mod ids;
 mod import_job;
 mod invoice;

@@ -9,6 +9,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::domain::idempotency::{Fingerprint, Idempotency, IdempotencyKey};
 use crate::domain::Scope;
 use crate::domain::{CompanyId, JobId, Timestamp};
 use crate::domain::{Counts, ImportFormat, ImportJob, ImportType, JobSource, JobStatus};
@@ -16,10 +17,7 @@ use crate::edge;
 use crate::error::ApiError;
 use crate::gate::{Route, Tenant};
 use crate::imports::{MAX_FILE_BYTES, MAX_INLINE_BYTES};
-use crate::store::import_jobs::{Created, Ending, FirstUse, Guard, Idempotency};
-
-pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
-const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
+use crate::store::import_jobs::{Created, Ending, Guard};
 
 const UPLOAD_HINT: &str = "; for a larger file send {\"type\": \"SUPPLIER_CARDS\", \"contentType\": \"text/csv\"} and PUT the file to the upload URL in the answer";
 
@@ -178,66 +176,33 @@ fn parse(req: &Request) -> Result<StartRequest, ApiError> {
     }
 }
 
-fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
-    let Some(value) = req.headers().get(IDEMPOTENCY_HEADER) else {
-        return Ok(None);
+/// What the request asks for: the import type, the format, and the file (inline) or the
+/// absence of one (upload URL, with the size it will have). The same Idempotency-Key with
+/// another fingerprint is another request.
+fn fingerprint(request: &StartRequest) -> Fingerprint {
+    let (how, what) = match &request.inline {
+        Some(bytes) => (&b"inline"[..], bytes.clone()),
+        None => (
+            &b"upload"[..],
+            request
+                .upload_bytes
+                .unwrap_or_default()
+                .to_be_bytes()
+                .to_vec(),
+        ),
     };
-    let bad = || {
-        ApiError::field(
-            IDEMPOTENCY_HEADER,
-            format!(
-                "must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} visible ASCII characters, like a UUID"
-            ),
-        )
-    };
-    let key = value.to_str().map_err(|_| bad())?.trim();
-    if key.is_empty()
-        || key.len() > MAX_IDEMPOTENCY_KEY_CHARS
-        || !key.bytes().all(|b| b.is_ascii_graphic())
-    {
-        return Err(bad());
-    }
-    Ok(Some(key.to_string()))
-}
-
-/// What the request asks for, as a SHA-256 (hex): the import type, the format, and the file
-/// (inline) or the absence of one (upload URL). The same Idempotency-Key with another
-/// fingerprint is another request.
-fn fingerprint(request: &StartRequest) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hash = Sha256::new();
-    hash.update(request.import_type.as_str());
-    hash.update([0]);
-    hash.update(request.format.content_type());
-    hash.update([0]);
-    match &request.inline {
-        Some(bytes) => {
-            hash.update(b"inline\0");
-            hash.update(bytes);
-        }
-        None => {
-            hash.update(b"upload\0");
-            hash.update(request.upload_bytes.unwrap_or_default().to_be_bytes());
-        }
-    }
-    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A replay is only for the very request that started the job.
-fn same_request(first: &FirstUse, idempotency: &Idempotency) -> Result<JobId, ApiError> {
-    if first.fingerprint == idempotency.fingerprint {
-        Ok(first.job)
-    } else {
-        Err(ApiError::IdempotencyKeyReused(format!(
-            "the Idempotency-Key {:?} was already used for a different request; send a new key for a new import",
-            idempotency.key
-        )))
-    }
+    Fingerprint::of(&[
+        request.import_type.as_str().as_bytes(),
+        request.format.content_type().as_bytes(),
+        how,
+        &what,
+    ])
 }
 
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
     let company = tenant.company;
-    let idempotency_key = idempotency_key(&req)?;
+    let idempotency_key =
+        IdempotencyKey::from_headers(req.headers()).map_err(|e| ApiError::fields(vec![e]))?;
     // Validation first: a replay never answers 202 to a request that would be refused.
     let request = parse(&req)?;
     let idempotency = idempotency_key.map(|key| Idempotency {
@@ -251,7 +216,12 @@ async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<
             .idempotent_job(company, idempotency)
             .await?
         {
-            return replay(state, company, same_request(&first, idempotency)?).await;
+            return replay(
+                state,
+                company,
+                idempotency.replays(first.job, &first.fingerprint)?,
+            )
+            .await;
         }
     }
 
@@ -293,11 +263,11 @@ async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<
         deadline,
         resume_after_record: None,
         upload_bytes: request.upload_bytes,
-        idempotency_key: idempotency.as_ref().map(|i| i.key.clone()),
+        idempotency_key: idempotency.as_ref().map(|i| i.key.as_str().to_string()),
     };
     if let Created::Existing(first) = state.import_jobs.create(&job, idempotency.as_ref()).await? {
         let first = match &idempotency {
-            Some(idempotency) => same_request(&first, idempotency)?,
+            Some(idempotency) => idempotency.replays(first.job, &first.fingerprint)?,
             None => first.job,
         };
         return replay(state, company, first).await;

@@ -35,12 +35,11 @@ use super::schema::{
     company_pk, OJ_PK, OJ_SK, OPEN_JOBS_INDEX, OPEN_JOBS_PARTITION, PK, SK, TTL_ATTRIBUTE,
 };
 use super::{dynamo_error, landed, transact, Transacted};
+use crate::domain::idempotency::{Fingerprint, Idempotency, IDEMPOTENCY_TTL_SECS};
 use crate::domain::{CompanyId, JobId, Timestamp};
 use crate::domain::{Counts, ImportJob, RecordError};
 use crate::error::{ApiError, FieldError};
 
-/// How long an Idempotency-Key keeps returning its first job.
-pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
 /// Most IN_PROGRESS jobs one company may have at once (each may hold a 15-minute worker);
 /// a start call past it is 429 `TOO_MANY_OPEN_JOBS`.
 pub const MAX_OPEN_JOBS: u64 = 25;
@@ -55,20 +54,11 @@ fn idempotency_sk(client_id: &str, key: &str) -> String {
     format!("IDEMPOTENCY#{client_id}#{key}")
 }
 
-/// An Idempotency-Key as one client sent it with one request.
-#[derive(Debug, Clone)]
-pub struct Idempotency {
-    pub client_id: String,
-    pub key: String,
-    /// SHA-256 (hex) of what the request asked for; see the start-import-job handler.
-    pub fingerprint: String,
-}
-
 /// The job an Idempotency-Key already started, and the fingerprint of the request that did.
 #[derive(Debug, Clone)]
 pub struct FirstUse {
     pub job: JobId,
-    pub fingerprint: String,
+    pub fingerprint: Fingerprint,
 }
 
 fn open_position(deadline: Timestamp, job: &JobId) -> String {
@@ -237,11 +227,11 @@ impl ImportJobStore {
             let now = job.created_at.as_datetime().timestamp();
             let mut record = key(
                 &job.company_id,
-                idempotency_sk(&idempotency.client_id, &idempotency.key),
+                idempotency_sk(&idempotency.client_id, idempotency.key.as_str()),
             );
             record.insert("entity".into(), s("IDEMPOTENCY"));
             record.insert("jobId".into(), s(job.job_id.to_string()));
-            record.insert("fingerprint".into(), s(&idempotency.fingerprint));
+            record.insert("fingerprint".into(), s(idempotency.fingerprint.as_str()));
             record.insert(
                 TTL_ATTRIBUTE.into(),
                 AttributeValue::N((now + IDEMPOTENCY_TTL_SECS).to_string()),
@@ -313,7 +303,7 @@ impl ImportJobStore {
             .table_name(&self.table)
             .set_key(Some(key(
                 &company,
-                idempotency_sk(&idempotency.client_id, &idempotency.key),
+                idempotency_sk(&idempotency.client_id, idempotency.key.as_str()),
             )))
             .consistent_read(true)
             .send()
@@ -327,11 +317,12 @@ impl ImportJobStore {
             .and_then(|v| v.as_n().ok())
             .and_then(|n| n.parse::<i64>().ok())
             .is_some_and(|at| at < chrono::Utc::now().timestamp());
-        let fingerprint = item
-            .get("fingerprint")
-            .and_then(|v| v.as_s().ok())
-            .cloned()
-            .unwrap_or_default();
+        let fingerprint = Fingerprint::stored(
+            item.get("fingerprint")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default(),
+        );
         Ok(item
             .get("jobId")
             .and_then(|v| v.as_s().ok())
@@ -351,7 +342,7 @@ impl ImportJobStore {
             .table_name(&self.table)
             .set_key(Some(key(
                 &company,
-                idempotency_sk(&idempotency.client_id, &idempotency.key),
+                idempotency_sk(&idempotency.client_id, idempotency.key.as_str()),
             )))
             .send()
             .await

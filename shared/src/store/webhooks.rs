@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | subscription | `COMPANY#<companyId>` | `WEBHOOK#<clientId>#<subscriptionId>` |
 //! | subscription counter | `WEBHOOKS#<clientId>` | `COMPANY#<companyId>` (`subscriptions`) |
+//! | create's Idempotency-Key | `COMPANY#<companyId>` | `WEBHOOKKEY#<clientId>#<key>` (TTL `expiresAtEpoch`) |
 //! | delivery | `COMPANY#<companyId>#WEBHOOK#<subscriptionId>` | `DELIVERY#<eventAt>#<eventId>` (TTL `expiresAtEpoch`) |
 //!
 //! A subscription belongs to the client that made it, within one company: its key holds both,
@@ -13,7 +14,9 @@
 //! encrypts them at rest, and no read made for the API returns them.
 //!
 //! Creating and deleting a subscription is one transaction with the client's counter, refused
-//! at [`MAX_SUBSCRIPTIONS`], so racing creates cannot pass it. The counters sit in the client's
+//! at [`MAX_SUBSCRIPTIONS`], so racing creates cannot pass it; a create with an
+//! Idempotency-Key writes the key's record in the same transaction (conditional on no live
+//! record), so two creates racing with one key make one subscription. The counters sit in the client's
 //! own partition, so one Query finds every company a client has subscriptions in: what
 //! `clients delete` needs to delete them all, including those a revoke had disabled.
 //!
@@ -49,6 +52,7 @@ use super::schema::{
     company_pk, DD_PK, DD_SK, DUE_DELIVERIES_INDEX, DUE_PARTITION, PK, SK, TTL_ATTRIBUTE,
 };
 use super::{dynamo_error, landed, query_all, transact, Item, Transacted};
+use crate::domain::idempotency::{Fingerprint, Idempotency, IDEMPOTENCY_TTL_SECS};
 use crate::domain::webhook::{
     AttemptRecord, Delivery, DeliveryStatus, Subscription, MAX_ATTEMPT_RECORDS, MAX_SUBSCRIPTIONS,
 };
@@ -181,6 +185,16 @@ pub const DISABLED_EVENT: &str = "webhook.disabled";
 pub enum CreateRefused {
     /// The client already holds [`MAX_SUBSCRIPTIONS`] for this company.
     TooMany,
+    /// The Idempotency-Key already made one: its id, and the fingerprint of that request.
+    KeyUsed(SubscriptionId, Fingerprint),
+}
+
+fn key_sk(idempotency: &Idempotency) -> String {
+    format!(
+        "WEBHOOKKEY#{}#{}",
+        idempotency.client_id,
+        idempotency.key.as_str()
+    )
 }
 
 /// One page of a subscription's delivery log, newest first.
@@ -245,11 +259,13 @@ impl WebhookStore {
             .map_err(ApiError::internal)
     }
 
-    /// Stores a new subscription with its first secret, counted against the client's limit.
+    /// Stores a new subscription with its first secret, counted against the client's limit,
+    /// and with an Idempotency-Key, the key's record pointing at it.
     pub async fn create(
         &self,
         subscription: &Subscription,
         secret: &SigningSecret,
+        idempotency: Option<&Idempotency>,
     ) -> Result<Result<(), CreateRefused>, ApiError> {
         let stored = [StoredSecret {
             secret: secret.clone(),
@@ -262,7 +278,7 @@ impl WebhookStore {
             .build()
             .map(|put| TransactWriteItem::builder().put(put).build())
             .map_err(ApiError::internal)?;
-        let transaction = self
+        let mut transaction = self
             .client
             .transact_write_items()
             .transact_items(self.counter_update(
@@ -271,12 +287,74 @@ impl WebhookStore {
                 1,
             )?)
             .transact_items(put);
-        // The id is new, so only the counter's condition can fail.
-        if transact(transaction).await? == Transacted::Landed {
-            Ok(Ok(()))
-        } else {
-            Ok(Err(CreateRefused::TooMany))
+        if let Some(idempotency) = idempotency {
+            let now = subscription.created_at.as_datetime().timestamp();
+            let mut record = key(company_pk(&subscription.company_id), key_sk(idempotency));
+            record.insert("entity".into(), s("WEBHOOK_IDEMPOTENCY"));
+            record.insert("subscriptionId".into(), s(subscription.id.to_string()));
+            record.insert("fingerprint".into(), s(idempotency.fingerprint.as_str()));
+            record.insert(TTL_ATTRIBUTE.into(), number(now + IDEMPOTENCY_TTL_SECS));
+            // An expired record that TTL has not deleted yet no longer counts.
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(record))
+                .condition_expression("attribute_not_exists(PK) OR #expires < :now")
+                .expression_attribute_names("#expires", TTL_ATTRIBUTE)
+                .expression_attribute_values(":now", number(now))
+                .build()
+                .map(|put| TransactWriteItem::builder().put(put).build())
+                .map_err(ApiError::internal)?;
+            transaction = transaction.transact_items(put);
         }
+        if transact(transaction).await? == Transacted::Landed {
+            return Ok(Ok(()));
+        }
+        // The id is new, so the key's condition or the counter's failed: the key's, if it
+        // holds a live record now.
+        if let Some(idempotency) = idempotency {
+            if let Some((id, fingerprint)) =
+                self.made_with(subscription.company_id, idempotency).await?
+            {
+                return Ok(Err(CreateRefused::KeyUsed(id, fingerprint)));
+            }
+        }
+        Ok(Err(CreateRefused::TooMany))
+    }
+
+    /// The subscription an unexpired Idempotency-Key of this client made, with the fingerprint
+    /// of the request that made it (one GetItem).
+    pub async fn made_with(
+        &self,
+        company: CompanyId,
+        idempotency: &Idempotency,
+    ) -> Result<Option<(SubscriptionId, Fingerprint)>, ApiError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(company_pk(&company), key_sk(idempotency))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| dynamo_error("GetItem", e))?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let live = item
+            .get(TTL_ATTRIBUTE)
+            .and_then(|v| v.as_n().ok()?.parse::<i64>().ok())
+            .is_some_and(|until| until >= chrono::Utc::now().timestamp());
+        let id = item
+            .get("subscriptionId")
+            .and_then(|v| v.as_s().ok()?.parse().ok());
+        let fingerprint = item
+            .get("fingerprint")
+            .and_then(|v| v.as_s().ok())
+            .map(|f| Fingerprint::stored(f.clone()));
+        Ok(match (live, id, fingerprint) {
+            (true, Some(id), Some(fingerprint)) => Some((id, fingerprint)),
+            _ => None,
+        })
     }
 
     fn decode(item: Item) -> Result<SigningSubscription, ApiError> {
