@@ -926,3 +926,51 @@ async fn a_create_sent_again_with_its_idempotency_key_makes_one_subscription_and
     assert_eq!(create("sub-8b1c", body).await.status, 201);
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_aws_webhook_urls_the_dev_stack_refuses_what_aws_would_refuse() {
+    let t = TestStack::start_with(ledgerdock_infra::dev::DevOptions {
+        webhook_urls: ledgerdock_shared::domain::webhook::UrlPolicy::Public,
+        ..options()
+    })
+    .await;
+    let a = t.tenant_all_scopes().await;
+    let receiver = Receiver::start().await;
+    for url in [
+        receiver.url.clone(),
+        "https://127.0.0.1/h".into(),
+        "https://[::127.0.0.1]/h".into(),
+        "https://[::ffff:0:a9fe:a9fe]/latest/meta-data".into(),
+        "https://[2002:a9fe:a9fe::1]/h".into(),
+        "https://[64:ff9b:1::a00:1]/h".into(),
+        "https://[fec0::1]/h".into(),
+        "https://192.88.99.1/h".into(),
+        format!("https://erp.example.com/{}", "é".repeat(2026)),
+    ] {
+        let refused = t
+            .post_json(
+                &a,
+                SUBSCRIPTIONS,
+                &json!({"url": url, "events": ["invoice.exported"]}),
+            )
+            .call()
+            .await;
+        let body = refused.error(400, "VALIDATION_ERROR");
+        assert_eq!(error_field(&body), "url", "{url}: {body}");
+    }
+    assert_eq!(
+        t.get(&a, SUBSCRIPTIONS).call().await.ok()["items"],
+        json!([]),
+        "nothing was made"
+    );
+    let public = t
+        .post_json(
+            &a,
+            SUBSCRIPTIONS,
+            &json!({"url": "https://erp.example.com/hooks", "events": ["invoice.exported"]}),
+        )
+        .call()
+        .await;
+    assert_eq!(public.status, 201, "{}", public.text);
+    t.stop().await;
+}

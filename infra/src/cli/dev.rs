@@ -9,6 +9,7 @@ use clap::Args;
 use ledgerdock_shared::config::{
     DEFAULT_DOWNLOAD_URL_TTL, DEFAULT_IMPORT_UPLOAD_GRACE, DEFAULT_UPLOAD_URL_TTL,
 };
+use ledgerdock_shared::domain::webhook::UrlPolicy;
 
 use crate::dev::{DevOptions, DevStack};
 
@@ -47,6 +48,10 @@ pub struct DevArgs {
     /// Grace after an upload URL expires before its job is failed, in seconds.
     #[arg(long, default_value_t = DEFAULT_IMPORT_UPLOAD_GRACE.as_secs())]
     import_upload_grace: u64,
+    /// Webhook URLs as AWS takes them: https:// to public addresses only (by default a
+    /// receiver on this machine, http://127.0.0.1:…, may be subscribed too).
+    #[arg(long)]
+    aws_webhook_urls: bool,
 }
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
@@ -65,6 +70,11 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         download_url_ttl: Duration::from_secs(args.download_url_ttl),
         upload_url_ttl: Duration::from_secs(args.upload_url_ttl),
         import_upload_grace: Duration::from_secs(args.import_upload_grace),
+        webhook_urls: if args.aws_webhook_urls {
+            UrlPolicy::Public
+        } else {
+            UrlPolicy::AllowLoopback
+        },
         verbose: true,
         ..DevOptions::default()
     })

@@ -28,6 +28,7 @@ use ledgerdock_shared::config::{
     Config, DEFAULT_DOWNLOAD_URL_TTL, DEFAULT_IMPORT_LEASE, DEFAULT_IMPORT_PROCESSING_DEADLINE,
     DEFAULT_IMPORT_UPLOAD_GRACE, DEFAULT_UPLOAD_URL_TTL,
 };
+use ledgerdock_shared::domain::webhook::UrlPolicy;
 use ledgerdock_shared::AppState;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -73,6 +74,10 @@ pub struct DevOptions {
     pub deliver_webhooks: bool,
     /// How often the webhook dispatcher runs (the template schedules it every minute).
     pub webhook_dispatch_interval: Duration,
+    /// Where webhook URLs may point: by default also a receiver on this machine
+    /// (`http://127.0.0.1:…`); [`UrlPolicy::Public`] is exactly AWS's rule (HTTPS to public
+    /// addresses only), to see what a deployed stack would refuse.
+    pub webhook_urls: UrlPolicy,
     /// Run the import worker when an import file lands, as S3's notification does in AWS.
     /// Tests turn it off to deliver the events themselves (see [`DevStack::delivering_imports`]).
     pub process_imports: bool,
@@ -101,6 +106,7 @@ impl Default for DevOptions {
             sweep_interval: Duration::from_secs(10),
             deliver_webhooks: true,
             webhook_dispatch_interval: Duration::from_secs(10),
+            webhook_urls: UrlPolicy::AllowLoopback,
             process_imports: true,
             verbose: false,
         }
@@ -375,8 +381,7 @@ impl DevStack {
             token_keys: None,
             dynamodb_endpoint: Some(dynamodb_url.clone()),
             s3_endpoint: Some(s3_url.clone()),
-            // A receiver on this machine may be subscribed (http://127.0.0.1:…).
-            webhook_urls: ledgerdock_shared::domain::webhook::UrlPolicy::AllowLoopback,
+            webhook_urls: options.webhook_urls,
         };
         let app = Arc::new(AppState::with_clients(config, dynamodb.clone(), s3.clone()));
         let clients = ClientRegistry::new(dynamodb.clone(), &options.table_name);
@@ -511,7 +516,10 @@ impl DevStack {
                 format!("{}/.well-known/jwks.json", self.api_url),
             ),
             (env::ENV_TOKEN_ISSUER, self.api_url.clone()),
-            (env::ENV_WEBHOOK_ALLOW_LOOPBACK, "true".into()),
+            (
+                env::ENV_WEBHOOK_ALLOW_LOOPBACK,
+                (config.webhook_urls == UrlPolicy::AllowLoopback).to_string(),
+            ),
         ])
     }
 
