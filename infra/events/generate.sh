@@ -74,6 +74,24 @@ modify["dynamodb"]["NewImage"] = header("EXPORTED")
 json.dump(event, sys.stdout, indent=2)
 print()
 PY
+# The attempt queue's consumer: the shape SQS hands Lambda, its message naming a delivery of
+# the demo company's first invoice (a claim finds nothing to send until one exists).
+sqs_event=$(sam local generate-event sqs receive-message)
+SQS_EVENT="$sqs_event" python3 - "$company" "$invoice" "$subscription" >deliver-webhooks.json <<'PY'
+import json, os, sys
+company, invoice, subscription = sys.argv[1], sys.argv[2], sys.argv[3]
+event = json.loads(os.environ["SQS_EVENT"])
+record = event["Records"][0]
+record["body"] = json.dumps({
+    "companyId": company, "subscriptionId": subscription,
+    "eventAt": "2026-11-22T10:00:00.123Z", "eventId": f"evt_{invoice.replace('-', '')}",
+    "attemptsMade": 0, "probe": False,
+})
+record["attributes"]["MessageGroupId"] = subscription
+record["eventSourceARN"] = "arn:aws:sqs:us-east-1:123456789012:ledgerdock-webhook-attempts"
+json.dump(event, sys.stdout, indent=2)
+print()
+PY
 python3 - "$company" >publish-invoice.json <<'PY'
 import json, sys
 event = {

@@ -179,15 +179,52 @@ fn webhooks_hear_the_tables_stream_of_news_and_retry_every_minute() {
         text(&dispatch["Events"]["EveryMinute"]["Properties"]["Schedule"]),
         "rate(1 minute)"
     );
-    // A run ends before the next begins: its worst case is under its timeout.
-    let worst_secs = ledgerdock_shared::webhooks::dispatch::DUE_BATCH as u64
-        / ledgerdock_shared::webhooks::dispatch::CONCURRENCY as u64
-        * ledgerdock_shared::webhooks::delivery::ATTEMPT_TIMEOUT.as_secs();
-    assert!(
-        worst_secs < dispatch["Timeout"].as_u64().unwrap(),
-        "{worst_secs}"
+    // The sweep runs one at a time and is never retried (the next minute's run is).
+    assert_eq!(dispatch["ReservedConcurrentExecutions"].as_u64(), Some(1));
+    assert_eq!(
+        dispatch["EventInvokeConfig"]["MaximumRetryAttempts"].as_u64(),
+        Some(0)
     );
     assert!(dispatch["Timeout"].as_u64().unwrap() <= 60);
+
+    // The attempt queue, its consumer and the dev stack's stand-ins for both agree.
+    use ledgerdock_infra::dev::queue;
+    let resources = &t["Resources"];
+    let attempt_queue = &resources["WebhookAttemptQueue"]["Properties"];
+    assert_eq!(
+        attempt_queue["VisibilityTimeout"].as_u64(),
+        Some(queue::VISIBILITY_TIMEOUT.as_secs())
+    );
+    let deliver = &function(&t, "deliver-webhooks")["Properties"];
+    let source = &deliver["Events"]["Attempts"];
+    assert_eq!(text(&source["Type"]), "SQS");
+    let source = &source["Properties"];
+    assert_eq!(source["BatchSize"].as_u64(), Some(queue::BATCH_SIZE as u64));
+    assert_eq!(
+        source["ScalingConfig"]["MaximumConcurrency"].as_u64(),
+        Some(queue::MAX_CONCURRENCY as u64)
+    );
+    assert_eq!(
+        text(&source["FunctionResponseTypes"][0]),
+        "ReportBatchItemFailures"
+    );
+    // A batch attempted at once ends within the consumer's timeout, and the visibility
+    // timeout is six times that, as Lambda advises for an SQS event source.
+    let timeout = deliver["Timeout"].as_u64().unwrap();
+    let batch_secs = (queue::BATCH_SIZE / ledgerdock_shared::webhooks::dispatch::CONCURRENCY)
+        as u64
+        * ledgerdock_shared::webhooks::delivery::ATTEMPT_TIMEOUT.as_secs();
+    assert!(batch_secs * 2 <= timeout, "{batch_secs} s of {timeout} s");
+    assert!(queue::VISIBILITY_TIMEOUT.as_secs() >= 6 * timeout);
+    assert!(ledgerdock_shared::webhooks::dispatch::CLAIM_FOR.as_secs() >= timeout);
+    for function_name in ["webhook-fanout", "dispatch-webhooks", "deliver-webhooks"] {
+        let variables = &function(&t, function_name)["Properties"]["Environment"]["Variables"];
+        assert_eq!(
+            reference(&variables[ledgerdock_shared::config::ENV_WEBHOOK_QUEUE_URL]),
+            "WebhookAttemptQueue",
+            "{function_name}"
+        );
+    }
 }
 
 #[test]
@@ -575,7 +612,7 @@ fn each_function_may_write_only_the_partitions_it_owns() {
     // Functions that only read count their caller's requests, and nothing else: a grant on
     // `CLIENT#*` would let them rewrite any client's grants.
     let counts_only: Grants = &[("dynamodb:UpdateItem", &[u])];
-    let expected: [(&str, Grants); 25] = [
+    let expected: [(&str, Grants); 26] = [
         ("list-exportable-invoices", counts_only),
         ("get-invoice", counts_only),
         ("get-invoice-download-url", counts_only),
@@ -650,6 +687,10 @@ fn each_function_may_write_only_the_partitions_it_owns() {
         ),
         (
             "webhook-fanout",
+            &[("dynamodb:PutItem", &[c]), ("dynamodb:UpdateItem", &[c])],
+        ),
+        (
+            "deliver-webhooks",
             &[("dynamodb:PutItem", &[c]), ("dynamodb:UpdateItem", &[c])],
         ),
         (

@@ -6,6 +6,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::config::Config;
 use crate::pagination::ContinuationKeys;
+use crate::store::attempt_queue::AttemptQueue;
 use crate::store::clients::ClientStore;
 use crate::store::documents::DocumentStore;
 use crate::store::grants::GrantStore;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub import_files: ImportFiles,
     pub suppliers: SupplierStore,
     pub webhooks: WebhookStore,
+    /// Where webhook attempts are queued (the functions that fan out, sweep and deliver).
+    pub attempts: AttemptQueue,
     pub continuation: ContinuationKeys,
     /// Set only under `sam local` (see `Config::token_keys`).
     pub tokens: Option<crate::token::RemoteVerifier>,
@@ -89,7 +92,12 @@ impl AppState {
             s3 = s3.endpoint_url(url);
         }
         let s3 = aws_sdk_s3::Client::from_conf(s3.build());
-        Self::with_clients(config, dynamodb, s3)
+        let mut sqs = aws_sdk_sqs::config::Builder::from(sdk);
+        if let Some(url) = &config.sqs_endpoint {
+            sqs = sqs.endpoint_url(url);
+        }
+        let sqs = aws_sdk_sqs::Client::from_conf(sqs.build());
+        Self::with_clients(config, dynamodb, s3, sqs)
     }
 
     /// With clients built elsewhere (the dev stack points each at its own local engine).
@@ -97,8 +105,10 @@ impl AppState {
         config: Config,
         dynamodb: aws_sdk_dynamodb::Client,
         s3: aws_sdk_s3::Client,
+        sqs: aws_sdk_sqs::Client,
     ) -> Self {
         Self {
+            attempts: AttemptQueue::new(sqs, config.webhook_queue_url.clone()),
             invoices: InvoiceStore::new(dynamodb.clone(), &config.table_name),
             grants: GrantStore::new(dynamodb.clone(), &config.table_name, config.grant_cache_ttl),
             clients: ClientStore::new(dynamodb.clone(), &config.table_name, config.grant_cache_ttl),

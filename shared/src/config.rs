@@ -43,6 +43,11 @@ pub struct Config {
     /// hosts only in AWS; the dev stack (and `sam local` pointed at it) also allows plain
     /// HTTP to loopback, so a receiver on the laptop can be subscribed.
     pub webhook_urls: crate::domain::webhook::UrlPolicy,
+    /// The queue webhook attempts are handed to (SQS, a fair queue by subscription): set for
+    /// the functions that fan out, sweep and deliver; unset for every other.
+    pub webhook_queue_url: Option<String>,
+    /// Where the SQS client sends its calls instead of AWS (the local stack's queue engine).
+    pub sqs_endpoint: Option<String>,
 }
 
 /// A JWKS to verify tokens against, and their issuer.
@@ -76,6 +81,8 @@ impl std::fmt::Debug for Config {
             .field("dynamodb_endpoint", &self.dynamodb_endpoint)
             .field("s3_endpoint", &self.s3_endpoint)
             .field("webhook_urls", &self.webhook_urls)
+            .field("webhook_queue_url", &self.webhook_queue_url)
+            .field("sqs_endpoint", &self.sqs_endpoint)
             .finish()
     }
 }
@@ -95,6 +102,8 @@ pub const ENV_JWKS_URL: &str = "LEDGERDOCK_JWKS_URL";
 pub const ENV_TOKEN_ISSUER: &str = "LEDGERDOCK_TOKEN_ISSUER";
 pub const ENV_DYNAMODB_ENDPOINT: &str = "LEDGERDOCK_DYNAMODB_ENDPOINT_URL";
 pub const ENV_S3_ENDPOINT: &str = "LEDGERDOCK_S3_ENDPOINT_URL";
+pub const ENV_WEBHOOK_QUEUE_URL: &str = "LEDGERDOCK_WEBHOOK_QUEUE_URL";
+pub const ENV_SQS_ENDPOINT: &str = "LEDGERDOCK_SQS_ENDPOINT_URL";
 /// `true` lets webhooks reach loopback over plain HTTP (the dev stack); unset or `false` in AWS.
 pub const ENV_WEBHOOK_ALLOW_LOOPBACK: &str = "LEDGERDOCK_WEBHOOK_ALLOW_LOOPBACK";
 
@@ -200,6 +209,8 @@ impl Config {
             token_keys: token_keys(&lookup)?,
             dynamodb_endpoint: endpoint(&lookup, ENV_DYNAMODB_ENDPOINT)?,
             s3_endpoint: endpoint(&lookup, ENV_S3_ENDPOINT)?,
+            webhook_queue_url: endpoint(&lookup, ENV_WEBHOOK_QUEUE_URL)?,
+            sqs_endpoint: endpoint(&lookup, ENV_SQS_ENDPOINT)?,
             webhook_urls: match lookup(ENV_WEBHOOK_ALLOW_LOOPBACK).as_deref() {
                 None | Some("" | "false" | "0") => crate::domain::webhook::UrlPolicy::Public,
                 Some("true" | "1") => crate::domain::webhook::UrlPolicy::AllowLoopback,

@@ -8,7 +8,7 @@
 //! | gate | [`gate`] | admission of an API request: caller, rate count, scope, company, grant |
 //! | features | [`imports`], [`publish`] | import jobs (reader, worker, sweep); publishing invoices |
 //! | container | [`app`] | `AppState`: config, adapters and keys, built once per container |
-//! | adapters | [`store`] | everything that talks to DynamoDB or S3 |
+//! | adapters | [`store`] | everything that talks to DynamoDB, S3 or SQS |
 //! | edge | [`edge`], [`token`], [`pagination`], [`config`] | HTTP parsing and answers, token checks, continuation keys, settings |
 //! | domain | [`domain`] | the API's types, parsed once at the edge (ids, money, invoices, suppliers, jobs, scopes) |
 //! | foundation | [`error`], [`telemetry`], [`sdk`], [`plain_http`] | the error model, logging, SDK timeouts, a tiny HTTP client |

@@ -568,6 +568,7 @@ async fn without_authorizer_claims_a_function_verifies_the_token_only_where_give
         config,
         t.stack.dynamodb.clone(),
         t.stack.s3.clone(),
+        t.stack.sqs.clone(),
     );
     let (code, body) = status(
         serve(

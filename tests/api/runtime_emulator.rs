@@ -839,3 +839,109 @@ async fn in_aws_a_webhook_may_not_point_inside_the_network() {
     assert!(body["secret"].as_str().unwrap().starts_with("whsec_"));
     t.stop().await;
 }
+
+#[tokio::test]
+async fn the_webhook_functions_fan_out_queue_and_deliver_through_the_queue_as_lambda_runs_them() {
+    let Some(rie) = runtime_interface_emulator() else {
+        return;
+    };
+    // The stack delivers nothing itself: the three binaries do, each on the event Lambda
+    // would hand it.
+    let t = TestStack::start_with(ledgerdock_infra::dev::DevOptions {
+        deliver_webhooks: false,
+        ..options()
+    })
+    .await;
+    let tenant = t.tenant_all_scopes().await;
+    let receiver = ledgerdock_tests::receiver::Receiver::start().await;
+    let made = t
+        .post_json(
+            &tenant,
+            "/v1/webhook-subscriptions",
+            &json!({"url": receiver.url, "events": ["invoice.exported"]}),
+        )
+        .call()
+        .await;
+    assert_eq!(made.status, 201, "{}", made.text);
+    receiver.trust(
+        ledgerdock_shared::domain::webhook_signing::SigningSecret::parse(
+            made.json()["secret"].as_str().unwrap(),
+        )
+        .unwrap(),
+    );
+    let invoice = t.publish_many(tenant.company, 1).await[0];
+    t.complete(&tenant, invoice, &json!({"externalId": "ERP-1"}))
+        .await
+        .ok();
+    let http = http();
+
+    // The stream record of that complete (the generated event, aimed at this invoice).
+    let stream = event("webhook-fanout")
+        .to_string()
+        .replace("5b7e4d1a-0c3f-4a8e-9b21-6f0d00000001", &invoice.to_string())
+        .replace(
+            "5b7e4d1a-0c3f-4a8e-9b21-6f0d2c7a9e11",
+            &tenant.company.to_string(),
+        );
+    let stream: Value = serde_json::from_str(&stream).unwrap();
+    let mut fanout = EmulatedFunction::start(&rie, &t.stack, "webhook-fanout", SWEEP_TIMEOUT).await;
+    let fanned = fanout.invoke(&http, &stream).await;
+    assert_eq!(
+        (&fanned["events"], &fanned["written"], &fanned["queued"]),
+        (&json!(1), &json!(1), &json!(1)),
+        "{fanned}\n{}",
+        fanout.output()
+    );
+    assert!(receiver.received().is_empty(), "the fan-out sends nothing");
+
+    // The queue's messages, as the event-source mapping hands them over, and one that is not
+    // an attempt at all.
+    let (ids, batch) = t.stack.queue.receive_batch(10);
+    assert_eq!(ids.len(), 1);
+    let template = event("deliver-webhooks")["Records"][0].clone();
+    let mut records: Vec<Value> = batch
+        .records
+        .iter()
+        .map(|r| {
+            let mut record = template.clone();
+            record["messageId"] = json!(r.message_id);
+            record["body"] = json!(r.body);
+            record
+        })
+        .collect();
+    let mut garbled = template.clone();
+    garbled["messageId"] = json!("not-an-attempt");
+    garbled["body"] = json!("{\"hello\": 1}");
+    records.push(garbled);
+    let mut deliver =
+        EmulatedFunction::start(&rie, &t.stack, "deliver-webhooks", SWEEP_TIMEOUT).await;
+    let answer = deliver.invoke(&http, &json!({ "Records": records })).await;
+    assert_eq!(
+        answer,
+        json!({"batchItemFailures": [{"itemIdentifier": "not-an-attempt"}]}),
+        "{}",
+        deliver.output()
+    );
+    let received = receiver.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].verified_by, [0]);
+    assert_eq!(received[0].body["data"]["invoiceId"], invoice.to_string());
+    // Handed the same message again (SQS delivers at least once): nothing is sent twice.
+    let again = deliver
+        .invoke(&http, &json!({ "Records": [records[0].clone()] }))
+        .await;
+    assert_eq!(again, json!({"batchItemFailures": []}));
+    assert_eq!(receiver.received().len(), 1);
+    t.stack.queue.settle_batch(&ids, &[]);
+
+    // The schedule's sweep finds nothing due.
+    let mut sweep =
+        EmulatedFunction::start(&rie, &t.stack, "dispatch-webhooks", SWEEP_TIMEOUT).await;
+    let swept = sweep.invoke(&http, &event("dispatch-webhooks")).await;
+    assert_eq!(swept["queued"], 0, "{swept}");
+    for function in [&mut fanout, &mut deliver, &mut sweep] {
+        assert!(function.is_running(), "{}", function.output());
+        assert_no_secret_printed(&t, &[&tenant], &function.output());
+    }
+    t.stop().await;
+}

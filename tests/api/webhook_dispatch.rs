@@ -22,8 +22,42 @@ fn dispatcher(t: &TestStack) -> Dispatcher {
     Dispatcher::new(
         store,
         t.stack.app.grants.clone(),
+        t.stack.app.attempts.clone(),
         Sender::new(UrlPolicy::AllowLoopback).unwrap(),
     )
+}
+
+/// Hands every visible message of the stack's queue to the consumer, a batch at a time as the
+/// event-source mapping does, until none is left: what the consumer's runs did.
+async fn drain(t: &TestStack, d: &Dispatcher, now: Timestamp) -> Dispatched {
+    let mut total = Dispatched::default();
+    loop {
+        let (ids, event) = t.stack.queue.receive_batch(10);
+        if ids.is_empty() {
+            return total;
+        }
+        let (attempts, mut again) = event.attempts();
+        let (run, failed) = d.deliver(attempts, now).await.unwrap();
+        again.extend(failed);
+        t.stack.queue.settle_batch(&ids, &again);
+        total.queued += run.queued;
+        total.attempted += run.attempted;
+        total.delivered += run.delivered;
+        total.held += run.held;
+        total.cut_off += run.cut_off;
+    }
+}
+
+/// The scheduled sweep at `now`, then the consumer on what it queued.
+async fn sweep_and_drain(t: &TestStack, d: &Dispatcher, now: Timestamp) -> Dispatched {
+    let swept = d.sweep(now).await.unwrap();
+    let delivered = drain(t, d, now).await;
+    Dispatched {
+        queued: swept.queued,
+        cut_off: swept.cut_off + delivered.cut_off,
+        held: swept.held + delivered.held,
+        ..delivered
+    }
 }
 
 /// Subscribes `tenant`'s client to `events` at `receiver`, which trusts the new secret.
@@ -126,7 +160,12 @@ async fn an_export_reaches_the_companys_subscribed_receiver_signed_and_no_other_
         .fan_out(std::slice::from_ref(&exported), Timestamp::now())
         .await
         .unwrap();
-    assert_eq!((run.events, run.written, run.delivered), (1, 1, 1));
+    assert_eq!((run.events, run.written, run.queued), (1, 1, 1));
+    assert!(
+        ours.received().is_empty(),
+        "the fan-out itself sends nothing"
+    );
+    assert_eq!(drain(&t, &d, Timestamp::now()).await.delivered, 1);
 
     let received = ours.received();
     assert_eq!(received.len(), 1);
@@ -148,6 +187,7 @@ async fn an_export_reaches_the_companys_subscribed_receiver_signed_and_no_other_
     // The same stream record read again (a retried batch) delivers nothing twice.
     let again = d.fan_out(&[exported], Timestamp::now()).await.unwrap();
     assert_eq!((again.events, again.written), (1, 0));
+    assert_eq!(drain(&t, &d, Timestamp::now()).await.attempted, 0);
     assert_eq!(ours.received().len(), 1);
 
     let entries = log(&d, &mine).await;
@@ -169,10 +209,10 @@ async fn a_delivery_answered_500_or_not_in_time_is_retried_when_due_until_it_lan
     receiver.answer(500);
 
     let started = Timestamp::now();
-    let run = d
-        .fan_out(&[complete(&t, &a, invoice).await], started)
+    d.fan_out(&[complete(&t, &a, invoice).await], started)
         .await
         .unwrap();
+    let run = drain(&t, &d, started).await;
     assert_eq!((run.attempted, run.delivered), (1, 0));
     let pending = &log(&d, &subscription).await[0];
     assert_eq!(pending.status, DeliveryStatus::Pending);
@@ -181,14 +221,14 @@ async fn a_delivery_answered_500_or_not_in_time_is_retried_when_due_until_it_lan
     assert!(next > started && next <= started.plus(Duration::from_secs(10)));
 
     // Not due yet: nothing is sent.
-    let early = d.dispatch_due(started).await.unwrap();
+    let early = sweep_and_drain(&t, &d, started).await;
     assert_eq!(early.attempted, 0);
     assert_eq!(receiver.received().len(), 1);
 
     // Due, and the receiver now hangs past the sender's 5 s.
     receiver.answer(200);
     receiver.stall(Duration::from_secs(7));
-    let timed_out = d.dispatch_due(Timestamp::now().max(next)).await.unwrap();
+    let timed_out = sweep_and_drain(&t, &d, Timestamp::now().max(next)).await;
     assert_eq!((timed_out.attempted, timed_out.delivered), (1, 0));
     let after_timeout = &log(&d, &subscription).await[0];
     assert_eq!(after_timeout.attempts.len(), 2);
@@ -200,7 +240,7 @@ async fn a_delivery_answered_500_or_not_in_time_is_retried_when_due_until_it_lan
 
     receiver.stall(Duration::ZERO);
     let next = after_timeout.next_attempt_at.unwrap();
-    let landed = d.dispatch_due(Timestamp::now().max(next)).await.unwrap();
+    let landed = sweep_and_drain(&t, &d, Timestamp::now().max(next)).await;
     assert_eq!((landed.attempted, landed.delivered), (1, 1));
     let received = receiver.received();
     assert_eq!(received.len(), 3);
@@ -210,17 +250,17 @@ async fn a_delivery_answered_500_or_not_in_time_is_retried_when_due_until_it_lan
     let done = &log(&d, &subscription).await[0];
     assert_eq!(done.status, DeliveryStatus::Delivered);
     assert_eq!(done.next_attempt_at, None);
-    assert!(
-        d.dispatch_due(next.plus(Duration::from_secs(86_400)))
+    assert_eq!(
+        sweep_and_drain(&t, &d, next.plus(Duration::from_secs(86_400)))
             .await
-            .unwrap()
-            .attempted
-            == 0
+            .attempted,
+        0
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn no_event_is_lost_when_the_fan_out_and_then_the_dispatcher_are_killed_mid_batch() {
+async fn no_event_is_lost_and_none_sent_twice_when_the_consumer_is_killed_mid_batch_and_sweeps_overlap(
+) {
     let t = TestStack::start_with(engine_only()).await;
     let d = dispatcher(&t);
     let a = t.tenant_all_scopes().await;
@@ -231,44 +271,58 @@ async fn no_event_is_lost_when_the_fan_out_and_then_the_dispatcher_are_killed_mi
     for invoice in &invoices {
         changes.push(complete(&t, &a, *invoice).await);
     }
-    // The receiver stalls, so the fan-out is still sending when it is killed.
+    let run = d.fan_out(&changes, Timestamp::now()).await.unwrap();
+    assert_eq!((run.written, run.queued), (20, 20));
+    // The receiver stalls, so the consumer is still sending when it is killed.
     receiver.stall(Duration::from_secs(3));
-    let fan_out = {
-        let d = d.clone();
-        tokio::spawn(async move { d.fan_out(&changes, Timestamp::now()).await })
+    let consumer = {
+        let (t_queue, d) = (t.stack.queue.clone(), d.clone());
+        tokio::spawn(async move {
+            let (_, event) = t_queue.receive_batch(10);
+            d.deliver(event.attempts().0, Timestamp::now()).await
+        })
     };
-    loop {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        if !receiver.received().is_empty() {
-            break;
-        }
-    }
-    fan_out.abort();
-    assert!(fan_out.await.unwrap_err().is_cancelled());
-
-    // The scheduled dispatch is killed mid-batch too.
-    let later = Timestamp::now().plus(Duration::from_secs(3600));
-    let heard_before = receiver.received().len();
-    let dispatch = {
-        let d = d.clone();
-        tokio::spawn(async move { d.dispatch_due(later).await })
-    };
-    while receiver.received().len() == heard_before {
+    while receiver.received().is_empty() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    dispatch.abort();
-    assert!(dispatch.await.unwrap_err().is_cancelled());
-
+    consumer.abort();
+    assert!(consumer.await.unwrap_err().is_cancelled());
     receiver.stall(Duration::ZERO);
-    d.dispatch_due(later).await.unwrap();
-    let heard: std::collections::HashSet<String> = receiver
+
+    // Later, two sweeps run at once (a slow one overlapping the next): every delivery not
+    // yet recorded is queued once between them, and the claims of the killed consumer have
+    // lapsed.
+    let later = Timestamp::now().plus(Duration::from_secs(3600));
+    let (one, two) = tokio::join!(d.sweep(later), d.sweep(later));
+    let swept = one.unwrap().queued + two.unwrap().queued;
+    assert!(swept <= 20, "no delivery queued twice: {swept}");
+    let heard_before = receiver.received().len();
+    drain(&t, &d, later).await;
+    // Messages left over from before (the ten the killed consumer never settled come back after
+    // the visibility timeout; the ten it never took are still queued) find nothing to send.
+    let leftover = drain(&t, &d, later).await;
+    assert_eq!(leftover.attempted, 0);
+
+    let heard: Vec<String> = receiver
         .received()
         .into_iter()
         .map(|r| r.body["data"]["invoiceId"].as_str().unwrap().to_string())
         .collect();
+    let distinct: std::collections::HashSet<&String> = heard.iter().collect();
     let expected: std::collections::HashSet<String> =
         invoices.iter().map(|i| i.to_string()).collect();
-    assert_eq!(heard, expected, "every export was delivered at least once");
+    assert_eq!(
+        distinct
+            .into_iter()
+            .cloned()
+            .collect::<std::collections::HashSet<_>>(),
+        expected,
+        "every export was delivered"
+    );
+    assert!(
+        heard.len() - heard_before <= 20,
+        "after the kill, each delivery was attempted at most once more"
+    );
     let entries = log(&d, &subscription).await;
     assert_eq!(entries.len(), 20);
     assert!(entries
@@ -298,6 +352,7 @@ async fn while_a_secret_rotates_each_delivery_verifies_with_the_old_secret_and_t
     d.fan_out(&[complete(&t, &a, invoice).await], Timestamp::now())
         .await
         .unwrap();
+    drain(&t, &d, Timestamp::now()).await;
     let received = receiver.received();
     assert_eq!(received.len(), 1);
     assert_eq!(
@@ -321,6 +376,7 @@ async fn a_subscription_failing_for_three_days_is_disabled_with_a_last_entry_say
     d.fan_out(&[complete(&t, &a, invoice).await], started)
         .await
         .unwrap();
+    drain(&t, &d, started).await;
     let failing = d
         .store
         .get(a.company, &a.client_id, subscription.id)
@@ -331,7 +387,7 @@ async fn a_subscription_failing_for_three_days_is_disabled_with_a_last_entry_say
     assert!(failing.subscription.enabled);
 
     let three_days_on = started.plus(Duration::from_secs(3 * 86_400 + 60));
-    d.dispatch_due(three_days_on).await.unwrap();
+    sweep_and_drain(&t, &d, three_days_on).await;
     let disabled = d
         .store
         .get(a.company, &a.client_id, subscription.id)
@@ -361,6 +417,7 @@ async fn a_subscription_failing_for_three_days_is_disabled_with_a_last_entry_say
     d.fan_out(&[complete(&t, &a, another).await], three_days_on)
         .await
         .unwrap();
+    drain(&t, &d, three_days_on).await;
     assert_eq!(receiver.received().len(), attempts_before);
 }
 
@@ -381,10 +438,10 @@ async fn a_pending_retry_is_given_up_unsent_once_its_client_loses_the_grant() {
     let subscription = subscribe(&d, &a, &receiver, &[EventType::InvoiceExported]).await;
     let invoice = t.publish_many(a.company, 1).await[0];
     receiver.answer(500);
-    let run = d
-        .fan_out(&[complete(&t, &a, invoice).await], Timestamp::now())
+    d.fan_out(&[complete(&t, &a, invoice).await], Timestamp::now())
         .await
         .unwrap();
+    let run = drain(&t, &d, Timestamp::now()).await;
     assert_eq!((run.attempted, run.delivered, run.cut_off), (1, 0, 0));
     let next = log(&d, &subscription).await[0].next_attempt_at.unwrap();
 
@@ -397,10 +454,12 @@ async fn a_pending_retry_is_given_up_unsent_once_its_client_loses_the_grant() {
         .revoke(&a.client_id, a.company)
         .await
         .unwrap());
-    let due = d
-        .dispatch_due(Timestamp::now().max(next).plus(Duration::from_secs(1)))
-        .await
-        .unwrap();
+    let due = sweep_and_drain(
+        &t,
+        &d,
+        Timestamp::now().max(next).plus(Duration::from_secs(1)),
+    )
+    .await;
     assert_eq!((due.attempted, due.cut_off), (0, 1), "{due:?}");
     assert_eq!(receiver.received().len(), 1, "the retry was never sent");
 
@@ -415,9 +474,11 @@ async fn a_pending_retry_is_given_up_unsent_once_its_client_loses_the_grant() {
     assert_eq!(given_up.attempts.len(), 1);
     assert_eq!(given_up.next_attempt_at, None);
     // Nothing left due: the next run has nothing to do and cuts off nothing again.
-    let after = d
-        .dispatch_due(Timestamp::now().max(next).plus(Duration::from_secs(2)))
-        .await
-        .unwrap();
-    assert_eq!(after, Dispatched::default());
+    let after = sweep_and_drain(
+        &t,
+        &d,
+        Timestamp::now().max(next).plus(Duration::from_secs(2)),
+    )
+    .await;
+    assert_eq!((after.attempted, after.queued, after.cut_off), (0, 0, 0));
 }

@@ -21,6 +21,8 @@ pub struct Received {
     pub body: Value,
     /// Which of the receiver's secrets verify it (by position in its list).
     pub verified_by: Vec<usize>,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 #[derive(Default)]
@@ -115,6 +117,7 @@ async fn receive(
             signature,
             body: serde_json::from_slice(&body).unwrap_or(Value::Null),
             verified_by,
+            at: std::time::Instant::now(),
         });
         (inner.answer.unwrap_or(StatusCode::OK), inner.delay)
     };

@@ -15,7 +15,7 @@ use crate::dev::{DevOptions, DevStack};
 
 #[derive(Args)]
 pub struct DevArgs {
-    /// Address to listen on (all three ports).
+    /// Address to listen on (all four ports).
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
     /// API port (also serves /oauth2/token and /.well-known/jwks.json).
@@ -27,6 +27,9 @@ pub struct DevArgs {
     /// Embedded DynamoDB engine port.
     #[arg(long, default_value_t = 3002)]
     dynamodb_port: u16,
+    /// Embedded SQS engine port (the webhook attempt queue).
+    #[arg(long, default_value_t = 3003)]
+    sqs_port: u16,
     /// Where data, keys and demo.json live.
     #[arg(long, default_value = ".ledgerdock")]
     data_dir: PathBuf,
@@ -63,6 +66,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         port: args.port,
         s3_port: args.s3_port,
         dynamodb_port: args.dynamodb_port,
+        sqs_port: args.sqs_port,
         data_dir: args.data_dir,
         in_memory: args.in_memory,
         seed_demo: args.seed_demo,

@@ -7,6 +7,7 @@ pub mod engines;
 pub mod imports;
 pub mod oauth;
 pub mod openapi;
+pub mod queue;
 pub mod router;
 pub mod samples;
 pub mod seed;
@@ -52,6 +53,8 @@ pub struct DevOptions {
     pub port: u16,
     pub s3_port: u16,
     pub dynamodb_port: u16,
+    /// The SQS engine's port (the webhook attempt queue).
+    pub sqs_port: u16,
     pub data_dir: PathBuf,
     pub in_memory: bool,
     pub seed_demo: bool,
@@ -92,6 +95,7 @@ impl Default for DevOptions {
             port: 3000,
             s3_port: 3001,
             dynamodb_port: 3002,
+            sqs_port: 3003,
             data_dir: PathBuf::from(".ledgerdock"),
             in_memory: false,
             seed_demo: false,
@@ -120,6 +124,7 @@ impl DevOptions {
             port: 0,
             s3_port: 0,
             dynamodb_port: 0,
+            sqs_port: 0,
             in_memory: true,
             data_dir,
             ..Self::default()
@@ -156,6 +161,9 @@ pub struct DevStack {
     /// reaches them only through `app`'s adapters).
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    /// The webhook attempt queue (its engine: tests drive its consumer through it).
+    pub queue: Arc<queue::LocalQueue>,
     pub api: Arc<DevApi>,
     pub demo: Option<DemoInfo>,
     pub data_dir: PathBuf,
@@ -207,6 +215,20 @@ pub fn local_clients(
             .build(),
     );
     (dynamodb, s3)
+}
+
+/// An SQS client pointed at the stack's queue engine.
+pub fn local_sqs(sqs_url: &str) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(LOCAL_REGION))
+            .credentials_provider(credentials())
+            .endpoint_url(sqs_url)
+            .timeout_config(ledgerdock_shared::sdk::timeouts())
+            .retry_config(ledgerdock_shared::sdk::retries())
+            .build(),
+    )
 }
 
 /// Runs `tick` every `interval` until `shutdown` flips, as a schedule runs a function in AWS.
@@ -354,6 +376,11 @@ impl DevStack {
             )
             .await?,
         );
+        let (sqs_listener, sqs_addr) =
+            engines::bind(options.host, options.sqs_port, "SQS engine").await?;
+        let (queue, queue_task) = queue::start(sqs_listener, shutdown_rx.clone())?;
+        tasks.push(queue_task);
+        let sqs_url = format!("http://{sqs_addr}");
         let api_url = format!("http://{api_addr}");
         let s3_url = format!("http://{s3_addr}");
         say(format!("engines up: DynamoDB {dynamodb_url}, S3 {s3_url}"));
@@ -382,8 +409,16 @@ impl DevStack {
             dynamodb_endpoint: Some(dynamodb_url.clone()),
             s3_endpoint: Some(s3_url.clone()),
             webhook_urls: options.webhook_urls,
+            webhook_queue_url: Some(queue.url.clone()),
+            sqs_endpoint: Some(sqs_url.clone()),
         };
-        let app = Arc::new(AppState::with_clients(config, dynamodb.clone(), s3.clone()));
+        let sqs = local_sqs(&sqs_url);
+        let app = Arc::new(AppState::with_clients(
+            config,
+            dynamodb.clone(),
+            s3.clone(),
+            sqs.clone(),
+        ));
         let clients = ClientRegistry::new(dynamodb.clone(), &options.table_name);
         let token_url = format!("{api_url}/oauth2/token");
         let api = Arc::new(DevApi {
@@ -415,6 +450,11 @@ impl DevStack {
             tasks.push(webhooks::dispatch_periodically(
                 app.clone(),
                 options.webhook_dispatch_interval,
+                shutdown_rx.clone(),
+            ));
+            tasks.push(queue::consume(
+                app.clone(),
+                queue.clone(),
                 shutdown_rx.clone(),
             ));
         }
@@ -459,6 +499,8 @@ impl DevStack {
             app,
             dynamodb,
             s3,
+            sqs,
+            queue,
             api,
             demo,
             data_dir,
@@ -511,6 +553,14 @@ impl DevStack {
             (env::ENV_DYNAMODB_ENDPOINT, self.dynamodb_url.clone()),
             (env::ENV_S3_ENDPOINT, self.s3_url.clone()),
             (env::ENV_S3_FORCE_PATH_STYLE, "true".into()),
+            (
+                env::ENV_WEBHOOK_QUEUE_URL,
+                config.webhook_queue_url.clone().unwrap_or_default(),
+            ),
+            (
+                env::ENV_SQS_ENDPOINT,
+                config.sqs_endpoint.clone().unwrap_or_default(),
+            ),
             (
                 env::ENV_JWKS_URL,
                 format!("{}/.well-known/jwks.json", self.api_url),

@@ -1,6 +1,7 @@
 //! `dispatch-webhooks`: the scheduled run (every minute) of
-//! [`crate::webhooks::dispatch::Dispatcher::dispatch_due`]: retries, and first attempts whose
-//! fan-out died after writing them.
+//! [`crate::webhooks::dispatch::Dispatcher::sweep`]: queues the deliveries that came due
+//! (retries, a held subscription's probe, anything whose message was lost). It sends nothing
+//! itself; `deliver-webhooks` does.
 
 use crate::app::AppState;
 use crate::domain::Timestamp;
@@ -9,7 +10,7 @@ use crate::webhooks::dispatch::{Dispatched, Dispatcher};
 
 pub async fn handle(state: &AppState) -> Result<Dispatched, ApiError> {
     let dispatcher = Dispatcher::of(state)?;
-    let run = dispatcher.dispatch_due(Timestamp::now()).await?;
-    run.log("dispatch");
+    let run = dispatcher.sweep(Timestamp::now()).await?;
+    run.log("sweep");
     Ok(run)
 }

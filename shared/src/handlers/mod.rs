@@ -8,6 +8,7 @@ pub mod bulk_reject_invoice_exports;
 pub mod complete_invoice_export;
 pub mod create_webhook_subscription;
 pub mod delete_webhook_subscription;
+pub mod deliver_webhooks;
 pub mod dispatch_webhooks;
 pub mod get_import_job;
 pub mod get_invoice;

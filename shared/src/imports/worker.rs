@@ -620,7 +620,13 @@ mod tests {
             _ => None,
         })
         .unwrap();
-        let state = AppState::with_clients(config, dynamodb, s3);
+        let sqs = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::Config::builder()
+                .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+                .region(aws_sdk_sqs::config::Region::new("eu-west-1"))
+                .build(),
+        );
+        let state = AppState::with_clients(config, dynamodb, s3, sqs);
         let now = Timestamp::now();
         let job = ImportJob {
             job_id: JobId::new_random(),

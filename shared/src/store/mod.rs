@@ -1,10 +1,12 @@
-//! Adapters: everything that talks to DynamoDB or S3, and nothing else does.
+//! Adapters: everything that talks to DynamoDB, S3 or SQS, and nothing else does.
 //!
 //! DynamoDB: one table (see [`schema`]); each of [`clients`], [`grants`], [`invoices`],
 //! [`import_jobs`], [`suppliers`] and [`webhooks`] owns one kind of item. S3: one private bucket;
 //! [`documents`] keeps invoices' soft copies, [`import_files`] the files of import jobs.
-//! [`attributes`] reads and writes DynamoDB attribute values for all of them.
+//! [`attributes`] reads and writes DynamoDB attribute values for all of them. SQS: one fair
+//! queue, [`attempt_queue`], of webhook attempts.
 
+pub mod attempt_queue;
 pub mod attributes;
 pub mod clients;
 pub mod documents;
@@ -61,9 +63,14 @@ where
 {
     match sent {
         Ok(_) => Ok(true),
-        Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(e) if is_condition_failure(&e) => Ok(false),
         Err(e) => Err(dynamo_error(operation, e)),
     }
+}
+
+/// Whether DynamoDB refused a single-item write on its condition.
+pub(crate) fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    e.code() == Some("ConditionalCheckFailedException")
 }
 
 /// What became of a transaction.

@@ -20,12 +20,27 @@ pub const OJ_PK: &str = "OJ_PK";
 pub const OJ_SK: &str = "OJ_SK";
 pub const OPEN_JOBS_PARTITION: &str = "OPEN";
 /// Sparse index of webhook deliveries waiting for an attempt, ordered by when it is due, for
-/// the dispatcher. One partition value ([`DUE_PARTITION`]): a delivery leaves the index when it
-/// is delivered or given up on. Projects whole items: the dispatcher needs each one entire.
+/// the sweep. Spread over [`DUE_SHARDS`] partitions (`DUE#<n>`, `n` from the subscription id),
+/// so no one key takes every tenant's retries and the sweep reads them side by side: a
+/// delivery leaves the index when it is delivered or given up on. Projects whole items: the
+/// sweep needs each one entire.
 pub const DUE_DELIVERIES_INDEX: &str = "DueDeliveries";
 pub const DD_PK: &str = "DD_PK";
 pub const DD_SK: &str = "DD_SK";
 pub const DUE_PARTITION: &str = "DUE";
+/// How many partitions the due index is spread over.
+pub const DUE_SHARDS: u32 = 16;
+
+/// The due-index partition of a subscription's deliveries: `DUE#<0..16>`, the same for all of
+/// them.
+pub fn due_partition(subscription: &crate::domain::SubscriptionId) -> String {
+    let shard = subscription
+        .to_string()
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+        % DUE_SHARDS;
+    format!("{DUE_PARTITION}#{shard}")
+}
 /// Epoch-seconds attribute the table's TTL deletes items by (idempotency records).
 pub const TTL_ATTRIBUTE: &str = "expiresAtEpoch";
 

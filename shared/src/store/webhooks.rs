@@ -47,11 +47,13 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 
+use super::attempt_queue::QueuedAttempt;
 use super::attributes::s;
 use super::schema::{
-    company_pk, DD_PK, DD_SK, DUE_DELIVERIES_INDEX, DUE_PARTITION, PK, SK, TTL_ATTRIBUTE,
+    company_pk, due_partition, DD_PK, DD_SK, DUE_DELIVERIES_INDEX, DUE_SHARDS, PK, SK,
+    TTL_ATTRIBUTE,
 };
-use super::{dynamo_error, landed, query_all, transact, Item, Transacted};
+use super::{dynamo_error, is_condition_failure, landed, query_all, transact, Item, Transacted};
 use crate::domain::idempotency::{Fingerprint, Idempotency, IDEMPOTENCY_TTL_SECS};
 use crate::domain::webhook::{
     AttemptRecord, Delivery, DeliveryStatus, Subscription, MAX_ATTEMPT_RECORDS, MAX_SUBSCRIPTIONS,
@@ -609,7 +611,7 @@ impl WebhookStore {
     ) -> Result<bool, ApiError> {
         self.note(
             subscription,
-            "REMOVE failingSince SET updatedAt = :at ADD #version :one",
+            "REMOVE failingSince, probeUntil SET updatedAt = :at ADD #version :one",
             "attribute_exists(failingSince)",
             [(":at", timestamp(at))],
         )
@@ -796,7 +798,7 @@ impl WebhookStore {
         let pk = delivery_pk(&delivery.company_id, &delivery.subscription_id);
         let sk = delivery_sk(&delivery.event_at, &delivery.event_id);
         if let (DeliveryStatus::Pending, Some(next)) = (delivery.status, delivery.next_attempt_at) {
-            item.insert(DD_PK.into(), s(DUE_PARTITION));
+            item.insert(DD_PK.into(), s(due_partition(&delivery.subscription_id)));
             item.insert(DD_SK.into(), s(format!("{next}#{pk}#{sk}")));
         }
         item.extend(key(pk, sk));
@@ -848,28 +850,191 @@ impl WebhookStore {
         landed("PutItem", sent)
     }
 
-    /// Up to `limit` PENDING deliveries whose next attempt is due at `now`, earliest first.
-    pub async fn due(&self, now: Timestamp, limit: i32) -> Result<Vec<Delivery>, ApiError> {
-        let out = self
+    /// Up to `per_shard` PENDING deliveries of each due-index partition whose next attempt is
+    /// due at `now`, earliest first within each; the partitions are read side by side.
+    pub async fn due(&self, now: Timestamp, per_shard: usize) -> Result<Vec<Delivery>, ApiError> {
+        let shards = (0..DUE_SHARDS).map(|n| self.due_in(format!("DUE#{n}"), now, per_shard));
+        let mut due = Vec::new();
+        for shard in futures_util::future::join_all(shards).await {
+            due.extend(shard?);
+        }
+        Ok(due)
+    }
+
+    async fn due_in(
+        &self,
+        partition: String,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, ApiError> {
+        let mut due = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(DUE_DELIVERIES_INDEX)
+                .key_condition_expression("#pk = :due AND #sk <= :now")
+                .expression_attribute_names("#pk", DD_PK)
+                .expression_attribute_names("#sk", DD_SK)
+                .expression_attribute_values(":due", s(&partition))
+                // Every position of a time sorts before the next millisecond's.
+                .expression_attribute_values(":now", s(format!("{now}#~")))
+                .limit(i32::try_from(limit.saturating_sub(due.len()).min(1000)).unwrap_or(1000))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| dynamo_error("Query", e))?;
+            for item in out.items.unwrap_or_default() {
+                due.push(serde_dynamo::from_item(item).map_err(ApiError::internal)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() || due.len() >= limit {
+                return Ok(due);
+            }
+        }
+    }
+
+    /// Moves a due delivery's next attempt to `until`, if it is still where the sweep read it
+    /// (`false` if not: another sweep or an attempt moved it first). The sweep does this as it
+    /// queues a delivery, so a delivery waiting in the queue is not queued again by the next
+    /// sweep, and two sweeps never both queue one.
+    pub async fn mark_queued(
+        &self,
+        delivery: &Delivery,
+        until: Timestamp,
+    ) -> Result<bool, ApiError> {
+        let Some(due_at) = delivery.next_attempt_at else {
+            return Ok(false);
+        };
+        let pk = delivery_pk(&delivery.company_id, &delivery.subscription_id);
+        let sk = delivery_sk(&delivery.event_at, &delivery.event_id);
+        let sent = self
             .client
-            .query()
+            .update_item()
             .table_name(&self.table)
-            .index_name(DUE_DELIVERIES_INDEX)
-            .key_condition_expression("#pk = :due AND #sk <= :now")
-            .expression_attribute_names("#pk", DD_PK)
-            .expression_attribute_names("#sk", DD_SK)
-            .expression_attribute_values(":due", s(DUE_PARTITION))
-            // Every position of a time sorts before the next millisecond's.
-            .expression_attribute_values(":now", s(format!("{now}#~")))
-            .limit(limit)
+            .set_key(Some(key(pk.clone(), sk.clone())))
+            .update_expression("SET #dd = :queued, nextAttemptAt = :until")
+            .condition_expression("#dd = :seen")
+            .expression_attribute_names("#dd", DD_SK)
+            .expression_attribute_values(":queued", s(format!("{until}#{pk}#{sk}")))
+            .expression_attribute_values(":until", timestamp(until))
+            .expression_attribute_values(":seen", s(format!("{due_at}#{pk}#{sk}")))
             .send()
-            .await
-            .map_err(|e| dynamo_error("Query", e))?;
-        out.items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| serde_dynamo::from_item(item).map_err(ApiError::internal))
-            .collect()
+            .await;
+        landed("UpdateItem", sent)
+    }
+
+    /// Claims a queued delivery for one attempt, until `until`: one conditional UpdateItem
+    /// that answers with the delivery as it is. `None` if it is no longer PENDING, if an
+    /// attempt was recorded since it was queued (the message is stale), or if another
+    /// consumer holds an unexpired claim: whoever holds the claim is the only one sending.
+    pub async fn claim(
+        &self,
+        queued: &QueuedAttempt,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<Option<Delivery>, ApiError> {
+        let sent = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                delivery_pk(&queued.company_id, &queued.subscription_id),
+                delivery_sk(&queued.event_at, &queued.event_id),
+            )))
+            .update_expression("SET claimedUntil = :until")
+            .condition_expression(
+                "#status = :pending \
+                 AND (attribute_not_exists(attemptsMade) OR attemptsMade = :made) \
+                 AND (attribute_not_exists(claimedUntil) OR claimedUntil < :now)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":pending", s("PENDING"))
+            .expression_attribute_values(":made", number(queued.attempts_made))
+            .expression_attribute_values(":until", timestamp(until))
+            .expression_attribute_values(":now", timestamp(now))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        match sent {
+            Ok(out) => out
+                .attributes
+                .map(|item| serde_dynamo::from_item(item).map_err(ApiError::internal))
+                .transpose(),
+            Err(e) if is_condition_failure(&e) => Ok(None),
+            Err(e) => Err(dynamo_error("UpdateItem", e)),
+        }
+    }
+
+    /// Takes the subscription's probe lease until `until`, unless another probe holds it (a
+    /// failing subscription is sent one attempt at a time), or, by the probe that holds it
+    /// (`holding`), moves it on to `until`. `false` if another holds it, or the subscription is
+    /// gone.
+    pub async fn take_probe(
+        &self,
+        subscription: &Subscription,
+        now: Timestamp,
+        until: Timestamp,
+        holding: bool,
+    ) -> Result<bool, ApiError> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                company_pk(&subscription.company_id),
+                subscription_sk(&subscription.client_id, &subscription.id),
+            )))
+            .update_expression("SET probeUntil = :until")
+            .expression_attribute_values(":until", timestamp(until));
+        let request = if holding {
+            request.condition_expression("attribute_exists(PK)")
+        } else {
+            request
+                .condition_expression(
+                    "attribute_exists(PK) AND (attribute_not_exists(probeUntil) OR probeUntil <= :now)",
+                )
+                .expression_attribute_values(":now", timestamp(now))
+        };
+        landed("UpdateItem", request.send().await)
+    }
+
+    /// Up to `limit` of a subscription's deliveries still PENDING, oldest first: what a
+    /// subscription that recovered is sent at once, instead of at their next sweep.
+    pub async fn pending_of(
+        &self,
+        company: CompanyId,
+        subscription: SubscriptionId,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, ApiError> {
+        let mut pending = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .filter_expression("#status = :pending")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":pk", s(delivery_pk(&company, &subscription)))
+                .expression_attribute_values(":prefix", s("DELIVERY#"))
+                .expression_attribute_values(":pending", s("PENDING"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| dynamo_error("Query", e))?;
+            for item in out.items.unwrap_or_default() {
+                pending.push(serde_dynamo::from_item(item).map_err(ApiError::internal)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() || pending.len() >= limit {
+                pending.truncate(limit);
+                return Ok(pending);
+            }
+        }
     }
 
     /// One page of a subscription's delivery log, newest first, after `after` (a position

@@ -1,20 +1,37 @@
-//! Turning changes into deliveries, and deliveries into attempts.
+//! Turning changes into deliveries, and deliveries into attempts, so that no tenant's
+//! receiver slows another's.
 //!
-//! **Fan-out** ([`Dispatcher::fan_out`]) takes a batch of stream records: each that is news
-//! ([`super::events`]) becomes one PENDING delivery per enabled subscription of its company
-//! that wants its type, due at once, written before anything is sent. Then each delivery
-//! written is attempted straight away, so a receiver hears within a second or so of the write.
+//! **Fan-out** ([`Dispatcher::fan_out`], the table's stream) takes a batch of changes: each
+//! that is news ([`super::events`]) becomes one PENDING delivery per enabled subscription of
+//! its company that wants its type, written before anything else, and each is handed to the
+//! attempt queue ([`crate::store::attempt_queue`]). The fan-out sends nothing itself, so a
+//! receiver that hangs never holds up a stream shard, which carries every tenant's changes.
 //!
-//! **Dispatch** ([`Dispatcher::dispatch_due`]) runs on a schedule and attempts every delivery
-//! whose time has come, in due order: retries, and first attempts whose fan-out died after
-//! writing them. Nothing is lost by a dispatcher killed mid-batch: a delivery leaves the due
-//! index only in the write that records its success (or that it was given up on).
+//! **Deliver** ([`Dispatcher::deliver`], the queue's consumer) attempts what it is handed.
+//! The queue is an SQS fair queue grouped by subscription: a subscription with a backlog
+//! waits behind the quiet ones, never the other way round. Before it sends, the consumer
+//! claims the delivery in the table (one conditional write, answering with the delivery), so a
+//! message handed over twice, or left over from an earlier attempt, sends nothing twice.
 //!
-//! **At least once, in no promised order.** An attempt whose answer is lost (the dispatcher
-//! dies after sending, before recording) is sent again; receivers de-duplicate on
-//! `webhook-id`, which is the event's and the same on every attempt. Deliveries run
-//! concurrently and retries wait, so a receiver may see `invoice.exported` before the
-//! `invoice.ready_for_export` of the same invoice: the `createdAt` of each event orders them.
+//! **A failing receiver gets one attempt at a time.** A subscription whose last attempt
+//! failed (`failingSince` is set) is *held*: its queued deliveries are not attempted, except
+//! one *probe* at a time, which holds the subscription's probe lease (`probeUntil`) and is
+//! retried on the failed delivery's own backoff (10 s, doubling to 4 h). When a probe gets a
+//! 2xx, the subscription has recovered, and everything it holds is queued at once. So a dead
+//! receiver costs the consumers one attempt per backoff step, however many events wait for it.
+//!
+//! **Sweep** ([`Dispatcher::sweep`], every minute) queues what came due and is not queued:
+//! retries whose wait was longer than a queue delay can hold (15 minutes), the probe of a held
+//! subscription whose lease ended, and anything whose message was lost. It reads the due index
+//! partition by partition, side by side, and moves each delivery it queues on by
+//! [`QUEUED_FOR`] in the same conditional write, so overlapping sweeps never queue one twice.
+//! It sends nothing itself.
+//!
+//! **At least once, in no promised order.** An attempt whose answer is lost (the consumer dies
+//! after sending, before recording) is sent again once its claim expires; receivers
+//! de-duplicate on `webhook-id`, which is the event's and the same on every attempt. A
+//! receiver may see `invoice.exported` before the `invoice.ready_for_export` of the same
+//! invoice: the `createdAt` of each event orders them.
 //!
 //! **Access ends when a grant ends.** Each run reads, once per company and client, whether the
 //! subscription's client still holds a grant for the company with the read scope of every
@@ -26,52 +43,96 @@
 //! with a last entry in its log (`webhook.disabled`) saying why; its pending deliveries are
 //! given up on when they next come due.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 
-use super::delivery::{Attempt, Sender};
+use super::delivery::Sender;
 use super::events::{event_of, Change};
 use super::retry;
 use crate::app::AppState;
 use crate::domain::webhook::{AttemptRecord, Delivery, DeliveryStatus};
-use crate::domain::{CompanyId, Scope, Timestamp};
+use crate::domain::{CompanyId, Scope, SubscriptionId, Timestamp};
 use crate::error::ApiError;
+use crate::store::attempt_queue::{AttemptQueue, QueuedAttempt, MAX_DELAY_SECS};
 use crate::store::grants::GrantStore;
 use crate::store::webhooks::{DisableWhen, SigningSubscription, WebhookStore};
 
-/// How many deliveries are attempted at once (each waits at most 5 s for its receiver).
-pub const CONCURRENCY: usize = 16;
-/// Most due deliveries one scheduled run takes on: at [`CONCURRENCY`] at a time and 5 s
-/// each at worst, under 50 s, so a run ends before the next minute's begins.
-pub const DUE_BATCH: i32 = 150;
-
 pub use crate::store::webhooks::DISABLED_EVENT;
+
+/// Attempts one consumer makes at once (a batch holds at most 10 messages; each attempt
+/// waits at most 5 s for its receiver).
+pub const CONCURRENCY: usize = 10;
+/// How long a queued delivery may wait in the queue before the sweep queues it again (its
+/// message lost): well over a queue's normal wait, under the sweep's own period twice.
+pub const QUEUED_FOR: Duration = Duration::from_secs(120);
+/// How long a consumer's claim on a delivery lasts: one attempt (5 s) and its record, with
+/// room to spare. A consumer that died frees the delivery after it.
+pub const CLAIM_FOR: Duration = Duration::from_secs(30);
+/// Most due deliveries one sweep takes from each partition of the due index
+/// (16 × 2,000 = 32,000 a minute); it sends nothing, so that is a few seconds of writes.
+pub const SWEEP_PER_SHARD: usize = 2_000;
+/// Held deliveries the sweep moves on at once (see [`Dispatcher::sweep`]).
+const HOLD_MARKS_IN_FLIGHT: usize = 2;
+/// Most held deliveries a recovered subscription is sent at once (the sweep sends the rest).
+pub const FLUSH_LIMIT: usize = 1_000;
+
 /// The type of the event `POST …/{id}/test` sends.
 pub const PING_EVENT: &str = "ping";
 
-/// What one fan-out or dispatch run did.
+/// What one fan-out, sweep or deliver run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Dispatched {
     /// Events found in the batch.
     pub events: usize,
     /// Deliveries written (an event read again writes none).
     pub written: usize,
+    /// Deliveries handed to the attempt queue.
+    pub queued: usize,
     /// Attempts made, and how many of them a receiver acknowledged.
     pub attempted: usize,
     pub delivered: usize,
+    /// Deliveries left waiting because their subscription's receiver is failing (another
+    /// attempt, its probe, finds out when it is back).
+    pub held: usize,
     /// Subscriptions disabled because their client lost the grant or scope their events need.
     pub cut_off: usize,
 }
 
 impl Dispatched {
-    /// One log line for the run `what` (`fan-out`, `dispatch`): at info when it did anything.
+    /// One log line for the run `what` (`fan-out`, `sweep`, `deliver`): at info when it did
+    /// anything.
     pub fn log(&self, what: &str) {
         if *self == Self::default() {
             tracing::debug!(what, "webhook run: nothing to do");
         } else {
             tracing::info!(what, run = ?self, "webhook run done");
         }
+    }
+
+    fn add(&mut self, other: Dispatched) {
+        self.events += other.events;
+        self.written += other.written;
+        self.queued += other.queued;
+        self.attempted += other.attempted;
+        self.delivered += other.delivered;
+        self.held += other.held;
+        self.cut_off += other.cut_off;
+    }
+}
+
+/// A delivery as a message names it.
+fn queued(delivery: &Delivery, probe: bool, delay: Duration) -> QueuedAttempt {
+    QueuedAttempt {
+        company_id: delivery.company_id,
+        subscription_id: delivery.subscription_id,
+        event_at: delivery.event_at,
+        event_id: delivery.event_id.clone(),
+        attempts_made: delivery.attempts.last().map_or(0, |a| a.attempt),
+        probe,
+        // Rounded up: a probe must not arrive before its lease has ended.
+        delay_secs: (delay.as_secs() + u64::from(delay.subsec_nanos() > 0)).min(MAX_DELAY_SECS),
     }
 }
 
@@ -80,30 +141,52 @@ pub struct Dispatcher {
     pub store: WebhookStore,
     /// Whether a subscription's client may still be told of its events.
     pub grants: GrantStore,
+    pub queue: AttemptQueue,
     pub sender: Sender,
 }
 
 impl Dispatcher {
-    pub fn new(store: WebhookStore, grants: GrantStore, sender: Sender) -> Self {
+    pub fn new(
+        store: WebhookStore,
+        grants: GrantStore,
+        queue: AttemptQueue,
+        sender: Sender,
+    ) -> Self {
         Self {
             store,
             grants,
+            queue,
             sender,
         }
     }
 
     /// The container's dispatcher: its webhook and grant stores (sharing the container's grant
-    /// cache) and the sender its URL policy allows (built on first use, see [`Sender::shared`]).
+    /// cache), its attempt queue and the sender its URL policy allows (built on first use, see
+    /// [`Sender::shared`]).
     pub fn of(state: &AppState) -> Result<Self, ApiError> {
         let sender = Sender::shared(state.config.webhook_urls)?;
         Ok(Self::new(
             state.webhooks.clone(),
             state.grants.clone(),
+            state.attempts.clone(),
             sender.clone(),
         ))
     }
 
-    /// Writes a delivery for every subscription each change's event goes to, then attempts them.
+    /// Queues `attempts`; a failure to queue loses nothing (the sweep queues each when it
+    /// comes due), so it is logged, not raised: how many were queued.
+    async fn enqueue(&self, attempts: &[QueuedAttempt]) -> usize {
+        match self.queue.enqueue(attempts).await {
+            Ok(queued) => queued,
+            Err(e) => {
+                tracing::warn!(error = ?e, count = attempts.len(), "webhook attempts not queued; the sweep queues them when due");
+                0
+            }
+        }
+    }
+
+    /// Writes a delivery for every subscription each change's event goes to, then queues an
+    /// attempt of each whose subscription is not held.
     pub async fn fan_out(
         &self,
         changes: &[Change],
@@ -115,7 +198,7 @@ impl Dispatcher {
             ..Dispatched::default()
         };
         let mut subscriptions = Subscriptions::default();
-        let mut written = Vec::new();
+        let mut to_queue = Vec::new();
         for event in &events {
             let body = event.body();
             run.cut_off += self.load(&mut subscriptions, event.company_id, now).await?;
@@ -132,18 +215,21 @@ impl Dispatcher {
                     body: body.clone(),
                     status: DeliveryStatus::Pending,
                     attempts: Vec::new(),
-                    next_attempt_at: Some(now),
+                    // Due for the sweep only if its message is lost.
+                    next_attempt_at: Some(now.plus(QUEUED_FOR)),
                 };
-                if self.store.add_delivery(&delivery).await? {
-                    written.push(delivery);
+                if !self.store.add_delivery(&delivery).await? {
+                    continue;
+                }
+                run.written += 1;
+                if target.subscription.failing_since.is_some() {
+                    run.held += 1;
+                } else {
+                    to_queue.push(queued(&delivery, false, Duration::ZERO));
                 }
             }
         }
-        run.written = written.len();
-        let attempted = self.attempt_all(written, &mut subscriptions, now).await?;
-        run.attempted = attempted.attempted;
-        run.delivered = attempted.delivered;
-        run.cut_off += attempted.cut_off;
+        run.queued = self.enqueue(&to_queue).await;
         Ok(run)
     }
 
@@ -200,11 +286,222 @@ impl Dispatcher {
         Ok(delivery)
     }
 
-    /// Attempts the deliveries due at `now`.
-    pub async fn dispatch_due(&self, now: Timestamp) -> Result<Dispatched, ApiError> {
-        let due = self.store.due(now, DUE_BATCH).await?;
+    /// Queues the deliveries due at `now` that are not queued: each of a subscription that is
+    /// not held, and of a held one its probe (when no probe holds its lease). Deliveries of a
+    /// subscription deleted, disabled or cut off are given up on.
+    pub async fn sweep(&self, now: Timestamp) -> Result<Dispatched, ApiError> {
+        let due = self.store.due(now, SWEEP_PER_SHARD).await?;
+        let mut run = Dispatched::default();
         let mut subscriptions = Subscriptions::default();
-        self.attempt_all(due, &mut subscriptions, now).await
+        let mut by_subscription: BTreeMap<(CompanyId, SubscriptionId), Vec<Delivery>> =
+            BTreeMap::new();
+        for delivery in due {
+            run.cut_off += self
+                .load(&mut subscriptions, delivery.company_id, now)
+                .await?;
+            by_subscription
+                .entry((delivery.company_id, delivery.subscription_id))
+                .or_default()
+                .push(delivery);
+        }
+        let until = now.plus(QUEUED_FOR);
+        let mut to_mark = Vec::new();
+        for ((company, id), mut deliveries) in by_subscription {
+            deliveries.sort_by_key(|d| d.next_attempt_at);
+            let Some(target) = subscriptions.enabled(company, id) else {
+                for delivery in deliveries {
+                    self.give_up(delivery).await?;
+                }
+                continue;
+            };
+            let Some(since) = target.subscription.failing_since else {
+                to_mark.extend(deliveries.into_iter().map(|d| (d, Mark::Queue, until)));
+                continue;
+            };
+            // Held: one probe at most; the rest wait out of the sweep's sight, longer the
+            // longer the receiver has been failing, so a dead receiver's backlog is not read
+            // again every minute (a probe that lands queues it all at once).
+            let held_until = now.plus(held_for(since, now));
+            let mut deliveries = deliveries.into_iter();
+            if self
+                .store
+                .take_probe(&target.subscription, now, until, false)
+                .await?
+            {
+                to_mark.extend(deliveries.next().map(|d| (d, Mark::Probe, until)));
+            }
+            for delivery in deliveries {
+                run.held += 1;
+                to_mark.push((delivery, Mark::Hold, held_until));
+            }
+        }
+        // Held ones are marked a few at a time, after the rest: a dead receiver's backlog is
+        // the sweep's largest batch of writes, and the least urgent.
+        let (held, to_mark): (Vec<_>, Vec<_>) = to_mark
+            .into_iter()
+            .partition(|(_, mark, _)| *mark == Mark::Hold);
+        // Marked first (its due time moved on), so two sweeps never both queue one.
+        let marked: Vec<Result<Option<QueuedAttempt>, ApiError>> = stream::iter(to_mark)
+            .map(|(delivery, mark, until)| async move {
+                let won = self.store.mark_queued(&delivery, until).await?;
+                Ok(match mark {
+                    Mark::Hold => None,
+                    Mark::Queue | Mark::Probe => {
+                        won.then(|| queued(&delivery, mark == Mark::Probe, Duration::ZERO))
+                    }
+                })
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        let mut to_queue = Vec::new();
+        for one in marked {
+            to_queue.extend(one?);
+        }
+        run.queued = self.enqueue(&to_queue).await;
+        let held: Vec<Result<bool, ApiError>> =
+            stream::iter(held)
+                .map(|(delivery, _, until)| async move {
+                    self.store.mark_queued(&delivery, until).await
+                })
+                .buffer_unordered(HOLD_MARKS_IN_FLIGHT)
+                .collect()
+                .await;
+        for one in held {
+            one?;
+        }
+        Ok(run)
+    }
+
+    /// Attempts the queued deliveries of one batch of messages, [`CONCURRENCY`] at a time;
+    /// what it did, and the messages to hand over again (those whose work failed on the
+    /// table: they are tried again after the queue's visibility timeout).
+    pub async fn deliver(
+        &self,
+        attempts: Vec<(String, QueuedAttempt)>,
+        now: Timestamp,
+    ) -> Result<(Dispatched, Vec<String>), ApiError> {
+        let mut run = Dispatched::default();
+        let mut subscriptions = Subscriptions::default();
+        for (_, attempt) in &attempts {
+            run.cut_off += self
+                .load(&mut subscriptions, attempt.company_id, now)
+                .await?;
+        }
+        // One subscription's messages one after another, different subscriptions' side by
+        // side: once one of a subscription's attempts fails, the rest of its messages in the
+        // batch are held rather than each waiting out the same dead receiver.
+        let mut by_subscription: BTreeMap<SubscriptionId, Vec<(String, QueuedAttempt)>> =
+            BTreeMap::new();
+        for (message, attempt) in attempts {
+            by_subscription
+                .entry(attempt.subscription_id)
+                .or_default()
+                .push((message, attempt));
+        }
+        let subscriptions = &subscriptions;
+        let outcomes: Vec<Vec<(String, Result<Dispatched, ApiError>)>> =
+            stream::iter(by_subscription.into_values())
+                .map(|group| async move {
+                    let mut outcomes = Vec::new();
+                    let mut failed = false;
+                    for (message, attempt) in group {
+                        if failed && !attempt.probe {
+                            let held = Dispatched {
+                                held: 1,
+                                ..Dispatched::default()
+                            };
+                            outcomes.push((message, Ok(held)));
+                            continue;
+                        }
+                        let one = self.deliver_one(attempt, subscriptions, now).await;
+                        failed |= one.as_ref().is_ok_and(|run| run.attempted > run.delivered);
+                        outcomes.push((message, one));
+                    }
+                    outcomes
+                })
+                .buffer_unordered(CONCURRENCY)
+                .collect()
+                .await;
+        let mut again = Vec::new();
+        for (message, outcome) in outcomes.into_iter().flatten() {
+            match outcome {
+                Ok(one) => run.add(one),
+                Err(e) => {
+                    tracing::warn!(error = ?e, %message, "a webhook attempt failed on the table; handed over again");
+                    again.push(message);
+                }
+            }
+        }
+        Ok((run, again))
+    }
+
+    async fn deliver_one(
+        &self,
+        attempt: QueuedAttempt,
+        subscriptions: &Subscriptions,
+        now: Timestamp,
+    ) -> Result<Dispatched, ApiError> {
+        let mut run = Dispatched::default();
+        let target = subscriptions.enabled(attempt.company_id, attempt.subscription_id);
+        if let Some(target) = target {
+            if target.subscription.failing_since.is_some() && !attempt.probe {
+                run.held += 1;
+                return Ok(run);
+            }
+        }
+        let Some(delivery) = self.store.claim(&attempt, now, now.plus(CLAIM_FOR)).await? else {
+            // Settled, attempted since it was queued, or being attempted by another consumer.
+            return Ok(run);
+        };
+        let Some(target) = target else {
+            self.give_up(delivery).await?;
+            return Ok(run);
+        };
+        let was_failing = target.subscription.failing_since.is_some();
+        let Some(outcome) = self.attempt(delivery, target, now).await? else {
+            return Ok(run);
+        };
+        run.attempted = 1;
+        if outcome.success {
+            run.delivered = 1;
+            if was_failing && outcome.recorded {
+                run.queued += self.flush(target).await?;
+            }
+        } else if let (true, Some(next)) = (outcome.recorded, outcome.next) {
+            // Tried again at its own backoff, as the subscription's probe: a probe keeps the
+            // lease; another attempt takes it unless a probe holds it (then the sweep queues
+            // this one when it is due, if the subscription is still failing).
+            if self
+                .store
+                .take_probe(&target.subscription, now, next, attempt.probe)
+                .await?
+            {
+                let wait = next
+                    .as_datetime()
+                    .signed_duration_since(now.as_datetime())
+                    .to_std()
+                    .unwrap_or_default();
+                if wait.as_secs() < MAX_DELAY_SECS {
+                    run.queued += self.enqueue(&[queued(&outcome.delivery, true, wait)]).await;
+                }
+            }
+        }
+        Ok(run)
+    }
+
+    /// Queues every delivery a subscription that recovered is holding.
+    async fn flush(&self, target: &SigningSubscription) -> Result<usize, ApiError> {
+        let subscription = &target.subscription;
+        let held = self
+            .store
+            .pending_of(subscription.company_id, subscription.id, FLUSH_LIMIT)
+            .await?;
+        let to_queue: Vec<QueuedAttempt> = held
+            .iter()
+            .map(|d| queued(d, false, Duration::ZERO))
+            .collect();
+        Ok(self.enqueue(&to_queue).await)
     }
 
     /// Reads the subscriptions of `company` into the run's `subscriptions`, once a run, and
@@ -252,55 +549,28 @@ impl Dispatcher {
         Ok(lost.len())
     }
 
-    /// Attempts each of `deliveries`, [`CONCURRENCY`] at a time.
-    async fn attempt_all(
-        &self,
-        deliveries: Vec<Delivery>,
-        subscriptions: &mut Subscriptions,
-        now: Timestamp,
-    ) -> Result<Dispatched, ApiError> {
-        let mut run = Dispatched::default();
-        for delivery in &deliveries {
-            run.cut_off += self.load(subscriptions, delivery.company_id, now).await?;
-        }
-        let subscriptions = &*subscriptions;
-        let outcomes: Vec<Result<Option<bool>, ApiError>> = stream::iter(deliveries)
-            .map(|delivery| async move {
-                let target = subscriptions.find(&delivery);
-                self.attempt(delivery, target, now).await
-            })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
-        for outcome in outcomes {
-            if let Some(success) = outcome? {
-                run.attempted += 1;
-                run.delivered += usize::from(success);
-            }
-        }
-        Ok(run)
+    /// Gives a delivery up without an attempt: its subscription is gone or disabled.
+    async fn give_up(&self, mut delivery: Delivery) -> Result<(), ApiError> {
+        let made = delivery.attempts.last().map_or(0, |a| a.attempt);
+        delivery.status = DeliveryStatus::Failed;
+        delivery.next_attempt_at = None;
+        self.store.record(&delivery, made as usize).await?;
+        Ok(())
     }
 
-    /// One attempt of `delivery` to `target` (its subscription, if it still exists), recorded.
-    /// `Some(acknowledged)` if an attempt was made, `None` if the delivery was given up on
-    /// without one (its subscription gone or disabled) or was already settled.
+    /// One attempt of a claimed `delivery` to `target`, recorded; `None` if it was already
+    /// settled.
     async fn attempt(
         &self,
         mut delivery: Delivery,
-        target: Option<&SigningSubscription>,
+        target: &SigningSubscription,
         now: Timestamp,
-    ) -> Result<Option<bool>, ApiError> {
+    ) -> Result<Option<Outcome>, ApiError> {
         if delivery.status != DeliveryStatus::Pending {
             return Ok(None);
         }
         let made = delivery.attempts.last().map_or(0, |a| a.attempt);
-        let Some(target) = target.filter(|t| t.subscription.enabled) else {
-            delivery.status = DeliveryStatus::Failed;
-            delivery.next_attempt_at = None;
-            self.store.record(&delivery, made as usize).await?;
-            return Ok(None);
-        };
-        let attempt: Attempt = self
+        let attempt = self
             .sender
             .send(
                 target.subscription.url.as_str(),
@@ -328,10 +598,16 @@ impl Dispatcher {
                 delivery.status = DeliveryStatus::Failed;
             }
         }
-        if self.store.record(&delivery, made as usize).await? {
+        let recorded = self.store.record(&delivery, made as usize).await?;
+        if recorded {
             self.note_health(target, success, now).await?;
         }
-        Ok(Some(success))
+        Ok(Some(Outcome {
+            success,
+            recorded,
+            next: delivery.next_attempt_at,
+            delivery,
+        }))
     }
 
     /// Keeps the subscription's `failingSince` (set by the first failure of a streak, cleared
@@ -373,6 +649,36 @@ impl Dispatcher {
     }
 }
 
+/// What the sweep does with a due delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    Queue,
+    /// Queued as its held subscription's probe.
+    Probe,
+    /// Left waiting for its held subscription's probe.
+    Hold,
+}
+
+/// How long a held subscription's deliveries wait out of the sweep's sight: as long as its
+/// receiver has been failing, from [`QUEUED_FOR`] up to the longest retry wait.
+fn held_for(failing_since: Timestamp, now: Timestamp) -> Duration {
+    now.as_datetime()
+        .signed_duration_since(failing_since.as_datetime())
+        .to_std()
+        .unwrap_or_default()
+        .clamp(QUEUED_FOR, retry::LONGEST_WAIT)
+}
+
+/// What one attempt came to.
+struct Outcome {
+    success: bool,
+    /// Whether its record landed (another consumer's did not come first).
+    recorded: bool,
+    /// When it is due again, if it failed and is retried.
+    next: Option<Timestamp>,
+    delivery: Delivery,
+}
+
 /// The subscriptions of each company met in one run, read once per company (by
 /// [`Dispatcher::load`], which also disables those whose client lost access).
 #[derive(Default)]
@@ -383,10 +689,10 @@ impl Subscriptions {
         self.0.get(&company).map(Vec::as_slice).unwrap_or_default()
     }
 
-    fn find(&self, delivery: &Delivery) -> Option<&SigningSubscription> {
-        self.0
-            .get(&delivery.company_id)?
+    /// The subscription, if it exists and is enabled.
+    fn enabled(&self, company: CompanyId, id: SubscriptionId) -> Option<&SigningSubscription> {
+        self.of(company)
             .iter()
-            .find(|s| s.subscription.id == delivery.subscription_id)
+            .find(|held| held.subscription.id == id && held.subscription.enabled)
     }
 }
