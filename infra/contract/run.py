@@ -56,10 +56,11 @@ def main():
     )
     binary = os.path.join(ROOT, "target", "debug", "ledgerdock")
     data_dir = tempfile.mkdtemp(prefix="ledgerdock-contract-")
-    api, s3, ddb = free_port(), free_port(), free_port()
+    api, s3, ddb, sqs = free_port(), free_port(), free_port(), free_port()
     stack = subprocess.Popen(
         [binary, "dev", "--in-memory", "--seed-demo", "--data-dir", data_dir,
-         "--port", str(api), "--s3-port", str(s3), "--dynamodb-port", str(ddb)],
+         "--port", str(api), "--s3-port", str(s3), "--dynamodb-port", str(ddb),
+         "--sqs-port", str(sqs)],
         stdout=subprocess.DEVNULL, stderr=open(os.path.join(data_dir, "stack.log"), "w"),
     )
     try:

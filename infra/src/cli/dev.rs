@@ -88,6 +88,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     println!("  Token URL  {}", stack.token_url);
     println!("  S3         {}", stack.s3_url);
     println!("  DynamoDB   {}", stack.dynamodb_url);
+    println!("  SQS        {}   (webhook attempts)", stack.queue.url);
     println!(
         "  Data       {} ({})",
         stack.data_dir.display(),
