@@ -34,7 +34,7 @@ use super::attributes::s;
 use super::schema::{
     company_pk, OJ_PK, OJ_SK, OPEN_JOBS_INDEX, OPEN_JOBS_PARTITION, PK, SK, TTL_ATTRIBUTE,
 };
-use super::{dynamo_error, landed, transact, Transacted};
+use super::{dynamo_error, landed, live_idempotency_record, transact, Transacted};
 use crate::domain::idempotency::{Fingerprint, Idempotency, IDEMPOTENCY_TTL_SECS};
 use crate::domain::{CompanyId, JobId, Timestamp};
 use crate::domain::{Counts, ImportJob, RecordError};
@@ -309,26 +309,10 @@ impl ImportJobStore {
             .send()
             .await
             .map_err(|e| dynamo_error("GetItem", e))?;
-        let Some(item) = out.item else {
-            return Ok(None);
-        };
-        let expired = item
-            .get(TTL_ATTRIBUTE)
-            .and_then(|v| v.as_n().ok())
-            .and_then(|n| n.parse::<i64>().ok())
-            .is_some_and(|at| at < chrono::Utc::now().timestamp());
-        let fingerprint = Fingerprint::stored(
-            item.get("fingerprint")
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .unwrap_or_default(),
-        );
-        Ok(item
-            .get("jobId")
-            .and_then(|v| v.as_s().ok())
-            .and_then(|id| id.parse().ok())
-            .filter(|_| !expired)
-            .map(|job| FirstUse { job, fingerprint }))
+        Ok(out
+            .item
+            .and_then(|item| live_idempotency_record(&item, "jobId"))
+            .map(|(job, fingerprint)| FirstUse { job, fingerprint }))
     }
 
     /// Frees an Idempotency-Key whose job could not be started, so a retry starts afresh.

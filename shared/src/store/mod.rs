@@ -183,6 +183,43 @@ pub(crate) async fn query_all(query: QueryFluentBuilder) -> Result<Vec<Item>, Ap
         .map_err(|e| dynamo_error("Query", e))
 }
 
+/// What an Idempotency-Key's record says, if it is still live (TTL deletes an expired record
+/// only some time after): the id it made (its attribute `made`, parsed) and the fingerprint of
+/// the request that made it.
+pub(crate) fn live_idempotency_record<T: std::str::FromStr>(
+    item: &Item,
+    made: &str,
+) -> Option<(T, crate::domain::idempotency::Fingerprint)> {
+    let live = item
+        .get(schema::TTL_ATTRIBUTE)
+        .and_then(|v| v.as_n().ok()?.parse::<i64>().ok())
+        .is_some_and(|until| until >= chrono::Utc::now().timestamp());
+    let id = item.get(made)?.as_s().ok()?.parse().ok()?;
+    let fingerprint = item.get("fingerprint")?.as_s().ok()?;
+    live.then(|| {
+        (
+            id,
+            crate::domain::idempotency::Fingerprint::stored(fingerprint.clone()),
+        )
+    })
+}
+
+/// The first `limit` items a Query matches, page after page, reading no page beyond them.
+pub(crate) async fn query_up_to(
+    query: QueryFluentBuilder,
+    limit: usize,
+) -> Result<Vec<Item>, ApiError> {
+    let mut pages = query.into_paginator().items().send();
+    let mut items = Vec::new();
+    while items.len() < limit {
+        match pages.next().await {
+            Some(item) => items.push(item.map_err(|e| dynamo_error("Query", e))?),
+            None => break,
+        }
+    }
+    Ok(items)
+}
+
 /// BatchWriteItem delete requests for `keys`.
 pub(crate) fn delete_requests(keys: Vec<Item>) -> Result<Vec<WriteRequest>, ApiError> {
     keys.into_iter()

@@ -53,7 +53,10 @@ use super::schema::{
     company_pk, due_partition, DD_PK, DD_SK, DUE_DELIVERIES_INDEX, DUE_SHARDS, PK, SK,
     TTL_ATTRIBUTE,
 };
-use super::{dynamo_error, is_condition_failure, landed, query_all, transact, Item, Transacted};
+use super::{
+    dynamo_error, is_condition_failure, landed, live_idempotency_record, query_all, query_up_to,
+    transact, Item, Transacted,
+};
 use crate::domain::idempotency::{Fingerprint, Idempotency, IDEMPOTENCY_TTL_SECS};
 use crate::domain::webhook::{
     AttemptRecord, Delivery, DeliveryStatus, Subscription, MAX_ATTEMPT_RECORDS, MAX_SUBSCRIPTIONS,
@@ -167,6 +170,13 @@ fn parse_secrets(item: &Item) -> Vec<StoredSecret> {
                 .and_then(|t| Timestamp::parse(t).ok());
             Some(StoredSecret { secret, retires_at })
         })
+        .collect()
+}
+
+fn deliveries_of(items: Vec<Item>) -> Result<Vec<Delivery>, ApiError> {
+    items
+        .into_iter()
+        .map(|item| serde_dynamo::from_item(item).map_err(ApiError::internal))
         .collect()
 }
 
@@ -339,24 +349,9 @@ impl WebhookStore {
             .send()
             .await
             .map_err(|e| dynamo_error("GetItem", e))?;
-        let Some(item) = out.item else {
-            return Ok(None);
-        };
-        let live = item
-            .get(TTL_ATTRIBUTE)
-            .and_then(|v| v.as_n().ok()?.parse::<i64>().ok())
-            .is_some_and(|until| until >= chrono::Utc::now().timestamp());
-        let id = item
-            .get("subscriptionId")
-            .and_then(|v| v.as_s().ok()?.parse().ok());
-        let fingerprint = item
-            .get("fingerprint")
-            .and_then(|v| v.as_s().ok())
-            .map(|f| Fingerprint::stored(f.clone()));
-        Ok(match (live, id, fingerprint) {
-            (true, Some(id), Some(fingerprint)) => Some((id, fingerprint)),
-            _ => None,
-        })
+        Ok(out
+            .item
+            .and_then(|item| live_idempotency_record(&item, "subscriptionId")))
     }
 
     fn decode(item: Item) -> Result<SigningSubscription, ApiError> {
@@ -867,33 +862,19 @@ impl WebhookStore {
         now: Timestamp,
         limit: usize,
     ) -> Result<Vec<Delivery>, ApiError> {
-        let mut due = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(DUE_DELIVERIES_INDEX)
-                .key_condition_expression("#pk = :due AND #sk <= :now")
-                .expression_attribute_names("#pk", DD_PK)
-                .expression_attribute_names("#sk", DD_SK)
-                .expression_attribute_values(":due", s(&partition))
-                // Every position of a time sorts before the next millisecond's.
-                .expression_attribute_values(":now", s(format!("{now}#~")))
-                .limit(i32::try_from(limit.saturating_sub(due.len()).min(1000)).unwrap_or(1000))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| dynamo_error("Query", e))?;
-            for item in out.items.unwrap_or_default() {
-                due.push(serde_dynamo::from_item(item).map_err(ApiError::internal)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() || due.len() >= limit {
-                return Ok(due);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(DUE_DELIVERIES_INDEX)
+            .key_condition_expression("#pk = :due AND #sk <= :now")
+            .expression_attribute_names("#pk", DD_PK)
+            .expression_attribute_names("#sk", DD_SK)
+            .expression_attribute_values(":due", s(&partition))
+            // Every position of a time sorts before the next millisecond's.
+            .expression_attribute_values(":now", s(format!("{now}#~")))
+            .limit(i32::try_from(limit.min(1000)).unwrap_or(1000));
+        deliveries_of(query_up_to(query, limit).await?)
     }
 
     /// Moves a due delivery's next attempt to `until`, if it is still where the sweep read it
@@ -1009,32 +990,17 @@ impl WebhookStore {
         subscription: SubscriptionId,
         limit: usize,
     ) -> Result<Vec<Delivery>, ApiError> {
-        let mut pending = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .filter_expression("#status = :pending")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":pk", s(delivery_pk(&company, &subscription)))
-                .expression_attribute_values(":prefix", s("DELIVERY#"))
-                .expression_attribute_values(":pending", s("PENDING"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| dynamo_error("Query", e))?;
-            for item in out.items.unwrap_or_default() {
-                pending.push(serde_dynamo::from_item(item).map_err(ApiError::internal)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() || pending.len() >= limit {
-                pending.truncate(limit);
-                return Ok(pending);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .filter_expression("#status = :pending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":pk", s(delivery_pk(&company, &subscription)))
+            .expression_attribute_values(":prefix", s("DELIVERY#"))
+            .expression_attribute_values(":pending", s("PENDING"));
+        deliveries_of(query_up_to(query, limit).await?)
     }
 
     /// One page of a subscription's delivery log, newest first, after `after` (a position
@@ -1071,12 +1037,8 @@ impl WebhookStore {
         } else {
             None
         };
-        let deliveries = items
-            .into_iter()
-            .map(|item| serde_dynamo::from_item(item).map_err(ApiError::internal))
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(DeliveryPage {
-            deliveries,
+            deliveries: deliveries_of(items)?,
             next_position,
         })
     }
