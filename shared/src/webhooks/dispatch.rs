@@ -306,12 +306,12 @@ impl Dispatcher {
         }
         let until = now.plus(QUEUED_FOR);
         let mut to_mark = Vec::new();
+        // Deliveries of subscriptions deleted, disabled or cut off.
+        let mut given_up = Vec::new();
         for ((company, id), mut deliveries) in by_subscription {
             deliveries.sort_by_key(|d| d.next_attempt_at);
             let Some(target) = subscriptions.enabled(company, id) else {
-                for delivery in deliveries {
-                    self.give_up(delivery).await?;
-                }
+                given_up.extend(deliveries);
                 continue;
             };
             let Some(since) = target.subscription.failing_since else {
@@ -359,6 +359,14 @@ impl Dispatcher {
             to_queue.extend(one?);
         }
         run.queued = self.enqueue(&to_queue).await;
+        let given_up: Vec<Result<(), ApiError>> = stream::iter(given_up)
+            .map(|delivery| self.give_up(delivery))
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        for one in given_up {
+            one?;
+        }
         let held: Vec<Result<bool, ApiError>> =
             stream::iter(held)
                 .map(|(delivery, _, until)| async move {
