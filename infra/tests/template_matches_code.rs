@@ -134,7 +134,7 @@ fn import_worker_hears_object_created_under_imports_and_the_sweep_is_scheduled()
 
 #[test]
 fn webhooks_hear_the_tables_stream_of_news_and_retry_every_minute() {
-    use ledgerdock_shared::webhooks::events::NEWS_KEY_PREFIXES;
+    use ledgerdock_shared::webhooks::events::{NEWS_ENTITIES, NEWS_STATUSES};
     let t = template();
     let resources = &t["Resources"];
     let stream = &resources["Table"]["Properties"]["StreamSpecification"];
@@ -159,21 +159,30 @@ fn webhooks_hear_the_tables_stream_of_news_and_retry_every_minute() {
         text(&properties["DestinationConfig"]["OnFailure"]["Type"]),
         "SQS"
     );
-    // The filter lets through every item kind an event can come from.
+    // The filter lets through every item kind and state an event can come from, and the dev
+    // stack's evaluator understands it (its own tests say what it lets through).
     let pattern: serde_json::Value =
         serde_json::from_str(text(&properties["FilterCriteria"]["Filters"][0]["Pattern"]))
             .expect("the filter pattern is JSON");
-    let prefixes: Vec<&str> = pattern["dynamodb"]["Keys"]["SK"]["S"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["prefix"].as_str().unwrap())
-        .collect();
-    assert_eq!(prefixes, NEWS_KEY_PREFIXES);
+    let listed = |field: &str| -> Vec<String> {
+        pattern["dynamodb"]["NewImage"][field]["S"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(listed("entity"), NEWS_ENTITIES);
+    assert_eq!(listed("status"), NEWS_STATUSES);
     assert_eq!(
         pattern["eventName"],
         serde_json::json!(["INSERT", "MODIFY"])
     );
+    ledgerdock_infra::dev::stream_filter::StreamFilter::of(
+        ledgerdock_infra::dev::stream_filter::TEMPLATE,
+        "webhook-fanout",
+    )
+    .expect("the dev stack applies the filter as written");
     let dispatch = &function(&t, "dispatch-webhooks")["Properties"];
     assert_eq!(
         text(&dispatch["Events"]["EveryMinute"]["Properties"]["Schedule"]),

@@ -974,3 +974,33 @@ async fn with_aws_webhook_urls_the_dev_stack_refuses_what_aws_would_refuse() {
     assert_eq!(public.status, 201, "{}", public.text);
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_writes_the_templates_stream_filter_lets_through_reach_the_fan_out() {
+    use std::sync::atomic::Ordering;
+    let t = TestStack::start().await;
+    let a = t.tenant_all_scopes().await;
+    let handed = || t.stack.stream_records.load(Ordering::SeqCst);
+    // Settle what creating the tenant wrote (nothing of it is news).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = handed();
+    // An invoice of 50 lines: 51 items written, one record (its header) handed over.
+    t.publish(
+        a.company,
+        50,
+        "2026-11-01T08:00:00Z",
+        &[ledgerdock_shared::domain::DocumentFormat::Pdf],
+    )
+    .await;
+    // An import job: created IN_PROGRESS, progress written, then FINISHED: one record.
+    let job = t.import_json(&a, &supplier_records("FILTER-", 3)).await;
+    let job_id = job["jobId"].as_str().unwrap().to_string();
+    assert_eq!(t.wait_for_job(&a, &job_id).await["status"], "FINISHED");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        handed() - before,
+        2,
+        "the header and the job's end, nothing else"
+    );
+    t.stop().await;
+}

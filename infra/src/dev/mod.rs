@@ -11,6 +11,7 @@ pub mod queue;
 pub mod router;
 pub mod samples;
 pub mod seed;
+pub mod stream_filter;
 pub mod webhooks;
 
 use std::collections::BTreeMap;
@@ -173,6 +174,8 @@ pub struct DevStack {
     /// Whether the S3 engine answers a read of a missing key with 403 AccessDenied, as AWS
     /// does for a caller without `s3:ListBucket` (false: 404, as with the listing granted).
     pub s3_denies_missing_keys: Arc<AtomicBool>,
+    /// Stream records handed to the fan-out so far (those the template's filter let through).
+    pub stream_records: Arc<std::sync::atomic::AtomicUsize>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     _scratch: Option<tempfile::TempDir>,
@@ -344,15 +347,19 @@ impl DevStack {
             }
         };
         let (captured_tx, captured_rx) = tokio::sync::mpsc::unbounded_channel();
+        let stream_records = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let dynamodb_url = if options.deliver_webhooks {
             let (listener, addr) =
                 engines::bind(options.host, options.dynamodb_port, "DynamoDB engine").await?;
             let (engine, _) = local_clients(&engine_url, "http://127.0.0.1:1");
+            let filter =
+                stream_filter::StreamFilter::of(stream_filter::TEMPLATE, "webhook-fanout")?;
             tasks.push(webhooks::start_change_capture(
                 listener,
                 engine_url,
                 engine,
                 captured_tx,
+                filter,
                 shutdown_rx.clone(),
             ));
             format!("http://{addr}")
@@ -445,6 +452,7 @@ impl DevStack {
             tasks.push(webhooks::fan_out_captured(
                 app.clone(),
                 captured_rx,
+                stream_records.clone(),
                 shutdown_rx.clone(),
             ));
             tasks.push(webhooks::dispatch_periodically(
@@ -506,6 +514,7 @@ impl DevStack {
             data_dir,
             delivering_imports,
             s3_denies_missing_keys,
+            stream_records,
             shutdown,
             tasks,
             _scratch: scratch,

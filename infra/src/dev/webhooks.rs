@@ -13,7 +13,10 @@
 //! touches an item whose change can be news (an invoice header or an import job; see
 //! `webhooks::events::NEWS_KEY_PREFIXES`) reads that item just before and just after it, under
 //! one lock, so no other such write comes between: the pair is exactly the stream record's
-//! NEW_AND_OLD_IMAGES. Every other request (reads, request counters, line items) passes
+//! NEW_AND_OLD_IMAGES. Each record then meets the fan-out's `FilterCriteria` as template.yaml
+//! writes it ([`super::stream_filter`]), as Lambda applies it: what the filter drops, the
+//! fan-out never sees here either. (Reading only news keys is narrower than the filter only
+//! where the filter drops the record anyway, line items: a test holds the two together.) Every other request (reads, request counters, line items) passes
 //! straight through. The captured records go to the fan-out in batches of up to 25, as the
 //! template's event-source mapping sends them; a batch that fails is handed over again.
 
@@ -34,6 +37,8 @@ use ledgerdock_shared::AppState;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Mutex};
+
+use super::stream_filter::{record_json, StreamFilter};
 
 /// Most records one fan-out batch takes, as template.yaml's event-source mapping sets.
 const BATCH_SIZE: usize = 25;
@@ -156,6 +161,8 @@ struct Capture {
     /// One news write at a time, so its before and after images are its own.
     news_writes: Mutex<()>,
     records: mpsc::UnboundedSender<StreamRecord>,
+    /// The fan-out's stream filter, as template.yaml writes it.
+    filter: StreamFilter,
 }
 
 impl Capture {
@@ -226,6 +233,12 @@ impl Capture {
                 if new == old {
                     continue;
                 }
+                // As Lambda does with the template's FilterCriteria: a record no pattern
+                // matches never reaches the fan-out.
+                let record = record_json((&key.pk, &key.sk), old.as_ref(), new.as_ref());
+                if !self.filter.passes(&record) {
+                    continue;
+                }
                 let _ = self.records.send(StreamRecord {
                     event_id: uuid::Uuid::new_v4().simple().to_string(),
                     dynamodb: StreamChange {
@@ -259,6 +272,7 @@ pub fn start_change_capture(
     upstream: String,
     engine: aws_sdk_dynamodb::Client,
     records: mpsc::UnboundedSender<StreamRecord>,
+    filter: StreamFilter,
     mut shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     let capture = Arc::new(Capture {
@@ -267,6 +281,7 @@ pub fn start_change_capture(
         engine: Engine { client: engine },
         news_writes: Mutex::new(()),
         records,
+        filter,
     });
     tokio::spawn(async move {
         loop {
@@ -299,6 +314,7 @@ pub fn start_change_capture(
 pub fn fan_out_captured(
     app: Arc<AppState>,
     mut records: mpsc::UnboundedReceiver<StreamRecord>,
+    handed_over: Arc<std::sync::atomic::AtomicUsize>,
     mut shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -312,6 +328,7 @@ pub fn fan_out_captured(
                 }
                 _ = shutdown.wait_for(|stop| *stop) => break,
             }
+            handed_over.fetch_add(batch.len(), std::sync::atomic::Ordering::SeqCst);
             for tries in 1..=MAX_TRIES {
                 let event = StreamEvent {
                     records: batch.clone(),

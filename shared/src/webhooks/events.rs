@@ -33,9 +33,19 @@ use crate::domain::webhook::EventType;
 use crate::domain::{CompanyId, InvoiceId, JobId, Timestamp};
 
 /// The sort-key prefixes of the only items whose changes can be news (invoice headers and
-/// import jobs): template.yaml filters the stream to them, so no other write (a request
-/// counter, a line item) ever starts the fan-out.
+/// import jobs; an invoice's line items share the prefix but carry more of the key).
 pub const NEWS_KEY_PREFIXES: [&str; 2] = ["INVOICE#", "IMPORTJOB#"];
+/// The `entity` of those items, and the states a write must leave them in to be news:
+/// template.yaml's stream filter lets through only such writes, so no other (a request
+/// counter, a line item, an import job's progress) ever starts the fan-out.
+pub const NEWS_ENTITIES: [&str; 2] = ["INVOICE", "IMPORT_JOB"];
+pub const NEWS_STATUSES: [&str; 5] = [
+    "READY_FOR_EXPORT",
+    "EXPORTED",
+    "REJECTED",
+    "FINISHED",
+    "FAILED",
+];
 
 /// One item image as the stream carries it.
 pub type Image = HashMap<String, AttributeValue>;
