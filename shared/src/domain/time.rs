@@ -24,6 +24,14 @@ impl Timestamp {
         )
     }
 
+    /// How long after `earlier` this time is (zero if it is not after it).
+    pub fn since(&self, earlier: Timestamp) -> std::time::Duration {
+        self.0
+            .signed_duration_since(earlier.0)
+            .to_std()
+            .unwrap_or_default()
+    }
+
     pub fn as_datetime(&self) -> DateTime<Utc> {
         self.0
     }

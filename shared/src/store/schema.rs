@@ -39,6 +39,11 @@ pub fn due_partition(subscription: &crate::domain::SubscriptionId) -> String {
         .bytes()
         .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
         % DUE_SHARDS;
+    due_shard(shard)
+}
+
+/// The due-index partition number `shard` (below [`DUE_SHARDS`]).
+pub fn due_shard(shard: u32) -> String {
     format!("{DUE_PARTITION}#{shard}")
 }
 /// Epoch-seconds attribute the table's TTL deletes items by (idempotency records).

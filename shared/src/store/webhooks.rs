@@ -50,7 +50,7 @@ use aws_sdk_dynamodb::Client;
 use super::attempt_queue::QueuedAttempt;
 use super::attributes::s;
 use super::schema::{
-    company_pk, due_partition, DD_PK, DD_SK, DUE_DELIVERIES_INDEX, DUE_SHARDS, PK, SK,
+    company_pk, due_partition, due_shard, DD_PK, DD_SK, DUE_DELIVERIES_INDEX, DUE_SHARDS, PK, SK,
     TTL_ATTRIBUTE,
 };
 use super::{
@@ -171,6 +171,22 @@ fn parse_secrets(item: &Item) -> Vec<StoredSecret> {
             Some(StoredSecret { secret, retires_at })
         })
         .collect()
+}
+
+/// The condition that a subscription is still at the version `read` it was read at (`#version`
+/// names the attribute), with its value: an item written before versions were kept has none.
+fn still_at(read: u64) -> (&'static str, Option<HashMap<String, AttributeValue>>) {
+    if read == 0 {
+        (
+            "attribute_exists(PK) AND attribute_not_exists(#version)",
+            None,
+        )
+    } else {
+        (
+            "#version = :read",
+            Some(HashMap::from([(":read".to_string(), number(read))])),
+        )
+    }
 }
 
 fn deliveries_of(items: Vec<Item>) -> Result<Vec<Delivery>, ApiError> {
@@ -448,7 +464,7 @@ impl WebhookStore {
     /// Writes a changed subscription (its secrets as given) if it is still at the version it
     /// was read at; `false` if another write came between, or it was deleted meanwhile.
     pub async fn replace(&self, changed: &SigningSubscription) -> Result<bool, ApiError> {
-        let mut put = self
+        let put = self
             .client
             .put_item()
             .table_name(&self.table)
@@ -457,13 +473,10 @@ impl WebhookStore {
                 &changed.secrets,
                 changed.version + 1,
             )?));
-        put = if changed.version == 0 {
-            put.condition_expression("attribute_exists(PK) AND attribute_not_exists(#version)")
-        } else {
-            put.condition_expression("#version = :read")
-                .expression_attribute_values(":read", number(changed.version))
-        };
+        let (condition, read) = still_at(changed.version);
         let sent = put
+            .condition_expression(condition)
+            .set_expression_attribute_values(read)
             .expression_attribute_names("#version", VERSION)
             .send()
             .await;
@@ -553,21 +566,17 @@ impl WebhookStore {
             .build()
             .map(|put| TransactWriteItem::builder().put(put).build())
             .map_err(ApiError::internal)?;
-        let mut delete = Delete::builder()
+        let delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(
                 company_pk(&from.company_id),
                 subscription_sk(&from.client_id, &from.id),
             )))
             .expression_attribute_names("#version", VERSION);
-        delete = if held.version == 0 {
-            delete.condition_expression("attribute_exists(PK) AND attribute_not_exists(#version)")
-        } else {
-            delete
-                .condition_expression("#version = :read")
-                .expression_attribute_values(":read", number(held.version))
-        };
+        let (condition, read) = still_at(held.version);
         let delete = delete
+            .condition_expression(condition)
+            .set_expression_attribute_values(read)
             .build()
             .map(|delete| TransactWriteItem::builder().delete(delete).build())
             .map_err(ApiError::internal)?;
@@ -848,7 +857,7 @@ impl WebhookStore {
     /// Up to `per_shard` PENDING deliveries of each due-index partition whose next attempt is
     /// due at `now`, earliest first within each; the partitions are read side by side.
     pub async fn due(&self, now: Timestamp, per_shard: usize) -> Result<Vec<Delivery>, ApiError> {
-        let shards = (0..DUE_SHARDS).map(|n| self.due_in(format!("DUE#{n}"), now, per_shard));
+        let shards = (0..DUE_SHARDS).map(|n| self.due_in(due_shard(n), now, per_shard));
         let mut due = Vec::new();
         for shard in futures_util::future::join_all(shards).await {
             due.extend(shard?);

@@ -485,11 +485,7 @@ impl Dispatcher {
                 .take_probe(&target.subscription, now, next, attempt.probe)
                 .await?
             {
-                let wait = next
-                    .as_datetime()
-                    .signed_duration_since(now.as_datetime())
-                    .to_std()
-                    .unwrap_or_default();
+                let wait = next.since(now);
                 if wait.as_secs() < MAX_DELAY_SECS {
                     run.queued += self.enqueue(&[queued(&outcome.delivery, true, wait)]).await;
                 }
@@ -670,10 +666,7 @@ enum Mark {
 /// How long a held subscription's deliveries wait out of the sweep's sight: as long as its
 /// receiver has been failing, from [`QUEUED_FOR`] up to the longest retry wait.
 fn held_for(failing_since: Timestamp, now: Timestamp) -> Duration {
-    now.as_datetime()
-        .signed_duration_since(failing_since.as_datetime())
-        .to_std()
-        .unwrap_or_default()
+    now.since(failing_since)
         .clamp(QUEUED_FOR, retry::LONGEST_WAIT)
 }
 
