@@ -956,3 +956,35 @@ fn every_function_has_a_sam_local_event_and_api_events_match_their_routes() {
         );
     }
 }
+
+#[test]
+fn the_dev_stack_understands_every_functions_policy_and_enforces_it_as_written() {
+    use ledgerdock_infra::dev::iam::{policy::Account, Iam};
+    let account = Account {
+        partition: "aws".into(),
+        region: "us-east-1".into(),
+        account_id: "000000000000".into(),
+        stack_name: "ledgerdock".into(),
+        table: "ledgerdock".into(),
+        bucket: "ledgerdock-local".into(),
+        queue: "ledgerdock-webhook-attempts".into(),
+    };
+    // Anything the evaluator does not understand (a SAM policy template, NotAction, an
+    // unknown condition key) fails here, so it can never allow a call by ignoring a rule.
+    let iam = Iam::from_template(ledgerdock_infra::dev::stream_filter::TEMPLATE, account)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let functions_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions");
+    let mut crates: Vec<String> = std::fs::read_dir(functions_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    crates.sort();
+    let deployed: Vec<&str> = iam.functions().collect();
+    assert_eq!(deployed, crates, "one identity per function crate");
+    for function in deployed {
+        assert!(
+            !iam.statements(function).is_empty(),
+            "{function} runs with no permissions at all"
+        );
+    }
+}

@@ -546,7 +546,7 @@ async fn without_authorizer_claims_a_function_verifies_the_token_only_where_give
     };
 
     // As deployed in AWS (no JWKS setting): a claim-less event is a 401, token or not.
-    let app = &t.stack.app;
+    let app = &t.stack.functions.of("list-exportable-invoices");
     let (code, body) = status(
         serve(
             app,

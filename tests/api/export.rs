@@ -795,7 +795,7 @@ async fn publish_invoice_events_find_documents_at_the_documented_lower_case_keys
     use ledgerdock_shared::handlers::publish_invoice::{handle, PublishInvoiceEvent};
     let t = TestStack::start().await;
     let a = t.tenant_all_scopes().await;
-    let app = &t.stack.app;
+    let app = &t.stack.functions.of("publish-invoice");
     let id = ledgerdock_shared::domain::InvoiceId::new_random();
     // The README: `documents/<companyId>/<invoiceId>/<format>`, format in lower case.
     let s3 = &t.stack.s3;

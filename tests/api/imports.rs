@@ -329,7 +329,7 @@ async fn the_same_event_delivered_twice_reaches_the_same_end_state() {
     let started = t.import_json(&a, &supplier_records("E", 1500)).await;
     let job_id = job_id(&started);
     let key = object_key(&a.company, &job_id.parse().unwrap());
-    let app = &t.stack.app;
+    let app = &t.stack.functions.of("process-import-job");
 
     // Two deliveries at once, as S3's at-least-once notification may do.
     let (first, second) = tokio::join!(process_object(app, &key), process_object(app, &key));
@@ -370,7 +370,7 @@ async fn a_worker_stopped_halfway_and_run_again_ends_as_if_it_never_stopped() {
     let job_id = job_id(&job).to_string();
     let key = object_key(&a.company, &job_id.parse().unwrap());
 
-    let app = t.stack.app.clone();
+    let app = t.stack.functions.of("process-import-job");
     let worker_key = key.clone();
     let worker = tokio::spawn(async move { process_object(&app, &worker_key).await });
     // Stop it once it has recorded a checkpoint (progress is written every 2 s).
@@ -420,14 +420,18 @@ async fn a_worker_stopped_halfway_and_run_again_ends_as_if_it_never_stopped() {
 
     // While the stopped worker's lease lasts, a delivery leaves the job alone.
     assert_eq!(
-        process_object(&t.stack.app, &key).await.unwrap(),
+        process_object(&t.stack.functions.of("process-import-job"), &key)
+            .await
+            .unwrap(),
         Processed::HeldElsewhere
     );
     tokio::time::sleep(LEASE + Duration::from_millis(500)).await;
 
     // The retry resumes after the checkpoint and classifies the cards the first run wrote
     // exactly as it did: created.
-    let rerun = process_object(&t.stack.app, &key).await.unwrap();
+    let rerun = process_object(&t.stack.functions.of("process-import-job"), &key)
+        .await
+        .unwrap();
     assert!(
         matches!(rerun, Processed::Ended(JobStatus::Finished, _)),
         "{rerun:?}"
@@ -882,7 +886,6 @@ async fn supplier_ids_in_the_path_are_percent_decoded_exactly_once() {
 async fn when_s3_answers_403_for_missing_keys_the_sweep_worker_and_publish_still_settle_each_one() {
     use ledgerdock_shared::imports::sweep::sweep;
     use ledgerdock_shared::imports::worker::process_job;
-    use std::sync::atomic::Ordering;
     let t = TestStack::start_with(DevOptions {
         process_imports: false,
         upload_url_ttl: Duration::from_secs(1),
@@ -892,18 +895,20 @@ async fn when_s3_answers_403_for_missing_keys_the_sweep_worker_and_publish_still
         ..options()
     })
     .await;
-    // As AWS answers a function that may not list the bucket.
-    t.stack.s3_denies_missing_keys.store(true, Ordering::SeqCst);
+    // The functions run as themselves: none may list the bucket outright, so S3 answers each
+    // a missing key with 403, as it does in AWS.
     let a = t.tenant_all_scopes().await;
     let (never, _) = upload_job(&t, &a, "text/csv", 100).await;
     let csv = supplier_csv("L", 3);
     let (landed, url) = upload_job(&t, &a, "text/csv", csv.len()).await;
     assert_eq!(put_file(&t, &url, "text/csv", csv.into_bytes()).await, 200);
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let app = &t.stack.app;
-    let swept = sweep(app, ledgerdock_shared::domain::Timestamp::now())
-        .await
-        .expect("a 403 on one job does not stop the sweep");
+    let swept = sweep(
+        &t.stack.functions.of("sweep-import-jobs"),
+        ledgerdock_shared::domain::Timestamp::now(),
+    )
+    .await
+    .expect("a 403 on one job does not stop the sweep");
     assert_eq!(
         (swept.failed, swept.announced_again, swept.errors),
         (1, 1, 0)
@@ -917,7 +922,13 @@ async fn when_s3_answers_403_for_missing_keys_the_sweep_worker_and_publish_still
     // The worker told about a file that is not there fails its job instead of retrying forever.
     let (gone, _) = upload_job(&t, &a, "text/csv", 100).await;
     let job_id: ledgerdock_shared::domain::JobId = job_id(&gone).parse().unwrap();
-    let processed = process_job(app, a.company, job_id).await.unwrap();
+    let processed = process_job(
+        &t.stack.functions.of("process-import-job"),
+        a.company,
+        job_id,
+    )
+    .await
+    .unwrap();
     assert!(
         matches!(processed, Processed::Ended(JobStatus::Failed, _)),
         "{processed:?}"
@@ -938,9 +949,12 @@ async fn when_s3_answers_403_for_missing_keys_the_sweep_worker_and_publish_still
         "documents": [{"format": "PDF", "fileName": "x.pdf"}],
     }))
     .unwrap();
-    let err = ledgerdock_shared::handlers::publish_invoice::handle(app, event)
-        .await
-        .unwrap_err();
+    let err = ledgerdock_shared::handlers::publish_invoice::handle(
+        &t.stack.functions.of("publish-invoice"),
+        event,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.status(), 400, "{err:?}");
     assert!(t.stored(a.company, id).await.is_none());
     t.stop().await;
@@ -992,7 +1006,7 @@ async fn a_worker_stops_writing_once_its_job_is_ended_by_someone_else() {
     assert_eq!(put_file(&t, &url, "text/csv", csv.into_bytes()).await, 200);
     let job_id: ledgerdock_shared::domain::JobId = job_id(&job).parse().unwrap();
     let key = object_key(&a.company, &job_id);
-    let app = t.stack.app.clone();
+    let app = t.stack.functions.of("process-import-job");
     let worker = tokio::spawn(async move { process_object(&app, &key).await });
     while t.count_items(a.company, "SUPPLIER#").await < 1000 {
         assert!(!worker.is_finished(), "the worker finished too soon");

@@ -9,27 +9,56 @@ use ledgerdock_shared::domain::webhook::{
 };
 use ledgerdock_shared::domain::webhook_signing::SigningSecret;
 use ledgerdock_shared::domain::{CompanyId, InvoiceId, SubscriptionId, Timestamp};
+use ledgerdock_shared::store::attempt_queue::QueuedAttempt;
 use ledgerdock_shared::store::webhooks::WebhookStore;
-use ledgerdock_shared::webhooks::delivery::Sender;
 use ledgerdock_shared::webhooks::dispatch::{Dispatched, Dispatcher, DISABLED_EVENT};
 use ledgerdock_shared::webhooks::events::{Change, Image};
+use ledgerdock_shared::ApiError;
 use ledgerdock_tests::receiver::Receiver;
 use ledgerdock_tests::*;
 use serde_json::json;
 
-fn dispatcher(t: &TestStack) -> Dispatcher {
-    let store = WebhookStore::new(t.stack.dynamodb.clone(), &t.stack.app.config.table_name);
-    Dispatcher::new(
-        store,
-        t.stack.app.grants.clone(),
-        t.stack.app.attempts.clone(),
-        Sender::new(UrlPolicy::AllowLoopback).unwrap(),
-    )
+/// The three webhook functions as deployed, each with its own state and so its own policy:
+/// the fan-out, the sweep (`dispatch-webhooks`) and the queue's consumer (`deliver-webhooks`).
+struct Webhooks {
+    /// The operator's store: the tests' own subscribing and reading of logs.
+    store: WebhookStore,
+    fanout: Dispatcher,
+    sweeper: Dispatcher,
+    consumer: Dispatcher,
+}
+
+impl Webhooks {
+    async fn fan_out(&self, changes: &[Change], now: Timestamp) -> Result<Dispatched, ApiError> {
+        self.fanout.fan_out(changes, now).await
+    }
+
+    async fn sweep(&self, now: Timestamp) -> Result<Dispatched, ApiError> {
+        self.sweeper.sweep(now).await
+    }
+
+    async fn deliver(
+        &self,
+        attempts: Vec<(String, QueuedAttempt)>,
+        now: Timestamp,
+    ) -> Result<(Dispatched, Vec<String>), ApiError> {
+        self.consumer.deliver(attempts, now).await
+    }
+}
+
+fn dispatcher(t: &TestStack) -> Webhooks {
+    let of = |function: &str| Dispatcher::of(&t.stack.functions.of(function)).unwrap();
+    Webhooks {
+        store: t.stack.app.webhooks.clone(),
+        fanout: of("webhook-fanout"),
+        sweeper: of("dispatch-webhooks"),
+        consumer: of("deliver-webhooks"),
+    }
 }
 
 /// Hands every visible message of the stack's queue to the consumer, a batch at a time as the
 /// event-source mapping does, until none is left: what the consumer's runs did.
-async fn drain(t: &TestStack, d: &Dispatcher, now: Timestamp) -> Dispatched {
+async fn drain(t: &TestStack, d: &Webhooks, now: Timestamp) -> Dispatched {
     let mut total = Dispatched::default();
     loop {
         let (ids, event) = t.stack.queue.receive_batch(10);
@@ -49,7 +78,7 @@ async fn drain(t: &TestStack, d: &Dispatcher, now: Timestamp) -> Dispatched {
 }
 
 /// The scheduled sweep at `now`, then the consumer on what it queued.
-async fn sweep_and_drain(t: &TestStack, d: &Dispatcher, now: Timestamp) -> Dispatched {
+async fn sweep_and_drain(t: &TestStack, d: &Webhooks, now: Timestamp) -> Dispatched {
     let swept = d.sweep(now).await.unwrap();
     let delivered = drain(t, d, now).await;
     Dispatched {
@@ -62,7 +91,7 @@ async fn sweep_and_drain(t: &TestStack, d: &Dispatcher, now: Timestamp) -> Dispa
 
 /// Subscribes `tenant`'s client to `events` at `receiver`, which trusts the new secret.
 async fn subscribe(
-    d: &Dispatcher,
+    d: &Webhooks,
     tenant: &Tenant,
     receiver: &Receiver,
     events: &[EventType],
@@ -113,7 +142,7 @@ async fn header(t: &TestStack, company: CompanyId, invoice: InvoiceId) -> Option
 }
 
 /// The subscription's delivery log, newest first (up to 100 entries: a page holds them all).
-async fn log(d: &Dispatcher, subscription: &Subscription) -> Vec<Delivery> {
+async fn log(d: &Webhooks, subscription: &Subscription) -> Vec<Delivery> {
     d.store
         .deliveries(subscription.company_id, subscription.id, 100, None)
         .await
@@ -276,10 +305,10 @@ async fn no_event_is_lost_and_none_sent_twice_when_the_consumer_is_killed_mid_ba
     // The receiver stalls, so the consumer is still sending when it is killed.
     receiver.stall(Duration::from_secs(3));
     let consumer = {
-        let (t_queue, d) = (t.stack.queue.clone(), d.clone());
+        let (t_queue, consumer) = (t.stack.queue.clone(), d.consumer.clone());
         tokio::spawn(async move {
             let (_, event) = t_queue.receive_batch(10);
-            d.deliver(event.attempts().0, Timestamp::now()).await
+            consumer.deliver(event.attempts().0, Timestamp::now()).await
         })
     };
     while receiver.received().is_empty() {
@@ -481,4 +510,69 @@ async fn a_pending_retry_is_given_up_unsent_once_its_client_loses_the_grant() {
     )
     .await;
     assert_eq!((after.attempted, after.queued, after.cut_off), (0, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn under_the_put_item_only_policy_the_template_once_had_the_sweep_is_denied_as_aws_denies_it()
+{
+    use ledgerdock_infra::dev::iam::policy::with_policies;
+    use ledgerdock_infra::dev::stream_filter::TEMPLATE;
+    use ledgerdock_shared::handlers::dispatch_webhooks;
+    // What template.yaml granted the webhook functions before the local stack enforced IAM.
+    let put_only = "- Statement:\n    - Effect: Allow\n      Action: [dynamodb:PutItem]\n      Resource: !GetAtt Table.Arn\n";
+    let t = TestStack::start_with(ledgerdock_infra::dev::DevOptions {
+        template: Some(with_policies(TEMPLATE, "dispatch-webhooks", put_only).unwrap()),
+        ..engine_only()
+    })
+    .await;
+    let sweep = t.stack.functions.of("dispatch-webhooks");
+    assert!(
+        dispatch_webhooks::handle(&sweep).await.is_err(),
+        "the sweep cannot read the due index"
+    );
+    // Its own call fails as DynamoDB answers it in AWS, naming the action it lacks.
+    let client = ledgerdock_infra::dev::local_clients_as(
+        &ledgerdock_infra::dev::iam::access_key_of("dispatch-webhooks"),
+        &t.stack.dynamodb_url,
+        &t.stack.s3_url,
+    )
+    .0;
+    let err = client
+        .update_item()
+        .table_name(&t.stack.app.config.table_name)
+        .key(
+            "PK",
+            aws_sdk_dynamodb::types::AttributeValue::S("COMPANY#x".into()),
+        )
+        .key(
+            "SK",
+            aws_sdk_dynamodb::types::AttributeValue::S("WEBHOOK#y".into()),
+        )
+        .update_expression("SET failingSince = :now")
+        .expression_attribute_values(
+            ":now",
+            aws_sdk_dynamodb::types::AttributeValue::S("now".into()),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    let service = err
+        .as_service_error()
+        .expect("a service error, not a transport one");
+    assert_eq!(service.meta().code(), Some("AccessDeniedException"));
+    assert!(
+        service
+            .meta()
+            .message()
+            .is_some_and(|m| m.contains("dynamodb:UpdateItem")),
+        "{service:?}"
+    );
+    t.stop().await;
+
+    // Under template.yaml as it is, the same sweep runs.
+    let t = TestStack::start_with(engine_only()).await;
+    dispatch_webhooks::handle(&t.stack.functions.of("dispatch-webhooks"))
+        .await
+        .expect("the template grants the sweep what it does");
+    t.stop().await;
 }

@@ -167,9 +167,11 @@ impl EmulatedFunction {
 }
 
 /// What Lambda itself sets for a function (the emulator reads the timeout from it too), with
-/// the local stack's credentials for its engines.
+/// the function's own credentials for the local engines, which hold each call to that
+/// function's policy in template.yaml (its execution role in AWS).
 pub fn lambda_environment(function: &str, timeout: Duration) -> BTreeMap<&'static str, String> {
-    use ledgerdock_infra::dev::engines::{LOCAL_ACCESS_KEY, LOCAL_REGION, LOCAL_SECRET_KEY};
+    use ledgerdock_infra::dev::engines::{LOCAL_REGION, LOCAL_SECRET_KEY};
+    use ledgerdock_infra::dev::iam::access_key_of;
     BTreeMap::from([
         ("AWS_LAMBDA_FUNCTION_NAME", function.to_string()),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
@@ -177,7 +179,7 @@ pub fn lambda_environment(function: &str, timeout: Duration) -> BTreeMap<&'stati
         ("AWS_LAMBDA_FUNCTION_TIMEOUT", timeout.as_secs().to_string()),
         ("AWS_REGION", LOCAL_REGION.into()),
         ("AWS_DEFAULT_REGION", LOCAL_REGION.into()),
-        ("AWS_ACCESS_KEY_ID", LOCAL_ACCESS_KEY.into()),
+        ("AWS_ACCESS_KEY_ID", access_key_of(function)),
         ("AWS_SECRET_ACCESS_KEY", LOCAL_SECRET_KEY.into()),
         ("RUST_LOG", "info".into()),
         ("PATH", "/usr/bin:/bin".into()),

@@ -73,18 +73,15 @@ impl ObjectCreatedHook {
     }
 }
 
-/// Whether a request reads one object (GetObject or HeadObject, path-style).
-fn reads_an_object(method: &http::Method, uri: &http::Uri) -> bool {
+/// The bucket a request reads one object of (GetObject or HeadObject, path-style).
+fn object_read_bucket<'a>(method: &http::Method, uri: &'a http::Uri) -> Option<&'a str> {
     let reads = *method == http::Method::GET || *method == http::Method::HEAD;
-    let key = uri
-        .path()
-        .strip_prefix('/')
-        .and_then(|p| p.split_once('/'))
-        .map(|(_, key)| key);
-    reads && key.is_some_and(|k| !k.is_empty())
+    let (bucket, key) = uri.path().strip_prefix('/')?.split_once('/')?;
+    (reads && !key.is_empty()).then_some(bucket)
 }
 
-/// S3's answer to a read of a missing key by a caller without `s3:ListBucket`.
+/// S3's 403 AccessDenied: a call the caller's policy does not allow, or a read of a missing
+/// key by a caller that may not list the bucket.
 fn access_denied(head: bool) -> http::Response<s3s::Body> {
     let body = if head {
         s3s::Body::empty()
@@ -105,21 +102,30 @@ fn access_denied(head: bool) -> http::Response<s3s::Body> {
 }
 
 /// Serves S3 over files under `root` on `listener` until `shutdown` flips, telling `hook`
-/// about objects created. While `deny_missing_keys` is set, a read of a missing key is a 403
-/// AccessDenied instead of a 404, as AWS answers a caller that may not list the bucket.
+/// about objects created. Every request is first checked against its signer's policy
+/// (`iam`; see [`super::iam`]), and a read of a missing key is a 403 AccessDenied instead of
+/// a 404 for a caller that may not list the bucket, as AWS answers.
 pub async fn start_s3(
     listener: TcpListener,
     root: &Path,
     mut shutdown: watch::Receiver<bool>,
     hook: Option<ObjectCreatedHook>,
-    deny_missing_keys: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    iam: std::sync::Arc<super::iam::Iam>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
     let fs = s3s_fs::FileSystem::new(root)
         .map_err(|e| anyhow::anyhow!("S3 file store at {}: {e:?}", root.display()))?;
     let service = {
         let mut builder = S3ServiceBuilder::new(fs);
-        builder.set_auth(SimpleAuth::from_single(LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY));
+        // The operator and every function sign with keys of their own.
+        let mut auth = SimpleAuth::from_single(LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY);
+        for function in iam.functions() {
+            auth.register(
+                super::iam::access_key_of(function),
+                LOCAL_SECRET_KEY.to_string().into(),
+            );
+        }
+        builder.set_auth(auth);
         builder.build()
     };
     Ok(tokio::spawn(async move {
@@ -136,16 +142,29 @@ pub async fn start_s3(
             };
             let service = service.clone();
             let hook = hook.clone();
-            let deny_missing_keys = deny_missing_keys.clone();
+            let iam = iam.clone();
             let notifying = hyper::service::service_fn(move |req: http::Request<Incoming>| {
                 let service = service.clone();
                 let created = hook.as_ref().and_then(|h| {
                     Some((h.sender.clone(), h.created_key(req.method(), req.uri())?))
                 });
-                let denies = deny_missing_keys.load(std::sync::atomic::Ordering::SeqCst)
-                    && reads_an_object(req.method(), req.uri());
                 let head = req.method() == http::Method::HEAD;
+                let needed =
+                    super::iam::requests::s3(&iam.account, req.method(), req.uri(), req.headers());
+                let checked = iam.check(
+                    super::iam::access_key(req.headers(), req.uri()).as_deref(),
+                    &needed,
+                );
+                let denies = match &checked {
+                    Ok(caller) => object_read_bucket(req.method(), req.uri())
+                        .is_some_and(|bucket| !iam.may_learn_missing_keys(caller, bucket)),
+                    Err(_) => true,
+                };
                 async move {
+                    if let Err(denied) = checked {
+                        denied.log();
+                        return Ok(access_denied(head));
+                    }
                     let response = hyper::service::Service::call(&service, req).await?;
                     if denies && response.status() == http::StatusCode::NOT_FOUND {
                         return Ok(access_denied(head));

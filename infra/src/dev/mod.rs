@@ -4,6 +4,8 @@
 //! writes the demo companies with [`samples`] as their soft copies.
 
 pub mod engines;
+pub mod functions;
+pub mod iam;
 pub mod imports;
 pub mod oauth;
 pub mod openapi;
@@ -87,6 +89,9 @@ pub struct DevOptions {
     pub process_imports: bool,
     /// Print progress lines to stderr.
     pub verbose: bool,
+    /// The template whose IAM policies and stream filter the stack enforces: template.yaml as
+    /// built in, unless a test hands in an altered one to show what enforcement refuses.
+    pub template: Option<String>,
 }
 
 impl Default for DevOptions {
@@ -114,6 +119,7 @@ impl Default for DevOptions {
             webhook_urls: UrlPolicy::AllowLoopback,
             process_imports: true,
             verbose: false,
+            template: None,
         }
     }
 }
@@ -157,9 +163,10 @@ pub struct DevStack {
     pub token_url: String,
     pub s3_url: String,
     pub dynamodb_url: String,
+    /// The operator's state: seeding, the CLI's publish, tests' setup and checks. It may do
+    /// anything; the functions run with [`Self::functions`]' states instead.
     pub app: Arc<AppState>,
-    /// SDK clients pointed at the stack's own engines (for tools and tests; the API's code
-    /// reaches them only through `app`'s adapters).
+    /// The operator's SDK clients pointed at the stack's own engines (for tools and tests).
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub s3: aws_sdk_s3::Client,
     pub sqs: aws_sdk_sqs::Client,
@@ -171,9 +178,12 @@ pub struct DevStack {
     /// Whether S3 object notifications reach the import worker (false drops them, as a lost
     /// event would be).
     pub delivering_imports: Arc<AtomicBool>,
-    /// Whether the S3 engine answers a read of a missing key with 403 AccessDenied, as AWS
-    /// does for a caller without `s3:ListBucket` (false: 404, as with the listing granted).
-    pub s3_denies_missing_keys: Arc<AtomicBool>,
+    /// Each function's own state, its SDK clients signed as that function (see
+    /// [`functions`]): tests run a handler with the function's state, so its calls meet the
+    /// function's policy.
+    pub functions: Arc<functions::Functions>,
+    /// The template's IAM, as the engines enforce it.
+    pub iam: Arc<iam::Iam>,
     /// Stream records handed to the fan-out so far (those the template's filter let through).
     pub stream_records: Arc<std::sync::atomic::AtomicUsize>,
     shutdown: watch::Sender<bool>,
@@ -181,18 +191,22 @@ pub struct DevStack {
     _scratch: Option<tempfile::TempDir>,
 }
 
-fn credentials() -> Credentials {
-    Credentials::new(
-        LOCAL_ACCESS_KEY,
-        LOCAL_SECRET_KEY,
-        None,
-        None,
-        "ledgerdock-dev",
-    )
+fn credentials(access_key: &str) -> Credentials {
+    Credentials::new(access_key, LOCAL_SECRET_KEY, None, None, "ledgerdock-dev")
 }
 
-/// SDK clients for a local stack (also used by the CLI's publish against it).
+/// The operator's SDK clients for a local stack (the CLI, seeding, tools and tests' setup):
+/// allowed everything, as an administrator is.
 pub fn local_clients(
+    dynamodb_url: &str,
+    s3_url: &str,
+) -> (aws_sdk_dynamodb::Client, aws_sdk_s3::Client) {
+    local_clients_as(LOCAL_ACCESS_KEY, dynamodb_url, s3_url)
+}
+
+/// SDK clients signing with `access_key`: a function's own (see [`iam::access_key_of`]).
+pub fn local_clients_as(
+    access_key: &str,
     dynamodb_url: &str,
     s3_url: &str,
 ) -> (aws_sdk_dynamodb::Client, aws_sdk_s3::Client) {
@@ -200,7 +214,7 @@ pub fn local_clients(
         aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(LOCAL_REGION))
-            .credentials_provider(credentials())
+            .credentials_provider(credentials(access_key))
             .endpoint_url(dynamodb_url)
             .timeout_config(ledgerdock_shared::sdk::timeouts())
             .retry_config(ledgerdock_shared::sdk::retries())
@@ -210,7 +224,7 @@ pub fn local_clients(
         aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(LOCAL_REGION))
-            .credentials_provider(credentials())
+            .credentials_provider(credentials(access_key))
             .endpoint_url(s3_url)
             .force_path_style(true)
             .timeout_config(ledgerdock_shared::sdk::timeouts())
@@ -220,13 +234,18 @@ pub fn local_clients(
     (dynamodb, s3)
 }
 
-/// An SQS client pointed at the stack's queue engine.
+/// The operator's SQS client pointed at the stack's queue engine.
 pub fn local_sqs(sqs_url: &str) -> aws_sdk_sqs::Client {
+    local_sqs_as(LOCAL_ACCESS_KEY, sqs_url)
+}
+
+/// An SQS client signing with `access_key`.
+pub fn local_sqs_as(access_key: &str, sqs_url: &str) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::from_conf(
         aws_sdk_sqs::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(LOCAL_REGION))
-            .credentials_provider(credentials())
+            .credentials_provider(credentials(access_key))
             .endpoint_url(sqs_url)
             .timeout_config(ledgerdock_shared::sdk::timeouts())
             .retry_config(ledgerdock_shared::sdk::retries())
@@ -326,18 +345,31 @@ impl DevStack {
         let (api_listener, api_addr) = engines::bind(options.host, options.port, "API").await?;
         let (s3_listener, s3_addr) =
             engines::bind(options.host, options.s3_port, "S3 engine").await?;
-        // With webhooks on, the stack's DynamoDB URL is the change capture in front of the
-        // engine (see `webhooks`), and the engine itself listens on a port of its own.
-        let engine_port = if options.deliver_webhooks {
-            0
-        } else {
-            options.dynamodb_port
-        };
+        let template = options
+            .template
+            .as_deref()
+            .unwrap_or(stream_filter::TEMPLATE);
+        let iam = Arc::new(
+            iam::Iam::from_template(
+                template,
+                iam::policy::Account {
+                    partition: "aws".into(),
+                    region: LOCAL_REGION.into(),
+                    account_id: iam::ACCOUNT_ID.into(),
+                    stack_name: iam::STACK_NAME.into(),
+                    table: options.table_name.clone(),
+                    bucket: options.bucket_name.clone(),
+                    queue: queue::QUEUE_NAME.into(),
+                },
+            )
+            .map_err(|e| anyhow::anyhow!("reading template.yaml's IAM policies: {e}"))?,
+        );
+        // The stack's DynamoDB URL is its front (see `webhooks::start_front`): IAM, and the
+        // change capture when webhooks are delivered. The engine listens on a port of its own.
         let engine_url = match &options.external_dynamodb {
             Some(url) => url.clone(),
             None => {
-                let (listener, addr) =
-                    engines::bind(options.host, engine_port, "DynamoDB engine").await?;
+                let (listener, addr) = engines::bind(options.host, 0, "DynamoDB engine").await?;
                 let db_file = (!options.in_memory).then(|| data_dir.join("dynamodb.sqlite"));
                 tasks.push(
                     engines::start_dynamodb(listener, db_file.as_deref(), shutdown_rx.clone())
@@ -348,23 +380,24 @@ impl DevStack {
         };
         let (captured_tx, captured_rx) = tokio::sync::mpsc::unbounded_channel();
         let stream_records = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let dynamodb_url = if options.deliver_webhooks {
+        let dynamodb_url = {
             let (listener, addr) =
-                engines::bind(options.host, options.dynamodb_port, "DynamoDB engine").await?;
-            let (engine, _) = local_clients(&engine_url, "http://127.0.0.1:1");
-            let filter =
-                stream_filter::StreamFilter::of(stream_filter::TEMPLATE, "webhook-fanout")?;
-            tasks.push(webhooks::start_change_capture(
+                engines::bind(options.host, options.dynamodb_port, "DynamoDB endpoint").await?;
+            let capture = if options.deliver_webhooks {
+                let (engine, _) = local_clients(&engine_url, "http://127.0.0.1:1");
+                let filter = stream_filter::StreamFilter::of(template, "webhook-fanout")?;
+                Some(webhooks::ChangeCapture::new(engine, captured_tx, filter))
+            } else {
+                None
+            };
+            tasks.push(webhooks::start_front(
                 listener,
                 engine_url,
-                engine,
-                captured_tx,
-                filter,
+                iam.clone(),
+                capture,
                 shutdown_rx.clone(),
             ));
             format!("http://{addr}")
-        } else {
-            engine_url
         };
         let (created_tx, created_rx) = tokio::sync::mpsc::unbounded_channel();
         let hook = engines::ObjectCreatedHook {
@@ -372,20 +405,19 @@ impl DevStack {
             prefix: "imports/",
             sender: created_tx,
         };
-        let s3_denies_missing_keys = Arc::new(AtomicBool::new(false));
         tasks.push(
             engines::start_s3(
                 s3_listener,
                 &storage_root.join("s3"),
                 shutdown_rx.clone(),
                 Some(hook),
-                s3_denies_missing_keys.clone(),
+                iam.clone(),
             )
             .await?,
         );
         let (sqs_listener, sqs_addr) =
             engines::bind(options.host, options.sqs_port, "SQS engine").await?;
-        let (queue, queue_task) = queue::start(sqs_listener, shutdown_rx.clone())?;
+        let (queue, queue_task) = queue::start(sqs_listener, iam.clone(), shutdown_rx.clone())?;
         tasks.push(queue_task);
         let sqs_url = format!("http://{sqs_addr}");
         let api_url = format!("http://{api_addr}");
@@ -420,6 +452,13 @@ impl DevStack {
             sqs_endpoint: Some(sqs_url.clone()),
         };
         let sqs = local_sqs(&sqs_url);
+        let functions = Arc::new(functions::Functions::new(
+            &iam,
+            &config,
+            &dynamodb_url,
+            &s3_url,
+            &sqs_url,
+        ));
         let app = Arc::new(AppState::with_clients(
             config,
             dynamodb.clone(),
@@ -429,7 +468,7 @@ impl DevStack {
         let clients = ClientRegistry::new(dynamodb.clone(), &options.table_name);
         let token_url = format!("{api_url}/oauth2/token");
         let api = Arc::new(DevApi {
-            app: app.clone(),
+            functions: functions.clone(),
             issuer,
             clients: clients.clone(),
             openapi: openapi::document(&api_url, &token_url)?,
@@ -437,31 +476,31 @@ impl DevStack {
 
         let delivering_imports = Arc::new(AtomicBool::new(options.process_imports));
         tasks.push(imports::dispatch_object_events(
-            app.clone(),
+            functions.of("process-import-job"),
             created_rx,
             delivering_imports.clone(),
             shutdown_rx.clone(),
         ));
         tasks.push(imports::sweep_periodically(
-            app.clone(),
+            functions.of("sweep-import-jobs"),
             options.sweep_interval,
             shutdown_rx.clone(),
         ));
 
         if options.deliver_webhooks {
             tasks.push(webhooks::fan_out_captured(
-                app.clone(),
+                functions.of("webhook-fanout"),
                 captured_rx,
                 stream_records.clone(),
                 shutdown_rx.clone(),
             ));
             tasks.push(webhooks::dispatch_periodically(
-                app.clone(),
+                functions.of("dispatch-webhooks"),
                 options.webhook_dispatch_interval,
                 shutdown_rx.clone(),
             ));
             tasks.push(queue::consume(
-                app.clone(),
+                functions.of("deliver-webhooks"),
                 queue.clone(),
                 shutdown_rx.clone(),
             ));
@@ -513,7 +552,8 @@ impl DevStack {
             demo,
             data_dir,
             delivering_imports,
-            s3_denies_missing_keys,
+            functions,
+            iam,
             stream_records,
             shutdown,
             tasks,

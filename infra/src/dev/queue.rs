@@ -32,7 +32,7 @@ use tokio::sync::{watch, Notify, Semaphore};
 
 /// The queue's name, as template.yaml names it, and its account in a local queue URL.
 pub const QUEUE_NAME: &str = "ledgerdock-webhook-attempts";
-const LOCAL_ACCOUNT: &str = "000000000000";
+const LOCAL_ACCOUNT: &str = super::iam::ACCOUNT_ID;
 /// Batches the event-source mapping runs at once (template.yaml: `ScalingConfig`
 /// `MaximumConcurrency` of the deliver function's queue event).
 pub const MAX_CONCURRENCY: usize = 20;
@@ -154,6 +154,8 @@ impl Queue {
 /// The engine: one queue, its URL, and a wake-up for the consumer.
 pub struct LocalQueue {
     pub url: String,
+    /// Who may send (template.yaml's IAM).
+    iam: Arc<super::iam::Iam>,
     queue: Mutex<Queue>,
     arrived: Notify,
 }
@@ -289,6 +291,17 @@ async fn handle(
             json!({"__type": "com.amazonaws.sqs#InvalidParameterValue", "message": "the body is not JSON"}),
         );
     };
+    let needed = super::iam::requests::sqs(&engine.iam.account, target, &request);
+    if let Err(denied) = engine.iam.check(
+        super::iam::access_key(&headers, &http::Uri::from_static("/")).as_deref(),
+        &needed,
+    ) {
+        denied.log();
+        return answer(
+            StatusCode::BAD_REQUEST,
+            json!({"__type": "com.amazon.coral.service#AccessDeniedException", "message": denied.message()}),
+        );
+    }
     if request["QueueUrl"].as_str() != Some(engine.url.as_str()) {
         return answer(
             StatusCode::BAD_REQUEST,
@@ -321,11 +334,13 @@ async fn handle(
 /// Starts the engine on `listener`; its queue URL names the listener's address.
 pub fn start(
     listener: TcpListener,
+    iam: Arc<super::iam::Iam>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<(Arc<LocalQueue>, tokio::task::JoinHandle<()>)> {
     let addr = listener.local_addr()?;
     let engine = Arc::new(LocalQueue {
         url: format!("http://{addr}/{LOCAL_ACCOUNT}/{QUEUE_NAME}"),
+        iam,
         queue: Mutex::new(Queue::default()),
         arrived: Notify::new(),
     });

@@ -21,7 +21,7 @@ use lambda_http::RequestExt;
 use ledgerdock_shared::domain::Scope;
 use ledgerdock_shared::gate::Route;
 use ledgerdock_shared::handlers::ROUTES;
-use ledgerdock_shared::{ApiError, AppState};
+use ledgerdock_shared::ApiError;
 use serde_json::json;
 
 use crate::clients::{secret_matches, ClientRegistry};
@@ -31,7 +31,8 @@ use crate::dev::oauth::{TokenIssuer, TOKEN_TTL_SECS};
 pub const GATEWAY_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
 pub struct DevApi {
-    pub app: Arc<AppState>,
+    /// Each route runs its own function's handler with that function's state (identity).
+    pub functions: Arc<crate::dev::functions::Functions>,
     pub issuer: TokenIssuer,
     pub clients: ClientRegistry,
     /// The API's OpenAPI document, with this stack's URLs (see [`super::openapi`]).
@@ -359,7 +360,10 @@ async fn gateway(State(api): State<Arc<DevApi>>, req: AxumRequest) -> Response {
         .with_path_parameters(QueryMap::from(path_params))
         .with_query_string_parameters(QueryMap::from(query))
         .with_raw_http_path(path);
-    to_axum(ledgerdock_shared::gate::serve(&api.app, route, lambda_request).await)
+    to_axum(
+        ledgerdock_shared::gate::serve(&api.functions.of(route.function), route, lambda_request)
+            .await,
+    )
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Mutex};
 
+use super::iam::{self, requests, Iam};
 use super::stream_filter::{record_json, StreamFilter};
 
 /// Most records one fan-out batch takes, as template.yaml's event-source mapping sets.
@@ -153,10 +154,8 @@ impl Engine {
     }
 }
 
-/// What the capture needs to forward a request and read around it.
-struct Capture {
-    upstream: String,
-    http: reqwest::Client,
+/// What the capture needs to read around a write and hand its record on.
+pub struct ChangeCapture {
     engine: Engine,
     /// One news write at a time, so its before and after images are its own.
     news_writes: Mutex<()>,
@@ -165,7 +164,33 @@ struct Capture {
     filter: StreamFilter,
 }
 
-impl Capture {
+impl ChangeCapture {
+    /// Reads news items through `engine` (straight to the engine, as the operator) and sends
+    /// the records `filter` passes on `records`.
+    pub fn new(
+        engine: aws_sdk_dynamodb::Client,
+        records: mpsc::UnboundedSender<StreamRecord>,
+        filter: StreamFilter,
+    ) -> Self {
+        Self {
+            engine: Engine { client: engine },
+            news_writes: Mutex::new(()),
+            records,
+            filter,
+        }
+    }
+}
+
+/// The DynamoDB endpoint every SDK client of the stack uses: IAM first, then the engine, with
+/// the change capture around news writes when webhooks are delivered.
+struct Front {
+    upstream: String,
+    http: reqwest::Client,
+    iam: Arc<Iam>,
+    capture: Option<ChangeCapture>,
+}
+
+impl Front {
     async fn forward(
         &self,
         parts: &http::request::Parts,
@@ -178,9 +203,14 @@ impl Capture {
         );
         let mut request = self.http.request(parts.method.clone(), url).body(body);
         for (name, value) in &parts.headers {
-            // The signed Host header goes as it came (the engines check no signature, but
-            // nothing about the request should change on the way).
-            request = request.header(name, value);
+            // The signed headers go as they came (the engines check no signature), except
+            // that the engine hears every caller as the stack's one account: official
+            // DynamoDB Local keeps a database per access key.
+            if name == http::header::AUTHORIZATION {
+                request = request.header(name, as_operator(value));
+            } else {
+                request = request.header(name, value);
+            }
         }
         let answer = request.send().await.map_err(|e| e.to_string())?;
         let mut response = http::Response::builder().status(answer.status());
@@ -204,12 +234,23 @@ impl Capture {
             .get("x-amz-target")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
+        let json = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
+        let needed = requests::dynamodb(&self.iam.account, target, &json);
+        let access_key = iam::access_key(&parts.headers, &parts.uri);
+        if let Err(denied) = self.iam.check(access_key.as_deref(), &needed) {
+            denied.log();
+            return access_denied(&denied);
+        }
+        let Some(capture) = &self.capture else {
+            return self
+                .forward(&parts, body)
+                .await
+                .unwrap_or_else(|e| bad_gateway(&e));
+        };
         let keys = if target.is_empty() {
             Vec::new()
         } else {
-            serde_json::from_slice::<Value>(&body)
-                .map(|json| news_items(target, &json))
-                .unwrap_or_default()
+            news_items(target, &json)
         };
         if keys.is_empty() {
             return self
@@ -217,10 +258,10 @@ impl Capture {
                 .await
                 .unwrap_or_else(|e| bad_gateway(&e));
         }
-        let _one_at_a_time = self.news_writes.lock().await;
+        let _one_at_a_time = capture.news_writes.lock().await;
         let mut before = Vec::with_capacity(keys.len());
         for key in &keys {
-            before.push(self.engine.read(key).await);
+            before.push(capture.engine.read(key).await);
         }
         let response = match self.forward(&parts, body).await {
             Ok(response) => response,
@@ -229,17 +270,17 @@ impl Capture {
         if response.status().is_success() {
             let at = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
             for (key, old) in keys.iter().zip(before) {
-                let new = self.engine.read(key).await;
+                let new = capture.engine.read(key).await;
                 if new == old {
                     continue;
                 }
                 // As Lambda does with the template's FilterCriteria: a record no pattern
                 // matches never reaches the fan-out.
                 let record = record_json((&key.pk, &key.sk), old.as_ref(), new.as_ref());
-                if !self.filter.passes(&record) {
+                if !capture.filter.passes(&record) {
                     continue;
                 }
-                let _ = self.records.send(StreamRecord {
+                let _ = capture.records.send(StreamRecord {
                     event_id: uuid::Uuid::new_v4().simple().to_string(),
                     dynamodb: StreamChange {
                         approximate_creation: Some(at),
@@ -265,23 +306,56 @@ fn bad_gateway(why: &str) -> http::Response<Full<Bytes>> {
     response
 }
 
-/// Serves the DynamoDB API on `listener` by passing every request to `upstream` (the engine's
-/// own URL), capturing the changes of news items as stream records sent on `records`.
-pub fn start_change_capture(
+/// DynamoDB's answer to a call its caller's policy does not allow (or an unknown key).
+fn access_denied(denied: &iam::Denied) -> http::Response<Full<Bytes>> {
+    let kind = match denied.caller {
+        iam::Caller::Unknown => "UnrecognizedClientException",
+        _ => "AccessDeniedException",
+    };
+    let body = serde_json::json!({
+        "__type": format!("com.amazon.coral.service#{kind}"),
+        "Message": denied.message(),
+    });
+    let mut response = http::Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = http::StatusCode::BAD_REQUEST;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/x-amz-json-1.0"),
+    );
+    response
+}
+
+/// The Authorization header with the operator's access key in place of the caller's.
+fn as_operator(value: &http::HeaderValue) -> http::HeaderValue {
+    let Ok(text) = value.to_str() else {
+        return value.clone();
+    };
+    let Some((before, after)) = text.split_once("Credential=") else {
+        return value.clone();
+    };
+    let rest = after.split_once('/').map_or("", |(_, rest)| rest);
+    http::HeaderValue::from_str(&format!(
+        "{before}Credential={}/{rest}",
+        iam::OPERATOR_ACCESS_KEY
+    ))
+    .unwrap_or_else(|_| value.clone())
+}
+
+/// Serves the DynamoDB API on `listener` by passing every request its caller's policy allows
+/// to `upstream` (the engine's own URL); with `capture`, the changes of news items become
+/// stream records.
+pub fn start_front(
     listener: TcpListener,
     upstream: String,
-    engine: aws_sdk_dynamodb::Client,
-    records: mpsc::UnboundedSender<StreamRecord>,
-    filter: StreamFilter,
+    iam: Arc<Iam>,
+    capture: Option<ChangeCapture>,
     mut shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    let capture = Arc::new(Capture {
+    let capture = Arc::new(Front {
         upstream,
         http: reqwest::Client::new(),
-        engine: Engine { client: engine },
-        news_writes: Mutex::new(()),
-        records,
-        filter,
+        iam,
+        capture,
     });
     tokio::spawn(async move {
         loop {
