@@ -42,7 +42,7 @@ use super::iam::{self, requests, Iam};
 use super::stream_filter::{record_json, StreamFilter};
 
 /// Most records one fan-out batch takes, as template.yaml's event-source mapping sets.
-const BATCH_SIZE: usize = 25;
+pub const BATCH_SIZE: usize = 25;
 /// How long a failed batch waits before it is handed to the fan-out again.
 const RETRY_PAUSE: Duration = Duration::from_secs(2);
 /// How many times a batch is handed over before it is dropped (logged).

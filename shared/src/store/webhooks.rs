@@ -91,8 +91,12 @@ fn owner_pk(client_id: &str) -> String {
     format!("{OWNER_PARTITION_PREFIX}{client_id}")
 }
 
+/// What sets a subscription's delivery-log partition apart within its company's:
+/// `COMPANY#<id>#WEBHOOK#<subscription>`, so a policy can grant writes to logs alone.
+pub const LOG_PARTITION_INFIX: &str = "#WEBHOOK#";
+
 fn delivery_pk(company: &CompanyId, subscription: &SubscriptionId) -> String {
-    format!("{}#WEBHOOK#{subscription}", company_pk(company))
+    format!("{}{LOG_PARTITION_INFIX}{subscription}", company_pk(company))
 }
 
 fn delivery_sk(event_at: &Timestamp, event_id: &str) -> String {
