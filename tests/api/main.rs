@@ -10,6 +10,7 @@ mod bulk;
 mod dev_stack;
 mod export;
 mod imports;
+mod least_privilege;
 mod round_trips;
 mod runtime_emulator;
 mod sam_local;

@@ -31,7 +31,8 @@
 pub mod policy;
 pub mod requests;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
 
 use policy::{Account, Effect, Statement};
 use requests::Authorization;
@@ -101,12 +102,35 @@ impl Denied {
     }
 }
 
-/// Every function's policy, and who holds which key.
+/// One permission as the template grants it: one action of one statement of a function's
+/// policy, on one of the statement's resources (patterns as written, intrinsics resolved).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Grant {
+    pub function: String,
+    pub statement: String,
+    pub action: String,
+    pub resource: String,
+}
+
+impl std::fmt::Display for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} of {} on {}",
+            self.function, self.action, self.statement, self.resource
+        )
+    }
+}
+
+/// Every function's policy, and who holds which key; and, for the template test, which grants
+/// the calls so far used and which calls were denied.
 #[derive(Debug)]
 pub struct Iam {
     pub account: Account,
     functions: BTreeMap<String, Vec<Statement>>,
     by_key: HashMap<String, String>,
+    used: Mutex<BTreeSet<Grant>>,
+    denied: Mutex<Vec<Denied>>,
 }
 
 impl Iam {
@@ -125,7 +149,39 @@ impl Iam {
             account,
             functions,
             by_key,
+            used: Mutex::new(BTreeSet::new()),
+            denied: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Every grant of every Allow statement, one per action and resource.
+    pub fn grants(&self) -> Vec<Grant> {
+        let mut grants = Vec::new();
+        for (function, statements) in &self.functions {
+            for statement in statements.iter().filter(|s| s.effect == Effect::Allow) {
+                for action in &statement.actions {
+                    for resource in &statement.resources {
+                        grants.push(Grant {
+                            function: function.clone(),
+                            statement: statement.label.clone(),
+                            action: action.clone(),
+                            resource: resource.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        grants
+    }
+
+    /// The grants that allowed a call so far.
+    pub fn used(&self) -> BTreeSet<Grant> {
+        self.used.lock().map(|u| u.clone()).unwrap_or_default()
+    }
+
+    /// The calls refused so far.
+    pub fn denied(&self) -> Vec<Denied> {
+        self.denied.lock().map(|d| d.clone()).unwrap_or_default()
     }
 
     /// The functions the template deploys.
@@ -148,8 +204,9 @@ impl Iam {
         }
     }
 
-    /// Whether `function`'s policy allows `needed`; the error says what would have to.
-    pub fn decide(&self, function: &str, needed: &Authorization) -> Result<(), String> {
+    /// Whether `function`'s policy allows `needed`, and by which grant; the error says what
+    /// would have to.
+    pub fn decide(&self, function: &str, needed: &Authorization) -> Result<Grant, String> {
         let statements = self.statements(function);
         let applies = |s: &&Statement| {
             s.names_action(&needed.action)
@@ -166,12 +223,31 @@ impl Iam {
                 deny.describe()
             ));
         }
-        if statements
+        if let Some(allow) = statements
             .iter()
             .filter(|s| s.effect == Effect::Allow)
-            .any(|s| applies(&s))
+            .find(applies)
         {
-            return Ok(());
+            let lower = needed.action.to_ascii_lowercase();
+            let pick = |patterns: &[String], value: &str, lower_case: bool| {
+                patterns
+                    .iter()
+                    .find(|p| {
+                        if lower_case {
+                            policy::wildcard_match(&p.to_ascii_lowercase(), value)
+                        } else {
+                            policy::wildcard_match(p, value)
+                        }
+                    })
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            return Ok(Grant {
+                function: function.to_string(),
+                statement: allow.label.clone(),
+                action: pick(&allow.actions, &lower, true),
+                resource: pick(&allow.resources, &needed.resource, false),
+            });
         }
         let near: Vec<String> = statements
             .iter()
@@ -211,14 +287,25 @@ impl Iam {
                 reason: "the access key is not one the local stack issued".into(),
             }),
             Caller::Function(function) => {
+                let mut grants = Vec::with_capacity(needed.len());
                 for authorization in needed {
-                    if let Err(reason) = self.decide(function, authorization) {
-                        return Err(Denied {
-                            caller: caller.clone(),
-                            needed: authorization.clone(),
-                            reason,
-                        });
+                    match self.decide(function, authorization) {
+                        Ok(grant) => grants.push(grant),
+                        Err(reason) => {
+                            let denied = Denied {
+                                caller: caller.clone(),
+                                needed: authorization.clone(),
+                                reason,
+                            };
+                            if let Ok(mut all) = self.denied.lock() {
+                                all.push(denied.clone());
+                            }
+                            return Err(denied);
+                        }
                     }
+                }
+                if let Ok(mut used) = self.used.lock() {
+                    used.extend(grants);
                 }
                 Ok(caller)
             }

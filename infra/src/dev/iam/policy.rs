@@ -401,6 +401,43 @@ pub fn with_policies(template: &str, binary: &str, policies: &str) -> Result<Str
     serde_yaml::to_string(&template).map_err(|e| e.to_string())
 }
 
+/// `template` with `action` taken out of every statement of the function building `binary`
+/// (a statement left with no action goes): to see how the code fares without it.
+pub fn without_action(template: &str, binary: &str, action: &str) -> Result<String, String> {
+    let mut template: Value = serde_yaml::from_str(template).map_err(|e| e.to_string())?;
+    let function = template["Resources"]
+        .as_mapping_mut()
+        .ok_or("no Resources")?
+        .values_mut()
+        .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(binary))
+        .ok_or_else(|| format!("no function builds {binary}"))?;
+    let mut found = false;
+    for policy in function["Properties"]["Policies"]
+        .as_sequence_mut()
+        .into_iter()
+        .flatten()
+    {
+        if let Some(statements) = policy["Statement"].as_sequence_mut() {
+            for statement in statements.iter_mut() {
+                if let Some(actions) = statement["Action"].as_sequence_mut() {
+                    let before = actions.len();
+                    actions.retain(|a| a.as_str() != Some(action));
+                    found |= actions.len() != before;
+                }
+            }
+            statements.retain(|s| {
+                s["Action"]
+                    .as_sequence()
+                    .is_none_or(|actions| !actions.is_empty())
+            });
+        }
+    }
+    if !found {
+        return Err(format!("{binary} holds no {action}"));
+    }
+    serde_yaml::to_string(&template).map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
