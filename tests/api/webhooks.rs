@@ -976,31 +976,64 @@ async fn with_aws_webhook_urls_the_dev_stack_refuses_what_aws_would_refuse() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn only_writes_the_templates_stream_filter_lets_through_reach_the_fan_out() {
+async fn a_5000_line_publish_and_a_100000_row_import_each_start_one_fan_out_invocation() {
     use std::sync::atomic::Ordering;
     let t = TestStack::start().await;
     let a = t.tenant_all_scopes().await;
-    let handed = || t.stack.stream_records.load(Ordering::SeqCst);
+    let counts = || {
+        (
+            t.stack.stream_records.load(Ordering::SeqCst),
+            t.stack.fan_out_invocations.load(Ordering::SeqCst),
+        )
+    };
     // Settle what creating the tenant wrote (nothing of it is news).
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = handed();
-    // An invoice of 50 lines: 51 items written, one record (its header) handed over.
+    let before = counts();
+    // An invoice at the line limit: 5,001 items written, one record (its header), one
+    // invocation. The template's old prefix filter let every line through: ~200 invocations.
     t.publish(
         a.company,
-        50,
+        ledgerdock_shared::domain::MAX_LINE_ITEMS,
         "2026-11-01T08:00:00Z",
         &[ledgerdock_shared::domain::DocumentFormat::Pdf],
     )
     .await;
-    // An import job: created IN_PROGRESS, progress written, then FINISHED: one record.
-    let job = t.import_json(&a, &supplier_records("FILTER-", 3)).await;
-    let job_id = job["jobId"].as_str().unwrap().to_string();
-    assert_eq!(t.wait_for_job(&a, &job_id).await["status"], "FINISHED");
     tokio::time::sleep(Duration::from_secs(1)).await;
+    let published = counts();
     assert_eq!(
-        handed() - before,
-        2,
-        "the header and the job's end, nothing else"
+        (published.0 - before.0, published.1 - before.1),
+        (1, 1),
+        "the header alone"
+    );
+    // An import of 100,000 rows: created IN_PROGRESS, progress written as it goes, then
+    // FINISHED: one record, one invocation.
+    let csv = supplier_csv("F", 100_000);
+    let request = t.import_request().json(
+        &json!({"type": "SUPPLIER_CARDS", "contentType": "text/csv", "contentLength": csv.len()}),
+    );
+    let job = t.start_import(&a, request).await;
+    let put = t
+        .http
+        .put(job["upload"]["url"].as_str().unwrap())
+        .header("content-type", "text/csv")
+        .header("if-none-match", "*")
+        .body(csv.into_bytes())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let job_id = job["jobId"].as_str().unwrap().to_string();
+    let done = t
+        .wait_for_job_within(&a, &job_id, Duration::from_secs(300))
+        .await;
+    assert_eq!(done["status"], "FINISHED", "{done}");
+    assert_eq!(done["counts"]["created"], 100_000, "{done}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let imported = counts();
+    assert_eq!(
+        (imported.0 - published.0, imported.1 - published.1),
+        (1, 1),
+        "the job's end alone"
     );
     t.stop().await;
 }

@@ -186,6 +186,8 @@ pub struct DevStack {
     pub iam: Arc<iam::Iam>,
     /// Stream records handed to the fan-out so far (those the template's filter let through).
     pub stream_records: Arc<std::sync::atomic::AtomicUsize>,
+    /// Invocations of the fan-out so far: the batches those records went in.
+    pub fan_out_invocations: Arc<std::sync::atomic::AtomicUsize>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     _scratch: Option<tempfile::TempDir>,
@@ -380,6 +382,7 @@ impl DevStack {
         };
         let (captured_tx, captured_rx) = tokio::sync::mpsc::unbounded_channel();
         let stream_records = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let fan_out_invocations = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let dynamodb_url = {
             let (listener, addr) =
                 engines::bind(options.host, options.dynamodb_port, "DynamoDB endpoint").await?;
@@ -492,6 +495,7 @@ impl DevStack {
                 functions.of("webhook-fanout"),
                 captured_rx,
                 stream_records.clone(),
+                fan_out_invocations.clone(),
                 shutdown_rx.clone(),
             ));
             tasks.push(webhooks::dispatch_periodically(
@@ -555,6 +559,7 @@ impl DevStack {
             functions,
             iam,
             stream_records,
+            fan_out_invocations,
             shutdown,
             tasks,
             _scratch: scratch,

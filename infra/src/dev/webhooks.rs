@@ -389,6 +389,7 @@ pub fn fan_out_captured(
     app: Arc<AppState>,
     mut records: mpsc::UnboundedReceiver<StreamRecord>,
     handed_over: Arc<std::sync::atomic::AtomicUsize>,
+    invocations: Arc<std::sync::atomic::AtomicUsize>,
     mut shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -403,6 +404,7 @@ pub fn fan_out_captured(
                 _ = shutdown.wait_for(|stop| *stop) => break,
             }
             handed_over.fetch_add(batch.len(), std::sync::atomic::Ordering::SeqCst);
+            invocations.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             for tries in 1..=MAX_TRIES {
                 let event = StreamEvent {
                     records: batch.clone(),
