@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod queue;
 pub mod router;
 pub mod samples;
+pub mod schedules;
 pub mod seed;
 pub mod stream_filter;
 pub mod webhooks;
@@ -71,14 +72,15 @@ pub struct DevOptions {
     pub import_processing_deadline: Duration,
     /// How long an import worker's hold on a job lasts unless renewed (see `Config`).
     pub import_lease: Duration,
-    /// How often the import-job sweep runs (the template schedules it every five minutes).
+    /// How often the import-job sweep runs: as the template schedules it, unless a test
+    /// needs deadlines to pass sooner.
     pub sweep_interval: Duration,
     /// Deliver webhooks: capture the changes of news items in front of DynamoDB and hand them
     /// to the fan-out, and run the dispatcher every `webhook_dispatch_interval`, as the two
     /// webhook functions run in AWS (see [`webhooks`]). Tests that drive the fan-out
     /// themselves turn it off.
     pub deliver_webhooks: bool,
-    /// How often the webhook dispatcher runs (the template schedules it every minute).
+    /// How often the webhook sweep runs: as the template schedules it.
     pub webhook_dispatch_interval: Duration,
     /// Where webhook URLs may point: by default also a receiver on this machine
     /// (`http://127.0.0.1:…`); [`UrlPolicy::Public`] is exactly AWS's rule (HTTPS to public
@@ -113,9 +115,15 @@ impl Default for DevOptions {
             import_upload_grace: DEFAULT_IMPORT_UPLOAD_GRACE,
             import_processing_deadline: DEFAULT_IMPORT_PROCESSING_DEADLINE,
             import_lease: DEFAULT_IMPORT_LEASE,
-            sweep_interval: Duration::from_secs(10),
+            // As template.yaml schedules them (a test holds the template readable).
+            sweep_interval: schedules::rate_of(stream_filter::TEMPLATE, "sweep-import-jobs")
+                .expect("template.yaml schedules the import sweep"),
             deliver_webhooks: true,
-            webhook_dispatch_interval: Duration::from_secs(10),
+            webhook_dispatch_interval: schedules::rate_of(
+                stream_filter::TEMPLATE,
+                "dispatch-webhooks",
+            )
+            .expect("template.yaml schedules the webhook sweep"),
             webhook_urls: UrlPolicy::AllowLoopback,
             process_imports: true,
             verbose: false,
