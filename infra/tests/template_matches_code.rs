@@ -1,6 +1,10 @@
 //! template.yaml and the code must describe the same system: the dev stack creates its table
 //! from `shared::store::schema`, and its router applies `shared::handlers::ROUTES`. These tests
-//! fail when one side changes without the other.
+//! fail when one side changes without the other, and when the template holds something only
+//! AWS would refuse (a reserved variable, an oversized environment, a policy element the local
+//! IAM evaluator does not understand). Which permissions each function really uses is not
+//! restated here: `tests/api/least_privilege.rs` runs every function under the template's
+//! IAM and fails on a denied call or an unused grant.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -871,5 +875,81 @@ fn the_dev_stack_understands_every_functions_policy_and_enforces_it_as_written()
             !iam.statements(function).is_empty(),
             "{function} runs with no permissions at all"
         );
+    }
+}
+
+/// Names Lambda sets itself; a function configuration that declares one is refused.
+const LAMBDA_RESERVED_VARIABLES: [&str; 19] = [
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+    "TZ",
+];
+
+#[test]
+fn every_functions_environment_is_one_lambda_accepts() {
+    // What only AWS checks when the stack deploys: no reserved name, names Lambda allows, and
+    // at most 4 KB of variables per function. A value the template computes counts at its
+    // longest: a number parameter 20 characters, anything else (an ARN, a URL, a name) 256.
+    let t = template();
+    let globals = t["Globals"]["Function"]["Environment"]["Variables"]
+        .as_mapping()
+        .unwrap()
+        .clone();
+    let longest = |value: &Value| -> usize {
+        match value {
+            Value::String(s) => s.len(),
+            Value::Tagged(tagged) if tagged.tag == "Ref" => {
+                let name = text(&tagged.value);
+                if t["Parameters"][name]["Type"].as_str() == Some("Number") {
+                    20
+                } else {
+                    256
+                }
+            }
+            _ => 256,
+        }
+    };
+    let functions_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions");
+    for entry in std::fs::read_dir(functions_dir).unwrap() {
+        let binary = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let mut variables = globals.clone();
+        if let Some(own) =
+            function(&t, &binary)["Properties"]["Environment"]["Variables"].as_mapping()
+        {
+            for (name, value) in own {
+                variables.insert(name.clone(), value.clone());
+            }
+        }
+        let mut size = 0;
+        for (name, value) in &variables {
+            let name = text(name);
+            assert!(
+                !LAMBDA_RESERVED_VARIABLES.contains(&name),
+                "{binary} declares {name}, which Lambda reserves"
+            );
+            assert!(
+                name.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                "{binary}: {name} is not a name Lambda takes"
+            );
+            size += name.len() + longest(value);
+        }
+        assert!(size <= 4096, "{binary}: {size} bytes of variables at most");
     }
 }
