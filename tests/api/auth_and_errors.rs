@@ -564,12 +564,14 @@ async fn without_authorizer_claims_a_function_verifies_the_token_only_where_give
         jwks_url: format!("{}/.well-known/jwks.json", t.stack.api_url),
         issuer: t.stack.api.issuer.issuer().to_string(),
     });
-    let local = ledgerdock_shared::AppState::with_clients(
-        config,
-        t.stack.dynamodb.clone(),
-        t.stack.s3.clone(),
-        t.stack.sqs.clone(),
+    // Signed as the function itself, as sam local's container would be with its own role.
+    let (dynamodb, s3) = ledgerdock_infra::dev::local_clients_as(
+        &ledgerdock_infra::dev::iam::access_key_of("list-exportable-invoices"),
+        &t.stack.dynamodb_url,
+        &t.stack.s3_url,
     );
+    let local =
+        ledgerdock_shared::AppState::with_clients(config, dynamodb, s3, t.stack.sqs.clone());
     let (code, body) = status(
         serve(
             &local,
