@@ -590,7 +590,9 @@ fn every_dynamodb_write_is_held_to_partitions_the_code_names() {
     // pattern a write is held to is one the code's own key design names.
     use ledgerdock_shared::domain::CompanyId;
     use ledgerdock_shared::store::clients::USAGE_PARTITION_PREFIX;
-    use ledgerdock_shared::store::webhooks::{LOG_PARTITION_INFIX, OWNER_PARTITION_PREFIX};
+    use ledgerdock_shared::store::webhooks::{
+        LOG_PARTITION_INFIX, OWNER_PARTITION_PREFIX, SUBSCRIPTIONS_PARTITION_SUFFIX,
+    };
     let id = CompanyId::new_random();
     let company = schema::company_pk(&id)
         .trim_end_matches(&id.to_string())
@@ -598,6 +600,7 @@ fn every_dynamodb_write_is_held_to_partitions_the_code_names() {
     let named: BTreeSet<String> = [
         format!("{company}*"),
         format!("{company}*{LOG_PARTITION_INFIX}*"),
+        format!("{company}*{SUBSCRIPTIONS_PARTITION_SUFFIX}"),
         format!("{USAGE_PARTITION_PREFIX}*"),
         format!("{OWNER_PARTITION_PREFIX}*"),
     ]

@@ -2,9 +2,9 @@
 //!
 //! | item | PK | SK |
 //! |---|---|---|
-//! | subscription | `COMPANY#<companyId>` | `WEBHOOK#<clientId>#<subscriptionId>` |
+//! | subscription | `COMPANY#<companyId>#WEBHOOKS` | `WEBHOOK#<clientId>#<subscriptionId>` |
 //! | subscription counter | `WEBHOOKS#<clientId>` | `COMPANY#<companyId>` (`subscriptions`) |
-//! | create's Idempotency-Key | `COMPANY#<companyId>` | `WEBHOOKKEY#<clientId>#<key>` (TTL `expiresAtEpoch`) |
+//! | create's Idempotency-Key | `COMPANY#<companyId>#WEBHOOKS` | `WEBHOOKKEY#<clientId>#<key>` (TTL `expiresAtEpoch`) |
 //! | delivery | `COMPANY#<companyId>#WEBHOOK#<subscriptionId>` | `DELIVERY#<eventAt>#<eventId>` (TTL `expiresAtEpoch`) |
 //!
 //! A subscription belongs to the client that made it, within one company: its key holds both,
@@ -32,9 +32,11 @@
 //! conditional on the state it is about (see [`WebhookStore::note_failing`]), so a stale copy
 //! read at the start of a run cannot undo a rotation or a PATCH made during it.
 //!
-//! A delivery's key starts with its company, as every key a request reaches does (the IAM
-//! policies grant by that prefix), and its sort key with the event's time, so the log reads
-//! newest first. While it is PENDING it also carries `DD_PK = DUE`, `DD_SK =
+//! Subscriptions and deliveries have partitions of their own beside the company's
+//! (`COMPANY#<id>#WEBHOOKS`, `COMPANY#<id>#WEBHOOK#<subscription>`): every key a request
+//! reaches still starts with its company, and the IAM policies grant the webhook functions
+//! writes on these partitions alone, never on an invoice or an import job. A delivery's sort
+//! key starts with the event's time, so the log reads newest first. While it is PENDING it also carries `DD_PK = DUE`, `DD_SK =
 //! <nextAttemptAt>#<PK>#<SK>`, which puts it in the sparse `DueDeliveries` index the dispatcher
 //! reads in time order. A delivery is written once per event and subscription (conditional on
 //! not existing, so a stream batch read twice writes nothing twice), and each attempt's record
@@ -89,6 +91,15 @@ pub const OWNER_PARTITION_PREFIX: &str = "WEBHOOKS#";
 
 fn owner_pk(client_id: &str) -> String {
     format!("{OWNER_PARTITION_PREFIX}{client_id}")
+}
+
+/// What sets the partition of a company's subscriptions (and create's Idempotency-Key
+/// records) apart from the company's own: `COMPANY#<id>#WEBHOOKS`, so the webhook functions
+/// may be granted writes there and never on the company's invoices or import jobs.
+pub const SUBSCRIPTIONS_PARTITION_SUFFIX: &str = "#WEBHOOKS";
+
+fn subscriptions_pk(company: &CompanyId) -> String {
+    format!("{}{SUBSCRIPTIONS_PARTITION_SUFFIX}", company_pk(company))
 }
 
 /// What sets a subscription's delivery-log partition apart within its company's:
@@ -259,7 +270,7 @@ impl WebhookStore {
     ) -> Result<Item, ApiError> {
         let mut item: Item = serde_dynamo::to_item(subscription).map_err(ApiError::internal)?;
         item.extend(key(
-            company_pk(&subscription.company_id),
+            subscriptions_pk(&subscription.company_id),
             subscription_sk(&subscription.client_id, &subscription.id),
         ));
         item.insert("entity".into(), s("WEBHOOK_SUBSCRIPTION"));
@@ -321,7 +332,10 @@ impl WebhookStore {
             .transact_items(put);
         if let Some(idempotency) = idempotency {
             let now = subscription.created_at.as_datetime().timestamp();
-            let mut record = key(company_pk(&subscription.company_id), key_sk(idempotency));
+            let mut record = key(
+                subscriptions_pk(&subscription.company_id),
+                key_sk(idempotency),
+            );
             record.insert("entity".into(), s("WEBHOOK_IDEMPOTENCY"));
             record.insert("subscriptionId".into(), s(subscription.id.to_string()));
             record.insert("fingerprint".into(), s(idempotency.fingerprint.as_str()));
@@ -364,7 +378,7 @@ impl WebhookStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key(company_pk(&company), key_sk(idempotency))))
+            .set_key(Some(key(subscriptions_pk(&company), key_sk(idempotency))))
             .consistent_read(true)
             .send()
             .await
@@ -414,7 +428,7 @@ impl WebhookStore {
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":pk", s(company_pk(&company)))
+                .expression_attribute_values(":pk", s(subscriptions_pk(&company)))
                 .expression_attribute_values(":prefix", s(format!("WEBHOOK#{client_id}#"))),
         )
         .await?;
@@ -436,7 +450,7 @@ impl WebhookStore {
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":pk", s(company_pk(&company)))
+                .expression_attribute_values(":pk", s(subscriptions_pk(&company)))
                 .expression_attribute_values(":prefix", s("WEBHOOK#")),
         )
         .await?;
@@ -455,7 +469,7 @@ impl WebhookStore {
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key(
-                company_pk(&company),
+                subscriptions_pk(&company),
                 subscription_sk(client_id, &id),
             )))
             .consistent_read(true)
@@ -530,7 +544,7 @@ impl WebhookStore {
         let delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(
-                company_pk(&company),
+                subscriptions_pk(&company),
                 subscription_sk(client_id, &id),
             )))
             .condition_expression("attribute_exists(PK)")
@@ -573,7 +587,7 @@ impl WebhookStore {
         let delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(
-                company_pk(&from.company_id),
+                subscriptions_pk(&from.company_id),
                 subscription_sk(&from.client_id, &from.id),
             )))
             .expression_attribute_names("#version", VERSION);
@@ -640,7 +654,7 @@ impl WebhookStore {
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(
-                company_pk(&subscription.company_id),
+                subscriptions_pk(&subscription.company_id),
                 subscription_sk(&subscription.client_id, &subscription.id),
             )))
             .update_expression(
@@ -733,7 +747,7 @@ impl WebhookStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(
-                company_pk(&subscription.company_id),
+                subscriptions_pk(&subscription.company_id),
                 subscription_sk(&subscription.client_id, &subscription.id),
             )))
             .update_expression(update)
@@ -978,7 +992,7 @@ impl WebhookStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(
-                company_pk(&subscription.company_id),
+                subscriptions_pk(&subscription.company_id),
                 subscription_sk(&subscription.client_id, &subscription.id),
             )))
             .update_expression("SET probeUntil = :until")
