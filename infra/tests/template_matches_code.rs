@@ -956,3 +956,43 @@ fn every_functions_environment_is_one_lambda_accepts() {
         assert!(size <= 4096, "{binary}: {size} bytes of variables at most");
     }
 }
+
+#[test]
+fn no_webhook_function_may_write_a_companys_invoices_or_import_jobs() {
+    use ledgerdock_infra::dev::iam::{policy::Account, requests::Authorization, Iam};
+    let account = Account {
+        partition: "aws".into(),
+        region: "us-east-1".into(),
+        account_id: "000000000000".into(),
+        stack_name: "ledgerdock".into(),
+        table: "ledgerdock".into(),
+        bucket: "ledgerdock-local".into(),
+        queue: "ledgerdock-webhook-attempts".into(),
+    };
+    let table = account.table_arn();
+    let iam = Iam::from_template(ledgerdock_infra::dev::stream_filter::TEMPLATE, account).unwrap();
+    let company = schema::company_pk(&ledgerdock_shared::domain::CompanyId::new_random());
+    let webhook_functions: Vec<&str> = iam.functions().filter(|f| f.contains("webhook")).collect();
+    assert_eq!(webhook_functions.len(), 12, "{webhook_functions:?}");
+    for function in webhook_functions {
+        for action in [
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:BatchWriteItem",
+        ] {
+            let write = Authorization {
+                action: action.into(),
+                resource: table.clone(),
+                context: BTreeMap::from([(
+                    "dynamodb:LeadingKeys".to_string(),
+                    vec![company.clone()],
+                )]),
+            };
+            assert!(
+                iam.decide(function, &write).is_err(),
+                "{function} may {action} on {company}"
+            );
+        }
+    }
+}
