@@ -468,7 +468,7 @@ def unmet(cold, results_dir, lines):
             "its SDK clients with their TLS setup, reads its settings, and then opens its "
             "DynamoDB connection on purpose with one GetItem (a local round trip here), so that "
             "in AWS the TLS handshake runs on init's unthrottled CPU instead of in the first "
-            "request (README, \"A cold start pays its TLS handshake at init\"). The first "
+            "request (docs/architecture.md, \"A cold start pays its TLS handshake at init\"). The first "
             "invocation meets its goal because of it. What remains to try: building the "
             "credentials straight from the environment instead of the default provider chain, "
             "and measuring init with and without the warm-up."

@@ -1,7 +1,7 @@
 //! The library's import graph: each module lives in one layer and may use only its own layer
-//! and the layers below; no two files use each other, directly or in a circle. README ("How it
-//! is built") shows the same table. Read from the source, since Rust itself allows any module
-//! to use any other.
+//! and the layers below; no two files use each other, directly or in a circle.
+//! docs/architecture.md shows the same table. Read from the source, since Rust itself allows
+//! any module to use any other.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -23,7 +23,7 @@ fn layer_of(top: &str) -> usize {
     LAYERS
         .iter()
         .position(|(_, modules)| modules.contains(&top))
-        .unwrap_or_else(|| panic!("module {top} is in no layer: add it to LAYERS and README"))
+        .unwrap_or_else(|| panic!("module {top} is in no layer: add it to LAYERS and docs/architecture.md"))
 }
 
 /// Every source file as its module path (`store::clients`), with its text.

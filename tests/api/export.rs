@@ -797,7 +797,7 @@ async fn publish_invoice_events_find_documents_at_the_documented_lower_case_keys
     let a = t.tenant_all_scopes().await;
     let app = &t.stack.functions.of("publish-invoice");
     let id = ledgerdock_shared::domain::InvoiceId::new_random();
-    // The README: `documents/<companyId>/<invoiceId>/<format>`, format in lower case.
+    // docs/operations.md: `documents/<companyId>/<invoiceId>/<format>`, format in lower case.
     let s3 = &t.stack.s3;
     let put = |key: String, bytes: Vec<u8>| async move {
         s3.put_object()

@@ -1,5 +1,5 @@
 //! The functions under the real `sam local start-api` (SAM's API Gateway emulation and AWS's
-//! runtime interface emulator, in Docker), as the README's "sam local" section runs them: SAM
+//! runtime interface emulator, in Docker), as docs/operations.md's "sam local" section runs them: SAM
 //! runs no Cognito authorizer, so each function verifies the dev stack's token itself.
 //!
 //! Needs Docker (and busybox for the stand-in base image): `.ci/run` runs it as its own step

@@ -135,7 +135,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             "  curl -s \"${{H[@]}}\" -X POST -H 'Content-Type: text/csv' --data-binary $'externalId,name,country\\nACME-1,Acme Oy,FI' '{api}/v1/import-jobs?type=SUPPLIER_CARDS'"
         );
         println!(
-            "\nBe told instead of polling (a receiver on this machine; README, \"Webhooks\"):"
+            "\nBe told instead of polling (a receiver on this machine; docs/connector-guide.md, \"Webhooks\"):"
         );
         println!(
             "  curl -s \"${{H[@]}}\" -X POST -H 'Content-Type: application/json' -d '{{\"url\":\"http://127.0.0.1:8787/hooks\",\"events\":[\"invoice.exported\"]}}' {api}/v1/webhook-subscriptions"

@@ -25,7 +25,7 @@ pub struct PublishArgs {
     /// The company (UUID) whose queue receives the invoice.
     #[arg(long)]
     company: CompanyId,
-    /// The invoice JSON (see README: "Publishing invoices").
+    /// The invoice JSON (see docs/operations.md, "Publishing invoices").
     #[arg(long)]
     file: PathBuf,
     /// A soft copy (PDF, JPEG, PNG or TIFF); repeat for several formats.

@@ -585,7 +585,7 @@ impl DevStack {
     /// verifies bearer tokens itself when no authorizer ran (`sam local`). Written to
     /// `<data-dir>/sam-env.json` for `sam local … --env-vars`, and used by the tests that run
     /// the binaries under AWS's runtime interface emulator. AWS credentials and region are not
-    /// here: Lambda reserves those names (see README, "sam local").
+    /// here: Lambda reserves those names (see docs/operations.md, "sam local").
     pub fn function_environment(&self) -> BTreeMap<&'static str, String> {
         use ledgerdock_shared::config as env;
         let config = &self.app.config;

@@ -241,7 +241,7 @@ fn find_route(
 
 /// A known path asked with a method it does not take: 405 with `Allow`, as HTTP says. (API
 /// Gateway answers this with its MISSING_AUTHENTICATION_TOKEN response instead, which
-/// template.yaml shapes as a 404 NOT_FOUND; see README "Limits".)
+/// template.yaml shapes as a 404 NOT_FOUND; see docs/operations.md, "Limits".)
 fn method_not_allowed(method: &str, path: &str, allowed: &[&str]) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let allow = allowed.join(", ");

@@ -12,7 +12,7 @@ pub mod worker;
 /// payload limit is 6 MB; larger files go through an upload URL.
 pub const MAX_INLINE_BYTES: usize = 5 * 1024 * 1024;
 /// Largest import file, and most records in one. Both are set so that a file at either limit
-/// finishes well inside one 900 s Lambda invocation (README "Limits" has the measurements);
+/// finishes well inside one 900 s Lambda invocation (docs/operations.md, "Limits", has the measurements);
 /// the checkpoint lets a retried invocation resume all the same.
 pub const MAX_FILE_BYTES: u64 = 128 * 1024 * 1024;
 pub const MAX_RECORDS: u64 = 1_000_000;
