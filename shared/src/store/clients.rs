@@ -24,8 +24,8 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Timelike, Utc};
 
 use super::attributes::{parse_scopes, s, scope_list};
-use super::dynamo_error;
 use super::schema::{client_pk, PK, SK, TTL_ATTRIBUTE};
+use super::DynamoDbResult;
 use crate::domain::Scope;
 use crate::domain::Timestamp;
 use crate::error::ApiError;
@@ -144,7 +144,7 @@ impl ClientStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| dynamo_error("GetItem", e))?;
+            .in_dynamodb("GetItem")?;
         Ok(out.item.as_ref().and_then(ClientProfile::from_item))
     }
 
@@ -155,7 +155,7 @@ impl ClientStore {
             .set_item(Some(profile.to_item()))
             .send()
             .await
-            .map_err(|e| dynamo_error("PutItem", e))?;
+            .in_dynamodb("PutItem")?;
         Ok(())
     }
 
@@ -173,7 +173,7 @@ impl ClientStore {
             .send()
             .collect::<Result<Vec<_>, _>>()
             .await
-            .map_err(|e| dynamo_error("Scan", e))?
+            .in_dynamodb("Scan")?
             .iter()
             .filter_map(ClientProfile::from_item)
             .collect();
@@ -220,7 +220,7 @@ impl ClientStore {
             .projection_expression("rateLimit")
             .send()
             .await
-            .map_err(|e| dynamo_error("GetItem", e))?;
+            .in_dynamodb("GetItem")?;
         let limit = out
             .item
             .and_then(|item| item.get("rateLimit")?.as_n().ok()?.parse().ok())
@@ -261,7 +261,7 @@ impl ClientStore {
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await
-            .map_err(|e| dynamo_error("UpdateItem", e))?;
+            .in_dynamodb("UpdateItem")?;
         let used = out
             .attributes
             .and_then(|a| a.get("requests")?.as_n().ok()?.parse().ok())

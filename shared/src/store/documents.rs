@@ -11,7 +11,7 @@ use aws_sdk_s3::Client;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
 
-use super::{s3_denied, s3_error};
+use super::{s3_denied, s3_error, S3Result};
 use crate::domain::{CompanyId, Document, DocumentFormat, InvoiceId, Timestamp};
 use crate::error::ApiError;
 
@@ -181,7 +181,7 @@ impl DocumentStore {
             .body(ByteStream::from(bytes))
             .send()
             .await
-            .map_err(|e| s3_error("PutObject", e))?;
+            .in_s3("PutObject")?;
         Ok(Document {
             format,
             file_name: file_name.to_string(),

@@ -12,8 +12,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
 use super::attributes::{parse_scopes, scope_list};
-use super::dynamo_error;
 use super::schema::{client_pk, company_pk, PK, SK};
+use super::DynamoDbResult;
 use crate::domain::Scope;
 use crate::domain::{CompanyId, Timestamp};
 use crate::error::ApiError;
@@ -92,7 +92,7 @@ impl GrantStore {
             .projection_expression("scopes")
             .send()
             .await
-            .map_err(|e| dynamo_error("GetItem", e))?;
+            .in_dynamodb("GetItem")?;
         let scopes = out.item.map(|item| parse_scopes(item.get("scopes")));
         if !self.ttl.is_zero() {
             if let Ok(mut cache) = self.cache.lock() {
@@ -127,7 +127,7 @@ impl GrantStore {
             .set_item(Some(item))
             .send()
             .await
-            .map_err(|e| dynamo_error("PutItem", e))?;
+            .in_dynamodb("PutItem")?;
         Ok(())
     }
 
@@ -167,7 +167,7 @@ impl GrantStore {
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
             .await
-            .map_err(|e| dynamo_error("DeleteItem", e))?;
+            .in_dynamodb("DeleteItem")?;
         if let Ok(mut cache) = self.cache.lock() {
             cache.remove(&(client_id.to_string(), company));
         }

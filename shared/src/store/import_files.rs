@@ -9,7 +9,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use serde::Serialize;
 
-use super::{s3_denied, s3_error};
+use super::{s3_denied, s3_error, S3Result};
 use crate::domain::{CompanyId, ImportJob, JobId, Timestamp};
 use crate::error::ApiError;
 
@@ -77,7 +77,7 @@ impl ImportFiles {
             .body(ByteStream::from(bytes))
             .send()
             .await
-            .map_err(|e| s3_error("PutObject", e))?;
+            .in_s3("PutObject")?;
         Ok(())
     }
 
@@ -168,7 +168,7 @@ impl ImportFiles {
             .metadata("ledgerdock-announced", "again")
             .send()
             .await
-            .map_err(|e| s3_error("CopyObject", e))?;
+            .in_s3("CopyObject")?;
         Ok(())
     }
 

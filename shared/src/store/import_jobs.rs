@@ -34,7 +34,7 @@ use super::attributes::s;
 use super::schema::{
     company_pk, OJ_PK, OJ_SK, OPEN_JOBS_INDEX, OPEN_JOBS_PARTITION, PK, SK, TTL_ATTRIBUTE,
 };
-use super::{dynamo_error, landed, live_idempotency_record, transact, Transacted};
+use super::{landed, live_idempotency_record, transact, DynamoDbResult, Transacted};
 use crate::domain::idempotency::{Fingerprint, Idempotency, IDEMPOTENCY_TTL_SECS};
 use crate::domain::{CompanyId, JobId, Timestamp};
 use crate::domain::{Counts, ImportJob, RecordError};
@@ -284,7 +284,7 @@ impl ImportJobStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| dynamo_error("GetItem", e))?;
+            .in_dynamodb("GetItem")?;
         Ok(out
             .item
             .and_then(|item| item.get("openJobs")?.as_n().ok()?.parse::<i64>().ok())
@@ -308,7 +308,7 @@ impl ImportJobStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| dynamo_error("GetItem", e))?;
+            .in_dynamodb("GetItem")?;
         Ok(out
             .item
             .and_then(|item| live_idempotency_record(&item, "jobId"))
@@ -330,7 +330,7 @@ impl ImportJobStore {
             )))
             .send()
             .await
-            .map_err(|e| dynamo_error("DeleteItem", e))?;
+            .in_dynamodb("DeleteItem")?;
         Ok(())
     }
 
@@ -344,7 +344,7 @@ impl ImportJobStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| dynamo_error("GetItem", e))?;
+            .in_dynamodb("GetItem")?;
         out.item
             .map(|item| serde_dynamo::from_item(item).map_err(ApiError::internal))
             .transpose()
@@ -574,7 +574,7 @@ impl ImportJobStore {
             .limit(limit)
             .send()
             .await
-            .map_err(|e| dynamo_error("Query", e))?;
+            .in_dynamodb("Query")?;
         Ok(out
             .items
             .unwrap_or_default()

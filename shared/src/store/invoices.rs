@@ -38,7 +38,7 @@ use serde::Serialize;
 
 use super::attributes::s;
 use super::schema::{company_pk, EQ_PK, EQ_SK, EXPORT_QUEUE_INDEX, PK, SK};
-use super::{batch_write, dynamo_error};
+use super::{batch_write, dynamo_error, DynamoDbResult};
 use crate::domain::{
     CompanyId, Document, ExportRecord, ExportState, Invoice, InvoiceHeader, InvoiceId,
     InvoiceStatus, LineItem, RejectionRecord,
@@ -225,7 +225,7 @@ impl InvoiceStore {
                 .expression_attribute_values(":after", s(position)),
             None => query.key_condition_expression("EQ_PK = :pk"),
         };
-        let out = query.send().await.map_err(|e| dynamo_error("Query", e))?;
+        let out = query.send().await.in_dynamodb("Query")?;
         let mut positions: Vec<String> = out
             .items()
             .iter()
@@ -320,7 +320,7 @@ impl InvoiceStore {
             .projection_expression("documents")
             .send()
             .await
-            .map_err(|e| dynamo_error("GetItem", e))?;
+            .in_dynamodb("GetItem")?;
         let Some(mut item) = out.item else {
             return Ok(None);
         };
@@ -346,7 +346,7 @@ impl InvoiceStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| dynamo_error("GetItem", e))?;
+            .in_dynamodb("GetItem")?;
         out.item.map(decode).transpose()
     }
 

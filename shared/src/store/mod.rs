@@ -25,6 +25,39 @@ use crate::error::ApiError;
 /// Maps an SDK failure to the API's model: throttling that survived the SDK's retries, and a
 /// DynamoDB that did not answer in time (see [`crate::sdk`]), are a 503 with Retry-After;
 /// everything else is a logged 500. AWS error text never reaches the client.
+/// The error an SDK call's failure becomes, said once per call instead of a `map_err` each:
+/// `.send().await.in_dynamodb("PutItem")?`.
+pub(crate) trait DynamoDbResult<T> {
+    /// A failed DynamoDB `operation`, as [`dynamo_error`] maps it.
+    fn in_dynamodb(self, operation: &str) -> Result<T, ApiError>;
+}
+
+impl<T, E, R> DynamoDbResult<T> for Result<T, SdkError<E, R>>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    fn in_dynamodb(self, operation: &str) -> Result<T, ApiError> {
+        self.map_err(|e| dynamo_error(operation, e))
+    }
+}
+
+/// `.send().await.in_s3("PutObject")?`, as [`DynamoDbResult`] for S3.
+pub(crate) trait S3Result<T> {
+    /// A failed S3 `operation`, as [`s3_error`] maps it.
+    fn in_s3(self, operation: &str) -> Result<T, ApiError>;
+}
+
+impl<T, E, R> S3Result<T> for Result<T, aws_sdk_s3::error::SdkError<E, R>>
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    fn in_s3(self, operation: &str) -> Result<T, ApiError> {
+        self.map_err(|e| s3_error(operation, e))
+    }
+}
+
 pub(crate) fn dynamo_error<E, R>(operation: &str, err: SdkError<E, R>) -> ApiError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -180,7 +213,7 @@ pub(crate) async fn query_all(query: QueryFluentBuilder) -> Result<Vec<Item>, Ap
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .map_err(|e| dynamo_error("Query", e))
+        .in_dynamodb("Query")
 }
 
 /// What an Idempotency-Key's record says, if it is still live (TTL deletes an expired record
@@ -213,7 +246,7 @@ pub(crate) async fn query_up_to(
     let mut items = Vec::new();
     while items.len() < limit {
         match pages.next().await {
-            Some(item) => items.push(item.map_err(|e| dynamo_error("Query", e))?),
+            Some(item) => items.push(item.in_dynamodb("Query")?),
             None => break,
         }
     }
@@ -253,7 +286,7 @@ pub async fn batch_write(
                 .set_request_items(Some(HashMap::from([(table.to_string(), pending)])))
                 .send()
                 .await
-                .map_err(|e| dynamo_error("BatchWriteItem", e))?;
+                .in_dynamodb("BatchWriteItem")?;
             pending = out
                 .unprocessed_items
                 .and_then(|mut m| m.remove(table))

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::Client;
 
 use super::attributes::s;
 use super::schema::{company_pk, PK, SK};
-use super::{backoff, batch_write, dynamo_error};
+use super::{backoff, batch_write, DynamoDbResult};
 use crate::domain::supplier::StoredSupplier;
 use crate::domain::CompanyId;
 use crate::error::ApiError;
@@ -88,7 +88,7 @@ impl SupplierStore {
             .set_key(Some(key(&company, external_id)))
             .send()
             .await
-            .map_err(|e| dynamo_error("GetItem", e))?;
+            .in_dynamodb("GetItem")?;
         out.item.map(decode).transpose()
     }
 
@@ -119,7 +119,7 @@ impl SupplierStore {
                 .request_items(&self.table, request)
                 .send()
                 .await
-                .map_err(|e| dynamo_error("BatchGetItem", e))?;
+                .in_dynamodb("BatchGetItem")?;
             for item in out
                 .responses
                 .and_then(|mut r| r.remove(&self.table))
@@ -190,7 +190,7 @@ impl SupplierStore {
             .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
             .send()
             .await
-            .map_err(|e| dynamo_error("Query", e))?;
+            .in_dynamodb("Query")?;
         let mut suppliers = out
             .items
             .unwrap_or_default()

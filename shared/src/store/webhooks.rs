@@ -57,7 +57,7 @@ use super::schema::{
 };
 use super::{
     dynamo_error, is_condition_failure, landed, live_idempotency_record, query_all, query_up_to,
-    transact, Item, Transacted,
+    transact, DynamoDbResult, Item, Transacted,
 };
 use crate::domain::idempotency::{Fingerprint, Idempotency, IDEMPOTENCY_TTL_SECS};
 use crate::domain::webhook::{
@@ -382,7 +382,7 @@ impl WebhookStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| dynamo_error("GetItem", e))?;
+            .in_dynamodb("GetItem")?;
         Ok(out
             .item
             .and_then(|item| live_idempotency_record(&item, "subscriptionId")))
@@ -475,7 +475,7 @@ impl WebhookStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| dynamo_error("GetItem", e))?;
+            .in_dynamodb("GetItem")?;
         out.item.map(Self::decode).transpose()
     }
 
@@ -1053,7 +1053,7 @@ impl WebhookStore {
         if let Some(after) = after {
             query = query.set_exclusive_start_key(Some(key(pk.clone(), after.to_string())));
         }
-        let out = query.send().await.map_err(|e| dynamo_error("Query", e))?;
+        let out = query.send().await.in_dynamodb("Query")?;
         let mut items = out.items.unwrap_or_default();
         let wanted = usize::try_from(limit).unwrap_or(0);
         let next_position = if items.len() > wanted {
