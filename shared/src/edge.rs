@@ -31,21 +31,10 @@ pub fn request_id(req: &Request) -> String {
 }
 
 /// Runs one request inside a span carrying requestId (companyId and clientId are recorded once
-/// known) and turns its result into a response. Every handler goes through here.
+/// known) and turns its result into a response. `run` answers the result and the headers to
+/// add to whatever response it becomes (the rate-limit headers, on errors too). The gate runs
+/// every API request through here.
 pub async fn serve<F, Fut>(req: Request, run: F) -> Response<Body>
-where
-    F: FnOnce(Request) -> Fut,
-    Fut: Future<Output = Result<Response<Body>, ApiError>>,
-{
-    serve_with_headers(req, |req| async move {
-        (run(req).await, http::HeaderMap::new())
-    })
-    .await
-}
-
-/// [`serve`] for handlers that add headers to every response, errors included (the rate-limit
-/// headers).
-pub async fn serve_with_headers<F, Fut>(req: Request, run: F) -> Response<Body>
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = (Result<Response<Body>, ApiError>, http::HeaderMap)>,

@@ -74,7 +74,7 @@ impl Route {
 /// replaced by the 429 if the client is over the limit (it changed nothing). A write waits
 /// for the count before it changes anything, while the count overlaps its grant lookup.
 pub async fn serve(state: &AppState, route: &'static Route, req: Request) -> Response<Body> {
-    crate::edge::serve_with_headers(req, |req| async move {
+    crate::edge::serve(req, |req| async move {
         let caller = match caller(state, &req).await {
             Ok(caller) => caller,
             Err(e) => return (Err(e), http::HeaderMap::new()),
