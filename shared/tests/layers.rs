@@ -23,7 +23,9 @@ fn layer_of(top: &str) -> usize {
     LAYERS
         .iter()
         .position(|(_, modules)| modules.contains(&top))
-        .unwrap_or_else(|| panic!("module {top} is in no layer: add it to LAYERS and docs/architecture.md"))
+        .unwrap_or_else(|| {
+            panic!("module {top} is in no layer: add it to LAYERS and docs/architecture.md")
+        })
 }
 
 /// Every source file as its module path (`store::clients`), with its text.

@@ -241,8 +241,8 @@ async fn a_full_bulk_call_at_every_field_s_longest_is_accepted_and_answered_with
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bulk_call_on_a_hung_dynamodb_answers_every_unsettled_item_503_by_its_deadline() {
+    use ledgerdock_shared::domain::Transition;
     use ledgerdock_shared::domain::{ExportRecord, Timestamp};
-    use ledgerdock_shared::store::invoices::Transition;
     use std::time::{Duration, Instant};
     // The stack under test reaches its DynamoDB through a proxy that can be made to hang.
     let backing = TestStack::start().await;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     CompanyId, CurrencyCode, ExportRecord, InvoiceId, Money, Quantity, RejectionRecord, Timestamp,
 };
-use crate::error::FieldError;
+use crate::error::{ApiError, FieldError};
 
 /// Most line items one invoice may carry.
 pub const MAX_LINE_ITEMS: usize = 5_000;
@@ -462,6 +462,76 @@ impl NewInvoice {
                 tracking_categories: l.tracking_categories.clone(),
             })
             .collect()
+    }
+}
+
+/// What a connector decides for an invoice in the export queue: exported (with its record) or
+/// rejected (with its reason). The rules of a decision live here; the store only applies it,
+/// in one conditional write.
+#[derive(Debug, Clone)]
+pub enum Transition {
+    Complete(ExportRecord),
+    Reject(RejectionRecord),
+}
+
+impl Transition {
+    /// Whether `current` is what this same decision would have produced: then a repeat of the
+    /// call is answered 200, as the first was.
+    pub fn already_applied(&self, current: &InvoiceHeader) -> bool {
+        match (self, current.status) {
+            (Self::Complete(new), InvoiceStatus::Exported) => current
+                .export
+                .as_ref()
+                .is_some_and(|old| old.external_id == new.external_id),
+            (Self::Reject(new), InvoiceStatus::Rejected) => current
+                .rejection
+                .as_ref()
+                .is_some_and(|old| old.reason == new.reason && old.code == new.code),
+            _ => false,
+        }
+    }
+
+    /// The 409 for this decision on an invoice already decided otherwise, naming its status.
+    pub fn conflict_with(&self, current: &InvoiceHeader) -> ApiError {
+        let verb = match self {
+            Self::Complete(_) => "completed",
+            Self::Reject(_) => "rejected",
+        };
+        let message = match current.status {
+            InvoiceStatus::Exported => format!(
+                "invoice {} was already exported{}; it cannot be {verb} now",
+                current.invoice_id,
+                current
+                    .export
+                    .as_ref()
+                    .and_then(|e| e.external_id.as_deref())
+                    .map(|id| format!(" with externalId {id:?}"))
+                    .unwrap_or_default()
+            ),
+            InvoiceStatus::Rejected => format!(
+                "invoice {} was already rejected; it cannot be {verb} now",
+                current.invoice_id
+            ),
+            InvoiceStatus::ReadyForExport => {
+                format!("invoice {} cannot be {verb} now", current.invoice_id)
+            }
+        };
+        ApiError::InvalidStateTransition {
+            message,
+            current_status: current.status.as_str().to_string(),
+        }
+    }
+}
+
+impl From<ExportRecord> for Transition {
+    fn from(record: ExportRecord) -> Self {
+        Self::Complete(record)
+    }
+}
+
+impl From<RejectionRecord> for Transition {
+    fn from(record: RejectionRecord) -> Self {
+        Self::Reject(record)
     }
 }
 

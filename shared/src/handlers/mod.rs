@@ -3,6 +3,7 @@
 //! stack serves in-process, both through [`crate::gate`]. Event functions' modules expose
 //! `handle(&AppState, Event)`.
 
+mod bulk;
 pub mod bulk_complete_invoice_exports;
 pub mod bulk_reject_invoice_exports;
 pub mod complete_invoice_export;

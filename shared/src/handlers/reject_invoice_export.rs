@@ -4,11 +4,10 @@
 use lambda_http::{Body, Request, Response};
 
 use crate::app::AppState;
-use crate::domain::{InvoiceId, RejectRequest, Scope, Timestamp};
+use crate::domain::{InvoiceId, RejectRequest, Scope, Timestamp, Transition};
 use crate::edge;
 use crate::error::ApiError;
 use crate::gate::{Route, Tenant};
-use crate::store::invoices::Transition;
 
 pub const ROUTE: Route = Route {
     function: "reject-invoice-export",

@@ -40,8 +40,8 @@ use super::attributes::s;
 use super::schema::{company_pk, EQ_PK, EQ_SK, EXPORT_QUEUE_INDEX, PK, SK};
 use super::{batch_write, dynamo_error, DynamoDbResult};
 use crate::domain::{
-    CompanyId, Document, ExportRecord, ExportState, Invoice, InvoiceHeader, InvoiceId,
-    InvoiceStatus, LineItem, RejectionRecord,
+    CompanyId, Document, ExportState, Invoice, InvoiceHeader, InvoiceId, InvoiceStatus, LineItem,
+    Transition,
 };
 use crate::error::ApiError;
 
@@ -156,30 +156,6 @@ pub enum PublishOutcome {
     Created,
     /// A READY or REJECTED invoice was replaced and is (back) in the queue.
     Replaced,
-}
-
-/// A complete or reject request.
-#[derive(Debug, Clone)]
-pub enum Transition {
-    Complete(ExportRecord),
-    Reject(RejectionRecord),
-}
-
-impl Transition {
-    /// Whether `current` is what this same call would have produced: then a repeat is a 200.
-    fn already_applied(&self, current: &InvoiceHeader) -> bool {
-        match (self, current.status) {
-            (Self::Complete(new), InvoiceStatus::Exported) => current
-                .export
-                .as_ref()
-                .is_some_and(|old| old.external_id == new.external_id),
-            (Self::Reject(new), InvoiceStatus::Rejected) => current
-                .rejection
-                .as_ref()
-                .is_some_and(|old| old.reason == new.reason && old.code == new.code),
-            _ => false,
-        }
-    }
 }
 
 #[derive(Clone)]
@@ -416,7 +392,7 @@ impl InvoiceStore {
                 if transition.already_applied(&current) {
                     Ok(ExportState::from(&current))
                 } else {
-                    Err(conflict(&current, transition))
+                    Err(transition.conflict_with(&current))
                 }
             }
         }
@@ -711,36 +687,4 @@ fn decode<T: serde::de::DeserializeOwned>(
 ) -> Result<T, ApiError> {
     serde_dynamo::from_item(item)
         .map_err(|e| ApiError::internal(format!("stored item does not decode: {e}")))
-}
-
-fn conflict(current: &InvoiceHeader, attempted: &Transition) -> ApiError {
-    let verb = match attempted {
-        Transition::Complete(_) => "completed",
-        Transition::Reject(_) => "rejected",
-    };
-    let message = match current.status {
-        InvoiceStatus::Exported => format!(
-            "invoice {} was already exported{}; it cannot be {verb} now",
-            current.invoice_id,
-            current
-                .export
-                .as_ref()
-                .and_then(|e| e.external_id.as_deref())
-                .map(|id| format!(" with externalId {id:?}"))
-                .unwrap_or_default()
-        ),
-        InvoiceStatus::Rejected => {
-            format!(
-                "invoice {} was already rejected; it cannot be {verb} now",
-                current.invoice_id
-            )
-        }
-        InvoiceStatus::ReadyForExport => {
-            format!("invoice {} cannot be {verb} now", current.invoice_id)
-        }
-    };
-    ApiError::InvalidStateTransition {
-        message,
-        current_status: current.status.as_str().to_string(),
-    }
 }
