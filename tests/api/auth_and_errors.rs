@@ -712,7 +712,7 @@ async fn complete_takes_any_absolute_http_url_up_to_its_length_limit() {
 }
 
 #[tokio::test]
-async fn the_dev_stack_serves_the_openapi_document_pointing_at_itself() {
+async fn the_dev_stack_serves_the_openapi_document_pointing_at_itself_and_a_reference_rendered_from_it() {
     let t = TestStack::start().await;
     let resp = t.http.get(t.url("/openapi.json")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
@@ -731,5 +731,22 @@ async fn the_dev_stack_serves_the_openapi_document_pointing_at_itself() {
         .map(|path| path.as_object().unwrap().len())
         .sum();
     assert_eq!(operations, ledgerdock_shared::handlers::ROUTES.len());
+
+    // And a reference a person reads, rendered from it, with no token needed.
+    let page = t.http.get(t.url("/docs")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let page = page.text().await.unwrap();
+    for route in ledgerdock_shared::handlers::ROUTES {
+        assert!(
+            page.contains(&format!("<code>{}</code></h3>", route.path.replace('&', "&amp;"))),
+            "{} is not in /docs",
+            route.path
+        );
+    }
+    assert!(page.contains(t.stack.token_url.as_str()));
     t.stop().await;
 }

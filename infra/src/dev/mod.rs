@@ -10,6 +10,7 @@ pub mod imports;
 pub mod oauth;
 pub mod openapi;
 pub mod queue;
+pub mod reference;
 pub mod router;
 pub mod samples;
 pub mod schedules;

@@ -1,5 +1,6 @@
 //! The dev stack's front door, playing API Gateway and Cognito on one port:
-//! `/health`, `/oauth2/token`, `/.well-known/jwks.json`, `/openapi.json`, and every route of
+//! `/health`, `/oauth2/token`, `/.well-known/jwks.json`, `/openapi.json`, `/docs` (the API
+//! reference rendered from it, see [`super::reference`]), and every route of
 //! `ledgerdock_shared::handlers::ROUTES`, with the token and the route's scope checked the way
 //! the REST API's Cognito authorizer checks them, and the same request context handed on.
 
@@ -47,6 +48,12 @@ pub fn router(api: Arc<DevApi>) -> Router {
         .route(
             "/openapi.json",
             get(|State(api): State<Arc<DevApi>>| async move { Json(api.openapi.clone()) }),
+        )
+        .route(
+            "/docs",
+            get(|State(api): State<Arc<DevApi>>| async move {
+                axum::response::Html(super::reference::render(&api.openapi))
+            }),
         )
         .fallback(gateway)
         .layer(DefaultBodyLimit::max(GATEWAY_MAX_BODY_BYTES + 1))
