@@ -712,7 +712,8 @@ async fn complete_takes_any_absolute_http_url_up_to_its_length_limit() {
 }
 
 #[tokio::test]
-async fn the_dev_stack_serves_the_openapi_document_pointing_at_itself_and_a_reference_rendered_from_it() {
+async fn the_dev_stack_serves_the_openapi_document_pointing_at_itself_and_a_reference_rendered_from_it(
+) {
     let t = TestStack::start().await;
     let resp = t.http.get(t.url("/openapi.json")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
@@ -742,7 +743,10 @@ async fn the_dev_stack_serves_the_openapi_document_pointing_at_itself_and_a_refe
     let page = page.text().await.unwrap();
     for route in ledgerdock_shared::handlers::ROUTES {
         assert!(
-            page.contains(&format!("<code>{}</code></h3>", route.path.replace('&', "&amp;"))),
+            page.contains(&format!(
+                "<code>{}</code></h3>",
+                route.path.replace('&', "&amp;")
+            )),
             "{} is not in /docs",
             route.path
         );

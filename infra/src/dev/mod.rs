@@ -328,15 +328,18 @@ fn load_or_create_keys(
     Ok((secret.into_bytes(), issuer))
 }
 
-impl DevStack {
-    pub async fn start(options: DevOptions) -> anyhow::Result<Self> {
-        let say = |line: String| {
-            if options.verbose {
-                eprintln!("{line}");
-            }
-        };
-        // In memory: S3 files go to a scratch folder removed on exit; nothing else touches disk
-        // except demo.json, which is still written to the data dir so clients can read it.
+/// Where the stack keeps its files: the data dir (keys, demo.json, sam-env.json, and unless in
+/// memory the DynamoDB file and the S3 objects), and a scratch folder for S3 objects in memory
+/// mode, removed on exit.
+struct Storage {
+    data_dir: PathBuf,
+    /// Where the S3 engine keeps objects: the scratch folder in memory mode, else the data dir.
+    s3_root: PathBuf,
+    scratch: Option<tempfile::TempDir>,
+}
+
+impl Storage {
+    fn prepare(options: &DevOptions) -> anyhow::Result<Self> {
         let scratch = if options.in_memory {
             Some(tempfile::tempdir()?)
         } else {
@@ -345,73 +348,99 @@ impl DevStack {
         std::fs::create_dir_all(&options.data_dir)
             .with_context(|| format!("creating data dir {}", options.data_dir.display()))?;
         let data_dir = options.data_dir.canonicalize()?;
-        let storage_root = scratch
+        let s3_root = scratch
             .as_ref()
             .map(|t| t.path().to_path_buf())
-            .unwrap_or_else(|| data_dir.clone());
+            .unwrap_or_else(|| data_dir.clone())
+            .join("s3");
+        Ok(Self {
+            data_dir,
+            s3_root,
+            scratch,
+        })
+    }
+}
 
-        let (shutdown, shutdown_rx) = watch::channel(false);
-        let mut tasks = Vec::new();
+/// Every function's policy from `template`, its ARNs pointed at this stack's table, bucket and
+/// queue.
+fn read_iam(template: &str, options: &DevOptions) -> anyhow::Result<iam::Iam> {
+    iam::Iam::from_template(
+        template,
+        iam::policy::Account {
+            partition: "aws".into(),
+            region: LOCAL_REGION.into(),
+            account_id: iam::ACCOUNT_ID.into(),
+            stack_name: iam::STACK_NAME.into(),
+            table: options.table_name.clone(),
+            bucket: options.bucket_name.clone(),
+            queue: queue::QUEUE_NAME.into(),
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("reading template.yaml's IAM policies: {e}"))
+}
 
-        let (api_listener, api_addr) = engines::bind(options.host, options.port, "API").await?;
-        let (s3_listener, s3_addr) =
-            engines::bind(options.host, options.s3_port, "S3 engine").await?;
-        let template = options
-            .template
-            .as_deref()
-            .unwrap_or(stream_filter::TEMPLATE);
-        let iam = Arc::new(
-            iam::Iam::from_template(
-                template,
-                iam::policy::Account {
-                    partition: "aws".into(),
-                    region: LOCAL_REGION.into(),
-                    account_id: iam::ACCOUNT_ID.into(),
-                    stack_name: iam::STACK_NAME.into(),
-                    table: options.table_name.clone(),
-                    bucket: options.bucket_name.clone(),
-                    queue: queue::QUEUE_NAME.into(),
-                },
-            )
-            .map_err(|e| anyhow::anyhow!("reading template.yaml's IAM policies: {e}"))?,
-        );
+/// What the engines hand the event sources: the captured stream records and the keys of
+/// import files created.
+struct EngineEvents {
+    captured:
+        tokio::sync::mpsc::UnboundedReceiver<ledgerdock_shared::webhooks::events::StreamRecord>,
+    created: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+/// The engines the functions' SDK clients call, each behind the template's IAM.
+struct Engines {
+    dynamodb_url: String,
+    s3_url: String,
+    sqs_url: String,
+    queue: Arc<queue::LocalQueue>,
+    events: EngineEvents,
+}
+
+impl Engines {
+    async fn start(
+        options: &DevOptions,
+        template: &str,
+        storage: &Storage,
+        iam: &Arc<iam::Iam>,
+        shutdown: &watch::Receiver<bool>,
+        tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+    ) -> anyhow::Result<Self> {
         // The stack's DynamoDB URL is its front (see `webhooks::start_front`): IAM, and the
         // change capture when webhooks are delivered. The engine listens on a port of its own.
         let engine_url = match &options.external_dynamodb {
             Some(url) => url.clone(),
             None => {
                 let (listener, addr) = engines::bind(options.host, 0, "DynamoDB engine").await?;
-                let db_file = (!options.in_memory).then(|| data_dir.join("dynamodb.sqlite"));
+                let db_file =
+                    (!options.in_memory).then(|| storage.data_dir.join("dynamodb.sqlite"));
                 tasks.push(
-                    engines::start_dynamodb(listener, db_file.as_deref(), shutdown_rx.clone())
-                        .await?,
+                    engines::start_dynamodb(listener, db_file.as_deref(), shutdown.clone()).await?,
                 );
                 format!("http://{addr}")
             }
         };
-        let (captured_tx, captured_rx) = tokio::sync::mpsc::unbounded_channel();
-        let stream_records = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let fan_out_invocations = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let dynamodb_url = {
-            let (listener, addr) =
-                engines::bind(options.host, options.dynamodb_port, "DynamoDB endpoint").await?;
-            let capture = if options.deliver_webhooks {
-                let (engine, _) = local_clients(&engine_url, "http://127.0.0.1:1");
-                let filter = stream_filter::StreamFilter::of(template, "webhook-fanout")?;
-                Some(webhooks::ChangeCapture::new(engine, captured_tx, filter))
-            } else {
-                None
-            };
-            tasks.push(webhooks::start_front(
-                listener,
-                engine_url,
-                iam.clone(),
-                capture,
-                shutdown_rx.clone(),
-            ));
-            format!("http://{addr}")
+        let (captured_tx, captured) = tokio::sync::mpsc::unbounded_channel();
+        let (listener, addr) =
+            engines::bind(options.host, options.dynamodb_port, "DynamoDB endpoint").await?;
+        let capture = if options.deliver_webhooks {
+            let (engine, _) = local_clients(&engine_url, "http://127.0.0.1:1");
+            let filter = stream_filter::StreamFilter::of(template, "webhook-fanout")?;
+            Some(webhooks::ChangeCapture::new(engine, captured_tx, filter))
+        } else {
+            None
         };
-        let (created_tx, created_rx) = tokio::sync::mpsc::unbounded_channel();
+        tasks.push(webhooks::start_front(
+            listener,
+            engine_url,
+            iam.clone(),
+            capture,
+            shutdown.clone(),
+        ));
+        let dynamodb_url = format!("http://{addr}");
+
+        let (s3_listener, s3_addr) =
+            engines::bind(options.host, options.s3_port, "S3 engine").await?;
+        let (created_tx, created) = tokio::sync::mpsc::unbounded_channel();
         let hook = engines::ObjectCreatedHook {
             bucket: options.bucket_name.clone(),
             prefix: "imports/",
@@ -420,57 +449,179 @@ impl DevStack {
         tasks.push(
             engines::start_s3(
                 s3_listener,
-                &storage_root.join("s3"),
-                shutdown_rx.clone(),
+                &storage.s3_root,
+                shutdown.clone(),
                 Some(hook),
                 iam.clone(),
             )
             .await?,
         );
+
         let (sqs_listener, sqs_addr) =
             engines::bind(options.host, options.sqs_port, "SQS engine").await?;
-        let (queue, queue_task) = queue::start(sqs_listener, iam.clone(), shutdown_rx.clone())?;
+        let (queue, queue_task) = queue::start(sqs_listener, iam.clone(), shutdown.clone())?;
         tasks.push(queue_task);
-        let sqs_url = format!("http://{sqs_addr}");
-        let api_url = format!("http://{api_addr}");
-        let s3_url = format!("http://{s3_addr}");
-        say(format!("engines up: DynamoDB {dynamodb_url}, S3 {s3_url}"));
+        Ok(Self {
+            dynamodb_url,
+            s3_url: format!("http://{s3_addr}"),
+            sqs_url: format!("http://{sqs_addr}"),
+            queue,
+            events: EngineEvents { captured, created },
+        })
+    }
+}
 
-        let (dynamodb, s3) = local_clients(&dynamodb_url, &s3_url);
+/// The configuration every function of the stack runs with.
+fn function_config(
+    options: &DevOptions,
+    engines: &Engines,
+    continuation_secret: Vec<u8>,
+) -> Config {
+    Config {
+        table_name: options.table_name.clone(),
+        bucket_name: options.bucket_name.clone(),
+        download_url_ttl: options.download_url_ttl,
+        continuation_secret: Some(continuation_secret),
+        continuation_secret_id: None,
+        // Not cached locally: a revoked grant applies at once.
+        grant_cache_ttl: Duration::ZERO,
+        s3_force_path_style: true,
+        upload_url_ttl: options.upload_url_ttl,
+        import_upload_grace: options.import_upload_grace,
+        import_processing_deadline: options.import_processing_deadline,
+        import_lease: options.import_lease,
+        // The router verifies tokens itself, as the authorizer does in AWS.
+        token_keys: None,
+        dynamodb_endpoint: Some(engines.dynamodb_url.clone()),
+        s3_endpoint: Some(engines.s3_url.clone()),
+        webhook_urls: options.webhook_urls,
+        webhook_queue_url: Some(engines.queue.url.clone()),
+        sqs_endpoint: Some(engines.sqs_url.clone()),
+    }
+}
+
+/// What plays Lambda's triggers for the event functions: S3's notification for the import
+/// worker, the schedules of both sweeps, and (with webhooks delivered) the stream's and the
+/// queue's event-source mappings; each runs its function with that function's own state.
+struct EventSources {
+    delivering_imports: Arc<AtomicBool>,
+    stream_records: Arc<std::sync::atomic::AtomicUsize>,
+    fan_out_invocations: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl EventSources {
+    fn start(
+        options: &DevOptions,
+        functions: &functions::Functions,
+        events: EngineEvents,
+        queue: Arc<queue::LocalQueue>,
+        shutdown: &watch::Receiver<bool>,
+        tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+    ) -> Self {
+        let delivering_imports = Arc::new(AtomicBool::new(options.process_imports));
+        tasks.push(imports::dispatch_object_events(
+            functions.of("process-import-job"),
+            events.created,
+            delivering_imports.clone(),
+            shutdown.clone(),
+        ));
+        tasks.push(imports::sweep_periodically(
+            functions.of("sweep-import-jobs"),
+            options.sweep_interval,
+            shutdown.clone(),
+        ));
+        let stream_records = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let fan_out_invocations = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        if options.deliver_webhooks {
+            tasks.push(webhooks::fan_out_captured(
+                functions.of("webhook-fanout"),
+                events.captured,
+                stream_records.clone(),
+                fan_out_invocations.clone(),
+                shutdown.clone(),
+            ));
+            tasks.push(webhooks::dispatch_periodically(
+                functions.of("dispatch-webhooks"),
+                options.webhook_dispatch_interval,
+                shutdown.clone(),
+            ));
+            tasks.push(queue::consume(
+                functions.of("deliver-webhooks"),
+                queue,
+                shutdown.clone(),
+            ));
+        }
+        Self {
+            delivering_imports,
+            stream_records,
+            fan_out_invocations,
+        }
+    }
+}
+
+/// Serves the API (the router) on `listener` until `shutdown` flips.
+fn serve_api(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    mut shutdown: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let stop = async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        };
+        if let Err(e) = axum::serve(listener, router)
+            .with_graceful_shutdown(stop)
+            .await
+        {
+            tracing::error!(error = %e, "API server stopped");
+        }
+    })
+}
+
+impl DevStack {
+    /// Starts the stack, step by step: its storage, the template's IAM, the engines behind
+    /// it, the table and bucket, the functions' state, the event sources that run the event
+    /// functions, the API, the demo data, and the file `sam local` reads.
+    pub async fn start(options: DevOptions) -> anyhow::Result<Self> {
+        let say = |line: String| {
+            if options.verbose {
+                eprintln!("{line}");
+            }
+        };
+        let storage = Storage::prepare(&options)?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let template = options
+            .template
+            .as_deref()
+            .unwrap_or(stream_filter::TEMPLATE);
+        let iam = Arc::new(read_iam(template, &options)?);
+
+        let (api_listener, api_addr) = engines::bind(options.host, options.port, "API").await?;
+        let api_url = format!("http://{api_addr}");
+        let engines =
+            Engines::start(&options, template, &storage, &iam, &shutdown_rx, &mut tasks).await?;
+        say(format!(
+            "engines up: DynamoDB {}, S3 {}",
+            engines.dynamodb_url, engines.s3_url
+        ));
+        let (dynamodb, s3) = local_clients(&engines.dynamodb_url, &engines.s3_url);
         crate::bootstrap::ensure_table(&dynamodb, &options.table_name).await?;
         crate::bootstrap::ensure_bucket(&s3, &options.bucket_name).await?;
 
-        let (continuation_secret, issuer) =
-            load_or_create_keys((!options.in_memory).then_some(data_dir.as_path()), &api_url)?;
-        let config = Config {
-            table_name: options.table_name.clone(),
-            bucket_name: options.bucket_name.clone(),
-            download_url_ttl: options.download_url_ttl,
-            continuation_secret: Some(continuation_secret),
-            continuation_secret_id: None,
-            // Not cached locally: a revoked grant applies at once.
-            grant_cache_ttl: Duration::ZERO,
-            s3_force_path_style: true,
-            upload_url_ttl: options.upload_url_ttl,
-            import_upload_grace: options.import_upload_grace,
-            import_processing_deadline: options.import_processing_deadline,
-            import_lease: options.import_lease,
-            // The router verifies tokens itself, as the authorizer does in AWS.
-            token_keys: None,
-            dynamodb_endpoint: Some(dynamodb_url.clone()),
-            s3_endpoint: Some(s3_url.clone()),
-            webhook_urls: options.webhook_urls,
-            webhook_queue_url: Some(queue.url.clone()),
-            sqs_endpoint: Some(sqs_url.clone()),
-        };
-        let sqs = local_sqs(&sqs_url);
+        let (continuation_secret, issuer) = load_or_create_keys(
+            (!options.in_memory).then_some(storage.data_dir.as_path()),
+            &api_url,
+        )?;
+        let config = function_config(&options, &engines, continuation_secret);
         let functions = Arc::new(functions::Functions::new(
             &iam,
             &config,
-            &dynamodb_url,
-            &s3_url,
-            &sqs_url,
+            &engines.dynamodb_url,
+            &engines.s3_url,
+            &engines.sqs_url,
         ));
+        let sqs = local_sqs(&engines.sqs_url);
         let app = Arc::new(AppState::with_clients(
             config,
             dynamodb.clone(),
@@ -486,52 +637,19 @@ impl DevStack {
             openapi: openapi::document(&api_url, &token_url)?,
         });
 
-        let delivering_imports = Arc::new(AtomicBool::new(options.process_imports));
-        tasks.push(imports::dispatch_object_events(
-            functions.of("process-import-job"),
-            created_rx,
-            delivering_imports.clone(),
+        let sources = EventSources::start(
+            &options,
+            &functions,
+            engines.events,
+            engines.queue.clone(),
+            &shutdown_rx,
+            &mut tasks,
+        );
+        tasks.push(serve_api(
+            api_listener,
+            router::router(api.clone()),
             shutdown_rx.clone(),
         ));
-        tasks.push(imports::sweep_periodically(
-            functions.of("sweep-import-jobs"),
-            options.sweep_interval,
-            shutdown_rx.clone(),
-        ));
-
-        if options.deliver_webhooks {
-            tasks.push(webhooks::fan_out_captured(
-                functions.of("webhook-fanout"),
-                captured_rx,
-                stream_records.clone(),
-                fan_out_invocations.clone(),
-                shutdown_rx.clone(),
-            ));
-            tasks.push(webhooks::dispatch_periodically(
-                functions.of("dispatch-webhooks"),
-                options.webhook_dispatch_interval,
-                shutdown_rx.clone(),
-            ));
-            tasks.push(queue::consume(
-                functions.of("deliver-webhooks"),
-                queue.clone(),
-                shutdown_rx.clone(),
-            ));
-        }
-
-        let router = router::router(api.clone());
-        let mut api_shutdown = shutdown_rx.clone();
-        tasks.push(tokio::spawn(async move {
-            let stop = async move {
-                let _ = api_shutdown.wait_for(|stop| *stop).await;
-            };
-            if let Err(e) = axum::serve(api_listener, router)
-                .with_graceful_shutdown(stop)
-                .await
-            {
-                tracing::error!(error = %e, "API server stopped");
-            }
-        }));
 
         let demo = if options.seed_demo {
             say("seeding demo data…".into());
@@ -539,11 +657,11 @@ impl DevStack {
             let info = DemoInfo {
                 api_url: api_url.clone(),
                 token_url: token_url.clone(),
-                s3_url: s3_url.clone(),
-                dynamodb_url: dynamodb_url.clone(),
+                s3_url: engines.s3_url.clone(),
+                dynamodb_url: engines.dynamodb_url.clone(),
                 companies,
             };
-            let path = data_dir.join("demo.json");
+            let path = storage.data_dir.join("demo.json");
             write_private(&path, &serde_json::to_vec_pretty(&info)?)
                 .with_context(|| format!("writing {}", path.display()))?;
             Some(info)
@@ -554,24 +672,24 @@ impl DevStack {
         let stack = Self {
             api_url,
             token_url,
-            s3_url,
-            dynamodb_url,
+            s3_url: engines.s3_url,
+            dynamodb_url: engines.dynamodb_url,
             app,
             dynamodb,
             s3,
             sqs,
-            queue,
+            queue: engines.queue,
             api,
             demo,
-            data_dir,
-            delivering_imports,
+            data_dir: storage.data_dir,
+            delivering_imports: sources.delivering_imports,
             functions,
             iam,
-            stream_records,
-            fan_out_invocations,
+            stream_records: sources.stream_records,
+            fan_out_invocations: sources.fan_out_invocations,
             shutdown,
             tasks,
-            _scratch: scratch,
+            _scratch: storage.scratch,
         };
         let sam_env = stack.data_dir.join(SAM_ENV_FILE);
         let parameters = serde_json::json!({ "Parameters": stack.function_environment() });
