@@ -598,9 +598,11 @@ fn every_dynamodb_write_is_held_to_partitions_the_code_names() {
         .trim_end_matches(&id.to_string())
         .to_string();
     let named: BTreeSet<String> = [
-        format!("{company}*"),
         format!("{company}*{LOG_PARTITION_INFIX}*"),
         format!("{company}*{SUBSCRIPTIONS_PARTITION_SUFFIX}"),
+        format!("{company}*{}", schema::IMPORTS_PARTITION_SUFFIX),
+        format!("{company}*{}", schema::SUPPLIERS_PARTITION_SUFFIX),
+        schema::COMPANY_PARTITION_PATTERN.to_string(),
         format!("{USAGE_PARTITION_PREFIX}*"),
         format!("{OWNER_PARTITION_PREFIX}*"),
     ]
@@ -995,4 +997,89 @@ fn no_webhook_function_may_write_a_companys_invoices_or_import_jobs() {
             );
         }
     }
+}
+
+#[test]
+fn each_feature_writes_its_own_partitions_and_no_other_features() {
+    use ledgerdock_infra::dev::iam::policy::wildcard_match;
+    use ledgerdock_infra::dev::iam::{policy::Account, requests::Authorization, Iam};
+    use ledgerdock_shared::domain::CompanyId;
+    let company = CompanyId::new_random();
+    let own = schema::company_pk(&company);
+    let imports = schema::imports_pk(&company);
+    let suppliers = schema::suppliers_pk(&company);
+    // The company's own partition and no other matches the pattern the invoice functions hold.
+    assert!(wildcard_match(schema::COMPANY_PARTITION_PATTERN, &own));
+    for other in [&imports, &suppliers, &format!("{own}#WEBHOOKS")] {
+        assert!(
+            !wildcard_match(schema::COMPANY_PARTITION_PATTERN, other),
+            "{other}"
+        );
+    }
+    let account = Account {
+        partition: "aws".into(),
+        region: "us-east-1".into(),
+        account_id: "000000000000".into(),
+        stack_name: "ledgerdock".into(),
+        table: "ledgerdock".into(),
+        bucket: "ledgerdock-local".into(),
+        queue: "ledgerdock-webhook-attempts".into(),
+    };
+    let table = account.table_arn();
+    let iam = Iam::from_template(ledgerdock_infra::dev::stream_filter::TEMPLATE, account).unwrap();
+    let may_write = |function: &str, action: &str, partition: &str| {
+        iam.decide(
+            function,
+            &Authorization {
+                action: action.into(),
+                resource: table.clone(),
+                context: BTreeMap::from([(
+                    "dynamodb:LeadingKeys".to_string(),
+                    vec![partition.to_string()],
+                )]),
+            },
+        )
+        .is_ok()
+    };
+    for function in [
+        "complete-invoice-export",
+        "reject-invoice-export",
+        "bulk-complete-invoice-exports",
+        "bulk-reject-invoice-exports",
+    ] {
+        assert!(
+            may_write(function, "dynamodb:UpdateItem", &own),
+            "{function}"
+        );
+        for other in [&imports, &suppliers] {
+            assert!(
+                !may_write(function, "dynamodb:UpdateItem", other),
+                "{function} on {other}"
+            );
+        }
+    }
+    assert!(may_write("publish-invoice", "dynamodb:PutItem", &own));
+    assert!(!may_write("publish-invoice", "dynamodb:PutItem", &imports));
+    for (function, action) in [
+        ("start-import-job", "dynamodb:PutItem"),
+        ("start-import-job", "dynamodb:UpdateItem"),
+        ("process-import-job", "dynamodb:UpdateItem"),
+        ("sweep-import-jobs", "dynamodb:UpdateItem"),
+    ] {
+        assert!(may_write(function, action, &imports), "{function} {action}");
+        assert!(
+            !may_write(function, action, &own),
+            "{function} {action} on invoices"
+        );
+    }
+    assert!(may_write(
+        "process-import-job",
+        "dynamodb:BatchWriteItem",
+        &suppliers
+    ));
+    assert!(!may_write(
+        "process-import-job",
+        "dynamodb:BatchWriteItem",
+        &own
+    ));
 }

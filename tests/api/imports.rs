@@ -408,7 +408,9 @@ async fn a_worker_stopped_halfway_and_run_again_ends_as_if_it_never_stopped() {
         .table_name(&t.stack.app.config.table_name)
         .key(
             "PK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("COMPANY#{}", a.company)),
+            aws_sdk_dynamodb::types::AttributeValue::S(
+                ledgerdock_shared::store::schema::suppliers_pk(&a.company),
+            ),
         )
         .key(
             "SK",

@@ -582,6 +582,15 @@ impl TestStack {
     /// read straight from DynamoDB (to assert that a refused call stored nothing).
     pub async fn count_items(&self, company: CompanyId, prefix: &str) -> usize {
         use aws_sdk_dynamodb::types::{AttributeValue, Select};
+        use ledgerdock_shared::store::schema::{company_pk, imports_pk, suppliers_pk};
+        // Each kind of item lives in its feature's partition beside the company's.
+        let partition = if prefix.starts_with("SUPPLIER#") {
+            suppliers_pk(&company)
+        } else if prefix.starts_with("IMPORTJOB#") || prefix.starts_with("IDEMPOTENCY#") {
+            imports_pk(&company)
+        } else {
+            company_pk(&company)
+        };
         let mut count = 0;
         let mut start = None;
         loop {
@@ -591,7 +600,7 @@ impl TestStack {
                 .query()
                 .table_name(&self.stack.app.config.table_name)
                 .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":pk", AttributeValue::S(format!("COMPANY#{company}")))
+                .expression_attribute_values(":pk", AttributeValue::S(partition.clone()))
                 .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_string()))
                 .select(Select::Count)
                 .consistent_read(true)

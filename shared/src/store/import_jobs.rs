@@ -2,9 +2,12 @@
 //!
 //! | item | PK | SK |
 //! |---|---|---|
-//! | job | `COMPANY#<companyId>` | `IMPORTJOB#<jobId>` |
-//! | idempotency record | `COMPANY#<companyId>` | `IDEMPOTENCY#<clientId>#<key>` (TTL `expiresAtEpoch`) |
-//! | open-jobs counter | `COMPANY#<companyId>` | `OPENIMPORTJOBS` (`openJobs`) |
+//! | job | `COMPANY#<companyId>#IMPORTS` | `IMPORTJOB#<jobId>` |
+//! | idempotency record | `COMPANY#<companyId>#IMPORTS` | `IDEMPOTENCY#<clientId>#<key>` (TTL `expiresAtEpoch`) |
+//! | open-jobs counter | `COMPANY#<companyId>#IMPORTS` | `OPENIMPORTJOBS` (`openJobs`) |
+//!
+//! The partition is the company's imports alone (see [`super::schema::imports_pk`]): the
+//! import functions may write there and never on the company's invoices.
 //!
 //! The counter rises in the transaction that creates a job (refused at [`MAX_OPEN_JOBS`]) and
 //! falls in the transaction that ends it, so it is exact without any scan.
@@ -32,7 +35,8 @@ use aws_sdk_dynamodb::Client;
 
 use super::attributes::s;
 use super::schema::{
-    company_pk, OJ_PK, OJ_SK, OPEN_JOBS_INDEX, OPEN_JOBS_PARTITION, PK, SK, TTL_ATTRIBUTE,
+    company_of_partition, imports_pk, OJ_PK, OJ_SK, OPEN_JOBS_INDEX, OPEN_JOBS_PARTITION, PK, SK,
+    TTL_ATTRIBUTE,
 };
 use super::{landed, live_idempotency_record, transact, DynamoDbResult, Transacted};
 use crate::domain::idempotency::{Fingerprint, Idempotency, IDEMPOTENCY_TTL_SECS};
@@ -67,7 +71,7 @@ fn open_position(deadline: Timestamp, job: &JobId) -> String {
 
 fn key(company: &CompanyId, sk: String) -> HashMap<String, AttributeValue> {
     HashMap::from([
-        (PK.to_string(), s(company_pk(company))),
+        (PK.to_string(), s(imports_pk(company))),
         (SK.to_string(), s(sk)),
     ])
 }
@@ -580,13 +584,7 @@ impl ImportJobStore {
             .unwrap_or_default()
             .into_iter()
             .filter_map(|item| {
-                let company = item
-                    .get(PK)?
-                    .as_s()
-                    .ok()?
-                    .strip_prefix("COMPANY#")?
-                    .parse()
-                    .ok()?;
+                let company = company_of_partition(item.get(PK)?.as_s().ok()?)?;
                 let job = item
                     .get(SK)?
                     .as_s()

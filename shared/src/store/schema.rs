@@ -111,8 +111,37 @@ pub fn global_secondary_indexes() -> Vec<GlobalSecondaryIndex> {
         .collect()
 }
 
+/// The partition of a company's invoices (headers and line items).
 pub fn company_pk(company: &crate::domain::CompanyId) -> String {
     format!("COMPANY#{company}")
+}
+
+/// What sets the partition of a company's import jobs (with their Idempotency-Key records and
+/// open-jobs counter) apart from its invoices: `COMPANY#<id>#IMPORTS`. Every feature's items
+/// sit in a partition of their own beside the company's (webhooks in `#WEBHOOKS` and
+/// `#WEBHOOK#<subscription>`), so IAM can grant each function writes on its feature's
+/// partitions alone (`dynamodb:LeadingKeys`).
+pub const IMPORTS_PARTITION_SUFFIX: &str = "#IMPORTS";
+/// The same for a company's supplier cards: `COMPANY#<id>#SUPPLIERS`.
+pub const SUPPLIERS_PARTITION_SUFFIX: &str = "#SUPPLIERS";
+
+pub fn imports_pk(company: &crate::domain::CompanyId) -> String {
+    format!("{}{IMPORTS_PARTITION_SUFFIX}", company_pk(company))
+}
+
+pub fn suppliers_pk(company: &crate::domain::CompanyId) -> String {
+    format!("{}{SUPPLIERS_PARTITION_SUFFIX}", company_pk(company))
+}
+
+/// The IAM pattern (`dynamodb:LeadingKeys`, StringLike) that matches a company's own partition
+/// and none beside it: `?` is one character, and a company id is a UUID, so the longer
+/// `COMPANY#<id>#IMPORTS` and the rest never match.
+pub const COMPANY_PARTITION_PATTERN: &str = "COMPANY#????????-????-????-????-????????????";
+
+/// The company a partition key belongs to, whichever of its partitions it is.
+pub fn company_of_partition(pk: &str) -> Option<crate::domain::CompanyId> {
+    let rest = pk.strip_prefix("COMPANY#")?;
+    rest.split('#').next()?.parse().ok()
 }
 
 /// The partition of a machine client's profile and grants.

@@ -1,4 +1,5 @@
-//! Supplier card items: `PK = COMPANY#<companyId>`, `SK = SUPPLIER#<externalId>`.
+//! Supplier card items: `PK = COMPANY#<companyId>#SUPPLIERS`, `SK = SUPPLIER#<externalId>`: a
+//! partition of the company's cards alone (see [`super::schema::suppliers_pk`]).
 //!
 //! Besides the card, each item records the import job that last wrote it and whether that
 //! write created or updated the card. That is what makes a rerun of the same job idempotent:
@@ -10,7 +11,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, Wri
 use aws_sdk_dynamodb::Client;
 
 use super::attributes::s;
-use super::schema::{company_pk, PK, SK};
+use super::schema::{suppliers_pk, PK, SK};
 use super::{backoff, batch_write, DynamoDbResult};
 use crate::domain::supplier::StoredSupplier;
 use crate::domain::CompanyId;
@@ -27,7 +28,7 @@ pub fn supplier_sk(external_id: &str) -> String {
 
 fn key(company: &CompanyId, external_id: &str) -> HashMap<String, AttributeValue> {
     HashMap::from([
-        (PK.to_string(), s(company_pk(company))),
+        (PK.to_string(), s(suppliers_pk(company))),
         (SK.to_string(), s(supplier_sk(external_id))),
     ])
 }
@@ -174,7 +175,7 @@ impl SupplierStore {
     ) -> Result<SupplierPage, ApiError> {
         let start_key = after.map(|sk| {
             HashMap::from([
-                (PK.to_string(), s(company_pk(&company))),
+                (PK.to_string(), s(suppliers_pk(&company))),
                 (SK.to_string(), s(sk)),
             ])
         });
@@ -184,7 +185,7 @@ impl SupplierStore {
             .query()
             .table_name(&self.table)
             .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(company_pk(&company)))
+            .expression_attribute_values(":pk", s(suppliers_pk(&company)))
             .expression_attribute_values(":prefix", s(SUPPLIER_PREFIX))
             .set_exclusive_start_key(start_key)
             .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))

@@ -158,10 +158,7 @@ fn text<'a>(image: Option<&'a Image>, name: &str) -> Option<&'a str> {
 /// The event `change` tells of, if any (see the module's table).
 pub fn event_of(change: &Change) -> Option<Event> {
     let new = change.new.as_ref()?;
-    let company: CompanyId = text(Some(new), "PK")?
-        .strip_prefix("COMPANY#")?
-        .parse()
-        .ok()?;
+    let company: CompanyId = crate::store::schema::company_of_partition(text(Some(new), "PK")?)?;
     let sk = text(Some(new), "SK")?;
     let old_status = text(change.old.as_ref(), "status");
     let new_status = text(Some(new), "status")?;
