@@ -344,8 +344,10 @@ async fn a_tour_of_every_function_is_never_denied_and_uses_every_grant_of_the_te
         denied.join("\n")
     );
     let mut used = iam.used();
+    // The second stack uses the same table, so its grants (their ARNs) are the same ones.
+    let table = t.stack.app.config.table_name.clone();
     t.stop().await;
-    used.extend(an_inline_import_s3_refuses().await);
+    used.extend(an_inline_import_s3_refuses(&table).await);
     let unused: Vec<String> = iam
         .grants()
         .into_iter()
@@ -364,11 +366,13 @@ async fn a_tour_of_every_function_is_never_denied_and_uses_every_grant_of_the_te
 /// a 503, and a retry with the same key is a new attempt, not the failed job replayed.
 /// Returns the grants its calls used.
 async fn an_inline_import_s3_refuses(
+    table: &str,
 ) -> std::collections::BTreeSet<ledgerdock_infra::dev::iam::Grant> {
     use ledgerdock_infra::dev::iam::policy::without_action;
     use ledgerdock_infra::dev::stream_filter::TEMPLATE;
     let t = TestStack::start_with(DevOptions {
         template: Some(without_action(TEMPLATE, "start-import-job", "s3:PutObject").unwrap()),
+        table_name: table.to_string(),
         ..options()
     })
     .await;
