@@ -853,16 +853,8 @@ fn every_function_has_a_sam_local_event_and_api_events_match_their_routes() {
 
 #[test]
 fn the_dev_stack_understands_every_functions_policy_and_enforces_it_as_written() {
-    use ledgerdock_infra::dev::iam::{policy::Account, Iam};
-    let account = Account {
-        partition: "aws".into(),
-        region: "us-east-1".into(),
-        account_id: "000000000000".into(),
-        stack_name: "ledgerdock".into(),
-        table: "ledgerdock".into(),
-        bucket: "ledgerdock-local".into(),
-        queue: "ledgerdock-webhook-attempts".into(),
-    };
+    use ledgerdock_infra::dev::iam::Iam;
+    let account = local_account();
     // Anything the evaluator does not understand (a SAM policy template, NotAction, an
     // unknown condition key) fails here, so it can never allow a call by ignoring a rule.
     let iam = Iam::from_template(ledgerdock_infra::dev::stream_filter::TEMPLATE, account)
@@ -961,16 +953,8 @@ fn every_functions_environment_is_one_lambda_accepts() {
 
 #[test]
 fn no_webhook_function_may_write_a_companys_invoices_or_import_jobs() {
-    use ledgerdock_infra::dev::iam::{policy::Account, requests::Authorization, Iam};
-    let account = Account {
-        partition: "aws".into(),
-        region: "us-east-1".into(),
-        account_id: "000000000000".into(),
-        stack_name: "ledgerdock".into(),
-        table: "ledgerdock".into(),
-        bucket: "ledgerdock-local".into(),
-        queue: "ledgerdock-webhook-attempts".into(),
-    };
+    use ledgerdock_infra::dev::iam::{requests::Authorization, Iam};
+    let account = local_account();
     let table = account.table_arn();
     let iam = Iam::from_template(ledgerdock_infra::dev::stream_filter::TEMPLATE, account).unwrap();
     let company = schema::company_pk(&ledgerdock_shared::domain::CompanyId::new_random());
@@ -1002,7 +986,7 @@ fn no_webhook_function_may_write_a_companys_invoices_or_import_jobs() {
 #[test]
 fn each_feature_writes_its_own_partitions_and_no_other_features() {
     use ledgerdock_infra::dev::iam::policy::wildcard_match;
-    use ledgerdock_infra::dev::iam::{policy::Account, requests::Authorization, Iam};
+    use ledgerdock_infra::dev::iam::{requests::Authorization, Iam};
     use ledgerdock_shared::domain::CompanyId;
     let company = CompanyId::new_random();
     let own = schema::company_pk(&company);
@@ -1016,15 +1000,7 @@ fn each_feature_writes_its_own_partitions_and_no_other_features() {
             "{other}"
         );
     }
-    let account = Account {
-        partition: "aws".into(),
-        region: "us-east-1".into(),
-        account_id: "000000000000".into(),
-        stack_name: "ledgerdock".into(),
-        table: "ledgerdock".into(),
-        bucket: "ledgerdock-local".into(),
-        queue: "ledgerdock-webhook-attempts".into(),
-    };
+    let account = local_account();
     let table = account.table_arn();
     let iam = Iam::from_template(ledgerdock_infra::dev::stream_filter::TEMPLATE, account).unwrap();
     let may_write = |function: &str, action: &str, partition: &str| {
@@ -1082,4 +1058,17 @@ fn each_feature_writes_its_own_partitions_and_no_other_features() {
         "dynamodb:BatchWriteItem",
         &own
     ));
+}
+
+/// Where the template's ARNs point in the tests: the dev stack's default table, bucket and queue.
+fn local_account() -> ledgerdock_infra::dev::iam::policy::Account {
+    ledgerdock_infra::dev::iam::policy::Account {
+        partition: "aws".into(),
+        region: "us-east-1".into(),
+        account_id: "000000000000".into(),
+        stack_name: "ledgerdock".into(),
+        table: "ledgerdock".into(),
+        bucket: "ledgerdock-local".into(),
+        queue: "ledgerdock-webhook-attempts".into(),
+    }
 }

@@ -386,17 +386,22 @@ pub fn read(template: &str, account: &Account) -> Result<BTreeMap<String, Vec<St
     Ok(functions)
 }
 
+/// The template resource of the function building `binary`, to change.
+fn function_mut<'a>(template: &'a mut Value, binary: &str) -> Result<&'a mut Value, String> {
+    template["Resources"]
+        .as_mapping_mut()
+        .ok_or("no Resources")?
+        .values_mut()
+        .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(binary))
+        .ok_or_else(|| format!("no function builds {binary}"))
+}
+
 /// `template` with the function building `binary` given `policies` (its `Policies` list, as
 /// YAML) instead of its own: to see what the stack refuses under another policy.
 pub fn with_policies(template: &str, binary: &str, policies: &str) -> Result<String, String> {
     let mut template: Value = serde_yaml::from_str(template).map_err(|e| e.to_string())?;
     let policies: Value = serde_yaml::from_str(policies).map_err(|e| e.to_string())?;
-    let function = template["Resources"]
-        .as_mapping_mut()
-        .ok_or("no Resources")?
-        .values_mut()
-        .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(binary))
-        .ok_or_else(|| format!("no function builds {binary}"))?;
+    let function = function_mut(&mut template, binary)?;
     function["Properties"]["Policies"] = policies;
     serde_yaml::to_string(&template).map_err(|e| e.to_string())
 }
@@ -405,12 +410,7 @@ pub fn with_policies(template: &str, binary: &str, policies: &str) -> Result<Str
 /// (a statement left with no action goes): to see how the code fares without it.
 pub fn without_action(template: &str, binary: &str, action: &str) -> Result<String, String> {
     let mut template: Value = serde_yaml::from_str(template).map_err(|e| e.to_string())?;
-    let function = template["Resources"]
-        .as_mapping_mut()
-        .ok_or("no Resources")?
-        .values_mut()
-        .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(binary))
-        .ok_or_else(|| format!("no function builds {binary}"))?;
+    let function = function_mut(&mut template, binary)?;
     let mut found = false;
     for policy in function["Properties"]["Policies"]
         .as_sequence_mut()
