@@ -1,25 +1,15 @@
-//! `POST /v1/import-jobs`: starts an import and answers 202 with the job and its Location.
-//!
-//! Three ways in, one way on: JSON records in the body, a CSV body (`?type=…`), or, for large
-//! files, `{"type", "contentType"}` alone, which returns a pre-signed PUT URL. Every path ends
-//! with one file at `imports/<companyId>/<jobId>` whose landing starts the worker.
-//! `Idempotency-Key` makes a retried call return the first job instead of starting another.
+//! `POST /v1/import-jobs`: starts an import and answers 202 with the job and its Location
+//! (the workflow, its three ways in and its Idempotency-Key, is `imports::start`).
 
 use lambda_http::{Body, Request, Response};
-use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::domain::idempotency::{Fingerprint, Idempotency, IdempotencyKey};
+use crate::domain::idempotency::IdempotencyKey;
 use crate::domain::Scope;
-use crate::domain::{CompanyId, JobId, Timestamp};
-use crate::domain::{Counts, ImportFormat, ImportJob, ImportType, JobSource, JobStatus};
 use crate::edge;
 use crate::error::ApiError;
 use crate::gate::{Route, Tenant};
-use crate::imports::{MAX_FILE_BYTES, MAX_INLINE_BYTES};
-use crate::store::import_jobs::{Created, Ending, Guard};
-
-const UPLOAD_HINT: &str = "; for a larger file send {\"type\": \"SUPPLIER_CARDS\", \"contentType\": \"text/csv\"} and PUT the file to the upload URL in the answer";
+use crate::imports::start::{ImportStarter, StartRequest, Started};
 
 pub const ROUTE: Route = Route {
     function: "start-import-job",
@@ -31,318 +21,22 @@ pub const ROUTE: Route = Route {
     run: |state, tenant, req| Box::pin(run(state, tenant, req)),
 };
 
-/// The JSON form of the start call.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct StartBody {
-    #[serde(rename = "type")]
-    import_type: Option<String>,
-    records: Option<serde_json::Value>,
-    content_type: Option<String>,
-    /// Upload jobs: the file's exact size in bytes, which the upload URL is signed for.
-    content_length: Option<serde_json::Value>,
-}
-
-/// What the call asked for, validated.
-struct StartRequest {
-    import_type: ImportType,
-    format: ImportFormat,
-    /// The file, for inline jobs; `None` asks for an upload URL.
-    inline: Option<Vec<u8>>,
-    /// Upload jobs: the size the file will have.
-    upload_bytes: Option<u64>,
-}
-
-/// An upload job's `contentLength`: a whole number of bytes, 1 to [`MAX_FILE_BYTES`].
-fn upload_bytes(raw: Option<serde_json::Value>) -> Result<u64, ApiError> {
-    let message = format!(
-        "is required for an upload: the file's exact size in bytes, 1 to {MAX_FILE_BYTES} (larger files: split them into several jobs)"
-    );
-    match raw.as_ref().and_then(crate::domain::whole_number) {
-        Some(n) if (1..=MAX_FILE_BYTES).contains(&n) => Ok(n),
-        _ => Err(ApiError::field("contentLength", message)),
-    }
-}
-
-fn import_type(raw: Option<&str>) -> Result<ImportType, ApiError> {
-    match raw {
-        None | Some("") => Err(ApiError::field(
-            "type",
-            "is required; the API knows SUPPLIER_CARDS",
-        )),
-        Some(raw) => ImportType::parse(raw).map_err(|e| ApiError::field("type", e)),
-    }
-}
-
-/// Reads an inline CSV file through now, so that a file that cannot be imported as a whole
-/// (no header row naming externalId and name, a column named twice, an oversized row) is a
-/// 400 here rather than a job that fails a moment later. A bad row is still the job's to
-/// report, with the rest imported. The records read are dropped as they come.
-fn check_csv_file(bytes: &[u8]) -> Result<(), ApiError> {
-    const CHUNK: usize = 64 * 1024;
-    let mut reader = crate::imports::reader::for_format(ImportFormat::Csv);
-    let mut records = Vec::new();
-    for chunk in bytes.chunks(CHUNK) {
-        reader
-            .push(chunk, &mut records)
-            .map_err(|e| ApiError::field("body", e.0))?;
-        records.clear();
-    }
-    reader
-        .finish(&mut records)
-        .map_err(|e| ApiError::field("body", e.0))
-}
-
-fn parse(req: &Request) -> Result<StartRequest, ApiError> {
-    let content_type = edge::content_type(req);
-    let query_type = edge::query(req, "type");
-    match ImportFormat::from_content_type(content_type) {
-        Some(ImportFormat::Csv) => {
-            let bytes: &[u8] = req.body().as_ref();
-            if bytes.len() > MAX_INLINE_BYTES {
-                return Err(ApiError::PayloadTooLarge(format!(
-                    "the CSV body is {} bytes; the limit is {MAX_INLINE_BYTES} bytes{UPLOAD_HINT}",
-                    bytes.len()
-                )));
-            }
-            if bytes.iter().all(u8::is_ascii_whitespace) {
-                return Err(ApiError::field(
-                    "body",
-                    "is empty; a CSV import is a header row naming the fields, then one row per record",
-                ));
-            }
-            let import_type = import_type(query_type.as_deref())?;
-            check_csv_file(bytes)?;
-            Ok(StartRequest {
-                import_type,
-                format: ImportFormat::Csv,
-                inline: Some(bytes.to_vec()),
-                upload_bytes: None,
-            })
-        }
-        Some(ImportFormat::Json) => {
-            let body: StartBody =
-                edge::json_body_up_to(req, false, MAX_INLINE_BYTES, UPLOAD_HINT)?;
-            let import_type = import_type(body.import_type.as_deref())?;
-            if query_type.is_some_and(|q| q != import_type.as_str()) {
-                return Err(ApiError::field(
-                    "type",
-                    "the query parameter and the body name different types",
-                ));
-            }
-            match (body.records, body.content_type) {
-                (Some(serde_json::Value::Array(_)), _) if body.content_length.is_some() => {
-                    Err(ApiError::field(
-                        "contentLength",
-                        "is only for upload jobs; leave it out when sending records",
-                    ))
-                }
-                (Some(serde_json::Value::Array(records)), None) => Ok(StartRequest {
-                    import_type,
-                    format: ImportFormat::Json,
-                    inline: Some(serde_json::to_vec(&records).map_err(ApiError::internal)?),
-                    upload_bytes: None,
-                }),
-                (Some(serde_json::Value::Array(_)), Some(_)) => Err(ApiError::field(
-                    "contentType",
-                    "is only for upload jobs; leave it out when sending records",
-                )),
-                (Some(_), _) => Err(ApiError::field(
-                    "records",
-                    "must be an array of supplier card objects",
-                )),
-                (None, Some(raw)) => match ImportFormat::from_content_type(&raw) {
-                    Some(format) if !raw.contains(';') => Ok(StartRequest {
-                        import_type,
-                        format,
-                        inline: None,
-                        upload_bytes: Some(upload_bytes(body.content_length)?),
-                    }),
-                    _ => Err(ApiError::field(
-                        "contentType",
-                        format!("{raw:?} is not an import format; use text/csv or application/json"),
-                    )),
-                },
-                (None, None) => Err(ApiError::field(
-                    "records",
-                    "is required: send the records, or contentType (text/csv or application/json) alone to get an upload URL",
-                )),
-            }
-        }
-        None => Err(ApiError::UnsupportedMediaType(format!(
-            "Content-Type must be application/json (records, or a request for an upload URL) or text/csv (a CSV body), not {:?}",
-            if content_type.is_empty() { "(none)" } else { content_type }
-        ))),
-    }
-}
-
-/// What the request asks for: the import type, the format, and the file (inline) or the
-/// absence of one (upload URL, with the size it will have). The same Idempotency-Key with
-/// another fingerprint is another request.
-fn fingerprint(request: &StartRequest) -> Fingerprint {
-    let (how, what) = match &request.inline {
-        Some(bytes) => (&b"inline"[..], bytes.clone()),
-        None => (
-            &b"upload"[..],
-            request
-                .upload_bytes
-                .unwrap_or_default()
-                .to_be_bytes()
-                .to_vec(),
-        ),
-    };
-    Fingerprint::of(&[
-        request.import_type.as_str().as_bytes(),
-        request.format.content_type().as_bytes(),
-        how,
-        &what,
-    ])
-}
-
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
-    let company = tenant.company;
-    let idempotency_key =
-        IdempotencyKey::from_headers(req.headers()).map_err(|e| ApiError::fields(vec![e]))?;
+    let key = IdempotencyKey::from_headers(req.headers()).map_err(|e| ApiError::fields(vec![e]))?;
     // Validation first: a replay never answers 202 to a request that would be refused.
-    let request = parse(&req)?;
-    let idempotency = idempotency_key.map(|key| Idempotency {
-        client_id: tenant.client_id.clone(),
-        key,
-        fingerprint: fingerprint(&request),
-    });
-    if let Some(idempotency) = &idempotency {
-        if let Some(first) = state
-            .import_jobs
-            .idempotent_job(company, idempotency)
-            .await?
-        {
-            return replay(
-                state,
-                company,
-                idempotency.replays(first.job, &first.fingerprint)?,
-            )
-            .await;
-        }
-    }
-
-    let now = Timestamp::now();
-    let config = &state.config;
-    let (source, upload_expires_at, deadline) = match request.inline {
-        Some(_) => (
-            JobSource::Inline,
-            None,
-            now.plus(config.import_processing_deadline),
-        ),
-        None => {
-            let expires = now.plus(config.upload_url_ttl);
-            (
-                JobSource::Upload,
-                Some(expires),
-                expires.plus(config.import_upload_grace),
-            )
-        }
-    };
-    let job = ImportJob {
-        job_id: JobId::new_random(),
-        company_id: company,
-        import_type: request.import_type,
-        status: JobStatus::InProgress,
-        source,
-        content_type: request.format,
-        created_at: now,
-        updated_at: now,
-        finished_at: None,
-        counts: Counts::default(),
-        errors: Vec::new(),
-        errors_truncated: false,
-        warnings: Vec::new(),
-        failure_reason: None,
-        upload_expires_at,
-        processing_started_at: None,
-        announced_again_at: None,
-        deadline,
-        resume_after_record: None,
-        upload_bytes: request.upload_bytes,
-        idempotency_key: idempotency.as_ref().map(|i| i.key.as_str().to_string()),
-    };
-    if let Created::Existing(first) = state.import_jobs.create(&job, idempotency.as_ref()).await? {
-        let first = match &idempotency {
-            Some(idempotency) => idempotency.replays(first.job, &first.fingerprint)?,
-            None => first.job,
-        };
-        return replay(state, company, first).await;
-    }
-    tracing::info!(job_id = %job.job_id, ?source, "import job started");
-
-    match request.inline {
-        Some(bytes) => {
-            if let Err(e) = state.import_files.put(&job, bytes).await {
-                // Nothing will ever land: end the job now and free the key for a retry.
-                let ending = Ending::Failed {
-                    reason: "the import file could not be stored; start the job again".into(),
-                    counts: Counts::default(),
-                };
-                state
-                    .import_jobs
-                    .finish(company, job.job_id, &ending, Guard::None)
-                    .await?;
-                if let Some(idempotency) = &idempotency {
-                    state
-                        .import_jobs
-                        .release_idempotency_key(company, idempotency)
-                        .await?;
-                }
-                tracing::error!(error = %e, "storing an inline import failed");
-                return Err(ApiError::Unavailable {
-                    retry_after_secs: 5,
-                    cause: e.to_string(),
-                });
-            }
-            accepted(&job, None, false)
-        }
-        None => {
-            let upload = state
-                .import_files
-                .upload_url(&job, upload_expires_at.unwrap_or(now))
-                .await?;
-            accepted(&job, Some(upload), false)
-        }
-    }
+    let request = StartRequest::try_from(&req)?;
+    let started = ImportStarter::from(state)
+        .start(tenant.company, &tenant.client_id, key, request)
+        .await?;
+    accepted(started)
 }
 
-/// The answer to a repeated Idempotency-Key: the first job as it is now (with a fresh upload
-/// URL, valid until the original expiry, while its file is still awaited).
-async fn replay(
-    state: &AppState,
-    company: CompanyId,
-    job_id: JobId,
-) -> Result<Response<Body>, ApiError> {
-    let job = state
-        .import_jobs
-        .get(company, job_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::internal(format!("idempotency record points at missing job {job_id}"))
-        })?;
-    let awaiting_upload = job.status == JobStatus::InProgress
-        && job.processing_started_at.is_none()
-        && job
-            .upload_expires_at
-            .is_some_and(|at| at > Timestamp::now());
-    let upload = match job.upload_expires_at {
-        Some(expires) if awaiting_upload => {
-            Some(state.import_files.upload_url(&job, expires).await?)
-        }
-        _ => None,
-    };
-    accepted(&job, upload, true)
-}
-
-fn accepted(
-    job: &ImportJob,
-    upload: Option<crate::store::import_files::UploadInstructions>,
-    replayed: bool,
-) -> Result<Response<Body>, ApiError> {
+fn accepted(started: Started) -> Result<Response<Body>, ApiError> {
+    let Started {
+        job,
+        upload,
+        replayed,
+    } = started;
     let mut body = job.view();
     if let Some(upload) = upload {
         body["upload"] = serde_json::to_value(upload).map_err(ApiError::internal)?;

@@ -5,6 +5,7 @@
 //! reason); [`sweep`] fails jobs that pass their deadline, so none is left hanging.
 
 pub mod reader;
+pub mod start;
 pub mod sweep;
 pub mod worker;
 
