@@ -138,7 +138,7 @@ fn import_worker_hears_object_created_under_imports_and_the_sweep_is_scheduled()
 
 #[test]
 fn webhooks_hear_the_tables_stream_of_news_and_retry_every_minute() {
-    use ledgerdock_shared::webhooks::events::{NEWS_ENTITIES, NEWS_STATUSES};
+    use ledgerdock_shared::features::webhooks::events::{NEWS_ENTITIES, NEWS_STATUSES};
     let t = template();
     let resources = &t["Resources"];
     let stream = &resources["Table"]["Properties"]["StreamSpecification"];
@@ -229,16 +229,16 @@ fn webhooks_hear_the_tables_stream_of_news_and_retry_every_minute() {
     // A batch attempted at once ends within the consumer's timeout, and the visibility
     // timeout is six times that, as Lambda advises for an SQS event source.
     let timeout = deliver["Timeout"].as_u64().unwrap();
-    let batch_secs = (queue::BATCH_SIZE / ledgerdock_shared::webhooks::dispatch::CONCURRENCY)
-        as u64
-        * ledgerdock_shared::webhooks::delivery::ATTEMPT_TIMEOUT.as_secs();
+    let batch_secs = (queue::BATCH_SIZE
+        / ledgerdock_shared::features::webhooks::dispatch::CONCURRENCY) as u64
+        * ledgerdock_shared::features::webhooks::delivery::ATTEMPT_TIMEOUT.as_secs();
     assert!(batch_secs * 2 <= timeout, "{batch_secs} s of {timeout} s");
     assert!(queue::VISIBILITY_TIMEOUT.as_secs() >= 6 * timeout);
-    assert!(ledgerdock_shared::webhooks::dispatch::CLAIM_FOR.as_secs() >= timeout);
+    assert!(ledgerdock_shared::features::webhooks::dispatch::CLAIM_FOR.as_secs() >= timeout);
     for function_name in ["webhook-fanout", "dispatch-webhooks", "deliver-webhooks"] {
         let variables = &function(&t, function_name)["Properties"]["Environment"]["Variables"];
         assert_eq!(
-            reference(&variables[ledgerdock_shared::config::ENV_WEBHOOK_QUEUE_URL]),
+            reference(&variables[ledgerdock_shared::edge::config::ENV_WEBHOOK_QUEUE_URL]),
             "WebhookAttemptQueue",
             "{function_name}"
         );
@@ -389,7 +389,7 @@ async fn dev_stack_function_environment() -> std::collections::BTreeMap<&'static
 
 #[tokio::test]
 async fn sam_local_can_set_every_variable_that_points_a_function_at_the_dev_stack() {
-    use ledgerdock_shared::config::*;
+    use ledgerdock_shared::edge::config::*;
     // SAM passes a function only the variables its template declares: each one the dev
     // stack's sam-env.json sets must be declared for every function.
     let t = template();
@@ -437,7 +437,7 @@ async fn sam_local_can_set_every_variable_that_points_a_function_at_the_dev_stac
 
 #[test]
 fn functions_verify_tokens_themselves_only_where_sam_local_says_so() {
-    use ledgerdock_shared::config::{ENV_JWKS_URL, ENV_TOKEN_ISSUER};
+    use ledgerdock_shared::edge::config::{ENV_JWKS_URL, ENV_TOKEN_ISSUER};
     // Declared (so `sam local --env-vars` can set them) and empty (so AWS never uses them).
     let t = template();
     let variables = &t["Globals"]["Function"]["Environment"]["Variables"];
@@ -625,7 +625,7 @@ fn every_dynamodb_write_is_held_to_partitions_the_code_names() {
 #[test]
 fn only_functions_that_page_may_read_the_continuation_secret_and_none_holds_it_in_its_environment()
 {
-    use ledgerdock_shared::config::{ENV_CONTINUATION_SECRET, ENV_CONTINUATION_SECRET_ARN};
+    use ledgerdock_shared::edge::config::{ENV_CONTINUATION_SECRET, ENV_CONTINUATION_SECRET_ARN};
     let t = template();
     let functions_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions");
     let mut paging = 0;

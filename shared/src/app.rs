@@ -4,8 +4,8 @@
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
-use crate::config::Config;
-use crate::pagination::ContinuationKeys;
+use crate::edge::config::Config;
+use crate::edge::continuation::ContinuationKeys;
 use crate::store::attempt_queue::AttemptQueue;
 use crate::store::clients::ClientStore;
 use crate::store::documents::DocumentStore;
@@ -33,20 +33,20 @@ pub struct AppState {
     pub attempts: AttemptQueue,
     pub continuation: ContinuationKeys,
     /// Set only under `sam local` (see `Config::token_keys`).
-    pub tokens: Option<crate::token::RemoteVerifier>,
+    pub tokens: Option<crate::edge::token::RemoteVerifier>,
 }
 
 impl AppState {
     /// For Lambda: configuration and credentials from the environment. A function that
     /// `pages` also needs the continuation-key secret: from the environment where it is given
     /// as is (`sam local`), else read from Secrets Manager now, once per container.
-    pub async fn from_env(pages: bool) -> Result<Self, crate::config::ConfigError> {
-        use crate::config::{ConfigError, ENV_CONTINUATION_SECRET_ARN};
-        use crate::pagination::SecretsManagerSource;
+    pub async fn from_env(pages: bool) -> Result<Self, crate::edge::config::ConfigError> {
+        use crate::edge::config::{ConfigError, ENV_CONTINUATION_SECRET_ARN};
+        use crate::edge::continuation::SecretsManagerSource;
         let config = Config::from_env()?;
         let sdk = aws_config::defaults(BehaviorVersion::latest())
-            .timeout_config(crate::sdk::timeouts())
-            .retry_config(crate::sdk::retries())
+            .timeout_config(crate::foundation::sdk::timeouts())
+            .retry_config(crate::foundation::sdk::retries())
             .load()
             .await;
         let secret_id = config.continuation_secret_id.clone();
@@ -124,7 +124,7 @@ impl AppState {
             tokens: config
                 .token_keys
                 .clone()
-                .map(crate::token::RemoteVerifier::new),
+                .map(crate::edge::token::RemoteVerifier::new),
             config,
         }
     }

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::foundation::error::ApiError;
 use crate::gate::Route;
 
 /// Leaked once: the state lives as long as the container, and invocations borrow it freely.
@@ -18,7 +18,7 @@ use crate::gate::Route;
 /// Runtime API's init-error endpoint, logs one line saying what is wrong, and exits: Lambda
 /// then reports `Runtime.ConfigError` with that message instead of a crashed process.
 async fn state(pages: bool) -> &'static AppState {
-    crate::telemetry::init_json();
+    crate::foundation::telemetry::init_json();
     match AppState::from_env(pages).await {
         Ok(state) => Box::leak(Box::new(state)),
         Err(e) => fail_init("Runtime.ConfigError", &e.to_string()).await,
@@ -45,7 +45,7 @@ pub async fn report_init_error(
     message: &str,
 ) -> std::io::Result<u16> {
     let body = serde_json::json!({"errorMessage": message, "errorType": error_type}).to_string();
-    let (status, _) = crate::plain_http::send(
+    let (status, _) = crate::foundation::plain_http::send(
         runtime_api,
         "POST",
         "/2018-06-01/runtime/init/error",

@@ -1,31 +1,29 @@
-//! The library's import graph: each module lives in one layer and may use only its own layer
-//! and the layers below; no two files use each other, directly or in a circle.
-//! docs/architecture.md shows the same table. Read from the source, since Rust itself allows
-//! any module to use any other.
+//! The library's import graph: each top-level module of `src/` is one layer, and a module may
+//! use only its own layer and the layers below; no two files use each other, directly or in a
+//! circle. A module's layer is where it lives (its first path segment), so the only table is
+//! the order below; docs/architecture.md describes the same layers in the same order (checked
+//! here). Read from the source, since Rust itself allows any module to use any other.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// Bottom to top. A module may use what sits in its own row or a row above it here.
-const LAYERS: &[(&str, &[&str])] = &[
-    ("foundation", &["error", "telemetry", "sdk", "plain_http"]),
-    ("domain", &["domain"]),
-    ("edge", &["edge", "token", "pagination", "config"]),
-    ("adapters", &["store"]),
-    ("container", &["app"]),
-    ("features", &["imports", "publish", "webhooks"]),
-    ("gate", &["gate"]),
-    ("handlers", &["handlers"]),
-    ("runtime", &["runtime"]),
+/// The layers, bottom to top: `src/<layer>` (a folder, or one file for a layer of one module).
+const LAYERS: &[&str] = &[
+    "foundation",
+    "domain",
+    "edge",
+    "store",
+    "app",
+    "features",
+    "gate",
+    "handlers",
+    "runtime",
 ];
 
 fn layer_of(top: &str) -> usize {
-    LAYERS
-        .iter()
-        .position(|(_, modules)| modules.contains(&top))
-        .unwrap_or_else(|| {
-            panic!("module {top} is in no layer: add it to LAYERS and docs/architecture.md")
-        })
+    LAYERS.iter().position(|layer| *layer == top).unwrap_or_else(|| {
+        panic!("src/{top} is no layer: a module lives inside one (or add it to LAYERS and docs/architecture.md)")
+    })
 }
 
 /// Every source file as its module path (`store::clients`), with its text.
@@ -120,8 +118,8 @@ fn no_module_uses_a_layer_above_its_own() {
             if layer_of(top(&target)) > layer_of(top(&module)) {
                 upward.push(format!(
                     "{module} ({}) uses {target} ({})",
-                    LAYERS[layer_of(top(&module))].0,
-                    LAYERS[layer_of(top(&target))].0
+                    LAYERS[layer_of(top(&module))],
+                    LAYERS[layer_of(top(&target))]
                 ));
             }
         }
@@ -196,4 +194,29 @@ fn the_checker_sees_an_upward_use_and_a_circle() {
     let mut line = circle.clone();
     line.remove("store::schema");
     assert_eq!(find_circle(&line), None);
+}
+
+#[test]
+fn every_top_level_module_is_a_layer_and_every_layer_is_there() {
+    let tops: BTreeSet<String> = graph().keys().map(|m| top(m).to_string()).collect();
+    let layers: BTreeSet<String> = LAYERS.iter().map(|l| l.to_string()).collect();
+    assert_eq!(tops, layers, "src/ holds exactly the layers");
+}
+
+#[test]
+fn the_architecture_doc_lists_the_layers_in_their_order() {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/architecture.md"),
+    )
+    .unwrap();
+    // Its table is top to bottom: `| layer | … |` rows whose first cell is a layer's name.
+    let listed: Vec<&str> = doc
+        .lines()
+        .filter_map(|line| line.strip_prefix("| "))
+        .filter_map(|row| row.split(" |").next())
+        .filter(|cell| LAYERS.contains(cell))
+        .collect();
+    let mut top_down = LAYERS.to_vec();
+    top_down.reverse();
+    assert_eq!(listed, top_down, "docs/architecture.md's layer table");
 }

@@ -31,7 +31,8 @@ async fn bad_tokens_are_401() {
     let wrongly_signed = foreign.issue(&a.client_id, &Scope::ALL).unwrap();
     let mut expired_claims = t.stack.api.issuer.verify(&a.token).unwrap();
     // Past the verifier's clock-skew leeway.
-    expired_claims.exp = chrono::Utc::now().timestamp() - ledgerdock_shared::token::LEEWAY_SECS - 5;
+    expired_claims.exp =
+        chrono::Utc::now().timestamp() - ledgerdock_shared::edge::token::LEEWAY_SECS - 5;
     let expired = t.stack.api.issuer.sign(&expired_claims).unwrap();
     let mut tampered = a.token.clone();
     tampered.insert(tampered.len() / 2, 'x');
@@ -382,7 +383,7 @@ async fn token_endpoint_answers_like_cognito() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dynamodb_that_stops_answering_is_a_503_well_inside_the_function_timeout() {
-    use ledgerdock_shared::sdk::{ATTEMPT_TIMEOUT, OPERATION_TIMEOUT};
+    use ledgerdock_shared::foundation::sdk::{ATTEMPT_TIMEOUT, OPERATION_TIMEOUT};
     // The stack under test reaches its DynamoDB through a proxy that can be made to hang.
     let backing = TestStack::start().await;
     let proxy = StallingProxy::start(&backing.stack.dynamodb_url).await;
@@ -532,9 +533,11 @@ fn claimless_event(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_authorizer_claims_a_function_verifies_the_token_only_where_given_a_jwks() {
-    use ledgerdock_shared::config::TokenKeys;
+    use ledgerdock_shared::edge::config::TokenKeys;
     use ledgerdock_shared::gate::serve;
-    use ledgerdock_shared::handlers::{complete_invoice_export, list_exportable_invoices};
+    use ledgerdock_shared::handlers::{
+        invoices::complete_invoice_export, invoices::list_exportable_invoices,
+    };
     let t = TestStack::start().await;
     let a = t.tenant(&[Scope::InvoicesRead]).await;
     let ids = t.publish_many(a.company, 2).await;

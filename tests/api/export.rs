@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use ledgerdock_shared::domain::{DocumentFormat, InvoiceStatus};
-use ledgerdock_shared::publish::{Publisher, SoftCopy};
+use ledgerdock_shared::features::publish::{Publisher, SoftCopy};
 use ledgerdock_tests::*;
 use serde_json::json;
 
@@ -792,7 +792,7 @@ async fn json_arrays_are_not_bodies_and_identifiers_and_file_names_are_single_sa
 
 #[tokio::test]
 async fn publish_invoice_events_find_documents_at_the_documented_lower_case_keys() {
-    use ledgerdock_shared::handlers::publish_invoice::{handle, PublishInvoiceEvent};
+    use ledgerdock_shared::handlers::invoices::publish_invoice::{handle, PublishInvoiceEvent};
     let t = TestStack::start().await;
     let a = t.tenant_all_scopes().await;
     let app = &t.stack.functions.of("publish-invoice");

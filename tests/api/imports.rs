@@ -7,7 +7,7 @@ use std::time::Duration;
 use ledgerdock_infra::dev::DevOptions;
 use ledgerdock_shared::domain::JobStatus;
 use ledgerdock_shared::domain::Scope;
-use ledgerdock_shared::imports::worker::{process_object, Processed};
+use ledgerdock_shared::features::imports::worker::{process_object, Processed};
 use ledgerdock_shared::store::import_files::object_key;
 use ledgerdock_tests::*;
 use serde_json::{json, Value};
@@ -886,8 +886,8 @@ async fn supplier_ids_in_the_path_are_percent_decoded_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn when_s3_answers_403_for_missing_keys_the_sweep_worker_and_publish_still_settle_each_one() {
-    use ledgerdock_shared::imports::sweep::sweep;
-    use ledgerdock_shared::imports::worker::process_job;
+    use ledgerdock_shared::features::imports::sweep::sweep;
+    use ledgerdock_shared::features::imports::worker::process_job;
     let t = TestStack::start_with(DevOptions {
         process_imports: false,
         upload_url_ttl: Duration::from_secs(1),
@@ -951,7 +951,7 @@ async fn when_s3_answers_403_for_missing_keys_the_sweep_worker_and_publish_still
         "documents": [{"format": "PDF", "fileName": "x.pdf"}],
     }))
     .unwrap();
-    let err = ledgerdock_shared::handlers::publish_invoice::handle(
+    let err = ledgerdock_shared::handlers::invoices::publish_invoice::handle(
         &t.stack.functions.of("publish-invoice"),
         event,
     )
@@ -965,7 +965,7 @@ async fn when_s3_answers_403_for_missing_keys_the_sweep_worker_and_publish_still
 #[tokio::test(flavor = "multi_thread")]
 async fn an_error_report_quoting_long_multibyte_values_is_cut_by_bytes_and_the_job_still_finishes()
 {
-    use ledgerdock_shared::imports::MAX_REPORTED_ERROR_BYTES;
+    use ledgerdock_shared::features::imports::MAX_REPORTED_ERROR_BYTES;
     let t = TestStack::start().await;
     let a = t.tenant_all_scopes().await;
     // Each record: a 64-character multi-byte externalId and two invalid codes that the error
@@ -1075,7 +1075,7 @@ async fn the_second_read_of_an_import_file_insists_on_the_version_the_first_read
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_file_over_the_record_limit_fails_before_any_card_is_written() {
-    use ledgerdock_shared::imports::MAX_RECORDS;
+    use ledgerdock_shared::features::imports::MAX_RECORDS;
     let t = TestStack::start().await;
     let a = t.tenant_all_scopes().await;
     let mut csv = String::from("externalId,name\n");

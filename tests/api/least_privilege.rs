@@ -10,7 +10,7 @@ use std::time::Duration;
 use ledgerdock_infra::dev::DevOptions;
 use ledgerdock_shared::domain::webhook_signing::SigningSecret;
 use ledgerdock_shared::domain::{DocumentFormat, Timestamp};
-use ledgerdock_shared::webhooks::dispatch::Dispatcher;
+use ledgerdock_shared::features::webhooks::dispatch::Dispatcher;
 use ledgerdock_tests::receiver::Receiver;
 use ledgerdock_tests::*;
 use serde_json::{json, Value};
@@ -77,7 +77,7 @@ async fn publish_through_the_function(t: &TestStack, tenant: &Tenant, lines: usi
         "documents": [{"format": "PDF", "fileName": "invoice.pdf"}],
     }))
     .unwrap();
-    ledgerdock_shared::handlers::publish_invoice::handle(
+    ledgerdock_shared::handlers::invoices::publish_invoice::handle(
         &t.stack.functions.of("publish-invoice"),
         event,
     )
@@ -221,7 +221,7 @@ async fn a_tour_of_every_function_is_never_denied_and_uses_every_grant_of_the_te
     t.stack
         .delivering_imports
         .store(true, std::sync::atomic::Ordering::SeqCst);
-    let swept = ledgerdock_shared::handlers::sweep_import_jobs::handle(
+    let swept = ledgerdock_shared::handlers::imports::sweep_import_jobs::handle(
         &t.stack.functions.of("sweep-import-jobs"),
     )
     .await

@@ -9,11 +9,14 @@ use std::time::{Duration, Instant};
 
 use ledgerdock_shared::gate::{self, Route};
 use ledgerdock_shared::handlers::{
-    bulk_complete_invoice_exports, bulk_reject_invoice_exports, complete_invoice_export,
-    create_webhook_subscription, delete_webhook_subscription, get_import_job, get_invoice,
-    get_invoice_download_url, get_supplier, get_webhook_subscription, list_exportable_invoices,
-    list_suppliers, list_webhook_deliveries, list_webhook_subscriptions, reject_invoice_export,
-    retire_webhook_secrets, rotate_webhook_secret, update_webhook_subscription,
+    imports::get_import_job, invoices::bulk_complete_invoice_exports,
+    invoices::bulk_reject_invoice_exports, invoices::complete_invoice_export,
+    invoices::get_invoice, invoices::get_invoice_download_url, invoices::list_exportable_invoices,
+    invoices::reject_invoice_export, suppliers::get_supplier, suppliers::list_suppliers,
+    webhooks::create_webhook_subscription, webhooks::delete_webhook_subscription,
+    webhooks::get_webhook_subscription, webhooks::list_webhook_deliveries,
+    webhooks::list_webhook_subscriptions, webhooks::retire_webhook_secrets,
+    webhooks::rotate_webhook_secret, webhooks::update_webhook_subscription,
 };
 use ledgerdock_shared::AppState;
 use ledgerdock_tests::events::{api_event, set_body, set_path_param, set_query};

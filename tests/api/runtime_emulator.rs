@@ -726,7 +726,7 @@ async fn publish_invoice_publishes_the_documented_event_and_names_a_bad_field() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_function_whose_dynamodb_hangs_still_starts_and_answers_503() {
-    use ledgerdock_shared::sdk::OPERATION_TIMEOUT;
+    use ledgerdock_shared::foundation::sdk::OPERATION_TIMEOUT;
     use ledgerdock_tests::emulator::{function_binaries, lambda_environment};
     use ledgerdock_tests::process::Background;
     use ledgerdock_tests::runtime_api::{Call, RuntimeApi};
@@ -783,7 +783,7 @@ async fn a_function_whose_dynamodb_hangs_still_starts_and_answers_503() {
 
 #[tokio::test]
 async fn in_aws_a_webhook_may_not_point_inside_the_network() {
-    use ledgerdock_shared::config::ENV_WEBHOOK_ALLOW_LOOPBACK;
+    use ledgerdock_shared::edge::config::ENV_WEBHOOK_ALLOW_LOOPBACK;
     let Some(rie) = runtime_interface_emulator() else {
         return;
     };

@@ -5,7 +5,9 @@
 use ledgerdock_shared::domain::Scope;
 use ledgerdock_shared::domain::{CompanyId, DocumentFormat, InvoiceId, InvoiceStatus};
 use ledgerdock_shared::gate::Route;
-use ledgerdock_shared::handlers::{complete_invoice_export, list_exportable_invoices, ROUTES};
+use ledgerdock_shared::handlers::{
+    invoices::complete_invoice_export, invoices::list_exportable_invoices, ROUTES,
+};
 use ledgerdock_tests::*;
 use reqwest::Method;
 use serde_json::{json, Value};

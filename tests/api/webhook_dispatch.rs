@@ -9,10 +9,10 @@ use ledgerdock_shared::domain::webhook::{
 };
 use ledgerdock_shared::domain::webhook_signing::SigningSecret;
 use ledgerdock_shared::domain::{CompanyId, InvoiceId, SubscriptionId, Timestamp};
+use ledgerdock_shared::features::webhooks::dispatch::{Dispatched, Dispatcher, DISABLED_EVENT};
+use ledgerdock_shared::features::webhooks::events::{Change, Image};
 use ledgerdock_shared::store::attempt_queue::QueuedAttempt;
 use ledgerdock_shared::store::webhooks::WebhookStore;
-use ledgerdock_shared::webhooks::dispatch::{Dispatched, Dispatcher, DISABLED_EVENT};
-use ledgerdock_shared::webhooks::events::{Change, Image};
 use ledgerdock_shared::ApiError;
 use ledgerdock_tests::receiver::Receiver;
 use ledgerdock_tests::*;
@@ -517,7 +517,7 @@ async fn under_the_put_item_only_policy_the_template_once_had_the_sweep_is_denie
 {
     use ledgerdock_infra::dev::iam::policy::with_policies;
     use ledgerdock_infra::dev::stream_filter::TEMPLATE;
-    use ledgerdock_shared::handlers::dispatch_webhooks;
+    use ledgerdock_shared::handlers::webhooks::dispatch_webhooks;
     // What template.yaml granted the webhook functions before the local stack enforced IAM.
     let put_only = "- Statement:\n    - Effect: Allow\n      Action: [dynamodb:PutItem]\n      Resource: !GetAtt Table.Arn\n";
     let t = TestStack::start_with(ledgerdock_infra::dev::DevOptions {

@@ -7,7 +7,7 @@ use ledgerdock_shared::domain::webhook::{
 };
 use ledgerdock_shared::domain::webhook_signing::SigningSecret;
 use ledgerdock_shared::domain::{CompanyId, SubscriptionId, Timestamp};
-use ledgerdock_shared::error::ApiError;
+use ledgerdock_shared::foundation::error::ApiError;
 use ledgerdock_shared::store::webhooks::{
     CreateRefused, DisableWhen, SigningSubscription, WebhookStore, DISABLED_EVENT,
     MAX_RETIRING_SECRETS,
@@ -480,7 +480,7 @@ async fn subscriptions_made_at_once_never_pass_the_limit() {
             Ok(Ok(())) => made += 1,
             Ok(Err(CreateRefused::TooMany)) => refused += 1,
             Ok(Err(CreateRefused::KeyUsed(..))) => panic!("no key was sent"),
-            Err(ledgerdock_shared::error::ApiError::Unavailable { .. }) => busy += 1,
+            Err(ledgerdock_shared::foundation::error::ApiError::Unavailable { .. }) => busy += 1,
             Err(e) => panic!("{e:?}"),
         }
     }

@@ -140,7 +140,7 @@ async fn raw_batch_writes(t: &TestStack, csv: &str) -> std::time::Duration {
     use futures_util::future::try_join_all;
     use ledgerdock_shared::domain::supplier::{StoredSupplier, SupplierMeta, WriteOutcome};
     use ledgerdock_shared::domain::{CompanyId, ImportFormat, JobId, Timestamp};
-    use ledgerdock_shared::imports::reader::for_format;
+    use ledgerdock_shared::features::imports::reader::for_format;
     use ledgerdock_shared::store::{batch_write, suppliers::encode, BATCH_WRITE_MAX};
 
     let company = CompanyId::new_random();

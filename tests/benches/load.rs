@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ledgerdock_shared::domain::{CompanyId, NewInvoice};
-use ledgerdock_shared::publish::Publisher;
+use ledgerdock_shared::features::publish::Publisher;
 use ledgerdock_tests::process::rss_mib;
 use ledgerdock_tests::stats::{percentile, sorted};
 use ledgerdock_tests::*;

@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 use ledgerdock_shared::domain::MAX_BULK_ITEMS;
 use ledgerdock_shared::gate::{self, Route};
 use ledgerdock_shared::handlers::{
-    bulk_complete_invoice_exports, complete_invoice_export, get_import_job, get_invoice,
-    get_invoice_download_url, list_exportable_invoices,
+    imports::get_import_job, invoices::bulk_complete_invoice_exports,
+    invoices::complete_invoice_export, invoices::get_invoice, invoices::get_invoice_download_url,
+    invoices::list_exportable_invoices,
 };
 use ledgerdock_shared::AppState;
 use ledgerdock_tests::events::{api_event, set_body, set_path_param, set_query};

@@ -20,7 +20,7 @@ use ledgerdock_shared::domain::Scope;
 use ledgerdock_shared::domain::{
     CompanyId, DocumentFormat, InvoiceHeader, InvoiceId, NewInvoice, Timestamp,
 };
-use ledgerdock_shared::publish::{Publisher, SoftCopy};
+use ledgerdock_shared::features::publish::{Publisher, SoftCopy};
 use serde_json::{json, Value};
 
 pub use network::StallingProxy;

@@ -1,7 +1,7 @@
 //! Lambda entry point of `GET /v1/suppliers/{externalId}`. All logic lives in
-//! `ledgerdock_shared::handlers::get_supplier`, which the dev stack also serves in-process.
+//! `ledgerdock_shared::handlers::suppliers::get_supplier`, which the dev stack also serves in-process.
 
-use ledgerdock_shared::handlers::get_supplier::ROUTE;
+use ledgerdock_shared::handlers::suppliers::get_supplier::ROUTE;
 
 // This binary is the function its route names: checked when it compiles.
 const _: () = assert!(ROUTE.is_function(env!("CARGO_PKG_NAME")));

@@ -1,7 +1,7 @@
 //! Lambda entry point of `GET /v1/webhook-subscriptions/{subscriptionId}`. All logic lives in
-//! `ledgerdock_shared::handlers::get_webhook_subscription`, which the dev stack also serves in-process.
+//! `ledgerdock_shared::handlers::webhooks::get_webhook_subscription`, which the dev stack also serves in-process.
 
-use ledgerdock_shared::handlers::get_webhook_subscription::ROUTE;
+use ledgerdock_shared::handlers::webhooks::get_webhook_subscription::ROUTE;
 
 // This binary is the function its route names: checked when it compiles.
 const _: () = assert!(ROUTE.is_function(env!("CARGO_PKG_NAME")));

@@ -1,7 +1,7 @@
 //! Lambda entry point of `GET /v1/invoices/exportable`. All logic lives in
-//! `ledgerdock_shared::handlers::list_exportable_invoices`, which the dev stack also serves in-process.
+//! `ledgerdock_shared::handlers::invoices::list_exportable_invoices`, which the dev stack also serves in-process.
 
-use ledgerdock_shared::handlers::list_exportable_invoices::ROUTE;
+use ledgerdock_shared::handlers::invoices::list_exportable_invoices::ROUTE;
 
 // This binary is the function its route names: checked when it compiles.
 const _: () = assert!(ROUTE.is_function(env!("CARGO_PKG_NAME")));

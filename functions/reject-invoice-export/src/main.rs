@@ -1,7 +1,7 @@
 //! Lambda entry point of `POST /v1/invoices/{invoiceId}/reject`. All logic lives in
-//! `ledgerdock_shared::handlers::reject_invoice_export`, which the dev stack also serves in-process.
+//! `ledgerdock_shared::handlers::invoices::reject_invoice_export`, which the dev stack also serves in-process.
 
-use ledgerdock_shared::handlers::reject_invoice_export::ROUTE;
+use ledgerdock_shared::handlers::invoices::reject_invoice_export::ROUTE;
 
 // This binary is the function its route names: checked when it compiles.
 const _: () = assert!(ROUTE.is_function(env!("CARGO_PKG_NAME")));

@@ -1,7 +1,7 @@
 //! Lambda entry point of `DELETE /v1/webhook-subscriptions/{subscriptionId}/secrets/previous`. All logic lives in
-//! `ledgerdock_shared::handlers::retire_webhook_secrets`, which the dev stack also serves in-process.
+//! `ledgerdock_shared::handlers::webhooks::retire_webhook_secrets`, which the dev stack also serves in-process.
 
-use ledgerdock_shared::handlers::retire_webhook_secrets::ROUTE;
+use ledgerdock_shared::handlers::webhooks::retire_webhook_secrets::ROUTE;
 
 // This binary is the function its route names: checked when it compiles.
 const _: () = assert!(ROUTE.is_function(env!("CARGO_PKG_NAME")));

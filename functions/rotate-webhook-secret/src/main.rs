@@ -1,7 +1,7 @@
 //! Lambda entry point of `POST /v1/webhook-subscriptions/{subscriptionId}/rotate-secret`. All logic lives in
-//! `ledgerdock_shared::handlers::rotate_webhook_secret`, which the dev stack also serves in-process.
+//! `ledgerdock_shared::handlers::webhooks::rotate_webhook_secret`, which the dev stack also serves in-process.
 
-use ledgerdock_shared::handlers::rotate_webhook_secret::ROUTE;
+use ledgerdock_shared::handlers::webhooks::rotate_webhook_secret::ROUTE;
 
 // This binary is the function its route names: checked when it compiles.
 const _: () = assert!(ROUTE.is_function(env!("CARGO_PKG_NAME")));

@@ -1,7 +1,7 @@
 //! Lambda entry point of `POST /v1/import-jobs`. All logic lives in
-//! `ledgerdock_shared::handlers::start_import_job`, which the dev stack also serves in-process.
+//! `ledgerdock_shared::handlers::imports::start_import_job`, which the dev stack also serves in-process.
 
-use ledgerdock_shared::handlers::start_import_job::ROUTE;
+use ledgerdock_shared::handlers::imports::start_import_job::ROUTE;
 
 // This binary is the function its route names: checked when it compiles.
 const _: () = assert!(ROUTE.is_function(env!("CARGO_PKG_NAME")));

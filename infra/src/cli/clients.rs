@@ -3,9 +3,9 @@
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use ledgerdock_shared::config::ENV_TABLE;
 use ledgerdock_shared::domain::CompanyId;
 use ledgerdock_shared::domain::Scope;
+use ledgerdock_shared::edge::config::ENV_TABLE;
 use ledgerdock_shared::store::clients::DEFAULT_RATE_LIMIT;
 
 use crate::clients::cognito::CognitoClients;

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use ledgerdock_shared::config::{
+use ledgerdock_shared::domain::webhook::UrlPolicy;
+use ledgerdock_shared::edge::config::{
     DEFAULT_DOWNLOAD_URL_TTL, DEFAULT_IMPORT_UPLOAD_GRACE, DEFAULT_UPLOAD_URL_TTL,
 };
-use ledgerdock_shared::domain::webhook::UrlPolicy;
 
 use crate::dev::{DevOptions, DevStack};
 

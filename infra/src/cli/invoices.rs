@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use ledgerdock_shared::config::{DEFAULT_DOWNLOAD_URL_TTL, ENV_BUCKET, ENV_TABLE};
 use ledgerdock_shared::domain::{CompanyId, NewInvoice};
-use ledgerdock_shared::publish::{Publisher, SoftCopy};
+use ledgerdock_shared::edge::config::{DEFAULT_DOWNLOAD_URL_TTL, ENV_BUCKET, ENV_TABLE};
+use ledgerdock_shared::features::publish::{Publisher, SoftCopy};
 use ledgerdock_shared::store::documents::DocumentStore;
 use ledgerdock_shared::store::invoices::{InvoiceStore, PublishOutcome};
 use ledgerdock_shared::ApiError;

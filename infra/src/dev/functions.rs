@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ledgerdock_shared::config::Config;
+use ledgerdock_shared::edge::config::Config;
 use ledgerdock_shared::AppState;
 
 use super::iam::{access_key_of, Iam};

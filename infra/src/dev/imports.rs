@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ledgerdock_shared::domain::Timestamp;
-use ledgerdock_shared::handlers::process_import_job::{
+use ledgerdock_shared::features::imports::sweep;
+use ledgerdock_shared::handlers::imports::process_import_job::{
     self, S3Entity, S3Event, S3EventRecord, S3Object,
 };
-use ledgerdock_shared::imports::sweep;
 use ledgerdock_shared::AppState;
 use tokio::sync::{mpsc, watch};
 

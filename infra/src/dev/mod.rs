@@ -30,11 +30,11 @@ use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use ledgerdock_shared::config::{
+use ledgerdock_shared::domain::webhook::UrlPolicy;
+use ledgerdock_shared::edge::config::{
     Config, DEFAULT_DOWNLOAD_URL_TTL, DEFAULT_IMPORT_LEASE, DEFAULT_IMPORT_PROCESSING_DEADLINE,
     DEFAULT_IMPORT_UPLOAD_GRACE, DEFAULT_UPLOAD_URL_TTL,
 };
-use ledgerdock_shared::domain::webhook::UrlPolicy;
 use ledgerdock_shared::AppState;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -227,8 +227,8 @@ pub fn local_clients_as(
             .region(Region::new(LOCAL_REGION))
             .credentials_provider(credentials(access_key))
             .endpoint_url(dynamodb_url)
-            .timeout_config(ledgerdock_shared::sdk::timeouts())
-            .retry_config(ledgerdock_shared::sdk::retries())
+            .timeout_config(ledgerdock_shared::foundation::sdk::timeouts())
+            .retry_config(ledgerdock_shared::foundation::sdk::retries())
             .build(),
     );
     let s3 = aws_sdk_s3::Client::from_conf(
@@ -238,8 +238,8 @@ pub fn local_clients_as(
             .credentials_provider(credentials(access_key))
             .endpoint_url(s3_url)
             .force_path_style(true)
-            .timeout_config(ledgerdock_shared::sdk::timeouts())
-            .retry_config(ledgerdock_shared::sdk::retries())
+            .timeout_config(ledgerdock_shared::foundation::sdk::timeouts())
+            .retry_config(ledgerdock_shared::foundation::sdk::retries())
             .build(),
     );
     (dynamodb, s3)
@@ -258,8 +258,8 @@ pub fn local_sqs_as(access_key: &str, sqs_url: &str) -> aws_sdk_sqs::Client {
             .region(Region::new(LOCAL_REGION))
             .credentials_provider(credentials(access_key))
             .endpoint_url(sqs_url)
-            .timeout_config(ledgerdock_shared::sdk::timeouts())
-            .retry_config(ledgerdock_shared::sdk::retries())
+            .timeout_config(ledgerdock_shared::foundation::sdk::timeouts())
+            .retry_config(ledgerdock_shared::foundation::sdk::retries())
             .build(),
     )
 }
@@ -382,8 +382,9 @@ fn read_iam(template: &str, options: &DevOptions) -> anyhow::Result<iam::Iam> {
 /// What the engines hand the event sources: the captured stream records and the keys of
 /// import files created.
 struct EngineEvents {
-    captured:
-        tokio::sync::mpsc::UnboundedReceiver<ledgerdock_shared::webhooks::events::StreamRecord>,
+    captured: tokio::sync::mpsc::UnboundedReceiver<
+        ledgerdock_shared::features::webhooks::events::StreamRecord,
+    >,
     created: tokio::sync::mpsc::UnboundedReceiver<String>,
 }
 
@@ -706,7 +707,7 @@ impl DevStack {
     /// the binaries under AWS's runtime interface emulator. AWS credentials and region are not
     /// here: Lambda reserves those names (see docs/operations.md, "sam local").
     pub fn function_environment(&self) -> BTreeMap<&'static str, String> {
-        use ledgerdock_shared::config as env;
+        use ledgerdock_shared::edge::config as env;
         let config = &self.app.config;
         let seconds = |d: Duration| d.as_secs().to_string();
         BTreeMap::from([

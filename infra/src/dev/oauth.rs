@@ -1,6 +1,6 @@
 //! The dev stack's stand-in for Cognito: RS256 access tokens with a `kid` and a JWKS document.
 //! Claims are shaped like Cognito's client_credentials access tokens. Verifying them (the role
-//! API Gateway's Cognito authorizer plays in AWS) is `ledgerdock_shared::token`'s job, the
+//! API Gateway's Cognito authorizer plays in AWS) is `ledgerdock_shared::edge::token`'s job, the
 //! verifier the functions themselves use where no authorizer runs.
 
 use aws_lc_rs::encoding::AsDer;
@@ -10,8 +10,8 @@ use aws_lc_rs::signature::{self, KeyPair as _};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use ledgerdock_shared::domain::Scope;
-pub use ledgerdock_shared::token::{Claims, TokenError};
-use ledgerdock_shared::token::{Jwks, TokenVerifier};
+pub use ledgerdock_shared::edge::token::{Claims, TokenError};
+use ledgerdock_shared::edge::token::{Jwks, TokenVerifier};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 

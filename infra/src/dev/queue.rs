@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ledgerdock_shared::handlers::deliver_webhooks;
+use ledgerdock_shared::handlers::webhooks::deliver_webhooks;
 use ledgerdock_shared::store::attempt_queue::SqsEvent;
 use ledgerdock_shared::AppState;
 use serde_json::{json, Value};

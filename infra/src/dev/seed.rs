@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::clients::ClientRegistry;
 use crate::dev::samples;
-use ledgerdock_shared::publish::{Publisher, SoftCopy};
+use ledgerdock_shared::features::publish::{Publisher, SoftCopy};
 
 pub struct DemoCompany {
     pub company_id: CompanyId,

@@ -29,10 +29,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper_util::rt::TokioIo;
-use ledgerdock_shared::handlers::{dispatch_webhooks, webhook_fanout};
-use ledgerdock_shared::webhooks::events::{
+use ledgerdock_shared::features::webhooks::events::{
     StreamChange, StreamEvent, StreamRecord, NEWS_KEY_PREFIXES,
 };
+use ledgerdock_shared::handlers::{webhooks::dispatch_webhooks, webhooks::webhook_fanout};
 use ledgerdock_shared::AppState;
 use serde_json::Value;
 use tokio::net::TcpListener;

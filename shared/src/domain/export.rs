@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::text::{check, Lines};
 use super::{InvoiceId, Timestamp};
-use crate::error::FieldError;
+use crate::foundation::error::FieldError;
 
 /// Longest `externalId` a complete call stores.
 pub const MAX_EXTERNAL_ID_CHARS: usize = 255;

@@ -7,7 +7,7 @@
 //! so the same key with a different request is refused (422 `IDEMPOTENCY_KEY_REUSED`), never
 //! answered with the first request's result. Keys are kept [`IDEMPOTENCY_TTL_SECS`].
 
-use crate::error::{ApiError, FieldError};
+use crate::foundation::error::{ApiError, FieldError};
 
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 /// Longest key taken: room for any UUID or ULID, with a prefix.

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{CompanyId, JobId, Timestamp};
-use crate::error::FieldError;
+use crate::foundation::error::FieldError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     CompanyId, CurrencyCode, ExportRecord, InvoiceId, Money, Quantity, RejectionRecord, Timestamp,
 };
-use crate::error::{ApiError, FieldError};
+use crate::foundation::error::{ApiError, FieldError};
 
 /// Most line items one invoice may carry.
 pub const MAX_LINE_ITEMS: usize = 5_000;

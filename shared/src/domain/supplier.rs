@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::text::{check, Lines};
 use super::{iso, JobId, Timestamp};
-use crate::error::FieldError;
+use crate::foundation::error::FieldError;
 
 /// Every field a card has, in the order the API documents them.
 pub const SUPPLIER_FIELDS: [&str; 16] = [

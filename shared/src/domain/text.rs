@@ -1,7 +1,7 @@
 //! The one rule for free text the API accepts: not blank, bounded in characters, and free of
 //! control characters (except, where a field allows it, newlines and tabs).
 
-use crate::error::FieldError;
+use crate::foundation::error::FieldError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lines {

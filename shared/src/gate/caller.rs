@@ -9,7 +9,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
 use crate::domain::{CompanyId, Scope};
-use crate::error::ApiError;
+use crate::foundation::error::ApiError;
 
 /// The tenant header every company-scoped call carries.
 pub const COMPANY_HEADER: &str = "Lightyear-Company-ID";
@@ -32,7 +32,7 @@ impl Caller {
     }
 
     /// The caller of a verified token.
-    pub fn from_claims(claims: &crate::token::Claims) -> Self {
+    pub fn from_claims(claims: &crate::edge::token::Claims) -> Self {
         Self {
             client_id: claims.client_id.clone(),
             scopes: claims

@@ -19,7 +19,7 @@ pub use rate::RateStatus;
 
 use crate::app::AppState;
 use crate::domain::Scope;
-use crate::error::ApiError;
+use crate::foundation::error::ApiError;
 
 /// What a handler's work returns, boxed so a [`Route`] can hold any handler.
 pub type HandlerFuture<'a> =

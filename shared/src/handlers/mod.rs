@@ -1,122 +1,38 @@
-//! One module per operation. An API operation's module declares its `ROUTE` (method, path,
+//! One module per operation, grouped by the feature it belongs to (`invoices`, `imports`,
+//! `suppliers`, `webhooks`). An API operation's module declares its `ROUTE` (method, path,
 //! scope, handler), which its Lambda binary in functions/ runs as its whole job and the dev
 //! stack serves in-process, both through [`crate::gate`]. Event functions' modules expose
 //! `handle(&AppState, Event)`.
 
-mod bulk;
-pub mod bulk_complete_invoice_exports;
-pub mod bulk_reject_invoice_exports;
-pub mod complete_invoice_export;
-pub mod create_webhook_subscription;
-pub mod delete_webhook_subscription;
-pub mod deliver_webhooks;
-pub mod dispatch_webhooks;
-pub mod get_import_job;
-pub mod get_invoice;
-pub mod get_invoice_download_url;
-pub mod get_supplier;
-pub mod get_webhook_subscription;
-pub mod list_exportable_invoices;
-pub mod list_suppliers;
-pub mod list_webhook_deliveries;
-pub mod list_webhook_subscriptions;
-pub mod process_import_job;
-pub mod publish_invoice;
-pub mod reject_invoice_export;
-pub mod retire_webhook_secrets;
-pub mod rotate_webhook_secret;
-pub mod start_import_job;
-pub mod sweep_import_jobs;
-pub mod test_webhook_subscription;
-pub mod update_webhook_subscription;
-pub mod webhook_fanout;
+pub mod imports;
+pub mod invoices;
+pub mod suppliers;
+pub mod webhooks;
 
-use crate::app::AppState;
-use crate::domain::webhook::{EventType, Subscription};
-use crate::domain::SubscriptionId;
-use crate::error::ApiError;
-use crate::gate::{Route, Tenant};
-use crate::store::webhooks::SigningSubscription;
+use crate::gate::Route;
 
 /// Every public API route, each declared beside its handler. The dev stack routes by it and
 /// template.yaml declares the same (a test checks); a Lambda function serves exactly one,
 /// named in its `main`.
 pub static ROUTES: &[&Route] = &[
-    &list_exportable_invoices::ROUTE,
-    &get_invoice::ROUTE,
-    &get_invoice_download_url::ROUTE,
-    &complete_invoice_export::ROUTE,
-    &reject_invoice_export::ROUTE,
-    &bulk_complete_invoice_exports::ROUTE,
-    &bulk_reject_invoice_exports::ROUTE,
-    &start_import_job::ROUTE,
-    &get_import_job::ROUTE,
-    &list_suppliers::ROUTE,
-    &get_supplier::ROUTE,
-    &create_webhook_subscription::ROUTE,
-    &list_webhook_subscriptions::ROUTE,
-    &get_webhook_subscription::ROUTE,
-    &update_webhook_subscription::ROUTE,
-    &delete_webhook_subscription::ROUTE,
-    &rotate_webhook_secret::ROUTE,
-    &retire_webhook_secrets::ROUTE,
-    &test_webhook_subscription::ROUTE,
-    &list_webhook_deliveries::ROUTE,
+    &invoices::list_exportable_invoices::ROUTE,
+    &invoices::get_invoice::ROUTE,
+    &invoices::get_invoice_download_url::ROUTE,
+    &invoices::complete_invoice_export::ROUTE,
+    &invoices::reject_invoice_export::ROUTE,
+    &invoices::bulk_complete_invoice_exports::ROUTE,
+    &invoices::bulk_reject_invoice_exports::ROUTE,
+    &imports::start_import_job::ROUTE,
+    &imports::get_import_job::ROUTE,
+    &suppliers::list_suppliers::ROUTE,
+    &suppliers::get_supplier::ROUTE,
+    &webhooks::create_webhook_subscription::ROUTE,
+    &webhooks::list_webhook_subscriptions::ROUTE,
+    &webhooks::get_webhook_subscription::ROUTE,
+    &webhooks::update_webhook_subscription::ROUTE,
+    &webhooks::delete_webhook_subscription::ROUTE,
+    &webhooks::rotate_webhook_secret::ROUTE,
+    &webhooks::retire_webhook_secrets::ROUTE,
+    &webhooks::test_webhook_subscription::ROUTE,
+    &webhooks::list_webhook_deliveries::ROUTE,
 ];
-
-/// The calling client's subscription named in the path (`{subscriptionId}`), read once; a
-/// 404 if the client has none by that id for this company (another client's is not its own).
-async fn subscription_in_path(
-    state: &AppState,
-    tenant: &Tenant,
-    req: &lambda_http::Request,
-) -> Result<SigningSubscription, ApiError> {
-    let id: SubscriptionId = crate::edge::path_param(req, "subscriptionId")?;
-    state
-        .webhooks
-        .get(tenant.company, &tenant.client_id, id)
-        .await?
-        .ok_or_else(|| not_found(id))
-}
-
-/// Changes the calling client's subscription named in the path by `apply`: read, applied and
-/// written back conditional on nobody writing it in between (else read and applied again; see
-/// [`crate::store::webhooks::WebhookStore::change`]). A 404 as [`subscription_in_path`].
-async fn change_subscription_in_path(
-    state: &AppState,
-    tenant: &Tenant,
-    req: &lambda_http::Request,
-    apply: impl FnMut(SigningSubscription) -> Result<SigningSubscription, ApiError>,
-) -> Result<SigningSubscription, ApiError> {
-    let id: SubscriptionId = crate::edge::path_param(req, "subscriptionId")?;
-    state
-        .webhooks
-        .change(tenant.company, &tenant.client_id, id, apply)
-        .await?
-        .ok_or_else(|| not_found(id))
-}
-
-/// A 403 naming the scope when `events` would tell the tenant of something its grant for the
-/// company does not let it read (`invoice.*` needs invoices.read, `import_job.*` imports.read):
-/// `webhooks.manage` alone lets a client subscribe, never read the queue through a webhook.
-fn may_be_told(tenant: &Tenant, events: &[EventType]) -> Result<(), ApiError> {
-    match EventType::first_unreadable(events, &tenant.granted) {
-        None => Ok(()),
-        Some((event, scope)) => Err(ApiError::Forbidden(format!(
-            "subscribing to {} needs the {} scope, which this client's grant for company {} \
-             does not include",
-            event.as_str(),
-            scope.oauth_name(),
-            tenant.company
-        ))),
-    }
-}
-
-fn not_found(id: SubscriptionId) -> ApiError {
-    ApiError::not_found(format!("webhook subscription {id} not found"))
-}
-
-/// Where a subscription is read (the `Location` of the 201 that made it).
-fn subscription_location(subscription: &Subscription) -> String {
-    format!("/v1/webhook-subscriptions/{}", subscription.id)
-}

@@ -14,7 +14,7 @@ use futures_util::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{CompanyId, SubscriptionId, Timestamp};
-use crate::error::ApiError;
+use crate::foundation::error::ApiError;
 
 /// SQS's largest batch.
 const BATCH: usize = 10;

@@ -28,7 +28,7 @@ use super::schema::{client_pk, PK, SK, TTL_ATTRIBUTE};
 use super::DynamoDbResult;
 use crate::domain::Scope;
 use crate::domain::Timestamp;
-use crate::error::ApiError;
+use crate::foundation::error::ApiError;
 
 /// Requests per minute a client may make unless its operator set another limit.
 pub const DEFAULT_RATE_LIMIT: u32 = 600;

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::{s3_denied, s3_error, S3Result};
 use crate::domain::{CompanyId, Document, DocumentFormat, InvoiceId, Timestamp};
-use crate::error::ApiError;
+use crate::foundation::error::ApiError;
 
 /// RFC 5987 `attr-char`s stay literal; everything else is percent-encoded.
 const FILENAME_ENCODE: &AsciiSet = &NON_ALPHANUMERIC

@@ -16,7 +16,7 @@ use super::schema::{client_pk, company_pk, PK, SK};
 use super::DynamoDbResult;
 use crate::domain::Scope;
 use crate::domain::{CompanyId, Timestamp};
-use crate::error::ApiError;
+use crate::foundation::error::ApiError;
 
 /// Bounds the cache so a container serving many clients cannot grow without limit.
 const MAX_CACHED_GRANTS: usize = 10_000;

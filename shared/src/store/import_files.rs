@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::{s3_denied, s3_error, S3Result};
 use crate::domain::{CompanyId, ImportJob, JobId, Timestamp};
-use crate::error::ApiError;
+use crate::foundation::error::ApiError;
 
 /// Where a job's file lives in the bucket.
 pub fn object_key(company: &CompanyId, job: &JobId) -> String {

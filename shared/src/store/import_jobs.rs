@@ -42,7 +42,7 @@ use super::{landed, live_idempotency_record, transact, DynamoDbResult, Transacte
 use crate::domain::idempotency::{Fingerprint, Idempotency, IDEMPOTENCY_TTL_SECS};
 use crate::domain::{CompanyId, JobId, Timestamp};
 use crate::domain::{Counts, ImportJob, RecordError};
-use crate::error::{ApiError, FieldError};
+use crate::foundation::error::{ApiError, FieldError};
 
 /// Most IN_PROGRESS jobs one company may have at once (each may hold a 15-minute worker);
 /// a start call past it is 429 `TOO_MANY_OPEN_JOBS`.

@@ -43,7 +43,7 @@ use crate::domain::{
     CompanyId, Document, ExportState, Invoice, InvoiceHeader, InvoiceId, InvoiceStatus, LineItem,
     Transition,
 };
-use crate::error::ApiError;
+use crate::foundation::error::ApiError;
 
 fn header_sk(invoice: &InvoiceId) -> String {
     format!("INVOICE#{invoice}")

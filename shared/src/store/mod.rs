@@ -20,10 +20,10 @@ pub mod webhooks;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
-use crate::error::ApiError;
+use crate::foundation::error::ApiError;
 
 /// Maps an SDK failure to the API's model: throttling that survived the SDK's retries, and a
-/// DynamoDB that did not answer in time (see [`crate::sdk`]), are a 503 with Retry-After;
+/// DynamoDB that did not answer in time (see [`crate::foundation::sdk`]), are a 503 with Retry-After;
 /// everything else is a logged 500. AWS error text never reaches the client.
 /// The error an SDK call's failure becomes, said once per call instead of a `map_err` each:
 /// `.send().await.in_dynamodb("PutItem")?`.
@@ -72,7 +72,7 @@ where
         "DynamoDB {operation} failed: {}",
         aws_sdk_dynamodb::error::DisplayErrorContext(&err)
     );
-    if throttled || crate::sdk::unreachable(&err) {
+    if throttled || crate::foundation::sdk::unreachable(&err) {
         ApiError::Unavailable {
             retry_after_secs: 1,
             cause,
@@ -318,7 +318,7 @@ pub fn backoff(attempt: u32) -> Duration {
 }
 
 /// An S3 failure as the API reports it: a logged 500 whose cause never reaches the client, or
-/// a 503 with Retry-After when S3 did not answer in time (see [`crate::sdk`]).
+/// a 503 with Retry-After when S3 did not answer in time (see [`crate::foundation::sdk`]).
 pub(crate) fn s3_error<E, R>(operation: &str, err: aws_sdk_s3::error::SdkError<E, R>) -> ApiError
 where
     E: std::error::Error + 'static,
@@ -328,7 +328,7 @@ where
         "S3 {operation} failed: {}",
         aws_sdk_s3::error::DisplayErrorContext(&err)
     );
-    if crate::sdk::unreachable(&err) {
+    if crate::foundation::sdk::unreachable(&err) {
         ApiError::Unavailable {
             retry_after_secs: 1,
             cause,

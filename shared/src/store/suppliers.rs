@@ -15,7 +15,7 @@ use super::schema::{suppliers_pk, PK, SK};
 use super::{backoff, batch_write, DynamoDbResult};
 use crate::domain::supplier::StoredSupplier;
 use crate::domain::CompanyId;
-use crate::error::ApiError;
+use crate::foundation::error::ApiError;
 
 /// BatchGetItem's own limit.
 pub const BATCH_GET_MAX: usize = 100;

@@ -65,7 +65,7 @@ use crate::domain::webhook::{
 };
 use crate::domain::webhook_signing::SigningSecret;
 use crate::domain::{CompanyId, SubscriptionId, Timestamp};
-use crate::error::ApiError;
+use crate::foundation::error::ApiError;
 
 /// How long a delivery and its log are kept.
 pub const DELIVERY_LOG_DAYS: i64 = 30;

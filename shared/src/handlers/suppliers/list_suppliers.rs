@@ -1,0 +1,38 @@
+//! `GET /v1/suppliers?limit&continuationKey`: a page of the company's supplier cards in
+//! externalId order (one Query), paged like the export queue.
+
+use lambda_http::{Body, Request, Response};
+
+use crate::app::AppState;
+use crate::domain::Scope;
+use crate::edge;
+use crate::foundation::error::ApiError;
+use crate::gate::{Route, Tenant};
+use crate::store::suppliers::is_supplier_position;
+
+pub const ROUTE: Route = Route {
+    function: "list-suppliers",
+    method: "GET",
+    path: "/v1/suppliers",
+    scope: Scope::ImportsRead,
+    pages: true,
+    query: &["limit", "continuationKey"],
+    run: |state, tenant, req| Box::pin(run(state, tenant, req)),
+};
+
+async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
+    let limit = edge::page_limit(&req)?;
+    let after = state
+        .continuation
+        .from_query(&req, tenant.company, is_supplier_position)
+        .await?;
+    let page = state.suppliers.list(tenant.company, after, limit).await?;
+    let items: Vec<_> = page.suppliers.iter().map(|s| s.view()).collect();
+    let continuation_key = state
+        .continuation
+        .seal_next(tenant.company, page.next_position)?;
+    edge::ok(&serde_json::json!({
+        "items": items,
+        "continuationKey": continuation_key,
+    }))
+}
