@@ -97,11 +97,11 @@ impl AppState {
             sqs = sqs.endpoint_url(url);
         }
         let sqs = aws_sdk_sqs::Client::from_conf(sqs.build());
-        Self::with_clients(config, dynamodb, s3, sqs)
+        Self::with_sdk(config, dynamodb, s3, sqs)
     }
 
-    /// With clients built elsewhere (the dev stack points each at its own local engine).
-    pub fn with_clients(
+    /// With SDK clients built elsewhere (the dev stack points each at its own local engine).
+    pub fn with_sdk(
         config: Config,
         dynamodb: aws_sdk_dynamodb::Client,
         s3: aws_sdk_s3::Client,

@@ -7,7 +7,7 @@ use ledgerdock_tests::*;
 use serde_json::json;
 
 /// The invoice is still READY, unexported and in the queue.
-async fn assert_untouched(t: &TestStack, tenant: &Tenant, id: InvoiceId) {
+async fn assert_untouched(t: &TestStack, tenant: &Connector, id: InvoiceId) {
     let stored = t.stored(tenant.company, id).await.unwrap();
     assert_eq!(stored.status, InvoiceStatus::ReadyForExport);
     assert!(stored.export.is_none() && stored.rejection.is_none());
@@ -61,10 +61,10 @@ async fn bad_tokens_are_401() {
 #[tokio::test]
 async fn missing_scope_and_ungranted_company_are_403() {
     let (t, a, id) = TestStack::with_one_invoice().await;
-    let b = t.tenant_all_scopes().await;
+    let b = t.connector_all_scopes().await;
 
     // A token narrowed to invoices.read can list but not complete.
-    let read_only = Tenant {
+    let read_only = Connector {
         token: t
             .token(
                 &a.client_id,
@@ -91,21 +91,21 @@ async fn missing_scope_and_ungranted_company_are_403() {
         .error(403, "FORBIDDEN");
 
     // A client whose grant lacks the scope is refused even with a token carrying it.
-    let limited = t.tenant(&[Scope::InvoicesRead]).await;
+    let limited = t.connector(&[Scope::InvoicesRead]).await;
     t.stack
         .app
         .grants
         .put(&limited.client_id, a.company, &[Scope::InvoicesRead])
         .await
         .unwrap();
-    let limited_on_a = Tenant {
+    let limited_on_a = Connector {
         company: a.company,
         ..limited.clone()
     };
     t.invoice(&limited_on_a, id).await.ok();
 
     // B's client naming A's company: not granted.
-    let b_on_a = Tenant {
+    let b_on_a = Connector {
         company: a.company,
         ..b.clone()
     };
@@ -150,7 +150,7 @@ async fn company_header_must_be_present_and_a_uuid() {
 #[tokio::test]
 async fn other_companies_invoices_and_unknown_or_malformed_ids() {
     let (t, a, id) = TestStack::with_one_invoice().await;
-    let b = t.tenant_all_scopes().await;
+    let b = t.connector_all_scopes().await;
 
     // B, with its own company header, asks for A's invoice: it does not exist for B.
     for req in [
@@ -181,8 +181,8 @@ async fn other_companies_invoices_and_unknown_or_malformed_ids() {
 #[tokio::test]
 async fn bad_limits_and_continuation_keys() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
-    let b = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
+    let b = t.connector_all_scopes().await;
     t.publish_many(a.company, 3).await;
     t.publish_many(b.company, 3).await;
     // The last two as schemathesis once sent them: a control character, and the parameter
@@ -307,7 +307,7 @@ async fn bad_bodies_are_named_and_change_nothing() {
 #[tokio::test]
 async fn token_endpoint_answers_like_cognito() {
     let t = TestStack::start().await;
-    let a = t.tenant(&[Scope::InvoicesRead]).await;
+    let a = t.connector(&[Scope::InvoicesRead]).await;
     let post = |form: Vec<(&str, String)>| t.http.post(&t.stack.token_url).form(&form);
 
     // Form credentials work as well as HTTP Basic.
@@ -391,7 +391,7 @@ async fn a_dynamodb_that_stops_answering_is_a_503_well_inside_the_function_timeo
     options.external_dynamodb = Some(proxy.url.clone());
     options.table_name = format!("ledgerdock-test-{}", uuid::Uuid::new_v4());
     let t = TestStack::start_with(options).await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let ids = t.publish_many(a.company, 1).await;
 
     proxy.stall();
@@ -539,7 +539,7 @@ async fn without_authorizer_claims_a_function_verifies_the_token_only_where_give
         invoices::complete_invoice_export, invoices::list_exportable_invoices,
     };
     let t = TestStack::start().await;
-    let a = t.tenant(&[Scope::InvoicesRead]).await;
+    let a = t.connector(&[Scope::InvoicesRead]).await;
     let ids = t.publish_many(a.company, 2).await;
     let list = &list_exportable_invoices::ROUTE;
     let status = |response: lambda_http::Response<lambda_http::Body>| {
@@ -568,13 +568,12 @@ async fn without_authorizer_claims_a_function_verifies_the_token_only_where_give
         issuer: t.stack.api.issuer.issuer().to_string(),
     });
     // Signed as the function itself, as sam local's container would be with its own role.
-    let (dynamodb, s3) = ledgerdock_infra::dev::local_clients_as(
+    let (dynamodb, s3) = ledgerdock_infra::dev::local_sdk_as(
         &ledgerdock_infra::dev::iam::access_key_of("list-exportable-invoices"),
         &t.stack.dynamodb_url,
         &t.stack.s3_url,
     );
-    let local =
-        ledgerdock_shared::AppState::with_clients(config, dynamodb, s3, t.stack.sqs.clone());
+    let local = ledgerdock_shared::AppState::with_sdk(config, dynamodb, s3, t.stack.sqs.clone());
     let (code, body) = status(
         serve(
             &local,
@@ -628,7 +627,7 @@ async fn without_authorizer_claims_a_function_verifies_the_token_only_where_give
 #[tokio::test]
 async fn a_query_parameter_an_operation_does_not_take_is_refused_by_name_and_changes_nothing() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let id = t.publish_many(a.company, 1).await[0];
     // A mistyped limit is not silently ignored.
     let body = t
@@ -657,7 +656,7 @@ async fn a_query_parameter_an_operation_does_not_take_is_refused_by_name_and_cha
 #[tokio::test]
 async fn a_known_path_asked_with_another_method_is_a_405_naming_the_methods_it_takes() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let id = t.publish_many(a.company, 1).await[0];
     for (method, path, allow) in [
         (reqwest::Method::DELETE, format!("/v1/invoices/{id}"), "GET"),
@@ -690,7 +689,7 @@ async fn a_known_path_asked_with_another_method_is_a_405_naming_the_methods_it_t
 #[tokio::test]
 async fn complete_takes_any_absolute_http_url_up_to_its_length_limit() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let ids = t.publish_many(a.company, 2).await;
     let long = format!("https://erp.example/{}", "x".repeat(2048));
     t.post_json(

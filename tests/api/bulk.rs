@@ -6,7 +6,7 @@ use ledgerdock_tests::*;
 use serde_json::{json, Value};
 
 /// `POST /v1/invoices/complete` or `/v1/invoices/reject` (`action`) with `items`.
-async fn bulk(t: &TestStack, tenant: &Tenant, action: &str, items: Value) -> Reply {
+async fn bulk(t: &TestStack, tenant: &Connector, action: &str, items: Value) -> Reply {
     t.post_json(
         tenant,
         &format!("/v1/invoices/{action}"),
@@ -34,8 +34,8 @@ fn outcomes(body: &Value) -> Vec<(String, u64)> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bulk_complete_settles_each_item_as_its_single_call_would_in_request_order() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
-    let b = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
+    let b = t.connector_all_scopes().await;
     let ids = t.publish_many(a.company, 4).await;
     let theirs = t.publish_many(b.company, 1).await[0];
     let nobody = InvoiceId::new_random();
@@ -116,7 +116,7 @@ async fn a_bulk_complete_settles_each_item_as_its_single_call_would_in_request_o
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bulk_reject_keeps_each_reason_and_refuses_exported_invoices_per_item() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let ids = t.publish_many(a.company, 3).await;
     t.complete(&a, ids[2], &json!({})).await.ok();
     let body = bulk(
@@ -147,7 +147,7 @@ async fn a_bulk_reject_keeps_each_reason_and_refuses_exported_invoices_per_item(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_malformed_bulk_body_is_one_400_naming_every_bad_item_and_changes_nothing() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let ids = t.publish_many(a.company, 2).await;
     let many: Vec<Value> = (0..=MAX_BULK_ITEMS)
         .map(|_| json!({"invoiceId": InvoiceId::new_random()}))
@@ -217,7 +217,7 @@ async fn a_malformed_bulk_body_is_one_400_naming_every_bad_item_and_changes_noth
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_bulk_call_at_every_field_s_longest_is_accepted_and_answered_within_lambda_limits() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let ids = t.publish_many(a.company, MAX_BULK_ITEMS).await;
     // Four-byte characters throughout: the most bytes each field can take.
     let wide = "\u{1D11E}";
@@ -251,7 +251,7 @@ async fn a_bulk_call_on_a_hung_dynamodb_answers_every_unsettled_item_503_by_its_
     options.external_dynamodb = Some(proxy.url.clone());
     options.table_name = format!("ledgerdock-test-{}", uuid::Uuid::new_v4());
     let t = TestStack::start_with(options).await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let ids = t.publish_many(a.company, 40).await;
     let transitions = |ids: &[InvoiceId]| {
         ids.iter()

@@ -41,7 +41,7 @@ async fn demo_seed_writes_demo_json_persists_and_does_not_duplicate() {
     assert!(companies[0]["invoiceCount"].as_u64().unwrap() >= 30);
     assert!(companies[1]["invoiceCount"].as_u64().unwrap() >= 5);
 
-    let tenant = |c: &Value, token: String| Tenant {
+    let tenant = |c: &Value, token: String| Connector {
         company: c["companyId"].as_str().unwrap().parse().unwrap(),
         client_id: c["clientId"].as_str().unwrap().into(),
         client_secret: c["clientSecret"].as_str().unwrap().into(),
@@ -82,7 +82,7 @@ async fn demo_seed_writes_demo_json_persists_and_does_not_duplicate() {
         .await
         .unwrap();
     assert!(pdf.starts_with(b"%PDF-"));
-    let a_on_b = Tenant {
+    let a_on_b = Connector {
         company: companies[1]["companyId"].as_str().unwrap().parse().unwrap(),
         ..a.clone()
     };

@@ -10,7 +10,7 @@ use serde_json::json;
 #[tokio::test]
 async fn full_poll_pages_in_order_and_ends_with_null_exactly_when_done() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     // Published out of time order: the queue still lists by receivedAt.
     let late = t
         .publish(a.company, 1, "2026-11-03T10:00:00Z", &[DocumentFormat::Pdf])
@@ -54,7 +54,7 @@ async fn full_poll_pages_in_order_and_ends_with_null_exactly_when_done() {
     assert!(default["continuationKey"].is_null());
 
     // Another company sees none of it.
-    let b = t.tenant_all_scopes().await;
+    let b = t.connector_all_scopes().await;
     let other = t.get(&b, "/v1/invoices/exportable").call().await.ok();
     assert_eq!(other, json!({"items": [], "continuationKey": null}));
     t.stop().await;
@@ -63,7 +63,7 @@ async fn full_poll_pages_in_order_and_ends_with_null_exactly_when_done() {
 #[tokio::test]
 async fn paging_while_completing_and_rejecting_between_pages_sees_each_ready_invoice_once() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let ids: Vec<String> = t
         .publish_many(a.company, 12)
         .await
@@ -120,7 +120,7 @@ async fn paging_while_completing_and_rejecting_between_pages_sees_each_ready_inv
 #[tokio::test]
 async fn detail_returns_header_lines_and_reconciled_totals_even_with_1000_lines() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let id = t
         .publish(
             a.company,
@@ -162,7 +162,7 @@ async fn detail_returns_header_lines_and_reconciled_totals_even_with_1000_lines(
 #[tokio::test]
 async fn publishing_unreconciled_totals_fails_naming_the_mismatch_and_stores_nothing() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let mut invoice = invoice_json(3, "2026-11-01T09:00:00Z");
     invoice["taxTotal"] = json!("7.00");
     invoice["total"] = json!("67.00");
@@ -189,7 +189,7 @@ async fn publishing_unreconciled_totals_fails_naming_the_mismatch_and_stores_not
 #[tokio::test]
 async fn download_urls_serve_each_format_byte_for_byte_and_refuse_tampering() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let formats = [
         DocumentFormat::Pdf,
         DocumentFormat::Jpeg,
@@ -275,7 +275,7 @@ async fn download_url_expires() {
     let mut options = options();
     options.download_url_ttl = std::time::Duration::from_secs(1);
     let t = TestStack::start_with(options).await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let id = t
         .publish(a.company, 1, "2026-11-01T09:00:00Z", &[DocumentFormat::Pdf])
         .await;
@@ -319,7 +319,7 @@ async fn download_url_for_missing_format_or_invoice_is_404_and_bad_format_400() 
 #[tokio::test]
 async fn complete_and_reject_are_idempotent_and_conflicts_are_409_with_current_status() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let ids = t.publish_many(a.company, 3).await;
     let (x, y, z) = (ids[0], ids[1], ids[2]);
 
@@ -499,7 +499,7 @@ async fn publish_in_background(
 
 /// The detail as served, checked for integrity: 404, or 200 with lines numbered 1..n that add
 /// up to its subtotal. Returns (status, line count).
-async fn detail_whole(t: &TestStack, a: &Tenant, id: impl std::fmt::Display) -> (u16, usize) {
+async fn detail_whole(t: &TestStack, a: &Connector, id: impl std::fmt::Display) -> (u16, usize) {
     let resp = t
         .get(a, &format!("/v1/invoices/{id}"))
         .send()
@@ -530,7 +530,7 @@ async fn detail_whole(t: &TestStack, a: &Tenant, id: impl std::fmt::Display) -> 
 #[tokio::test(flavor = "multi_thread")]
 async fn republishing_an_exported_invoice_is_refused_before_any_line_is_written() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let id = ledgerdock_shared::domain::InvoiceId::new_random();
     publish_as(&t, a.company, id, 3, 0).await.unwrap();
     t.complete(&a, id, &json!({})).await.ok();
@@ -552,7 +552,7 @@ async fn republishing_an_exported_invoice_is_refused_before_any_line_is_written(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_complete_racing_a_large_republish_leaves_an_invoice_whose_lines_match_its_totals() {
     let t = std::sync::Arc::new(TestStack::start().await);
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let id = ledgerdock_shared::domain::InvoiceId::new_random();
     publish_as(&t, a.company, id, 3, 0).await.unwrap();
     // Complete while the new lines are being written.
@@ -582,7 +582,7 @@ async fn a_complete_racing_a_large_republish_leaves_an_invoice_whose_lines_match
 #[tokio::test(flavor = "multi_thread")]
 async fn a_publish_that_dies_halfway_leaves_the_previous_version_served_whole() {
     let t = std::sync::Arc::new(TestStack::start().await);
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let id = ledgerdock_shared::domain::InvoiceId::new_random();
     publish_as(&t, a.company, id, 3, 0).await.unwrap();
     let dying = publish_in_background(&t, a.company, id, 5000, 1000).await;
@@ -607,7 +607,7 @@ async fn a_publish_that_dies_halfway_leaves_the_previous_version_served_whole() 
 #[tokio::test(flavor = "multi_thread")]
 async fn reads_during_a_large_publish_and_republish_see_nothing_or_a_whole_version() {
     let t = std::sync::Arc::new(TestStack::start().await);
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let id = ledgerdock_shared::domain::InvoiceId::new_random();
     let mut seen = std::collections::BTreeMap::new();
     for (lines, before) in [(5000, None), (4000, Some(5000))] {
@@ -638,7 +638,7 @@ async fn reads_during_a_large_publish_and_republish_see_nothing_or_a_whole_versi
 async fn an_invoice_too_large_to_serve_is_refused_and_one_near_the_limit_is_served_under_6_mb() {
     use ledgerdock_shared::domain::MAX_DETAIL_BYTES;
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let id = ledgerdock_shared::domain::InvoiceId::new_random();
     // 5,000 lines of 2,000-character descriptions: about 11 MB of detail.
     let err = publish_as(&t, a.company, id, 5000, 2000).await.unwrap_err();
@@ -691,7 +691,7 @@ async fn an_invoice_too_large_to_serve_is_refused_and_one_near_the_limit_is_serv
 #[tokio::test]
 async fn json_arrays_are_not_bodies_and_identifiers_and_file_names_are_single_safe_names() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let ids = t.publish_many(a.company, 1).await;
     let x = ids[0];
     for (path, body) in [
@@ -794,7 +794,7 @@ async fn json_arrays_are_not_bodies_and_identifiers_and_file_names_are_single_sa
 async fn publish_invoice_events_find_documents_at_the_documented_lower_case_keys() {
     use ledgerdock_shared::handlers::invoices::publish_invoice::{handle, PublishInvoiceEvent};
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let app = &t.stack.functions.of("publish-invoice");
     let id = ledgerdock_shared::domain::InvoiceId::new_random();
     // docs/operations.md: `documents/<companyId>/<invoiceId>/<format>`, format in lower case.
@@ -862,7 +862,7 @@ async fn publish_invoice_events_find_documents_at_the_documented_lower_case_keys
 #[tokio::test]
 async fn two_soft_copies_of_one_format_are_refused_before_either_is_stored() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let id = ledgerdock_shared::domain::InvoiceId::new_random();
     let mut invoice = invoice_json(1, "2026-11-01T09:00:00Z");
     invoice["invoiceId"] = json!(id.to_string());

@@ -53,7 +53,7 @@ fn failure_reason(job: &Value) -> &str {
 
 async fn upload_job(
     t: &TestStack,
-    tenant: &Tenant,
+    tenant: &Connector,
     content_type: &str,
     size: usize,
 ) -> (Value, String) {
@@ -87,7 +87,7 @@ async fn put_file(t: &TestStack, url: &str, content_type: &str, bytes: Vec<u8>) 
 #[tokio::test(flavor = "multi_thread")]
 async fn json_import_counts_every_record_and_names_bad_ones_by_position() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let mut records = supplier_records("S", 2000);
     // Five bad records at known 1-based positions of the array we send.
     let bad: [(usize, Value, &str); 5] = [
@@ -155,7 +155,7 @@ async fn json_import_counts_every_record_and_names_bad_ones_by_position() {
 #[tokio::test(flavor = "multi_thread")]
 async fn errors_beyond_the_cap_are_counted_and_flagged_as_cut() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let mut records: Vec<Value> = (1..=1200)
         .map(|i| json!({"externalId": format!("N{i}")}))
         .collect();
@@ -173,7 +173,7 @@ async fn errors_beyond_the_cap_are_counted_and_flagged_as_cut() {
 #[tokio::test(flavor = "multi_thread")]
 async fn csv_body_imports_reports_unknown_columns_and_reads_back_paged() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let csv = "externalId,name,email,country,currency,paymentTermsDays,active,colour\n\
                B-2,\"Beta, \"\"the\"\" Oy\",ap@beta.fi,fi,eur,14,false,red\n\
                A-1,Alpha AB,,SE,SEK,,true,blue\n\
@@ -222,7 +222,7 @@ async fn csv_body_imports_reports_unknown_columns_and_reads_back_paged() {
 #[tokio::test(flavor = "multi_thread")]
 async fn twenty_thousand_row_csv_through_the_upload_url() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     // What the URL is signed for, tried on a small file (a refused PUT of a large body may see
     // its connection closed before the answer arrives, with S3 as with the local engine).
     let small = supplier_csv("S", 3);
@@ -269,7 +269,7 @@ async fn twenty_thousand_row_csv_through_the_upload_url() {
 #[tokio::test(flavor = "multi_thread")]
 async fn files_that_cannot_be_imported_fail_the_job_with_a_reason_and_change_nothing() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
 
     let noise: Vec<u8> = (0..4096u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 | 0x80)
@@ -325,7 +325,7 @@ const LEASE: Duration = Duration::from_secs(2);
 #[tokio::test(flavor = "multi_thread")]
 async fn the_same_event_delivered_twice_reaches_the_same_end_state() {
     let t = TestStack::start_with(manual_worker_options()).await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let started = t.import_json(&a, &supplier_records("E", 1500)).await;
     let job_id = job_id(&started);
     let key = object_key(&a.company, &job_id.parse().unwrap());
@@ -363,7 +363,7 @@ async fn the_same_event_delivered_twice_reaches_the_same_end_state() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_worker_stopped_halfway_and_run_again_ends_as_if_it_never_stopped() {
     let t = TestStack::start_with(manual_worker_options()).await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let csv = supplier_csv("H", 100_000);
     let (job, url) = upload_job(&t, &a, "text/csv", csv.len()).await;
     assert_eq!(put_file(&t, &url, "text/csv", csv.into_bytes()).await, 200);
@@ -454,7 +454,7 @@ async fn an_upload_url_never_used_fails_its_job_after_the_deadline() {
         ..quick_deadlines()
     })
     .await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let csv = supplier_csv("Z", 1);
     let (job, url) = upload_job(&t, &a, "text/csv", csv.len()).await;
     let failed = t.wait_for_job(&a, job_id(&job)).await;
@@ -476,7 +476,7 @@ async fn a_file_whose_event_was_lost_is_announced_again_and_imported() {
         ..quick_deadlines()
     })
     .await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let csv = supplier_csv("R", 50);
     let (job, url) = upload_job(&t, &a, "text/csv", csv.len()).await;
     // The file lands, but its notification is lost.
@@ -500,7 +500,7 @@ async fn a_file_never_picked_up_even_when_announced_again_fails_with_a_reason() 
         ..quick_deadlines()
     })
     .await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let csv = supplier_csv("Q", 5);
     let (job, url) = upload_job(&t, &a, "text/csv", csv.len()).await;
     assert_eq!(put_file(&t, &url, "text/csv", csv.into_bytes()).await, 200);
@@ -517,9 +517,9 @@ async fn a_file_never_picked_up_even_when_announced_again_fails_with_a_reason() 
 #[tokio::test(flavor = "multi_thread")]
 async fn idempotency_key_returns_the_first_job() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
-    let b = t.tenant_all_scopes().await;
-    let send = |tenant: &Tenant, key: &str, records: Vec<Value>| {
+    let a = t.connector_all_scopes().await;
+    let b = t.connector_all_scopes().await;
+    let send = |tenant: &Connector, key: &str, records: Vec<Value>| {
         t.import_request()
             .header("Idempotency-Key", key)
             .bearer_auth(&tenant.token)
@@ -572,7 +572,7 @@ async fn idempotency_key_returns_the_first_job() {
             600,
         )
         .await;
-    let neighbour = Tenant {
+    let neighbour = Connector {
         token: other_token,
         ..a.clone()
     };
@@ -641,8 +641,8 @@ async fn idempotency_key_returns_the_first_job() {
 #[tokio::test(flavor = "multi_thread")]
 async fn another_companys_jobs_and_suppliers_are_not_found() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
-    let b = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
+    let b = t.connector_all_scopes().await;
     let started = t.import_json(&a, &supplier_records("T", 3)).await;
     let job_id = job_id(&started);
     t.wait_for_job(&a, job_id).await;
@@ -715,7 +715,7 @@ async fn another_companys_jobs_and_suppliers_are_not_found() {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_refused_start_call_names_its_problem_and_starts_no_job() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let json_cases: [(Value, &str); 12] = [
         // Upload jobs declare the file's exact size, within the limit.
         (
@@ -829,7 +829,7 @@ async fn every_refused_start_call_names_its_problem_and_starts_no_job() {
         .contains("upload URL"));
 
     // Tokens without the route's scope.
-    let reader = t.tenant(&[Scope::ImportsRead]).await;
+    let reader = t.connector(&[Scope::ImportsRead]).await;
     let resp = t
         .post_json(
             &reader,
@@ -840,7 +840,7 @@ async fn every_refused_start_call_names_its_problem_and_starts_no_job() {
         .await
         .unwrap();
     Reply::read(resp).await.error(403, "FORBIDDEN");
-    let writer = t.tenant(&[Scope::ImportsWrite]).await;
+    let writer = t.connector(&[Scope::ImportsWrite]).await;
     for path in [
         "/v1/suppliers",
         "/v1/suppliers/x",
@@ -859,7 +859,7 @@ async fn every_refused_start_call_names_its_problem_and_starts_no_job() {
 #[tokio::test]
 async fn supplier_ids_in_the_path_are_percent_decoded_exactly_once() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let cards: Vec<_> = ["ACME 2", "ACME%202", "Müller/Ost"]
         .iter()
         .map(|id| json!({"externalId": id, "name": format!("Supplier {id}")}))
@@ -899,7 +899,7 @@ async fn when_s3_answers_403_for_missing_keys_the_sweep_worker_and_publish_still
     .await;
     // The functions run as themselves: none may list the bucket outright, so S3 answers each
     // a missing key with 403, as it does in AWS.
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let (never, _) = upload_job(&t, &a, "text/csv", 100).await;
     let csv = supplier_csv("L", 3);
     let (landed, url) = upload_job(&t, &a, "text/csv", csv.len()).await;
@@ -967,7 +967,7 @@ async fn an_error_report_quoting_long_multibyte_values_is_cut_by_bytes_and_the_j
 {
     use ledgerdock_shared::features::imports::MAX_REPORTED_ERROR_BYTES;
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     // Each record: a 64-character multi-byte externalId and two invalid codes that the error
     // messages quote back (50 three-byte characters each): about 1 KB of errors per record.
     let records: Vec<Value> = (1..=1200)
@@ -1002,7 +1002,7 @@ async fn an_error_report_quoting_long_multibyte_values_is_cut_by_bytes_and_the_j
 async fn a_worker_stops_writing_once_its_job_is_ended_by_someone_else() {
     use ledgerdock_shared::store::import_jobs::{Ending, Guard};
     let t = TestStack::start_with(manual_worker_options()).await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let csv = supplier_csv("W", 100_000);
     let (job, url) = upload_job(&t, &a, "text/csv", csv.len()).await;
     assert_eq!(put_file(&t, &url, "text/csv", csv.into_bytes()).await, 200);
@@ -1042,7 +1042,7 @@ async fn a_worker_stops_writing_once_its_job_is_ended_by_someone_else() {
 async fn the_second_read_of_an_import_file_insists_on_the_version_the_first_read() {
     use ledgerdock_shared::store::import_files::Opened;
     let t = TestStack::start_with(manual_worker_options()).await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let csv = supplier_csv("V", 3);
     let (job, url) = upload_job(&t, &a, "text/csv", csv.len()).await;
     assert_eq!(put_file(&t, &url, "text/csv", csv.into_bytes()).await, 200);
@@ -1077,7 +1077,7 @@ async fn the_second_read_of_an_import_file_insists_on_the_version_the_first_read
 async fn a_file_over_the_record_limit_fails_before_any_card_is_written() {
     use ledgerdock_shared::features::imports::MAX_RECORDS;
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let mut csv = String::from("externalId,name\n");
     for i in 0..=MAX_RECORDS {
         csv.push_str(&format!("{i},n\n"));
@@ -1098,8 +1098,8 @@ async fn a_file_over_the_record_limit_fails_before_any_card_is_written() {
 async fn a_company_may_have_only_so_many_jobs_in_progress() {
     use ledgerdock_shared::store::import_jobs::{Ending, Guard, MAX_OPEN_JOBS};
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
-    let b = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
+    let b = t.connector_all_scopes().await;
     let mut open = Vec::new();
     for _ in 0..MAX_OPEN_JOBS {
         open.push(upload_job(&t, &a, "text/csv", 100).await.0);
@@ -1152,7 +1152,7 @@ async fn a_company_may_have_only_so_many_jobs_in_progress() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_inline_csv_that_cannot_be_imported_as_a_whole_is_a_400_and_starts_no_job() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     for (csv, says) in [
         (
             "id,title\n1,Acme\n",
@@ -1198,7 +1198,7 @@ async fn an_inline_csv_that_cannot_be_imported_as_a_whole_is_a_400_and_starts_no
 async fn a_whole_number_written_with_a_fraction_is_a_whole_number() {
     // JSON Schema (and many encoders) count 1260.0 as the integer 1260.
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let job = t
         .start_import(
             &a,

@@ -40,7 +40,7 @@ fn used_only_in_aws(function: &str, action: &str) -> bool {
 
 fn request(
     t: &TestStack,
-    tenant: &Tenant,
+    tenant: &Connector,
     method: reqwest::Method,
     path: &str,
 ) -> reqwest::RequestBuilder {
@@ -58,7 +58,7 @@ async fn status_of(request: reqwest::RequestBuilder) -> (u16, Value) {
 }
 
 /// Publishes through the `publish-invoice` function, its soft copy put by the platform first.
-async fn publish_through_the_function(t: &TestStack, tenant: &Tenant, lines: usize) -> String {
+async fn publish_through_the_function(t: &TestStack, tenant: &Connector, lines: usize) -> String {
     let mut invoice = invoice_json(lines, "2026-11-01T09:00:00Z");
     let id = ledgerdock_shared::domain::InvoiceId::new_random();
     invoice["invoiceId"] = json!(id.to_string());
@@ -96,7 +96,7 @@ async fn a_tour_of_every_function_is_never_denied_and_uses_every_grant_of_the_te
         ..options()
     })
     .await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let receiver = Receiver::start().await;
     use reqwest::Method;
 
@@ -237,7 +237,7 @@ async fn a_tour_of_every_function_is_never_denied_and_uses_every_grant_of_the_te
     // A client whose grant is narrowed behind the CLI's back (no invoices.read any more): the
     // sweep disables its subscription with a retry come due, the fan-out the one that wants
     // the next event, each with the notice ending its log.
-    let b = t.tenant_all_scopes().await;
+    let b = t.connector_all_scopes().await;
     let b_receiver = Receiver::start().await;
     b_receiver.answer(500);
     let subscribe_b = |events: &[&str]| {
@@ -282,7 +282,7 @@ async fn a_tour_of_every_function_is_never_denied_and_uses_every_grant_of_the_te
         .expect("the sweep may do its work");
     // Another client, narrowed the same way, has nothing due: the next event it wanted
     // reaches the fan-out, which disables it.
-    let c = t.tenant_all_scopes().await;
+    let c = t.connector_all_scopes().await;
     let (status, body) = status_of(
         request(&t, &c, Method::POST, "/v1/webhook-subscriptions")
             .json(&json!({"url": b_receiver.url, "events": ["invoice.ready_for_export"]})),
@@ -376,7 +376,7 @@ async fn an_inline_import_s3_refuses(
         ..options()
     })
     .await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     for _ in 0..2 {
         let answer = t
             .import_request()

@@ -68,7 +68,7 @@ async fn serve_recorded(
 #[tokio::test(flavor = "multi_thread")]
 async fn each_read_and_each_transition_is_one_dynamodb_call_besides_the_rate_counter() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let ids = t.publish_many(a.company, 3).await;
     let job = t.import_json(&a, &supplier_records("RT-", 3)).await;
     let job_id = job["jobId"].as_str().unwrap().to_string();
@@ -194,7 +194,7 @@ async fn each_read_and_each_transition_is_one_dynamodb_call_besides_the_rate_cou
 #[tokio::test(flavor = "multi_thread")]
 async fn each_webhook_subscription_call_is_one_or_two_dynamodb_calls_besides_the_rate_counter() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     // DynamoDB a network away (20 ms each way), so calls in flight together overlap however
     // busy this machine's cores are.
     let distant = ledgerdock_tests::network::DistantProxy::start(

@@ -121,7 +121,7 @@ struct Case {
 
 /// The cases each function runs, grouped by function in the order they were added.
 struct Plan<'a> {
-    tenant: &'a Tenant,
+    tenant: &'a Connector,
     functions: Vec<(&'static str, Vec<Case>)>,
 }
 
@@ -153,7 +153,7 @@ impl Plan<'_> {
 
 /// The two refusals every API function gives: no authorizer claims and no token it can
 /// verify (401), and a company its client was not granted (403).
-fn common_refusals(function: &str, tenant: &Tenant, stranger: &Tenant) -> Vec<Case> {
+fn common_refusals(function: &str, tenant: &Connector, stranger: &Connector) -> Vec<Case> {
     let mut unauthenticated = api_event(function, tenant);
     unauthenticated["requestContext"]
         .as_object_mut()
@@ -188,8 +188,8 @@ async fn every_api_function_answers_real_proxy_events_with_documented_proxy_resp
         return;
     };
     let t = TestStack::start().await;
-    let tenant = t.tenant_all_scopes().await;
-    let stranger = t.tenant_all_scopes().await;
+    let tenant = t.connector_all_scopes().await;
+    let stranger = t.connector_all_scopes().await;
     let invoices = t.publish_many(tenant.company, 4).await;
     let (first, second) = (invoices[0].to_string(), invoices[1].to_string());
     let (third, fourth) = (invoices[2].to_string(), invoices[3].to_string());
@@ -555,7 +555,7 @@ async fn every_api_function_answers_real_proxy_events_with_documented_proxy_resp
 
 /// No log line of any function holds a credential: the continuation secret, a client secret,
 /// a bearer token or the AWS secret key.
-fn assert_no_secret_printed(t: &TestStack, tenants: &[&Tenant], printed: &str) {
+fn assert_no_secret_printed(t: &TestStack, tenants: &[&Connector], printed: &str) {
     assert!(!printed.is_empty(), "the functions logged nothing at all");
     let secret =
         String::from_utf8(t.stack.app.config.continuation_secret.clone().unwrap()).unwrap();
@@ -588,7 +588,7 @@ async fn process_import_job_imports_an_uploaded_file_from_a_real_s3_event() {
         ..options()
     })
     .await;
-    let tenant = t.tenant_all_scopes().await;
+    let tenant = t.connector_all_scopes().await;
     let csv = supplier_csv("UPL-", 250);
     let job = t
         .start_import(
@@ -658,7 +658,7 @@ async fn sweep_import_jobs_settles_an_overdue_job_on_a_scheduled_event() {
         ..options()
     })
     .await;
-    let tenant = t.tenant_all_scopes().await;
+    let tenant = t.connector_all_scopes().await;
     let job = t
         .start_import(
             &tenant,
@@ -693,7 +693,7 @@ async fn publish_invoice_publishes_the_documented_event_and_names_a_bad_field() 
         return;
     };
     let t = TestStack::start().await;
-    let tenant = t.tenant_all_scopes().await;
+    let tenant = t.connector_all_scopes().await;
     let mut publish = event("publish-invoice");
     publish["companyId"] = json!(tenant.company);
     let invoice_id = publish["invoice"]["invoiceId"]
@@ -731,7 +731,7 @@ async fn a_function_whose_dynamodb_hangs_still_starts_and_answers_503() {
     use ledgerdock_tests::process::Background;
     use ledgerdock_tests::runtime_api::{Call, RuntimeApi};
     let t = TestStack::start().await;
-    let tenant = t.tenant_all_scopes().await;
+    let tenant = t.connector_all_scopes().await;
     let ids = t.publish_many(tenant.company, 1).await;
     let proxy = StallingProxy::start(&t.stack.dynamodb_url).await;
     proxy.stall();
@@ -788,7 +788,7 @@ async fn in_aws_a_webhook_may_not_point_inside_the_network() {
         return;
     };
     let t = TestStack::start().await;
-    let tenant = t.tenant_all_scopes().await;
+    let tenant = t.connector_all_scopes().await;
     // As template.yaml sets it in AWS.
     let function = EmulatedFunction::start_with_env(
         &rie,
@@ -852,7 +852,7 @@ async fn the_webhook_functions_fan_out_queue_and_deliver_through_the_queue_as_la
         ..options()
     })
     .await;
-    let tenant = t.tenant_all_scopes().await;
+    let tenant = t.connector_all_scopes().await;
     let receiver = ledgerdock_tests::receiver::Receiver::start().await;
     let made = t
         .post_json(

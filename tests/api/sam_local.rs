@@ -32,8 +32,8 @@ async fn a_connector_polls_downloads_and_completes_through_sam_local_start_api()
         ..options()
     })
     .await;
-    let a = t.tenant_all_scopes().await;
-    let stranger = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
+    let stranger = t.connector_all_scopes().await;
     let ids = t.publish_many(a.company, 3).await;
     let build = tempfile::tempdir().unwrap();
     let template = build_dir(build.path());
@@ -42,7 +42,7 @@ async fn a_connector_polls_downloads_and_completes_through_sam_local_start_api()
         l.local_addr().unwrap().port()
     };
     let sam = SamApi::start(&template, &t.stack, image, port).await;
-    let call = |method: reqwest::Method, path: &str, tenant: &Tenant| {
+    let call = |method: reqwest::Method, path: &str, tenant: &Connector| {
         t.http
             .request(method, format!("{}{path}", sam.url))
             .bearer_auth(&tenant.token)

@@ -76,8 +76,8 @@ async fn resources(
     t: &TestStack,
     prefix: &str,
     receiver: &ledgerdock_tests::receiver::Receiver,
-) -> (Resources, Tenant) {
-    let owner = t.tenant_all_scopes().await;
+) -> (Resources, Connector) {
+    let owner = t.connector_all_scopes().await;
     let to_complete = t
         .publish(
             owner.company,

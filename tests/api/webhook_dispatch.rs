@@ -92,7 +92,7 @@ async fn sweep_and_drain(t: &TestStack, d: &Webhooks, now: Timestamp) -> Dispatc
 /// Subscribes `tenant`'s client to `events` at `receiver`, which trusts the new secret.
 async fn subscribe(
     d: &Webhooks,
-    tenant: &Tenant,
+    tenant: &Connector,
     receiver: &Receiver,
     events: &[EventType],
 ) -> Subscription {
@@ -160,7 +160,7 @@ fn change(old: Option<Image>, new: Option<Image>) -> Change {
 }
 
 /// Completes `invoice` through the API and returns the stream's view of that write.
-async fn complete(t: &TestStack, tenant: &Tenant, invoice: InvoiceId) -> Change {
+async fn complete(t: &TestStack, tenant: &Connector, invoice: InvoiceId) -> Change {
     let before = header(t, tenant.company, invoice).await;
     t.complete(tenant, invoice, &json!({"externalId": "ERP-1"}))
         .await
@@ -173,7 +173,10 @@ async fn an_export_reaches_the_companys_subscribed_receiver_signed_and_no_other_
 ) {
     let t = TestStack::start_with(engine_only()).await;
     let d = dispatcher(&t);
-    let (a, b) = (t.tenant_all_scopes().await, t.tenant_all_scopes().await);
+    let (a, b) = (
+        t.connector_all_scopes().await,
+        t.connector_all_scopes().await,
+    );
     let (ours, theirs, uninterested) = (
         Receiver::start().await,
         Receiver::start().await,
@@ -231,7 +234,7 @@ async fn an_export_reaches_the_companys_subscribed_receiver_signed_and_no_other_
 async fn a_delivery_answered_500_or_not_in_time_is_retried_when_due_until_it_lands() {
     let t = TestStack::start_with(engine_only()).await;
     let d = dispatcher(&t);
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let receiver = Receiver::start().await;
     let subscription = subscribe(&d, &a, &receiver, &[EventType::InvoiceExported]).await;
     let invoice = t.publish_many(a.company, 1).await[0];
@@ -292,7 +295,7 @@ async fn no_event_is_lost_and_none_sent_twice_when_the_consumer_is_killed_mid_ba
 ) {
     let t = TestStack::start_with(engine_only()).await;
     let d = dispatcher(&t);
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let receiver = Receiver::start().await;
     let subscription = subscribe(&d, &a, &receiver, &[EventType::InvoiceExported]).await;
     let invoices = t.publish_many(a.company, 20).await;
@@ -363,7 +366,7 @@ async fn no_event_is_lost_and_none_sent_twice_when_the_consumer_is_killed_mid_ba
 async fn while_a_secret_rotates_each_delivery_verifies_with_the_old_secret_and_the_new() {
     let t = TestStack::start_with(engine_only()).await;
     let d = dispatcher(&t);
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let receiver = Receiver::start().await;
     let subscription = subscribe(&d, &a, &receiver, &[EventType::InvoiceExported]).await;
     let stored = d
@@ -396,7 +399,7 @@ async fn while_a_secret_rotates_each_delivery_verifies_with_the_old_secret_and_t
 async fn a_subscription_failing_for_three_days_is_disabled_with_a_last_entry_saying_why() {
     let t = TestStack::start_with(engine_only()).await;
     let d = dispatcher(&t);
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let receiver = Receiver::start().await;
     receiver.answer(503);
     let subscription = subscribe(&d, &a, &receiver, &[EventType::InvoiceExported]).await;
@@ -462,7 +465,7 @@ fn engine_only() -> ledgerdock_infra::dev::DevOptions {
 async fn a_pending_retry_is_given_up_unsent_once_its_client_loses_the_grant() {
     let t = TestStack::start_with(engine_only()).await;
     let d = dispatcher(&t);
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let receiver = Receiver::start().await;
     let subscription = subscribe(&d, &a, &receiver, &[EventType::InvoiceExported]).await;
     let invoice = t.publish_many(a.company, 1).await[0];
@@ -531,7 +534,7 @@ async fn under_the_put_item_only_policy_the_template_once_had_the_sweep_is_denie
         "the sweep cannot read the due index"
     );
     // Its own call fails as DynamoDB answers it in AWS, naming the action it lacks.
-    let client = ledgerdock_infra::dev::local_clients_as(
+    let client = ledgerdock_infra::dev::local_sdk_as(
         &ledgerdock_infra::dev::iam::access_key_of("dispatch-webhooks"),
         &t.stack.dynamodb_url,
         &t.stack.s3_url,

@@ -16,7 +16,7 @@ const DELIVERED_WITHIN: Duration = Duration::from_secs(20);
 
 fn request(
     t: &TestStack,
-    tenant: &Tenant,
+    tenant: &Connector,
     method: reqwest::Method,
     path: &str,
 ) -> reqwest::RequestBuilder {
@@ -27,7 +27,12 @@ fn request(
 }
 
 /// `POST /v1/webhook-subscriptions`; the receiver is told the secret the answer shows.
-async fn subscribe(t: &TestStack, tenant: &Tenant, receiver: &Receiver, events: &[&str]) -> Value {
+async fn subscribe(
+    t: &TestStack,
+    tenant: &Connector,
+    receiver: &Receiver,
+    events: &[&str],
+) -> Value {
     let created = t
         .post_json(
             tenant,
@@ -47,7 +52,7 @@ async fn subscribe(t: &TestStack, tenant: &Tenant, receiver: &Receiver, events: 
     body
 }
 
-async fn deliveries(t: &TestStack, tenant: &Tenant, id: &str) -> Vec<Value> {
+async fn deliveries(t: &TestStack, tenant: &Connector, id: &str) -> Vec<Value> {
     t.get(tenant, &format!("{SUBSCRIPTIONS}/{id}/deliveries"))
         .call()
         .await
@@ -61,7 +66,7 @@ async fn deliveries(t: &TestStack, tenant: &Tenant, id: &str) -> Vec<Value> {
 async fn a_subscribed_receiver_hears_a_signed_invoice_exported_for_each_invoice_of_a_bulk_complete()
 {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let receiver = Receiver::start().await;
     let subscription = subscribe(&t, &a, &receiver, &["invoice.exported"]).await;
     let id = subscription["id"].as_str().unwrap();
@@ -130,7 +135,7 @@ async fn a_subscribed_receiver_hears_a_signed_invoice_exported_for_each_invoice_
 async fn a_subscription_is_its_clients_own_its_secret_is_shown_once_and_a_disabled_one_hears_nothing(
 ) {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let receiver = Receiver::start().await;
     let made = subscribe(&t, &a, &receiver, &["invoice.exported", "invoice.rejected"]).await;
     let id = made["id"].as_str().unwrap();
@@ -150,7 +155,7 @@ async fn a_subscription_is_its_clients_own_its_secret_is_shown_once_and_a_disabl
     assert!(!listed.to_string().contains("whsec_"), "{listed}");
 
     // Another client of another company, and the same id under it: not found, unchanged.
-    let b = t.tenant_all_scopes().await;
+    let b = t.connector_all_scopes().await;
     t.get(&b, &one).call().await.error(404, "NOT_FOUND");
     request(&t, &b, reqwest::Method::DELETE, &one)
         .call()
@@ -161,7 +166,9 @@ async fn a_subscription_is_its_clients_own_its_secret_is_shown_once_and_a_disabl
         json!([])
     );
     // A client without the scope is refused before anything is read.
-    let reader = t.tenant(&[Scope::InvoicesRead, Scope::InvoicesWrite]).await;
+    let reader = t
+        .connector(&[Scope::InvoicesRead, Scope::InvoicesWrite])
+        .await;
     t.get(&reader, SUBSCRIPTIONS)
         .call()
         .await
@@ -201,7 +208,7 @@ async fn a_subscription_is_its_clients_own_its_secret_is_shown_once_and_a_disabl
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_subscriptions_are_refused_naming_the_field_and_change_nothing() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let receiver = Receiver::start().await;
     for (body, field) in [
         (
@@ -279,7 +286,7 @@ async fn bad_subscriptions_are_refused_naming_the_field_and_change_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_holds_at_most_ten_subscriptions_per_company() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let receiver = Receiver::start().await;
     let mut ids = Vec::new();
     for _ in 0..10 {
@@ -311,7 +318,7 @@ async fn a_client_holds_at_most_ten_subscriptions_per_company() {
 }
 
 /// Points the subscription at `receiver` and sends it a ping.
-async fn ping_at(t: &TestStack, tenant: &Tenant, subscription: &str, receiver: &Receiver) {
+async fn ping_at(t: &TestStack, tenant: &Connector, subscription: &str, receiver: &Receiver) {
     request(t, tenant, reqwest::Method::PATCH, subscription)
         .json(&json!({ "url": receiver.url }))
         .call()
@@ -326,7 +333,7 @@ async fn ping_at(t: &TestStack, tenant: &Tenant, subscription: &str, receiver: &
 #[tokio::test(flavor = "multi_thread")]
 async fn rotations_sent_at_once_each_sign_or_are_refused_and_old_secrets_retire_on_demand() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let receiver = Receiver::start().await;
     let made = subscribe(&t, &a, &receiver, &["import_job.finished"]).await;
     let one = format!("{SUBSCRIPTIONS}/{}", made["id"].as_str().unwrap());
@@ -432,7 +439,7 @@ async fn rotations_sent_at_once_each_sign_or_are_refused_and_old_secrets_retire_
 #[tokio::test(flavor = "multi_thread")]
 async fn a_test_ping_is_signed_answered_and_logged_and_after_rotation_both_secrets_sign_it() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let receiver = Receiver::start().await;
     let made = subscribe(&t, &a, &receiver, &["import_job.finished"]).await;
     let one = format!("{SUBSCRIPTIONS}/{}", made["id"].as_str().unwrap());
@@ -511,7 +518,7 @@ async fn a_test_ping_is_signed_answered_and_logged_and_after_rotation_both_secre
 #[tokio::test(flavor = "multi_thread")]
 async fn a_published_invoice_and_a_finished_import_job_are_told_to_their_subscribers() {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let receiver = Receiver::start().await;
     subscribe(
         &t,
@@ -562,9 +569,9 @@ async fn a_published_invoice_and_a_finished_import_job_are_told_to_their_subscri
 }
 
 /// Another client of `company`, granted `scopes` there (as `ledgerdock clients create` makes it).
-async fn client_of(t: &TestStack, company: CompanyId, scopes: &[Scope]) -> Tenant {
+async fn client_of(t: &TestStack, company: CompanyId, scopes: &[Scope]) -> Connector {
     let (credentials, token) = t.client_for(&[company], scopes, 10_000).await;
-    Tenant {
+    Connector {
         company,
         client_id: credentials.client_id,
         client_secret: credentials.client_secret,
@@ -576,7 +583,7 @@ async fn client_of(t: &TestStack, company: CompanyId, scopes: &[Scope]) -> Tenan
 /// company subscribed too, whose grant nobody touches: once the second has heard of an event,
 /// the first would have as well (one fan-out run writes and sends both).
 struct Watched {
-    connector: Tenant,
+    connector: Connector,
     connector_hears: Receiver,
     subscription_id: String,
     witness_hears: Receiver,
@@ -693,7 +700,7 @@ async fn after_clients_delete_its_subscriptions_are_gone_and_hear_nothing() {
         )
         .await
         .unwrap();
-    let elsewhere = Tenant {
+    let elsewhere = Connector {
         company: other,
         ..w.connector.clone()
     };
@@ -793,7 +800,7 @@ async fn a_grant_narrowed_by_any_means_stops_deliveries_at_the_next_event() {
 async fn webhooks_manage_alone_cannot_subscribe_to_what_it_may_not_read() {
     let t = TestStack::start().await;
     let manager = t
-        .tenant(&[Scope::WebhooksManage, Scope::InvoicesRead])
+        .connector(&[Scope::WebhooksManage, Scope::InvoicesRead])
         .await;
     let receiver = Receiver::start().await;
     for (events, scope) in [
@@ -844,7 +851,7 @@ async fn webhooks_manage_alone_cannot_subscribe_to_what_it_may_not_read() {
 async fn a_create_sent_again_with_its_idempotency_key_makes_one_subscription_and_shows_its_secret()
 {
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let receiver = Receiver::start().await;
     let body = json!({"url": receiver.url, "events": ["invoice.exported"], "description": "ERP"});
     let create = |key: &'static str, body: Value| {
@@ -899,7 +906,7 @@ async fn a_create_sent_again_with_its_idempotency_key_makes_one_subscription_and
     let refused = bad.error(400, "VALIDATION_ERROR");
     assert_eq!(error_field(&refused), "Idempotency-Key");
     // Another client's same key is its own.
-    let b = t.tenant_all_scopes().await;
+    let b = t.connector_all_scopes().await;
     let theirs = t
         .post_json(&b, SUBSCRIPTIONS, &body)
         .header("Idempotency-Key", "sub-7f3a")
@@ -934,7 +941,7 @@ async fn with_aws_webhook_urls_the_dev_stack_refuses_what_aws_would_refuse() {
         ..options()
     })
     .await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let receiver = Receiver::start().await;
     for url in [
         receiver.url.clone(),
@@ -979,7 +986,7 @@ async fn with_aws_webhook_urls_the_dev_stack_refuses_what_aws_would_refuse() {
 async fn a_5000_line_publish_and_a_100000_row_import_each_start_one_fan_out_invocation() {
     use std::sync::atomic::Ordering;
     let t = TestStack::start().await;
-    let a = t.tenant_all_scopes().await;
+    let a = t.connector_all_scopes().await;
     let counts = || {
         (
             t.stack.stream_records.load(Ordering::SeqCst),

@@ -99,7 +99,7 @@ async fn main() {
     };
     let t = TestStack::start_with(bench_options()).await;
     // A client whose rate limit never bites: a 429 would time a cheaper path.
-    let tenant = t.unlimited_tenant().await;
+    let tenant = t.unlimited_connector().await;
     let ids = t.publish_many(tenant.company, 4).await;
     let job = t.import_json(&tenant, &supplier_records("CS-", 1)).await;
     let job_id = job["jobId"].as_str().unwrap().to_string();

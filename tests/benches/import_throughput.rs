@@ -40,7 +40,7 @@ async fn main() {
         ..bench_options()
     })
     .await;
-    let tenant = t.tenant_all_scopes().await;
+    let tenant = t.connector_all_scopes().await;
 
     let csv = if wide {
         wide_supplier_csv("W", rows)

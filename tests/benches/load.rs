@@ -82,7 +82,7 @@ async fn fill(t: &TestStack, companies: &[CompanyId], n: usize) {
 }
 
 /// First-page latencies (ms, sorted) of `requests` list calls by one poller.
-async fn first_pages(t: &TestStack, who: &Tenant, requests: usize) -> Vec<f64> {
+async fn first_pages(t: &TestStack, who: &Connector, requests: usize) -> Vec<f64> {
     let mut times = Vec::with_capacity(requests);
     for _ in 0..requests {
         let started = Instant::now();
@@ -101,7 +101,7 @@ struct Tally {
 }
 
 /// One connector: pages of up to 100 ids, each completed, until its queue is empty.
-async fn drain(t: Arc<TestStack>, who: Tenant) -> Tally {
+async fn drain(t: Arc<TestStack>, who: Connector) -> Tally {
     let mut tally = Tally::default();
     let timed = |started: Instant, status: u16, tally: &mut Tally| {
         tally
@@ -145,7 +145,7 @@ async fn main() {
     let t = Arc::new(TestStack::start_with(bench_options()).await);
 
     // 1. Latency vs backlog, in one company.
-    let deep = t.unlimited_tenant().await;
+    let deep = t.unlimited_connector().await;
     let mut backlog = Vec::new();
     let mut filled = 0;
     let mut stage = 100;
@@ -173,7 +173,7 @@ async fn main() {
     // 2. Many pollers draining their companies at once.
     let mut pollers = Vec::new();
     for _ in 0..args.pollers {
-        pollers.push(t.unlimited_tenant().await);
+        pollers.push(t.unlimited_connector().await);
     }
     let per_poller = args.invoices / args.pollers;
     let companies: Vec<CompanyId> = pollers.iter().map(|p| p.company).collect();

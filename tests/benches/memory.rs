@@ -122,7 +122,7 @@ async fn main() {
     }
     let binaries = workspace.join("target").join(&profile);
     let t = TestStack::start_with(bench_options()).await;
-    let tenant = t.unlimited_tenant().await;
+    let tenant = t.unlimited_connector().await;
     let company = tenant.company;
     // A page of 100 ids, and an invoice of 50 lines (the demo's largest).
     let ids = t.publish_many(company, 100).await;

@@ -80,7 +80,7 @@ async fn main() {
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(out);
     let t = TestStack::start_with(bench_options()).await;
     // One client of one company whose rate limit never bites during the run.
-    let tenant = t.unlimited_tenant().await;
+    let tenant = t.unlimited_connector().await;
     let company = tenant.company;
     // One invoice for the single calls, and a bulk call's worth.
     let ids = t.publish_many(company, 1 + MAX_BULK_ITEMS).await;

@@ -55,12 +55,12 @@ fn args() -> Args {
 }
 
 /// A company with a client that may read invoices and manage webhooks.
-async fn company(t: &TestStack) -> Tenant {
-    t.tenant(&[Scope::InvoicesRead, Scope::WebhooksManage])
+async fn company(t: &TestStack) -> Connector {
+    t.connector(&[Scope::InvoicesRead, Scope::WebhooksManage])
         .await
 }
 
-async fn subscribe(t: &TestStack, tenant: &Tenant, receiver: &Receiver) -> SubscriptionId {
+async fn subscribe(t: &TestStack, tenant: &Connector, receiver: &Receiver) -> SubscriptionId {
     let made = t
         .post_json(
             tenant,
@@ -79,9 +79,9 @@ async fn subscribe(t: &TestStack, tenant: &Tenant, receiver: &Receiver) -> Subsc
 /// answers each delivery's latency in seconds (publish call → receiver got it).
 async fn latencies(
     t: &TestStack,
-    quiet: &[(Tenant, Receiver)],
+    quiet: &[(Connector, Receiver)],
     events: usize,
-    also: Option<&Tenant>,
+    also: Option<&Connector>,
 ) -> Vec<f64> {
     let mut published: HashMap<String, (usize, Instant)> = HashMap::new();
     for _ in 0..events {

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::Tenant;
+use crate::Connector;
 
 /// An event from infra/events (the payloads `sam local generate-event` writes, shaped for
 /// each function by infra/events/generate.sh).
@@ -18,7 +18,7 @@ pub fn event(function: &str) -> Value {
 
 /// The function's event from infra/events, sent by `tenant`: its company header, bearer token
 /// and the authorizer claims Cognito would fill for its client.
-pub fn api_event(function: &str, tenant: &Tenant) -> Value {
+pub fn api_event(function: &str, tenant: &Connector) -> Value {
     let mut e = event(function);
     set_header(&mut e, "Lightyear-Company-ID", &tenant.company.to_string());
     set_header(&mut e, "Authorization", &format!("Bearer {}", tenant.token));

@@ -34,9 +34,10 @@ pub struct TestStack {
     pub http: reqwest::Client,
 }
 
-/// A company with a client granted only that company.
+/// A connector as a test plays one: a machine client granted one company, with its secret and
+/// a token. (The gate's `Tenant` is something else: a request it admitted.)
 #[derive(Clone)]
-pub struct Tenant {
+pub struct Connector {
     pub company: CompanyId,
     pub client_id: String,
     pub client_secret: String,
@@ -85,9 +86,9 @@ impl TestStack {
     }
 
     /// A stack with one tenant (all scopes) and one ready invoice of its, with a PDF.
-    pub async fn with_one_invoice() -> (Self, Tenant, InvoiceId) {
+    pub async fn with_one_invoice() -> (Self, Connector, InvoiceId) {
         let t = Self::start().await;
-        let a = t.tenant_all_scopes().await;
+        let a = t.connector_all_scopes().await;
         let id = t
             .publish(a.company, 1, "2026-11-01T09:00:00Z", &[DocumentFormat::Pdf])
             .await;
@@ -99,7 +100,7 @@ impl TestStack {
     }
 
     /// Registers a client granted `scopes` on a new company and fetches it a token.
-    pub async fn tenant(&self, scopes: &[Scope]) -> Tenant {
+    pub async fn connector(&self, scopes: &[Scope]) -> Connector {
         let company = CompanyId::new_random();
         let client_id = format!("client{}", &uuid::Uuid::new_v4().simple().to_string()[..20]);
         let secret = self
@@ -116,7 +117,7 @@ impl TestStack {
             .await
             .unwrap();
         let token = self.token(&client_id, &secret, None).await;
-        Tenant {
+        Connector {
             company,
             client_id,
             client_secret: secret,
@@ -126,7 +127,7 @@ impl TestStack {
 
     /// A client of a new company, with every scope and a rate limit out of reach: for
     /// benchmarks, where a 429 would time a cheaper path than the one measured.
-    pub async fn unlimited_tenant(&self) -> Tenant {
+    pub async fn unlimited_connector(&self) -> Connector {
         let company = CompanyId::new_random();
         let (credentials, token) = self
             .client_for(
@@ -135,7 +136,7 @@ impl TestStack {
                 ledgerdock_infra::clients::MAX_RATE_LIMIT,
             )
             .await;
-        Tenant {
+        Connector {
             company,
             client_id: credentials.client_id,
             client_secret: credentials.client_secret,
@@ -143,8 +144,8 @@ impl TestStack {
         }
     }
 
-    pub async fn tenant_all_scopes(&self) -> Tenant {
-        self.tenant(&Scope::ALL).await
+    pub async fn connector_all_scopes(&self) -> Connector {
+        self.connector(&Scope::ALL).await
     }
 
     /// A token by HTTP Basic, optionally narrowed to `scope`.
@@ -167,14 +168,19 @@ impl TestStack {
         body["access_token"].as_str().unwrap().to_string()
     }
 
-    pub fn get(&self, tenant: &Tenant, path: &str) -> reqwest::RequestBuilder {
+    pub fn get(&self, tenant: &Connector, path: &str) -> reqwest::RequestBuilder {
         self.http
             .get(self.url(path))
             .bearer_auth(&tenant.token)
             .header("Lightyear-Company-ID", tenant.company.to_string())
     }
 
-    pub fn post_json(&self, tenant: &Tenant, path: &str, body: &Value) -> reqwest::RequestBuilder {
+    pub fn post_json(
+        &self,
+        tenant: &Connector,
+        path: &str,
+        body: &Value,
+    ) -> reqwest::RequestBuilder {
         self.http
             .post(self.url(path))
             .bearer_auth(&tenant.token)
@@ -185,7 +191,12 @@ impl TestStack {
     // -------------------------------------------------------- the operations, by name
 
     /// `GET /v1/invoices/exportable?limit=…&continuationKey=…`.
-    pub async fn list_exportable(&self, tenant: &Tenant, limit: usize, key: Option<&str>) -> Reply {
+    pub async fn list_exportable(
+        &self,
+        tenant: &Connector,
+        limit: usize,
+        key: Option<&str>,
+    ) -> Reply {
         let mut path = format!("/v1/invoices/exportable?limit={limit}");
         if let Some(key) = key {
             path.push_str(&format!("&continuationKey={key}"));
@@ -194,14 +205,14 @@ impl TestStack {
     }
 
     /// `GET /v1/invoices/{id}`.
-    pub async fn invoice(&self, tenant: &Tenant, id: impl std::fmt::Display) -> Reply {
+    pub async fn invoice(&self, tenant: &Connector, id: impl std::fmt::Display) -> Reply {
         self.get(tenant, &format!("/v1/invoices/{id}")).call().await
     }
 
     /// `GET /v1/invoices/{id}/download-url?format=…`.
     pub async fn download_url(
         &self,
-        tenant: &Tenant,
+        tenant: &Connector,
         id: impl std::fmt::Display,
         format: &str,
     ) -> Reply {
@@ -216,7 +227,7 @@ impl TestStack {
     /// `POST /v1/invoices/{id}/complete` with a JSON body.
     pub async fn complete(
         &self,
-        tenant: &Tenant,
+        tenant: &Connector,
         id: impl std::fmt::Display,
         body: &Value,
     ) -> Reply {
@@ -226,7 +237,12 @@ impl TestStack {
     }
 
     /// `POST /v1/invoices/{id}/reject` with a JSON body.
-    pub async fn reject(&self, tenant: &Tenant, id: impl std::fmt::Display, body: &Value) -> Reply {
+    pub async fn reject(
+        &self,
+        tenant: &Connector,
+        id: impl std::fmt::Display,
+        body: &Value,
+    ) -> Reply {
         self.post_json(tenant, &format!("/v1/invoices/{id}/reject"), body)
             .call()
             .await
@@ -282,7 +298,7 @@ impl TestStack {
     }
 
     /// Walks the whole queue page by page, returning every id seen.
-    pub async fn poll_all(&self, tenant: &Tenant, limit: usize) -> Vec<String> {
+    pub async fn poll_all(&self, tenant: &Connector, limit: usize) -> Vec<String> {
         let mut seen = Vec::new();
         let mut key: Option<String> = None;
         loop {
@@ -482,7 +498,11 @@ pub fn wide_supplier_csv(prefix: &str, n: usize) -> String {
 
 impl TestStack {
     /// POSTs a start call and asserts its 202 shape; returns the body.
-    pub async fn start_import(&self, tenant: &Tenant, request: reqwest::RequestBuilder) -> Value {
+    pub async fn start_import(
+        &self,
+        tenant: &Connector,
+        request: reqwest::RequestBuilder,
+    ) -> Value {
         let resp = request
             .bearer_auth(&tenant.token)
             .header("Lightyear-Company-ID", tenant.company.to_string())
@@ -510,14 +530,14 @@ impl TestStack {
         self.http.post(self.url("/v1/import-jobs"))
     }
 
-    pub async fn import_json(&self, tenant: &Tenant, records: &[Value]) -> Value {
+    pub async fn import_json(&self, tenant: &Connector, records: &[Value]) -> Value {
         let request = self
             .import_request()
             .json(&json!({"type": "SUPPLIER_CARDS", "records": records}));
         self.start_import(tenant, request).await
     }
 
-    pub async fn import_csv(&self, tenant: &Tenant, csv: &str) -> Value {
+    pub async fn import_csv(&self, tenant: &Connector, csv: &str) -> Value {
         let request = self
             .http
             .post(self.url("/v1/import-jobs?type=SUPPLIER_CARDS"))
@@ -526,7 +546,7 @@ impl TestStack {
         self.start_import(tenant, request).await
     }
 
-    pub async fn job(&self, tenant: &Tenant, job_id: &str) -> Value {
+    pub async fn job(&self, tenant: &Connector, job_id: &str) -> Value {
         self.get(tenant, &format!("/v1/import-jobs/{job_id}"))
             .call()
             .await
@@ -534,14 +554,14 @@ impl TestStack {
     }
 
     /// Polls the job until it leaves IN_PROGRESS (at most two minutes).
-    pub async fn wait_for_job(&self, tenant: &Tenant, job_id: &str) -> Value {
+    pub async fn wait_for_job(&self, tenant: &Connector, job_id: &str) -> Value {
         self.wait_for_job_within(tenant, job_id, Duration::from_secs(120))
             .await
     }
 
     pub async fn wait_for_job_within(
         &self,
-        tenant: &Tenant,
+        tenant: &Connector,
         job_id: &str,
         within: Duration,
     ) -> Value {
@@ -561,7 +581,7 @@ impl TestStack {
     }
 
     /// Every supplier the API lists, page by page.
-    pub async fn all_suppliers(&self, tenant: &Tenant, limit: usize) -> Vec<Value> {
+    pub async fn all_suppliers(&self, tenant: &Connector, limit: usize) -> Vec<Value> {
         let mut seen = Vec::new();
         let mut key: Option<String> = None;
         loop {

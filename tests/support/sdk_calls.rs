@@ -137,6 +137,6 @@ fn recorded_app_reaching(t: &TestStack, endpoint: Option<&str>) -> (AppState, Sd
     let dynamodb = aws_sdk_dynamodb::Client::from_conf(client.build());
     let mut config = t.stack.app.config.clone();
     config.grant_cache_ttl = Duration::from_secs(60);
-    let app = AppState::with_clients(config, dynamodb, t.stack.s3.clone(), t.stack.sqs.clone());
+    let app = AppState::with_sdk(config, dynamodb, t.stack.s3.clone(), t.stack.sqs.clone());
     (app, recorder)
 }

@@ -10,7 +10,7 @@ use ledgerdock_shared::store::clients::DEFAULT_RATE_LIMIT;
 
 use crate::clients::cognito::CognitoClients;
 use crate::clients::{ClientAdmin, ClientRegistry, ClientView, Credentials, Directory};
-use crate::dev::{local_clients, DEFAULT_TABLE};
+use crate::dev::{local_sdk, DEFAULT_TABLE};
 
 #[derive(Args)]
 pub struct ClientsArgs {
@@ -114,7 +114,7 @@ async fn admin(target: &Target) -> anyhow::Result<ClientAdmin> {
     if !target.aws {
         let table = target.table.clone().unwrap_or_else(|| DEFAULT_TABLE.into());
         // The S3 endpoint is never used by client administration.
-        let (dynamodb, _) = local_clients(&target.dynamodb_endpoint, "http://127.0.0.1:3001");
+        let (dynamodb, _) = local_sdk(&target.dynamodb_endpoint, "http://127.0.0.1:3001");
         let registry = ClientRegistry::new(dynamodb.clone(), &table);
         return Ok(ClientAdmin::new(
             Directory::Local(registry),

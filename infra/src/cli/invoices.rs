@@ -12,7 +12,7 @@ use ledgerdock_shared::store::documents::DocumentStore;
 use ledgerdock_shared::store::invoices::{InvoiceStore, PublishOutcome};
 use ledgerdock_shared::ApiError;
 
-use crate::dev::{local_clients, DEFAULT_BUCKET, DEFAULT_TABLE};
+use crate::dev::{local_sdk, DEFAULT_BUCKET, DEFAULT_TABLE};
 
 #[derive(Subcommand)]
 pub enum InvoicesCommand {
@@ -85,7 +85,7 @@ async fn publish(args: PublishArgs) -> anyhow::Result<()> {
             aws_sdk_s3::Client::new(&sdk),
         )
     } else {
-        local_clients(&args.dynamodb_endpoint, &args.s3_endpoint)
+        local_sdk(&args.dynamodb_endpoint, &args.s3_endpoint)
     };
     let invoices = InvoiceStore::new(dynamodb, &args.table);
     // Publishing signs no download URLs: the store's URL lifetime is never used here.

@@ -11,7 +11,7 @@ use ledgerdock_shared::edge::config::Config;
 use ledgerdock_shared::AppState;
 
 use super::iam::{access_key_of, Iam};
-use super::{local_clients_as, local_sqs_as};
+use super::{local_sdk_as, local_sqs_as};
 
 pub struct Functions {
     states: BTreeMap<String, Arc<AppState>>,
@@ -30,9 +30,9 @@ impl Functions {
             .functions()
             .map(|function| {
                 let key = access_key_of(function);
-                let (dynamodb, s3) = local_clients_as(&key, dynamodb_url, s3_url);
+                let (dynamodb, s3) = local_sdk_as(&key, dynamodb_url, s3_url);
                 let sqs = local_sqs_as(&key, sqs_url);
-                let state = AppState::with_clients(config.clone(), dynamodb, s3, sqs);
+                let state = AppState::with_sdk(config.clone(), dynamodb, s3, sqs);
                 (function.to_string(), Arc::new(state))
             })
             .collect();

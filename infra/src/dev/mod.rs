@@ -99,6 +99,9 @@ pub struct DevOptions {
 
 impl Default for DevOptions {
     fn default() -> Self {
+        // The sweeps run as template.yaml schedules them (a test holds the template readable).
+        let schedules = schedules::Schedules::read(stream_filter::TEMPLATE)
+            .expect("the built-in template.yaml is YAML");
         Self {
             host: IpAddr::from([127, 0, 0, 1]),
             port: 3000,
@@ -116,15 +119,13 @@ impl Default for DevOptions {
             import_upload_grace: DEFAULT_IMPORT_UPLOAD_GRACE,
             import_processing_deadline: DEFAULT_IMPORT_PROCESSING_DEADLINE,
             import_lease: DEFAULT_IMPORT_LEASE,
-            // As template.yaml schedules them (a test holds the template readable).
-            sweep_interval: schedules::rate_of(stream_filter::TEMPLATE, "sweep-import-jobs")
+            sweep_interval: schedules
+                .rate_of("sweep-import-jobs")
                 .expect("template.yaml schedules the import sweep"),
             deliver_webhooks: true,
-            webhook_dispatch_interval: schedules::rate_of(
-                stream_filter::TEMPLATE,
-                "dispatch-webhooks",
-            )
-            .expect("template.yaml schedules the webhook sweep"),
+            webhook_dispatch_interval: schedules
+                .rate_of("dispatch-webhooks")
+                .expect("template.yaml schedules the webhook sweep"),
             webhook_urls: UrlPolicy::AllowLoopback,
             process_imports: true,
             verbose: false,
@@ -208,15 +209,15 @@ fn credentials(access_key: &str) -> Credentials {
 
 /// The operator's SDK clients for a local stack (the CLI, seeding, tools and tests' setup):
 /// allowed everything, as an administrator is.
-pub fn local_clients(
+pub fn local_sdk(
     dynamodb_url: &str,
     s3_url: &str,
 ) -> (aws_sdk_dynamodb::Client, aws_sdk_s3::Client) {
-    local_clients_as(LOCAL_ACCESS_KEY, dynamodb_url, s3_url)
+    local_sdk_as(LOCAL_ACCESS_KEY, dynamodb_url, s3_url)
 }
 
 /// SDK clients signing with `access_key`: a function's own (see [`iam::access_key_of`]).
-pub fn local_clients_as(
+pub fn local_sdk_as(
     access_key: &str,
     dynamodb_url: &str,
     s3_url: &str,
@@ -424,7 +425,7 @@ impl Engines {
         let (listener, addr) =
             engines::bind(options.host, options.dynamodb_port, "DynamoDB endpoint").await?;
         let capture = if options.deliver_webhooks {
-            let (engine, _) = local_clients(&engine_url, "http://127.0.0.1:1");
+            let (engine, _) = local_sdk(&engine_url, "http://127.0.0.1:1");
             let filter = stream_filter::StreamFilter::of(template, "webhook-fanout")?;
             Some(webhooks::ChangeCapture::new(engine, captured_tx, filter))
         } else {
@@ -606,7 +607,7 @@ impl DevStack {
             "engines up: DynamoDB {}, S3 {}",
             engines.dynamodb_url, engines.s3_url
         ));
-        let (dynamodb, s3) = local_clients(&engines.dynamodb_url, &engines.s3_url);
+        let (dynamodb, s3) = local_sdk(&engines.dynamodb_url, &engines.s3_url);
         crate::bootstrap::ensure_table(&dynamodb, &options.table_name).await?;
         crate::bootstrap::ensure_bucket(&s3, &options.bucket_name).await?;
 
@@ -623,7 +624,7 @@ impl DevStack {
             &engines.sqs_url,
         ));
         let sqs = local_sqs(&engines.sqs_url);
-        let app = Arc::new(AppState::with_clients(
+        let app = Arc::new(AppState::with_sdk(
             config,
             dynamodb.clone(),
             s3.clone(),

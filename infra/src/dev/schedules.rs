@@ -5,27 +5,37 @@ use std::time::Duration;
 
 use serde_yaml::Value;
 
-/// The period of the `Schedule` event of the function building `binary`: `rate(1 minute)`,
-/// `rate(5 minutes)`, `rate(2 hours)`, `rate(1 day)`. A cron expression or any other form is
-/// refused, so the dev stack never guesses.
-pub fn rate_of(template: &str, binary: &str) -> Result<Duration, String> {
-    let template: Value = serde_yaml::from_str(template).map_err(|e| e.to_string())?;
-    let function = template["Resources"]
-        .as_mapping()
-        .into_iter()
-        .flat_map(|m| m.values())
-        .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(binary))
-        .ok_or_else(|| format!("no function builds {binary}"))?;
-    let schedule = function["Properties"]["Events"]
-        .as_mapping()
-        .into_iter()
-        .flat_map(|m| m.values())
-        .find(|e| e["Type"].as_str() == Some("Schedule"))
-        .and_then(|e| e["Properties"]["Schedule"].as_str())
-        .ok_or_else(|| format!("{binary} has no Schedule event"))?;
-    parse_rate(schedule).ok_or_else(|| {
-        format!("{binary}: {schedule:?} is not a rate(...) the dev stack understands")
-    })
+/// The template's functions, parsed once, to read their schedules from.
+pub struct Schedules(Value);
+
+impl Schedules {
+    pub fn read(template: &str) -> Result<Self, String> {
+        serde_yaml::from_str(template)
+            .map(Self)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The period of the `Schedule` event of the function building `binary`: `rate(1 minute)`,
+    /// `rate(5 minutes)`, `rate(2 hours)`, `rate(1 day)`. A cron expression or any other form
+    /// is refused, so the dev stack never guesses.
+    pub fn rate_of(&self, binary: &str) -> Result<Duration, String> {
+        let function = self.0["Resources"]
+            .as_mapping()
+            .into_iter()
+            .flat_map(|m| m.values())
+            .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(binary))
+            .ok_or_else(|| format!("no function builds {binary}"))?;
+        let schedule = function["Properties"]["Events"]
+            .as_mapping()
+            .into_iter()
+            .flat_map(|m| m.values())
+            .find(|e| e["Type"].as_str() == Some("Schedule"))
+            .and_then(|e| e["Properties"]["Schedule"].as_str())
+            .ok_or_else(|| format!("{binary} has no Schedule event"))?;
+        parse_rate(schedule).ok_or_else(|| {
+            format!("{binary}: {schedule:?} is not a rate(...) the dev stack understands")
+        })
+    }
 }
 
 fn parse_rate(expression: &str) -> Option<Duration> {
@@ -64,11 +74,11 @@ mod tests {
         ] {
             assert_eq!(parse_rate(refused), None, "{refused}");
         }
-        let template = super::super::stream_filter::TEMPLATE;
+        let schedules = Schedules::read(super::super::stream_filter::TEMPLATE).unwrap();
         assert_eq!(
-            rate_of(template, "dispatch-webhooks"),
+            schedules.rate_of("dispatch-webhooks"),
             Ok(Duration::from_secs(60))
         );
-        assert!(rate_of(template, "get-invoice").is_err());
+        assert!(schedules.rate_of("get-invoice").is_err());
     }
 }

@@ -626,7 +626,7 @@ mod tests {
                 .region(aws_sdk_sqs::config::Region::new("eu-west-1"))
                 .build(),
         );
-        let state = AppState::with_clients(config, dynamodb, s3, sqs);
+        let state = AppState::with_sdk(config, dynamodb, s3, sqs);
         let now = Timestamp::now();
         let job = ImportJob {
             job_id: JobId::new_random(),
