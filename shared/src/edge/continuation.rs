@@ -308,7 +308,43 @@ impl ContinuationKeys {
     }
 }
 
+/// The page a list route was asked for: up to `limit` items after `after`, the position the
+/// request's continuation key carried (none: from the start).
+pub struct PageRequest {
+    pub limit: usize,
+    pub after: Option<String>,
+}
+
 impl ContinuationKeys {
+    /// The page `req` asks for (`limit`, `continuationKey`), its key opened for `company` and
+    /// its position checked by `valid` (see [`Self::from_query`]).
+    pub async fn page_request(
+        &self,
+        req: &lambda_http::Request,
+        company: CompanyId,
+        valid: impl Fn(&str) -> bool,
+    ) -> Result<PageRequest, ApiError> {
+        let limit = crate::edge::page_limit(req)?;
+        let after = self.from_query(req, company, valid).await?;
+        Ok(PageRequest { limit, after })
+    }
+
+    /// A list route's answer, `{"items": [...], "continuationKey": ...}`: the key seals `next`
+    /// (the position after the last item) for `company`, and is null exactly when nothing is
+    /// left.
+    pub fn page_answer<T: serde::Serialize>(
+        &self,
+        company: CompanyId,
+        items: &[T],
+        next: Option<String>,
+    ) -> Result<lambda_http::Response<lambda_http::Body>, ApiError> {
+        let continuation_key = self.seal_next(company, next)?;
+        crate::edge::ok(&serde_json::json!({
+            "items": items,
+            "continuationKey": continuation_key,
+        }))
+    }
+
     /// The `continuationKey` of a page: `next`, the position after its last item, sealed for
     /// `company`; null when the list is done.
     pub fn seal_next(

@@ -70,6 +70,29 @@ where
     .await
 }
 
+/// The answer of a call that makes something: `status` (201, or 202 for work begun) with what
+/// it made, its `Location`, and `Idempotent-Replayed: true` when a repeated Idempotency-Key
+/// answered with what the first request made.
+pub fn made<T: Serialize>(
+    status: http::StatusCode,
+    value: &T,
+    location: &str,
+    replayed: bool,
+) -> Result<Response<Body>, ApiError> {
+    let mut response = json(status, value)?;
+    let headers = response.headers_mut();
+    if let Ok(location) = location.parse() {
+        headers.insert(http::header::LOCATION, location);
+    }
+    if replayed {
+        headers.insert(
+            "idempotent-replayed",
+            http::HeaderValue::from_static("true"),
+        );
+    }
+    Ok(response)
+}
+
 pub fn json<T: Serialize>(status: http::StatusCode, value: &T) -> Result<Response<Body>, ApiError> {
     let body = serde_json::to_string(value).map_err(ApiError::internal)?;
     Response::builder()

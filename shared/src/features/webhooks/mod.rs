@@ -4,9 +4,11 @@
 //! - [`events`]: which writes are news, read from the table's change stream;
 //! - [`delivery`]: one bounded, signed POST that cannot be pointed inside the network;
 //! - [`retry`]: when a failed delivery is tried again, and when trying stops;
-//! - [`dispatch`]: changes into deliveries (fan-out) and due deliveries into attempts.
+//! - [`dispatch`]: changes into deliveries (fan-out) and due deliveries into attempts;
+//! - [`subscribe`]: making a subscription, once per Idempotency-Key.
 
 pub mod delivery;
 pub mod dispatch;
 pub mod events;
 pub mod retry;
+pub mod subscribe;

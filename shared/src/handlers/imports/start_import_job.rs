@@ -41,16 +41,10 @@ fn accepted(started: Started) -> Result<Response<Body>, ApiError> {
     if let Some(upload) = upload {
         body["upload"] = serde_json::to_value(upload).map_err(ApiError::internal)?;
     }
-    let mut response = edge::json(::http::StatusCode::ACCEPTED, &body)?;
-    let headers = response.headers_mut();
-    if let Ok(location) = job.location().parse() {
-        headers.insert(::http::header::LOCATION, location);
-    }
-    if replayed {
-        headers.insert(
-            "idempotent-replayed",
-            ::http::HeaderValue::from_static("true"),
-        );
-    }
-    Ok(response)
+    edge::made(
+        ::http::StatusCode::ACCEPTED,
+        &body,
+        &job.location(),
+        replayed,
+    )
 }

@@ -1,23 +1,12 @@
 //! `GET /v1/invoices/exportable?limit&continuationKey`: a page of invoice IDs ready for export.
 
 use lambda_http::{Body, Request, Response};
-use serde::Serialize;
 
 use crate::app::AppState;
-use crate::domain::InvoiceId;
 use crate::domain::Scope;
-use crate::edge;
 use crate::foundation::error::ApiError;
 use crate::gate::{Route, Tenant};
 use crate::store::invoices::parse_queue_position;
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Page {
-    items: Vec<InvoiceId>,
-    /// Null exactly when nothing is left.
-    continuation_key: Option<String>,
-}
 
 pub const ROUTE: Route = Route {
     function: "list-exportable-invoices",
@@ -30,22 +19,17 @@ pub const ROUTE: Route = Route {
 };
 
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
-    let limit = edge::page_limit(&req)?;
-    let after = state
+    let asked = state
         .continuation
-        .from_query(&req, tenant.company, |position| {
+        .page_request(&req, tenant.company, |position| {
             parse_queue_position(position).is_some()
         })
         .await?;
     let page = state
         .invoices
-        .list_exportable(tenant.company, after.as_deref(), limit)
+        .list_exportable(tenant.company, asked.after.as_deref(), asked.limit)
         .await?;
-    let continuation_key = state
+    state
         .continuation
-        .seal_next(tenant.company, page.next_position)?;
-    edge::ok(&Page {
-        items: page.invoice_ids,
-        continuation_key,
-    })
+        .page_answer(tenant.company, &page.invoice_ids, page.next_position)
 }

@@ -5,7 +5,6 @@ use lambda_http::{Body, Request, Response};
 
 use crate::app::AppState;
 use crate::domain::Scope;
-use crate::edge;
 use crate::foundation::error::ApiError;
 use crate::gate::{Route, Tenant};
 use crate::store::suppliers::is_supplier_position;
@@ -21,18 +20,16 @@ pub const ROUTE: Route = Route {
 };
 
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
-    let limit = edge::page_limit(&req)?;
-    let after = state
+    let asked = state
         .continuation
-        .from_query(&req, tenant.company, is_supplier_position)
+        .page_request(&req, tenant.company, is_supplier_position)
         .await?;
-    let page = state.suppliers.list(tenant.company, after, limit).await?;
+    let page = state
+        .suppliers
+        .list(tenant.company, asked.after, asked.limit)
+        .await?;
     let items: Vec<_> = page.suppliers.iter().map(|s| s.view()).collect();
-    let continuation_key = state
+    state
         .continuation
-        .seal_next(tenant.company, page.next_position)?;
-    edge::ok(&serde_json::json!({
-        "items": items,
-        "continuationKey": continuation_key,
-    }))
+        .page_answer(tenant.company, &items, page.next_position)
 }

@@ -23,10 +23,9 @@ pub const ROUTE: Route = Route {
 };
 
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
-    let limit = edge::page_limit(&req)?;
-    let after = state
+    let asked = state
         .continuation
-        .from_query(&req, tenant.company, |p| p.starts_with("DELIVERY#"))
+        .page_request(&req, tenant.company, |p| p.starts_with("DELIVERY#"))
         .await?;
     // Both reads at once: the log is keyed by company and subscription, and it is shown only
     // once the subscription proves to be this client's, so a stranger's id reads nothing it
@@ -36,18 +35,14 @@ async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<
         state.webhooks.deliveries(
             tenant.company,
             edge::path_param(&req, "subscriptionId")?,
-            i32::try_from(limit).unwrap_or(i32::MAX),
-            after.as_deref(),
+            i32::try_from(asked.limit).unwrap_or(i32::MAX),
+            asked.after.as_deref(),
         ),
     )?;
     let items: Vec<_> = page.deliveries.iter().map(view).collect();
-    let continuation_key = state
+    state
         .continuation
-        .seal_next(tenant.company, page.next_position)?;
-    edge::ok(&serde_json::json!({
-        "items": items,
-        "continuationKey": continuation_key,
-    }))
+        .page_answer(tenant.company, &items, page.next_position)
 }
 
 /// A delivery as the log shows it: the event sent (as JSON, not the string signed), and what
