@@ -604,7 +604,7 @@ def calls(lines):
     lines += [
         "### DynamoDB calls per operation",
         "",
-        "Held by a test, not measured here: `tests/api/round_trips.rs` counts every DynamoDB call "
+        "Held by a test, not measured here: `tests/api/internals/round_trips.rs` counts every DynamoDB call "
         "the real handlers make (an SDK interceptor on the real client), so a regression fails "
         "`cargo test --workspace`. Warm container:",
         "",

@@ -3,7 +3,7 @@
 //! fail when one side changes without the other, and when the template holds something only
 //! AWS would refuse (a reserved variable, an oversized environment, a policy element the local
 //! IAM evaluator does not understand). Which permissions each function really uses is not
-//! restated here: `tests/api/least_privilege.rs` runs every function under the template's
+//! restated here: `tests/api/internals/least_privilege.rs` runs every function under the template's
 //! IAM and fails on a denied call or an unused grant.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,18 +1,10 @@
 //! Every mistake a client can make gets the documented 4xx and changes nothing.
 
 use ledgerdock_infra::dev::oauth::TokenIssuer;
+use ledgerdock_shared::domain::InvoiceStatus;
 use ledgerdock_shared::domain::Scope;
-use ledgerdock_shared::domain::{InvoiceId, InvoiceStatus};
 use ledgerdock_tests::*;
 use serde_json::json;
-
-/// The invoice is still READY, unexported and in the queue.
-async fn assert_untouched(t: &TestStack, tenant: &Connector, id: InvoiceId) {
-    let stored = t.stored(tenant.company, id).await.unwrap();
-    assert_eq!(stored.status, InvoiceStatus::ReadyForExport);
-    assert!(stored.export.is_none() && stored.rejection.is_none());
-    assert!(t.poll_all(tenant, 100).await.contains(&id.to_string()));
-}
 
 #[tokio::test]
 async fn bad_tokens_are_401() {
@@ -54,7 +46,7 @@ async fn bad_tokens_are_401() {
         .call()
         .await
         .error(401, "UNAUTHENTICATED");
-    assert_untouched(&t, &a, id).await;
+    t.assert_untouched(&a, id).await;
     t.stop().await;
 }
 
@@ -122,7 +114,7 @@ async fn missing_scope_and_ungranted_company_are_403() {
     ] {
         req.call().await.error(403, "FORBIDDEN");
     }
-    assert_untouched(&t, &a, id).await;
+    t.assert_untouched(&a, id).await;
     t.stop().await;
 }
 
@@ -143,7 +135,7 @@ async fn company_header_must_be_present_and_a_uuid() {
         let body = req.call().await.error(400, "VALIDATION_ERROR");
         assert_eq!(error_field(&body), "Lightyear-Company-ID");
     }
-    assert_untouched(&t, &a, id).await;
+    t.assert_untouched(&a, id).await;
     t.stop().await;
 }
 
@@ -174,7 +166,7 @@ async fn other_companies_invoices_and_unknown_or_malformed_ids() {
         let body = t.invoice(&a, bad).await.error(400, "VALIDATION_ERROR");
         assert_eq!(error_field(&body), "invoiceId");
     }
-    assert_untouched(&t, &a, id).await;
+    t.assert_untouched(&a, id).await;
     t.stop().await;
 }
 
@@ -300,7 +292,7 @@ async fn bad_bodies_are_named_and_change_nothing() {
         .call()
         .await
         .error(415, "UNSUPPORTED_MEDIA_TYPE");
-    assert_untouched(&t, &a, id).await;
+    t.assert_untouched(&a, id).await;
     t.stop().await;
 }
 
@@ -431,12 +423,10 @@ async fn a_dynamodb_that_stops_answering_is_a_503_well_inside_the_function_timeo
         );
     }
     // The invoice the stalled complete was about is untouched in the real table.
-    let table = t.stack.app.config.table_name.clone();
-    let real = ledgerdock_shared::store::invoices::InvoiceStore::new(
-        backing.stack.dynamodb.clone(),
-        table,
-    );
-    let stored = real.header(a.company, ids[0]).await.unwrap().unwrap();
+    let stored = backing
+        .stored_in(&t.stack.app.config.table_name, a.company, ids[0])
+        .await
+        .unwrap();
     assert_eq!(stored.status, InvoiceStatus::ReadyForExport);
     drop(proxy);
     backing.stop().await;
@@ -504,126 +494,6 @@ async fn the_http_layers_own_refusals_answer_in_the_documented_shapes() {
     t.stop().await;
 }
 
-/// An API Gateway (REST, payload v1) event as `sam local start-api` delivers it: a request
-/// context, but no authorizer claims, since SAM runs no Cognito authorizer.
-fn claimless_event(
-    path: &str,
-    token: Option<&str>,
-    company: ledgerdock_shared::domain::CompanyId,
-) -> lambda_http::Request {
-    use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
-    use lambda_http::request::RequestContext;
-    use lambda_http::RequestExt;
-    let mut context = ApiGatewayProxyRequestContext::default();
-    context.request_id = Some(uuid::Uuid::new_v4().to_string());
-    context.stage = Some("Prod".into());
-    context.resource_path = Some(path.into());
-    let mut builder = http::Request::builder()
-        .method("GET")
-        .uri(path)
-        .header("Lightyear-Company-ID", company.to_string());
-    if let Some(token) = token {
-        builder = builder.header("Authorization", format!("Bearer {token}"));
-    }
-    builder
-        .body(lambda_http::Body::Empty)
-        .unwrap()
-        .with_request_context(RequestContext::ApiGatewayV1(context))
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn without_authorizer_claims_a_function_verifies_the_token_only_where_given_a_jwks() {
-    use ledgerdock_shared::edge::config::TokenKeys;
-    use ledgerdock_shared::gate::serve;
-    use ledgerdock_shared::handlers::{
-        invoices::complete_invoice_export, invoices::list_exportable_invoices,
-    };
-    let t = TestStack::start().await;
-    let a = t.connector(&[Scope::InvoicesRead]).await;
-    let ids = t.publish_many(a.company, 2).await;
-    let list = &list_exportable_invoices::ROUTE;
-    let status = |response: lambda_http::Response<lambda_http::Body>| {
-        let code = response.status().as_u16();
-        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
-        (code, body)
-    };
-
-    // As deployed in AWS (no JWKS setting): a claim-less event is a 401, token or not.
-    let app = &t.stack.functions.of("list-exportable-invoices");
-    let (code, body) = status(
-        serve(
-            app,
-            list,
-            claimless_event("/v1/invoices/exportable", Some(&a.token), a.company),
-        )
-        .await,
-    );
-    assert_eq!(code, 401, "{body}");
-    assert_eq!(body["error"]["code"], "UNAUTHENTICATED");
-
-    // As sam local runs it: the same handler verifies the bearer token against the JWKS.
-    let mut config = app.config.clone();
-    config.token_keys = Some(TokenKeys {
-        jwks_url: format!("{}/.well-known/jwks.json", t.stack.api_url),
-        issuer: t.stack.api.issuer.issuer().to_string(),
-    });
-    // Signed as the function itself, as sam local's container would be with its own role.
-    let (dynamodb, s3) = ledgerdock_infra::dev::local_sdk_as(
-        &ledgerdock_infra::dev::iam::access_key_of("list-exportable-invoices"),
-        &t.stack.dynamodb_url,
-        &t.stack.s3_url,
-    );
-    let local = ledgerdock_shared::AppState::with_sdk(config, dynamodb, s3, t.stack.sqs.clone());
-    let (code, body) = status(
-        serve(
-            &local,
-            list,
-            claimless_event("/v1/invoices/exportable", Some(&a.token), a.company),
-        )
-        .await,
-    );
-    assert_eq!(code, 200, "{body}");
-    let listed: Vec<String> = body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(
-        listed,
-        ids.iter().map(|id| id.to_string()).collect::<Vec<_>>()
-    );
-
-    // ...and still refuses what the authorizer would: no token, another key's, a forged one,
-    // and a scope the token lacks.
-    let (foreign, _) = TokenIssuer::generate(t.stack.api.issuer.issuer()).unwrap();
-    let other_key = foreign.issue(&a.client_id, &Scope::ALL).unwrap();
-    let mut forged = a.token.clone();
-    forged.insert(forged.len() / 2, 'x');
-    for token in [None, Some(other_key.as_str()), Some(forged.as_str())] {
-        let (code, body) = status(
-            serve(
-                &local,
-                list,
-                claimless_event("/v1/invoices/exportable", token, a.company),
-            )
-            .await,
-        );
-        assert_eq!(code, 401, "{token:?}: {body}");
-    }
-    let complete = &complete_invoice_export::ROUTE;
-    let mut event = claimless_event(
-        &format!("/v1/invoices/{}/complete", ids[0]),
-        Some(&a.token),
-        a.company,
-    );
-    *event.method_mut() = http::Method::POST;
-    let (code, body) = status(serve(&local, complete, event).await);
-    assert_eq!(code, 403, "{body}");
-    assert_untouched(&t, &a, ids[0]).await;
-    t.stop().await;
-}
-
 #[tokio::test]
 async fn a_query_parameter_an_operation_does_not_take_is_refused_by_name_and_changes_nothing() {
     let t = TestStack::start().await;
@@ -647,7 +517,7 @@ async fn a_query_parameter_an_operation_does_not_take_is_refused_by_name_and_cha
     .call()
     .await
     .invalid("force");
-    assert_untouched(&t, &a, id).await;
+    t.assert_untouched(&a, id).await;
     // The parameters an operation does take still work.
     t.download_url(&a, id, "PDF").await.ok();
     t.stop().await;
@@ -679,7 +549,7 @@ async fn a_known_path_asked_with_another_method_is_a_405_naming_the_methods_it_t
         assert!(resp.headers().contains_key("x-request-id"));
         Reply::read(resp).await.error(405, "METHOD_NOT_ALLOWED");
     }
-    assert_untouched(&t, &a, id).await;
+    t.assert_untouched(&a, id).await;
     // An unknown path is still a 404.
     let resp = t.get(&a, "/v1/nothing-here").send().await.unwrap();
     Reply::read(resp).await.error(404, "NOT_FOUND");
@@ -700,7 +570,7 @@ async fn complete_takes_any_absolute_http_url_up_to_its_length_limit() {
     .call()
     .await
     .invalid("externalUrl");
-    assert_untouched(&t, &a, ids[0]).await;
+    t.assert_untouched(&a, ids[0]).await;
     for url in ["HTTP://0", "https://x"] {
         let id = if url.starts_with("HTTP") {
             ids[0]

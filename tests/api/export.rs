@@ -3,7 +3,6 @@
 use std::collections::HashSet;
 
 use ledgerdock_shared::domain::{DocumentFormat, InvoiceStatus};
-use ledgerdock_shared::features::publish::{Publisher, SoftCopy};
 use ledgerdock_tests::*;
 use serde_json::json;
 
@@ -166,22 +165,12 @@ async fn publishing_unreconciled_totals_fails_naming_the_mismatch_and_stores_not
     let mut invoice = invoice_json(3, "2026-11-01T09:00:00Z");
     invoice["taxTotal"] = json!("7.00");
     invoice["total"] = json!("67.00");
-    let invoice: ledgerdock_shared::domain::NewInvoice = serde_json::from_value(invoice).unwrap();
-    let err = Publisher::from(&*t.stack.app)
-        .publish(a.company, invoice, vec![])
+    let refused = t
+        .publish_invoice(a.company, invoice, vec![])
         .await
         .unwrap_err();
-    match err {
-        ledgerdock_shared::ApiError::Validation { details, .. } => {
-            assert_eq!(details[0].field, "taxTotal");
-            assert!(
-                details[0].message.contains("6.00"),
-                "{}",
-                details[0].message
-            );
-        }
-        other => panic!("{other:?}"),
-    }
+    let message = refused.invalid("taxTotal");
+    assert!(message.contains("6.00"), "{message}");
     assert!(t.poll_all(&a, 10).await.is_empty());
     t.stop().await;
 }
@@ -383,11 +372,9 @@ async fn complete_and_reject_are_idempotent_and_conflicts_are_409_with_current_s
     assert!(t.poll_all(&a, 10).await.is_empty());
 
     // A rejected invoice that the platform fixes is published again and re-enters the queue.
-    let mut fixed: ledgerdock_shared::domain::NewInvoice =
-        serde_json::from_value(invoice_json(1, "2026-11-05T09:00:00Z")).unwrap();
-    fixed.invoice_id = Some(z);
-    Publisher::from(&*t.stack.app)
-        .publish(a.company, fixed.clone(), vec![])
+    let mut fixed = invoice_json(1, "2026-11-05T09:00:00Z");
+    fixed["invoiceId"] = json!(z.to_string());
+    t.publish_invoice(a.company, fixed.clone(), vec![])
         .await
         .unwrap();
     assert_eq!(t.poll_all(&a, 10).await, vec![z.to_string()]);
@@ -396,12 +383,12 @@ async fn complete_and_reject_are_idempotent_and_conflicts_are_409_with_current_s
         InvoiceStatus::ReadyForExport
     );
     // An exported invoice is never published again.
-    fixed.invoice_id = Some(x);
-    let err = Publisher::from(&*t.stack.app)
-        .publish(a.company, fixed, vec![])
+    fixed["invoiceId"] = json!(x.to_string());
+    let refused = t
+        .publish_invoice(a.company, fixed, vec![])
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "INVALID_STATE_TRANSITION");
+    assert_eq!(refused.error["code"], "INVALID_STATE_TRANSITION");
     t.stop().await;
 }
 
@@ -458,7 +445,7 @@ async fn publish_as(
     id: ledgerdock_shared::domain::InvoiceId,
     lines: usize,
     description_chars: usize,
-) -> Result<ledgerdock_shared::store::invoices::PublishOutcome, ledgerdock_shared::ApiError> {
+) -> Result<ledgerdock_shared::domain::InvoiceId, Refusal> {
     let mut invoice = invoice_json(lines, "2026-11-01T09:00:00Z");
     invoice["invoiceId"] = json!(id.to_string());
     if description_chars > 0 {
@@ -466,16 +453,10 @@ async fn publish_as(
             line["description"] = json!("d".repeat(description_chars));
         }
     }
-    let invoice = serde_json::from_value(invoice).unwrap();
-    Publisher::from(&*t.stack.app)
-        .publish(company, invoice, vec![])
-        .await
-        .map(|(_, outcome)| outcome)
+    t.publish_invoice(company, invoice, vec![]).await
 }
 
-type Publishing = tokio::task::JoinHandle<
-    Result<ledgerdock_shared::store::invoices::PublishOutcome, ledgerdock_shared::ApiError>,
->;
+type Publishing = tokio::task::JoinHandle<Result<ledgerdock_shared::domain::InvoiceId, Refusal>>;
 
 /// Starts publishing invoice `id` with `lines` lines in the background and returns once at
 /// least `stored` line items of it are in the table (the publish is then mid-way).
@@ -535,7 +516,7 @@ async fn republishing_an_exported_invoice_is_refused_before_any_line_is_written(
     publish_as(&t, a.company, id, 3, 0).await.unwrap();
     t.complete(&a, id, &json!({})).await.ok();
     let err = publish_as(&t, a.company, id, 300, 0).await.unwrap_err();
-    assert_eq!(err.status(), 409, "{err:?}");
+    assert_eq!(err.status, 409, "{err:?}");
     assert_eq!(detail_whole(&t, &a, id).await, (200, 3));
     assert_eq!(
         t.count_items(a.company, &format!("INVOICE#{id}#")).await,
@@ -563,7 +544,7 @@ async fn a_complete_racing_a_large_republish_leaves_an_invoice_whose_lines_match
     // exported invoice is whole and the table holds exactly its lines.
     let expected_lines = match republish.await.unwrap() {
         Err(refused) => {
-            assert_eq!(refused.status(), 409, "{refused:?}");
+            assert_eq!(refused.status, 409, "{refused:?}");
             3
         }
         Ok(_) => 3000,
@@ -642,13 +623,9 @@ async fn an_invoice_too_large_to_serve_is_refused_and_one_near_the_limit_is_serv
     let id = ledgerdock_shared::domain::InvoiceId::new_random();
     // 5,000 lines of 2,000-character descriptions: about 11 MB of detail.
     let err = publish_as(&t, a.company, id, 5000, 2000).await.unwrap_err();
-    match &err {
-        ledgerdock_shared::ApiError::Validation { details, .. } => {
-            assert_eq!(details[0].field, "lineItems");
-            assert!(details[0].message.contains(&MAX_DETAIL_BYTES.to_string()));
-        }
-        other => panic!("{other:?}"),
-    }
+    assert!(err
+        .invalid("lineItems")
+        .contains(&MAX_DETAIL_BYTES.to_string()));
     assert!(t.stored(a.company, id).await.is_none());
     assert_eq!(t.count_items(a.company, &format!("INVOICE#{id}")).await, 0);
 
@@ -675,16 +652,11 @@ async fn an_invoice_too_large_to_serve_is_refused_and_one_near_the_limit_is_serv
     invoice["lineItems"][0]["trackingCategories"] = json!((0..21)
         .map(|i| json!({"name": format!("C{i}"), "option": "x"}))
         .collect::<Vec<_>>());
-    let invoice = serde_json::from_value(invoice).unwrap();
-    let err = Publisher::from(&*t.stack.app)
-        .publish(a.company, invoice, vec![])
+    let refused = t
+        .publish_invoice(a.company, invoice, vec![])
         .await
         .unwrap_err();
-    assert!(
-        matches!(&err, ledgerdock_shared::ApiError::Validation { details, .. }
-            if details[0].field == "lineItems[0].trackingCategories"),
-        "{err:?}"
-    );
+    refused.invalid("lineItems[0].trackingCategories");
     t.stop().await;
 }
 
@@ -771,91 +743,14 @@ async fn json_arrays_are_not_bodies_and_identifiers_and_file_names_are_single_sa
         let id = ledgerdock_shared::domain::InvoiceId::new_random();
         let mut invoice = invoice_json(1, "2026-11-01T09:00:00Z");
         invoice["invoiceId"] = json!(id.to_string());
-        let invoice = serde_json::from_value(invoice).unwrap();
-        let files = vec![SoftCopy::Upload {
-            file_name: bad.to_string(),
-            bytes: sample(DocumentFormat::Pdf),
-        }];
-        let err = Publisher::from(&*t.stack.app)
-            .publish(a.company, invoice, files)
+        let copies = vec![(bad, sample(DocumentFormat::Pdf))];
+        let refused = t
+            .publish_invoice(a.company, invoice, copies)
             .await
             .unwrap_err();
-        assert!(
-            matches!(&err, ledgerdock_shared::ApiError::Validation { details, .. }
-                if details[0].field == "documents[0].fileName"),
-            "{bad:?}: {err:?}"
-        );
+        refused.invalid("documents[0].fileName");
         assert!(t.stored(a.company, id).await.is_none());
     }
-    t.stop().await;
-}
-
-#[tokio::test]
-async fn publish_invoice_events_find_documents_at_the_documented_lower_case_keys() {
-    use ledgerdock_shared::handlers::invoices::publish_invoice::{handle, PublishInvoiceEvent};
-    let t = TestStack::start().await;
-    let a = t.connector_all_scopes().await;
-    let app = &t.stack.functions.of("publish-invoice");
-    let id = ledgerdock_shared::domain::InvoiceId::new_random();
-    // docs/operations.md: `documents/<companyId>/<invoiceId>/<format>`, format in lower case.
-    let s3 = &t.stack.s3;
-    let put = |key: String, bytes: Vec<u8>| async move {
-        s3.put_object()
-            .bucket(&app.config.bucket_name)
-            .key(key)
-            .body(bytes.into())
-            .send()
-            .await
-            .unwrap();
-    };
-    put(
-        format!("documents/{}/{id}/pdf", a.company),
-        sample(DocumentFormat::Pdf),
-    )
-    .await;
-    put(
-        format!("documents/{}/{id}/PNG", a.company),
-        sample(DocumentFormat::Png),
-    )
-    .await;
-    let event = |formats: serde_json::Value| -> PublishInvoiceEvent {
-        let mut invoice = invoice_json(2, "2026-11-01T09:00:00Z");
-        invoice["invoiceId"] = json!(id.to_string());
-        serde_json::from_value(json!({
-            "companyId": a.company.to_string(),
-            "invoice": invoice,
-            "documents": formats,
-        }))
-        .unwrap()
-    };
-    // A file at an upper-case key is not where the contract says: refused, nothing stored.
-    let err = handle(
-        app,
-        event(json!([{"format": "PNG", "fileName": "scan.png"}])),
-    )
-    .await
-    .unwrap_err();
-    assert!(
-        matches!(&err, ledgerdock_shared::ApiError::Validation { details, .. }
-            if details[0].field == "documents"
-                && details[0].message.contains(&format!("documents/{}/{id}/png", a.company))),
-        "{err:?}"
-    );
-    assert!(t.stored(a.company, id).await.is_none());
-
-    let done = handle(
-        app,
-        event(json!([{"format": "PDF", "fileName": "INV-1.pdf"}])),
-    )
-    .await
-    .unwrap();
-    assert_eq!(done.outcome, "CREATED");
-    let detail = t.invoice(&a, id).await.ok();
-    assert_eq!(detail["documents"][0]["fileName"], "INV-1.pdf");
-    assert_eq!(
-        detail["documents"][0]["sizeBytes"],
-        sample(DocumentFormat::Pdf).len()
-    );
     t.stop().await;
 }
 
@@ -866,31 +761,17 @@ async fn two_soft_copies_of_one_format_are_refused_before_either_is_stored() {
     let id = ledgerdock_shared::domain::InvoiceId::new_random();
     let mut invoice = invoice_json(1, "2026-11-01T09:00:00Z");
     invoice["invoiceId"] = json!(id.to_string());
-    let files = ["a.pdf", "b.pdf"]
-        .map(|name| SoftCopy::Upload {
-            file_name: name.to_string(),
-            bytes: sample(DocumentFormat::Pdf),
-        })
+    let copies = ["a.pdf", "b.pdf"]
+        .map(|name| (name, sample(DocumentFormat::Pdf)))
         .into();
-    let err = Publisher::from(&*t.stack.app)
-        .publish(a.company, serde_json::from_value(invoice).unwrap(), files)
+    let refused = t
+        .publish_invoice(a.company, invoice, copies)
         .await
         .unwrap_err();
-    assert!(
-        matches!(&err, ledgerdock_shared::ApiError::Validation { details, .. }
-            if details[0].field == "documents" && details[0].message == "more than one PDF document"),
-        "{err:?}"
-    );
+    assert_eq!(refused.invalid("documents"), "more than one PDF document");
     assert!(t.stored(a.company, id).await.is_none());
-    let key = ledgerdock_shared::store::documents::object_key(&a.company, &id, DocumentFormat::Pdf);
-    let head = t
-        .stack
-        .s3
-        .head_object()
-        .bucket(&t.stack.app.config.bucket_name)
-        .key(&key)
-        .send()
-        .await;
-    assert!(head.is_err(), "{key} was stored");
+    // docs/operations.md: soft copies live at `documents/<companyId>/<invoiceId>/<format>`.
+    let key = format!("documents/{}/{id}/pdf", a.company);
+    assert!(!t.object_exists(&key).await, "{key} was stored");
     t.stop().await;
 }

@@ -10,57 +10,8 @@ use ledgerdock_tests::receiver::Receiver;
 use ledgerdock_tests::*;
 use serde_json::{json, Value};
 
-const SUBSCRIPTIONS: &str = "/v1/webhook-subscriptions";
 /// Long enough for the stream reader and one attempt on a loaded CI machine.
 const DELIVERED_WITHIN: Duration = Duration::from_secs(20);
-
-fn request(
-    t: &TestStack,
-    tenant: &Connector,
-    method: reqwest::Method,
-    path: &str,
-) -> reqwest::RequestBuilder {
-    t.http
-        .request(method, t.url(path))
-        .bearer_auth(&tenant.token)
-        .header("Lightyear-Company-ID", tenant.company.to_string())
-}
-
-/// `POST /v1/webhook-subscriptions`; the receiver is told the secret the answer shows.
-async fn subscribe(
-    t: &TestStack,
-    tenant: &Connector,
-    receiver: &Receiver,
-    events: &[&str],
-) -> Value {
-    let created = t
-        .post_json(
-            tenant,
-            SUBSCRIPTIONS,
-            &json!({"url": receiver.url, "events": events, "description": "ERP confirmations"}),
-        )
-        .call()
-        .await;
-    assert_eq!(created.status, 201, "{}", created.text);
-    let body = created.json();
-    let id = body["id"].as_str().unwrap();
-    assert_eq!(
-        created.headers["location"].to_str().unwrap(),
-        format!("{SUBSCRIPTIONS}/{id}")
-    );
-    receiver.trust(SigningSecret::parse(body["secret"].as_str().unwrap()).unwrap());
-    body
-}
-
-async fn deliveries(t: &TestStack, tenant: &Connector, id: &str) -> Vec<Value> {
-    t.get(tenant, &format!("{SUBSCRIPTIONS}/{id}/deliveries"))
-        .call()
-        .await
-        .ok()["items"]
-        .as_array()
-        .unwrap()
-        .clone()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_subscribed_receiver_hears_a_signed_invoice_exported_for_each_invoice_of_a_bulk_complete()
@@ -68,7 +19,7 @@ async fn a_subscribed_receiver_hears_a_signed_invoice_exported_for_each_invoice_
     let t = TestStack::start().await;
     let a = t.connector_all_scopes().await;
     let receiver = Receiver::start().await;
-    let subscription = subscribe(&t, &a, &receiver, &["invoice.exported"]).await;
+    let subscription = t.subscribe(&a, &receiver, &["invoice.exported"]).await;
     let id = subscription["id"].as_str().unwrap();
     let invoices = t.publish_many(a.company, 2).await;
 
@@ -106,7 +57,7 @@ async fn a_subscribed_receiver_hears_a_signed_invoice_exported_for_each_invoice_
     assert_eq!(told, expected);
 
     // The log says so: delivered at the first attempt, with the receiver's status code.
-    let log = deliveries(&t, &a, id).await;
+    let log = t.deliveries(&a, id).await;
     assert_eq!(log.len(), 2, "{log:?}");
     for delivery in &log {
         assert_eq!(delivery["status"], "DELIVERED", "{delivery}");
@@ -137,7 +88,9 @@ async fn a_subscription_is_its_clients_own_its_secret_is_shown_once_and_a_disabl
     let t = TestStack::start().await;
     let a = t.connector_all_scopes().await;
     let receiver = Receiver::start().await;
-    let made = subscribe(&t, &a, &receiver, &["invoice.exported", "invoice.rejected"]).await;
+    let made = t
+        .subscribe(&a, &receiver, &["invoice.exported", "invoice.rejected"])
+        .await;
     let id = made["id"].as_str().unwrap();
     let one = format!("{SUBSCRIPTIONS}/{id}");
 
@@ -157,7 +110,7 @@ async fn a_subscription_is_its_clients_own_its_secret_is_shown_once_and_a_disabl
     // Another client of another company, and the same id under it: not found, unchanged.
     let b = t.connector_all_scopes().await;
     t.get(&b, &one).call().await.error(404, "NOT_FOUND");
-    request(&t, &b, reqwest::Method::DELETE, &one)
+    t.request_as(&b, reqwest::Method::DELETE, &one)
         .call()
         .await
         .error(404, "NOT_FOUND");
@@ -175,7 +128,8 @@ async fn a_subscription_is_its_clients_own_its_secret_is_shown_once_and_a_disabl
         .error(403, "FORBIDDEN");
 
     // Disabled: a rejection is not delivered.
-    let patched = request(&t, &a, reqwest::Method::PATCH, &one)
+    let patched = t
+        .request_as(&a, reqwest::Method::PATCH, &one)
         .json(&json!({"enabled": false, "description": null}))
         .call()
         .await
@@ -192,10 +146,10 @@ async fn a_subscription_is_its_clients_own_its_secret_is_shown_once_and_a_disabl
         .ok();
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(receiver.received().is_empty());
-    assert!(deliveries(&t, &a, id).await.is_empty());
+    assert!(t.deliveries(&a, id).await.is_empty());
 
     // Deleted: gone for good, and its place under the limit is free again.
-    let deleted = request(&t, &a, reqwest::Method::DELETE, &one).call().await;
+    let deleted = t.request_as(&a, reqwest::Method::DELETE, &one).call().await;
     assert_eq!(deleted.status, 204, "{}", deleted.text);
     t.get(&a, &one).call().await.error(404, "NOT_FOUND");
     t.get(&a, &format!("{one}/deliveries"))
@@ -252,7 +206,7 @@ async fn bad_subscriptions_are_refused_naming_the_field_and_change_nothing() {
         json!([])
     );
 
-    let made = subscribe(&t, &a, &receiver, &["invoice.exported"]).await;
+    let made = t.subscribe(&a, &receiver, &["invoice.exported"]).await;
     let one = format!("{SUBSCRIPTIONS}/{}", made["id"].as_str().unwrap());
     for (body, field) in [
         (json!({}), "body"),
@@ -261,7 +215,7 @@ async fn bad_subscriptions_are_refused_naming_the_field_and_change_nothing() {
         (json!({"enabled": "yes"}), "enabled"),
         (json!({"events": null}), "events"),
     ] {
-        request(&t, &a, reqwest::Method::PATCH, &one)
+        t.request_as(&a, reqwest::Method::PATCH, &one)
             .json(&body)
             .call()
             .await
@@ -290,7 +244,7 @@ async fn a_client_holds_at_most_ten_subscriptions_per_company() {
     let receiver = Receiver::start().await;
     let mut ids = Vec::new();
     for _ in 0..10 {
-        ids.push(subscribe(&t, &a, &receiver, &["invoice.exported"]).await["id"].clone());
+        ids.push(t.subscribe(&a, &receiver, &["invoice.exported"]).await["id"].clone());
     }
     let body = json!({"url": receiver.url, "events": ["invoice.exported"]});
     t.post_json(&a, SUBSCRIPTIONS, &body)
@@ -306,7 +260,7 @@ async fn a_client_holds_at_most_ten_subscriptions_per_company() {
     );
     let first = format!("{SUBSCRIPTIONS}/{}", ids[0].as_str().unwrap());
     assert_eq!(
-        request(&t, &a, reqwest::Method::DELETE, &first)
+        t.request_as(&a, reqwest::Method::DELETE, &first)
             .call()
             .await
             .status,
@@ -319,7 +273,7 @@ async fn a_client_holds_at_most_ten_subscriptions_per_company() {
 
 /// Points the subscription at `receiver` and sends it a ping.
 async fn ping_at(t: &TestStack, tenant: &Connector, subscription: &str, receiver: &Receiver) {
-    request(t, tenant, reqwest::Method::PATCH, subscription)
+    t.request_as(tenant, reqwest::Method::PATCH, subscription)
         .json(&json!({ "url": receiver.url }))
         .call()
         .await
@@ -335,7 +289,7 @@ async fn rotations_sent_at_once_each_sign_or_are_refused_and_old_secrets_retire_
     let t = TestStack::start().await;
     let a = t.connector_all_scopes().await;
     let receiver = Receiver::start().await;
-    let made = subscribe(&t, &a, &receiver, &["import_job.finished"]).await;
+    let made = t.subscribe(&a, &receiver, &["import_job.finished"]).await;
     let one = format!("{SUBSCRIPTIONS}/{}", made["id"].as_str().unwrap());
     let rotate = || async {
         t.post_json(&a, &format!("{one}/rotate-secret"), &json!({}))
@@ -343,7 +297,7 @@ async fn rotations_sent_at_once_each_sign_or_are_refused_and_old_secrets_retire_
             .await
     };
     let patch = async {
-        request(&t, &a, reqwest::Method::PATCH, &one)
+        t.request_as(&a, reqwest::Method::PATCH, &one)
             .json(&json!({"events": ["import_job.finished", "import_job.failed"]}))
             .call()
             .await
@@ -389,15 +343,15 @@ async fn rotations_sent_at_once_each_sign_or_are_refused_and_old_secrets_retire_
     assert_eq!(pinged[0].verified_by, [0, 1, 2], "{}", pinged[0].signature);
 
     // Retired on demand: only the current secret signs from now on.
-    let retired = request(
-        &t,
-        &a,
-        reqwest::Method::DELETE,
-        &format!("{one}/secrets/previous"),
-    )
-    .call()
-    .await
-    .ok();
+    let retired = t
+        .request_as(
+            &a,
+            reqwest::Method::DELETE,
+            &format!("{one}/secrets/previous"),
+        )
+        .call()
+        .await
+        .ok();
     assert_eq!(retired["retiredSecrets"], 2);
     let after_retiring = Receiver::start().await;
     for secret in shown
@@ -422,15 +376,15 @@ async fn rotations_sent_at_once_each_sign_or_are_refused_and_old_secrets_retire_
         pinged[0].signature
     );
     // Again: nothing left to retire; and a rotation is taken again.
-    let again = request(
-        &t,
-        &a,
-        reqwest::Method::DELETE,
-        &format!("{one}/secrets/previous"),
-    )
-    .call()
-    .await
-    .ok();
+    let again = t
+        .request_as(
+            &a,
+            reqwest::Method::DELETE,
+            &format!("{one}/secrets/previous"),
+        )
+        .call()
+        .await
+        .ok();
     assert_eq!(again["retiredSecrets"], 0);
     assert_eq!(rotate().await.status, 200);
     t.stop().await;
@@ -441,7 +395,7 @@ async fn a_test_ping_is_signed_answered_and_logged_and_after_rotation_both_secre
     let t = TestStack::start().await;
     let a = t.connector_all_scopes().await;
     let receiver = Receiver::start().await;
-    let made = subscribe(&t, &a, &receiver, &["import_job.finished"]).await;
+    let made = t.subscribe(&a, &receiver, &["import_job.finished"]).await;
     let one = format!("{SUBSCRIPTIONS}/{}", made["id"].as_str().unwrap());
 
     let ping = t
@@ -520,8 +474,7 @@ async fn a_published_invoice_and_a_finished_import_job_are_told_to_their_subscri
     let t = TestStack::start().await;
     let a = t.connector_all_scopes().await;
     let receiver = Receiver::start().await;
-    subscribe(
-        &t,
+    t.subscribe(
         &a,
         &receiver,
         &[
@@ -594,14 +547,11 @@ async fn watched_company(t: &TestStack) -> Watched {
     let connector = client_of(t, company, &[Scope::InvoicesRead, Scope::WebhooksManage]).await;
     let witness = client_of(t, company, &[Scope::InvoicesRead, Scope::WebhooksManage]).await;
     let (connector_hears, witness_hears) = (Receiver::start().await, Receiver::start().await);
-    let made = subscribe(
-        t,
-        &connector,
-        &connector_hears,
-        &["invoice.ready_for_export"],
-    )
-    .await;
-    subscribe(t, &witness, &witness_hears, &["invoice.ready_for_export"]).await;
+    let made = t
+        .subscribe(&connector, &connector_hears, &["invoice.ready_for_export"])
+        .await;
+    t.subscribe(&witness, &witness_hears, &["invoice.ready_for_export"])
+        .await;
     // Both hear the first invoice.
     t.publish_many(company, 1).await;
     assert_eq!(connector_hears.wait_for(1, DELIVERED_WITHIN).await.len(), 1);
@@ -704,7 +654,8 @@ async fn after_clients_delete_its_subscriptions_are_gone_and_hear_nothing() {
         company: other,
         ..w.connector.clone()
     };
-    subscribe(&t, &elsewhere, &w.connector_hears, &["invoice.exported"]).await;
+    t.subscribe(&elsewhere, &w.connector_hears, &["invoice.exported"])
+        .await;
     assert_eq!(
         admin.revoke(&w.connector.client_id, other).await.unwrap().1,
         1
@@ -750,14 +701,15 @@ async fn a_grant_narrowed_by_any_means_stops_deliveries_at_the_next_event() {
     assert_eq!(shown["enabled"], false);
     let reason = shown["disabledReason"].as_str().unwrap();
     assert!(reason.contains("invoices.read"), "{reason}");
-    let log = deliveries(&t, &w.connector, &w.subscription_id).await;
+    let log = t.deliveries(&w.connector, &w.subscription_id).await;
     assert_eq!(log[0]["eventType"], "webhook.disabled");
     assert_eq!(
         log.len(),
         2,
         "the first invoice's delivery, then the notice"
     );
-    let enable = request(&t, &w.connector, reqwest::Method::PATCH, &one)
+    let enable = t
+        .request_as(&w.connector, reqwest::Method::PATCH, &one)
         .json(&json!({"enabled": true}))
         .call()
         .await;
@@ -782,7 +734,8 @@ async fn a_grant_narrowed_by_any_means_stops_deliveries_at_the_next_event() {
         )
         .await
         .unwrap();
-    let enabled = request(&t, &w.connector, reqwest::Method::PATCH, &one)
+    let enabled = t
+        .request_as(&w.connector, reqwest::Method::PATCH, &one)
         .json(&json!({"enabled": true}))
         .call()
         .await
@@ -833,9 +786,12 @@ async fn webhooks_manage_alone_cannot_subscribe_to_what_it_may_not_read() {
         assert_eq!(listed["items"], json!([]), "nothing was made");
     }
     // Choosing events it may not read later is refused the same way, and changes nothing.
-    let made = subscribe(&t, &manager, &receiver, &["invoice.exported"]).await;
+    let made = t
+        .subscribe(&manager, &receiver, &["invoice.exported"])
+        .await;
     let one = format!("{SUBSCRIPTIONS}/{}", made["id"].as_str().unwrap());
-    let widened = request(&t, &manager, reqwest::Method::PATCH, &one)
+    let widened = t
+        .request_as(&manager, reqwest::Method::PATCH, &one)
         .json(&json!({"events": ["import_job.failed"]}))
         .call()
         .await;
@@ -923,7 +879,7 @@ async fn a_create_sent_again_with_its_idempotency_key_makes_one_subscription_and
     );
 
     // Deleted, the key no longer brings it back, and says so.
-    request(&t, &a, reqwest::Method::DELETE, &one).call().await;
+    t.request_as(&a, reqwest::Method::DELETE, &one).call().await;
     let after_delete = create("sub-7f3a", body.clone()).await;
     let gone = after_delete.error(404, "NOT_FOUND");
     assert!(gone["error"]["message"]

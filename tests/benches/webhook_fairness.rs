@@ -18,7 +18,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ledgerdock_shared::domain::webhook::{Delivery, DeliveryStatus};
-use ledgerdock_shared::domain::webhook_signing::SigningSecret;
 use ledgerdock_shared::domain::{Scope, SubscriptionId, Timestamp};
 use ledgerdock_tests::receiver::Receiver;
 use ledgerdock_tests::stats::{percentile, sorted};
@@ -58,21 +57,6 @@ fn args() -> Args {
 async fn company(t: &TestStack) -> Connector {
     t.connector(&[Scope::InvoicesRead, Scope::WebhooksManage])
         .await
-}
-
-async fn subscribe(t: &TestStack, tenant: &Connector, receiver: &Receiver) -> SubscriptionId {
-    let made = t
-        .post_json(
-            tenant,
-            "/v1/webhook-subscriptions",
-            &json!({"url": receiver.url, "events": ["invoice.ready_for_export"]}),
-        )
-        .call()
-        .await;
-    assert_eq!(made.status, 201, "{}", made.text);
-    let body = made.json();
-    receiver.trust(SigningSecret::parse(body["secret"].as_str().unwrap()).unwrap());
-    body["id"].as_str().unwrap().parse().unwrap()
 }
 
 /// Publishes `events` invoices into each quiet company, one company after another, and
@@ -145,7 +129,8 @@ async fn main() {
     for _ in 0..QUIET_COMPANIES {
         let tenant = company(&t).await;
         let receiver = Receiver::start().await;
-        subscribe(&t, &tenant, &receiver).await;
+        t.subscribe(&tenant, &receiver, &["invoice.ready_for_export"])
+            .await;
         quiet.push((tenant, receiver));
     }
 
@@ -162,7 +147,16 @@ async fn main() {
     hanging.stall(Duration::from_secs(30));
     let mut subscriptions = Vec::new();
     for _ in 0..HANGING_SUBSCRIPTIONS {
-        subscriptions.push(subscribe(&t, &noisy, &hanging).await);
+        let made = t
+            .subscribe(&noisy, &hanging, &["invoice.ready_for_export"])
+            .await;
+        subscriptions.push(
+            made["id"]
+                .as_str()
+                .unwrap()
+                .parse::<SubscriptionId>()
+                .unwrap(),
+        );
     }
     let store = &t.stack.app.webhooks;
     let a_minute_ago = Timestamp::parse(

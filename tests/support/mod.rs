@@ -4,6 +4,7 @@
 
 pub mod emulator;
 pub mod events;
+pub mod imports;
 pub mod network;
 pub mod process;
 pub mod receiver;
@@ -11,6 +12,10 @@ pub mod runtime_api;
 pub mod sam_local;
 pub mod sdk_calls;
 pub mod stats;
+pub mod webhooks;
+
+pub use imports::*;
+pub use webhooks::SUBSCRIPTIONS;
 
 use std::time::Duration;
 
@@ -18,9 +23,10 @@ use ledgerdock_infra::dev::samples;
 use ledgerdock_infra::dev::{DevOptions, DevStack};
 use ledgerdock_shared::domain::Scope;
 use ledgerdock_shared::domain::{
-    CompanyId, DocumentFormat, InvoiceHeader, InvoiceId, NewInvoice, Timestamp,
+    CompanyId, DocumentFormat, InvoiceHeader, InvoiceId, InvoiceStatus, NewInvoice, Timestamp,
 };
 use ledgerdock_shared::features::publish::{Publisher, SoftCopy};
+use ledgerdock_shared::store::invoices::InvoiceStore;
 use serde_json::{json, Value};
 
 pub use network::StallingProxy;
@@ -273,6 +279,44 @@ impl TestStack {
             .0
     }
 
+    /// The platform publishes `invoice` (the publish path's JSON) with soft copies given as
+    /// (file name, bytes), as `ledgerdock invoices publish` does: its id, or what refused it.
+    pub async fn publish_invoice(
+        &self,
+        company: CompanyId,
+        invoice: Value,
+        copies: Vec<(&str, Vec<u8>)>,
+    ) -> Result<InvoiceId, Refusal> {
+        let invoice: NewInvoice = serde_json::from_value(invoice).expect("the publish path's JSON");
+        let copies = copies
+            .into_iter()
+            .map(|(file_name, bytes)| SoftCopy::Upload {
+                file_name: file_name.to_string(),
+                bytes,
+            })
+            .collect();
+        Publisher::from(&*self.stack.app)
+            .publish(company, invoice, copies)
+            .await
+            .map(|(id, _)| id)
+            .map_err(|e| Refusal {
+                status: e.status().as_u16(),
+                error: e.error_object(),
+            })
+    }
+
+    /// Whether the bucket holds an object at `key`.
+    pub async fn object_exists(&self, key: &str) -> bool {
+        self.stack
+            .s3
+            .head_object()
+            .bucket(&self.stack.app.config.bucket_name)
+            .key(key)
+            .send()
+            .await
+            .is_ok()
+    }
+
     /// Publishes `n` single-line invoices received one minute apart, returned in queue order.
     pub async fn publish_many(&self, company: CompanyId, n: usize) -> Vec<InvoiceId> {
         let mut ids = Vec::new();
@@ -295,6 +339,28 @@ impl TestStack {
             .header(company, invoice)
             .await
             .unwrap()
+    }
+
+    /// The stored header in another table this stack's engine holds (another stack's, which
+    /// reaches the engine through a proxy).
+    pub async fn stored_in(
+        &self,
+        table: &str,
+        company: CompanyId,
+        invoice: InvoiceId,
+    ) -> Option<InvoiceHeader> {
+        InvoiceStore::new(self.stack.dynamodb.clone(), table)
+            .header(company, invoice)
+            .await
+            .unwrap()
+    }
+
+    /// Asserts the invoice is still READY, unexported, unrejected and in the queue.
+    pub async fn assert_untouched(&self, tenant: &Connector, id: InvoiceId) {
+        let stored = self.stored(tenant.company, id).await.unwrap();
+        assert_eq!(stored.status, InvoiceStatus::ReadyForExport);
+        assert!(stored.export.is_none() && stored.rejection.is_none());
+        assert!(self.poll_all(tenant, 100).await.contains(&id.to_string()));
     }
 
     /// Walks the whole queue page by page, returning every id seen.
@@ -430,6 +496,26 @@ impl Reply {
     }
 }
 
+/// What the platform's publish path refused, as the API would answer it.
+#[derive(Debug)]
+pub struct Refusal {
+    pub status: u16,
+    /// The error object: `code`, `message`, and `details` naming each bad field.
+    pub error: Value,
+}
+
+impl Refusal {
+    /// Asserts a VALIDATION_ERROR whose first detail names `field`; returns its message.
+    pub fn invalid(&self, field: &str) -> String {
+        assert_eq!(self.error["code"], "VALIDATION_ERROR", "{self:?}");
+        assert_eq!(self.error["details"][0]["field"], field, "{self:?}");
+        self.error["details"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
 /// Sends a request and reads its whole answer: `t.get(&a, path).call().await.ok()`.
 #[allow(async_fn_in_trait)]
 pub trait Call {
@@ -447,194 +533,6 @@ pub fn error_field(body: &Value) -> &str {
     body["error"]["details"][0]["field"]
         .as_str()
         .unwrap_or_default()
-}
-
-// ------------------------------------------------------------------ import jobs
-
-/// `n` valid supplier cards as JSON records, externalIds `{prefix}00001`…
-pub fn supplier_records(prefix: &str, n: usize) -> Vec<Value> {
-    (1..=n)
-        .map(|i| {
-            json!({
-                "externalId": format!("{prefix}{i:05}"),
-                "name": format!("Supplier {i}"),
-                "country": "FI",
-                "currency": "EUR",
-                "paymentTermsDays": 30,
-                "active": true
-            })
-        })
-        .collect()
-}
-
-/// The same cards as a CSV file with a header row.
-pub fn supplier_csv(prefix: &str, n: usize) -> String {
-    let mut csv = String::from("externalId,name,country,currency,paymentTermsDays,active\n");
-    for i in 1..=n {
-        csv.push_str(&format!(
-            "{prefix}{i:05},\"Supplier {i}, Ltd\",FI,EUR,30,true\n"
-        ));
-    }
-    csv
-}
-
-/// Cards with every field filled, about 200 bytes a row (500,000 rows ≈ 100 MB).
-pub fn wide_supplier_csv(prefix: &str, n: usize) -> String {
-    let mut csv = String::from(
-        "externalId,name,taxNumber,email,phone,addressLine1,addressLine2,city,region,\
-         postalCode,country,currency,defaultAccountCode,defaultTaxCode,paymentTermsDays,active\n",
-    );
-    for i in 1..=n {
-        csv.push_str(&format!(
-            "{prefix}{i:07},\"Supplier {i}, Trading Ltd\",FI{i:08},ap{i}@supplier.example,\
-             +358 9 {i:07},\"{i} Industrial Road\",Building C,Helsinki,Uusimaa,00{:03},\
-             FI,EUR,4000-{},VAT24,30,true\n",
-            i % 1000,
-            i % 97
-        ));
-    }
-    csv
-}
-
-impl TestStack {
-    /// POSTs a start call and asserts its 202 shape; returns the body.
-    pub async fn start_import(
-        &self,
-        tenant: &Connector,
-        request: reqwest::RequestBuilder,
-    ) -> Value {
-        let resp = request
-            .bearer_auth(&tenant.token)
-            .header("Lightyear-Company-ID", tenant.company.to_string())
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status();
-        let location = resp
-            .headers()
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_string());
-        let text = resp.text().await.unwrap();
-        assert_eq!(status, 202, "expected 202, got {status}: {text}");
-        let body: Value = serde_json::from_str(&text).unwrap();
-        let job_id = body["jobId"].as_str().expect("jobId");
-        assert_eq!(
-            location.as_deref(),
-            Some(format!("/v1/import-jobs/{job_id}").as_str())
-        );
-        assert_eq!(body["type"], "SUPPLIER_CARDS");
-        body
-    }
-
-    pub fn import_request(&self) -> reqwest::RequestBuilder {
-        self.http.post(self.url("/v1/import-jobs"))
-    }
-
-    pub async fn import_json(&self, tenant: &Connector, records: &[Value]) -> Value {
-        let request = self
-            .import_request()
-            .json(&json!({"type": "SUPPLIER_CARDS", "records": records}));
-        self.start_import(tenant, request).await
-    }
-
-    pub async fn import_csv(&self, tenant: &Connector, csv: &str) -> Value {
-        let request = self
-            .http
-            .post(self.url("/v1/import-jobs?type=SUPPLIER_CARDS"))
-            .header("content-type", "text/csv")
-            .body(csv.to_string());
-        self.start_import(tenant, request).await
-    }
-
-    pub async fn job(&self, tenant: &Connector, job_id: &str) -> Value {
-        self.get(tenant, &format!("/v1/import-jobs/{job_id}"))
-            .call()
-            .await
-            .ok()
-    }
-
-    /// Polls the job until it leaves IN_PROGRESS (at most two minutes).
-    pub async fn wait_for_job(&self, tenant: &Connector, job_id: &str) -> Value {
-        self.wait_for_job_within(tenant, job_id, Duration::from_secs(120))
-            .await
-    }
-
-    pub async fn wait_for_job_within(
-        &self,
-        tenant: &Connector,
-        job_id: &str,
-        within: Duration,
-    ) -> Value {
-        let deadline = std::time::Instant::now() + within;
-        let mut polls = 0u32;
-        loop {
-            let job = self.job(tenant, job_id).await;
-            if job["status"] != "IN_PROGRESS" {
-                return job;
-            }
-            assert!(std::time::Instant::now() < deadline, "job stuck: {job}");
-            // Quick polls first, then gently: a long job must not run into the rate limit.
-            polls += 1;
-            let pause = if polls < 100 { 50 } else { 1000 };
-            tokio::time::sleep(Duration::from_millis(pause)).await;
-        }
-    }
-
-    /// Every supplier the API lists, page by page.
-    pub async fn all_suppliers(&self, tenant: &Connector, limit: usize) -> Vec<Value> {
-        let mut seen = Vec::new();
-        let mut key: Option<String> = None;
-        loop {
-            let mut path = format!("/v1/suppliers?limit={limit}");
-            if let Some(k) = &key {
-                path.push_str(&format!("&continuationKey={k}"));
-            }
-            let body = self.get(tenant, &path).call().await.ok();
-            seen.extend(body["items"].as_array().unwrap().iter().cloned());
-            match body["continuationKey"].as_str() {
-                Some(k) => key = Some(k.to_string()),
-                None => return seen,
-            }
-        }
-    }
-
-    /// How many items of the company's partition have a sort key starting with `prefix`,
-    /// read straight from DynamoDB (to assert that a refused call stored nothing).
-    pub async fn count_items(&self, company: CompanyId, prefix: &str) -> usize {
-        use aws_sdk_dynamodb::types::{AttributeValue, Select};
-        use ledgerdock_shared::store::schema::{company_pk, imports_pk, suppliers_pk};
-        // Each kind of item lives in its feature's partition beside the company's.
-        let partition = if prefix.starts_with("SUPPLIER#") {
-            suppliers_pk(&company)
-        } else if prefix.starts_with("IMPORTJOB#") || prefix.starts_with("IDEMPOTENCY#") {
-            imports_pk(&company)
-        } else {
-            company_pk(&company)
-        };
-        let mut count = 0;
-        let mut start = None;
-        loop {
-            let out = self
-                .stack
-                .dynamodb
-                .query()
-                .table_name(&self.stack.app.config.table_name)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":pk", AttributeValue::S(partition.clone()))
-                .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_string()))
-                .select(Select::Count)
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .unwrap();
-            count += out.count as usize;
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return count;
-            }
-        }
-    }
 }
 
 // ------------------------------------------------------------------ clients
@@ -679,6 +577,16 @@ impl TestStack {
             .await
             .unwrap();
         (resp.status().as_u16(), resp.json().await.unwrap())
+    }
+
+    /// A request as `tenant` sends it: its token and company header.
+    pub fn request_as(
+        &self,
+        tenant: &Connector,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        self.request(method, &tenant.token, tenant.company, path)
     }
 
     /// A request with an explicit token and company header.

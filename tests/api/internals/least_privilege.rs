@@ -38,18 +38,6 @@ fn used_only_in_aws(function: &str, action: &str) -> bool {
         .any(|(f, a, _)| (*f == "*" || *f == function) && *a == action)
 }
 
-fn request(
-    t: &TestStack,
-    tenant: &Connector,
-    method: reqwest::Method,
-    path: &str,
-) -> reqwest::RequestBuilder {
-    t.http
-        .request(method, t.url(path))
-        .bearer_auth(&tenant.token)
-        .header("Lightyear-Company-ID", tenant.company.to_string())
-}
-
 async fn status_of(request: reqwest::RequestBuilder) -> (u16, Value) {
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
@@ -102,7 +90,7 @@ async fn a_tour_of_every_function_is_never_denied_and_uses_every_grant_of_the_te
 
     // Webhook subscriptions, every operation.
     let (status, created) = status_of(
-        request(&t, &a, Method::POST, "/v1/webhook-subscriptions")
+        t.request_as(&a, Method::POST, "/v1/webhook-subscriptions")
             .header("Idempotency-Key", "tour-1")
             .json(&json!({"url": receiver.url, "events": ["invoice.exported", "invoice.rejected", "invoice.ready_for_export", "import_job.finished", "import_job.failed"]})),
     )
@@ -130,16 +118,18 @@ async fn a_tour_of_every_function_is_never_denied_and_uses_every_grant_of_the_te
         (Method::POST, format!("{sub}/test"), Some(json!({})), 200),
         (Method::GET, format!("{sub}/deliveries"), None, 200),
     ] {
-        let mut call = request(&t, &a, method.clone(), &path);
+        let mut call = t.request_as(&a, method.clone(), &path);
         if let Some(body) = body {
             call = call.json(&body);
         }
         let (status, body) = status_of(call).await;
         assert_eq!(status, expected, "{method} {path}: {body}");
     }
-    let (status, rotated) =
-        status_of(request(&t, &a, Method::POST, &format!("{sub}/rotate-secret")).json(&json!({})))
-            .await;
+    let (status, rotated) = status_of(
+        t.request_as(&a, Method::POST, &format!("{sub}/rotate-secret"))
+            .json(&json!({})),
+    )
+    .await;
     assert_eq!(status, 200, "{rotated}");
     receiver.trust(SigningSecret::parse(rotated["secret"].as_str().unwrap()).unwrap());
 
@@ -242,7 +232,7 @@ async fn a_tour_of_every_function_is_never_denied_and_uses_every_grant_of_the_te
     b_receiver.answer(500);
     let subscribe_b = |events: &[&str]| {
         status_of(
-            request(&t, &b, Method::POST, "/v1/webhook-subscriptions")
+            t.request_as(&b, Method::POST, "/v1/webhook-subscriptions")
                 .json(&json!({"url": b_receiver.url, "events": events})),
         )
     };
@@ -284,7 +274,7 @@ async fn a_tour_of_every_function_is_never_denied_and_uses_every_grant_of_the_te
     // reaches the fan-out, which disables it.
     let c = t.connector_all_scopes().await;
     let (status, body) = status_of(
-        request(&t, &c, Method::POST, "/v1/webhook-subscriptions")
+        t.request_as(&c, Method::POST, "/v1/webhook-subscriptions")
             .json(&json!({"url": b_receiver.url, "events": ["invoice.ready_for_export"]})),
     )
     .await;
@@ -314,15 +304,10 @@ async fn a_tour_of_every_function_is_never_denied_and_uses_every_grant_of_the_te
     }
 
     // The old secret retired, and the subscription deleted.
-    let (status, body) = status_of(request(
-        &t,
-        &a,
-        Method::DELETE,
-        &format!("{sub}/secrets/previous"),
-    ))
-    .await;
+    let (status, body) =
+        status_of(t.request_as(&a, Method::DELETE, &format!("{sub}/secrets/previous"))).await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = status_of(request(&t, &a, Method::DELETE, &sub)).await;
+    let (status, body) = status_of(t.request_as(&a, Method::DELETE, &sub)).await;
     assert_eq!(status, 204, "{body}");
     t.get(
         &a,
