@@ -1062,13 +1062,5 @@ fn each_feature_writes_its_own_partitions_and_no_other_features() {
 
 /// Where the template's ARNs point in the tests: the dev stack's default table, bucket and queue.
 fn local_account() -> ledgerdock_infra::dev::iam::policy::Account {
-    ledgerdock_infra::dev::iam::policy::Account {
-        partition: "aws".into(),
-        region: "us-east-1".into(),
-        account_id: "000000000000".into(),
-        stack_name: "ledgerdock".into(),
-        table: "ledgerdock".into(),
-        bucket: "ledgerdock-local".into(),
-        queue: "ledgerdock-webhook-attempts".into(),
-    }
+    ledgerdock_infra::dev::iam::local_account("ledgerdock", "ledgerdock-local")
 }

@@ -300,128 +300,86 @@ async fn a_file_never_picked_up_even_when_announced_again_fails_with_a_reason() 
     t.stop().await;
 }
 
+/// A start call's JSON body for these supplier-card records.
+fn records_body(records: Vec<Value>) -> Value {
+    json!({"type": "SUPPLIER_CARDS", "records": records})
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn idempotency_key_returns_the_first_job() {
+async fn a_repeated_idempotency_key_answers_the_first_job_and_imports_its_records_once() {
+    let t = TestStack::start().await;
+    let a = t.connector_all_scopes().await;
+    let body = records_body(supplier_records("I", 3));
+    let first = t.start_keyed(&a, "batch-2026-11-21", &body).await;
+    assert_eq!(first.status, 202, "{}", first.text);
+    let again = t.start_keyed(&a, "batch-2026-11-21", &body).await;
+    assert_eq!(again.status, 202, "{}", again.text);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.json()["jobId"], first.json()["jobId"]);
+    t.wait_for_job(&a, job_id(&first.json())).await;
+    assert_eq!(t.count_items(a.company, "IMPORTJOB#").await, 1);
+    assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 3);
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idempotency_key_belongs_to_its_client_and_company_and_another_request_may_not_reuse_it()
+{
     let t = TestStack::start().await;
     let a = t.connector_all_scopes().await;
     let b = t.connector_all_scopes().await;
-    let send = |tenant: &Connector, key: &str, records: Vec<Value>| {
-        t.import_request()
-            .header("Idempotency-Key", key)
-            .bearer_auth(&tenant.token)
-            .header("Lightyear-Company-ID", tenant.company.to_string())
-            .json(&json!({"type": "SUPPLIER_CARDS", "records": records}))
-            .send()
-    };
-    let first = send(&a, "batch-2026-11-21", supplier_records("I", 3))
+    let key = "batch-2026-11-21";
+    let first = t
+        .start_keyed(&a, key, &records_body(supplier_records("I", 3)))
         .await
-        .unwrap();
-    assert_eq!(first.status(), 202);
-    let first: Value = first.json().await.unwrap();
-    let again = send(&a, "batch-2026-11-21", supplier_records("I", 3))
-        .await
-        .unwrap();
-    assert_eq!(again.status(), 202);
-    assert_eq!(again.headers()["idempotent-replayed"], "true");
-    let again: Value = again.json().await.unwrap();
-    assert_eq!(again["jobId"], first["jobId"]);
-    // The same key with another request is refused, not replayed.
-    let reused = send(&a, "batch-2026-11-21", supplier_records("J", 5))
-        .await
-        .unwrap();
-    let body = Reply::read(reused)
-        .await
-        .error(422, "IDEMPOTENCY_KEY_REUSED");
+        .json();
+    // The same key with another request is refused, not replayed, and names no job.
+    let reused = t
+        .start_keyed(&a, key, &records_body(supplier_records("J", 5)))
+        .await;
+    let body = reused.error(422, "IDEMPOTENCY_KEY_REUSED");
     assert!(!body.to_string().contains(job_id(&first)));
-    let other_key: Value = send(&a, "batch-2", supplier_records("K", 1))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_ne!(other_key["jobId"], first["jobId"]);
-    let other_company: Value = send(&b, "batch-2026-11-21", supplier_records("I", 3))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_ne!(other_company["jobId"], first["jobId"]);
-    assert_eq!(t.count_items(a.company, "IMPORTJOB#").await, 2);
-
-    // Another client of the same company who guesses the key gets no part of the first job:
-    // neither its id nor an upload URL for it.
-    let (_, other_token) = t
+    // Another company, or another client of the same company who guesses the key, makes its
+    // own job: no part of the first (neither its id nor an upload URL for it).
+    let (_, token) = t
         .client_for(
             &[a.company],
             &[Scope::ImportsWrite, Scope::ImportsRead],
             600,
         )
         .await;
-    let neighbour = Connector {
-        token: other_token,
-        ..a.clone()
-    };
-    let theirs: Value = send(&neighbour, "batch-2026-11-21", supplier_records("I", 3))
+    let neighbour = Connector { token, ..a.clone() };
+    for other in [&b, &neighbour] {
+        let theirs = t
+            .start_keyed(other, key, &records_body(supplier_records("I", 3)))
+            .await;
+        assert_ne!(theirs.json()["jobId"], first["jobId"]);
+    }
+    // A request that would be refused is refused, key or no key; a key that is no key is a 400.
+    t.start_keyed(&a, key, &json!([]))
         .await
-        .unwrap()
-        .json()
+        .error(400, "VALIDATION_ERROR");
+    t.start_keyed(&a, "has spaces in it", &records_body(vec![]))
         .await
-        .unwrap();
-    assert_ne!(theirs["jobId"], first["jobId"]);
-    t.wait_for_job(&a, job_id(&theirs)).await;
-    // A request that would be refused is refused, key or no key.
-    let refused = t
-        .import_request()
-        .header("Idempotency-Key", "batch-2026-11-21")
-        .bearer_auth(&a.token)
-        .header("Lightyear-Company-ID", a.company.to_string())
-        .header("content-type", "text/plain")
-        .body("externalId,name\nX,Y\n")
-        .send()
-        .await
-        .unwrap();
-    Reply::read(refused)
-        .await
-        .error(415, "UNSUPPORTED_MEDIA_TYPE");
-    assert_eq!(t.count_items(a.company, "IMPORTJOB#").await, 3);
+        .invalid("Idempotency-Key");
+    assert_eq!(t.count_items(a.company, "IMPORTJOB#").await, 2);
+    t.stop().await;
+}
 
-    t.wait_for_job(&a, job_id(&first)).await;
-    t.wait_for_job(&a, job_id(&other_key)).await;
-    // The replay's records were not imported: only I00001-3 and K00001 exist.
-    assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 4);
-
-    // A replayed upload job hands out a fresh URL for the same file.
-    let upload = |key: &str| {
-        t.import_request()
-            .header("Idempotency-Key", key)
-            .bearer_auth(&a.token)
-            .header("Lightyear-Company-ID", a.company.to_string())
-            .json(&json!({"type": "SUPPLIER_CARDS", "contentType": "text/csv", "contentLength": supplier_csv("P", 2).len()}))
-            .send()
-    };
-    let u1: Value = upload("upload-1").await.unwrap().json().await.unwrap();
-    let u2: Value = upload("upload-1").await.unwrap().json().await.unwrap();
-    assert_eq!(u1["jobId"], u2["jobId"]);
-    let url = u2["upload"]["url"].as_str().unwrap();
-    assert_eq!(
-        t.put_file(url, "text/csv", supplier_csv("P", 2).into_bytes())
-            .await,
-        200
-    );
-    let done = t.wait_for_job(&a, job_id(&u1)).await;
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replayed_upload_job_hands_out_a_fresh_url_for_the_same_file() {
+    let t = TestStack::start().await;
+    let a = t.connector_all_scopes().await;
+    let csv = supplier_csv("P", 2);
+    let body =
+        json!({"type": "SUPPLIER_CARDS", "contentType": "text/csv", "contentLength": csv.len()});
+    let first = t.start_keyed(&a, "upload-1", &body).await.json();
+    let again = t.start_keyed(&a, "upload-1", &body).await.json();
+    assert_eq!(again["jobId"], first["jobId"]);
+    let url = again["upload"]["url"].as_str().unwrap();
+    assert_eq!(t.put_file(url, "text/csv", csv.into_bytes()).await, 200);
+    let done = t.wait_for_job(&a, job_id(&first)).await;
     assert_eq!(counts(&done), [2, 2, 0, 0, 0]);
-    let bad_key = t
-        .import_request()
-        .header("Idempotency-Key", "has spaces in it")
-        .bearer_auth(&a.token)
-        .header("Lightyear-Company-ID", a.company.to_string())
-        .json(&json!({"type": "SUPPLIER_CARDS", "records": []}))
-        .send()
-        .await
-        .unwrap();
-    let body = Reply::read(bad_key).await.error(400, "VALIDATION_ERROR");
-    assert_eq!(error_field(&body), "Idempotency-Key");
     t.stop().await;
 }
 

@@ -117,6 +117,18 @@ impl TestStack {
         self.http.post(self.url("/v1/import-jobs"))
     }
 
+    /// `POST /v1/import-jobs` as `tenant` with `key` as its Idempotency-Key and this JSON
+    /// body; the whole answer, whatever it is.
+    pub async fn start_keyed(&self, tenant: &Connector, key: &str, body: &Value) -> crate::Reply {
+        self.import_request()
+            .header("Idempotency-Key", key)
+            .bearer_auth(&tenant.token)
+            .header("Lightyear-Company-ID", tenant.company.to_string())
+            .json(body)
+            .call()
+            .await
+    }
+
     pub async fn import_json(&self, tenant: &Connector, records: &[Value]) -> Value {
         let request = self
             .import_request()

@@ -367,15 +367,7 @@ impl Storage {
 fn read_iam(template: &str, options: &DevOptions) -> anyhow::Result<iam::Iam> {
     iam::Iam::from_template(
         template,
-        iam::policy::Account {
-            partition: "aws".into(),
-            region: LOCAL_REGION.into(),
-            account_id: iam::ACCOUNT_ID.into(),
-            stack_name: iam::STACK_NAME.into(),
-            table: options.table_name.clone(),
-            bucket: options.bucket_name.clone(),
-            queue: queue::QUEUE_NAME.into(),
-        },
+        iam::local_account(&options.table_name, &options.bucket_name),
     )
     .map_err(|e| anyhow::anyhow!("reading template.yaml's IAM policies: {e}"))
 }

@@ -101,30 +101,41 @@ fn type_of(schema: &Value) -> String {
     kind
 }
 
+/// An HTML table: a header row of `headers`, then `rows`, each a list of cells already HTML.
+fn table(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
+    let head: String = headers.iter().map(|h| format!("<th>{h}</th>")).collect();
+    let body: String = rows
+        .map(|cells| {
+            let cells: String = cells.iter().map(|c| format!("<td>{c}</td>")).collect();
+            format!("<tr>{cells}</tr>")
+        })
+        .collect();
+    format!("<table><tr>{head}</tr>{body}</table>")
+}
+
+fn yes_no(yes: bool) -> String {
+    if yes { "yes" } else { "no" }.to_string()
+}
+
 fn parameters(doc: &Value, operation: &Value) -> String {
     let Some(listed) = operation["parameters"].as_array() else {
         return String::new();
     };
-    let rows: String = listed
-        .iter()
-        .map(|p| resolve(doc, p))
-        .map(|p| {
+    let rows = listed.iter().map(|p| resolve(doc, p)).map(|p| {
+        vec![
             format!(
-                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(p["name"].as_str().unwrap_or_default()),
-                escape(p["in"].as_str().unwrap_or_default()),
-                if p["required"].as_bool() == Some(true) {
-                    "yes"
-                } else {
-                    "no"
-                },
-                type_of(&p["schema"]),
-                prose(p["description"].as_str().unwrap_or_default()),
-            )
-        })
-        .collect();
+                "<code>{}</code>",
+                escape(p["name"].as_str().unwrap_or_default())
+            ),
+            escape(p["in"].as_str().unwrap_or_default()),
+            yes_no(p["required"].as_bool() == Some(true)),
+            type_of(&p["schema"]),
+            prose(p["description"].as_str().unwrap_or_default()),
+        ]
+    });
     format!(
-        "<h4>Parameters</h4><table><tr><th>name</th><th>in</th><th>required</th><th>type</th><th>description</th></tr>{rows}</table>"
+        "<h4>Parameters</h4>{}",
+        table(&["name", "in", "required", "type", "description"], rows)
     )
 }
 
@@ -180,22 +191,21 @@ fn operation_html(doc: &Value, method: &str, path: &str, operation: &Value) -> S
         ));
         html.push_str(&prose(request["description"].as_str().unwrap_or_default()));
     }
-    let rows: String = operation["responses"]
+    let rows = operation["responses"]
         .as_object()
         .into_iter()
         .flatten()
         .map(|(status, response)| {
             let response = resolve(doc, response);
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            vec![
                 escape(status),
                 prose(response["description"].as_str().unwrap_or_default()),
-                body_schema(doc, &response["content"])
-            )
-        })
-        .collect();
+                body_schema(doc, &response["content"]),
+            ]
+        });
     html.push_str(&format!(
-        "<h4>Answers</h4><table><tr><th>status</th><th>meaning</th><th>body</th></tr>{rows}</table></section>"
+        "<h4>Answers</h4>{}</section>",
+        table(&["status", "meaning", "body"], rows)
     ));
     html
 }
@@ -214,25 +224,15 @@ fn schema_html(name: &str, schema: &Value) -> String {
         .filter_map(Value::as_str)
         .collect();
     if let Some(properties) = schema["properties"].as_object() {
-        let rows: String = properties
-            .iter()
-            .map(|(field, property)| {
-                format!(
-                    "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    escape(field),
-                    type_of(property),
-                    if required.contains(&field.as_str()) {
-                        "yes"
-                    } else {
-                        "no"
-                    },
-                    prose(property["description"].as_str().unwrap_or_default()),
-                )
-            })
-            .collect();
-        html.push_str(&format!(
-            "<table><tr><th>field</th><th>type</th><th>required</th><th>description</th></tr>{rows}</table>"
-        ));
+        let rows = properties.iter().map(|(field, property)| {
+            vec![
+                format!("<code>{}</code>", escape(field)),
+                type_of(property),
+                yes_no(required.contains(&field.as_str())),
+                prose(property["description"].as_str().unwrap_or_default()),
+            ]
+        });
+        html.push_str(&table(&["field", "type", "required", "description"], rows));
     }
     html.push_str("</section>");
     html

@@ -41,6 +41,20 @@ use requests::Authorization;
 pub const ACCOUNT_ID: &str = "000000000000";
 /// The stack name the template's `${AWS::StackName}` stands for locally.
 pub const STACK_NAME: &str = "ledgerdock";
+
+/// Where the template's ARNs point in a local stack with this table and bucket (the account,
+/// region, stack and queue are the dev stack's own).
+pub fn local_account(table: &str, bucket: &str) -> Account {
+    Account {
+        partition: "aws".into(),
+        region: super::LOCAL_REGION.into(),
+        account_id: ACCOUNT_ID.into(),
+        stack_name: STACK_NAME.into(),
+        table: table.into(),
+        bucket: bucket.into(),
+        queue: super::queue::QUEUE_NAME.into(),
+    }
+}
 /// The operator's key: allowed everything (see the module docs).
 pub const OPERATOR_ACCESS_KEY: &str = super::engines::LOCAL_ACCESS_KEY;
 
@@ -354,15 +368,7 @@ mod tests {
     use serde_json::json;
 
     fn account() -> Account {
-        Account {
-            partition: "aws".into(),
-            region: "us-east-1".into(),
-            account_id: ACCOUNT_ID.into(),
-            stack_name: STACK_NAME.into(),
-            table: "ledgerdock".into(),
-            bucket: "ledgerdock-local".into(),
-            queue: "q".into(),
-        }
+        local_account("ledgerdock", "ledgerdock-local")
     }
 
     fn template_with(policies: &str) -> String {

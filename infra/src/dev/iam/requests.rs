@@ -284,15 +284,7 @@ mod tests {
     use serde_json::json;
 
     fn account() -> Account {
-        Account {
-            partition: "aws".into(),
-            region: "us-east-1".into(),
-            account_id: "000000000000".into(),
-            stack_name: "ledgerdock".into(),
-            table: "t".into(),
-            bucket: "b".into(),
-            queue: "q".into(),
-        }
+        super::super::local_account("t", "b")
     }
 
     #[test]
