@@ -66,10 +66,7 @@ async fn missing_scope_and_ungranted_company_are_403() {
             .await,
         ..a.clone()
     };
-    t.get(&read_only, "/v1/invoices/exportable")
-        .call()
-        .await
-        .ok();
+    t.fetch(&read_only, "/v1/invoices/exportable").await.ok();
     let body = t
         .complete(&read_only, id, &json!({}))
         .await
@@ -190,8 +187,7 @@ async fn bad_limits_and_continuation_keys() {
         "5&limit=150",
     ] {
         let body = t
-            .get(&a, &format!("/v1/invoices/exportable?limit={bad}"))
-            .call()
+            .fetch(&a, &format!("/v1/invoices/exportable?limit={bad}"))
             .await
             .error(400, "VALIDATION_ERROR");
         assert_eq!(error_field(&body), "limit", "{bad}");
@@ -261,8 +257,7 @@ async fn bad_bodies_are_named_and_change_nothing() {
         (json!({"reason": "ok", "unexpected": true}), "unexpected"),
     ] {
         let body = t
-            .post_json(&a, &reject, &payload)
-            .call()
+            .post(&a, &reject, &payload)
             .await
             .error(400, "VALIDATION_ERROR");
         assert_eq!(error_field(&body), field, "{payload}");
@@ -273,8 +268,7 @@ async fn bad_bodies_are_named_and_change_nothing() {
         (json!({"externalId": ""}), "externalId"),
     ] {
         let body = t
-            .post_json(&a, &complete, &payload)
-            .call()
+            .post(&a, &complete, &payload)
             .await
             .error(400, "VALIDATION_ERROR");
         assert_eq!(error_field(&body), field, "{payload}");
@@ -501,20 +495,18 @@ async fn a_query_parameter_an_operation_does_not_take_is_refused_by_name_and_cha
     let id = t.publish_many(a.company, 1).await[0];
     // A mistyped limit is not silently ignored.
     let body = t
-        .get(&a, "/v1/invoices/exportable?limt=5")
-        .call()
+        .fetch(&a, "/v1/invoices/exportable?limt=5")
         .await
         .invalid("limt");
     assert!(body["error"]["message"]
         .as_str()
         .unwrap()
         .contains("takes limit, continuationKey"));
-    t.post_json(
+    t.post(
         &a,
         &format!("/v1/invoices/{id}/complete?force=true"),
         &json!({}),
     )
-    .call()
     .await
     .invalid("force");
     t.assert_untouched(&a, id).await;
@@ -562,12 +554,11 @@ async fn complete_takes_any_absolute_http_url_up_to_its_length_limit() {
     let a = t.connector_all_scopes().await;
     let ids = t.publish_many(a.company, 2).await;
     let long = format!("https://erp.example/{}", "x".repeat(2048));
-    t.post_json(
+    t.post(
         &a,
         &format!("/v1/invoices/{}/complete", ids[0]),
         &json!({"externalUrl": long}),
     )
-    .call()
     .await
     .invalid("externalUrl");
     t.assert_untouched(&a, ids[0]).await;

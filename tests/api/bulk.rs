@@ -7,12 +7,11 @@ use serde_json::{json, Value};
 
 /// `POST /v1/invoices/complete` or `/v1/invoices/reject` (`action`) with `items`.
 async fn bulk(t: &TestStack, tenant: &Connector, action: &str, items: Value) -> Reply {
-    t.post_json(
+    t.post(
         tenant,
         &format!("/v1/invoices/{action}"),
         &json!({ "items": items }),
     )
-    .call()
     .await
 }
 
@@ -202,7 +201,7 @@ async fn a_malformed_bulk_body_is_one_400_naming_every_bad_item_and_changes_noth
         json!({}),
         json!({"items": [], "all": true}),
     ] {
-        let reply = t.post_json(&a, "/v1/invoices/complete", &body).call().await;
+        let reply = t.post(&a, "/v1/invoices/complete", &body).await;
         assert_eq!(reply.status, 400, "{body}: {}", reply.text);
     }
     for id in &ids {

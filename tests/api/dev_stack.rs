@@ -60,19 +60,14 @@ async fn demo_seed_writes_demo_json_persists_and_does_not_duplicate() {
     assert_eq!(ids.len() as u64, first["invoiceCount"].as_u64().unwrap());
 
     // Every demo invoice has 1–50 lines and a real PDF; the demo client is not granted company 2.
-    let detail = t
-        .get(&a, &format!("/v1/invoices/{}", ids[0]))
-        .call()
-        .await
-        .ok();
+    let detail = t.fetch(&a, &format!("/v1/invoices/{}", ids[0])).await.ok();
     let lines = detail["lineItems"].as_array().unwrap().len();
     assert!((1..=50).contains(&lines));
     let url = t
-        .get(
+        .fetch(
             &a,
             &format!("/v1/invoices/{}/download-url?format=PDF", ids[0]),
         )
-        .call()
         .await
         .ok();
     let pdf = reqwest::get(url["url"].as_str().unwrap())
@@ -86,18 +81,16 @@ async fn demo_seed_writes_demo_json_persists_and_does_not_duplicate() {
         company: companies[1]["companyId"].as_str().unwrap().parse().unwrap(),
         ..a.clone()
     };
-    t.get(&a_on_b, "/v1/invoices/exportable")
-        .call()
+    t.fetch(&a_on_b, "/v1/invoices/exportable")
         .await
         .error(403, "FORBIDDEN");
 
     // Export one, restart on the same data dir with --seed-demo again.
-    t.post_json(
+    t.post(
         &a,
         &format!("/v1/invoices/{}/complete", ids[0]),
         &serde_json::json!({}),
     )
-    .call()
     .await
     .ok();
     t.stop().await;
@@ -119,11 +112,7 @@ async fn demo_seed_writes_demo_json_persists_and_does_not_duplicate() {
         ids.len() - 1,
         "data persisted, the exported invoice stays exported, nothing duplicated"
     );
-    let detail = t
-        .get(&a, &format!("/v1/invoices/{}", ids[0]))
-        .call()
-        .await
-        .ok();
+    let detail = t.fetch(&a, &format!("/v1/invoices/{}", ids[0])).await.ok();
     assert_eq!(detail["status"], "EXPORTED");
     t.stop().await;
 }

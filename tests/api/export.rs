@@ -32,11 +32,10 @@ async fn full_poll_pages_in_order_and_ends_with_null_exactly_when_done() {
         .expect("more follow")
         .to_string();
     let page2 = t
-        .get(
+        .fetch(
             &a,
             &format!("/v1/invoices/exportable?limit=3&continuationKey={key}"),
         )
-        .call()
         .await
         .ok();
     assert_eq!(page2["items"].as_array().unwrap().len(), 3);
@@ -48,13 +47,13 @@ async fn full_poll_pages_in_order_and_ends_with_null_exactly_when_done() {
     let all = t.poll_all(&a, 3).await;
     assert_eq!(all, expected);
     // Default limit covers everything here.
-    let default = t.get(&a, "/v1/invoices/exportable").call().await.ok();
+    let default = t.fetch(&a, "/v1/invoices/exportable").await.ok();
     assert_eq!(default["items"].as_array().unwrap().len(), 6);
     assert!(default["continuationKey"].is_null());
 
     // Another company sees none of it.
     let b = t.connector_all_scopes().await;
-    let other = t.get(&b, "/v1/invoices/exportable").call().await.ok();
+    let other = t.fetch(&b, "/v1/invoices/exportable").await.ok();
     assert_eq!(other, json!({"items": [], "continuationKey": null}));
     t.stop().await;
 }
@@ -78,7 +77,7 @@ async fn paging_while_completing_and_rejecting_between_pages_sees_each_ready_inv
             Some(k) => format!("/v1/invoices/exportable?limit=4&continuationKey={k}"),
             None => "/v1/invoices/exportable?limit=4".to_string(),
         };
-        let page = t.get(&a, &path).call().await.ok();
+        let page = t.fetch(&a, &path).await.ok();
         pages += 1;
         let items: Vec<String> = page["items"]
             .as_array()
@@ -193,11 +192,10 @@ async fn download_urls_serve_each_format_byte_for_byte_and_refuse_tampering() {
 
     for format in formats {
         let body = t
-            .get(
+            .fetch(
                 &a,
                 &format!("/v1/invoices/{id}/download-url?format={}", format.as_str()),
             )
-            .call()
             .await
             .ok();
         assert_eq!(body["format"], format.as_str());
@@ -231,8 +229,7 @@ async fn download_urls_serve_each_format_byte_for_byte_and_refuse_tampering() {
 
     // Without a format: the first document.
     let default = t
-        .get(&a, &format!("/v1/invoices/{id}/download-url"))
-        .call()
+        .fetch(&a, &format!("/v1/invoices/{id}/download-url"))
         .await
         .ok();
     assert_eq!(default["format"], "PDF");
@@ -269,8 +266,7 @@ async fn download_url_expires() {
         .publish(a.company, 1, "2026-11-01T09:00:00Z", &[DocumentFormat::Pdf])
         .await;
     let body = t
-        .get(&a, &format!("/v1/invoices/{id}/download-url"))
-        .call()
+        .fetch(&a, &format!("/v1/invoices/{id}/download-url"))
         .await
         .ok();
     let url = body["url"].as_str().unwrap();
@@ -298,8 +294,7 @@ async fn download_url_for_missing_format_or_invoice_is_404_and_bad_format_400() 
         .error(400, "VALIDATION_ERROR");
     assert_eq!(error_field(&body), "format");
     let unknown = uuid::Uuid::new_v4();
-    t.get(&a, &format!("/v1/invoices/{unknown}/download-url"))
-        .call()
+    t.fetch(&a, &format!("/v1/invoices/{unknown}/download-url"))
         .await
         .error(404, "NOT_FOUND");
     t.stop().await;
@@ -682,8 +677,7 @@ async fn json_arrays_are_not_bodies_and_identifiers_and_file_names_are_single_sa
         ),
     ] {
         let err = t
-            .post_json(&a, &path, &body)
-            .call()
+            .post(&a, &path, &body)
             .await
             .error(400, "VALIDATION_ERROR");
         assert_eq!(error_field(&err), "body", "{err}");
@@ -714,8 +708,7 @@ async fn json_arrays_are_not_bodies_and_identifiers_and_file_names_are_single_sa
         ),
     ] {
         let err = t
-            .post_json(&a, &path, &body)
-            .call()
+            .post(&a, &path, &body)
             .await
             .error(400, "VALIDATION_ERROR");
         assert_eq!(error_field(&err), field, "{err}");

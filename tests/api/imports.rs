@@ -81,7 +81,7 @@ async fn json_import_counts_every_record_and_names_bad_ones_by_position() {
     let third = t.import_json(&a, &renamed).await;
     let third = t.wait_for_job(&a, job_id(&third)).await;
     assert_eq!(counts(&third), [2000, 0, 10, 1990, 0]);
-    let card = t.get(&a, "/v1/suppliers/S00001").call().await.ok();
+    let card = t.fetch(&a, "/v1/suppliers/S00001").await.ok();
     assert_eq!(card["name"], "Renamed Oy");
     assert_eq!(card["lastImportJobId"], third["jobId"]);
     assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 2000);
@@ -125,7 +125,7 @@ async fn csv_body_imports_reports_unknown_columns_and_reads_back_paged() {
     assert_eq!(error_records(&job), [3, 3]);
     assert_eq!(job["warnings"][0]["field"], "colour");
 
-    let beta = t.get(&a, "/v1/suppliers/B-2").call().await.ok();
+    let beta = t.fetch(&a, "/v1/suppliers/B-2").await.ok();
     assert_eq!(beta["name"], "Beta, \"the\" Oy");
     assert_eq!(
         (beta["country"].as_str(), beta["currency"].as_str()),
@@ -135,7 +135,7 @@ async fn csv_body_imports_reports_unknown_columns_and_reads_back_paged() {
         (beta["paymentTermsDays"].as_u64(), beta["active"].as_bool()),
         (Some(14), Some(false))
     );
-    let alpha = t.get(&a, "/v1/suppliers/A-1").call().await.ok();
+    let alpha = t.fetch(&a, "/v1/suppliers/A-1").await.ok();
     assert!(alpha["email"].is_null() && alpha["paymentTermsDays"].is_null());
 
     // 3 cards plus 17 more, listed 7 at a time: each exactly once, in externalId order.
@@ -193,7 +193,7 @@ async fn twenty_thousand_row_csv_through_the_upload_url() {
     assert_eq!(counts(&done), [20_000, 20_000, 0, 0, 0]);
     assert!(done["processingStartedAt"].is_string());
     assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 20_003);
-    let last = t.get(&a, "/v1/suppliers/U20000").call().await.ok();
+    let last = t.fetch(&a, "/v1/suppliers/U20000").await.ok();
     assert_eq!(last["name"], "Supplier 20000, Ltd");
     t.stop().await;
 }
@@ -444,7 +444,7 @@ async fn another_companys_jobs_and_suppliers_are_not_found() {
     Reply::read(resp)
         .await
         .error(400, "INVALID_CONTINUATION_KEY");
-    let page = t.get(&a, "/v1/suppliers?limit=1").call().await.ok();
+    let page = t.fetch(&a, "/v1/suppliers?limit=1").await.ok();
     let supplier_key = page["continuationKey"].as_str().unwrap();
     let resp = t
         .get(&b, &format!("/v1/suppliers?continuationKey={supplier_key}"))
@@ -617,12 +617,11 @@ async fn supplier_ids_in_the_path_are_percent_decoded_exactly_once() {
         ("/v1/suppliers/ACME%25202", "ACME%202"),
         ("/v1/suppliers/M%C3%BCller%2FOst", "Müller/Ost"),
     ] {
-        let card = t.get(&a, path).call().await.ok();
+        let card = t.fetch(&a, path).await.ok();
         assert_eq!(card["externalId"], id, "{path}");
     }
     let err = t
-        .get(&a, "/v1/suppliers/%FF%FE")
-        .call()
+        .fetch(&a, "/v1/suppliers/%FF%FE")
         .await
         .error(400, "VALIDATION_ERROR");
     assert_eq!(error_field(&err), "externalId");
@@ -745,12 +744,11 @@ async fn a_whole_number_written_with_a_fraction_is_a_whole_number() {
         )
         .await;
     assert_eq!(job["upload"]["headers"]["Content-Length"], "1260");
-    t.post_json(
+    t.post(
         &a,
         "/v1/import-jobs",
         &json!({"type": "SUPPLIER_CARDS", "contentType": "text/csv", "contentLength": 1260.5}),
     )
-    .call()
     .await
     .invalid("contentLength");
     t.stop().await;

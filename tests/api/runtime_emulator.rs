@@ -356,12 +356,11 @@ async fn every_api_function_answers_real_proxy_events_with_documented_proxy_resp
     // A subscription to a receiver on this machine (the stack's environment allows loopback).
     let receiver = ledgerdock_tests::receiver::Receiver::start().await;
     let subscription = t
-        .post_json(
+        .post(
             &tenant,
             "/v1/webhook-subscriptions",
             &json!({"url": receiver.url, "events": ["invoice.exported"]}),
         )
-        .call()
         .await;
     assert_eq!(subscription.status, 201, "{}", subscription.text);
     let subscription_id = subscription.json()["id"].as_str().unwrap().to_string();
@@ -826,10 +825,7 @@ async fn in_aws_a_webhook_may_not_point_inside_the_network() {
         assert_eq!(body["error"]["details"][0]["field"], "url", "{url}: {body}");
     }
     assert_eq!(
-        t.get(&tenant, "/v1/webhook-subscriptions")
-            .call()
-            .await
-            .ok()["items"],
+        t.fetch(&tenant, "/v1/webhook-subscriptions").await.ok()["items"],
         json!([]),
         "nothing was made"
     );
@@ -855,12 +851,11 @@ async fn the_webhook_functions_fan_out_queue_and_deliver_through_the_queue_as_la
     let tenant = t.connector_all_scopes().await;
     let receiver = ledgerdock_tests::receiver::Receiver::start().await;
     let made = t
-        .post_json(
+        .post(
             &tenant,
             "/v1/webhook-subscriptions",
             &json!({"url": receiver.url, "events": ["invoice.exported"]}),
         )
-        .call()
         .await;
     assert_eq!(made.status, 201, "{}", made.text);
     receiver.trust(

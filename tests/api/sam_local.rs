@@ -63,11 +63,10 @@ async fn a_connector_polls_downloads_and_completes_through_sam_local_start_api()
     // A continuation key from SAM's functions opens in the dev API's, and back: one secret.
     let key = page["continuationKey"].as_str().unwrap();
     let rest = t
-        .get(
+        .fetch(
             &a,
             &format!("/v1/invoices/exportable?limit=2&continuationKey={key}"),
         )
-        .call()
         .await
         .ok();
     assert_eq!(rest["items"], json!([ids[2].to_string()]));

@@ -5,96 +5,109 @@
 use std::time::Duration;
 
 use ledgerdock_shared::domain::webhook_signing::SigningSecret;
-use ledgerdock_shared::domain::{CompanyId, Scope, SubscriptionId};
-use ledgerdock_tests::receiver::Receiver;
+use ledgerdock_shared::domain::{CompanyId, InvoiceId, Scope, SubscriptionId};
+use ledgerdock_tests::receiver::{Received, Receiver};
 use ledgerdock_tests::*;
 use serde_json::{json, Value};
 
 /// Long enough for the stream reader and one attempt on a loaded CI machine.
 const DELIVERED_WITHIN: Duration = Duration::from_secs(20);
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_subscribed_receiver_hears_a_signed_invoice_exported_for_each_invoice_of_a_bulk_complete()
-{
+/// A stack with a connector whose client subscribed `receiver` to `events`: the stack, the
+/// connector, and the subscription's path.
+async fn subscribed(receiver: &Receiver, events: &[&str]) -> (TestStack, Connector, String) {
     let t = TestStack::start().await;
     let a = t.connector_all_scopes().await;
-    let receiver = Receiver::start().await;
-    let subscription = t.subscribe(&a, &receiver, &["invoice.exported"]).await;
-    let id = subscription["id"].as_str().unwrap();
-    let invoices = t.publish_many(a.company, 2).await;
+    let made = t.subscribe(&a, receiver, events).await;
+    let path = format!("{SUBSCRIPTIONS}/{}", made["id"].as_str().unwrap());
+    (t, a, path)
+}
 
+/// Completes each invoice in one bulk call (externalId `ERP-<id>`), asserting all succeeded.
+async fn complete_all(t: &TestStack, a: &Connector, invoices: &[InvoiceId]) {
     let items: Vec<Value> = invoices
         .iter()
         .map(|i| json!({"invoiceId": i, "externalId": format!("ERP-{i}")}))
         .collect();
     let bulk = t
-        .post_json(&a, "/v1/invoices/complete", &json!({ "items": items }))
-        .call()
+        .post(a, "/v1/invoices/complete", &json!({ "items": items }))
         .await
         .ok();
-    assert_eq!(bulk["succeeded"], 2);
+    assert_eq!(bulk["succeeded"], invoices.len());
+}
 
+/// The invoice an `invoice.exported` delivery tells of, its envelope checked: signed with the
+/// secret shown at creation, for the company, its event id the webhook-id.
+fn exported_invoice(received: &Received, company: CompanyId) -> String {
+    let body = &received.body;
+    assert_eq!(
+        received.verified_by,
+        [0],
+        "signed with the secret shown at creation"
+    );
+    assert_eq!(body["type"], "invoice.exported");
+    assert_eq!(body["companyId"], company.to_string());
+    assert_eq!(
+        body["id"], received.webhook_id,
+        "the event id is the webhook-id"
+    );
+    assert_eq!(body["data"]["status"], "EXPORTED");
+    body["data"]["invoiceId"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscribed_receiver_hears_a_signed_invoice_exported_for_each_invoice_of_a_bulk_complete()
+{
+    let receiver = Receiver::start().await;
+    let (t, a, _) = subscribed(&receiver, &["invoice.exported"]).await;
+    let invoices = t.publish_many(a.company, 2).await;
+    complete_all(&t, &a, &invoices).await;
     let received = receiver.wait_for(2, DELIVERED_WITHIN).await;
-    assert_eq!(received.len(), 2, "{received:?}");
     let mut told: Vec<String> = received
         .iter()
-        .map(|r| {
-            assert_eq!(
-                r.verified_by,
-                [0],
-                "signed with the secret shown at creation"
-            );
-            assert_eq!(r.body["type"], "invoice.exported");
-            assert_eq!(r.body["companyId"], a.company.to_string());
-            assert_eq!(r.body["id"], r.webhook_id, "the event id is the webhook-id");
-            assert_eq!(r.body["data"]["status"], "EXPORTED");
-            r.body["data"]["invoiceId"].as_str().unwrap().to_string()
-        })
+        .map(|r| exported_invoice(r, a.company))
         .collect();
     told.sort();
     let mut expected: Vec<String> = invoices.iter().map(|i| i.to_string()).collect();
     expected.sort();
     assert_eq!(told, expected);
+    t.stop().await;
+}
 
-    // The log says so: delivered at the first attempt, with the receiver's status code.
-    let log = t.deliveries(&a, id).await;
-    assert_eq!(log.len(), 2, "{log:?}");
-    for delivery in &log {
+#[tokio::test(flavor = "multi_thread")]
+async fn the_delivery_log_shows_each_delivery_with_its_attempts_and_a_repeated_complete_tells_nothing(
+) {
+    let receiver = Receiver::start().await;
+    let (t, a, one) = subscribed(&receiver, &["invoice.exported"]).await;
+    let invoices = t.publish_many(a.company, 2).await;
+    complete_all(&t, &a, &invoices).await;
+    receiver.wait_for(2, DELIVERED_WITHIN).await;
+    let log = t.fetch(&a, &format!("{one}/deliveries")).await.ok()["items"].clone();
+    for delivery in log.as_array().unwrap() {
         assert_eq!(delivery["status"], "DELIVERED", "{delivery}");
         assert_eq!(delivery["eventType"], "invoice.exported");
-        assert_eq!(delivery["attempts"][0]["attempt"], 1);
-        assert_eq!(delivery["attempts"][0]["statusCode"], 200);
-        assert!(delivery["attempts"][0]["latencyMs"].is_u64());
+        let first = &delivery["attempts"][0];
+        assert_eq!(
+            (&first["attempt"], &first["statusCode"]),
+            (&json!(1), &json!(200))
+        );
+        assert!(first["latencyMs"].is_u64());
         assert_eq!(delivery["nextAttemptAt"], Value::Null);
         assert_eq!(delivery["payload"]["type"], "invoice.exported");
     }
-
+    assert_eq!(log.as_array().unwrap().len(), 2, "{log}");
     // Completing again changes nothing, and tells nothing.
-    t.complete(
-        &a,
-        invoices[0],
-        &json!({"externalId": format!("ERP-{}", invoices[0])}),
-    )
-    .await
-    .ok();
+    complete_all(&t, &a, &invoices[..1]).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(receiver.received().len(), 2);
     t.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_subscription_is_its_clients_own_its_secret_is_shown_once_and_a_disabled_one_hears_nothing(
-) {
-    let t = TestStack::start().await;
-    let a = t.connector_all_scopes().await;
+async fn a_subscription_reads_back_as_made_and_never_shows_its_secret_again() {
     let receiver = Receiver::start().await;
-    let made = t
-        .subscribe(&a, &receiver, &["invoice.exported", "invoice.rejected"])
-        .await;
-    let id = made["id"].as_str().unwrap();
-    let one = format!("{SUBSCRIPTIONS}/{id}");
-
-    let shown = t.get(&a, &one).call().await.ok();
+    let (t, a, one) = subscribed(&receiver, &["invoice.exported", "invoice.rejected"]).await;
+    let shown = t.fetch(&a, &one).await.ok();
     assert_eq!(shown["url"], receiver.url);
     assert_eq!(
         shown["events"],
@@ -103,111 +116,105 @@ async fn a_subscription_is_its_clients_own_its_secret_is_shown_once_and_a_disabl
     assert_eq!(shown["enabled"], true);
     assert_eq!(shown["clientId"], a.client_id);
     assert!(shown.get("secret").is_none() && shown.get("secrets").is_none());
-    let listed = t.get(&a, SUBSCRIPTIONS).call().await.ok();
+    let listed = t.fetch(&a, SUBSCRIPTIONS).await.ok();
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
     assert!(!listed.to_string().contains("whsec_"), "{listed}");
+    t.stop().await;
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscription_is_its_clients_own_and_needs_the_manage_scope() {
+    let receiver = Receiver::start().await;
+    let (t, _, one) = subscribed(&receiver, &["invoice.exported"]).await;
     // Another client of another company, and the same id under it: not found, unchanged.
     let b = t.connector_all_scopes().await;
-    t.get(&b, &one).call().await.error(404, "NOT_FOUND");
-    t.request_as(&b, reqwest::Method::DELETE, &one)
-        .call()
-        .await
-        .error(404, "NOT_FOUND");
-    assert_eq!(
-        t.get(&b, SUBSCRIPTIONS).call().await.ok()["items"],
-        json!([])
-    );
+    t.fetch(&b, &one).await.error(404, "NOT_FOUND");
+    t.delete(&b, &one).await.error(404, "NOT_FOUND");
+    assert_eq!(t.fetch(&b, SUBSCRIPTIONS).await.ok()["items"], json!([]));
     // A client without the scope is refused before anything is read.
     let reader = t
         .connector(&[Scope::InvoicesRead, Scope::InvoicesWrite])
         .await;
-    t.get(&reader, SUBSCRIPTIONS)
-        .call()
+    t.fetch(&reader, SUBSCRIPTIONS)
         .await
         .error(403, "FORBIDDEN");
+    t.stop().await;
+}
 
-    // Disabled: a rejection is not delivered.
-    let patched = t
-        .request_as(&a, reqwest::Method::PATCH, &one)
-        .json(&json!({"enabled": false, "description": null}))
-        .call()
-        .await
-        .ok();
+#[tokio::test(flavor = "multi_thread")]
+async fn a_disabled_subscription_hears_nothing_and_a_deleted_one_is_gone() {
+    let receiver = Receiver::start().await;
+    let (t, a, one) = subscribed(&receiver, &["invoice.exported", "invoice.rejected"]).await;
+    let patch = json!({"enabled": false, "description": null});
+    let patched = t.patch(&a, &one, &patch).await.ok();
     assert_eq!(patched["enabled"], false);
     assert!(patched.get("description").is_none());
-    assert_eq!(
-        patched["events"], shown["events"],
-        "what was not sent is kept"
-    );
+    let events = json!(["invoice.exported", "invoice.rejected"]);
+    assert_eq!(patched["events"], events, "what was not sent is kept");
     let invoice = t.publish_many(a.company, 1).await[0];
     t.reject(&a, invoice, &json!({"reason": "No purchase order"}))
         .await
         .ok();
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(receiver.received().is_empty());
-    assert!(t.deliveries(&a, id).await.is_empty());
-
-    // Deleted: gone for good, and its place under the limit is free again.
-    let deleted = t.request_as(&a, reqwest::Method::DELETE, &one).call().await;
-    assert_eq!(deleted.status, 204, "{}", deleted.text);
-    t.get(&a, &one).call().await.error(404, "NOT_FOUND");
-    t.get(&a, &format!("{one}/deliveries"))
-        .call()
+    assert_eq!(
+        t.fetch(&a, &format!("{one}/deliveries")).await.ok()["items"],
+        json!([])
+    );
+    // Deleted: gone for good, and so is its log.
+    assert_eq!(t.delete(&a, &one).await.status, 204);
+    t.fetch(&a, &one).await.error(404, "NOT_FOUND");
+    t.fetch(&a, &format!("{one}/deliveries"))
         .await
         .error(404, "NOT_FOUND");
     t.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn bad_subscriptions_are_refused_naming_the_field_and_change_nothing() {
+async fn bad_subscriptions_are_refused_naming_the_field_and_make_nothing() {
     let t = TestStack::start().await;
     let a = t.connector_all_scopes().await;
-    let receiver = Receiver::start().await;
+    let url = Receiver::start().await.url;
+    let exported = json!(["invoice.exported"]);
     for (body, field) in [
         (
-            json!({"url": "http://10.0.0.7/hook", "events": ["invoice.exported"]}),
+            json!({"url": "http://10.0.0.7/hook", "events": exported}),
             "url",
         ),
         (
-            json!({"url": "http://169.254.169.254/latest/meta-data", "events": ["invoice.exported"]}),
+            json!({"url": "http://169.254.169.254/latest/meta-data", "events": exported}),
             "url",
         ),
         (
-            json!({"url": "ftp://erp.example.com/x", "events": ["invoice.exported"]}),
+            json!({"url": "ftp://erp.example.com/x", "events": exported}),
             "url",
         ),
-        (json!({"url": receiver.url, "events": []}), "events"),
+        (json!({"events": exported}), "url"),
+        (json!({"url": url, "events": []}), "events"),
+        (json!({"url": url, "events": ["invoice.paid"]}), "events[0]"),
         (
-            json!({"url": receiver.url, "events": ["invoice.paid"]}),
-            "events[0]",
-        ),
-        (
-            json!({"url": receiver.url, "events": ["invoice.exported", "invoice.exported"]}),
+            json!({"url": url, "events": ["invoice.exported", "invoice.exported"]}),
             "events[1]",
         ),
         (
-            json!({"url": receiver.url, "events": ["invoice.exported"], "description": "x".repeat(501)}),
+            json!({"url": url, "events": exported, "description": "x".repeat(501)}),
             "description",
         ),
         (
-            json!({"url": receiver.url, "events": ["invoice.exported"], "secret": "mine"}),
+            json!({"url": url, "events": exported, "secret": "mine"}),
             "secret",
         ),
-        (json!({"events": ["invoice.exported"]}), "url"),
     ] {
-        t.post_json(&a, SUBSCRIPTIONS, &body)
-            .call()
-            .await
-            .invalid(field);
+        t.post(&a, SUBSCRIPTIONS, &body).await.invalid(field);
     }
-    assert_eq!(
-        t.get(&a, SUBSCRIPTIONS).call().await.ok()["items"],
-        json!([])
-    );
+    assert_eq!(t.fetch(&a, SUBSCRIPTIONS).await.ok()["items"], json!([]));
+    t.stop().await;
+}
 
-    let made = t.subscribe(&a, &receiver, &["invoice.exported"]).await;
-    let one = format!("{SUBSCRIPTIONS}/{}", made["id"].as_str().unwrap());
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_changes_and_bad_paths_are_refused_naming_the_field_and_change_nothing() {
+    let receiver = Receiver::start().await;
+    let (t, a, one) = subscribed(&receiver, &["invoice.exported"]).await;
     for (body, field) in [
         (json!({}), "body"),
         (json!({"events": []}), "events"),
@@ -215,23 +222,16 @@ async fn bad_subscriptions_are_refused_naming_the_field_and_change_nothing() {
         (json!({"enabled": "yes"}), "enabled"),
         (json!({"events": null}), "events"),
     ] {
-        t.request_as(&a, reqwest::Method::PATCH, &one)
-            .json(&body)
-            .call()
-            .await
-            .invalid(field);
+        t.patch(&a, &one, &body).await.invalid(field);
     }
-    assert_eq!(t.get(&a, &one).call().await.ok()["url"], receiver.url);
-    t.get(&a, &format!("{SUBSCRIPTIONS}/not-a-uuid"))
-        .call()
-        .await
-        .invalid("subscriptionId");
-    t.get(&a, &format!("{one}/deliveries?limit=0"))
-        .call()
+    assert_eq!(t.fetch(&a, &one).await.ok()["url"], receiver.url);
+    let bad_id = format!("{SUBSCRIPTIONS}/not-a-uuid");
+    t.fetch(&a, &bad_id).await.invalid("subscriptionId");
+    t.fetch(&a, &format!("{one}/deliveries?limit=0"))
         .await
         .invalid("limit");
-    t.get(&a, &format!("{one}/deliveries?continuationKey=forged"))
-        .call()
+    let forged = format!("{one}/deliveries?continuationKey=forged");
+    t.fetch(&a, &forged)
         .await
         .error(400, "INVALID_CONTINUATION_KEY");
     t.stop().await;
@@ -247,39 +247,29 @@ async fn a_client_holds_at_most_ten_subscriptions_per_company() {
         ids.push(t.subscribe(&a, &receiver, &["invoice.exported"]).await["id"].clone());
     }
     let body = json!({"url": receiver.url, "events": ["invoice.exported"]});
-    t.post_json(&a, SUBSCRIPTIONS, &body)
-        .call()
+    t.post(&a, SUBSCRIPTIONS, &body)
         .await
         .error(409, "LIMIT_REACHED");
     assert_eq!(
-        t.get(&a, SUBSCRIPTIONS).call().await.ok()["items"]
+        t.fetch(&a, SUBSCRIPTIONS).await.ok()["items"]
             .as_array()
             .unwrap()
             .len(),
         10
     );
     let first = format!("{SUBSCRIPTIONS}/{}", ids[0].as_str().unwrap());
-    assert_eq!(
-        t.request_as(&a, reqwest::Method::DELETE, &first)
-            .call()
-            .await
-            .status,
-        204
-    );
-    let again = t.post_json(&a, SUBSCRIPTIONS, &body).call().await;
+    assert_eq!(t.delete(&a, &first).await.status, 204);
+    let again = t.post(&a, SUBSCRIPTIONS, &body).await;
     assert_eq!(again.status, 201, "{}", again.text);
     t.stop().await;
 }
 
 /// Points the subscription at `receiver` and sends it a ping.
 async fn ping_at(t: &TestStack, tenant: &Connector, subscription: &str, receiver: &Receiver) {
-    t.request_as(tenant, reqwest::Method::PATCH, subscription)
-        .json(&json!({ "url": receiver.url }))
-        .call()
+    t.patch(tenant, subscription, &json!({ "url": receiver.url }))
         .await
         .ok();
-    t.post_json(tenant, &format!("{subscription}/test"), &json!({}))
-        .call()
+    t.post(tenant, &format!("{subscription}/test"), &json!({}))
         .await
         .ok();
 }
@@ -292,20 +282,21 @@ async fn rotations_sent_at_once_each_sign_or_are_refused_and_old_secrets_retire_
     let made = t.subscribe(&a, &receiver, &["import_job.finished"]).await;
     let one = format!("{SUBSCRIPTIONS}/{}", made["id"].as_str().unwrap());
     let rotate = || async {
-        t.post_json(&a, &format!("{one}/rotate-secret"), &json!({}))
-            .call()
+        t.post(&a, &format!("{one}/rotate-secret"), &json!({}))
             .await
     };
     let patch = async {
-        t.request_as(&a, reqwest::Method::PATCH, &one)
-            .json(&json!({"events": ["import_job.finished", "import_job.failed"]}))
-            .call()
-            .await
-            .ok()
+        t.patch(
+            &a,
+            &one,
+            &json!({"events": ["import_job.finished", "import_job.failed"]}),
+        )
+        .await
+        .ok()
     };
     let (r1, r2, r3, r4, _) = tokio::join!(rotate(), rotate(), rotate(), rotate(), patch);
 
-    let now = t.get(&a, &one).call().await.ok();
+    let now = t.fetch(&a, &one).await.ok();
     assert_eq!(
         now["events"],
         json!(["import_job.finished", "import_job.failed"]),
@@ -343,15 +334,7 @@ async fn rotations_sent_at_once_each_sign_or_are_refused_and_old_secrets_retire_
     assert_eq!(pinged[0].verified_by, [0, 1, 2], "{}", pinged[0].signature);
 
     // Retired on demand: only the current secret signs from now on.
-    let retired = t
-        .request_as(
-            &a,
-            reqwest::Method::DELETE,
-            &format!("{one}/secrets/previous"),
-        )
-        .call()
-        .await
-        .ok();
+    let retired = t.delete(&a, &format!("{one}/secrets/previous")).await.ok();
     assert_eq!(retired["retiredSecrets"], 2);
     let after_retiring = Receiver::start().await;
     for secret in shown
@@ -376,15 +359,7 @@ async fn rotations_sent_at_once_each_sign_or_are_refused_and_old_secrets_retire_
         pinged[0].signature
     );
     // Again: nothing left to retire; and a rotation is taken again.
-    let again = t
-        .request_as(
-            &a,
-            reqwest::Method::DELETE,
-            &format!("{one}/secrets/previous"),
-        )
-        .call()
-        .await
-        .ok();
+    let again = t.delete(&a, &format!("{one}/secrets/previous")).await.ok();
     assert_eq!(again["retiredSecrets"], 0);
     assert_eq!(rotate().await.status, 200);
     t.stop().await;
@@ -398,11 +373,7 @@ async fn a_test_ping_is_signed_answered_and_logged_and_after_rotation_both_secre
     let made = t.subscribe(&a, &receiver, &["import_job.finished"]).await;
     let one = format!("{SUBSCRIPTIONS}/{}", made["id"].as_str().unwrap());
 
-    let ping = t
-        .post_json(&a, &format!("{one}/test"), &json!({}))
-        .call()
-        .await
-        .ok();
+    let ping = t.post(&a, &format!("{one}/test"), &json!({})).await.ok();
     assert_eq!(ping["delivered"], true, "{ping}");
     assert_eq!(ping["statusCode"], 200);
     let received = receiver.received();
@@ -413,18 +384,14 @@ async fn a_test_ping_is_signed_answered_and_logged_and_after_rotation_both_secre
 
     // Rotated: the new secret is shown once, and both sign for the next 24 hours.
     let rotated = t
-        .post_json(&a, &format!("{one}/rotate-secret"), &json!({}))
-        .call()
+        .post(&a, &format!("{one}/rotate-secret"), &json!({}))
         .await
         .ok();
     let new_secret = rotated["secret"].as_str().unwrap();
     assert_ne!(new_secret, made["secret"].as_str().unwrap());
     assert!(rotated["previousSecretsRetireAt"].is_string(), "{rotated}");
     receiver.trust(SigningSecret::parse(new_secret).unwrap());
-    t.post_json(&a, &format!("{one}/test"), &json!({}))
-        .call()
-        .await
-        .ok();
+    t.post(&a, &format!("{one}/test"), &json!({})).await.ok();
     let after = receiver.received();
     assert_eq!(after.len(), 2);
     assert_eq!(
@@ -435,20 +402,12 @@ async fn a_test_ping_is_signed_answered_and_logged_and_after_rotation_both_secre
 
     // A receiver that answers 500 is not delivered to; the test says so, as does the log.
     receiver.answer(500);
-    let failed = t
-        .post_json(&a, &format!("{one}/test"), &json!({}))
-        .call()
-        .await
-        .ok();
+    let failed = t.post(&a, &format!("{one}/test"), &json!({})).await.ok();
     assert_eq!(failed["delivered"], false);
     assert_eq!(failed["statusCode"], 500);
 
     // The log, newest first, one entry per page with a continuation key.
-    let page = t
-        .get(&a, &format!("{one}/deliveries?limit=2"))
-        .call()
-        .await
-        .ok();
+    let page = t.fetch(&a, &format!("{one}/deliveries?limit=2")).await.ok();
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["status"], "FAILED");
@@ -456,11 +415,10 @@ async fn a_test_ping_is_signed_answered_and_logged_and_after_rotation_both_secre
     assert_eq!(items[1]["status"], "DELIVERED");
     let key = page["continuationKey"].as_str().unwrap();
     let rest = t
-        .get(
+        .fetch(
             &a,
             &format!("{one}/deliveries?limit=2&continuationKey={key}"),
         )
-        .call()
         .await
         .ok();
     let rest = rest["items"].as_array().unwrap();
@@ -697,7 +655,7 @@ async fn a_grant_narrowed_by_any_means_stops_deliveries_at_the_next_event() {
     // The client still manages webhooks: it sees why, and may not enable it again without
     // the scope.
     let one = format!("{SUBSCRIPTIONS}/{}", w.subscription_id);
-    let shown = t.get(&w.connector, &one).call().await.ok();
+    let shown = t.fetch(&w.connector, &one).await.ok();
     assert_eq!(shown["enabled"], false);
     let reason = shown["disabledReason"].as_str().unwrap();
     assert!(reason.contains("invoices.read"), "{reason}");
@@ -708,20 +666,13 @@ async fn a_grant_narrowed_by_any_means_stops_deliveries_at_the_next_event() {
         2,
         "the first invoice's delivery, then the notice"
     );
-    let enable = t
-        .request_as(&w.connector, reqwest::Method::PATCH, &one)
-        .json(&json!({"enabled": true}))
-        .call()
-        .await;
+    let enable = t.patch(&w.connector, &one, &json!({"enabled": true})).await;
     let refused = enable.error(403, "FORBIDDEN");
     assert!(refused["error"]["message"]
         .as_str()
         .unwrap()
         .contains("ledgerdock/invoices.read"));
-    assert_eq!(
-        t.get(&w.connector, &one).call().await.ok()["enabled"],
-        false
-    );
+    assert_eq!(t.fetch(&w.connector, &one).await.ok()["enabled"], false);
 
     // Granted again, it is enabled again by the client, and hears the next one.
     t.stack
@@ -735,9 +686,7 @@ async fn a_grant_narrowed_by_any_means_stops_deliveries_at_the_next_event() {
         .await
         .unwrap();
     let enabled = t
-        .request_as(&w.connector, reqwest::Method::PATCH, &one)
-        .json(&json!({"enabled": true}))
-        .call()
+        .patch(&w.connector, &one, &json!({"enabled": true}))
         .await
         .ok();
     assert_eq!(enabled["enabled"], true);
@@ -770,19 +719,18 @@ async fn webhooks_manage_alone_cannot_subscribe_to_what_it_may_not_read() {
             &manager
         };
         let refused = t
-            .post_json(
+            .post(
                 caller,
                 SUBSCRIPTIONS,
                 &json!({"url": receiver.url, "events": events}),
             )
-            .call()
             .await;
         let body = refused.error(403, "FORBIDDEN");
         assert!(
             body["error"]["message"].as_str().unwrap().contains(scope),
             "{body}"
         );
-        let listed = t.get(caller, SUBSCRIPTIONS).call().await.ok();
+        let listed = t.fetch(caller, SUBSCRIPTIONS).await.ok();
         assert_eq!(listed["items"], json!([]), "nothing was made");
     }
     // Choosing events it may not read later is refused the same way, and changes nothing.
@@ -791,13 +739,11 @@ async fn webhooks_manage_alone_cannot_subscribe_to_what_it_may_not_read() {
         .await;
     let one = format!("{SUBSCRIPTIONS}/{}", made["id"].as_str().unwrap());
     let widened = t
-        .request_as(&manager, reqwest::Method::PATCH, &one)
-        .json(&json!({"events": ["import_job.failed"]}))
-        .call()
+        .patch(&manager, &one, &json!({"events": ["import_job.failed"]}))
         .await;
     widened.error(403, "FORBIDDEN");
     assert_eq!(
-        t.get(&manager, &one).call().await.ok()["events"],
+        t.fetch(&manager, &one).await.ok()["events"],
         json!(["invoice.exported"])
     );
     t.stop().await;
@@ -838,16 +784,13 @@ async fn a_create_sent_again_with_its_idempotency_key_makes_one_subscription_and
     assert_eq!(ids.len(), 1, "one subscription: {ids:?}");
     assert_eq!(secrets.len(), 1, "the secret it signs with, each time");
     assert_eq!(replayed, 3);
-    let listed = t.get(&a, SUBSCRIPTIONS).call().await.ok();
+    let listed = t.fetch(&a, SUBSCRIPTIONS).await.ok();
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
 
     // The secret shown again is the one that signs.
     receiver.trust(SigningSecret::parse(&secrets[0]).unwrap());
     let one = format!("{SUBSCRIPTIONS}/{}", ids[0]);
-    t.post_json(&a, &format!("{one}/test"), &json!({}))
-        .call()
-        .await
-        .ok();
+    t.post(&a, &format!("{one}/test"), &json!({})).await.ok();
     assert_eq!(receiver.received()[0].verified_by, [0]);
 
     // The same key with another request: a 422, and nothing made.
@@ -871,7 +814,7 @@ async fn a_create_sent_again_with_its_idempotency_key_makes_one_subscription_and
     assert_eq!(theirs.status, 201);
     assert_ne!(theirs.json()["id"], ids[0].as_str());
     assert_eq!(
-        t.get(&a, SUBSCRIPTIONS).call().await.ok()["items"]
+        t.fetch(&a, SUBSCRIPTIONS).await.ok()["items"]
             .as_array()
             .unwrap()
             .len(),
@@ -879,7 +822,7 @@ async fn a_create_sent_again_with_its_idempotency_key_makes_one_subscription_and
     );
 
     // Deleted, the key no longer brings it back, and says so.
-    t.request_as(&a, reqwest::Method::DELETE, &one).call().await;
+    t.delete(&a, &one).await;
     let after_delete = create("sub-7f3a", body.clone()).await;
     let gone = after_delete.error(404, "NOT_FOUND");
     assert!(gone["error"]["message"]
@@ -911,28 +854,26 @@ async fn with_aws_webhook_urls_the_dev_stack_refuses_what_aws_would_refuse() {
         format!("https://erp.example.com/{}", "é".repeat(2026)),
     ] {
         let refused = t
-            .post_json(
+            .post(
                 &a,
                 SUBSCRIPTIONS,
                 &json!({"url": url, "events": ["invoice.exported"]}),
             )
-            .call()
             .await;
         let body = refused.error(400, "VALIDATION_ERROR");
         assert_eq!(error_field(&body), "url", "{url}: {body}");
     }
     assert_eq!(
-        t.get(&a, SUBSCRIPTIONS).call().await.ok()["items"],
+        t.fetch(&a, SUBSCRIPTIONS).await.ok()["items"],
         json!([]),
         "nothing was made"
     );
     let public = t
-        .post_json(
+        .post(
             &a,
             SUBSCRIPTIONS,
             &json!({"url": "https://erp.example.com/hooks", "events": ["invoice.exported"]}),
         )
-        .call()
         .await;
     assert_eq!(public.status, 201, "{}", public.text);
     t.stop().await;

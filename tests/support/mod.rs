@@ -579,6 +579,31 @@ impl TestStack {
         (resp.status().as_u16(), resp.json().await.unwrap())
     }
 
+    /// `GET path` as `tenant`, read whole.
+    pub async fn fetch(&self, tenant: &Connector, path: &str) -> Reply {
+        self.get(tenant, path).call().await
+    }
+
+    /// `POST path` with a JSON body as `tenant`, read whole.
+    pub async fn post(&self, tenant: &Connector, path: &str, body: &Value) -> Reply {
+        self.post_json(tenant, path, body).call().await
+    }
+
+    /// `PATCH path` with a JSON body as `tenant`, read whole.
+    pub async fn patch(&self, tenant: &Connector, path: &str, body: &Value) -> Reply {
+        self.request_as(tenant, reqwest::Method::PATCH, path)
+            .json(body)
+            .call()
+            .await
+    }
+
+    /// `DELETE path` as `tenant`, read whole.
+    pub async fn delete(&self, tenant: &Connector, path: &str) -> Reply {
+        self.request_as(tenant, reqwest::Method::DELETE, path)
+            .call()
+            .await
+    }
+
     /// A request as `tenant` sends it: its token and company header.
     pub fn request_as(
         &self,

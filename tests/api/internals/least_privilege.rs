@@ -155,20 +155,18 @@ async fn a_tour_of_every_function_is_never_denied_and_uses_every_grant_of_the_te
     t.reject(&a, &published[1], &json!({"reason": "duplicate"}))
         .await
         .ok();
-    t.post_json(
+    t.post(
         &a,
         "/v1/invoices/complete",
         &json!({"items": [{"invoiceId": published[2]}]}),
     )
-    .call()
     .await
     .ok();
-    t.post_json(
+    t.post(
         &a,
         "/v1/invoices/reject",
         &json!({"items": [{"invoiceId": published[3], "reason": "wrong company"}]}),
     )
-    .call()
     .await
     .ok();
 
@@ -183,8 +181,8 @@ async fn a_tour_of_every_function_is_never_denied_and_uses_every_grant_of_the_te
     let job = t.start_import(&a, inline).await;
     let done = t.wait_for_job(&a, job["jobId"].as_str().unwrap()).await;
     assert_eq!(done["status"], "FINISHED", "{done}");
-    t.get(&a, "/v1/suppliers?limit=2").call().await.ok();
-    t.get(&a, "/v1/suppliers/T00001").call().await.ok();
+    t.fetch(&a, "/v1/suppliers?limit=2").await.ok();
+    t.fetch(&a, "/v1/suppliers/T00001").await.ok();
     let csv = supplier_csv("U", 2);
     let upload = |size: usize| {
         t.import_request()
@@ -292,7 +290,7 @@ async fn a_tour_of_every_function_is_never_denied_and_uses_every_grant_of_the_te
     t.publish_many(c.company, 1).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     for tenant in [&b, &c] {
-        let listed = t.get(tenant, "/v1/webhook-subscriptions").call().await.ok();
+        let listed = t.fetch(tenant, "/v1/webhook-subscriptions").await.ok();
         assert!(
             listed["items"]
                 .as_array()
@@ -309,11 +307,10 @@ async fn a_tour_of_every_function_is_never_denied_and_uses_every_grant_of_the_te
     assert_eq!(status, 200, "{body}");
     let (status, body) = status_of(t.request_as(&a, Method::DELETE, &sub)).await;
     assert_eq!(status, 204, "{body}");
-    t.get(
+    t.fetch(
         &a,
         &format!("/v1/import-jobs/{}", job["jobId"].as_str().unwrap()),
     )
-    .call()
     .await
     .ok();
 
