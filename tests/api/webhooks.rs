@@ -264,149 +264,142 @@ async fn a_client_holds_at_most_ten_subscriptions_per_company() {
     t.stop().await;
 }
 
-/// Points the subscription at `receiver` and sends it a ping.
-async fn ping_at(t: &TestStack, tenant: &Connector, subscription: &str, receiver: &Receiver) {
-    t.patch(tenant, subscription, &json!({ "url": receiver.url }))
-        .await
-        .ok();
-    t.post(tenant, &format!("{subscription}/test"), &json!({}))
-        .await
-        .ok();
+/// Points the subscription at a fresh receiver trusting `secrets` and pings it: the one
+/// delivery it heard.
+async fn ping_trusting(t: &TestStack, a: &Connector, one: &str, secrets: &[String]) -> Received {
+    let receiver = Receiver::start().await;
+    for secret in secrets {
+        receiver.trust(SigningSecret::parse(secret).unwrap());
+    }
+    t.patch(a, one, &json!({ "url": receiver.url })).await.ok();
+    t.post(a, &format!("{one}/test"), &json!({})).await.ok();
+    let heard = receiver.received();
+    assert_eq!(heard.len(), 1);
+    heard.into_iter().next().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn rotations_sent_at_once_each_sign_or_are_refused_and_old_secrets_retire_on_demand() {
-    let t = TestStack::start().await;
-    let a = t.connector_all_scopes().await;
+async fn rotations_sent_at_once_two_land_the_rest_name_the_way_out_and_a_patch_survives() {
     let receiver = Receiver::start().await;
-    let made = t.subscribe(&a, &receiver, &["import_job.finished"]).await;
-    let one = format!("{SUBSCRIPTIONS}/{}", made["id"].as_str().unwrap());
-    let rotate = || async {
-        t.post(&a, &format!("{one}/rotate-secret"), &json!({}))
-            .await
-    };
-    let patch = async {
-        t.patch(
-            &a,
-            &one,
-            &json!({"events": ["import_job.finished", "import_job.failed"]}),
-        )
-        .await
-        .ok()
-    };
-    let (r1, r2, r3, r4, _) = tokio::join!(rotate(), rotate(), rotate(), rotate(), patch);
-
+    let (t, a, one) = subscribed(&receiver, &["import_job.finished"]).await;
+    let (path, empty) = (format!("{one}/rotate-secret"), json!({}));
+    let rotate = || t.post(&a, &path, &empty);
+    let both = json!({"events": ["import_job.finished", "import_job.failed"]});
+    let (r1, r2, r3, r4, _) = tokio::join!(
+        rotate(),
+        rotate(),
+        rotate(),
+        rotate(),
+        t.patch(&a, &one, &both)
+    );
     let now = t.fetch(&a, &one).await.ok();
     assert_eq!(
-        now["events"],
-        json!(["import_job.finished", "import_job.failed"]),
+        now["events"], both["events"],
         "the PATCH was not undone by a rotation that read before it"
     );
     // Two land; the others are refused (two old secrets already sign), and name the way out.
-    let mut shown = Vec::new();
+    let mut landed = 0;
     for reply in [r1, r2, r3, r4] {
         if reply.status == 200 {
-            shown.push(reply.json()["secret"].as_str().unwrap().to_string());
+            landed += 1;
         } else {
             let body = reply.error(409, "CONFLICT");
-            assert!(
-                body["error"]["message"]
-                    .as_str()
-                    .unwrap()
-                    .contains("/secrets/previous"),
-                "{body}"
-            );
+            assert!(body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("/secrets/previous"));
         }
     }
-    assert_eq!(shown.len(), 2, "{shown:?}");
-
-    // Every secret shown in a 200 signs the next delivery, and so does the first (its day).
-    let receiver_now = Receiver::start().await;
-    for secret in shown
-        .iter()
-        .chain([&made["secret"].as_str().unwrap().to_string()])
-    {
-        receiver_now.trust(SigningSecret::parse(secret).unwrap());
-    }
-    ping_at(&t, &a, &one, &receiver_now).await;
-    let pinged = receiver_now.received();
-    assert_eq!(pinged.len(), 1);
-    assert_eq!(pinged[0].verified_by, [0, 1, 2], "{}", pinged[0].signature);
-
-    // Retired on demand: only the current secret signs from now on.
-    let retired = t.delete(&a, &format!("{one}/secrets/previous")).await.ok();
-    assert_eq!(retired["retiredSecrets"], 2);
-    let after_retiring = Receiver::start().await;
-    for secret in shown
-        .iter()
-        .chain([&made["secret"].as_str().unwrap().to_string()])
-    {
-        after_retiring.trust(SigningSecret::parse(secret).unwrap());
-    }
-    ping_at(&t, &a, &one, &after_retiring).await;
-    let pinged = after_retiring.received();
-    assert_eq!(pinged.len(), 1);
-    assert_eq!(
-        pinged[0].verified_by.len(),
-        1,
-        "one signature, the current secret's: {}",
-        pinged[0].signature
-    );
-    assert_eq!(
-        pinged[0].signature.split(' ').count(),
-        1,
-        "{}",
-        pinged[0].signature
-    );
-    // Again: nothing left to retire; and a rotation is taken again.
-    let again = t.delete(&a, &format!("{one}/secrets/previous")).await.ok();
-    assert_eq!(again["retiredSecrets"], 0);
-    assert_eq!(rotate().await.status, 200);
+    assert_eq!(landed, 2);
     t.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_test_ping_is_signed_answered_and_logged_and_after_rotation_both_secrets_sign_it() {
+async fn every_secret_a_rotation_shows_signs_until_the_old_ones_are_retired_on_demand() {
     let t = TestStack::start().await;
     let a = t.connector_all_scopes().await;
-    let receiver = Receiver::start().await;
-    let made = t.subscribe(&a, &receiver, &["import_job.finished"]).await;
+    let made = t
+        .subscribe(&a, &Receiver::start().await, &["import_job.finished"])
+        .await;
     let one = format!("{SUBSCRIPTIONS}/{}", made["id"].as_str().unwrap());
+    let rotate = format!("{one}/rotate-secret");
+    let mut secrets = vec![made["secret"].as_str().unwrap().to_string()];
+    for _ in 0..2 {
+        let rotated = t.post(&a, &rotate, &json!({})).await.ok();
+        secrets.push(rotated["secret"].as_str().unwrap().to_string());
+    }
+    let heard = ping_trusting(&t, &a, &one, &secrets).await;
+    assert_eq!(heard.verified_by, [0, 1, 2], "{}", heard.signature);
+    // Retired on demand: only the current secret signs from now on.
+    let previous = format!("{one}/secrets/previous");
+    assert_eq!(t.delete(&a, &previous).await.ok()["retiredSecrets"], 2);
+    let heard = ping_trusting(&t, &a, &one, &secrets).await;
+    assert_eq!(
+        heard.verified_by,
+        [2],
+        "the current secret's alone: {}",
+        heard.signature
+    );
+    assert_eq!(heard.signature.split(' ').count(), 1, "{}", heard.signature);
+    // Again: nothing left to retire; and a rotation is taken again.
+    assert_eq!(t.delete(&a, &previous).await.ok()["retiredSecrets"], 0);
+    assert_eq!(t.post(&a, &rotate, &json!({})).await.status, 200);
+    t.stop().await;
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_test_ping_is_signed_answered_and_logged() {
+    let receiver = Receiver::start().await;
+    let (t, a, one) = subscribed(&receiver, &["import_job.finished"]).await;
     let ping = t.post(&a, &format!("{one}/test"), &json!({})).await.ok();
-    assert_eq!(ping["delivered"], true, "{ping}");
-    assert_eq!(ping["statusCode"], 200);
+    assert_eq!(
+        (&ping["delivered"], &ping["statusCode"]),
+        (&json!(true), &json!(200))
+    );
     let received = receiver.received();
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].body["type"], "ping");
     assert_eq!(received[0].webhook_id, ping["eventId"].as_str().unwrap());
     assert_eq!(received[0].verified_by, [0]);
+    // A receiver that answers 500 is not delivered to; the answer says so.
+    receiver.answer(500);
+    let failed = t.post(&a, &format!("{one}/test"), &json!({})).await.ok();
+    assert_eq!(
+        (&failed["delivered"], &failed["statusCode"]),
+        (&json!(false), &json!(500))
+    );
+    t.stop().await;
+}
 
-    // Rotated: the new secret is shown once, and both sign for the next 24 hours.
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_rotation_the_old_and_new_secret_both_sign_for_a_day() {
+    let receiver = Receiver::start().await;
+    let (t, a, one) = subscribed(&receiver, &["import_job.finished"]).await;
     let rotated = t
         .post(&a, &format!("{one}/rotate-secret"), &json!({}))
         .await
         .ok();
-    let new_secret = rotated["secret"].as_str().unwrap();
-    assert_ne!(new_secret, made["secret"].as_str().unwrap());
     assert!(rotated["previousSecretsRetireAt"].is_string(), "{rotated}");
+    let new_secret = rotated["secret"].as_str().unwrap();
     receiver.trust(SigningSecret::parse(new_secret).unwrap());
     t.post(&a, &format!("{one}/test"), &json!({})).await.ok();
-    let after = receiver.received();
-    assert_eq!(after.len(), 2);
+    let heard = receiver.received();
     assert_eq!(
-        after[1].verified_by,
+        heard[0].verified_by,
         [0, 1],
         "old and new secret both verify"
     );
+    t.stop().await;
+}
 
-    // A receiver that answers 500 is not delivered to; the test says so, as does the log.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_delivery_log_pages_newest_first_with_each_attempts_status() {
+    let receiver = Receiver::start().await;
+    let (t, a, one) = subscribed(&receiver, &["import_job.finished"]).await;
+    let first = t.post(&a, &format!("{one}/test"), &json!({})).await.ok();
+    t.post(&a, &format!("{one}/test"), &json!({})).await.ok();
     receiver.answer(500);
-    let failed = t.post(&a, &format!("{one}/test"), &json!({})).await.ok();
-    assert_eq!(failed["delivered"], false);
-    assert_eq!(failed["statusCode"], 500);
-
-    // The log, newest first, one entry per page with a continuation key.
+    t.post(&a, &format!("{one}/test"), &json!({})).await.ok();
     let page = t.fetch(&a, &format!("{one}/deliveries?limit=2")).await.ok();
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
@@ -423,7 +416,7 @@ async fn a_test_ping_is_signed_answered_and_logged_and_after_rotation_both_secre
         .ok();
     let rest = rest["items"].as_array().unwrap();
     assert_eq!(rest.len(), 1);
-    assert_eq!(rest[0]["eventId"], ping["eventId"]);
+    assert_eq!(rest[0]["eventId"], first["eventId"]);
     t.stop().await;
 }
 
