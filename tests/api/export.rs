@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use ledgerdock_shared::domain::{DocumentFormat, InvoiceStatus};
+use ledgerdock_shared::domain::{DocumentFormat, InvoiceStatus, Timestamp};
 use ledgerdock_tests::*;
 use serde_json::json;
 
@@ -175,7 +175,7 @@ async fn publishing_unreconciled_totals_fails_naming_the_mismatch_and_stores_not
 }
 
 #[tokio::test]
-async fn download_urls_serve_each_format_byte_for_byte_and_refuse_tampering() {
+async fn download_urls_serve_each_format_byte_for_byte_for_five_minutes_without_credentials() {
     let t = TestStack::start().await;
     let a = t.connector_all_scopes().await;
     let formats = [
@@ -187,57 +187,48 @@ async fn download_urls_serve_each_format_byte_for_byte_and_refuse_tampering() {
     let id = t
         .publish(a.company, 2, "2026-11-01T09:00:00Z", &formats)
         .await;
-    let inv = t.invoice(&a, id).await.ok();
-    let number = inv["invoiceNumber"].as_str().unwrap().to_string();
-
+    let number = t.invoice(&a, id).await.ok()["invoiceNumber"]
+        .as_str()
+        .unwrap()
+        .to_string();
     for format in formats {
-        let body = t
-            .fetch(
-                &a,
-                &format!("/v1/invoices/{id}/download-url?format={}", format.as_str()),
-            )
-            .await
-            .ok();
+        let path = format!("/v1/invoices/{id}/download-url?format={}", format.as_str());
+        let body = t.fetch(&a, &path).await.ok();
         assert_eq!(body["format"], format.as_str());
         assert_eq!(body["contentType"], format.content_type());
         let file_name = format!("{number}-copy.{}", format.extension());
         assert_eq!(body["fileName"], file_name);
-        let expires =
-            chrono::DateTime::parse_from_rfc3339(body["expiresAt"].as_str().unwrap()).unwrap();
+        let expires = Timestamp::parse(body["expiresAt"].as_str().unwrap()).unwrap();
         let ttl = expires
+            .as_datetime()
             .signed_duration_since(chrono::Utc::now())
             .num_seconds();
         assert!(
             (290..=300).contains(&ttl),
             "default expiry is five minutes, got {ttl}s"
         );
-
-        // The URL works with no credentials at all, and the bytes are the published ones.
-        let url = body["url"].as_str().unwrap();
-        let resp = reqwest::get(url).await.unwrap();
+        let resp = reqwest::get(body["url"].as_str().unwrap()).await.unwrap();
         assert_eq!(resp.status(), 200);
         let disposition = resp.headers()["content-disposition"]
             .to_str()
             .unwrap()
             .to_string();
-        assert!(
-            disposition.starts_with("attachment") && disposition.contains(&file_name),
-            "{disposition}"
-        );
+        assert!(disposition.starts_with("attachment") && disposition.contains(&file_name));
         assert_eq!(resp.bytes().await.unwrap().to_vec(), sample(format));
     }
+    t.stop().await;
+}
 
-    // Without a format: the first document.
+#[tokio::test]
+async fn a_download_url_without_a_format_is_the_first_document_and_refuses_tampering() {
+    let (t, a, id) = TestStack::with_one_invoice().await;
     let default = t
         .fetch(&a, &format!("/v1/invoices/{id}/download-url"))
         .await
         .ok();
     assert_eq!(default["format"], "PDF");
-
-    // Tampering: another object under the same signature, or a changed signature.
+    // Another object under the same signature, a changed signature, a stretched expiry.
     let url = default["url"].as_str().unwrap().to_string();
-    let other_object = url.replace("/pdf?", "/png?");
-    assert_eq!(reqwest::get(&other_object).await.unwrap().status(), 403);
     let sig_at = url.find("X-Amz-Signature=").unwrap() + "X-Amz-Signature=".len();
     let mut forged = url.clone();
     let flipped = if &url[sig_at..sig_at + 1] == "0" {
@@ -246,13 +237,17 @@ async fn download_urls_serve_each_format_byte_for_byte_and_refuse_tampering() {
         "0"
     };
     forged.replace_range(sig_at..sig_at + 1, flipped);
-    assert_eq!(reqwest::get(&forged).await.unwrap().status(), 403);
-    let longer = url.replace("X-Amz-Expires=300", "X-Amz-Expires=3600");
-    assert_eq!(
-        reqwest::get(&longer).await.unwrap().status(),
-        403,
-        "a stretched expiry breaks the signature"
-    );
+    for tampered in [
+        url.replace("/pdf?", "/png?"),
+        forged,
+        url.replace("X-Amz-Expires=300", "X-Amz-Expires=3600"),
+    ] {
+        assert_eq!(
+            reqwest::get(&tampered).await.unwrap().status(),
+            403,
+            "{tampered}"
+        );
+    }
     t.stop().await;
 }
 
@@ -301,12 +296,8 @@ async fn download_url_for_missing_format_or_invoice_is_404_and_bad_format_400() 
 }
 
 #[tokio::test]
-async fn complete_and_reject_are_idempotent_and_conflicts_are_409_with_current_status() {
-    let t = TestStack::start().await;
-    let a = t.connector_all_scopes().await;
-    let ids = t.publish_many(a.company, 3).await;
-    let (x, y, z) = (ids[0], ids[1], ids[2]);
-
+async fn a_repeated_complete_answers_the_same_200_and_another_is_409_with_the_current_status() {
+    let (t, a, x) = TestStack::with_one_invoice().await;
     let body = json!({"externalId": "ERP-9", "externalUrl": "https://erp.example/bills/9"});
     let first = t.complete(&a, x, &body).await.ok();
     assert_eq!(first["status"], "EXPORTED");
@@ -316,68 +307,78 @@ async fn complete_and_reject_are_idempotent_and_conflicts_are_409_with_current_s
         again, first,
         "a repeat answers the same 200 and changes nothing"
     );
+    let other = json!({"externalId": "ERP-10"});
     let conflict = t
-        .complete(&a, x, &json!({"externalId": "ERP-10"}))
+        .complete(&a, x, &other)
         .await
         .error(409, "INVALID_STATE_TRANSITION");
     assert_eq!(conflict["error"]["currentStatus"], "EXPORTED");
-    t.reject(&a, x, &json!({"reason": "wrong supplier"}))
+    let reject = json!({"reason": "wrong supplier"});
+    t.reject(&a, x, &reject)
         .await
         .error(409, "INVALID_STATE_TRANSITION");
-    assert_eq!(
-        t.stored(a.company, x)
-            .await
-            .unwrap()
-            .export
-            .unwrap()
-            .external_id
-            .as_deref(),
-        Some("ERP-9")
-    );
+    let export = t.stored(a.company, x).await.unwrap().export.unwrap();
+    assert_eq!(export.external_id.as_deref(), Some("ERP-9"));
+    t.stop().await;
+}
 
-    // Completing without a body (or with {}) is idempotent too.
-    let bare = t
-        .http
-        .post(t.url(&format!("/v1/invoices/{y}/complete")))
-        .bearer_auth(&a.token)
-        .header("Lightyear-Company-ID", a.company.to_string());
+#[tokio::test]
+async fn completing_without_a_body_or_with_an_empty_one_is_idempotent_too() {
+    let (t, a, y) = TestStack::with_one_invoice().await;
+    let path = format!("/v1/invoices/{y}/complete");
+    let bare = t.request_as(&a, reqwest::Method::POST, &path);
     let done = bare.call().await.ok();
     assert!(done["export"]["externalId"].is_null());
-    t.complete(&a, y, &json!({})).await.ok();
+    assert_eq!(t.complete(&a, y, &json!({})).await.ok(), done);
+    t.stop().await;
+}
 
+#[tokio::test]
+async fn a_repeated_reject_answers_the_same_200_and_the_rejection_leaves_the_queue() {
+    let (t, a, z) = TestStack::with_one_invoice().await;
     let reject = json!({"reason": "Duplicate of INV-7", "code": "DUPLICATE"});
     let rejected = t.reject(&a, z, &reject).await.ok();
     assert_eq!(rejected["status"], "REJECTED");
     assert_eq!(rejected["rejection"]["reason"], "Duplicate of INV-7");
     assert_eq!(rejected["rejection"]["code"], "DUPLICATE");
-    let again = t.reject(&a, z, &reject).await.ok();
-    assert_eq!(again, rejected);
+    assert_eq!(t.reject(&a, z, &reject).await.ok(), rejected);
     let conflict = t
         .complete(&a, z, &json!({}))
         .await
         .error(409, "INVALID_STATE_TRANSITION");
     assert_eq!(conflict["error"]["currentStatus"], "REJECTED");
-    t.reject(&a, z, &json!({"reason": "another reason"}))
+    let another = json!({"reason": "another reason"});
+    t.reject(&a, z, &another)
         .await
         .error(409, "INVALID_STATE_TRANSITION");
-
-    // Detail shows the records; the queue is empty.
-    let detail = t.invoice(&a, z).await.ok();
-    assert_eq!(detail["rejection"]["code"], "DUPLICATE");
+    assert_eq!(
+        t.invoice(&a, z).await.ok()["rejection"]["code"],
+        "DUPLICATE"
+    );
     assert!(t.poll_all(&a, 10).await.is_empty());
+    t.stop().await;
+}
 
-    // A rejected invoice that the platform fixes is published again and re-enters the queue.
+#[tokio::test]
+async fn a_rejected_invoice_published_again_reenters_the_queue_and_an_exported_one_never_does() {
+    let t = TestStack::start().await;
+    let a = t.connector_all_scopes().await;
+    let ids = t.publish_many(a.company, 2).await;
+    let (x, z) = (ids[0], ids[1]);
+    t.complete(&a, x, &json!({"externalId": "ERP-9"}))
+        .await
+        .ok();
+    t.reject(&a, z, &json!({"reason": "Duplicate of INV-7"}))
+        .await
+        .ok();
     let mut fixed = invoice_json(1, "2026-11-05T09:00:00Z");
     fixed["invoiceId"] = json!(z.to_string());
     t.publish_invoice(a.company, fixed.clone(), vec![])
         .await
         .unwrap();
     assert_eq!(t.poll_all(&a, 10).await, vec![z.to_string()]);
-    assert_eq!(
-        t.stored(a.company, z).await.unwrap().status,
-        InvoiceStatus::ReadyForExport
-    );
-    // An exported invoice is never published again.
+    let stored = t.stored(a.company, z).await.unwrap();
+    assert_eq!(stored.status, InvoiceStatus::ReadyForExport);
     fixed["invoiceId"] = json!(x.to_string());
     let refused = t
         .publish_invoice(a.company, fixed, vec![])
@@ -656,11 +657,8 @@ async fn an_invoice_too_large_to_serve_is_refused_and_one_near_the_limit_is_serv
 }
 
 #[tokio::test]
-async fn json_arrays_are_not_bodies_and_identifiers_and_file_names_are_single_safe_names() {
-    let t = TestStack::start().await;
-    let a = t.connector_all_scopes().await;
-    let ids = t.publish_many(a.company, 1).await;
-    let x = ids[0];
+async fn a_json_array_is_no_body_and_the_answer_names_no_rust_type() {
+    let (t, a, x) = TestStack::with_one_invoice().await;
     for (path, body) in [
         (format!("/v1/invoices/{x}/complete"), json!([])),
         (
@@ -672,16 +670,11 @@ async fn json_arrays_are_not_bodies_and_identifiers_and_file_names_are_single_sa
             json!(["reason", "CODE"]),
         ),
         (
-            "/v1/import-jobs".to_string(),
-            json!(["SUPPLIER_CARDS", [{"externalId": "A", "name": "A"}]]),
+            "/v1/import-jobs".into(),
+            json!(["SUPPLIER_CARDS", [{"externalId": "A"}]]),
         ),
     ] {
-        let err = t
-            .post(&a, &path, &body)
-            .await
-            .error(400, "VALIDATION_ERROR");
-        assert_eq!(error_field(&err), "body", "{err}");
-        let text = err.to_string();
+        let text = t.post(&a, &path, &body).await.invalid("body").to_string();
         assert!(
             text.contains("must be a JSON object, not an array"),
             "{text}"
@@ -690,42 +683,34 @@ async fn json_arrays_are_not_bodies_and_identifiers_and_file_names_are_single_sa
             assert!(!text.contains(rust_name), "{text}");
         }
     }
-    for (path, body, field) in [
-        (
-            format!("/v1/invoices/{x}/complete"),
-            json!({"externalId": "E-1\nE-2"}),
-            "externalId",
-        ),
-        (
-            format!("/v1/invoices/{x}/complete"),
-            json!({"externalId": "E-1\t"}),
-            "externalId",
-        ),
-        (
-            format!("/v1/invoices/{x}/reject"),
-            json!({"reason": "dup", "code": "A\nB"}),
-            "code",
-        ),
-    ] {
-        let err = t
-            .post(&a, &path, &body)
-            .await
-            .error(400, "VALIDATION_ERROR");
-        assert_eq!(error_field(&err), field, "{err}");
-    }
-    let stored = t.stored(a.company, x).await.unwrap();
-    assert_eq!(
-        stored.status,
-        InvoiceStatus::ReadyForExport,
-        "nothing changed"
-    );
+    t.assert_untouched(&a, x).await;
     assert_eq!(
         t.count_items(a.company, "IMPORTJOB#").await,
         0,
         "no job started"
     );
+    t.stop().await;
+}
 
-    // A soft copy's file name is a name, not a path: refused before anything is stored.
+#[tokio::test]
+async fn identifiers_and_codes_are_single_lines_without_control_characters() {
+    let (t, a, x) = TestStack::with_one_invoice().await;
+    for (path, body, field) in [
+        ("complete", json!({"externalId": "E-1\nE-2"}), "externalId"),
+        ("complete", json!({"externalId": "E-1\t"}), "externalId"),
+        ("reject", json!({"reason": "dup", "code": "A\nB"}), "code"),
+    ] {
+        let path = format!("/v1/invoices/{x}/{path}");
+        t.post(&a, &path, &body).await.invalid(field);
+    }
+    t.assert_untouched(&a, x).await;
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn a_soft_copys_file_name_is_a_name_not_a_path_and_is_refused_before_anything_is_stored() {
+    let t = TestStack::start().await;
+    let a = t.connector_all_scopes().await;
     for bad in [
         "../../etc/passwd",
         "a/b.pdf",
