@@ -51,19 +51,17 @@ async fn bad_tokens_are_401() {
 }
 
 #[tokio::test]
-async fn missing_scope_and_ungranted_company_are_403() {
+async fn a_token_narrowed_to_invoices_read_can_list_but_not_complete_or_reject() {
     let (t, a, id) = TestStack::with_one_invoice().await;
-    let b = t.connector_all_scopes().await;
-
-    // A token narrowed to invoices.read can list but not complete.
+    let narrowed = t
+        .token(
+            &a.client_id,
+            &a.client_secret,
+            Some("ledgerdock/invoices.read"),
+        )
+        .await;
     let read_only = Connector {
-        token: t
-            .token(
-                &a.client_id,
-                &a.client_secret,
-                Some("ledgerdock/invoices.read"),
-            )
-            .await,
+        token: narrowed,
         ..a.clone()
     };
     t.fetch(&read_only, "/v1/invoices/exportable").await.ok();
@@ -75,41 +73,55 @@ async fn missing_scope_and_ungranted_company_are_403() {
         .as_str()
         .unwrap()
         .contains("invoices.write"));
-    t.reject(&read_only, id, &json!({"reason": "x"}))
+    let reject = json!({"reason": "x"});
+    t.reject(&read_only, id, &reject)
         .await
         .error(403, "FORBIDDEN");
+    t.assert_untouched(&a, id).await;
+    t.stop().await;
+}
 
-    // A client whose grant lacks the scope is refused even with a token carrying it.
-    let limited = t.connector(&[Scope::InvoicesRead]).await;
-    t.stack
-        .app
-        .grants
-        .put(&limited.client_id, a.company, &[Scope::InvoicesRead])
+#[tokio::test]
+async fn a_client_acts_for_a_company_only_with_the_scopes_its_grant_there_holds() {
+    let (t, a, id) = TestStack::with_one_invoice().await;
+    // Granted A's company for reading only: it reads, and may not complete, whatever its
+    // token carries.
+    let limited = t.connector_all_scopes().await;
+    let reading = [Scope::InvoicesRead];
+    t.admin()
+        .grant(&limited.client_id, a.company, Some(&reading))
         .await
         .unwrap();
     let limited_on_a = Connector {
         company: a.company,
-        ..limited.clone()
+        ..limited
     };
     t.invoice(&limited_on_a, id).await.ok();
+    t.complete(&limited_on_a, id, &json!({}))
+        .await
+        .error(403, "FORBIDDEN");
+    t.assert_untouched(&a, id).await;
+    t.stop().await;
+}
 
-    // B's client naming A's company: not granted.
+#[tokio::test]
+async fn a_client_naming_a_company_it_was_never_granted_is_refused_on_every_route() {
+    let (t, a, id) = TestStack::with_one_invoice().await;
     let b_on_a = Connector {
         company: a.company,
-        ..b.clone()
+        ..t.connector_all_scopes().await
     };
-    for req in [
-        t.get(&b_on_a, "/v1/invoices/exportable"),
-        t.get(&b_on_a, &format!("/v1/invoices/{id}")),
-        t.get(&b_on_a, &format!("/v1/invoices/{id}/download-url")),
-        t.post_json(&b_on_a, &format!("/v1/invoices/{id}/complete"), &json!({})),
-        t.post_json(
-            &b_on_a,
-            &format!("/v1/invoices/{id}/reject"),
-            &json!({"reason": "x"}),
-        ),
+    for path in [
+        "exportable".to_string(),
+        id.to_string(),
+        format!("{id}/download-url"),
     ] {
-        req.call().await.error(403, "FORBIDDEN");
+        let path = format!("/v1/invoices/{path}");
+        t.fetch(&b_on_a, &path).await.error(403, "FORBIDDEN");
+    }
+    for (action, body) in [("complete", json!({})), ("reject", json!({"reason": "x"}))] {
+        let path = format!("/v1/invoices/{id}/{action}");
+        t.post(&b_on_a, &path, &body).await.error(403, "FORBIDDEN");
     }
     t.assert_untouched(&a, id).await;
     t.stop().await;
@@ -229,124 +241,133 @@ async fn bad_limits_and_continuation_keys() {
 }
 
 #[tokio::test]
-async fn bad_bodies_are_named_and_change_nothing() {
+async fn a_bad_reject_or_complete_body_is_a_400_naming_the_field_and_changes_nothing() {
     let (t, a, id) = TestStack::with_one_invoice().await;
-    let reject = format!("/v1/invoices/{id}/reject");
-    let complete = format!("/v1/invoices/{id}/complete");
-    let raw = |path: &str, content_type: &str, body: Vec<u8>| {
-        t.http
-            .post(t.url(path))
-            .bearer_auth(&a.token)
-            .header("Lightyear-Company-ID", a.company.to_string())
-            .header("Content-Type", content_type)
-            .body(body)
-    };
-
-    let body = raw(&reject, "application/json", b"{\"reason\": ".to_vec())
-        .call()
-        .await
-        .error(400, "VALIDATION_ERROR");
-    assert_eq!(error_field(&body), "body");
-    for (payload, field) in [
-        (json!({}), "reason"),
-        (json!({"reason": ""}), "reason"),
-        (json!({"reason": "   "}), "reason"),
-        (json!({"reason": "x".repeat(1001)}), "reason"),
-        (json!({"reason": 42}), "reason"),
-        (json!({"reason": "ok", "code": 7}), "code"),
-        (json!({"reason": "ok", "unexpected": true}), "unexpected"),
+    let (reject, complete) = ("reject", "complete");
+    for (action, payload, field) in [
+        (reject, json!({}), "reason"),
+        (reject, json!({"reason": ""}), "reason"),
+        (reject, json!({"reason": "   "}), "reason"),
+        (reject, json!({"reason": "x".repeat(1001)}), "reason"),
+        (reject, json!({"reason": 42}), "reason"),
+        (reject, json!({"reason": "ok", "code": 7}), "code"),
+        (
+            reject,
+            json!({"reason": "ok", "unexpected": true}),
+            "unexpected",
+        ),
+        (complete, json!({"externalId": 5}), "externalId"),
+        (complete, json!({"externalUrl": "not a url"}), "externalUrl"),
+        (complete, json!({"externalId": ""}), "externalId"),
     ] {
-        let body = t
-            .post(&a, &reject, &payload)
-            .await
-            .error(400, "VALIDATION_ERROR");
-        assert_eq!(error_field(&body), field, "{payload}");
+        let path = format!("/v1/invoices/{id}/{action}");
+        t.post(&a, &path, &payload).await.invalid(field);
     }
-    for (payload, field) in [
-        (json!({"externalId": 5}), "externalId"),
-        (json!({"externalUrl": "not a url"}), "externalUrl"),
-        (json!({"externalId": ""}), "externalId"),
-    ] {
-        let body = t
-            .post(&a, &complete, &payload)
-            .await
-            .error(400, "VALIDATION_ERROR");
-        assert_eq!(error_field(&body), field, "{payload}");
-    }
-    let big = format!("{{\"reason\": \"{}\"}}", "x".repeat(1024 * 1024));
-    raw(&reject, "application/json", big.into_bytes())
-        .call()
-        .await
-        .error(413, "PAYLOAD_TOO_LARGE");
-    raw(&reject, "text/plain", b"{\"reason\":\"x\"}".to_vec())
-        .call()
-        .await
-        .error(415, "UNSUPPORTED_MEDIA_TYPE");
-    raw(&complete, "application/xml", b"<x/>".to_vec())
-        .call()
-        .await
-        .error(415, "UNSUPPORTED_MEDIA_TYPE");
     t.assert_untouched(&a, id).await;
     t.stop().await;
 }
 
 #[tokio::test]
-async fn token_endpoint_answers_like_cognito() {
+async fn a_body_cut_short_too_large_or_of_another_type_is_refused_and_changes_nothing() {
+    let (t, a, id) = TestStack::with_one_invoice().await;
+    let reject = format!("/v1/invoices/{id}/reject");
+    let complete = format!("/v1/invoices/{id}/complete");
+    let big = format!("{{\"reason\": \"{}\"}}", "x".repeat(1024 * 1024));
+    for (path, content_type, body, status, code) in [
+        (
+            &reject,
+            "application/json",
+            "{\"reason\": ".to_string(),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (&reject, "application/json", big, 413, "PAYLOAD_TOO_LARGE"),
+        (
+            &reject,
+            "text/plain",
+            "{\"reason\":\"x\"}".into(),
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+        ),
+        (
+            &complete,
+            "application/xml",
+            "<x/>".into(),
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+        ),
+    ] {
+        let request = t.request_as(&a, reqwest::Method::POST, path);
+        let reply = request
+            .header("Content-Type", content_type)
+            .body(body)
+            .call()
+            .await;
+        let body = reply.error(status, code);
+        if status == 400 {
+            assert_eq!(error_field(&body), "body");
+        }
+    }
+    t.assert_untouched(&a, id).await;
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn the_token_endpoint_answers_as_cognito_does() {
     let t = TestStack::start().await;
     let a = t.connector(&[Scope::InvoicesRead]).await;
-    let post = |form: Vec<(&str, String)>| t.http.post(&t.stack.token_url).form(&form);
+    let (id, secret) = (a.client_id.as_str(), a.client_secret.as_str());
+    let grant = ("grant_type", "client_credentials");
+    // Form credentials work as well as HTTP Basic (the last two rows).
+    for (form, basic, status, error) in [
+        (
+            vec![grant, ("client_id", id), ("client_secret", secret)],
+            false,
+            200,
+            None,
+        ),
+        (
+            vec![grant, ("client_id", id), ("client_secret", "nope")],
+            false,
+            401,
+            Some("invalid_client"),
+        ),
+        (
+            vec![grant, ("client_id", "nobody"), ("client_secret", "x")],
+            false,
+            401,
+            Some("invalid_client"),
+        ),
+        (
+            vec![grant, ("scope", "ledgerdock/invoices.write")],
+            true,
+            400,
+            Some("invalid_scope"),
+        ),
+        (
+            vec![("grant_type", "password")],
+            true,
+            400,
+            Some("unsupported_grant_type"),
+        ),
+    ] {
+        let mut request = t.http.post(&t.stack.token_url).form(&form);
+        if basic {
+            request = request.basic_auth(id, Some(secret));
+        }
+        let reply = request.call().await;
+        assert_eq!(reply.status, status, "{form:?}: {}", reply.text);
+        match error {
+            Some(error) => assert_eq!(reply.json(), json!({"error": error})),
+            None => assert_eq!(reply.json()["expires_in"], 3600),
+        }
+    }
+    t.stop().await;
+}
 
-    // Form credentials work as well as HTTP Basic.
-    let ok = post(vec![
-        ("grant_type", "client_credentials".into()),
-        ("client_id", a.client_id.clone()),
-        ("client_secret", a.client_secret.clone()),
-    ]);
-    let body = ok.call().await.ok();
-    assert_eq!(body["expires_in"], 3600);
-    let wrong_secret = post(vec![
-        ("grant_type", "client_credentials".into()),
-        ("client_id", a.client_id.clone()),
-        ("client_secret", "nope".into()),
-    ]);
-    let resp = wrong_secret.send().await.unwrap();
-    assert_eq!(resp.status(), 401);
-    assert_eq!(
-        resp.json::<serde_json::Value>().await.unwrap(),
-        json!({"error": "invalid_client"})
-    );
-    let unknown = post(vec![
-        ("grant_type", "client_credentials".into()),
-        ("client_id", "nobody".into()),
-        ("client_secret", "x".into()),
-    ]);
-    assert_eq!(unknown.send().await.unwrap().status(), 401);
-    let bad_scope = t
-        .http
-        .post(&t.stack.token_url)
-        .basic_auth(&a.client_id, Some(&a.client_secret))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("scope", "ledgerdock/invoices.write"),
-        ]);
-    let resp = bad_scope.send().await.unwrap();
-    assert_eq!(resp.status(), 400);
-    assert_eq!(
-        resp.json::<serde_json::Value>().await.unwrap(),
-        json!({"error": "invalid_scope"})
-    );
-    let bad_grant = t
-        .http
-        .post(&t.stack.token_url)
-        .basic_auth(&a.client_id, Some(&a.client_secret))
-        .form(&[("grant_type", "password")]);
-    let resp = bad_grant.send().await.unwrap();
-    assert_eq!(resp.status(), 400);
-    assert_eq!(
-        resp.json::<serde_json::Value>().await.unwrap(),
-        json!({"error": "unsupported_grant_type"})
-    );
-
+#[tokio::test]
+async fn the_stack_serves_its_signing_keys_its_health_and_a_json_404_elsewhere() {
+    let t = TestStack::start().await;
     let jwks = t
         .http
         .get(t.url("/.well-known/jwks.json"))
@@ -357,8 +378,7 @@ async fn token_endpoint_answers_like_cognito() {
     assert!(jwks["keys"][0]["kid"]
         .as_str()
         .is_some_and(|k| !k.is_empty()));
-    let health = t.http.get(t.url("/health")).send().await.unwrap();
-    assert_eq!(health.status(), 200);
+    assert_eq!(t.http.get(t.url("/health")).call().await.status, 200);
     t.http
         .get(t.url("/v1/nowhere"))
         .call()

@@ -30,14 +30,24 @@ fn outcomes(body: &Value) -> Vec<(String, u64)> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_bulk_complete_settles_each_item_as_its_single_call_would_in_request_order() {
-    let t = TestStack::start().await;
-    let a = t.connector_all_scopes().await;
-    let b = t.connector_all_scopes().await;
+/// Six items of company A's connector: three ready invoices (one with an export URL), one
+/// it rejected, one it completed before (`earlier` is that answer), another company's
+/// invoice and one nobody has.
+struct MixedBatch {
+    a: Connector,
+    ids: Vec<InvoiceId>,
+    theirs: (Connector, InvoiceId),
+    earlier: Value,
+    items: Value,
+}
+
+async fn mixed_batch(t: &TestStack) -> MixedBatch {
+    let (a, b) = (
+        t.connector_all_scopes().await,
+        t.connector_all_scopes().await,
+    );
     let ids = t.publish_many(a.company, 4).await;
     let theirs = t.publish_many(b.company, 1).await[0];
-    let nobody = InvoiceId::new_random();
     t.reject(&a, ids[1], &json!({"reason": "duplicate"}))
         .await
         .ok();
@@ -45,33 +55,53 @@ async fn a_bulk_complete_settles_each_item_as_its_single_call_would_in_request_o
         .complete(&a, ids[2], &json!({"externalId": "E-2"}))
         .await
         .ok();
-
     let items = json!([
         {"invoiceId": ids[0], "externalId": "E-0", "externalUrl": "https://erp.example/0"},
         {"invoiceId": ids[1]},
         {"invoiceId": ids[2], "externalId": "E-2"},
         {"invoiceId": theirs},
-        {"invoiceId": nobody},
+        {"invoiceId": InvoiceId::new_random()},
         {"invoiceId": ids[3]},
     ]);
-    let body = bulk(&t, &a, "complete", items.clone()).await.ok();
-    let expected: Vec<(String, u64)> = [
-        (ids[0], 200),
-        (ids[1], 409),
-        (ids[2], 200),
-        (theirs, 404),
-        (nobody, 404),
-        (ids[3], 200),
-    ]
-    .iter()
-    .map(|(id, status)| (id.to_string(), *status))
-    .collect();
-    assert_eq!(outcomes(&body), expected);
+    MixedBatch {
+        a,
+        ids,
+        theirs: (b, theirs),
+        earlier,
+        items,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bulk_complete_settles_each_item_as_its_single_call_would_in_request_order() {
+    let t = TestStack::start().await;
+    let batch = mixed_batch(&t).await;
+    let body = bulk(&t, &batch.a, "complete", batch.items.clone())
+        .await
+        .ok();
+    let statuses: Vec<u64> = outcomes(&body)
+        .into_iter()
+        .map(|(_, status)| status)
+        .collect();
+    assert_eq!(statuses, [200, 409, 200, 404, 404, 200]);
+    let ids: Vec<&Value> = batch
+        .items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| &i["invoiceId"])
+        .collect();
+    let answered: Vec<&Value> = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["invoiceId"])
+        .collect();
+    assert_eq!(answered, ids, "in request order");
     assert_eq!(
         (body["succeeded"].as_u64(), body["failed"].as_u64()),
         (Some(3), Some(3))
     );
-
     // Each result is what the single call answers: the export state, or its error object.
     let results = &body["results"];
     assert_eq!(results[0]["invoice"]["status"], "EXPORTED");
@@ -83,29 +113,34 @@ async fn a_bulk_complete_settles_each_item_as_its_single_call_would_in_request_o
     assert_eq!(results[1]["error"]["code"], "INVALID_STATE_TRANSITION");
     assert_eq!(results[1]["error"]["currentStatus"], "REJECTED");
     assert_eq!(
-        results[2]["invoice"], earlier,
+        results[2]["invoice"], batch.earlier,
         "a repeat answers with the stored record"
     );
     for n in [3, 4] {
         assert_eq!(results[n]["error"]["code"], "NOT_FOUND");
         assert!(results[n].get("invoice").is_none());
     }
+    t.stop().await;
+}
 
-    // What the results say is what is stored; the other company's invoice is untouched.
-    for (n, status) in [
-        (0, InvoiceStatus::Exported),
-        (1, InvoiceStatus::Rejected),
-        (2, InvoiceStatus::Exported),
-        (3, InvoiceStatus::Exported),
-    ] {
+#[tokio::test(flavor = "multi_thread")]
+async fn what_a_bulk_complete_answers_is_stored_and_a_retry_of_it_answers_the_same() {
+    let t = TestStack::start().await;
+    let MixedBatch {
+        a,
+        ids,
+        theirs,
+        items,
+        ..
+    } = mixed_batch(&t).await;
+    let body = bulk(&t, &a, "complete", items.clone()).await.ok();
+    let (exported, rejected) = (InvoiceStatus::Exported, InvoiceStatus::Rejected);
+    for (n, status) in [(0, exported), (1, rejected), (2, exported), (3, exported)] {
         assert_eq!(t.stored(a.company, ids[n]).await.unwrap().status, status);
     }
-    assert_eq!(
-        t.stored(b.company, theirs).await.unwrap().status,
-        InvoiceStatus::ReadyForExport
-    );
+    // The other company's invoice is untouched.
+    t.assert_untouched(&theirs.0, theirs.1).await;
     assert!(t.poll_all(&a, 100).await.is_empty());
-
     // The whole call again (a retry after a lost answer): the same answers, nothing new.
     let again = bulk(&t, &a, "complete", items).await.ok();
     assert_eq!(again["results"], body["results"]);
@@ -236,55 +271,4 @@ async fn a_full_bulk_call_at_every_field_s_longest_is_accepted_and_answered_with
     assert_eq!(body["succeeded"], MAX_BULK_ITEMS);
     assert_eq!(body["results"][99]["invoice"]["export"]["externalUrl"], url);
     t.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_bulk_call_on_a_hung_dynamodb_answers_every_unsettled_item_503_by_its_deadline() {
-    use ledgerdock_shared::domain::Transition;
-    use ledgerdock_shared::domain::{ExportRecord, Timestamp};
-    use std::time::{Duration, Instant};
-    // The stack under test reaches its DynamoDB through a proxy that can be made to hang.
-    let backing = TestStack::start().await;
-    let proxy = StallingProxy::start(&backing.stack.dynamodb_url).await;
-    let mut options = options();
-    options.external_dynamodb = Some(proxy.url.clone());
-    options.table_name = format!("ledgerdock-test-{}", uuid::Uuid::new_v4());
-    let t = TestStack::start_with(options).await;
-    let a = t.connector_all_scopes().await;
-    let ids = t.publish_many(a.company, 40).await;
-    let transitions = |ids: &[InvoiceId]| {
-        ids.iter()
-            .map(|id| {
-                let record = ExportRecord {
-                    exported_at: Timestamp::now(),
-                    external_id: None,
-                    external_url: None,
-                };
-                (*id, Transition::Complete(record))
-            })
-            .collect()
-    };
-
-    proxy.stall();
-    let started = Instant::now();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
-    let results = t
-        .stack
-        .app
-        .invoices
-        .transition_each(a.company, transitions(&ids), deadline)
-        .await;
-    let elapsed = started.elapsed();
-    assert!(
-        elapsed < Duration::from_secs(3),
-        "answered after {elapsed:?}"
-    );
-    assert_eq!(results.iter().map(|r| r.0).collect::<Vec<_>>(), ids);
-    for (id, result) in &results {
-        let error = result.as_ref().expect_err("nothing can settle");
-        assert_eq!(error.status().as_u16(), 503, "{id}: {error}");
-        assert_eq!(error.code(), "UNAVAILABLE");
-    }
-    t.stop().await;
-    backing.stop().await;
 }

@@ -35,32 +35,7 @@ async fn subscribed(
     url: &str,
 ) -> String {
     if !scopes.contains(&Scope::InvoicesRead) {
-        use ledgerdock_shared::domain::webhook::{EventType, Subscription, UrlPolicy, WebhookUrl};
-        use ledgerdock_shared::domain::webhook_signing::SigningSecret;
-        use ledgerdock_shared::domain::{SubscriptionId, Timestamp};
-        let now = Timestamp::now();
-        let made = Subscription {
-            id: SubscriptionId::new_random(),
-            company_id: company,
-            client_id: client_id.to_string(),
-            url: WebhookUrl::parse("url", url, UrlPolicy::AllowLoopback).unwrap(),
-            events: vec![EventType::InvoiceExported],
-            description: None,
-            enabled: true,
-            created_at: now,
-            updated_at: now,
-            failing_since: None,
-            disabled_reason: None,
-        };
-        let secret = SigningSecret::generate().unwrap();
-        t.stack
-            .app
-            .webhooks
-            .create(&made, &secret, None)
-            .await
-            .unwrap()
-            .unwrap();
-        return made.id.to_string();
+        return t.put_subscription(company, client_id, url).await;
     }
     let reply = t
         .request(Method::POST, token, company, "/v1/webhook-subscriptions")
@@ -393,75 +368,77 @@ async fn revoke_delete_and_rotate_take_effect_at_once() {
     t.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_rate_limit_counts_down_then_answers_429_and_changes_nothing() {
-    let t = TestStack::start().await;
-    let receiver = ledgerdock_tests::receiver::Receiver::start().await;
-    let (a, _) = resources(&t, "A", &receiver).await;
-    let (credentials, token) = t.client_for(&[a.company], &Scope::ALL, 5).await;
-    // The window is a calendar minute: start with enough of it left for six quick calls.
+/// A second client of `a`'s company, allowed 5 requests a minute, with its token; returned
+/// with enough of the calendar minute left for a few quick calls.
+async fn client_allowed_five(
+    t: &TestStack,
+    a: &Connector,
+    scopes: &[Scope],
+) -> (String, Connector) {
     let second = chrono::Timelike::second(&chrono::Utc::now());
     if second > 45 {
         tokio::time::sleep(std::time::Duration::from_secs(u64::from(61 - second))).await;
     }
-    let header =
-        |resp: &Reply, name: &str| -> u64 { resp.headers[name].to_str().unwrap().parse().unwrap() };
+    let (credentials, token) = t.client_for(&[a.company], scopes, 5).await;
+    (credentials.client_id, Connector { token, ..a.clone() })
+}
+
+fn header(reply: &Reply, name: &str) -> u64 {
+    reply.headers[name].to_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_rate_limit_counts_down_then_answers_429_and_changes_nothing() {
+    let (t, a, id) = TestStack::with_one_invoice().await;
+    let (_, limited) = client_allowed_five(&t, &a, &Scope::ALL).await;
     for expected_remaining in (0..5).rev() {
-        let resp = t
-            .request(
-                Method::GET,
-                &token,
-                a.company,
-                &format!("/v1/invoices/{}", a.to_complete),
-            )
-            .call()
-            .await;
-        assert_eq!(resp.status, 200);
-        assert_eq!(header(&resp, "x-ratelimit-limit"), 5);
-        assert_eq!(header(&resp, "x-ratelimit-remaining"), expected_remaining);
-        let reset = header(&resp, "x-ratelimit-reset");
-        assert!((1..=60).contains(&reset), "{reset}");
+        let reply = t.invoice(&limited, id).await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(header(&reply, "x-ratelimit-limit"), 5);
+        assert_eq!(header(&reply, "x-ratelimit-remaining"), expected_remaining);
+        assert!((1..=60).contains(&header(&reply, "x-ratelimit-reset")));
     }
     // The sixth, a write: refused before it does anything.
-    let resp = t
-        .request(
-            Method::POST,
-            &token,
-            a.company,
-            &format!("/v1/invoices/{}/complete", a.to_complete),
-        )
-        .json(&json!({}))
-        .call()
-        .await;
-    assert_eq!(header(&resp, "x-ratelimit-remaining"), 0);
-    let retry_after = header(&resp, "retry-after");
+    let reply = t.complete(&limited, id, &json!({})).await;
+    assert_eq!(header(&reply, "x-ratelimit-remaining"), 0);
+    let retry_after = header(&reply, "retry-after");
     assert!((1..=60).contains(&retry_after));
-    assert_eq!(header(&resp, "x-ratelimit-reset"), retry_after);
-    resp.error(429, "RATE_LIMITED");
-    assert_eq!(
-        t.stored(a.company, a.to_complete).await.unwrap().status,
-        InvoiceStatus::ReadyForExport
-    );
+    assert_eq!(header(&reply, "x-ratelimit-reset"), retry_after);
+    reply.error(429, "RATE_LIMITED");
+    t.assert_untouched(&a, id).await;
+    t.stop().await;
+}
 
-    // A read over the limit is refused too (it ran alongside the count; its answer is dropped).
-    let resp = t
-        .request(Method::GET, &token, a.company, "/v1/invoices/exportable")
-        .call()
-        .await;
-    assert_eq!(header(&resp, "x-ratelimit-remaining"), 0);
-    resp.error(429, "RATE_LIMITED");
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_over_the_limit_is_refused_too_and_another_client_has_its_own_budget() {
+    let (t, a, id) = TestStack::with_one_invoice().await;
+    let (_, limited) = client_allowed_five(&t, &a, &[Scope::InvoicesRead]).await;
+    for _ in 0..5 {
+        assert_eq!(t.invoice(&limited, id).await.status, 200);
+    }
+    // It ran alongside the count; its answer is dropped.
+    let reply = t.fetch(&limited, "/v1/invoices/exportable").await;
+    assert_eq!(header(&reply, "x-ratelimit-remaining"), 0);
+    reply.error(429, "RATE_LIMITED");
+    let (_, other) = client_allowed_five(&t, &a, &[Scope::InvoicesRead]).await;
+    t.fetch(&other, "/v1/invoices/exportable").await.ok();
+    t.stop().await;
+}
 
-    // Another client of the same company has its own budget.
-    let (_, other) = t.client_for(&[a.company], &[Scope::InvoicesRead], 5).await;
-    let resp = t
-        .request(Method::GET, &other, a.company, "/v1/invoices/exportable")
-        .call()
-        .await;
-    assert_eq!(resp.status, 200);
-
-    // Usage: requests per day by route, all six counted.
-    let shown = t.admin().show(&credentials.client_id).await.unwrap();
-    let usage = shown.usage.unwrap();
+#[tokio::test(flavor = "multi_thread")]
+async fn a_clients_usage_counts_its_requests_per_day_by_route_refused_ones_too() {
+    let (t, a, id) = TestStack::with_one_invoice().await;
+    let (client_id, limited) = client_allowed_five(&t, &a, &Scope::ALL).await;
+    for _ in 0..5 {
+        t.invoice(&limited, id).await.ok();
+    }
+    t.complete(&limited, id, &json!({}))
+        .await
+        .error(429, "RATE_LIMITED");
+    t.fetch(&limited, "/v1/invoices/exportable")
+        .await
+        .error(429, "RATE_LIMITED");
+    let usage = t.admin().show(&client_id).await.unwrap().usage.unwrap();
     let today = usage.values().next_back().unwrap();
     assert_eq!(today.get("get-invoice"), Some(&5));
     assert_eq!(today.get("complete-invoice-export"), Some(&1));

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use ledgerdock_shared::domain::webhook_signing::SigningSecret;
-use ledgerdock_shared::domain::{CompanyId, InvoiceId, Scope, SubscriptionId};
+use ledgerdock_shared::domain::{CompanyId, InvoiceId, Scope};
 use ledgerdock_tests::receiver::{Received, Receiver};
 use ledgerdock_tests::*;
 use serde_json::{json, Value};
@@ -530,31 +530,11 @@ impl Watched {
 
     /// The connector's subscription as stored, with its delivery log, newest first.
     async fn stored(&self, t: &TestStack) -> (Value, Vec<String>) {
-        let id: SubscriptionId = self.subscription_id.parse().unwrap();
+        let (company, client) = (self.connector.company, &self.connector.client_id);
         let held = t
-            .stack
-            .app
-            .webhooks
-            .get(self.connector.company, &self.connector.client_id, id)
-            .await
-            .unwrap();
-        let log = t
-            .stack
-            .app
-            .webhooks
-            .deliveries(self.connector.company, id, 20, None)
-            .await
-            .unwrap()
-            .deliveries
-            .iter()
-            .map(|d| d.event_type.clone())
-            .collect();
-        (
-            held.map_or(Value::Null, |h| {
-                serde_json::to_value(h.subscription).unwrap()
-            }),
-            log,
-        )
+            .stored_subscription(company, client, &self.subscription_id)
+            .await;
+        (held, t.stored_log(company, &self.subscription_id).await)
     }
 }
 
@@ -616,14 +596,7 @@ async fn after_clients_delete_its_subscriptions_are_gone_and_hear_nothing() {
     assert_eq!(deleted, 2, "delete says how many, in every company");
     assert_eq!(w.next_event_heard_by_connector(&t).await, 0);
     assert_eq!(w.stored(&t).await.0, Value::Null, "gone");
-    assert!(t
-        .stack
-        .app
-        .webhooks
-        .held_by(other, &w.connector.client_id)
-        .await
-        .unwrap()
-        .is_empty());
+    assert_eq!(t.subscriptions_held(other, &w.connector.client_id).await, 0);
     t.stop().await;
 }
 
@@ -633,16 +606,12 @@ async fn a_grant_narrowed_by_any_means_stops_deliveries_at_the_next_event() {
     let w = watched_company(&t).await;
     // The grant is rewritten without invoices.read, not through `clients`: the fan-out's own
     // check before writing deliveries is what stops it.
-    t.stack
-        .app
-        .grants
-        .put(
-            &w.connector.client_id,
-            w.connector.company,
-            &[Scope::WebhooksManage],
-        )
-        .await
-        .unwrap();
+    t.put_grant(
+        &w.connector.client_id,
+        w.connector.company,
+        &[Scope::WebhooksManage],
+    )
+    .await;
     assert_eq!(w.next_event_heard_by_connector(&t).await, 0);
 
     // The client still manages webhooks: it sees why, and may not enable it again without
@@ -668,16 +637,12 @@ async fn a_grant_narrowed_by_any_means_stops_deliveries_at_the_next_event() {
     assert_eq!(t.fetch(&w.connector, &one).await.ok()["enabled"], false);
 
     // Granted again, it is enabled again by the client, and hears the next one.
-    t.stack
-        .app
-        .grants
-        .put(
-            &w.connector.client_id,
-            w.connector.company,
-            &[Scope::InvoicesRead, Scope::WebhooksManage],
-        )
-        .await
-        .unwrap();
+    t.put_grant(
+        &w.connector.client_id,
+        w.connector.company,
+        &[Scope::InvoicesRead, Scope::WebhooksManage],
+    )
+    .await;
     let enabled = t
         .patch(&w.connector, &one, &json!({"enabled": true}))
         .await

@@ -547,6 +547,13 @@ impl TestStack {
         )
     }
 
+    /// Writes a grant straight to the table, as a change by any other means than
+    /// `ledgerdock clients` would (a console edit, a script): nothing else is told.
+    pub async fn put_grant(&self, client_id: &str, company: CompanyId, scopes: &[Scope]) {
+        let grants = &self.stack.app.grants;
+        grants.put(client_id, company, scopes).await.unwrap();
+    }
+
     /// Creates a client as an operator would, granted `companies` with `scopes`, and gets it a
     /// token.
     pub async fn client_for(

@@ -5,6 +5,7 @@
 
 mod functions;
 mod import_worker;
+mod invoice_store;
 mod least_privilege;
 mod round_trips;
 mod webhook_dispatch;
