@@ -391,12 +391,7 @@ async fn the_stack_serves_its_signing_keys_its_health_and_a_json_404_elsewhere()
 async fn a_dynamodb_that_stops_answering_is_a_503_well_inside_the_function_timeout() {
     use ledgerdock_shared::foundation::sdk::{ATTEMPT_TIMEOUT, OPERATION_TIMEOUT};
     // The stack under test reaches its DynamoDB through a proxy that can be made to hang.
-    let backing = TestStack::start().await;
-    let proxy = StallingProxy::start(&backing.stack.dynamodb_url).await;
-    let mut options = options();
-    options.external_dynamodb = Some(proxy.url.clone());
-    options.table_name = format!("ledgerdock-test-{}", uuid::Uuid::new_v4());
-    let t = TestStack::start_with(options).await;
+    let (t, proxy, backing) = TestStack::behind_stalling_proxy().await;
     let a = t.connector_all_scopes().await;
     let ids = t.publish_many(a.company, 1).await;
 

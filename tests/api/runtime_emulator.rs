@@ -600,16 +600,15 @@ async fn process_import_job_imports_an_uploaded_file_from_a_real_s3_event() {
         )
         .await;
     let job_id = job["jobId"].as_str().unwrap();
-    let put = t
-        .http
-        .put(job["upload"]["url"].as_str().unwrap())
-        .header("content-type", "text/csv")
-        .header("if-none-match", "*")
-        .body(csv.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 200);
+    assert_eq!(
+        t.put_file(
+            job["upload"]["url"].as_str().unwrap(),
+            "text/csv",
+            csv.clone().into_bytes()
+        )
+        .await,
+        200
+    );
     assert_eq!(t.job(&tenant, job_id).await["status"], "IN_PROGRESS");
 
     let mut s3_event = event("process-import-job");

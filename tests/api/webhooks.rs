@@ -874,16 +874,15 @@ async fn a_5000_line_publish_and_a_100000_row_import_each_start_one_fan_out_invo
         &json!({"type": "SUPPLIER_CARDS", "contentType": "text/csv", "contentLength": csv.len()}),
     );
     let job = t.start_import(&a, request).await;
-    let put = t
-        .http
-        .put(job["upload"]["url"].as_str().unwrap())
-        .header("content-type", "text/csv")
-        .header("if-none-match", "*")
-        .body(csv.into_bytes())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 200);
+    assert_eq!(
+        t.put_file(
+            job["upload"]["url"].as_str().unwrap(),
+            "text/csv",
+            csv.into_bytes()
+        )
+        .await,
+        200
+    );
     let job_id = job["jobId"].as_str().unwrap().to_string();
     let done = t
         .wait_for_job_within(&a, &job_id, Duration::from_secs(300))

@@ -101,6 +101,20 @@ impl TestStack {
         (t, a, id)
     }
 
+    /// A stack whose DynamoDB is another stack's engine, reached through a proxy the test can
+    /// make hang: (the stack under test, the proxy, the stack behind it).
+    pub async fn behind_stalling_proxy() -> (Self, StallingProxy, Self) {
+        let backing = Self::start().await;
+        let proxy = StallingProxy::start(&backing.stack.dynamodb_url).await;
+        let t = Self::start_with(DevOptions {
+            external_dynamodb: Some(proxy.url.clone()),
+            table_name: format!("ledgerdock-test-{}", uuid::Uuid::new_v4()),
+            ..options()
+        })
+        .await;
+        (t, proxy, backing)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.stack.api_url)
     }

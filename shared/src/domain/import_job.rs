@@ -147,6 +147,41 @@ pub struct ImportJob {
 }
 
 impl ImportJob {
+    /// A job as it starts: IN_PROGRESS, nothing counted, nothing reported, due to end by
+    /// `deadline`. An upload job then names when its URL expires and the file's size.
+    pub fn started(
+        company_id: CompanyId,
+        import_type: ImportType,
+        content_type: ImportFormat,
+        source: JobSource,
+        now: Timestamp,
+        deadline: Timestamp,
+    ) -> Self {
+        Self {
+            job_id: JobId::new_random(),
+            company_id,
+            import_type,
+            status: JobStatus::InProgress,
+            source,
+            content_type,
+            created_at: now,
+            updated_at: now,
+            finished_at: None,
+            counts: Counts::default(),
+            errors: Vec::new(),
+            errors_truncated: false,
+            warnings: Vec::new(),
+            failure_reason: None,
+            upload_expires_at: None,
+            processing_started_at: None,
+            announced_again_at: None,
+            deadline,
+            resume_after_record: None,
+            upload_bytes: None,
+            idempotency_key: None,
+        }
+    }
+
     /// The job as `GET /v1/import-jobs/{jobId}` shows it: every documented field present.
     pub fn view(&self) -> serde_json::Value {
         serde_json::json!({

@@ -10,12 +10,7 @@ async fn a_bulk_call_on_a_hung_dynamodb_answers_every_unsettled_item_503_by_its_
     use ledgerdock_shared::domain::{ExportRecord, Timestamp};
     use std::time::{Duration, Instant};
     // The stack under test reaches its DynamoDB through a proxy that can be made to hang.
-    let backing = TestStack::start().await;
-    let proxy = StallingProxy::start(&backing.stack.dynamodb_url).await;
-    let mut options = options();
-    options.external_dynamodb = Some(proxy.url.clone());
-    options.table_name = format!("ledgerdock-test-{}", uuid::Uuid::new_v4());
-    let t = TestStack::start_with(options).await;
+    let (t, proxy, backing) = TestStack::behind_stalling_proxy().await;
     let a = t.connector_all_scopes().await;
     let ids = t.publish_many(a.company, 40).await;
     let transitions = |ids: &[InvoiceId]| {

@@ -195,16 +195,15 @@ async fn a_tour_of_every_function_is_never_denied_and_uses_every_grant_of_the_te
         .delivering_imports
         .store(false, std::sync::atomic::Ordering::SeqCst);
     let lost = t.start_import(&a, upload(csv.len())).await;
-    let put = t
-        .http
-        .put(lost["upload"]["url"].as_str().unwrap())
-        .header("content-type", "text/csv")
-        .header("if-none-match", "*")
-        .body(csv.into_bytes())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 200);
+    assert_eq!(
+        t.put_file(
+            lost["upload"]["url"].as_str().unwrap(),
+            "text/csv",
+            csv.into_bytes()
+        )
+        .await,
+        200
+    );
     tokio::time::sleep(Duration::from_millis(2500)).await;
     t.stack
         .delivering_imports

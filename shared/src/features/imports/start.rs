@@ -302,29 +302,18 @@ impl ImportStarter<'_> {
                 )
             }
         };
-        ImportJob {
-            job_id: JobId::new_random(),
-            company_id: company,
-            import_type: request.import_type,
-            status: JobStatus::InProgress,
+        let mut job = ImportJob::started(
+            company,
+            request.import_type,
+            request.format,
             source,
-            content_type: request.format,
-            created_at: now,
-            updated_at: now,
-            finished_at: None,
-            counts: Counts::default(),
-            errors: Vec::new(),
-            errors_truncated: false,
-            warnings: Vec::new(),
-            failure_reason: None,
-            upload_expires_at,
-            processing_started_at: None,
-            announced_again_at: None,
+            now,
             deadline,
-            resume_after_record: None,
-            upload_bytes: request.upload_bytes,
-            idempotency_key: idempotency.map(|i| i.key.as_str().to_string()),
-        }
+        );
+        job.upload_expires_at = upload_expires_at;
+        job.upload_bytes = request.upload_bytes;
+        job.idempotency_key = idempotency.map(|i| i.key.as_str().to_string());
+        job
     }
 
     /// Stores an inline job's file, whose landing starts the worker. If S3 refuses it, nothing

@@ -628,29 +628,15 @@ mod tests {
         );
         let state = AppState::with_sdk(config, dynamodb, s3, sqs);
         let now = Timestamp::now();
-        let job = ImportJob {
-            job_id: JobId::new_random(),
-            company_id: CompanyId::new_random(),
-            import_type: ImportType::SupplierCards,
-            status: JobStatus::InProgress,
-            source: JobSource::Inline,
-            content_type: ImportFormat::Csv,
-            created_at: now,
-            updated_at: now,
-            finished_at: None,
-            counts: Counts::default(),
-            errors: Vec::new(),
-            errors_truncated: false,
-            warnings: Vec::new(),
-            failure_reason: None,
-            upload_expires_at: None,
-            processing_started_at: Some(now),
-            announced_again_at: None,
-            deadline: now,
-            resume_after_record: None,
-            upload_bytes: None,
-            idempotency_key: None,
-        };
+        let mut job = ImportJob::started(
+            CompanyId::new_random(),
+            ImportType::SupplierCards,
+            ImportFormat::Csv,
+            JobSource::Inline,
+            now,
+            now,
+        );
+        job.processing_started_at = Some(now);
         let counts = Counts {
             received: 3,
             created: 2,
