@@ -35,7 +35,9 @@ async fn subscribed(
     url: &str,
 ) -> String {
     if !scopes.contains(&Scope::InvoicesRead) {
-        return t.put_subscription(company, client_id, url).await;
+        let events = [ledgerdock_shared::domain::webhook::EventType::InvoiceExported];
+        let (made, _) = t.put_subscription(company, client_id, url, &events).await;
+        return made.id.to_string();
     }
     let reply = t
         .request(Method::POST, token, company, "/v1/webhook-subscriptions")

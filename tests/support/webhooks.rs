@@ -51,17 +51,23 @@ impl TestStack {
             .clone()
     }
 
-    /// Writes a subscription of `client_id` to `invoice.exported` at `url` straight to the
-    /// table: one made before the client's grant was narrowed, which the API would no longer
-    /// make. Returns its id.
-    pub async fn put_subscription(&self, company: CompanyId, client_id: &str, url: &str) -> String {
+    /// Writes a subscription of `client_id` to `events` at `url` straight to the table, as
+    /// the API would make it (or one made before the client's grant was narrowed, which the
+    /// API would no longer make). Returns it with its signing secret.
+    pub async fn put_subscription(
+        &self,
+        company: CompanyId,
+        client_id: &str,
+        url: &str,
+        events: &[EventType],
+    ) -> (Subscription, SigningSecret) {
         let now = Timestamp::now();
         let made = Subscription {
             id: SubscriptionId::new_random(),
             company_id: company,
             client_id: client_id.to_string(),
             url: WebhookUrl::parse("url", url, UrlPolicy::AllowLoopback).unwrap(),
-            events: vec![EventType::InvoiceExported],
+            events: events.to_vec(),
             description: None,
             enabled: true,
             created_at: now,
@@ -76,7 +82,7 @@ impl TestStack {
             .await
             .unwrap()
             .unwrap();
-        made.id.to_string()
+        (made, secret)
     }
 
     /// A subscription as the table holds it (null once deleted), as the operator sees it.

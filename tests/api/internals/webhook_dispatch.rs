@@ -4,11 +4,9 @@
 
 use std::time::Duration;
 
-use ledgerdock_shared::domain::webhook::{
-    Delivery, DeliveryStatus, EventType, Subscription, UrlPolicy, WebhookUrl,
-};
+use ledgerdock_shared::domain::webhook::{Delivery, DeliveryStatus, EventType, Subscription};
 use ledgerdock_shared::domain::webhook_signing::SigningSecret;
-use ledgerdock_shared::domain::{CompanyId, InvoiceId, SubscriptionId, Timestamp};
+use ledgerdock_shared::domain::{CompanyId, InvoiceId, Timestamp};
 use ledgerdock_shared::features::webhooks::dispatch::{Dispatched, Dispatcher, DISABLED_EVENT};
 use ledgerdock_shared::features::webhooks::events::{Change, Image};
 use ledgerdock_shared::store::attempt_queue::QueuedAttempt;
@@ -91,31 +89,15 @@ async fn sweep_and_drain(t: &TestStack, d: &Webhooks, now: Timestamp) -> Dispatc
 
 /// Subscribes `tenant`'s client to `events` at `receiver`, which trusts the new secret.
 async fn subscribe(
-    d: &Webhooks,
+    t: &TestStack,
     tenant: &Connector,
     receiver: &Receiver,
     events: &[EventType],
 ) -> Subscription {
-    let now = Timestamp::now();
-    let subscription = Subscription {
-        id: SubscriptionId::new_random(),
-        company_id: tenant.company,
-        client_id: tenant.client_id.clone(),
-        url: WebhookUrl::parse("url", &receiver.url, UrlPolicy::AllowLoopback).unwrap(),
-        events: events.to_vec(),
-        description: None,
-        enabled: true,
-        created_at: now,
-        updated_at: now,
-        failing_since: None,
-        disabled_reason: None,
-    };
-    let secret = SigningSecret::generate().unwrap();
-    d.store
-        .create(&subscription, &secret, None)
-        .await
-        .unwrap()
-        .unwrap();
+    let (company, client) = (tenant.company, &tenant.client_id);
+    let (subscription, secret) = t
+        .put_subscription(company, client, &receiver.url, events)
+        .await;
     receiver.trust(secret);
     subscription
 }
@@ -182,9 +164,9 @@ async fn an_export_reaches_the_companys_subscribed_receiver_signed_and_no_other_
         Receiver::start().await,
         Receiver::start().await,
     );
-    let mine = subscribe(&d, &a, &ours, &[EventType::InvoiceExported]).await;
-    subscribe(&d, &a, &uninterested, &[EventType::InvoiceRejected]).await;
-    subscribe(&d, &b, &theirs, &EventType::ALL).await;
+    let mine = subscribe(&t, &a, &ours, &[EventType::InvoiceExported]).await;
+    subscribe(&t, &a, &uninterested, &[EventType::InvoiceRejected]).await;
+    subscribe(&t, &b, &theirs, &EventType::ALL).await;
     let invoice = t.publish_many(a.company, 1).await[0];
 
     let exported = complete(&t, &a, invoice).await;
@@ -236,7 +218,7 @@ async fn a_delivery_answered_500_or_not_in_time_is_retried_when_due_until_it_lan
     let d = dispatcher(&t);
     let a = t.connector_all_scopes().await;
     let receiver = Receiver::start().await;
-    let subscription = subscribe(&d, &a, &receiver, &[EventType::InvoiceExported]).await;
+    let subscription = subscribe(&t, &a, &receiver, &[EventType::InvoiceExported]).await;
     let invoice = t.publish_many(a.company, 1).await[0];
     receiver.answer(500);
 
@@ -297,7 +279,7 @@ async fn no_event_is_lost_and_none_sent_twice_when_the_consumer_is_killed_mid_ba
     let d = dispatcher(&t);
     let a = t.connector_all_scopes().await;
     let receiver = Receiver::start().await;
-    let subscription = subscribe(&d, &a, &receiver, &[EventType::InvoiceExported]).await;
+    let subscription = subscribe(&t, &a, &receiver, &[EventType::InvoiceExported]).await;
     let invoices = t.publish_many(a.company, 20).await;
     let mut changes = Vec::new();
     for invoice in &invoices {
@@ -368,7 +350,7 @@ async fn while_a_secret_rotates_each_delivery_verifies_with_the_old_secret_and_t
     let d = dispatcher(&t);
     let a = t.connector_all_scopes().await;
     let receiver = Receiver::start().await;
-    let subscription = subscribe(&d, &a, &receiver, &[EventType::InvoiceExported]).await;
+    let subscription = subscribe(&t, &a, &receiver, &[EventType::InvoiceExported]).await;
     let stored = d
         .store
         .get(a.company, &a.client_id, subscription.id)
@@ -402,7 +384,7 @@ async fn a_subscription_failing_for_three_days_is_disabled_with_a_last_entry_say
     let a = t.connector_all_scopes().await;
     let receiver = Receiver::start().await;
     receiver.answer(503);
-    let subscription = subscribe(&d, &a, &receiver, &[EventType::InvoiceExported]).await;
+    let subscription = subscribe(&t, &a, &receiver, &[EventType::InvoiceExported]).await;
     let invoice = t.publish_many(a.company, 1).await[0];
     let started = Timestamp::now();
     d.fan_out(&[complete(&t, &a, invoice).await], started)
@@ -467,7 +449,7 @@ async fn a_pending_retry_is_given_up_unsent_once_its_client_loses_the_grant() {
     let d = dispatcher(&t);
     let a = t.connector_all_scopes().await;
     let receiver = Receiver::start().await;
-    let subscription = subscribe(&d, &a, &receiver, &[EventType::InvoiceExported]).await;
+    let subscription = subscribe(&t, &a, &receiver, &[EventType::InvoiceExported]).await;
     let invoice = t.publish_many(a.company, 1).await[0];
     receiver.answer(500);
     d.fan_out(&[complete(&t, &a, invoice).await], Timestamp::now())
