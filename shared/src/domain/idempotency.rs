@@ -15,32 +15,44 @@ pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 /// How long a key keeps answering with what it made.
 pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
 
-/// A key as sent: 1 to [`MAX_IDEMPOTENCY_KEY_CHARS`] visible ASCII characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A key as sent: 1 to [`MAX_IDEMPOTENCY_KEY_CHARS`] visible ASCII characters. Stored with
+/// the job it made, and read back through the same check.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct IdempotencyKey(String);
 
+impl TryFrom<String> for IdempotencyKey {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        let key = raw.trim();
+        if key.is_empty()
+            || key.len() > MAX_IDEMPOTENCY_KEY_CHARS
+            || !key.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(Self::RULE.to_string());
+        }
+        Ok(Self(key.to_string()))
+    }
+}
+
+impl From<IdempotencyKey> for String {
+    fn from(key: IdempotencyKey) -> Self {
+        key.0
+    }
+}
+
 impl IdempotencyKey {
+    const RULE: &'static str = "must be 1 to 255 visible ASCII characters, like a UUID";
+
     /// The request's key, if it sent one (a 400 naming the header if it is not one).
     pub fn from_headers(headers: &http::HeaderMap) -> Result<Option<Self>, FieldError> {
         let Some(value) = headers.get(IDEMPOTENCY_HEADER) else {
             return Ok(None);
         };
-        let bad = || {
-            FieldError::new(
-                IDEMPOTENCY_HEADER,
-                format!(
-                    "must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} visible ASCII characters, like a UUID"
-                ),
-            )
-        };
-        let key = value.to_str().map_err(|_| bad())?.trim();
-        if key.is_empty()
-            || key.len() > MAX_IDEMPOTENCY_KEY_CHARS
-            || !key.bytes().all(|b| b.is_ascii_graphic())
-        {
-            return Err(bad());
-        }
-        Ok(Some(Self(key.to_string())))
+        let bad = |message: String| FieldError::new(IDEMPOTENCY_HEADER, message);
+        let raw = value.to_str().map_err(|_| bad(Self::RULE.into()))?;
+        Self::try_from(raw.to_string()).map(Some).map_err(bad)
     }
 
     pub fn as_str(&self) -> &str {
@@ -144,4 +156,17 @@ mod tests {
             Err(ApiError::IdempotencyKeyReused(_))
         ));
     }
+}
+
+#[test]
+fn a_stored_key_reads_back_through_the_same_check() {
+    let key = IdempotencyKey::try_from("batch-7".to_string()).unwrap();
+    let stored = serde_json::to_value(&key).unwrap();
+    assert_eq!(stored, serde_json::json!("batch-7"));
+    assert_eq!(
+        serde_json::from_value::<IdempotencyKey>(stored).unwrap(),
+        key
+    );
+    assert!(serde_json::from_value::<IdempotencyKey>(serde_json::json!("has space")).is_err());
+    assert!(IdempotencyKey::RULE.contains(&MAX_IDEMPOTENCY_KEY_CHARS.to_string()));
 }

@@ -143,7 +143,7 @@ pub struct ImportJob {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_bytes: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub idempotency_key: Option<String>,
+    pub idempotency_key: Option<super::idempotency::IdempotencyKey>,
 }
 
 impl ImportJob {

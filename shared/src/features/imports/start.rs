@@ -312,7 +312,7 @@ impl ImportStarter<'_> {
         );
         job.upload_expires_at = upload_expires_at;
         job.upload_bytes = request.upload_bytes;
-        job.idempotency_key = idempotency.map(|i| i.key.as_str().to_string());
+        job.idempotency_key = idempotency.map(|i| i.key.clone());
         job
     }
 
