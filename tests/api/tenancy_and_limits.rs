@@ -312,61 +312,79 @@ async fn a_grant_limits_its_company_even_when_the_token_carries_more() {
     t.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn revoke_delete_and_rotate_take_effect_at_once() {
-    let t = TestStack::start().await;
-    let receiver = ledgerdock_tests::receiver::Receiver::start().await;
-    let (a, _) = resources(&t, "A", &receiver).await;
-    let (b, _) = resources(&t, "B", &receiver).await;
-    let admin = t.admin();
-    let (credentials, token) = t
-        .client_for(&[a.company, b.company], &[Scope::InvoicesRead], 10_000)
-        .await;
-    let id = credentials.client_id.clone();
-    let list = |company: CompanyId| {
-        t.request(Method::GET, &token, company, "/v1/invoices/exportable")
-            .call()
+/// A client granted two companies for reading, as an operator makes it: its credentials and
+/// its connector for each company.
+async fn reader_of_two(
+    t: &TestStack,
+) -> (ledgerdock_infra::clients::Credentials, Connector, Connector) {
+    let (a, b) = (CompanyId::new_random(), CompanyId::new_random());
+    let (credentials, token) = t.client_for(&[a, b], &[Scope::InvoicesRead], 10_000).await;
+    let on = |company| Connector {
+        company,
+        client_id: credentials.client_id.clone(),
+        client_secret: credentials.client_secret.clone(),
+        token: token.clone(),
     };
-    assert_eq!(list(a.company).await.status, 200);
-    assert_eq!(list(b.company).await.status, 200);
+    let (on_a, on_b) = (on(a), on(b));
+    (credentials, on_a, on_b)
+}
 
-    // Revoke B: refused at once, A unaffected.
-    let (view, disabled) = admin.revoke(&id, b.company).await.unwrap();
+const EXPORTABLE: &str = "/v1/invoices/exportable";
+
+#[tokio::test]
+async fn a_revoked_company_is_refused_at_once_and_the_other_is_unaffected() {
+    let t = TestStack::start().await;
+    let (credentials, on_a, on_b) = reader_of_two(&t).await;
+    t.fetch(&on_b, EXPORTABLE).await.ok();
+    let (view, disabled) = t
+        .admin()
+        .revoke(&credentials.client_id, on_b.company)
+        .await
+        .unwrap();
     assert_eq!(view.grants.len(), 1);
     assert_eq!(disabled, 0, "it had no webhook subscriptions");
-    list(b.company).await.error(403, "FORBIDDEN");
-    assert_eq!(list(a.company).await.status, 200);
-    assert!(
-        admin.revoke(&id, b.company).await.is_err(),
-        "no grant left to revoke"
-    );
+    t.fetch(&on_b, EXPORTABLE).await.error(403, "FORBIDDEN");
+    t.fetch(&on_a, EXPORTABLE).await.ok();
+    let again = t.admin().revoke(&credentials.client_id, on_b.company).await;
+    assert!(again.is_err(), "no grant left to revoke");
+    t.stop().await;
+}
 
-    // Rotate: the old secret is refused, the new one works, tokens already issued still do.
-    let rotated = admin.rotate_secret(&id).await.unwrap();
-    assert_eq!(rotated.client_id, id);
+#[tokio::test]
+async fn a_rotated_secret_refuses_the_old_one_and_tokens_already_issued_still_work() {
+    let t = TestStack::start().await;
+    let (credentials, on_a, _) = reader_of_two(&t).await;
+    let id = &credentials.client_id;
+    let rotated = t.admin().rotate_secret(id).await.unwrap();
+    assert_eq!(&rotated.client_id, id);
     assert!(rotated.replaced_client_id.is_none());
-    let (status, body) = t.token_response(&id, &credentials.client_secret).await;
-    assert_eq!((status, body), (401, json!({"error": "invalid_client"})));
-    let (status, _) = t.token_response(&id, &rotated.client_secret).await;
-    assert_eq!(status, 200);
-    assert_eq!(list(a.company).await.status, 200);
+    let old = t.token_response(id, &credentials.client_secret).await;
+    assert_eq!(old, (401, json!({"error": "invalid_client"})));
+    assert_eq!(t.token_response(id, &rotated.client_secret).await.0, 200);
+    t.fetch(&on_a, EXPORTABLE).await.ok();
+    t.stop().await;
+}
 
-    // Delete: no new tokens, and the unexpired one stops working.
+#[tokio::test]
+async fn a_deleted_client_gets_no_token_and_its_unexpired_one_stops_working() {
+    let t = TestStack::start().await;
+    let (credentials, on_a, _) = reader_of_two(&t).await;
+    let (id, admin) = (&credentials.client_id, t.admin());
     assert_eq!(
-        admin.delete(&id).await.unwrap(),
+        admin.delete(id).await.unwrap(),
         0,
         "no subscriptions to delete"
     );
-    let (status, body) = t.token_response(&id, &rotated.client_secret).await;
-    assert_eq!((status, body), (401, json!({"error": "invalid_client"})));
-    list(a.company).await.error(403, "FORBIDDEN");
-    assert!(admin.show(&id).await.is_err());
+    let refused = t.token_response(id, &credentials.client_secret).await;
+    assert_eq!(refused, (401, json!({"error": "invalid_client"})));
+    t.fetch(&on_a, EXPORTABLE).await.error(403, "FORBIDDEN");
+    assert!(admin.show(id).await.is_err());
     assert!(admin
         .list()
         .await
         .unwrap()
         .iter()
-        .all(|c| c.client_id != id));
+        .all(|c| &c.client_id != id));
     t.stop().await;
 }
 

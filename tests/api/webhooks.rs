@@ -707,29 +707,22 @@ async fn webhooks_manage_alone_cannot_subscribe_to_what_it_may_not_read() {
     t.stop().await;
 }
 
+/// `POST /v1/webhook-subscriptions` as `tenant` with `key` as its Idempotency-Key.
+async fn create_keyed(t: &TestStack, tenant: &Connector, key: &str, body: &Value) -> Reply {
+    let request = t.post_json(tenant, SUBSCRIPTIONS, body);
+    request.header("Idempotency-Key", key).call().await
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn a_create_sent_again_with_its_idempotency_key_makes_one_subscription_and_shows_its_secret()
+async fn a_create_sent_four_times_at_once_with_one_key_makes_one_subscription_and_shows_its_secret()
 {
     let t = TestStack::start().await;
     let a = t.connector_all_scopes().await;
     let receiver = Receiver::start().await;
     let body = json!({"url": receiver.url, "events": ["invoice.exported"], "description": "ERP"});
-    let create = |key: &'static str, body: Value| {
-        t.post_json(&a, SUBSCRIPTIONS, &body)
-            .header("Idempotency-Key", key)
-            .call()
-    };
-
-    // Sent four times at once (a client retrying a lost answer): one subscription.
-    let (r1, r2, r3, r4) = tokio::join!(
-        create("sub-7f3a", body.clone()),
-        create("sub-7f3a", body.clone()),
-        create("sub-7f3a", body.clone()),
-        create("sub-7f3a", body.clone()),
-    );
-    let mut ids = Vec::new();
-    let mut secrets = Vec::new();
-    let mut replayed = 0;
+    let create = || create_keyed(&t, &a, "sub-7f3a", &body);
+    let (r1, r2, r3, r4) = tokio::join!(create(), create(), create(), create());
+    let (mut ids, mut secrets, mut replayed) = (Vec::new(), Vec::new(), 0);
     for reply in [r1, r2, r3, r4] {
         assert_eq!(reply.status, 201, "{}", reply.text);
         replayed += usize::from(reply.headers.contains_key("idempotent-replayed"));
@@ -739,38 +732,7 @@ async fn a_create_sent_again_with_its_idempotency_key_makes_one_subscription_and
     }
     ids.dedup();
     secrets.dedup();
-    assert_eq!(ids.len(), 1, "one subscription: {ids:?}");
-    assert_eq!(secrets.len(), 1, "the secret it signs with, each time");
-    assert_eq!(replayed, 3);
-    let listed = t.fetch(&a, SUBSCRIPTIONS).await.ok();
-    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
-
-    // The secret shown again is the one that signs.
-    receiver.trust(SigningSecret::parse(&secrets[0]).unwrap());
-    let one = format!("{SUBSCRIPTIONS}/{}", ids[0]);
-    t.post(&a, &format!("{one}/test"), &json!({})).await.ok();
-    assert_eq!(receiver.received()[0].verified_by, [0]);
-
-    // The same key with another request: a 422, and nothing made.
-    let other = create(
-        "sub-7f3a",
-        json!({"url": receiver.url, "events": ["invoice.rejected"]}),
-    )
-    .await;
-    other.error(422, "IDEMPOTENCY_KEY_REUSED");
-    // A bad key is a 400 naming the header, and nothing made.
-    let bad = create("a key with spaces", body.clone()).await;
-    let refused = bad.error(400, "VALIDATION_ERROR");
-    assert_eq!(error_field(&refused), "Idempotency-Key");
-    // Another client's same key is its own.
-    let b = t.connector_all_scopes().await;
-    let theirs = t
-        .post_json(&b, SUBSCRIPTIONS, &body)
-        .header("Idempotency-Key", "sub-7f3a")
-        .call()
-        .await;
-    assert_eq!(theirs.status, 201);
-    assert_ne!(theirs.json()["id"], ids[0].as_str());
+    assert_eq!((ids.len(), secrets.len(), replayed), (1, 1, 3), "{ids:?}");
     assert_eq!(
         t.fetch(&a, SUBSCRIPTIONS).await.ok()["items"]
             .as_array()
@@ -778,16 +740,64 @@ async fn a_create_sent_again_with_its_idempotency_key_makes_one_subscription_and
             .len(),
         1
     );
+    // The secret shown again is the one that signs.
+    receiver.trust(SigningSecret::parse(&secrets[0]).unwrap());
+    t.post(&a, &format!("{SUBSCRIPTIONS}/{}/test", ids[0]), &json!({}))
+        .await
+        .ok();
+    assert_eq!(receiver.received()[0].verified_by, [0]);
+    t.stop().await;
+}
 
-    // Deleted, the key no longer brings it back, and says so.
-    t.delete(&a, &one).await;
-    let after_delete = create("sub-7f3a", body.clone()).await;
-    let gone = after_delete.error(404, "NOT_FOUND");
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscription_key_is_its_clients_own_and_another_request_may_not_reuse_it() {
+    let t = TestStack::start().await;
+    let (a, b) = (
+        t.connector_all_scopes().await,
+        t.connector_all_scopes().await,
+    );
+    let url = Receiver::start().await.url;
+    let body = json!({"url": url, "events": ["invoice.exported"]});
+    let first = create_keyed(&t, &a, "sub-7f3a", &body).await.json();
+    let other = json!({"url": url, "events": ["invoice.rejected"]});
+    create_keyed(&t, &a, "sub-7f3a", &other)
+        .await
+        .error(422, "IDEMPOTENCY_KEY_REUSED");
+    create_keyed(&t, &a, "a key with spaces", &body)
+        .await
+        .invalid("Idempotency-Key");
+    let theirs = create_keyed(&t, &b, "sub-7f3a", &body).await;
+    assert_eq!(theirs.status, 201);
+    assert_ne!(theirs.json()["id"], first["id"]);
+    assert_eq!(
+        t.fetch(&a, SUBSCRIPTIONS).await.ok()["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn once_deleted_a_subscription_is_not_brought_back_by_its_key_and_the_answer_says_so() {
+    let t = TestStack::start().await;
+    let a = t.connector_all_scopes().await;
+    let body = json!({"url": Receiver::start().await.url, "events": ["invoice.exported"]});
+    let first = create_keyed(&t, &a, "sub-7f3a", &body).await.json();
+    t.delete(
+        &a,
+        &format!("{SUBSCRIPTIONS}/{}", first["id"].as_str().unwrap()),
+    )
+    .await;
+    let gone = create_keyed(&t, &a, "sub-7f3a", &body)
+        .await
+        .error(404, "NOT_FOUND");
     assert!(gone["error"]["message"]
         .as_str()
         .unwrap()
         .contains("send a new key"));
-    assert_eq!(create("sub-8b1c", body).await.status, 201);
+    assert_eq!(create_keyed(&t, &a, "sub-8b1c", &body).await.status, 201);
     t.stop().await;
 }
 
