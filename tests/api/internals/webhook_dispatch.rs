@@ -87,6 +87,31 @@ async fn sweep_and_drain(t: &TestStack, d: &Webhooks, now: Timestamp) -> Dispatc
     }
 }
 
+/// What most dispatcher tests start from: a stack whose dispatcher the test runs, a
+/// connector, and its client's subscription to `invoice.exported` at a receiver of its own.
+struct OneSubscriber {
+    t: TestStack,
+    d: Webhooks,
+    a: Connector,
+    receiver: Receiver,
+    subscription: Subscription,
+}
+
+async fn one_subscriber() -> OneSubscriber {
+    let t = TestStack::start_with(engine_only()).await;
+    let d = dispatcher(&t);
+    let a = t.connector_all_scopes().await;
+    let receiver = Receiver::start().await;
+    let subscription = subscribe(&t, &a, &receiver, &[EventType::InvoiceExported]).await;
+    OneSubscriber {
+        t,
+        d,
+        a,
+        receiver,
+        subscription,
+    }
+}
+
 /// Subscribes `tenant`'s client to `events` at `receiver`, which trusts the new secret.
 async fn subscribe(
     t: &TestStack,
@@ -214,11 +239,13 @@ async fn an_export_reaches_the_companys_subscribed_receiver_signed_and_no_other_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_delivery_answered_500_or_not_in_time_is_retried_when_due_until_it_lands() {
-    let t = TestStack::start_with(engine_only()).await;
-    let d = dispatcher(&t);
-    let a = t.connector_all_scopes().await;
-    let receiver = Receiver::start().await;
-    let subscription = subscribe(&t, &a, &receiver, &[EventType::InvoiceExported]).await;
+    let OneSubscriber {
+        t,
+        d,
+        a,
+        receiver,
+        subscription,
+    } = one_subscriber().await;
     let invoice = t.publish_many(a.company, 1).await[0];
     receiver.answer(500);
 
@@ -275,11 +302,13 @@ async fn a_delivery_answered_500_or_not_in_time_is_retried_when_due_until_it_lan
 #[tokio::test(flavor = "multi_thread")]
 async fn no_event_is_lost_and_none_sent_twice_when_the_consumer_is_killed_mid_batch_and_sweeps_overlap(
 ) {
-    let t = TestStack::start_with(engine_only()).await;
-    let d = dispatcher(&t);
-    let a = t.connector_all_scopes().await;
-    let receiver = Receiver::start().await;
-    let subscription = subscribe(&t, &a, &receiver, &[EventType::InvoiceExported]).await;
+    let OneSubscriber {
+        t,
+        d,
+        a,
+        receiver,
+        subscription,
+    } = one_subscriber().await;
     let invoices = t.publish_many(a.company, 20).await;
     let mut changes = Vec::new();
     for invoice in &invoices {
@@ -346,11 +375,13 @@ async fn no_event_is_lost_and_none_sent_twice_when_the_consumer_is_killed_mid_ba
 
 #[tokio::test(flavor = "multi_thread")]
 async fn while_a_secret_rotates_each_delivery_verifies_with_the_old_secret_and_the_new() {
-    let t = TestStack::start_with(engine_only()).await;
-    let d = dispatcher(&t);
-    let a = t.connector_all_scopes().await;
-    let receiver = Receiver::start().await;
-    let subscription = subscribe(&t, &a, &receiver, &[EventType::InvoiceExported]).await;
+    let OneSubscriber {
+        t,
+        d,
+        a,
+        receiver,
+        subscription,
+    } = one_subscriber().await;
     let stored = d
         .store
         .get(a.company, &a.client_id, subscription.id)
@@ -445,11 +476,13 @@ fn engine_only() -> ledgerdock_infra::dev::DevOptions {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pending_retry_is_given_up_unsent_once_its_client_loses_the_grant() {
-    let t = TestStack::start_with(engine_only()).await;
-    let d = dispatcher(&t);
-    let a = t.connector_all_scopes().await;
-    let receiver = Receiver::start().await;
-    let subscription = subscribe(&t, &a, &receiver, &[EventType::InvoiceExported]).await;
+    let OneSubscriber {
+        t,
+        d,
+        a,
+        receiver,
+        subscription,
+    } = one_subscriber().await;
     let invoice = t.publish_many(a.company, 1).await[0];
     receiver.answer(500);
     d.fan_out(&[complete(&t, &a, invoice).await], Timestamp::now())
