@@ -749,3 +749,33 @@ async fn a_whole_number_written_with_a_fraction_is_a_whole_number() {
     .invalid("contentLength");
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_cut_off_from_dynamodb_mid_file_is_retried_once_its_lease_lapses_and_finishes() {
+    // A lease longer than the failed call and release take (so it is still held when they
+    // have failed), and shorter than Lambda's minute before its first retry.
+    let options = DevOptions {
+        import_lease: Duration::from_secs(20),
+        ..options()
+    };
+    let (t, proxy, backing) = TestStack::behind_stalling_proxy_with(options).await;
+    let a = t.connector_all_scopes().await;
+    let csv = supplier_csv("C", 60_000);
+    let (job, url) = t.upload_job(&a, "text/csv", csv.len()).await;
+    assert_eq!(t.put_file(&url, "text/csv", csv.into_bytes()).await, 200);
+    while t.job(&a, job_id(&job)).await["counts"]["created"] == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // DynamoDB hangs long enough for the worker's call and its lease release to time out
+    // (6 s each at most): the lease is left held, to lapse. The retry must come after it has.
+    proxy.stall();
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    proxy.resume();
+    let done = t.wait_for_job(&a, job_id(&job)).await;
+    assert_eq!(done["status"], "FINISHED", "{done}");
+    assert_eq!(counts(&done), [60_000, 60_000, 0, 0, 0]);
+    assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 60_000);
+    drop(proxy);
+    backing.stop().await;
+    t.stop().await;
+}

@@ -104,12 +104,17 @@ impl TestStack {
     /// A stack whose DynamoDB is another stack's engine, reached through a proxy the test can
     /// make hang: (the stack under test, the proxy, the stack behind it).
     pub async fn behind_stalling_proxy() -> (Self, StallingProxy, Self) {
+        Self::behind_stalling_proxy_with(options()).await
+    }
+
+    /// [`Self::behind_stalling_proxy`] with these options for the stack under test.
+    pub async fn behind_stalling_proxy_with(options: DevOptions) -> (Self, StallingProxy, Self) {
         let backing = Self::start().await;
         let proxy = StallingProxy::start(&backing.stack.dynamodb_url).await;
         let t = Self::start_with(DevOptions {
             external_dynamodb: Some(proxy.url.clone()),
             table_name: format!("ledgerdock-test-{}", uuid::Uuid::new_v4()),
-            ..options()
+            ..options
         })
         .await;
         (t, proxy, backing)

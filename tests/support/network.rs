@@ -140,6 +140,12 @@ impl StallingProxy {
     pub fn stall(&self) {
         self.stalled.store(true, Ordering::SeqCst);
     }
+
+    /// Passes bytes on again. A connection that was stalled mid-request has lost bytes: its
+    /// client times out on it and reconnects, as after a real outage.
+    pub fn resume(&self) {
+        self.stalled.store(false, Ordering::SeqCst);
+    }
 }
 
 impl Drop for StallingProxy {

@@ -16,7 +16,17 @@ use tokio::sync::{mpsc, watch};
 
 /// Lambda retries a failed asynchronous invocation twice.
 const RETRIES: u32 = 2;
-const RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// How long after a failed run the next one starts. Lambda waits a minute, then two; the
+/// worker counts on that: a run that failed without releasing its lease (the release failed
+/// too) leaves it to lapse, and the template's lease (45 s) lapses before Lambda's first retry,
+/// which then takes the job over from its checkpoint. Here the retry comes as soon as the lease
+/// has lapsed, the moment that matters, without the rest of the minute. (A retry that came
+/// sooner would find the lease held, stand down, and leave the job hanging until its deadline:
+/// a failure AWS cannot have.)
+fn retry_delay(lease: Duration) -> Duration {
+    lease + Duration::from_secs(1)
+}
 
 /// The notification S3 sends for a created object (keys are form-encoded in it, as in S3's).
 fn object_created(key: &str) -> S3Event {
@@ -65,7 +75,7 @@ pub fn dispatch_object_events(
                         }
                         Err(e) => {
                             tracing::warn!(%key, attempt, error = ?e, "import worker failed");
-                            tokio::time::sleep(RETRY_DELAY).await;
+                            tokio::time::sleep(retry_delay(app.config.import_lease)).await;
                         }
                     }
                 }
