@@ -120,10 +120,8 @@ impl TestStack {
     /// `POST /v1/import-jobs` as `tenant` with `key` as its Idempotency-Key and this JSON
     /// body; the whole answer, whatever it is.
     pub async fn start_keyed(&self, tenant: &Connector, key: &str, body: &Value) -> crate::Reply {
-        self.import_request()
+        self.request_as(tenant, reqwest::Method::POST, "/v1/import-jobs")
             .header("Idempotency-Key", key)
-            .bearer_auth(&tenant.token)
-            .header("Lightyear-Company-ID", tenant.company.to_string())
             .json(body)
             .call()
             .await

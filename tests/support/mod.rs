@@ -352,16 +352,12 @@ impl TestStack {
 
     /// The stored header, read straight from DynamoDB (to assert what did or did not change).
     pub async fn stored(&self, company: CompanyId, invoice: InvoiceId) -> Option<InvoiceHeader> {
-        self.stack
-            .app
-            .invoices
-            .header(company, invoice)
+        self.stored_in(&self.stack.app.config.table_name, company, invoice)
             .await
-            .unwrap()
     }
 
-    /// The stored header in another table this stack's engine holds (another stack's, which
-    /// reaches the engine through a proxy).
+    /// The stored header in a table this stack's engine holds: its own, or another stack's
+    /// that reaches the engine through a proxy.
     pub async fn stored_in(
         &self,
         table: &str,
