@@ -10,6 +10,7 @@ pub mod attempt_queue;
 pub mod attributes;
 pub mod clients;
 pub mod documents;
+pub mod events;
 pub mod grants;
 pub mod import_files;
 pub mod import_jobs;

@@ -3,6 +3,7 @@
 //! library, so these cannot live in `shared`). Everything outside this folder reaches only the
 //! API over HTTP and the `TestStack` steps (`tests/api/main.rs` checks).
 
+mod event_feed;
 mod functions;
 mod import_worker;
 mod invoice_store;
