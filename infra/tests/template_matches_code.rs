@@ -603,6 +603,11 @@ fn every_dynamodb_write_is_held_to_partitions_the_code_names() {
         format!("{company}*{}", schema::IMPORTS_PARTITION_SUFFIX),
         format!("{company}*{}", schema::SUPPLIERS_PARTITION_SUFFIX),
         schema::COMPANY_PARTITION_PATTERN.to_string(),
+        format!(
+            "{}{}",
+            schema::COMPANY_PARTITION_PATTERN,
+            ledgerdock_shared::store::events::EVENTS_PARTITION_SUFFIX
+        ),
         format!("{USAGE_PARTITION_PREFIX}*"),
         format!("{OWNER_PARTITION_PREFIX}*"),
     ]
@@ -994,7 +999,8 @@ fn each_feature_writes_its_own_partitions_and_no_other_features() {
     let suppliers = schema::suppliers_pk(&company);
     // The company's own partition and no other matches the pattern the invoice functions hold.
     assert!(wildcard_match(schema::COMPANY_PARTITION_PATTERN, &own));
-    for other in [&imports, &suppliers, &format!("{own}#WEBHOOKS")] {
+    let events = ledgerdock_shared::store::events::events_pk(&company);
+    for other in [&imports, &suppliers, &format!("{own}#WEBHOOKS"), &events] {
         assert!(
             !wildcard_match(schema::COMPANY_PARTITION_PATTERN, other),
             "{other}"
@@ -1033,6 +1039,18 @@ fn each_feature_writes_its_own_partitions_and_no_other_features() {
                 "{function} on {other}"
             );
         }
+    }
+    // The event feed is the fan-out's alone to append to.
+    assert!(may_write("webhook-fanout", "dynamodb:PutItem", &events));
+    for function in [
+        "publish-invoice",
+        "complete-invoice-export",
+        "process-import-job",
+    ] {
+        assert!(
+            !may_write(function, "dynamodb:PutItem", &events),
+            "{function}"
+        );
     }
     assert!(may_write("publish-invoice", "dynamodb:PutItem", &own));
     assert!(!may_write("publish-invoice", "dynamodb:PutItem", &imports));

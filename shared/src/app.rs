@@ -9,6 +9,7 @@ use crate::edge::continuation::ContinuationKeys;
 use crate::store::attempt_queue::AttemptQueue;
 use crate::store::clients::ClientStore;
 use crate::store::documents::DocumentStore;
+use crate::store::events::EventFeed;
 use crate::store::grants::GrantStore;
 use crate::store::import_files::ImportFiles;
 use crate::store::import_jobs::ImportJobStore;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub import_files: ImportFiles,
     pub suppliers: SupplierStore,
     pub webhooks: WebhookStore,
+    /// Each company's event feed (`GET /v1/events`), which the webhook fan-out writes.
+    pub events: EventFeed,
     /// Where webhook attempts are queued (the functions that fan out, sweep and deliver).
     pub attempts: AttemptQueue,
     pub continuation: ContinuationKeys,
@@ -117,6 +120,7 @@ impl AppState {
             import_files: ImportFiles::new(s3.clone(), &config.bucket_name),
             suppliers: SupplierStore::new(dynamodb.clone(), &config.table_name),
             webhooks: WebhookStore::new(dynamodb.clone(), &config.table_name),
+            events: EventFeed::new(dynamodb.clone(), &config.table_name),
             continuation: config
                 .continuation_secret
                 .clone()

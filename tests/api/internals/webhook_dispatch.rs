@@ -10,6 +10,7 @@ use ledgerdock_shared::domain::{CompanyId, InvoiceId, Timestamp};
 use ledgerdock_shared::features::webhooks::dispatch::{Dispatched, Dispatcher, DISABLED_EVENT};
 use ledgerdock_shared::features::webhooks::events::{Change, Image};
 use ledgerdock_shared::store::attempt_queue::QueuedAttempt;
+use ledgerdock_shared::store::events::EventFeed;
 use ledgerdock_shared::store::webhooks::WebhookStore;
 use ledgerdock_shared::ApiError;
 use ledgerdock_tests::receiver::Receiver;
@@ -592,5 +593,30 @@ async fn under_the_put_item_only_policy_the_template_once_had_the_sweep_is_denie
     dispatch_webhooks::handle(&t.stack.functions.of("dispatch-webhooks"))
         .await
         .expect("the template grants the sweep what it does");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_event_joins_its_companys_feed_once_even_when_its_batch_is_read_again() {
+    let OneSubscriber { t, d, a, .. } = one_subscriber().await;
+    let invoice = t.publish_many(a.company, 1).await[0];
+    let exported = complete(&t, &a, invoice).await;
+    // Lambda reads a failed batch again: the same record, a second time.
+    for _ in 0..2 {
+        d.fan_out(std::slice::from_ref(&exported), Timestamp::now())
+            .await
+            .unwrap();
+    }
+    // Read as the operator: the fan-out appends to the feed and may not read it.
+    let table = t.stack.app.config.table_name.clone();
+    let feed = EventFeed::new(t.stack.dynamodb.clone(), table).with_settle(Duration::ZERO);
+    let read = feed
+        .read(a.company, None, None, 100, Timestamp::now())
+        .await
+        .unwrap();
+    let told: Vec<&str> = read.entries.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(told, ["invoice.exported"]);
+    let body: serde_json::Value = serde_json::from_str(&read.entries[0].body).unwrap();
+    assert_eq!(body["data"]["invoiceId"], invoice.to_string());
     t.stop().await;
 }

@@ -56,6 +56,7 @@ use crate::domain::webhook::{AttemptRecord, Delivery, DeliveryStatus};
 use crate::domain::{CompanyId, Scope, SubscriptionId, Timestamp};
 use crate::foundation::error::ApiError;
 use crate::store::attempt_queue::{AttemptQueue, QueuedAttempt, MAX_DELAY_SECS};
+use crate::store::events::{EventFeed, FeedEntry};
 use crate::store::grants::GrantStore;
 use crate::store::webhooks::{DisableWhen, SigningSubscription, WebhookStore};
 
@@ -139,6 +140,8 @@ fn queued(delivery: &Delivery, probe: bool, delay: Duration) -> QueuedAttempt {
 #[derive(Clone)]
 pub struct Dispatcher {
     pub store: WebhookStore,
+    /// Each company's event feed, which every event joins whoever is subscribed.
+    pub feed: EventFeed,
     /// Whether a subscription's client may still be told of its events.
     pub grants: GrantStore,
     pub queue: AttemptQueue,
@@ -148,12 +151,14 @@ pub struct Dispatcher {
 impl Dispatcher {
     pub fn new(
         store: WebhookStore,
+        feed: EventFeed,
         grants: GrantStore,
         queue: AttemptQueue,
         sender: Sender,
     ) -> Self {
         Self {
             store,
+            feed,
             grants,
             queue,
             sender,
@@ -167,6 +172,7 @@ impl Dispatcher {
         let sender = Sender::shared(state.config.webhook_urls)?;
         Ok(Self::new(
             state.webhooks.clone(),
+            state.events.clone(),
             state.grants.clone(),
             state.attempts.clone(),
             sender.clone(),
@@ -185,8 +191,9 @@ impl Dispatcher {
         }
     }
 
-    /// Writes a delivery for every subscription each change's event goes to, then queues an
-    /// attempt of each whose subscription is not held.
+    /// Appends each change's event to its company's feed, writes a delivery for every
+    /// subscription the event goes to, then queues an attempt of each whose subscription is
+    /// not held. A batch read again (a retry) appends and writes nothing twice.
     pub async fn fan_out(
         &self,
         changes: &[Change],
@@ -201,6 +208,15 @@ impl Dispatcher {
         let mut to_queue = Vec::new();
         for event in &events {
             let body = event.body();
+            let entry = FeedEntry {
+                event_id: event.id.clone(),
+                event_type: event.event_type.as_str().to_string(),
+                at: event.created_at,
+                body: body.clone(),
+            };
+            self.feed
+                .append(event.company_id, &entry, Timestamp::now())
+                .await?;
             run.cut_off += self.load(&mut subscriptions, event.company_id, now).await?;
             for target in subscriptions.of(event.company_id) {
                 if !target.subscription.wants(event.event_type) {
