@@ -264,7 +264,8 @@ fn every_route_is_a_function_with_the_same_method_path_and_scope() {
             .iter()
             .map(text)
             .collect();
-        assert_eq!(scopes, vec![route.scope.oauth_name()], "{}", route.function);
+        let names: Vec<String> = route.scopes.iter().map(|s| s.oauth_name()).collect();
+        assert_eq!(scopes, names, "{}", route.function);
         assert_eq!(text(&api["Auth"]["Authorizer"]), "CognitoAuthorizer");
     }
 }
@@ -715,21 +716,31 @@ fn the_openapi_document_declares_exactly_the_routes_scopes_and_query_parameters_
             route.method,
             route.path
         );
-        // The scope: the operation's, the template's, and the code's are one.
-        let scope = route.scope.oauth_name();
-        assert_eq!(
-            text(&operation["security"][0]["clientCredentials"][0]),
-            scope,
-            "{}",
-            route.function
-        );
-        assert!(
-            !scopes[scope.as_str()].is_null(),
-            "{scope} is not a declared scope"
-        );
+        // The scopes: the operation's, the template's, and the code's are one. (OpenAPI's
+        // one security requirement lists them; any one of them admits, as in the authorizer.)
+        let declared: Vec<&str> = operation["security"][0]["clientCredentials"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .map(text)
+            .collect();
+        let names: Vec<String> = route.scopes.iter().map(|s| s.oauth_name()).collect();
+        assert_eq!(declared, names, "{}", route.function);
+        for scope in &names {
+            assert!(
+                !scopes[scope.as_str()].is_null(),
+                "{scope} is not a declared scope"
+            );
+        }
         let event = &function(&t, route.function)["Properties"]["Events"]["Api"]["Properties"];
         assert_eq!(text(&event["Path"]), route.path);
-        assert_eq!(text(&event["Auth"]["AuthorizationScopes"][0]), scope);
+        let authorized: Vec<&str> = event["Auth"]["AuthorizationScopes"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .map(text)
+            .collect();
+        assert_eq!(authorized, names, "{}", route.function);
         // Query parameters: exactly those the code takes (any other is a 400).
         let params = parameters(&doc, operation);
         let mut query: Vec<&str> = params
@@ -844,9 +855,9 @@ fn every_function_has_a_sam_local_event_and_api_events_match_their_routes() {
         let claims = &event["requestContext"]["authorizer"]["claims"];
         assert_eq!(claims["token_use"], "access", "{path}");
         assert!(
-            claims["scope"]
-                .as_str()
-                .is_some_and(|s| s.split(' ').any(|s| s == route.scope.oauth_name())),
+            claims["scope"].as_str().is_some_and(|s| s
+                .split(' ')
+                .any(|s| route.scopes.iter().any(|r| r.oauth_name() == s))),
             "{path}: the claims carry the route's scope"
         );
         assert!(

@@ -309,14 +309,16 @@ async fn gateway(State(api): State<Arc<DevApi>>, req: AxumRequest) -> Response {
             )))
         }
     };
+    // As API Gateway's Cognito authorizer: the token must carry one of the route's scopes.
+    let names: Vec<String> = route.scopes.iter().map(|s| s.oauth_name()).collect();
     if !claims
         .scope
         .split_whitespace()
-        .any(|s| s == route.scope.oauth_name())
+        .any(|s| names.iter().any(|name| name == s))
     {
         return error_response(ApiError::Forbidden(format!(
             "the access token lacks the scope {}",
-            route.scope.oauth_name()
+            names.join(" or ")
         )));
     }
 

@@ -88,14 +88,24 @@ impl Caller {
     }
 
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if self.scopes.contains(&scope) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!(
+        self.require_one_of(&[scope]).map(|_| ())
+    }
+
+    /// Those of `scopes` the token carries; a 403 naming them when it carries none.
+    pub fn require_one_of(&self, scopes: &[Scope]) -> Result<Vec<Scope>, ApiError> {
+        let carried: Vec<Scope> = scopes
+            .iter()
+            .copied()
+            .filter(|s| self.scopes.contains(s))
+            .collect();
+        if carried.is_empty() {
+            let names: Vec<String> = scopes.iter().map(|s| s.oauth_name()).collect();
+            return Err(ApiError::Forbidden(format!(
                 "the access token lacks the scope {}",
-                scope.oauth_name()
-            )))
+                names.join(" or ")
+            )));
         }
+        Ok(carried)
     }
 }
 
@@ -146,6 +156,27 @@ mod tests {
             caller.require(Scope::InvoicesWrite),
             Err(ApiError::Forbidden(_))
         ));
+    }
+
+    #[test]
+    fn a_route_of_several_scopes_admits_a_token_carrying_any_one_and_names_them_all_otherwise() {
+        let req =
+            request_with_claims(json!({"client_id": "c1", "scope": "ledgerdock/imports.read"}));
+        let caller = Caller::from_request(&req).unwrap();
+        let either = [Scope::InvoicesRead, Scope::ImportsRead];
+        assert_eq!(
+            caller.require_one_of(&either).unwrap(),
+            [Scope::ImportsRead]
+        );
+        match caller.require_one_of(&[Scope::InvoicesRead, Scope::WebhooksManage]) {
+            Err(ApiError::Forbidden(message)) => {
+                assert!(
+                    message.contains("ledgerdock/invoices.read or ledgerdock/webhooks.manage"),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

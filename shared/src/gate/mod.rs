@@ -35,7 +35,10 @@ pub struct Route {
     pub method: &'static str,
     /// API Gateway resource path, with `{param}` segments.
     pub path: &'static str,
-    pub scope: Scope,
+    /// The scopes that admit a request: the token must carry one of them, as API Gateway's
+    /// `AuthorizationScopes` demands, and the client's grant for the company must hold one
+    /// the token carries.
+    pub scopes: &'static [Scope],
     /// Whether it answers in pages (and so needs the continuation-key secret).
     pub pages: bool,
     /// The query parameters it takes; any other is a 400 naming it (a mistyped `limt=5` is
@@ -83,13 +86,13 @@ pub async fn serve(state: &AppState, route: &'static Route, req: Request) -> Res
         let counting = count(state, &caller.client_id, route);
         let (rate, result) = if route.method == "GET" {
             let work = async {
-                let tenant = check(state, &caller, route.scope, &req).await?;
+                let tenant = check(state, &caller, route.scopes, &req).await?;
                 crate::edge::known_query(&req, route.query)?;
                 (route.run)(state, tenant, req).await
             };
             tokio::join!(counting, work)
         } else {
-            let (rate, checked) = tokio::join!(counting, check(state, &caller, route.scope, &req));
+            let (rate, checked) = tokio::join!(counting, check(state, &caller, route.scopes, &req));
             let result = match (&rate, checked) {
                 (Ok(rate), Ok(tenant)) if !rate.exceeded() => {
                     match crate::edge::known_query(&req, route.query) {
@@ -155,29 +158,36 @@ async fn count(state: &AppState, client_id: &str, route: &Route) -> Result<RateS
     })
 }
 
-/// The route's scope in the token, a well-formed company header, and a grant of that
-/// company with that scope to this client (one GetItem, cached per warm container).
+/// One of the route's scopes in the token, a well-formed company header, and a grant of that
+/// company to this client holding one of them the token carries (one GetItem, cached per warm
+/// container).
 async fn check(
     state: &AppState,
     caller: &Caller,
-    scope: Scope,
+    scopes: &[Scope],
     req: &Request,
 ) -> Result<Tenant, ApiError> {
-    caller.require(scope)?;
+    let carried = caller.require_one_of(scopes)?;
     let company = company_from_headers(req.headers())?;
     tracing::Span::current().record("companyId", tracing::field::display(company));
     match state.grants.scopes(&caller.client_id, company).await? {
-        Some(granted) if granted.contains(&scope) => Ok(Tenant {
+        Some(granted) if carried.iter().any(|s| granted.contains(s)) => Ok(Tenant {
             company,
             client_id: caller.client_id.clone(),
             granted,
         }),
         Some(_) => Err(ApiError::Forbidden(format!(
             "this client's grant for company {company} does not include {}",
-            scope.oauth_name()
+            names(&carried)
         ))),
         None => Err(ApiError::Forbidden(format!(
             "this client is not granted access to company {company}"
         ))),
     }
+}
+
+/// `a`, or `a or b`: the OAuth names of `scopes`.
+fn names(scopes: &[Scope]) -> String {
+    let names: Vec<String> = scopes.iter().map(|s| s.oauth_name()).collect();
+    names.join(" or ")
 }

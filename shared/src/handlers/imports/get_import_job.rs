@@ -13,7 +13,7 @@ pub const ROUTE: Route = Route {
     function: "get-import-job",
     method: "GET",
     path: "/v1/import-jobs/{jobId}",
-    scope: Scope::ImportsRead,
+    scopes: &[Scope::ImportsRead],
     pages: false,
     query: &[],
     run: |state, tenant, req| Box::pin(run(state, tenant, req)),

@@ -15,7 +15,7 @@ pub const ROUTE: Route = Route {
     function: "start-import-job",
     method: "POST",
     path: "/v1/import-jobs",
-    scope: Scope::ImportsWrite,
+    scopes: &[Scope::ImportsWrite],
     pages: false,
     query: &["type"],
     run: |state, tenant, req| Box::pin(run(state, tenant, req)),

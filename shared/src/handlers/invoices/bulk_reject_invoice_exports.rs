@@ -13,7 +13,7 @@ pub const ROUTE: Route = Route {
     function: "bulk-reject-invoice-exports",
     method: "POST",
     path: "/v1/invoices/reject",
-    scope: Scope::InvoicesWrite,
+    scopes: &[Scope::InvoicesWrite],
     pages: false,
     query: &[],
     run: |state, tenant, req| Box::pin(run(state, tenant, req)),

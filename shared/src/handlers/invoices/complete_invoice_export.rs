@@ -13,7 +13,7 @@ pub const ROUTE: Route = Route {
     function: "complete-invoice-export",
     method: "POST",
     path: "/v1/invoices/{invoiceId}/complete",
-    scope: Scope::InvoicesWrite,
+    scopes: &[Scope::InvoicesWrite],
     pages: false,
     query: &[],
     run: |state, tenant, req| Box::pin(run(state, tenant, req)),

@@ -13,7 +13,7 @@ pub const ROUTE: Route = Route {
     function: "get-invoice",
     method: "GET",
     path: "/v1/invoices/{invoiceId}",
-    scope: Scope::InvoicesRead,
+    scopes: &[Scope::InvoicesRead],
     pages: false,
     query: &[],
     run: |state, tenant, req| Box::pin(run(state, tenant, req)),

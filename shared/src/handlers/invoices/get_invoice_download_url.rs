@@ -14,7 +14,7 @@ pub const ROUTE: Route = Route {
     function: "get-invoice-download-url",
     method: "GET",
     path: "/v1/invoices/{invoiceId}/download-url",
-    scope: Scope::InvoicesRead,
+    scopes: &[Scope::InvoicesRead],
     pages: false,
     query: &["format"],
     run: |state, tenant, req| Box::pin(run(state, tenant, req)),

@@ -12,7 +12,7 @@ pub const ROUTE: Route = Route {
     function: "list-exportable-invoices",
     method: "GET",
     path: "/v1/invoices/exportable",
-    scope: Scope::InvoicesRead,
+    scopes: &[Scope::InvoicesRead],
     pages: true,
     query: &["limit", "continuationKey"],
     run: |state, tenant, req| Box::pin(run(state, tenant, req)),

@@ -13,7 +13,7 @@ pub const ROUTE: Route = Route {
     function: "reject-invoice-export",
     method: "POST",
     path: "/v1/invoices/{invoiceId}/reject",
-    scope: Scope::InvoicesWrite,
+    scopes: &[Scope::InvoicesWrite],
     pages: false,
     query: &[],
     run: |state, tenant, req| Box::pin(run(state, tenant, req)),

@@ -13,7 +13,7 @@ pub const ROUTE: Route = Route {
     function: "get-supplier",
     method: "GET",
     path: "/v1/suppliers/{externalId}",
-    scope: Scope::ImportsRead,
+    scopes: &[Scope::ImportsRead],
     pages: false,
     query: &[],
     run: |state, tenant, req| Box::pin(run(state, tenant, req)),

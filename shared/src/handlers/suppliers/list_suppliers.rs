@@ -13,7 +13,7 @@ pub const ROUTE: Route = Route {
     function: "list-suppliers",
     method: "GET",
     path: "/v1/suppliers",
-    scope: Scope::ImportsRead,
+    scopes: &[Scope::ImportsRead],
     pages: true,
     query: &["limit", "continuationKey"],
     run: |state, tenant, req| Box::pin(run(state, tenant, req)),

@@ -19,7 +19,7 @@ pub const ROUTE: Route = Route {
     function: "create-webhook-subscription",
     method: "POST",
     path: "/v1/webhook-subscriptions",
-    scope: Scope::WebhooksManage,
+    scopes: &[Scope::WebhooksManage],
     pages: false,
     query: &[],
     run: |state, tenant, req| Box::pin(run(state, tenant, req)),

@@ -16,7 +16,7 @@ pub const ROUTE: Route = Route {
     function: "delete-webhook-subscription",
     method: "DELETE",
     path: "/v1/webhook-subscriptions/{subscriptionId}",
-    scope: Scope::WebhooksManage,
+    scopes: &[Scope::WebhooksManage],
     pages: false,
     query: &[],
     run: |state, tenant, req| Box::pin(run(state, tenant, req)),

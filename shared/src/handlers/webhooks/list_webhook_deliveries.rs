@@ -16,7 +16,7 @@ pub const ROUTE: Route = Route {
     function: "list-webhook-deliveries",
     method: "GET",
     path: "/v1/webhook-subscriptions/{subscriptionId}/deliveries",
-    scope: Scope::WebhooksManage,
+    scopes: &[Scope::WebhooksManage],
     pages: true,
     query: &["limit", "continuationKey"],
     run: |state, tenant, req| Box::pin(run(state, tenant, req)),

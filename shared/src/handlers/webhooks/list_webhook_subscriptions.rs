@@ -13,7 +13,7 @@ pub const ROUTE: Route = Route {
     function: "list-webhook-subscriptions",
     method: "GET",
     path: "/v1/webhook-subscriptions",
-    scope: Scope::WebhooksManage,
+    scopes: &[Scope::WebhooksManage],
     pages: false,
     query: &[],
     run: |state, tenant, req| Box::pin(run(state, tenant, req)),

@@ -17,7 +17,7 @@ pub const ROUTE: Route = Route {
     function: "retire-webhook-secrets",
     method: "DELETE",
     path: "/v1/webhook-subscriptions/{subscriptionId}/secrets/previous",
-    scope: Scope::WebhooksManage,
+    scopes: &[Scope::WebhooksManage],
     pages: false,
     query: &[],
     run: |state, tenant, req| Box::pin(run(state, tenant, req)),

@@ -19,7 +19,7 @@ pub const ROUTE: Route = Route {
     function: "rotate-webhook-secret",
     method: "POST",
     path: "/v1/webhook-subscriptions/{subscriptionId}/rotate-secret",
-    scope: Scope::WebhooksManage,
+    scopes: &[Scope::WebhooksManage],
     pages: false,
     query: &[],
     run: |state, tenant, req| Box::pin(run(state, tenant, req)),

@@ -16,7 +16,7 @@ pub const ROUTE: Route = Route {
     function: "test-webhook-subscription",
     method: "POST",
     path: "/v1/webhook-subscriptions/{subscriptionId}/test",
-    scope: Scope::WebhooksManage,
+    scopes: &[Scope::WebhooksManage],
     pages: false,
     query: &[],
     run: |state, tenant, req| Box::pin(run(state, tenant, req)),

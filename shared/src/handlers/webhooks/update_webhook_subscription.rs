@@ -18,7 +18,7 @@ pub const ROUTE: Route = Route {
     function: "update-webhook-subscription",
     method: "PATCH",
     path: "/v1/webhook-subscriptions/{subscriptionId}",
-    scope: Scope::WebhooksManage,
+    scopes: &[Scope::WebhooksManage],
     pages: false,
     query: &[],
     run: |state, tenant, req| Box::pin(run(state, tenant, req)),
