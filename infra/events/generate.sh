@@ -42,6 +42,7 @@ routes=(
   "retire-webhook-secrets DELETE $hooks/{subscriptionId}/secrets/previous $hooks/$subscription/secrets/previous - -"
   "test-webhook-subscription POST $hooks/{subscriptionId}/test $hooks/$subscription/test - -"
   "list-webhook-deliveries GET $hooks/{subscriptionId}/deliveries $hooks/$subscription/deliveries {\"limit\":\"25\"} -"
+  "list-events GET /v1/events /v1/events {\"limit\":\"25\"} -"
 )
 
 for route in "${routes[@]}"; do

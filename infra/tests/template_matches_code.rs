@@ -716,13 +716,23 @@ fn the_openapi_document_declares_exactly_the_routes_scopes_and_query_parameters_
             route.method,
             route.path
         );
-        // The scopes: the operation's, the template's, and the code's are one. (OpenAPI's
-        // one security requirement lists them; any one of them admits, as in the authorizer.)
-        let declared: Vec<&str> = operation["security"][0]["clientCredentials"]
+        // The scopes: the operation's, the template's, and the code's are one. Any one of
+        // them admits, as in the authorizer, which OpenAPI says with one security
+        // requirement per scope (one requirement listing several would demand them all).
+        let declared: Vec<&str> = operation["security"]
             .as_sequence()
             .into_iter()
             .flatten()
-            .map(text)
+            .map(|requirement| {
+                let listed = requirement["clientCredentials"].as_sequence().unwrap();
+                assert_eq!(
+                    listed.len(),
+                    1,
+                    "{}: one scope per requirement",
+                    route.function
+                );
+                text(&listed[0])
+            })
             .collect();
         let names: Vec<String> = route.scopes.iter().map(|s| s.oauth_name()).collect();
         assert_eq!(declared, names, "{}", route.function);

@@ -120,7 +120,8 @@ impl AppState {
             import_files: ImportFiles::new(s3.clone(), &config.bucket_name),
             suppliers: SupplierStore::new(dynamodb.clone(), &config.table_name),
             webhooks: WebhookStore::new(dynamodb.clone(), &config.table_name),
-            events: EventFeed::new(dynamodb.clone(), &config.table_name),
+            events: EventFeed::new(dynamodb.clone(), &config.table_name)
+                .with_settle(config.feed_settle),
             continuation: config
                 .continuation_secret
                 .clone()

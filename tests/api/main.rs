@@ -12,6 +12,7 @@
 mod auth_and_errors;
 mod bulk;
 mod dev_stack;
+mod events;
 mod export;
 mod imports;
 mod internals;

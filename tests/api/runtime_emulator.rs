@@ -492,6 +492,14 @@ async fn every_api_function_answers_real_proxy_events_with_documented_proxy_resp
         404,
         none,
     );
+    plan.case("list-events", "the feed from its start", |_| {}, 200, None);
+    plan.case(
+        "list-events",
+        "a cursor it did not hand out",
+        |e| set_query(e, "after", "bm90LWEtY3Vyc29y"),
+        400,
+        bad,
+    );
     let mut plan = plan.functions;
     assert_eq!(
         plan.len(),

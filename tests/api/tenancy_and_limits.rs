@@ -178,7 +178,8 @@ async fn status_and_body(request: reqwest::RequestBuilder) -> (u16, Value) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn isolation_matrix_every_route_every_scope() {
-    let t = TestStack::start().await;
+    // The feed serves events at once, so B's would be there to leak.
+    let t = TestStack::start_with(settling_fast()).await;
     let receiver = ledgerdock_tests::receiver::Receiver::start().await;
     let (mut a, _) = resources(&t, "A", &receiver).await;
     let (b, b_owner) = resources(&t, "B", &receiver).await;

@@ -197,6 +197,7 @@ async fn main() {
             "list-webhook-deliveries",
             with("list-webhook-deliveries", &|_| {}),
         ),
+        ("list-events", with("list-events", &|_| {})),
         ("sweep-import-jobs", event("sweep-import-jobs")),
         ("webhook-fanout", event("webhook-fanout")),
         ("dispatch-webhooks", event("dispatch-webhooks")),

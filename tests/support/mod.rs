@@ -4,6 +4,7 @@
 
 pub mod emulator;
 pub mod events;
+pub mod feed;
 pub mod imports;
 pub mod network;
 pub mod process;
@@ -14,6 +15,7 @@ pub mod sdk_calls;
 pub mod stats;
 pub mod webhooks;
 
+pub use feed::settling_fast;
 pub use imports::*;
 pub use webhooks::SUBSCRIPTIONS;
 

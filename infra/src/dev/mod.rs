@@ -73,6 +73,9 @@ pub struct DevOptions {
     pub import_processing_deadline: Duration,
     /// How long an import worker's hold on a job lasts unless renewed (see `Config`).
     pub import_lease: Duration,
+    /// How old an event must be before `GET /v1/events` serves it: as in AWS, unless a test
+    /// shortens it.
+    pub feed_settle: Duration,
     /// How often the import-job sweep runs: as the template schedules it, unless a test
     /// needs deadlines to pass sooner.
     pub sweep_interval: Duration,
@@ -119,6 +122,7 @@ impl Default for DevOptions {
             import_upload_grace: DEFAULT_IMPORT_UPLOAD_GRACE,
             import_processing_deadline: DEFAULT_IMPORT_PROCESSING_DEADLINE,
             import_lease: DEFAULT_IMPORT_LEASE,
+            feed_settle: ledgerdock_shared::domain::events::SETTLE,
             sweep_interval: schedules
                 .rate_of("sweep-import-jobs")
                 .expect("template.yaml schedules the import sweep"),
@@ -484,6 +488,7 @@ fn function_config(
         import_upload_grace: options.import_upload_grace,
         import_processing_deadline: options.import_processing_deadline,
         import_lease: options.import_lease,
+        feed_settle: options.feed_settle,
         // The router verifies tokens itself, as the authorizer does in AWS.
         token_keys: None,
         dynamodb_endpoint: Some(engines.dynamodb_url.clone()),

@@ -1,5 +1,6 @@
 //! Domain types: parsed and validated at the edge, so handlers work with meaning, not strings.
 
+pub mod events;
 mod export;
 pub mod idempotency;
 mod ids;
@@ -14,6 +15,7 @@ mod time;
 pub mod webhook;
 pub mod webhook_signing;
 
+pub use events::FeedCursor;
 pub use export::*;
 pub use ids::{CompanyId, InvoiceId, JobId, SubscriptionId};
 pub use import_job::*;

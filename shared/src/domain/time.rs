@@ -24,6 +24,16 @@ impl Timestamp {
         )
     }
 
+    /// This time minus `duration` (saturating at the earliest time).
+    pub fn minus(&self, duration: std::time::Duration) -> Self {
+        let delta = chrono::TimeDelta::from_std(duration).unwrap_or(chrono::TimeDelta::MAX);
+        Self::from(
+            self.as_datetime()
+                .checked_sub_signed(delta)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        )
+    }
+
     /// How long after `earlier` this time is (zero if it is not after it).
     pub fn since(&self, earlier: Timestamp) -> std::time::Duration {
         self.0

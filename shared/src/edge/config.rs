@@ -30,6 +30,10 @@ pub struct Config {
     /// How long an import worker's hold on its job lasts unless renewed (it renews it every
     /// few seconds while it works). A worker that died frees its job after this.
     pub import_lease: Duration,
+    /// How old an event must be before the feed serves it ([`crate::domain::events::SETTLE`];
+    /// not read from the environment: the dev stack's tests shorten it to see a feed in a
+    /// moment).
+    pub feed_settle: Duration,
     /// Where to verify bearer tokens when an event arrives without authorizer claims (only
     /// under `sam local`, which runs no authorizer; never set in AWS, where such an event is
     /// a 401). Plain `http://` JWKS URL, and the issuer its tokens must name.
@@ -77,6 +81,7 @@ impl std::fmt::Debug for Config {
                 &self.import_processing_deadline,
             )
             .field("import_lease", &self.import_lease)
+            .field("feed_settle", &self.feed_settle)
             .field("token_keys", &self.token_keys)
             .field("dynamodb_endpoint", &self.dynamodb_endpoint)
             .field("s3_endpoint", &self.s3_endpoint)
@@ -206,6 +211,7 @@ impl Config {
                 DEFAULT_IMPORT_PROCESSING_DEADLINE,
             )?,
             import_lease: seconds(ENV_IMPORT_LEASE, DEFAULT_IMPORT_LEASE)?,
+            feed_settle: crate::domain::events::SETTLE,
             token_keys: token_keys(&lookup)?,
             dynamodb_endpoint: endpoint(&lookup, ENV_DYNAMODB_ENDPOINT)?,
             s3_endpoint: endpoint(&lookup, ENV_S3_ENDPOINT)?,

@@ -171,17 +171,22 @@ pub const MAX_PAGE_LIMIT: usize = 200;
 /// The `limit` query parameter of a list call: 1 to [`MAX_PAGE_LIMIT`], default
 /// [`DEFAULT_PAGE_LIMIT`].
 pub fn page_limit(req: &Request) -> Result<usize, ApiError> {
+    limit_between(req, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT)
+}
+
+/// The `limit` query parameter: 1 to `max`, `default` when absent.
+pub fn limit_between(req: &Request, default: usize, max: usize) -> Result<usize, ApiError> {
     let Some(raw) = query(req, "limit") else {
-        return Ok(DEFAULT_PAGE_LIMIT);
+        return Ok(default);
     };
     // Digits only: `parse` alone would also take "+5", and a value with spaces or control
     // characters around it is a client's bug to be told of, not guessed at.
     let digits = raw.bytes().all(|b| b.is_ascii_digit());
     match raw.parse::<usize>() {
-        Ok(n) if digits && (1..=MAX_PAGE_LIMIT).contains(&n) => Ok(n),
+        Ok(n) if digits && (1..=max).contains(&n) => Ok(n),
         _ => Err(ApiError::field(
             "limit",
-            format!("must be a whole number from 1 to {MAX_PAGE_LIMIT}, got {raw:?}"),
+            format!("must be a whole number from 1 to {max}, got {raw:?}"),
         )),
     }
 }

@@ -81,6 +81,14 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// A field that failed to parse is a 400 naming it (so `?` turns a domain type's refusal into
+/// the API's answer).
+impl From<FieldError> for ApiError {
+    fn from(detail: FieldError) -> Self {
+        Self::fields(vec![detail])
+    }
+}
+
 impl ApiError {
     /// A 400 for a single named field.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {

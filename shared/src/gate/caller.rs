@@ -129,6 +129,10 @@ pub struct Tenant {
     /// Every scope the client's grant for `company` holds (the route's among them): what it
     /// may be told later, by a webhook, as well as what it may do now.
     pub granted: Vec<crate::domain::Scope>,
+    /// The route's scopes this request is admitted by: carried by its token and held by the
+    /// grant. Most routes have one; the event feed shows an event type only to a request
+    /// admitted by that type's read scope, so a token narrowed to one scope reads only its own.
+    pub admitted: Vec<crate::domain::Scope>,
 }
 
 #[cfg(test)]

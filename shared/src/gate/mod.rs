@@ -174,6 +174,10 @@ async fn check(
         Some(granted) if carried.iter().any(|s| granted.contains(s)) => Ok(Tenant {
             company,
             client_id: caller.client_id.clone(),
+            admitted: carried
+                .into_iter()
+                .filter(|s| granted.contains(s))
+                .collect(),
             granted,
         }),
         Some(_) => Err(ApiError::Forbidden(format!(

@@ -1,9 +1,10 @@
 //! One module per operation, grouped by the feature it belongs to (`invoices`, `imports`,
-//! `suppliers`, `webhooks`). An API operation's module declares its `ROUTE` (method, path,
+//! `suppliers`, `webhooks`, `events`). An API operation's module declares its `ROUTE` (method, path,
 //! scope, handler), which its Lambda binary in functions/ runs as its whole job and the dev
 //! stack serves in-process, both through [`crate::gate`]. Event functions' modules expose
 //! `handle(&AppState, Event)`.
 
+pub mod events;
 pub mod imports;
 pub mod invoices;
 pub mod suppliers;
@@ -35,4 +36,5 @@ pub static ROUTES: &[&Route] = &[
     &webhooks::retire_webhook_secrets::ROUTE,
     &webhooks::test_webhook_subscription::ROUTE,
     &webhooks::list_webhook_deliveries::ROUTE,
+    &events::list_events::ROUTE,
 ];

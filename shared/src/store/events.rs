@@ -6,7 +6,8 @@
 //! | event | `COMPANY#<companyId>#EVENTS` | `EVENT#<position>` (type, at, body; TTL `expiresAtEpoch`) |
 //! | event-id guard | `COMPANY#<companyId>#EVENTS` | `EVENTID#<eventId>` (TTL `expiresAtEpoch`) |
 //!
-//! A position is `<µs since the epoch, 16 digits>#<eventId>`: ordered by time, then by id.
+//! A position is a [`FeedCursor`], `<µs since the epoch, 16 digits>.<eventId>`: ordered by
+//! time, then by id.
 //!
 //! **Appended once.** The fan-out derives events from the table's change stream, and Lambda
 //! reads a failed stream batch again: the same event id then comes back, with a new position.
@@ -17,9 +18,12 @@
 //! writes from different fan-out runs can commit out of position order. A reader is served
 //! only positions older than the settle window ([`SETTLE`], longer than any write can take:
 //! the SDK gives up on a call after 6 s), so every event it could be served has already
-//! landed, and no later write lands behind a cursor. A cursor never goes back either: the next
-//! one is the last item read, or, when the page reached the settled horizon, the larger of the
-//! cursor sent and that horizon (containers' clocks differ by a little).
+//! landed, and no later write lands behind a cursor. (The other way, positions that never go
+//! back, would need one counter per company that every append updates: a hot item, and a
+//! second write per event. The window costs a reader 10 s of latency instead, which a feed
+//! read by polling can afford; webhooks are sent at once.) A cursor never goes back either:
+//! the next one is the last item read, or, when the page reached the settled horizon, the
+//! larger of the cursor sent and that horizon (containers' clocks differ by a little).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -30,20 +34,18 @@ use aws_sdk_dynamodb::Client;
 use super::attributes::s;
 use super::schema::{company_pk, PK, SK, TTL_ATTRIBUTE};
 use super::{transact, DynamoDbResult, Item, Transacted};
-use crate::domain::{CompanyId, Timestamp};
+use crate::domain::webhook::EventType;
+use crate::domain::{CompanyId, FeedCursor, Timestamp};
 use crate::foundation::error::ApiError;
 
 /// The feed partition of a company: `COMPANY#<id>#EVENTS`.
 pub const EVENTS_PARTITION_SUFFIX: &str = "#EVENTS";
 /// How long an event stays in the feed.
 pub const RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
-/// How old an event must be before it is served: longer than an append can take to commit.
-pub const SETTLE: Duration = Duration::from_secs(10);
+pub use crate::domain::events::SETTLE;
 
 const EVENT_PREFIX: &str = "EVENT#";
 const GUARD_PREFIX: &str = "EVENTID#";
-/// Sorts after every event id character, so `<time>#~` is past every event of that time.
-const PAST_EVERY_ID: char = '~';
 
 pub fn events_pk(company: &CompanyId) -> String {
     format!("{}{EVENTS_PARTITION_SUFFIX}", company_pk(company))
@@ -52,6 +54,8 @@ pub fn events_pk(company: &CompanyId) -> String {
 /// An event as the feed holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedEntry {
+    /// Its position (set when read; ignored when appended, which takes the writer's clock).
+    pub cursor: Option<FeedCursor>,
     pub event_id: String,
     pub event_type: String,
     /// When the event happened (the change it tells of).
@@ -64,19 +68,10 @@ pub struct FeedEntry {
 #[derive(Debug)]
 pub struct FeedPage {
     pub entries: Vec<FeedEntry>,
-    pub next: String,
-}
-
-/// A feed position: `<µs since the epoch, 16 digits>#<eventId>`.
-fn position(at: Timestamp, event_id: &str) -> String {
-    format!("{:016}#{event_id}", at.as_datetime().timestamp_micros())
-}
-
-/// Whether `raw` is a position this feed hands out (the cursor a reader sends back).
-pub fn is_position(raw: &str) -> bool {
-    raw.split_once('#').is_some_and(|(micros, rest)| {
-        micros.len() == 16 && micros.bytes().all(|b| b.is_ascii_digit()) && !rest.is_empty()
-    })
+    pub next: FeedCursor,
+    /// Whether more settled events may follow at once (the Query stopped at its limit, or
+    /// at DynamoDB's 1 MB page); if not, the reader is at the horizon and polls again later.
+    pub more: bool,
 }
 
 #[derive(Clone)]
@@ -127,7 +122,7 @@ impl EventFeed {
                 SK.to_string(),
                 s(format!(
                     "{EVENT_PREFIX}{}",
-                    position(written_at, &entry.event_id)
+                    FeedCursor::of_event(written_at, &entry.event_id)
                 )),
             ),
             ("eventId".to_string(), s(&entry.event_id)),
@@ -154,25 +149,25 @@ impl EventFeed {
             .map_err(ApiError::internal)
     }
 
-    /// Up to `limit` settled entries after position `after` (from the start of the retention
-    /// without one), of `types` only if given. One Query.
+    /// Up to `limit` settled entries after `after` (from the start of the retention
+    /// without one), of `types` only unless it is empty. One Query. A filtered page can hold
+    /// fewer than `limit` entries, none even, and still have `more`: DynamoDB counts the
+    /// items it read, not those the filter kept.
     pub async fn read(
         &self,
         company: CompanyId,
-        after: Option<&str>,
-        types: Option<&[&str]>,
+        after: Option<&FeedCursor>,
+        types: &[EventType],
         limit: i32,
         now: Timestamp,
     ) -> Result<FeedPage, ApiError> {
-        let horizon_micros = now.as_datetime().timestamp_micros()
-            - i64::try_from(self.settle.as_micros()).unwrap_or(i64::MAX);
-        let horizon = format!("{horizon_micros:016}#{PAST_EVERY_ID}");
-        let after = after.map(str::to_string);
-        if after.as_deref().is_some_and(|a| a >= horizon.as_str()) {
+        let horizon = FeedCursor::past(now.minus(self.settle));
+        if let Some(after) = after.filter(|a| **a >= horizon) {
             // Nothing settled past it yet (or a faster clock handed it out): read on after it.
             return Ok(FeedPage {
                 entries: Vec::new(),
-                next: after.unwrap_or(horizon),
+                next: after.clone(),
+                more: false,
             });
         }
         let pk = events_pk(&company);
@@ -187,19 +182,19 @@ impl EventFeed {
             .expression_attribute_values(":from", s(EVENT_PREFIX))
             .expression_attribute_values(":to", s(format!("{EVENT_PREFIX}{horizon}")))
             .limit(limit);
-        if let Some(after) = &after {
+        if let Some(after) = after {
             query = query.set_exclusive_start_key(Some(HashMap::from([
                 (PK.to_string(), s(&pk)),
                 (SK.to_string(), s(format!("{EVENT_PREFIX}{after}"))),
             ])));
         }
-        if let Some(types) = types.filter(|t| !t.is_empty()) {
+        if !types.is_empty() {
             let names: Vec<String> = (0..types.len()).map(|i| format!(":t{i}")).collect();
             query = query
                 .filter_expression(format!("#type IN ({})", names.join(", ")))
                 .expression_attribute_names("#type", "type");
             for (name, value) in names.iter().zip(types) {
-                query = query.expression_attribute_values(name, s(*value));
+                query = query.expression_attribute_values(name, s(value.as_str()));
             }
         }
         let out = query.send().await.in_dynamodb("Query")?;
@@ -208,15 +203,27 @@ impl EventFeed {
             .iter()
             .map(decode)
             .collect::<Result<Vec<_>, _>>()?;
-        let next = match out.last_evaluated_key().and_then(|k| k.get(SK)) {
-            Some(AttributeValue::S(sk)) => sk.trim_start_matches(EVENT_PREFIX).to_string(),
-            _ => match after {
-                Some(after) if after > horizon => after,
-                _ => horizon,
-            },
+        let stopped_at = match out.last_evaluated_key().and_then(|k| k.get(SK)) {
+            Some(AttributeValue::S(sk)) => Some(cursor_of(sk)?),
+            _ => None,
         };
-        Ok(FeedPage { entries, next })
+        let more = stopped_at.is_some();
+        let next = stopped_at.unwrap_or_else(|| match after {
+            Some(after) if *after > horizon => after.clone(),
+            _ => horizon,
+        });
+        Ok(FeedPage {
+            entries,
+            next,
+            more,
+        })
     }
+}
+
+fn cursor_of(sk: &str) -> Result<FeedCursor, ApiError> {
+    sk.strip_prefix(EVENT_PREFIX)
+        .and_then(FeedCursor::from_stored)
+        .ok_or_else(|| ApiError::internal(format!("feed item keyed {sk:?}")))
 }
 
 fn decode(item: &Item) -> Result<FeedEntry, ApiError> {
@@ -227,31 +234,10 @@ fn decode(item: &Item) -> Result<FeedEntry, ApiError> {
             .ok_or_else(|| ApiError::internal(format!("feed item without {name}")))
     };
     Ok(FeedEntry {
+        cursor: Some(cursor_of(&text(SK)?)?),
         event_id: text("eventId")?,
         event_type: text("type")?,
         at: Timestamp::parse(&text("at")?).map_err(ApiError::internal)?,
         body: text("body")?,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn positions_sort_by_time_then_id_and_are_recognised() {
-        let t1 = Timestamp::parse("2026-12-07T10:00:00.001Z").unwrap();
-        let t2 = Timestamp::parse("2026-12-07T10:00:00.002Z").unwrap();
-        let (a, b, c) = (
-            position(t1, "evt_b"),
-            position(t2, "evt_a"),
-            position(t2, "evt_b"),
-        );
-        assert!(a < b && b < c);
-        assert!(c < format!("{}#{PAST_EVERY_ID}", &c[..16]));
-        assert!(is_position(&a));
-        for bad in ["", "123#evt", "x000000000000000#evt", "1733565600000000#"] {
-            assert!(!is_position(bad), "{bad}");
-        }
-    }
 }

@@ -312,6 +312,8 @@ async fn a_tour_of_every_function_is_never_denied_and_uses_every_grant_of_the_te
     )
     .await
     .ok();
+    // The event feed, read as a connector catching up.
+    t.fetch(&a, "/v1/events?limit=5").await.ok();
 
     let iam = t.stack.iam.clone();
     let denied: Vec<String> = iam

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use ledgerdock_shared::gate::{self, Route};
 use ledgerdock_shared::handlers::{
-    imports::get_import_job, invoices::bulk_complete_invoice_exports,
+    events::list_events, imports::get_import_job, invoices::bulk_complete_invoice_exports,
     invoices::bulk_reject_invoice_exports, invoices::complete_invoice_export,
     invoices::get_invoice, invoices::get_invoice_download_url, invoices::list_exportable_invoices,
     invoices::reject_invoice_export, suppliers::get_supplier, suppliers::list_suppliers,
@@ -94,7 +94,7 @@ async fn each_read_and_each_transition_is_one_dynamodb_call_besides_the_rate_cou
     );
 
     // Warm: the operation's own call, and one UpdateItem that counts the request.
-    let reads: [(&'static Route, EventChange, &str); 6] = [
+    let reads: [(&'static Route, EventChange, &str); 7] = [
         (list, Box::new(|_| {}), "Query"),
         (&get_invoice::ROUTE, Box::new(invoice(0)), "Query"),
         (
@@ -116,6 +116,7 @@ async fn each_read_and_each_transition_is_one_dynamodb_call_besides_the_rate_cou
             Box::new(|e| set_path_param(e, "externalId", "RT-00001")),
             "GetItem",
         ),
+        (&list_events::ROUTE, Box::new(|_| {}), "Query"),
     ];
     for (route, change, call) in &reads {
         let (status, calls) = serve(&app, &recorder, route, with(route, change)).await;

@@ -611,7 +611,7 @@ async fn each_event_joins_its_companys_feed_once_even_when_its_batch_is_read_aga
     let table = t.stack.app.config.table_name.clone();
     let feed = EventFeed::new(t.stack.dynamodb.clone(), table).with_settle(Duration::ZERO);
     let read = feed
-        .read(a.company, None, None, 100, Timestamp::now())
+        .read(a.company, None, &[], 100, Timestamp::now())
         .await
         .unwrap();
     let told: Vec<&str> = read.entries.iter().map(|e| e.event_type.as_str()).collect();

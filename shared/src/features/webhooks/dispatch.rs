@@ -209,6 +209,7 @@ impl Dispatcher {
         for event in &events {
             let body = event.body();
             let entry = FeedEntry {
+                cursor: None,
                 event_id: event.id.clone(),
                 event_type: event.event_type.as_str().to_string(),
                 at: event.created_at,

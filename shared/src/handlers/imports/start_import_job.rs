@@ -22,7 +22,7 @@ pub const ROUTE: Route = Route {
 };
 
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
-    let key = IdempotencyKey::from_headers(req.headers()).map_err(|e| ApiError::fields(vec![e]))?;
+    let key = IdempotencyKey::from_headers(req.headers())?;
     // Validation first: a replay never answers 202 to a request that would be refused.
     let request = StartRequest::try_from(&req)?;
     let started = ImportStarter::from(state)

@@ -22,9 +22,7 @@ pub const ROUTE: Route = Route {
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
     let invoice_id: InvoiceId = edge::path_param(&req, "invoiceId")?;
     let body: RejectRequest = edge::json_body(&req, false)?;
-    let record = body
-        .record(Timestamp::now())
-        .map_err(|e| ApiError::fields(vec![e]))?;
+    let record = body.record(Timestamp::now())?;
     let state = state
         .invoices
         .transition(tenant.company, invoice_id, &Transition::Reject(record))

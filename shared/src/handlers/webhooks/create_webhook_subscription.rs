@@ -26,7 +26,7 @@ pub const ROUTE: Route = Route {
 };
 
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
-    let key = IdempotencyKey::from_headers(req.headers()).map_err(|e| ApiError::fields(vec![e]))?;
+    let key = IdempotencyKey::from_headers(req.headers())?;
     let body: NewSubscriptionRequest = edge::json_body(&req, false)?;
     let new = body
         .parse(state.config.webhook_urls)
