@@ -17,6 +17,7 @@ fourth=5b7e4d1a-0c3f-4a8e-9b21-6f0d00000004
 client=demo1trading00000000000000              # its demo client
 job=0e9c2f4a-5b6d-4e7f-8a9b-0c1d2e3f4a5b      # an import job id (404 until one exists)
 subscription=7d1f3b2a-9c8e-4d6f-a5b4-c3d2e1f0a9b8  # a webhook subscription id (404 until one exists)
+event=evt_0b6c3f1e9d2a4c5b8e7f6a1d2c3b4a59         # an event id (404 until one exists)
 hooks=/v1/webhook-subscriptions
 stage=live
 
@@ -43,6 +44,8 @@ routes=(
   "test-webhook-subscription POST $hooks/{subscriptionId}/test $hooks/$subscription/test - -"
   "list-webhook-deliveries GET $hooks/{subscriptionId}/deliveries $hooks/$subscription/deliveries {\"limit\":\"25\"} -"
   "list-events GET /v1/events /v1/events {\"limit\":\"25\"} -"
+  "recover-webhook-deliveries POST $hooks/{subscriptionId}/recover $hooks/$subscription/recover - {\"since\":\"2026-11-22T00:00:00Z\"}"
+  "resend-webhook-delivery POST $hooks/{subscriptionId}/deliveries/{eventId}/resend $hooks/$subscription/deliveries/$event/resend - -"
 )
 
 for route in "${routes[@]}"; do

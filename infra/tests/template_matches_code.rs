@@ -985,7 +985,7 @@ fn no_webhook_function_may_write_a_companys_invoices_or_import_jobs() {
     let iam = Iam::from_template(ledgerdock_infra::dev::stream_filter::TEMPLATE, account).unwrap();
     let company = schema::company_pk(&ledgerdock_shared::domain::CompanyId::new_random());
     let webhook_functions: Vec<&str> = iam.functions().filter(|f| f.contains("webhook")).collect();
-    assert_eq!(webhook_functions.len(), 12, "{webhook_functions:?}");
+    assert_eq!(webhook_functions.len(), 14, "{webhook_functions:?}");
     for function in webhook_functions {
         for action in [
             "dynamodb:PutItem",

@@ -19,6 +19,7 @@ mod internals;
 mod runtime_emulator;
 mod sam_local;
 mod tenancy_and_limits;
+mod webhook_recovery;
 mod webhooks;
 
 /// What a black-box test file reaches past the API and the stack's steps, one line each:

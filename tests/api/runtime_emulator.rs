@@ -464,6 +464,44 @@ async fn every_api_function_answers_real_proxy_events_with_documented_proxy_resp
         400,
         bad,
     );
+    let since = |since: &'static str| {
+        let ours = ours.clone();
+        move |e: &mut Value| {
+            ours(e);
+            set_body(e, &json!({ "since": since }).to_string())
+        }
+    };
+    plan.case(
+        "recover-webhook-deliveries",
+        "a recovery since the start of the year",
+        since("2026-01-01T00:00:00Z"),
+        202,
+        None,
+    );
+    plan.case(
+        "recover-webhook-deliveries",
+        "a recovery since a time to come",
+        since("2999-01-01T00:00:00Z"),
+        400,
+        bad,
+    );
+    plan.case(
+        "resend-webhook-delivery",
+        "an event the feed does not hold",
+        ours.clone(),
+        404,
+        none,
+    );
+    plan.case(
+        "resend-webhook-delivery",
+        "a malformed event id",
+        |e| {
+            ours(e);
+            set_path_param(e, "eventId", "evt_NOT")
+        },
+        400,
+        bad,
+    );
     plan.case(
         "retire-webhook-secrets",
         "retiring the secret the rotation replaced, after the ping both signed",
@@ -513,7 +551,13 @@ async fn every_api_function_answers_real_proxy_events_with_documented_proxy_resp
         let mut running = EmulatedFunction::start(&rie, &t.stack, function, API_TIMEOUT).await;
         for case in cases.iter() {
             let (status, body) = invoke_api(&running, &http, &case.event).await;
-            assert_eq!(status, case.status, "{function}, {}: {body}", case.what);
+            assert_eq!(
+                status,
+                case.status,
+                "{function}, {}: {body}\n{}",
+                case.what,
+                running.output()
+            );
             if let Some(code) = case.code {
                 assert_eq!(body["error"]["code"], code, "{function}, {}", case.what);
             }

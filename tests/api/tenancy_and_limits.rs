@@ -22,6 +22,8 @@ struct Resources {
     /// A webhook subscription (a client's own: see `subscribed`), and where they point.
     subscription: String,
     hook_url: String,
+    /// An `invoice.exported` event of its feed.
+    event: String,
 }
 
 /// Subscribes the client holding `token` to `company`'s exports at `url`; the id. A client
@@ -74,6 +76,13 @@ async fn resources(
     let job = t.import_json(&owner, &supplier_records(prefix, 2)).await;
     let job = job["jobId"].as_str().unwrap().to_string();
     t.wait_for_job(&owner, &job).await;
+    let exported = t.publish_many(owner.company, 1).await[0];
+    t.complete(&owner, exported, &json!({})).await.ok();
+    let event = t
+        .read_feed_of(&owner, "types=invoice.exported", 1, 100)
+        .await
+        .ids()[0]
+        .to_string();
     let hook_url = receiver.url.clone();
     let subscription = subscribed(
         t,
@@ -91,6 +100,7 @@ async fn resources(
         supplier: format!("{prefix}00001"),
         subscription,
         hook_url,
+        event,
     };
     (resources, owner)
 }
@@ -116,7 +126,8 @@ fn call(
         )
         .replace("{jobId}", &target.job)
         .replace("{externalId}", &target.supplier)
-        .replace("{subscriptionId}", &target.subscription);
+        .replace("{subscriptionId}", &target.subscription)
+        .replace("{eventId}", &target.event);
     let request = t.request(method, token, header, &path);
     match route.function {
         "get-invoice-download-url" => request.query(&[("format", "PDF")]),
@@ -133,13 +144,14 @@ fn call(
             "url": target.hook_url, "events": ["invoice.exported"]
         })),
         "update-webhook-subscription" => request.json(&json!({"enabled": false})),
+        "recover-webhook-deliveries" => request.json(&json!({"since": "2020-01-01T00:00:00Z"})),
         _ => request,
     }
 }
 
 fn success(route: &Route) -> u16 {
     match route.function {
-        "start-import-job" => 202,
+        "start-import-job" | "recover-webhook-deliveries" | "resend-webhook-delivery" => 202,
         "create-webhook-subscription" => 201,
         "delete-webhook-subscription" => 204,
         _ => 200,
@@ -147,9 +159,15 @@ fn success(route: &Route) -> u16 {
 }
 
 /// A route's status for a client granted `scopes` (the route's among them) on its own
-/// company: its success, except that subscribing to invoice events needs invoices.read.
+/// company: its success, except that subscribing to invoice events, or having them sent
+/// again, needs invoices.read.
 fn success_with(route: &Route, scopes: &[Scope]) -> u16 {
-    if route.function == "create-webhook-subscription" && !scopes.contains(&Scope::InvoicesRead) {
+    let tells_of_invoices = [
+        "create-webhook-subscription",
+        "recover-webhook-deliveries",
+        "resend-webhook-delivery",
+    ];
+    if tells_of_invoices.contains(&route.function) && !scopes.contains(&Scope::InvoicesRead) {
         403
     } else {
         success(route)

@@ -198,6 +198,14 @@ async fn main() {
             with("list-webhook-deliveries", &|_| {}),
         ),
         ("list-events", with("list-events", &|_| {})),
+        (
+            "recover-webhook-deliveries",
+            with("recover-webhook-deliveries", &|_| {}),
+        ),
+        (
+            "resend-webhook-delivery",
+            with("resend-webhook-delivery", &|_| {}),
+        ),
         ("sweep-import-jobs", event("sweep-import-jobs")),
         ("webhook-fanout", event("webhook-fanout")),
         ("dispatch-webhooks", event("dispatch-webhooks")),

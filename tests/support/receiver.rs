@@ -23,6 +23,8 @@ pub struct Received {
     pub verified_by: Vec<usize>,
     /// When it arrived.
     pub at: std::time::Instant,
+    /// The status it was answered with (2xx: the sender was told it landed).
+    pub answered: u16,
 }
 
 #[derive(Default)]
@@ -72,6 +74,14 @@ impl Receiver {
         self.inner.lock().unwrap().received.clone()
     }
 
+    /// The deliveries it took: verified by one of its secrets and answered 2xx.
+    pub fn accepted(&self) -> Vec<Received> {
+        self.received()
+            .into_iter()
+            .filter(|r| (200..300).contains(&r.answered) && !r.verified_by.is_empty())
+            .collect()
+    }
+
     /// What it received once it holds `n` requests, waiting up to `within` for them.
     pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<Received> {
         let deadline = tokio::time::Instant::now() + within;
@@ -112,14 +122,16 @@ async fn receive(
             .filter(|(_, secret)| verify(secret, &id, &timestamp, &signature, &body, now).is_ok())
             .map(|(n, _)| n)
             .collect();
+        let answer = inner.answer.unwrap_or(StatusCode::OK);
         inner.received.push(Received {
             webhook_id: id,
             signature,
             body: serde_json::from_slice(&body).unwrap_or(Value::Null),
             verified_by,
             at: std::time::Instant::now(),
+            answered: answer.as_u16(),
         });
-        (inner.answer.unwrap_or(StatusCode::OK), inner.delay)
+        (answer, inner.delay)
     };
     tokio::time::sleep(delay).await;
     answer

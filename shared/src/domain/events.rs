@@ -16,6 +16,8 @@ use std::time::Duration;
 use crate::domain::Timestamp;
 use crate::foundation::error::FieldError;
 
+/// How long the feed keeps an event.
+pub const RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 /// How old an event must be before the feed serves it: longer than an append can take to
 /// commit (see `store::events`), so no event lands behind a cursor already handed out.
 pub const SETTLE: Duration = Duration::from_secs(10);
@@ -83,6 +85,72 @@ impl TryFrom<String> for FeedCursor {
                 "is not a cursor this feed handed out (use an item's cursor or a page's \
                  nextCursor, or leave it out to read from the start)",
             ))
+        }
+    }
+}
+
+/// An event's id as the API shows it (`webhook-id`, the feed's `id`): `evt_` and 32 lowercase
+/// hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EventId(String);
+
+impl EventId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for EventId {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        let hex = raw.strip_prefix("evt_").unwrap_or_default();
+        if hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err("must be an event id: evt_ and 32 lowercase hex digits".into())
+        }
+    }
+}
+
+/// The body of `POST /v1/webhook-subscriptions/{id}/recover`: where to start, by time or
+/// (to go on where an earlier recovery stopped) by the cursor it answered.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RecoverRequest {
+    #[serde(default)]
+    pub since: Option<String>,
+    #[serde(default)]
+    pub after: Option<String>,
+}
+
+impl RecoverRequest {
+    /// The feed position to read on after: before every event from `since` on (no further
+    /// back than the feed keeps them, [`RETENTION`]), or the cursor given. Exactly one of the
+    /// two; `since` not after `now`.
+    pub fn start(self, now: Timestamp) -> Result<FeedCursor, FieldError> {
+        match (self.since, self.after) {
+            (Some(since), None) => {
+                let since = Timestamp::parse(&since).map_err(|_| {
+                    FieldError::new(
+                        "since",
+                        "must be an RFC 3339 time, e.g. 2026-12-01T00:00:00Z",
+                    )
+                })?;
+                if since > now {
+                    return Err(FieldError::new("since", "is in the future"));
+                }
+                Ok(FeedCursor::before(since.max(now.minus(RETENTION))))
+            }
+            (None, Some(after)) => FeedCursor::try_from(after),
+            (Some(_), Some(_)) => Err(FieldError::new(
+                "after",
+                "give since or after, not both (after goes on where a recovery stopped)",
+            )),
+            (None, None) => Err(FieldError::new(
+                "since",
+                "is required: the time to send events again from",
+            )),
         }
     }
 }

@@ -15,7 +15,7 @@ mod time;
 pub mod webhook;
 pub mod webhook_signing;
 
-pub use events::FeedCursor;
+pub use events::{EventId, FeedCursor};
 pub use export::*;
 pub use ids::{CompanyId, InvoiceId, JobId, SubscriptionId};
 pub use import_job::*;

@@ -36,5 +36,7 @@ pub static ROUTES: &[&Route] = &[
     &webhooks::retire_webhook_secrets::ROUTE,
     &webhooks::test_webhook_subscription::ROUTE,
     &webhooks::list_webhook_deliveries::ROUTE,
+    &webhooks::recover_webhook_deliveries::ROUTE,
+    &webhooks::resend_webhook_delivery::ROUTE,
     &events::list_events::ROUTE,
 ];

@@ -4,7 +4,7 @@
 //! | item | PK | SK |
 //! |---|---|---|
 //! | event | `COMPANY#<companyId>#EVENTS` | `EVENT#<position>` (type, at, body; TTL `expiresAtEpoch`) |
-//! | event-id guard | `COMPANY#<companyId>#EVENTS` | `EVENTID#<eventId>` (TTL `expiresAtEpoch`) |
+//! | event-id guard | `COMPANY#<companyId>#EVENTS` | `EVENTID#<eventId>` (the event again, with its `position`; TTL `expiresAtEpoch`) |
 //!
 //! A position is a [`FeedCursor`], `<µs since the epoch, 16 digits>.<eventId>`: ordered by
 //! time, then by id.
@@ -12,7 +12,8 @@
 //! **Appended once.** The fan-out derives events from the table's change stream, and Lambda
 //! reads a failed stream batch again: the same event id then comes back, with a new position.
 //! The event and its guard are one transaction, the guard written only if it does not exist,
-//! so a second append of an id writes nothing.
+//! so a second append of an id writes nothing. The guard holds the event too, so one GetItem
+//! finds an event by its id (what resending one delivery needs).
 //!
 //! **Never skipped.** A position is the time the writer takes just before it writes, and
 //! writes from different fan-out runs can commit out of position order. A reader is served
@@ -40,9 +41,7 @@ use crate::foundation::error::ApiError;
 
 /// The feed partition of a company: `COMPANY#<id>#EVENTS`.
 pub const EVENTS_PARTITION_SUFFIX: &str = "#EVENTS";
-/// How long an event stays in the feed.
-pub const RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
-pub use crate::domain::events::SETTLE;
+pub use crate::domain::events::{RETENTION, SETTLE};
 
 const EVENT_PREFIX: &str = "EVENT#";
 const GUARD_PREFIX: &str = "EVENTID#";
@@ -108,35 +107,49 @@ impl EventFeed {
         let pk = events_pk(&company);
         let expires = written_at.plus(RETENTION).as_datetime().timestamp();
         let ttl = AttributeValue::N(expires.to_string());
-        let guard = HashMap::from([
-            (PK.to_string(), s(&pk)),
-            (
-                SK.to_string(),
-                s(format!("{GUARD_PREFIX}{}", entry.event_id)),
-            ),
-            (TTL_ATTRIBUTE.to_string(), ttl.clone()),
-        ]);
-        let event = HashMap::from([
-            (PK.to_string(), s(&pk)),
-            (
-                SK.to_string(),
-                s(format!(
-                    "{EVENT_PREFIX}{}",
-                    FeedCursor::of_event(written_at, &entry.event_id)
-                )),
-            ),
-            ("eventId".to_string(), s(&entry.event_id)),
-            ("type".to_string(), s(&entry.event_type)),
-            ("at".to_string(), s(entry.at.to_string())),
-            ("body".to_string(), s(&entry.body)),
-            (TTL_ATTRIBUTE.to_string(), ttl),
-        ]);
+        let position = FeedCursor::of_event(written_at, &entry.event_id);
+        let event = |sk: String| {
+            HashMap::from([
+                (PK.to_string(), s(&pk)),
+                (SK.to_string(), s(sk)),
+                ("eventId".to_string(), s(&entry.event_id)),
+                ("type".to_string(), s(&entry.event_type)),
+                ("at".to_string(), s(entry.at.to_string())),
+                ("body".to_string(), s(&entry.body)),
+                ("position".to_string(), s(position.as_str())),
+                (TTL_ATTRIBUTE.to_string(), ttl.clone()),
+            ])
+        };
+        let guard = event(format!("{GUARD_PREFIX}{}", entry.event_id));
+        let event = event(format!("{EVENT_PREFIX}{position}"));
         let transaction = self
             .client
             .transact_write_items()
             .transact_items(self.put(guard, Some("attribute_not_exists(PK)"))?)
             .transact_items(self.put(event, None)?);
         Ok(transact(transaction).await? == Transacted::Landed)
+    }
+
+    /// The event `event_id` of the company's feed, if it is there (one GetItem).
+    pub async fn get(
+        &self,
+        company: CompanyId,
+        event_id: &str,
+    ) -> Result<Option<FeedEntry>, ApiError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(events_pk(&company)))
+            .key(SK, s(format!("{GUARD_PREFIX}{event_id}")))
+            .send()
+            .await
+            .in_dynamodb("GetItem")?;
+        // A guard from before guards held their event tells nothing more.
+        match out.item {
+            Some(item) if item.contains_key("position") => decode(&item).map(Some),
+            _ => Ok(None),
+        }
     }
 
     fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, ApiError> {
@@ -161,7 +174,39 @@ impl EventFeed {
         limit: i32,
         now: Timestamp,
     ) -> Result<FeedPage, ApiError> {
-        let horizon = FeedCursor::past(now.minus(self.settle));
+        self.read_to(
+            company,
+            after,
+            types,
+            limit,
+            FeedCursor::past(now.minus(self.settle)),
+        )
+        .await
+    }
+
+    /// As [`Self::read`], up to every event written by `now`, settled or not: for a reader
+    /// that does not page on by cursor (recovery reads what is there now, and any event
+    /// landing behind it was sent by the fan-out anyway).
+    pub async fn read_through(
+        &self,
+        company: CompanyId,
+        after: Option<&FeedCursor>,
+        types: &[EventType],
+        limit: i32,
+        now: Timestamp,
+    ) -> Result<FeedPage, ApiError> {
+        self.read_to(company, after, types, limit, FeedCursor::past(now))
+            .await
+    }
+
+    async fn read_to(
+        &self,
+        company: CompanyId,
+        after: Option<&FeedCursor>,
+        types: &[EventType],
+        limit: i32,
+        horizon: FeedCursor,
+    ) -> Result<FeedPage, ApiError> {
         if let Some(after) = after.filter(|a| **a >= horizon) {
             // Nothing settled past it yet (or a faster clock handed it out): read on after it.
             return Ok(FeedPage {
@@ -234,7 +279,12 @@ fn decode(item: &Item) -> Result<FeedEntry, ApiError> {
             .ok_or_else(|| ApiError::internal(format!("feed item without {name}")))
     };
     Ok(FeedEntry {
-        cursor: Some(cursor_of(&text(SK)?)?),
+        // An event's position is its sort key; its guard holds it as `position`.
+        cursor: Some(match item.get("position").and_then(|v| v.as_s().ok()) {
+            Some(position) => FeedCursor::from_stored(position)
+                .ok_or_else(|| ApiError::internal("feed item with a bad position"))?,
+            None => cursor_of(&text(SK)?)?,
+        }),
         event_id: text("eventId")?,
         event_type: text("type")?,
         at: Timestamp::parse(&text("at")?).map_err(ApiError::internal)?,

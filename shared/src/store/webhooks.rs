@@ -843,6 +843,60 @@ impl WebhookStore {
         landed("PutItem", sent)
     }
 
+    /// The delivery of `event`'s event to `subscription` as stored now, if any (one GetItem).
+    pub async fn delivery(
+        &self,
+        company: CompanyId,
+        subscription: SubscriptionId,
+        event: &Delivery,
+    ) -> Result<Option<Delivery>, ApiError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                delivery_pk(&company, &subscription),
+                delivery_sk(&event.event_at, &event.event_id),
+            )))
+            .send()
+            .await
+            .in_dynamodb("GetItem")?;
+        out.item
+            .map(|item| serde_dynamo::from_item(item).map_err(ApiError::internal))
+            .transpose()
+    }
+
+    /// Writes `delivery` afresh (as given: PENDING, no attempts) where its event has no
+    /// delivery yet, or has one whose status is not among `keep`, which it replaces (a
+    /// recovery or resend starts the delivery over): `false` if one in `keep` is there, and
+    /// it stays as it is. One conditional PutItem.
+    pub async fn deliver_again(
+        &self,
+        delivery: &Delivery,
+        keep: &[DeliveryStatus],
+    ) -> Result<bool, ApiError> {
+        let names: Vec<String> = (0..keep.len()).map(|i| format!(":keep{i}")).collect();
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.delivery_item(delivery)?));
+        put = if keep.is_empty() {
+            put
+        } else {
+            put.condition_expression(format!(
+                "attribute_not_exists(PK) OR NOT (#status IN ({}))",
+                names.join(", ")
+            ))
+            .expression_attribute_names("#status", "status")
+        };
+        for (name, status) in names.iter().zip(keep) {
+            let value = serde_dynamo::to_attribute_value(status).map_err(ApiError::internal)?;
+            put = put.expression_attribute_values(name, value);
+        }
+        landed("PutItem", put.send().await)
+    }
+
     /// Records what became of a delivery after `attempted` attempts had been recorded (as it
     /// was read): `false` if another dispatcher recorded one first, and this record is dropped.
     pub async fn record(&self, delivery: &Delivery, attempted: usize) -> Result<bool, ApiError> {

@@ -170,6 +170,52 @@ async fn a_tour_of_every_function_is_never_denied_and_uses_every_grant_of_the_te
     .await
     .ok();
 
+    // Sending again: what came while a subscription was disabled is recovered (written afresh
+    // and queued), and one event is resent.
+    let (status, body) = status_of(
+        t.request_as(&a, Method::POST, "/v1/webhook-subscriptions")
+            .json(&json!({"url": receiver.url, "events": ["invoice.ready_for_export"]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    receiver.trust(SigningSecret::parse(body["secret"].as_str().unwrap()).unwrap());
+    let again = format!("/v1/webhook-subscriptions/{}", body["id"].as_str().unwrap());
+    t.patch(&a, &again, &json!({"enabled": false})).await.ok();
+    let missed = t.publish_many(a.company, 1).await[0];
+    t.patch(&a, &again, &json!({"enabled": true})).await.ok();
+    let recovered = t
+        .post(
+            &a,
+            &format!("{again}/recover"),
+            &json!({"since": "2020-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(recovered.status, 202, "{}", recovered.text);
+    let feed = t
+        .stack
+        .app
+        .events
+        .read_through(a.company, None, &[], 500, Timestamp::now())
+        .await
+        .unwrap();
+    let told = feed
+        .entries
+        .iter()
+        .find(|e| e.body.contains(&missed.to_string()))
+        .expect("the missed invoice's event is in the feed");
+    assert!(recovered.json()["eventIds"]
+        .as_array()
+        .unwrap()
+        .contains(&json!(told.event_id)));
+    let resent = t
+        .post(
+            &a,
+            &format!("{again}/deliveries/{}/resend", told.event_id),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(resent.status, 202, "{}", resent.text);
+
     // Imports: inline with an Idempotency-Key (and its replay), through an upload URL, one
     // whose file never comes, one whose notification is lost; suppliers read back.
     let inline = t

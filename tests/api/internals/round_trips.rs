@@ -15,7 +15,8 @@ use ledgerdock_shared::handlers::{
     invoices::reject_invoice_export, suppliers::get_supplier, suppliers::list_suppliers,
     webhooks::create_webhook_subscription, webhooks::delete_webhook_subscription,
     webhooks::get_webhook_subscription, webhooks::list_webhook_deliveries,
-    webhooks::list_webhook_subscriptions, webhooks::retire_webhook_secrets,
+    webhooks::list_webhook_subscriptions, webhooks::recover_webhook_deliveries,
+    webhooks::resend_webhook_delivery, webhooks::retire_webhook_secrets,
     webhooks::rotate_webhook_secret, webhooks::update_webhook_subscription,
 };
 use ledgerdock_shared::AppState;
@@ -194,7 +195,7 @@ async fn each_read_and_each_transition_is_one_dynamodb_call_besides_the_rate_cou
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_webhook_subscription_call_is_one_or_two_dynamodb_calls_besides_the_rate_counter() {
-    let t = TestStack::start().await;
+    let t = TestStack::start_with(settling_fast()).await;
     let a = t.connector_all_scopes().await;
     // DynamoDB a network away (20 ms each way), so calls in flight together overlap however
     // busy this machine's cores are.
@@ -273,6 +274,46 @@ async fn each_webhook_subscription_call_is_one_or_two_dynamodb_calls_besides_the
             );
         }
     }
+
+    // Sent again. Three exports the subscription heard of (its receiver is down: each is
+    // pending). A resend reads the subscription and the event at once, then writes the
+    // delivery: it was pending, so it is read and queued as it is.
+    let invoices = t.publish_many(a.company, 3).await;
+    for invoice in &invoices {
+        t.complete(&a, invoice, &json!({})).await.ok();
+    }
+    let exported = t.read_feed_of(&a, "types=invoice.exported", 3, 100).await;
+    let resend = &resend_webhook_delivery::ROUTE;
+    let mut resent = event(resend, &id, None);
+    set_path_param(&mut resent, "eventId", exported.ids()[0]);
+    let (status, body, calls) = serve_recorded(&app, &recorder, resend, resent).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(
+        by_operation(&calls),
+        counts(&[("GetItem", 3), ("PutItem", 1), ("UpdateItem", 1)])
+    );
+    let reads: Vec<&SdkCall> = calls.iter().filter(|c| c.operation == "GetItem").collect();
+    assert!(
+        reads[0].started < reads[1].ended && reads[1].started < reads[0].ended,
+        "the subscription and the event are read together: {calls:?}"
+    );
+    // A recovery reads the subscription and one page of the feed, and for each event one
+    // conditional PutItem (and, the delivery being pending, one GetItem).
+    let recover = &recover_webhook_deliveries::ROUTE;
+    let since = Some(r#"{"since": "2020-01-01T00:00:00Z"}"#);
+    let (status, body, calls) =
+        serve_recorded(&app, &recorder, recover, event(recover, &id, since)).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["queued"], 3, "{body}");
+    assert_eq!(
+        by_operation(&calls),
+        counts(&[
+            ("GetItem", 1 + 3),
+            ("Query", 1),
+            ("PutItem", 3),
+            ("UpdateItem", 1)
+        ])
+    );
 
     // Deleted in one transaction with the counter, with no read before it; a second delete
     // finds nothing (404) at the same cost.

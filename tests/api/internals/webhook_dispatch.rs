@@ -620,3 +620,82 @@ async fn each_event_joins_its_companys_feed_once_even_when_its_batch_is_read_aga
     assert_eq!(body["data"]["invoiceId"], invoice.to_string());
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_receiver_down_until_its_subscription_is_disabled_holds_every_event_once_after_a_recovery(
+) {
+    let t = TestStack::start_with(engine_only()).await;
+    let d = dispatcher(&t);
+    let a = t.connector_all_scopes().await;
+    let receiver = Receiver::start().await;
+    receiver.answer(503);
+    let subscription = subscribe(&t, &a, &receiver, &[EventType::InvoiceExported]).await;
+    let invoices = t.publish_many(a.company, 6).await;
+    let started = Timestamp::now();
+    // Three exports while the receiver is down: each fails, and three days on the
+    // subscription is disabled.
+    let mut exports = Vec::new();
+    for invoice in &invoices[..3] {
+        exports.push(complete(&t, &a, *invoice).await);
+    }
+    d.fan_out(&exports, started).await.unwrap();
+    drain(&t, &d, started).await;
+    let three_days_on = started.plus(Duration::from_secs(3 * 86_400 + 60));
+    sweep_and_drain(&t, &d, three_days_on).await;
+    // Three more while it is disabled: no delivery is even made for them.
+    let mut later = Vec::new();
+    for invoice in &invoices[3..] {
+        later.push(complete(&t, &a, *invoice).await);
+    }
+    d.fan_out(&later, three_days_on).await.unwrap();
+    drain(&t, &d, three_days_on).await;
+    assert!(receiver.accepted().is_empty());
+
+    // The receiver is back; its client enables the subscription and recovers.
+    receiver.answer(200);
+    let path = format!("/v1/webhook-subscriptions/{}", subscription.id);
+    let enabled = t.patch(&a, &path, &json!({"enabled": true})).await.ok();
+    assert_eq!(enabled["enabled"], true);
+    let since = started.minus(Duration::from_secs(60));
+    let recovery = t
+        .post(&a, &format!("{path}/recover"), &json!({"since": since}))
+        .await;
+    assert_eq!(recovery.status, 202, "{}", recovery.text);
+    let recovered = recovery.json();
+    assert_eq!(recovered["queued"], 6, "{recovered}");
+    assert_eq!(recovered["continueAfter"], serde_json::Value::Null);
+    drain(&t, &d, Timestamp::now()).await;
+
+    // Every export event of the feed reached the receiver, verified, exactly once.
+    let feed = EventFeed::new(
+        t.stack.dynamodb.clone(),
+        t.stack.app.config.table_name.clone(),
+    );
+    let events = feed
+        .read_through(
+            a.company,
+            None,
+            &[EventType::InvoiceExported],
+            100,
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    let mut expected: Vec<String> = events.entries.into_iter().map(|e| e.event_id).collect();
+    let mut heard: Vec<String> = receiver
+        .accepted()
+        .into_iter()
+        .map(|r| r.webhook_id)
+        .collect();
+    expected.sort();
+    heard.sort();
+    assert_eq!(expected.len(), 6);
+    assert_eq!(heard, expected, "each event once, none missing");
+    // A second recovery finds nothing left to send.
+    let again = t
+        .post(&a, &format!("{path}/recover"), &json!({"since": since}))
+        .await;
+    assert_eq!(again.json()["queued"], 0, "{}", again.text);
+    assert_eq!(again.json()["alreadyDelivered"], 6);
+    t.stop().await;
+}

@@ -124,7 +124,7 @@ impl Dispatched {
 }
 
 /// A delivery as a message names it.
-fn queued(delivery: &Delivery, probe: bool, delay: Duration) -> QueuedAttempt {
+pub(super) fn queued(delivery: &Delivery, probe: bool, delay: Duration) -> QueuedAttempt {
     QueuedAttempt {
         company_id: delivery.company_id,
         subscription_id: delivery.subscription_id,

@@ -8,6 +8,8 @@ pub mod dispatch_webhooks;
 pub mod get_webhook_subscription;
 pub mod list_webhook_deliveries;
 pub mod list_webhook_subscriptions;
+pub mod recover_webhook_deliveries;
+pub mod resend_webhook_delivery;
 pub mod retire_webhook_secrets;
 pub mod rotate_webhook_secret;
 pub mod test_webhook_subscription;
@@ -67,6 +69,26 @@ fn may_be_told(tenant: &Tenant, events: &[EventType]) -> Result<(), ApiError> {
             tenant.company
         ))),
     }
+}
+
+/// The subscription, if events may be sent to it again on its client's request: enabled (409
+/// naming the way to enable it), and its client still allowed to read what its events tell of
+/// (403 naming the scope, as [`may_be_told`]).
+fn sendable(tenant: &Tenant, found: SigningSubscription) -> Result<Subscription, ApiError> {
+    let subscription = found.subscription;
+    if !subscription.enabled {
+        return Err(ApiError::Conflict(format!(
+            "webhook subscription {} is disabled{}: enable it first \
+             (PATCH {{\"enabled\": true}}), then send its events again",
+            subscription.id,
+            subscription
+                .disabled_reason
+                .as_deref()
+                .map_or_else(String::new, |why| format!(" ({why})"))
+        )));
+    }
+    may_be_told(tenant, &subscription.events)?;
+    Ok(subscription)
 }
 
 fn not_found(id: SubscriptionId) -> ApiError {
