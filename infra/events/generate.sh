@@ -29,6 +29,7 @@ routes=(
   "complete-invoice-export POST /v1/invoices/{invoiceId}/complete /v1/invoices/$invoice/complete - {\"externalId\":\"ERP-1001\"}"
   "reject-invoice-export POST /v1/invoices/{invoiceId}/reject /v1/invoices/$invoice/reject - {\"reason\":\"Purchase order number missing\",\"code\":\"PO_MISSING\"}"
   "bulk-complete-invoice-exports POST /v1/invoices/complete /v1/invoices/complete - {\"items\":[{\"invoiceId\":\"$second\",\"externalId\":\"ERP-1002\"},{\"invoiceId\":\"$third\",\"externalId\":\"ERP-1003\"}]}"
+  "claim-invoice-exports POST /v1/invoices/claims /v1/invoices/claims - {\"limit\":10,\"leaseSeconds\":300}"
   "bulk-reject-invoice-exports POST /v1/invoices/reject /v1/invoices/reject - {\"items\":[{\"invoiceId\":\"$fourth\",\"reason\":\"Duplicate of INV-1002\",\"code\":\"DUPLICATE\"}]}"
   "start-import-job POST /v1/import-jobs /v1/import-jobs - {\"type\":\"SUPPLIER_CARDS\",\"records\":[{\"externalId\":\"SAM-SUP-1\",\"name\":\"Sam Local Supplies\",\"country\":\"GB\",\"currency\":\"GBP\",\"paymentTermsDays\":30,\"active\":true}]}"
   "get-import-job GET /v1/import-jobs/{jobId} /v1/import-jobs/$job - -"

@@ -11,6 +11,7 @@
 
 mod auth_and_errors;
 mod bulk;
+mod claims;
 mod dev_stack;
 mod events;
 mod export;

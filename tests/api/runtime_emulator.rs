@@ -247,6 +247,20 @@ async fn every_api_function_answers_real_proxy_events_with_documented_proxy_resp
         none,
     );
     plan.case(
+        "claim-invoice-exports",
+        "a claim, by the client that completes them below",
+        |_| {},
+        200,
+        None,
+    );
+    plan.case(
+        "claim-invoice-exports",
+        "a lease too short",
+        |e| set_body(e, r#"{"leaseSeconds": 5}"#),
+        400,
+        bad,
+    );
+    plan.case(
         "complete-invoice-export",
         "an export",
         invoice(&first),

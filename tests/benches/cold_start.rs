@@ -199,6 +199,10 @@ async fn main() {
         ),
         ("list-events", with("list-events", &|_| {})),
         (
+            "claim-invoice-exports",
+            with("claim-invoice-exports", &|_| {}),
+        ),
+        (
             "recover-webhook-deliveries",
             with("recover-webhook-deliveries", &|_| {}),
         ),

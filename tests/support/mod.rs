@@ -352,6 +352,27 @@ impl TestStack {
         ids
     }
 
+    /// Publishes `n` single-line invoices without soft copies, 32 at a time (a queue for
+    /// workers to drain, quickly made): their ids, in no particular order.
+    pub async fn publish_queue(&self, company: CompanyId, n: usize) -> Vec<InvoiceId> {
+        use futures_util::stream::{self, StreamExt};
+        stream::iter(0..n)
+            .map(|i| async move {
+                let at = chrono::DateTime::parse_from_rfc3339("2026-11-01T08:00:00Z").unwrap()
+                    + chrono::Duration::seconds(i as i64);
+                let invoice: NewInvoice =
+                    serde_json::from_value(invoice_json(1, &at.to_rfc3339())).unwrap();
+                Publisher::from(&*self.stack.app)
+                    .publish(company, invoice, Vec::new())
+                    .await
+                    .expect("publish")
+                    .0
+            })
+            .buffer_unordered(32)
+            .collect()
+            .await
+    }
+
     /// The stored header, read straight from DynamoDB (to assert what did or did not change).
     pub async fn stored(&self, company: CompanyId, invoice: InvoiceId) -> Option<InvoiceHeader> {
         self.stored_in(&self.stack.app.config.table_name, company, invoice)

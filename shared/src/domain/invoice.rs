@@ -180,6 +180,23 @@ pub struct InvoiceHeader {
     /// before generations existed, whose lines carry no generation in their keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lines_version: Option<String>,
+    /// The client holding a claim on it (`POST /v1/invoices/claims`), and until when: until
+    /// then it is hidden from every other claim, and only that client may complete or reject
+    /// it. A claim that has ended is no claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_until: Option<Timestamp>,
+}
+
+impl InvoiceHeader {
+    /// The client whose claim on it lasts at `now`, and until when, unless that is `client`.
+    pub fn claimed_by_another(&self, client: &str, now: Timestamp) -> Option<(&str, Timestamp)> {
+        match (self.claimed_by.as_deref(), self.claimed_until) {
+            (Some(by), Some(until)) if by != client && until > now => Some((by, until)),
+            _ => None,
+        }
+    }
 }
 
 /// The invoice detail returned by `GET /v1/invoices/{invoiceId}`.
@@ -491,12 +508,26 @@ impl Transition {
         }
     }
 
-    /// The 409 for this decision on an invoice already decided otherwise, naming its status.
-    pub fn conflict_with(&self, current: &InvoiceHeader) -> ApiError {
-        let verb = match self {
+    fn verb(&self) -> &'static str {
+        match self {
             Self::Complete(_) => "completed",
             Self::Reject(_) => "rejected",
-        };
+        }
+    }
+
+    /// The 409 for this decision on an invoice another client has claimed until `until`.
+    pub fn claimed_conflict(&self, current: &InvoiceHeader, until: Timestamp) -> ApiError {
+        ApiError::Conflict(format!(
+            "invoice {} is claimed by another client until {until}; it cannot be {} by this \
+             one until then (nothing changed)",
+            current.invoice_id,
+            self.verb()
+        ))
+    }
+
+    /// The 409 for this decision on an invoice already decided otherwise, naming its status.
+    pub fn conflict_with(&self, current: &InvoiceHeader) -> ApiError {
+        let verb = self.verb();
         let message = match current.status {
             InvoiceStatus::Exported => format!(
                 "invoice {} was already exported{}; it cannot be {verb} now",

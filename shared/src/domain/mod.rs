@@ -1,5 +1,6 @@
 //! Domain types: parsed and validated at the edge, so handlers work with meaning, not strings.
 
+pub mod claims;
 pub mod events;
 mod export;
 pub mod idempotency;

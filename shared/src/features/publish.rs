@@ -133,6 +133,9 @@ async fn write(
         total: invoice.total,
         line_count: lines.len() as u32,
         documents,
+        // A claim is carried over from the header it replaces (see `store::invoices`).
+        claimed_by: None,
+        claimed_until: None,
         export: None,
         rejection: None,
         updated_at: now,

@@ -23,6 +23,7 @@ pub static ROUTES: &[&Route] = &[
     &invoices::reject_invoice_export::ROUTE,
     &invoices::bulk_complete_invoice_exports::ROUTE,
     &invoices::bulk_reject_invoice_exports::ROUTE,
+    &invoices::claim_invoice_exports::ROUTE,
     &imports::start_import_job::ROUTE,
     &imports::get_import_job::ROUTE,
     &suppliers::list_suppliers::ROUTE,

@@ -7,8 +7,25 @@
 //! | line (stored before generations) | `COMPANY#<companyId>` | `INVOICE#<invoiceId>#LINE#<00001>` |
 //!
 //! While an invoice is READY_FOR_EXPORT its header also carries `EQ_PK`/`EQ_SK`, which puts it
-//! in the sparse `ExportQueue` index; complete and reject remove them in the same conditional
-//! UpdateItem that changes the status.
+//! in the sparse `ExportQueue` index, and `CQ_PK`/`CQ_SK`, which puts it in the sparse
+//! `ClaimQueue` index; complete and reject remove them in the same conditional UpdateItem that
+//! changes the status.
+//!
+//! **Claims** ([`InvoiceStore::claim`]). A claim sets `claimedBy` and `claimedUntil` on the
+//! header, and moves it in the claim queue from `0#<receivedAt>#<id>` (never claimed, oldest
+//! first) to `1#<claimedUntil>#<id>`, in one UpdateItem conditional on the invoice being
+//! READY and unclaimed (or its claim over): of two claims racing for one invoice exactly one
+//! lands, and the other moves on to its next candidate. A claim reads its candidates from the
+//! index (claims that ended, `1#…` up to now, then never-claimed ones), two Queries side by
+//! side, and tries them in a random order, so workers claiming at once seldom meet on one
+//! invoice. Cost: two Queries a round (at most [`CLAIM_ROUNDS`]), and one conditional
+//! UpdateItem per invoice tried: one per invoice claimed, plus one per invoice another claim
+//! took first. An ended claim needs no write: the index orders it by its end, and a claim
+//! reads up to now. Complete and reject are conditional on no other client's claim lasting
+//! (`claimedBy` is theirs, or `claimedUntil` has passed), so another client's complete is a
+//! 409 while the lease lasts, and they remove the claim with the rest. A publish carries the
+//! claim of the header it replaces over (the claim changes `updatedAt`, so a publish that read
+//! the header before the claim reads it again).
 //!
 //! **A publish is all-or-nothing as readers see it.** An invoice may have 5,000 lines, far more
 //! than one transaction (100 items, 4 MB) holds, so lines are written as a new *generation*
@@ -37,11 +54,13 @@ use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
 use super::attributes::s;
-use super::schema::{company_pk, EQ_PK, EQ_SK, EXPORT_QUEUE_INDEX, PK, SK};
+use super::schema::{
+    company_pk, CLAIM_QUEUE_INDEX, CQ_PK, CQ_SK, EQ_PK, EQ_SK, EXPORT_QUEUE_INDEX, PK, SK,
+};
 use super::{batch_write, dynamo_error, DynamoDbResult};
 use crate::domain::{
     CompanyId, Document, ExportState, Invoice, InvoiceHeader, InvoiceId, InvoiceStatus, LineItem,
-    Transition,
+    Timestamp, Transition,
 };
 use crate::foundation::error::ApiError;
 
@@ -109,6 +128,39 @@ pub fn queue_position(header: &InvoiceHeader) -> String {
     format!("{}#{}", header.received_at, header.invoice_id)
 }
 
+/// The claim queue's sort key (see [`CLAIM_QUEUE_INDEX`]): never claimed, by receivedAt; once
+/// claimed, by when the claim ends.
+pub fn claim_position(header: &InvoiceHeader) -> String {
+    match header.claimed_until {
+        Some(until) => format!("{CLAIMED}{until}#{}", header.invoice_id),
+        None => format!("{UNCLAIMED}{}#{}", header.received_at, header.invoice_id),
+    }
+}
+
+const UNCLAIMED: &str = "0#";
+const CLAIMED: &str = "1#";
+/// Most rounds of reading candidates one claim makes.
+pub const CLAIM_ROUNDS: usize = 3;
+/// Candidates read per claimed invoice wanted, per round (so concurrent claims have room).
+const CANDIDATES_PER_CLAIM: usize = 3;
+
+/// Puts `items` in a random order (Fisher-Yates over a generator seeded by a random UUID):
+/// claims made at once then try their candidates in different orders.
+fn shuffle<T>(items: &mut [T]) {
+    let mut state = uuid::Uuid::new_v4().as_u128() as u64 | 1;
+    for i in (1..items.len()).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        items.swap(i, (state % (i as u64 + 1)) as usize);
+    }
+}
+
+/// The invoice a claim-queue position names.
+fn claim_position_invoice(position: &str) -> Option<InvoiceId> {
+    position.rsplit_once('#')?.1.parse().ok()
+}
+
 /// Checks a position taken out of a continuation key before it goes into a query.
 pub fn parse_queue_position(position: &str) -> Option<InvoiceId> {
     let (received_at, id) = position.rsplit_once('#')?;
@@ -126,6 +178,10 @@ struct HeaderRecord<'a> {
     eq_pk: Option<String>,
     #[serde(rename = "EQ_SK", skip_serializing_if = "Option::is_none")]
     eq_sk: Option<String>,
+    #[serde(rename = "CQ_PK", skip_serializing_if = "Option::is_none")]
+    cq_pk: Option<String>,
+    #[serde(rename = "CQ_SK", skip_serializing_if = "Option::is_none")]
+    cq_sk: Option<String>,
     entity: &'static str,
     #[serde(flatten)]
     header: &'a InvoiceHeader,
@@ -334,8 +390,9 @@ impl InvoiceStore {
         company: CompanyId,
         invoice: InvoiceId,
         transition: &Transition,
+        client: &str,
     ) -> Result<ExportState, ApiError> {
-        let now = crate::domain::Timestamp::now();
+        let now = Timestamp::now();
         let (status, field, record) = match transition {
             Transition::Complete(export) => (
                 InvoiceStatus::Exported,
@@ -354,14 +411,21 @@ impl InvoiceStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(self.key(&company, &invoice)))
-            .condition_expression("attribute_exists(PK) AND #status = :ready")
-            .update_expression(format!("SET #status = :status, #record = :record, updatedAt = :now REMOVE {EQ_PK}, {EQ_SK}"))
+            .condition_expression(
+                "attribute_exists(PK) AND #status = :ready AND (attribute_not_exists(claimedBy) \
+                 OR claimedBy = :client OR claimedUntil <= :now)",
+            )
+            .update_expression(format!(
+                "SET #status = :status, #record = :record, updatedAt = :now \
+                 REMOVE {EQ_PK}, {EQ_SK}, {CQ_PK}, {CQ_SK}, claimedBy, claimedUntil"
+            ))
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#record", field)
             .expression_attribute_values(":ready", s(InvoiceStatus::ReadyForExport.as_str()))
             .expression_attribute_values(":status", s(status.as_str()))
             .expression_attribute_values(":record", record)
             .expression_attribute_values(":now", s(now.to_string()))
+            .expression_attribute_values(":client", s(client))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -391,6 +455,11 @@ impl InvoiceStore {
                 let current: InvoiceHeader = decode(item)?;
                 if transition.already_applied(&current) {
                     Ok(ExportState::from(&current))
+                } else if let Some((_, until)) = current
+                    .claimed_by_another(client, now)
+                    .filter(|_| current.status == InvoiceStatus::ReadyForExport)
+                {
+                    Err(transition.claimed_conflict(&current, until))
                 } else {
                     Err(transition.conflict_with(&current))
                 }
@@ -411,6 +480,7 @@ impl InvoiceStore {
         &self,
         company: CompanyId,
         transitions: Vec<(InvoiceId, Transition)>,
+        client: &str,
         deadline: tokio::time::Instant,
     ) -> Vec<(InvoiceId, Result<ExportState, ApiError>)> {
         let late = |invoice: InvoiceId| ApiError::Unavailable {
@@ -425,7 +495,7 @@ impl InvoiceStore {
                 }
                 let settled = tokio::time::timeout_at(
                     deadline,
-                    self.transition(company, invoice, &transition),
+                    self.transition(company, invoice, &transition, client),
                 )
                 .await
                 .unwrap_or_else(|_| Err(late(invoice)));
@@ -434,6 +504,139 @@ impl InvoiceStore {
             .buffered(BULK_CONCURRENCY)
             .collect()
             .await
+    }
+
+    /// Claims up to `limit` invoices of the export queue for `client` until `until`: ids that
+    /// no other claim is handed until then (see the module docs for how and what it costs).
+    /// Those whose claim ended come first, then the oldest never claimed.
+    pub async fn claim(
+        &self,
+        company: CompanyId,
+        client: &str,
+        limit: usize,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<Vec<InvoiceId>, ApiError> {
+        let window = limit * CANDIDATES_PER_CLAIM;
+        let mut claimed = Vec::with_capacity(limit);
+        let mut tried = std::collections::HashSet::new();
+        let mut fresh_after: Option<String> = None;
+        let ended_by = now.to_string();
+        for _ in 0..CLAIM_ROUNDS {
+            let (ended, fresh) = tokio::try_join!(
+                self.claim_candidates(company, CLAIMED, None, Some(&ended_by), window),
+                self.claim_candidates(company, UNCLAIMED, fresh_after.as_deref(), None, window),
+            )?;
+            let more_fresh = fresh.len() == window;
+            fresh_after = fresh.last().cloned().or(fresh_after);
+            let mut fresh: Vec<String> = fresh;
+            shuffle(&mut fresh);
+            let candidates: Vec<InvoiceId> = ended
+                .iter()
+                .chain(&fresh)
+                .filter_map(|p| claim_position_invoice(p))
+                .filter(|id| tried.insert(*id))
+                .collect();
+            let mut candidates = candidates.into_iter();
+            loop {
+                let wanted = limit - claimed.len();
+                let batch: Vec<InvoiceId> = candidates.by_ref().take(wanted).collect();
+                if wanted == 0 || batch.is_empty() {
+                    break;
+                }
+                let won: Vec<Result<Option<InvoiceId>, ApiError>> = stream::iter(batch)
+                    .map(|invoice| async move {
+                        let landed = self.claim_one(company, invoice, client, until, now).await?;
+                        Ok(landed.then_some(invoice))
+                    })
+                    .buffer_unordered(BULK_CONCURRENCY)
+                    .collect()
+                    .await;
+                for outcome in won {
+                    claimed.extend(outcome?);
+                }
+            }
+            if claimed.len() == limit || !more_fresh {
+                break;
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// Up to `limit` claim-queue positions of `company` under `prefix`, after `after` and up to
+    /// `<prefix><to>` if given, oldest first. One Query on the index.
+    async fn claim_candidates(
+        &self,
+        company: CompanyId,
+        prefix: &str,
+        after: Option<&str>,
+        to: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, ApiError> {
+        // Positions are fixed-width text, so `after!` sorts after `after` and before the next.
+        let from = after.map_or_else(|| prefix.to_string(), |a| format!("{a}!"));
+        let to = match to {
+            // Every position of that time sorts before `<time>#~`.
+            Some(to) => format!("{prefix}{to}#~"),
+            None => format!("{prefix}~"),
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(CLAIM_QUEUE_INDEX)
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+            .expression_attribute_names("#pk", CQ_PK)
+            .expression_attribute_names("#sk", CQ_SK)
+            .expression_attribute_values(":pk", s(company_pk(&company)))
+            .expression_attribute_values(":from", s(from))
+            .expression_attribute_values(":to", s(to))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .in_dynamodb("Query")?;
+        Ok(out
+            .items()
+            .iter()
+            .filter_map(|item| item.get(CQ_SK).and_then(|v| v.as_s().ok()).cloned())
+            .collect())
+    }
+
+    /// One invoice claimed for `client` until `until`, if it is READY and no claim on it lasts
+    /// at `now`: one conditional UpdateItem; `false` if another claim (or a complete) was
+    /// first.
+    async fn claim_one(
+        &self,
+        company: CompanyId,
+        invoice: InvoiceId,
+        client: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, ApiError> {
+        let sent = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(&company, &invoice)))
+            .condition_expression(format!(
+                "#status = :ready AND attribute_exists({CQ_PK}) \
+                 AND (attribute_not_exists(claimedUntil) OR claimedUntil <= :now)"
+            ))
+            .update_expression(format!(
+                "SET claimedBy = :client, claimedUntil = :until, updatedAt = :now, {CQ_SK} = :position"
+            ))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":ready", s(InvoiceStatus::ReadyForExport.as_str()))
+            .expression_attribute_values(":now", s(now.to_string()))
+            .expression_attribute_values(":client", s(client))
+            .expression_attribute_values(":until", s(until.to_string()))
+            .expression_attribute_values(
+                ":position",
+                s(format!("{CLAIMED}{until}#{invoice}")),
+            )
+            .send()
+            .await;
+        super::landed("UpdateItem", sent)
     }
 
     /// Puts an invoice (back) into the export queue, all-or-nothing as readers see it: a new
@@ -478,6 +681,12 @@ impl InvoiceStore {
         let mut attempt = 0;
         let replaced = loop {
             attempt += 1;
+            // A claim on what it replaces stays: its holder may be exporting it right now.
+            let ready = current
+                .as_ref()
+                .filter(|c| c.status == InvoiceStatus::ReadyForExport);
+            header.claimed_by = ready.and_then(|c| c.claimed_by.clone());
+            header.claimed_until = ready.and_then(|c| c.claimed_until);
             match self.flip(&header, current.as_ref()).await {
                 Ok(()) => break current,
                 Err(Flip::Failed(e)) => {
@@ -540,6 +749,8 @@ impl InvoiceStore {
             sk: header_sk(&header.invoice_id),
             eq_pk: ready.then(|| company_pk(&header.company_id)),
             eq_sk: ready.then(|| queue_position(header)),
+            cq_pk: ready.then(|| company_pk(&header.company_id)),
+            cq_sk: ready.then(|| claim_position(header)),
             entity: "INVOICE",
             header,
         };

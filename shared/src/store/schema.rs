@@ -13,6 +13,14 @@ pub const EXPORT_QUEUE_INDEX: &str = "ExportQueue";
 pub const EQ_PK: &str = "EQ_PK";
 pub const EQ_SK: &str = "EQ_SK";
 
+/// Sparse claim-queue index: an invoice is in it while READY_FOR_EXPORT, as in the export
+/// queue, keyed by when it may be claimed: `0#<receivedAt>#<id>` while nobody holds a claim
+/// on it, `1#<claimedUntil>#<id>` once claimed (claimable again once that time has passed).
+/// See `store::invoices`.
+pub const CLAIM_QUEUE_INDEX: &str = "ClaimQueue";
+pub const CQ_PK: &str = "CQ_PK";
+pub const CQ_SK: &str = "CQ_SK";
+
 /// Sparse index of import jobs still IN_PROGRESS, ordered by deadline, for the sweep. One
 /// partition value ([`OPEN_JOBS_PARTITION`]): only unfinished jobs are in it, a small set.
 pub const OPEN_JOBS_INDEX: &str = "OpenImportJobs";
@@ -50,19 +58,22 @@ pub fn due_shard(shard: u32) -> String {
 pub const TTL_ATTRIBUTE: &str = "expiresAtEpoch";
 
 /// `(attribute, type)` for every key attribute of the table and its indexes.
-pub const ATTRIBUTES: [(&str, &str); 8] = [
+pub const ATTRIBUTES: [(&str, &str); 10] = [
     (PK, "S"),
     (SK, "S"),
     (EQ_PK, "S"),
     (EQ_SK, "S"),
+    (CQ_PK, "S"),
+    (CQ_SK, "S"),
     (OJ_PK, "S"),
     (OJ_SK, "S"),
     (DD_PK, "S"),
     (DD_SK, "S"),
 ];
 /// `(index name, hash key, range key, projection)`.
-pub const GLOBAL_INDEXES: [(&str, &str, &str, &str); 3] = [
+pub const GLOBAL_INDEXES: [(&str, &str, &str, &str); 4] = [
     (EXPORT_QUEUE_INDEX, EQ_PK, EQ_SK, "KEYS_ONLY"),
+    (CLAIM_QUEUE_INDEX, CQ_PK, CQ_SK, "KEYS_ONLY"),
     (OPEN_JOBS_INDEX, OJ_PK, OJ_SK, "KEYS_ONLY"),
     (DUE_DELIVERIES_INDEX, DD_PK, DD_SK, "ALL"),
 ];

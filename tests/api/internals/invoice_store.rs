@@ -33,7 +33,7 @@ async fn a_bulk_call_on_a_hung_dynamodb_answers_every_unsettled_item_503_by_its_
         .stack
         .app
         .invoices
-        .transition_each(a.company, transitions(&ids), deadline)
+        .transition_each(a.company, transitions(&ids), &a.client_id, deadline)
         .await;
     let elapsed = started.elapsed();
     assert!(

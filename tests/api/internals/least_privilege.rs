@@ -170,6 +170,18 @@ async fn a_tour_of_every_function_is_never_denied_and_uses_every_grant_of_the_te
     .await
     .ok();
 
+    // A claim of the last published invoice still in the queue (its complete comes later,
+    // by the same client).
+    let claimed = t
+        .post(
+            &a,
+            "/v1/invoices/claims",
+            &json!({"limit": 1, "leaseSeconds": 60}),
+        )
+        .await
+        .ok();
+    assert_eq!(claimed["invoiceIds"], json!([published[4]]), "{claimed}");
+
     // Sending again: what came while a subscription was disabled is recovered (written afresh
     // and queued), and one event is resent.
     let (status, body) = status_of(

@@ -10,14 +10,15 @@ use std::time::{Duration, Instant};
 use ledgerdock_shared::gate::{self, Route};
 use ledgerdock_shared::handlers::{
     events::list_events, imports::get_import_job, invoices::bulk_complete_invoice_exports,
-    invoices::bulk_reject_invoice_exports, invoices::complete_invoice_export,
-    invoices::get_invoice, invoices::get_invoice_download_url, invoices::list_exportable_invoices,
-    invoices::reject_invoice_export, suppliers::get_supplier, suppliers::list_suppliers,
-    webhooks::create_webhook_subscription, webhooks::delete_webhook_subscription,
-    webhooks::get_webhook_subscription, webhooks::list_webhook_deliveries,
-    webhooks::list_webhook_subscriptions, webhooks::recover_webhook_deliveries,
-    webhooks::resend_webhook_delivery, webhooks::retire_webhook_secrets,
-    webhooks::rotate_webhook_secret, webhooks::update_webhook_subscription,
+    invoices::bulk_reject_invoice_exports, invoices::claim_invoice_exports,
+    invoices::complete_invoice_export, invoices::get_invoice, invoices::get_invoice_download_url,
+    invoices::list_exportable_invoices, invoices::reject_invoice_export, suppliers::get_supplier,
+    suppliers::list_suppliers, webhooks::create_webhook_subscription,
+    webhooks::delete_webhook_subscription, webhooks::get_webhook_subscription,
+    webhooks::list_webhook_deliveries, webhooks::list_webhook_subscriptions,
+    webhooks::recover_webhook_deliveries, webhooks::resend_webhook_delivery,
+    webhooks::retire_webhook_secrets, webhooks::rotate_webhook_secret,
+    webhooks::update_webhook_subscription,
 };
 use ledgerdock_shared::AppState;
 use ledgerdock_tests::events::{api_event, set_body, set_path_param, set_query};
@@ -190,6 +191,25 @@ async fn each_read_and_each_transition_is_one_dynamodb_call_besides_the_rate_cou
             "{what}"
         );
     }
+
+    // A claim reads its candidates (claims that ended, and never-claimed invoices) in two
+    // Queries side by side, then writes each invoice it claims once.
+    t.publish_many(a.company, 3).await;
+    let claim = &claim_invoice_exports::ROUTE;
+    let body = r#"{"limit": 3, "leaseSeconds": 60}"#.to_string();
+    let (status, claimed, calls) = serve_recorded(
+        &app,
+        &recorder,
+        claim,
+        with(claim, &move |e: &mut Value| set_body(e, &body)),
+    )
+    .await;
+    assert_eq!(status, 200, "{claimed}");
+    assert_eq!(claimed["invoiceIds"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        by_operation(&calls),
+        counts(&[("Query", 2), ("UpdateItem", 3 + 1)])
+    );
     t.stop().await;
 }
 

@@ -37,7 +37,7 @@ where
     let deadline = tokio::time::Instant::now() + BULK_DEADLINE;
     let results = state
         .invoices
-        .transition_each(tenant.company, transitions, deadline)
+        .transition_each(tenant.company, transitions, &tenant.client_id, deadline)
         .await;
     item_results(results)
 }

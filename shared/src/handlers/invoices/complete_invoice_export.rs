@@ -1,5 +1,6 @@
 //! `POST /v1/invoices/{invoiceId}/complete`: mark exported. One conditional UpdateItem;
-//! repeating the same call is a 200, a conflicting one a 409 with the current status.
+//! repeating the same call is a 200, a conflicting one a 409 with the current status, and so
+//! is one while another client's claim on the invoice lasts.
 
 use lambda_http::{Body, Request, Response};
 
@@ -26,7 +27,7 @@ async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<
     let transition = Transition::Complete(body.record(Timestamp::now()));
     let state = state
         .invoices
-        .transition(tenant.company, invoice_id, &transition)
+        .transition(tenant.company, invoice_id, &transition, &tenant.client_id)
         .await?;
     edge::ok(&state)
 }

@@ -25,7 +25,12 @@ async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<
     let record = body.record(Timestamp::now())?;
     let state = state
         .invoices
-        .transition(tenant.company, invoice_id, &Transition::Reject(record))
+        .transition(
+            tenant.company,
+            invoice_id,
+            &Transition::Reject(record),
+            &tenant.client_id,
+        )
         .await?;
     edge::ok(&state)
 }
