@@ -26,6 +26,7 @@ routes=(
   "list-exportable-invoices GET /v1/invoices/exportable /v1/invoices/exportable {\"limit\":\"25\"} -"
   "get-invoice GET /v1/invoices/{invoiceId} /v1/invoices/$invoice - -"
   "get-invoice-download-url GET /v1/invoices/{invoiceId}/download-url /v1/invoices/$invoice/download-url {\"format\":\"pdf\"} -"
+  "get-invoice-history GET /v1/invoices/{invoiceId}/history /v1/invoices/$invoice/history {\"limit\":\"25\"} -"
   "complete-invoice-export POST /v1/invoices/{invoiceId}/complete /v1/invoices/$invoice/complete - {\"externalId\":\"ERP-1001\"}"
   "reject-invoice-export POST /v1/invoices/{invoiceId}/reject /v1/invoices/$invoice/reject - {\"reason\":\"Purchase order number missing\",\"code\":\"PO_MISSING\"}"
   "bulk-complete-invoice-exports POST /v1/invoices/complete /v1/invoices/complete - {\"items\":[{\"invoiceId\":\"$second\",\"externalId\":\"ERP-1002\"},{\"invoiceId\":\"$third\",\"externalId\":\"ERP-1003\"}]}"

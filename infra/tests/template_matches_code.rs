@@ -609,6 +609,11 @@ fn every_dynamodb_write_is_held_to_partitions_the_code_names() {
             schema::COMPANY_PARTITION_PATTERN,
             ledgerdock_shared::store::events::EVENTS_PARTITION_SUFFIX
         ),
+        format!(
+            "{}{}",
+            schema::COMPANY_PARTITION_PATTERN,
+            ledgerdock_shared::store::history::HISTORY_PARTITION_SUFFIX
+        ),
         format!("{USAGE_PARTITION_PREFIX}*"),
         format!("{OWNER_PARTITION_PREFIX}*"),
     ]
@@ -668,8 +673,8 @@ fn only_functions_that_page_may_read_the_continuation_secret_and_none_holds_it_i
         }
     }
     assert_eq!(
-        paging, 3,
-        "the invoice queue, the supplier list and a webhook's delivery log page"
+        paging, 4,
+        "the invoice queue, an invoice's history, the supplier list and a webhook's delivery log page"
     );
 }
 
@@ -1021,7 +1026,14 @@ fn each_feature_writes_its_own_partitions_and_no_other_features() {
     // The company's own partition and no other matches the pattern the invoice functions hold.
     assert!(wildcard_match(schema::COMPANY_PARTITION_PATTERN, &own));
     let events = ledgerdock_shared::store::events::events_pk(&company);
-    for other in [&imports, &suppliers, &format!("{own}#WEBHOOKS"), &events] {
+    let history = ledgerdock_shared::store::history::history_pk(&company);
+    for other in [
+        &imports,
+        &suppliers,
+        &format!("{own}#WEBHOOKS"),
+        &events,
+        &history,
+    ] {
         assert!(
             !wildcard_match(schema::COMPANY_PARTITION_PATTERN, other),
             "{other}"
@@ -1061,8 +1073,13 @@ fn each_feature_writes_its_own_partitions_and_no_other_features() {
             );
         }
     }
-    // The event feed is the fan-out's alone to append to.
+    // The event feed and the invoices' history are the stream consumer's alone to write.
     assert!(may_write("webhook-fanout", "dynamodb:PutItem", &events));
+    assert!(may_write(
+        "webhook-fanout",
+        "dynamodb:BatchWriteItem",
+        &history
+    ));
     for function in [
         "publish-invoice",
         "complete-invoice-export",
@@ -1072,6 +1089,9 @@ fn each_feature_writes_its_own_partitions_and_no_other_features() {
             !may_write(function, "dynamodb:PutItem", &events),
             "{function}"
         );
+        for action in ["dynamodb:PutItem", "dynamodb:BatchWriteItem"] {
+            assert!(!may_write(function, action, &history), "{function}");
+        }
     }
     assert!(may_write("publish-invoice", "dynamodb:PutItem", &own));
     assert!(!may_write("publish-invoice", "dynamodb:PutItem", &imports));

@@ -11,6 +11,7 @@ use crate::store::clients::ClientStore;
 use crate::store::documents::DocumentStore;
 use crate::store::events::EventFeed;
 use crate::store::grants::GrantStore;
+use crate::store::history::InvoiceHistory;
 use crate::store::import_files::ImportFiles;
 use crate::store::import_jobs::ImportJobStore;
 use crate::store::invoices::InvoiceStore;
@@ -32,6 +33,9 @@ pub struct AppState {
     pub webhooks: WebhookStore,
     /// Each company's event feed (`GET /v1/events`), which the webhook fan-out writes.
     pub events: EventFeed,
+    /// Each invoice's history (`GET /v1/invoices/{id}/history`), which the stream's consumer
+    /// writes.
+    pub history: InvoiceHistory,
     /// Where webhook attempts are queued (the functions that fan out, sweep and deliver).
     pub attempts: AttemptQueue,
     pub continuation: ContinuationKeys,
@@ -122,6 +126,7 @@ impl AppState {
             webhooks: WebhookStore::new(dynamodb.clone(), &config.table_name),
             events: EventFeed::new(dynamodb.clone(), &config.table_name)
                 .with_settle(config.feed_settle),
+            history: InvoiceHistory::new(dynamodb.clone(), &config.table_name),
             continuation: config
                 .continuation_secret
                 .clone()

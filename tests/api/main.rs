@@ -15,6 +15,7 @@ mod claims;
 mod dev_stack;
 mod events;
 mod export;
+mod history;
 mod imports;
 mod internals;
 mod runtime_emulator;

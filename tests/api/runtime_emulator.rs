@@ -230,6 +230,20 @@ async fn every_api_function_answers_real_proxy_events_with_documented_proxy_resp
         bad,
     );
     plan.case(
+        "get-invoice-history",
+        "an invoice's history",
+        invoice(&first),
+        200,
+        None,
+    );
+    plan.case(
+        "get-invoice-history",
+        "an invoice that does not exist",
+        invoice("5b7e4d1a-0c3f-4a8e-9b21-000000000000"),
+        404,
+        none,
+    );
+    plan.case(
         "get-invoice-download-url",
         "its PDF",
         invoice(&first),

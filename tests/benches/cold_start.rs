@@ -199,6 +199,10 @@ async fn main() {
         ),
         ("list-events", with("list-events", &|_| {})),
         (
+            "get-invoice-history",
+            with("get-invoice-history", &|e| invoice(e, 0)),
+        ),
+        (
             "claim-invoice-exports",
             with("claim-invoice-exports", &|_| {}),
         ),

@@ -187,6 +187,20 @@ pub struct InvoiceHeader {
     pub claimed_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claimed_until: Option<Timestamp>,
+    /// Who made the last change, and in which request: the client that claimed, completed or
+    /// rejected it (none: the platform published it). The invoice's history reads them from the
+    /// table's stream, so each change carries its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_request_id: Option<String>,
+}
+
+/// Who acts on an invoice: a client, in one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub client_id: String,
+    pub request_id: String,
 }
 
 impl InvoiceHeader {

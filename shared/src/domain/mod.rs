@@ -3,6 +3,7 @@
 pub mod claims;
 pub mod events;
 mod export;
+pub mod history;
 pub mod idempotency;
 mod ids;
 mod import_job;

@@ -136,6 +136,9 @@ async fn write(
         // A claim is carried over from the header it replaces (see `store::invoices`).
         claimed_by: None,
         claimed_until: None,
+        // The platform, not a client.
+        changed_by: None,
+        change_request_id: None,
         export: None,
         rejection: None,
         updated_at: now,

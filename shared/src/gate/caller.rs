@@ -135,6 +135,16 @@ pub struct Tenant {
     pub admitted: Vec<crate::domain::Scope>,
 }
 
+impl Tenant {
+    /// This tenant's client acting in `req`.
+    pub fn acting_in(&self, req: &Request) -> crate::domain::Actor {
+        crate::domain::Actor {
+            client_id: self.client_id.clone(),
+            request_id: crate::edge::request_id(req),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

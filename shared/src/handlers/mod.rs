@@ -19,6 +19,7 @@ pub static ROUTES: &[&Route] = &[
     &invoices::list_exportable_invoices::ROUTE,
     &invoices::get_invoice::ROUTE,
     &invoices::get_invoice_download_url::ROUTE,
+    &invoices::get_invoice_history::ROUTE,
     &invoices::complete_invoice_export::ROUTE,
     &invoices::reject_invoice_export::ROUTE,
     &invoices::bulk_complete_invoice_exports::ROUTE,

@@ -59,8 +59,8 @@ use super::schema::{
 };
 use super::{batch_write, dynamo_error, DynamoDbResult};
 use crate::domain::{
-    CompanyId, Document, ExportState, Invoice, InvoiceHeader, InvoiceId, InvoiceStatus, LineItem,
-    Timestamp, Transition,
+    Actor, CompanyId, Document, ExportState, Invoice, InvoiceHeader, InvoiceId, InvoiceStatus,
+    LineItem, Timestamp, Transition,
 };
 use crate::foundation::error::ApiError;
 
@@ -390,8 +390,9 @@ impl InvoiceStore {
         company: CompanyId,
         invoice: InvoiceId,
         transition: &Transition,
-        client: &str,
+        by: &Actor,
     ) -> Result<ExportState, ApiError> {
+        let client = by.client_id.as_str();
         let now = Timestamp::now();
         let (status, field, record) = match transition {
             Transition::Complete(export) => (
@@ -416,7 +417,8 @@ impl InvoiceStore {
                  OR claimedBy = :client OR claimedUntil <= :now)",
             )
             .update_expression(format!(
-                "SET #status = :status, #record = :record, updatedAt = :now \
+                "SET #status = :status, #record = :record, updatedAt = :now, \
+                 changedBy = :client, changeRequestId = :request \
                  REMOVE {EQ_PK}, {EQ_SK}, {CQ_PK}, {CQ_SK}, claimedBy, claimedUntil"
             ))
             .expression_attribute_names("#status", "status")
@@ -426,6 +428,7 @@ impl InvoiceStore {
             .expression_attribute_values(":record", record)
             .expression_attribute_values(":now", s(now.to_string()))
             .expression_attribute_values(":client", s(client))
+            .expression_attribute_values(":request", s(&by.request_id))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -480,7 +483,7 @@ impl InvoiceStore {
         &self,
         company: CompanyId,
         transitions: Vec<(InvoiceId, Transition)>,
-        client: &str,
+        by: &Actor,
         deadline: tokio::time::Instant,
     ) -> Vec<(InvoiceId, Result<ExportState, ApiError>)> {
         let late = |invoice: InvoiceId| ApiError::Unavailable {
@@ -495,7 +498,7 @@ impl InvoiceStore {
                 }
                 let settled = tokio::time::timeout_at(
                     deadline,
-                    self.transition(company, invoice, &transition, client),
+                    self.transition(company, invoice, &transition, by),
                 )
                 .await
                 .unwrap_or_else(|_| Err(late(invoice)));
@@ -512,7 +515,7 @@ impl InvoiceStore {
     pub async fn claim(
         &self,
         company: CompanyId,
-        client: &str,
+        by: &Actor,
         limit: usize,
         until: Timestamp,
         now: Timestamp,
@@ -546,7 +549,7 @@ impl InvoiceStore {
                 }
                 let won: Vec<Result<Option<InvoiceId>, ApiError>> = stream::iter(batch)
                     .map(|invoice| async move {
-                        let landed = self.claim_one(company, invoice, client, until, now).await?;
+                        let landed = self.claim_one(company, invoice, by, until, now).await?;
                         Ok(landed.then_some(invoice))
                     })
                     .buffer_unordered(BULK_CONCURRENCY)
@@ -609,7 +612,7 @@ impl InvoiceStore {
         &self,
         company: CompanyId,
         invoice: InvoiceId,
-        client: &str,
+        by: &Actor,
         until: Timestamp,
         now: Timestamp,
     ) -> Result<bool, ApiError> {
@@ -623,17 +626,16 @@ impl InvoiceStore {
                  AND (attribute_not_exists(claimedUntil) OR claimedUntil <= :now)"
             ))
             .update_expression(format!(
-                "SET claimedBy = :client, claimedUntil = :until, updatedAt = :now, {CQ_SK} = :position"
+                "SET claimedBy = :client, claimedUntil = :until, updatedAt = :now, \
+                 {CQ_SK} = :position, changedBy = :client, changeRequestId = :request"
             ))
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":ready", s(InvoiceStatus::ReadyForExport.as_str()))
             .expression_attribute_values(":now", s(now.to_string()))
-            .expression_attribute_values(":client", s(client))
+            .expression_attribute_values(":client", s(&by.client_id))
+            .expression_attribute_values(":request", s(&by.request_id))
             .expression_attribute_values(":until", s(until.to_string()))
-            .expression_attribute_values(
-                ":position",
-                s(format!("{CLAIMED}{until}#{invoice}")),
-            )
+            .expression_attribute_values(":position", s(format!("{CLAIMED}{until}#{invoice}")))
             .send()
             .await;
         super::landed("UpdateItem", sent)

@@ -12,6 +12,7 @@ pub mod clients;
 pub mod documents;
 pub mod events;
 pub mod grants;
+pub mod history;
 pub mod import_files;
 pub mod import_jobs;
 pub mod invoices;

@@ -4,6 +4,14 @@
 use ledgerdock_shared::domain::InvoiceId;
 use ledgerdock_tests::*;
 
+/// `tenant`'s client acting in one request of its own.
+fn actor(tenant: &Connector) -> ledgerdock_shared::domain::Actor {
+    ledgerdock_shared::domain::Actor {
+        client_id: tenant.client_id.clone(),
+        request_id: uuid::Uuid::new_v4().to_string(),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bulk_call_on_a_hung_dynamodb_answers_every_unsettled_item_503_by_its_deadline() {
     use ledgerdock_shared::domain::Transition;
@@ -33,7 +41,7 @@ async fn a_bulk_call_on_a_hung_dynamodb_answers_every_unsettled_item_503_by_its_
         .stack
         .app
         .invoices
-        .transition_each(a.company, transitions(&ids), &a.client_id, deadline)
+        .transition_each(a.company, transitions(&ids), &actor(&a), deadline)
         .await;
     let elapsed = started.elapsed();
     assert!(

@@ -144,6 +144,9 @@ async fn a_tour_of_every_function_is_never_denied_and_uses_every_grant_of_the_te
     let key = page["continuationKey"].as_str().unwrap().to_string();
     t.list_exportable(&a, 2, Some(&key)).await.ok();
     t.invoice(&a, &first).await.ok();
+    t.fetch(&a, &format!("/v1/invoices/{first}/history"))
+        .await
+        .ok();
     let url = t.download_url(&a, &first, "PDF").await.ok()["url"]
         .as_str()
         .unwrap()

@@ -12,13 +12,13 @@ use ledgerdock_shared::handlers::{
     events::list_events, imports::get_import_job, invoices::bulk_complete_invoice_exports,
     invoices::bulk_reject_invoice_exports, invoices::claim_invoice_exports,
     invoices::complete_invoice_export, invoices::get_invoice, invoices::get_invoice_download_url,
-    invoices::list_exportable_invoices, invoices::reject_invoice_export, suppliers::get_supplier,
-    suppliers::list_suppliers, webhooks::create_webhook_subscription,
-    webhooks::delete_webhook_subscription, webhooks::get_webhook_subscription,
-    webhooks::list_webhook_deliveries, webhooks::list_webhook_subscriptions,
-    webhooks::recover_webhook_deliveries, webhooks::resend_webhook_delivery,
-    webhooks::retire_webhook_secrets, webhooks::rotate_webhook_secret,
-    webhooks::update_webhook_subscription,
+    invoices::get_invoice_history, invoices::list_exportable_invoices,
+    invoices::reject_invoice_export, suppliers::get_supplier, suppliers::list_suppliers,
+    webhooks::create_webhook_subscription, webhooks::delete_webhook_subscription,
+    webhooks::get_webhook_subscription, webhooks::list_webhook_deliveries,
+    webhooks::list_webhook_subscriptions, webhooks::recover_webhook_deliveries,
+    webhooks::resend_webhook_delivery, webhooks::retire_webhook_secrets,
+    webhooks::rotate_webhook_secret, webhooks::update_webhook_subscription,
 };
 use ledgerdock_shared::AppState;
 use ledgerdock_tests::events::{api_event, set_body, set_path_param, set_query};
@@ -96,9 +96,10 @@ async fn each_read_and_each_transition_is_one_dynamodb_call_besides_the_rate_cou
     );
 
     // Warm: the operation's own call, and one UpdateItem that counts the request.
-    let reads: [(&'static Route, EventChange, &str); 7] = [
+    let reads: [(&'static Route, EventChange, &str); 8] = [
         (list, Box::new(|_| {}), "Query"),
         (&get_invoice::ROUTE, Box::new(invoice(0)), "Query"),
+        (&get_invoice_history::ROUTE, Box::new(invoice(0)), "Query"),
         (
             &get_invoice_download_url::ROUTE,
             Box::new(move |e| {

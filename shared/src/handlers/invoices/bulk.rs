@@ -37,7 +37,12 @@ where
     let deadline = tokio::time::Instant::now() + BULK_DEADLINE;
     let results = state
         .invoices
-        .transition_each(tenant.company, transitions, &tenant.client_id, deadline)
+        .transition_each(
+            tenant.company,
+            transitions,
+            &tenant.acting_in(&req),
+            deadline,
+        )
         .await;
     item_results(results)
 }

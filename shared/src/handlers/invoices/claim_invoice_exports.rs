@@ -32,7 +32,13 @@ async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<
     let until = now.plus(claim.lease);
     let invoice_ids = state
         .invoices
-        .claim(tenant.company, &tenant.client_id, claim.limit, until, now)
+        .claim(
+            tenant.company,
+            &tenant.acting_in(&req),
+            claim.limit,
+            until,
+            now,
+        )
         .await?;
     edge::ok(&serde_json::json!({
         "invoiceIds": invoice_ids,

@@ -27,7 +27,12 @@ async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<
     let transition = Transition::Complete(body.record(Timestamp::now()));
     let state = state
         .invoices
-        .transition(tenant.company, invoice_id, &transition, &tenant.client_id)
+        .transition(
+            tenant.company,
+            invoice_id,
+            &transition,
+            &tenant.acting_in(&req),
+        )
         .await?;
     edge::ok(&state)
 }

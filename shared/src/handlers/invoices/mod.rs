@@ -8,6 +8,7 @@ pub mod claim_invoice_exports;
 pub mod complete_invoice_export;
 pub mod get_invoice;
 pub mod get_invoice_download_url;
+pub mod get_invoice_history;
 pub mod list_exportable_invoices;
 pub mod publish_invoice;
 pub mod reject_invoice_export;

@@ -29,7 +29,7 @@ async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<
             tenant.company,
             invoice_id,
             &Transition::Reject(record),
-            &tenant.client_id,
+            &tenant.acting_in(&req),
         )
         .await?;
     edge::ok(&state)
