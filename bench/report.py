@@ -449,6 +449,40 @@ def fairness(results_dir, lines):
     ]
 
 
+def event_feed(results_dir, lines):
+    """Section 8: the event feed under concurrent writers, read exactly once."""
+    path = os.path.join(results_dir, "event_feed.json")
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        r = json.load(f)
+    lines += [
+        "## 8. Event feed",
+        "",
+        f"{r['events']:,} events appended to one company's feed by {r['writers']} concurrent "
+        f"writers (the store the fan-out appends with; {r.get('build', 'release')} build, "
+        f"DynamoDB in process), while {r['readers']} readers page through it from the start "
+        "with page sizes from 1 to 500, each polling on from its cursor. An event is served "
+        f"once it is {r['settleSeconds']} s old, as in AWS.",
+        "",
+        "| appends/s | lag p50 | lag p99 | each reader saw each event exactly once |",
+        "|---|---|---|---|",
+        f"| {r['appendsPerSecond']:,.0f} | {r['lagP50']:.1f} s | {r['lagP99']:.1f} s | "
+        f"{met(r['exactlyOnce'])} |",
+        "",
+        "Lag is from an event's append to a reader being served it: the settle window, plus "
+        "the reader's poll interval and its place in the backlog while the writers run.",
+        "",
+    ]
+
+
+def splice_event_feed(results_dir, report_path):
+    section = []
+    event_feed(results_dir, section)
+    splice(report_path, ("## 8. Event feed",), section, before="## Goals not met")
+    print(f"wrote section 8 of {report_path}")
+
+
 def splice_fairness(results_dir, report_path):
     section = []
     fairness(results_dir, section)
@@ -702,6 +736,9 @@ def main():
     if sys.argv[1] == "--fairness":
         splice_fairness(sys.argv[2], sys.argv[3])
         return
+    if sys.argv[1] == "--event-feed":
+        splice_event_feed(sys.argv[2], sys.argv[3])
+        return
     results_dir, out_dir = sys.argv[1], sys.argv[2]
     with open(os.path.join(results_dir, "cold_start.json")) as f:
         cold = json.load(f)
@@ -721,6 +758,7 @@ def main():
     memory(results_dir, lines)
     build_time(results_dir, lines)
     fairness(results_dir, lines)
+    event_feed(results_dir, lines)
     unmet(cold, results_dir, lines)
     with open(os.path.join(out_dir, "REPORT.md"), "w") as f:
         f.write("\n".join(lines))
