@@ -216,6 +216,12 @@ impl EventFeed {
             });
         }
         let pk = events_pk(&company);
+        // Positions are `<16 digits>.<id>` of URL-safe characters, so `<after>!` sorts after
+        // `after` and before every later position.
+        let from = after.map_or_else(
+            || EVENT_PREFIX.to_string(),
+            |a| format!("{EVENT_PREFIX}{a}!"),
+        );
         let mut query = self
             .client
             .query()
@@ -224,15 +230,9 @@ impl EventFeed {
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#sk", SK)
             .expression_attribute_values(":pk", s(&pk))
-            .expression_attribute_values(":from", s(EVENT_PREFIX))
+            .expression_attribute_values(":from", s(from))
             .expression_attribute_values(":to", s(format!("{EVENT_PREFIX}{horizon}")))
             .limit(limit);
-        if let Some(after) = after {
-            query = query.set_exclusive_start_key(Some(HashMap::from([
-                (PK.to_string(), s(&pk)),
-                (SK.to_string(), s(format!("{EVENT_PREFIX}{after}"))),
-            ])));
-        }
         if !types.is_empty() {
             let names: Vec<String> = (0..types.len()).map(|i| format!(":t{i}")).collect();
             query = query
