@@ -8,11 +8,11 @@ use serde_json::Value;
 
 use crate::{Call, Connector, TestStack};
 
-/// A stack whose feed serves events half a second after they happen instead of ten, so a test
-/// sees them in a moment (every writer in the stack is far faster than that).
+/// A stack whose feed serves events two seconds after they happen instead of ten, so a test
+/// sees them soon (every append in the stack takes far less, DynamoDB Local's included).
 pub fn settling_fast() -> DevOptions {
     DevOptions {
-        feed_settle: Duration::from_millis(500),
+        feed_settle: Duration::from_secs(2),
         ..crate::options()
     }
 }
