@@ -109,6 +109,19 @@ def main():
             status, ping = call("POST", f"{base}{hooks}/test", headers, {})
             assert status == 200 and not ping["delivered"], ping
 
+        # An invoice with a history of two changes (published with the demo data, then
+        # claimed), so its history has a second page; the claim is this client's own.
+        status, claimed = call("POST", f"{base}/v1/invoices/claims", headers,
+                               {"limit": 1, "leaseSeconds": 3600})
+        assert status == 200 and claimed["invoiceIds"], claimed
+        invoice = claimed["invoiceIds"][0]
+        for _ in range(120):
+            status, history = call("GET", f"{base}/v1/invoices/{invoice}/history", headers)
+            if status == 200 and len(history["items"]) >= 2:
+                break
+            time.sleep(0.25)
+        assert len(history["items"]) >= 2, history
+
         # A continuation key is signed by the server; none can be generated. Real ones, then.
         keys = {}
         for operation, path in (("listExportableInvoices", "/v1/invoices/exportable"),
@@ -125,6 +138,12 @@ def main():
             for operation, key in keys.items():
                 out.write(f'\n[[operations]]\ninclude-operation-id = "{operation}"\n'
                           f'parameters = {{ "query.continuationKey" = "{key}" }}\n')
+            # A history's key belongs to its invoice: both, then.
+            status, page = call("GET", f"{base}/v1/invoices/{invoice}/history?limit=1", headers)
+            assert status == 200 and page["continuationKey"], page
+            out.write(f'\n[[operations]]\ninclude-operation-id = "getInvoiceHistory"\n'
+                      f'parameters = {{ "path.invoiceId" = "{invoice}", '
+                      f'"query.continuationKey" = "{page["continuationKey"]}" }}\n')
         env = dict(os.environ, SCHEMATHESIS_TELEMETRY="false")
         # Run in the run's own folder: schemathesis keeps its cache of failures (what
         # `st replay` reads) in .schemathesis/ under the working directory, which must not be
