@@ -23,17 +23,6 @@ async fn claim(t: &TestStack, tenant: &Connector, body: Value) -> Vec<String> {
         .collect()
 }
 
-/// Another client of `tenant`'s company, granted `scopes` there.
-async fn colleague(t: &TestStack, tenant: &Connector, scopes: &[Scope]) -> Connector {
-    let (credentials, token) = t.client_for(&[tenant.company], scopes, 10_000).await;
-    Connector {
-        client_id: credentials.client_id,
-        client_secret: credentials.client_secret,
-        token,
-        ..tenant.clone()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn claimed_invoices_are_handed_to_no_other_claim_while_the_lease_lasts() {
     let t = TestStack::start().await;
@@ -71,7 +60,7 @@ async fn plain_listing_still_shows_claimed_invoices() {
 async fn another_client_may_not_complete_or_reject_a_claimed_invoice_while_the_lease_lasts() {
     let t = TestStack::start().await;
     let a = t.connector_all_scopes().await;
-    let b = colleague(&t, &a, &Scope::ALL).await;
+    let b = t.client_of(a.company, &Scope::ALL).await;
     t.publish_many(a.company, 1).await;
     let claimed = claim(&t, &a, json!({"limit": 1})).await;
     let id: InvoiceId = claimed[0].parse().unwrap();
@@ -111,7 +100,7 @@ async fn another_client_may_not_complete_or_reject_a_claimed_invoice_while_the_l
 async fn an_abandoned_claim_is_handed_out_again_within_five_seconds_of_its_lease_ending() {
     let t = TestStack::start().await;
     let a = t.connector_all_scopes().await;
-    let b = colleague(&t, &a, &[Scope::InvoicesWrite]).await;
+    let b = t.client_of(a.company, &[Scope::InvoicesWrite]).await;
     t.publish_many(a.company, 2).await;
     let abandoned = claim(&t, &a, json!({"limit": 2, "leaseSeconds": 30})).await;
     let lease_ends = Instant::now() + Duration::from_secs(30);
@@ -142,7 +131,7 @@ async fn an_abandoned_claim_is_handed_out_again_within_five_seconds_of_its_lease
 async fn a_republished_invoice_keeps_its_claim() {
     let t = TestStack::start().await;
     let a = t.connector_all_scopes().await;
-    let b = colleague(&t, &a, &Scope::ALL).await;
+    let b = t.client_of(a.company, &Scope::ALL).await;
     let mut invoice = invoice_json(1, "2026-11-01T08:00:00Z");
     let id = t
         .publish_invoice(a.company, invoice.clone(), Vec::new())

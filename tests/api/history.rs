@@ -40,22 +40,11 @@ fn request_id(reply: &Reply) -> String {
     reply.headers["x-request-id"].to_str().unwrap().to_string()
 }
 
-/// Another client of `tenant`'s company, with every scope.
-async fn colleague(t: &TestStack, tenant: &Connector) -> Connector {
-    let (credentials, token) = t.client_for(&[tenant.company], &Scope::ALL, 10_000).await;
-    Connector {
-        client_id: credentials.client_id,
-        client_secret: credentials.client_secret,
-        token,
-        ..tenant.clone()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn every_change_a_scripted_run_makes_appears_with_its_client_and_request_within_a_second() {
     let t = TestStack::start().await;
     let a = t.connector_all_scopes().await;
-    let b = colleague(&t, &a).await;
+    let b = t.client_of(a.company, &Scope::ALL).await;
     let mut slowest = Duration::ZERO;
     let mut expected: Vec<(String, Option<String>, Option<String>)> = Vec::new();
     let mut invoice = invoice_json(1, "2026-11-01T08:00:00Z");
@@ -142,7 +131,7 @@ async fn every_change_a_scripted_run_makes_appears_with_its_client_and_request_w
 async fn a_refused_or_repeated_call_adds_nothing_to_the_history() {
     let t = TestStack::start().await;
     let a = t.connector_all_scopes().await;
-    let b = colleague(&t, &a).await;
+    let b = t.client_of(a.company, &Scope::ALL).await;
     let id = t.publish_many(a.company, 1).await[0];
     t.post(&a, "/v1/invoices/claims", &json!({"limit": 1}))
         .await

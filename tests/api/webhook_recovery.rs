@@ -104,15 +104,9 @@ async fn another_clients_subscription_or_an_event_it_does_not_receive_is_not_fou
     let (t, a, receiver, path) = heard_two().await;
     let first = receiver.received()[0].webhook_id.clone();
     // Another client of the same company: the subscription is not its own.
-    let (credentials, token) = t
-        .client_for(&[a.company], &ledgerdock_shared::domain::Scope::ALL, 10_000)
+    let other = t
+        .client_of(a.company, &ledgerdock_shared::domain::Scope::ALL)
         .await;
-    let other = Connector {
-        client_id: credentials.client_id,
-        client_secret: credentials.client_secret,
-        token,
-        ..a.clone()
-    };
     t.post(
         &other,
         &format!("{path}/recover"),

@@ -472,17 +472,6 @@ async fn a_published_invoice_and_a_finished_import_job_are_told_to_their_subscri
     t.stop().await;
 }
 
-/// Another client of `company`, granted `scopes` there (as `ledgerdock clients create` makes it).
-async fn client_of(t: &TestStack, company: CompanyId, scopes: &[Scope]) -> Connector {
-    let (credentials, token) = t.client_for(&[company], scopes, 10_000).await;
-    Connector {
-        company,
-        client_id: credentials.client_id,
-        client_secret: credentials.client_secret,
-        token,
-    }
-}
-
 /// A company with a connector subscribed to its new invoices, and a second client of the same
 /// company subscribed too, whose grant nobody touches: once the second has heard of an event,
 /// the first would have as well (one fan-out run writes and sends both).
@@ -495,8 +484,12 @@ struct Watched {
 
 async fn watched_company(t: &TestStack) -> Watched {
     let company = CompanyId::new_random();
-    let connector = client_of(t, company, &[Scope::InvoicesRead, Scope::WebhooksManage]).await;
-    let witness = client_of(t, company, &[Scope::InvoicesRead, Scope::WebhooksManage]).await;
+    let connector = t
+        .client_of(company, &[Scope::InvoicesRead, Scope::WebhooksManage])
+        .await;
+    let witness = t
+        .client_of(company, &[Scope::InvoicesRead, Scope::WebhooksManage])
+        .await;
     let (connector_hears, witness_hears) = (Receiver::start().await, Receiver::start().await);
     let made = t
         .subscribe(&connector, &connector_hears, &["invoice.ready_for_export"])
@@ -670,7 +663,7 @@ async fn webhooks_manage_alone_cannot_subscribe_to_what_it_may_not_read() {
             "ledgerdock/imports.read",
         ),
     ] {
-        let only_manage = client_of(&t, manager.company, &[Scope::WebhooksManage]).await;
+        let only_manage = t.client_of(manager.company, &[Scope::WebhooksManage]).await;
         let caller = if scope.ends_with("invoices.read") {
             &only_manage
         } else {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use ledgerdock_shared::domain::events::SETTLE;
 use ledgerdock_shared::domain::{CompanyId, FeedCursor, Timestamp};
 use ledgerdock_shared::store::events::{EventFeed, FeedEntry};
-use ledgerdock_tests::stats::{percentile, sorted};
+use ledgerdock_tests::stats::{percentile, sorted, write_result};
 use ledgerdock_tests::*;
 use serde_json::json;
 
@@ -169,14 +169,7 @@ async fn main() {
         "exactlyOnce": exact,
         "build": if cfg!(debug_assertions) { "debug" } else { "release" },
     });
-    println!("{}", serde_json::to_string_pretty(&result).unwrap());
-    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(&args.out);
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir).unwrap();
-    }
-    std::fs::write(&out, serde_json::to_vec_pretty(&result).unwrap()).unwrap();
+    write_result(&args.out, &result);
     t.stop().await;
     assert!(exact, "every reader must see every event exactly once");
 }

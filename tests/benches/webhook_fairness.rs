@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use ledgerdock_shared::domain::webhook::{Delivery, DeliveryStatus};
 use ledgerdock_shared::domain::{Scope, SubscriptionId, Timestamp};
 use ledgerdock_tests::receiver::Receiver;
-use ledgerdock_tests::stats::{percentile, sorted};
+use ledgerdock_tests::stats::{percentile, sorted, write_result};
 use ledgerdock_tests::*;
 use serde_json::{json, Value};
 
@@ -215,14 +215,6 @@ async fn main() {
         "goalMet": goal,
         "build": if cfg!(debug_assertions) { "debug" } else { "release" },
     });
-    println!("{}", serde_json::to_string_pretty(&result).unwrap());
-    // Relative to the workspace, as bench/run names it (cargo runs a bench in its package).
-    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(&args.out);
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir).unwrap();
-    }
-    std::fs::write(&out, serde_json::to_vec_pretty(&result).unwrap()).unwrap();
+    write_result(&args.out, &result);
     t.stop().await;
 }

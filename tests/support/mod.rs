@@ -175,6 +175,18 @@ impl TestStack {
         self.connector(&Scope::ALL).await
     }
 
+    /// Another client of `company`, granted `scopes` there (as `ledgerdock clients create`
+    /// makes it), as a connector.
+    pub async fn client_of(&self, company: CompanyId, scopes: &[Scope]) -> Connector {
+        let (credentials, token) = self.client_for(&[company], scopes, 10_000).await;
+        Connector {
+            company,
+            client_id: credentials.client_id,
+            client_secret: credentials.client_secret,
+            token,
+        }
+    }
+
     /// A token by HTTP Basic, optionally narrowed to `scope`.
     pub async fn token(&self, client_id: &str, secret: &str, scope: Option<&str>) -> String {
         let mut form = vec![("grant_type", "client_credentials")];

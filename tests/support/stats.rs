@@ -21,3 +21,16 @@ pub fn median(values: &[f64]) -> f64 {
         (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
     }
 }
+
+/// Prints a bench's result and writes it as JSON to `out`, a path relative to the workspace
+/// (as bench/run names it; cargo runs a bench in its package's folder).
+pub fn write_result(out: &std::path::Path, result: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(result).unwrap());
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(out);
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::write(&out, serde_json::to_vec_pretty(result).unwrap()).unwrap();
+}
