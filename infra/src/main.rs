@@ -26,6 +26,13 @@ enum Command {
         #[command(subcommand)]
         command: cli::invoices::InvoicesCommand,
     },
+    /// The reference connector: claim invoices, write each into a directory, complete it;
+    /// crash-safe (never exports one twice), with `--follow` to keep going.
+    Poll(cli::poll::PollArgs),
+    /// Forward a company's events to a local URL as signed webhook deliveries.
+    Listen(cli::listen::ListenArgs),
+    /// Cause a real event in the dev stack (publish, export or reject a sample invoice).
+    Trigger(cli::trigger::TriggerArgs),
 }
 
 #[tokio::main]
@@ -43,6 +50,9 @@ async fn main() {
         Command::Dev(args) => cli::dev::run(args).await,
         Command::Clients(args) => cli::clients::run(args).await,
         Command::Invoices { command } => cli::invoices::run(command).await,
+        Command::Poll(args) => cli::poll::run(args).await,
+        Command::Listen(args) => cli::listen::run(args).await,
+        Command::Trigger(args) => cli::trigger::run(args).await,
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

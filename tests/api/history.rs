@@ -2,38 +2,12 @@
 //! appears, each with its client and request, within a second; a refused or repeated call adds
 //! nothing; another company's invoice has none here.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ledgerdock_shared::domain::{InvoiceId, Scope};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use ledgerdock_tests::*;
-
-/// The invoice's whole history, oldest first.
-async fn history(t: &TestStack, tenant: &Connector, invoice: InvoiceId) -> Vec<Value> {
-    let page = t
-        .fetch(tenant, &format!("/v1/invoices/{invoice}/history?limit=200"))
-        .await
-        .ok();
-    page["items"].as_array().unwrap().clone()
-}
-
-/// Waits until the invoice's history holds `n` entries: them, and how long that took.
-async fn history_of(
-    t: &TestStack,
-    tenant: &Connector,
-    invoice: InvoiceId,
-    n: usize,
-) -> (Vec<Value>, Duration) {
-    let started = Instant::now();
-    loop {
-        let entries = history(t, tenant, invoice).await;
-        if entries.len() >= n || started.elapsed() > Duration::from_secs(10) {
-            return (entries, started.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
 
 /// The request id an answer names.
 fn request_id(reply: &Reply) -> String {
@@ -61,7 +35,7 @@ async fn every_change_a_scripted_run_makes_appears_with_its_client_and_request_w
         expected.push((what.to_string(), by.map(|c| c.client_id.clone()), request));
         expected.len()
     };
-    let (_, took) = history_of(&t, &a, id, 1).await;
+    let (_, took) = t.history_of(&a, id, 1).await;
     slowest = slowest.max(took);
 
     invoice["invoiceNumber"] = json!("INV-AMENDED");
@@ -69,7 +43,7 @@ async fn every_change_a_scripted_run_makes_appears_with_its_client_and_request_w
         .await
         .unwrap();
     let n = step("republished", None, None);
-    slowest = slowest.max(history_of(&t, &a, id, n).await.1);
+    slowest = slowest.max(t.history_of(&a, id, n).await.1);
 
     let claim = t
         .post(
@@ -80,7 +54,7 @@ async fn every_change_a_scripted_run_makes_appears_with_its_client_and_request_w
         .await;
     assert_eq!(claim.json()["invoiceIds"], json!([id]));
     let n = step("claimed", Some(&a), Some(claim));
-    slowest = slowest.max(history_of(&t, &a, id, n).await.1);
+    slowest = slowest.max(t.history_of(&a, id, n).await.1);
 
     let rejected = t
         .reject(
@@ -91,18 +65,18 @@ async fn every_change_a_scripted_run_makes_appears_with_its_client_and_request_w
         .await;
     assert_eq!(rejected.status, 200);
     let n = step("rejected", Some(&a), Some(rejected));
-    slowest = slowest.max(history_of(&t, &a, id, n).await.1);
+    slowest = slowest.max(t.history_of(&a, id, n).await.1);
 
     t.publish_invoice(a.company, invoice, Vec::new())
         .await
         .unwrap();
     let n = step("republished", None, None);
-    slowest = slowest.max(history_of(&t, &a, id, n).await.1);
+    slowest = slowest.max(t.history_of(&a, id, n).await.1);
 
     let completed = t.complete(&b, id, &json!({"externalId": "ERP-77"})).await;
     assert_eq!(completed.status, 200);
     let n = step("completed", Some(&b), Some(completed));
-    let (entries, took) = history_of(&t, &a, id, n).await;
+    let (entries, took) = t.history_of(&a, id, n).await;
     slowest = slowest.max(took);
 
     let told: Vec<(String, Option<String>, Option<String>)> = entries
@@ -143,10 +117,10 @@ async fn a_refused_or_repeated_call_adds_nothing_to_the_history() {
     t.reject(&a, id, &json!({"reason": "late"}))
         .await
         .error(409, "INVALID_STATE_TRANSITION");
-    history_of(&t, &a, id, 3).await;
+    t.history_of(&a, id, 3).await;
     // Time for any entry a refused or repeated call made to show (none should).
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let entries = history(&t, &a, id).await;
+    let entries = t.history(&a, id).await;
     let changes: Vec<&str> = entries
         .iter()
         .map(|e| e["change"].as_str().unwrap())
@@ -167,7 +141,7 @@ async fn another_companys_invoice_or_none_at_all_is_not_found_and_a_bad_id_is_na
         t.connector_all_scopes().await,
     );
     let theirs = t.publish_many(b.company, 1).await[0];
-    history_of(&t, &b, theirs, 1).await;
+    t.history_of(&b, theirs, 1).await;
     for invoice in [theirs, InvoiceId::new_random()] {
         t.fetch(&a, &format!("/v1/invoices/{invoice}/history"))
             .await

@@ -18,6 +18,7 @@ mod export;
 mod history;
 mod imports;
 mod internals;
+mod reference_connector;
 mod runtime_emulator;
 mod sam_local;
 mod tenancy_and_limits;

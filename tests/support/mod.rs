@@ -2,6 +2,7 @@
 //! `LEDGERDOCK_TEST_DYNAMODB_ENDPOINT` is set), create tenants, publish invoices, and call the
 //! API over HTTP exactly as a connector would.
 
+pub mod cli;
 pub mod emulator;
 pub mod events;
 pub mod feed;
@@ -383,6 +384,33 @@ impl TestStack {
             .buffer_unordered(32)
             .collect()
             .await
+    }
+
+    /// The invoice's whole history, oldest first.
+    pub async fn history(&self, tenant: &Connector, invoice: InvoiceId) -> Vec<Value> {
+        let page = self
+            .fetch(tenant, &format!("/v1/invoices/{invoice}/history?limit=200"))
+            .await
+            .ok();
+        page["items"].as_array().unwrap().clone()
+    }
+
+    /// Waits (up to 10 s) until the invoice's history holds `n` entries: them, and how long
+    /// that took.
+    pub async fn history_of(
+        &self,
+        tenant: &Connector,
+        invoice: InvoiceId,
+        n: usize,
+    ) -> (Vec<Value>, Duration) {
+        let started = std::time::Instant::now();
+        loop {
+            let entries = self.history(tenant, invoice).await;
+            if entries.len() >= n || started.elapsed() > Duration::from_secs(10) {
+                return (entries, started.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// The stored header, read straight from DynamoDB (to assert what did or did not change).

@@ -55,7 +55,7 @@ pub fn router(api: Arc<DevApi>) -> Router {
                 axum::response::Html(super::reference::render(&api.openapi))
             }),
         )
-        .fallback(gateway)
+        .fallback(invoke_to_the_end)
         .layer(DefaultBodyLimit::max(GATEWAY_MAX_BODY_BYTES + 1))
         .layer(axum::middleware::map_response(
             framework_errors_in_api_shape,
@@ -285,6 +285,16 @@ fn to_axum(response: lambda_http::Response<lambda_http::Body>) -> Response {
 
 /// What API Gateway does for each API request: find the route, run the authorizer, then invoke
 /// the function with a REST (payload v1) request context carrying the token's claims.
+/// Runs [`gateway`] to its end even if the caller hangs up, as Lambda does: API Gateway has
+/// read the whole request before it invokes the function, and an invocation is not cancelled
+/// when the client goes away. (Left to hyper, a dropped connection would drop the handler at
+/// its next await, possibly between a write and what follows it, which AWS never does.)
+async fn invoke_to_the_end(state: State<Arc<DevApi>>, req: AxumRequest) -> Response {
+    tokio::spawn(gateway(state, req)).await.unwrap_or_else(|e| {
+        error_response(ApiError::internal(format!("the handler panicked: {e}")))
+    })
+}
+
 async fn gateway(State(api): State<Arc<DevApi>>, req: AxumRequest) -> Response {
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();

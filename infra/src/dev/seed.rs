@@ -187,6 +187,17 @@ fn soft_copies(invoice: &NewInvoice, n: u32) -> Vec<SoftCopy> {
     files
 }
 
+/// A fresh invoice like the demo's (number `TRG-<n>`, received now, a new id) with its soft
+/// copies: what `ledgerdock trigger` publishes.
+pub fn sample_invoice(n: u32) -> (NewInvoice, Vec<SoftCopy>) {
+    let mut invoice = demo_invoice(&DEMO_COMPANIES[0], n);
+    invoice.invoice_id = None;
+    invoice.invoice_number = format!("TRG-{n}");
+    invoice.received_at = Some(Timestamp::now());
+    let files = soft_copies(&invoice, n);
+    (invoice, files)
+}
+
 /// Seeds both demo companies; `progress` receives one line per step.
 pub async fn seed_demo(
     app: &AppState,

@@ -372,7 +372,16 @@ pub fn start_front(
             let capture = capture.clone();
             let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
                 let capture = capture.clone();
-                async move { Ok::<_, Infallible>(capture.handle(req).await) }
+                // To its end even if the SDK client hangs up (a caller dropped mid-request):
+                // a write the engine committed is captured, as the table's stream records
+                // every committed write whoever sent it.
+                async move {
+                    let handled = tokio::spawn(async move { capture.handle(req).await }).await;
+                    Ok::<_, Infallible>(
+                        handled
+                            .unwrap_or_else(|e| bad_gateway(&format!("the capture panicked: {e}"))),
+                    )
+                }
             });
             tokio::spawn(async move {
                 let conn = hyper::server::conn::http1::Builder::new()
