@@ -309,3 +309,74 @@ async fn trigger_invoice_exported_causes_the_real_events() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_removes_what_another_client_took_after_its_lease_ended() {
+    let t = TestStack::start().await;
+    let scopes = [Scope::InvoicesRead, Scope::InvoicesWrite];
+    let a = t.client_of(CompanyId::new_random(), &scopes).await;
+    let b = t.client_of(a.company, &scopes).await;
+    t.publish_many(a.company, 3).await;
+    let claim = |tenant: &Connector, lease: u64| {
+        let body = serde_json::json!({"limit": 100, "leaseSeconds": lease});
+        let t = &t;
+        let tenant = tenant.clone();
+        async move {
+            let claimed = t.post(&tenant, "/v1/invoices/claims", &body).await.ok();
+            claimed["invoiceIds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|id| id.as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    // A run claimed all three and was killed: its journal says so (the documented format), and
+    // it had written the first invoice's files but not completed it.
+    let held = claim(&a, 30).await;
+    assert_eq!(held.len(), 3);
+    let out = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(out.path().join(".ledgerdock-poll")).unwrap();
+    std::fs::write(
+        out.path().join(".ledgerdock-poll/journal"),
+        format!(
+            "claiming 1 {} 30\nclaimed 1 {}\n",
+            chrono::Utc::now().timestamp_millis(),
+            held.join(" ")
+        ),
+    )
+    .unwrap();
+    std::fs::write(out.path().join(format!("{}.json", held[0])), b"{}").unwrap();
+    std::fs::write(out.path().join(format!("{}.pdf", held[0])), b"%PDF").unwrap();
+
+    // Its lease ends, and another client of the company claims them.
+    tokio::time::sleep(Duration::from_secs(31)).await;
+    let mut taken = claim(&b, 300).await;
+    taken.sort();
+    let mut expected = held.clone();
+    expected.sort();
+    assert_eq!(taken, expected);
+
+    let last = tokio::task::spawn_blocking({
+        let mut command = poll(&t, &a, out.path());
+        move || command.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        last.status.success(),
+        "{}",
+        String::from_utf8_lossy(&last.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&last.stdout).unwrap();
+    assert_eq!(summary["exported"], 0, "{summary}");
+    assert_eq!(summary["skipped"], 3, "{summary}");
+    // Nothing of theirs is left in the directory, and nothing changed: they are b's to export.
+    assert!(exported_files(out.path()).is_empty());
+    for id in &held {
+        let detail = t.invoice(&a, id).await.ok();
+        assert_eq!(detail["status"], "READY_FOR_EXPORT");
+    }
+    let stderr = String::from_utf8_lossy(&last.stderr);
+    assert!(stderr.contains("CONFLICT"), "the skips say why: {stderr}");
+}

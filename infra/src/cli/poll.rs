@@ -38,7 +38,7 @@ pub struct PollArgs {
     /// How often `--follow` reads the feed, in seconds.
     #[arg(long, default_value_t = 2)]
     feed_interval: u64,
-    /// No progress bar or notes on stderr (the summary is still printed).
+    /// No progress bar or notes on stderr (skipped invoices and the summary are still told).
     #[arg(long)]
     quiet: bool,
 }

@@ -163,9 +163,7 @@ impl Poller {
     }
 
     fn say(&self, line: &str) {
-        if !self.options.quiet {
-            eprintln!("{line}");
-        }
+        self.progress.lock().unwrap().note(line);
     }
 
     /// One claim, journaled before it is sent and when it is answered.
@@ -200,8 +198,9 @@ impl Poller {
             match result.with_context(|| format!("exporting invoice {id}"))? {
                 Outcome::Exported => self.progress.lock().unwrap().exported(),
                 Outcome::Skipped(why) => {
-                    self.say(&format!("\nskipped invoice {id}: {why}"));
-                    self.progress.lock().unwrap().skipped();
+                    let mut progress = self.progress.lock().unwrap();
+                    progress.warn(&format!("skipped invoice {id}: {why}"));
+                    progress.skipped();
                 }
             }
             self.journal().done(id)?;

@@ -93,6 +93,22 @@ impl Progress {
         let _ = err.flush();
     }
 
+    /// A line of its own above the bar (on a terminal the bar is cleared first, and redrawn
+    /// with the next step).
+    pub fn note(&self, line: &str) {
+        if !self.quiet {
+            self.warn(line);
+        }
+    }
+
+    /// [`Self::note`] even when quiet: something the user must hear of.
+    pub fn warn(&self, line: &str) {
+        if self.terminal && !self.quiet {
+            eprint!("\r\x1b[2K");
+        }
+        eprintln!("{line}");
+    }
+
     /// Ends the bar's line on a terminal, before other output.
     pub fn finish(&mut self) {
         self.draw(true);
