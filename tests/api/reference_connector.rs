@@ -206,11 +206,17 @@ async fn poll_follow_exports_what_arrives_after_the_queue_ran_dry() {
         .await;
     // The feed serves the news after its settle window (2 s here), read every second.
     assert!(
-        arrives(later, Duration::from_secs(20)).await,
+        arrives(later, Duration::from_secs(40)).await,
         "an invoice published after the queue ran dry"
     );
+    // Its JSON is written just before it is completed.
+    let started = Instant::now();
+    let mut detail = t.invoice(&a, later).await.ok();
+    while detail["status"] != "EXPORTED" && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        detail = t.invoice(&a, later).await.ok();
+    }
     drop(follow);
-    let detail = t.invoice(&a, later).await.ok();
     assert_eq!(detail["status"], "EXPORTED");
 }
 

@@ -154,11 +154,6 @@ impl Engine {
     }
 }
 
-/// Longest the front works on one request once it has it: longer than any call of a healthy
-/// engine takes and than the SDK's own 6 s cap on a call, so it only ever ends work on an
-/// engine that hangs.
-const FRONT_DEADLINE: Duration = Duration::from_secs(10);
-
 /// What the capture needs to read around a write and hand its record on.
 pub struct ChangeCapture {
     engine: Engine,
@@ -377,24 +372,7 @@ pub fn start_front(
             let capture = capture.clone();
             let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
                 let capture = capture.clone();
-                // To its end even if the SDK client hangs up (a caller dropped mid-request):
-                // a write the engine committed is captured, as the table's stream records
-                // every committed write whoever sent it. Bounded, so an engine that hangs
-                // (a test's stalled network) cannot hold the news lock for ever.
-                async move {
-                    let handled = tokio::spawn(async move {
-                        tokio::time::timeout(FRONT_DEADLINE, capture.handle(req))
-                            .await
-                            .unwrap_or_else(|_| {
-                                bad_gateway("the DynamoDB engine did not answer in time")
-                            })
-                    })
-                    .await;
-                    Ok::<_, Infallible>(
-                        handled
-                            .unwrap_or_else(|e| bad_gateway(&format!("the capture panicked: {e}"))),
-                    )
-                }
+                async move { Ok::<_, Infallible>(capture.handle(req).await) }
             });
             tokio::spawn(async move {
                 let conn = hyper::server::conn::http1::Builder::new()
