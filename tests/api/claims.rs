@@ -174,6 +174,7 @@ async fn a_bad_claim_is_a_400_naming_the_field_and_claims_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ten_workers_claiming_from_one_queue_of_10000_export_each_invoice_exactly_once() {
+    let _turn = heavy_test().await;
     const WORKERS: usize = 10;
     const INVOICES: usize = 10_000;
     let t = TestStack::start_with(bench_options()).await;

@@ -528,6 +528,7 @@ async fn republishing_an_exported_invoice_is_refused_before_any_line_is_written(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_complete_racing_a_large_republish_leaves_an_invoice_whose_lines_match_its_totals() {
+    let _turn = heavy_test().await;
     let t = std::sync::Arc::new(TestStack::start().await);
     let a = t.connector_all_scopes().await;
     let id = ledgerdock_shared::domain::InvoiceId::new_random();

@@ -752,6 +752,7 @@ async fn a_whole_number_written_with_a_fraction_is_a_whole_number() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_worker_cut_off_from_dynamodb_mid_file_is_retried_once_its_lease_lapses_and_finishes() {
+    let _turn = heavy_test().await;
     // A lease longer than the failed call and release take (so it is still held when they
     // have failed), and shorter than Lambda's minute before its first retry.
     let options = DevOptions {

@@ -51,6 +51,7 @@ fn exported_files(out: &Path) -> BTreeMap<String, BTreeSet<String>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poll_killed_at_random_points_20_times_exports_every_invoice_once() {
+    let _turn = heavy_test().await;
     const INVOICES: usize = 400;
     let t = TestStack::start().await;
     // A rate limit out of reach: twenty runs and the checks make over a thousand calls in a

@@ -842,6 +842,7 @@ async fn with_aws_webhook_urls_the_dev_stack_refuses_what_aws_would_refuse() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_5000_line_publish_and_a_100000_row_import_each_start_one_fan_out_invocation() {
+    let _turn = heavy_test().await;
     use std::sync::atomic::Ordering;
     let t = TestStack::start().await;
     let a = t.connector_all_scopes().await;

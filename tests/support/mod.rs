@@ -53,6 +53,20 @@ pub struct Connector {
     pub token: String,
 }
 
+/// Against an external DynamoDB (`LEDGERDOCK_TEST_DYNAMODB_ENDPOINT`), the suite's heavy tests
+/// (each drives tens of thousands of DynamoDB calls or hundreds of processes) take turns:
+/// `let _turn = heavy_test().await;` at the top of one. Every test then shares one engine, and
+/// official DynamoDB Local is a single JVM: two heavy tests at once slowed single requests past
+/// a minute and made each other fail (CI, stop 30). The light tests still run beside the one
+/// whose turn it is. On the embedded engines each stack has its own, and nothing waits.
+pub async fn heavy_test() -> Option<tokio::sync::SemaphorePermit<'static>> {
+    static TURN: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+    if std::env::var_os(EXTERNAL_DYNAMODB_ENV).is_none_or(|v| v.is_empty()) {
+        return None;
+    }
+    Some(TURN.acquire().await.expect("the semaphore is never closed"))
+}
+
 pub fn options() -> DevOptions {
     let external = std::env::var(EXTERNAL_DYNAMODB_ENV)
         .ok()

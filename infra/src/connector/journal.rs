@@ -10,8 +10,9 @@
 //! | `done <id>` | when the invoice is completed (or turned out not to be ours) | nothing left to do for it |
 //!
 //! A `claiming` without its `claimed` is a claim whose answer was lost (killed while it was
-//! on the way): its invoices are hidden from every claim until `sentAt + lease`, and the
-//! journal says until when, so a run that finds the queue empty knows to wait that long
+//! on the way): its invoices are hidden from every claim until `sentAt + lease +`
+//! [`COMMIT_DELAY`] (the lease runs from when the claim commits, which may be a while after it
+//! was sent), and the journal says until when, so a run that finds the queue empty knows to wait that long
 //! rather than end with invoices it cannot see. A line cut short by a crash is ignored: a cut
 //! `claiming` was never sent, a cut `claimed` is a lost answer, a cut `done` is done again
 //! (completing is idempotent with the same `externalId`). When nothing is open the journal is
@@ -26,6 +27,14 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use ledgerdock_shared::domain::InvoiceId;
+
+/// How long after it is sent a claim may still commit. A claim commits while its function
+/// runs: Lambda ends it at the function's timeout (10 s for `claim-invoice-exports`) and API
+/// Gateway gives up on the request after 29 s, so a claim sent at `t` starts its lease by
+/// `t + 30 s`. (A kill test on a loaded DynamoDB Local found a run that waited only `sentAt +
+/// lease`: the claim had committed seconds after it was sent, and its invoice stayed hidden
+/// after the run ended.)
+pub const COMMIT_DELAY: Duration = Duration::from_secs(30);
 
 pub struct Journal {
     path: PathBuf,
@@ -75,7 +84,8 @@ impl Journal {
                 let lease = words.next().and_then(|w| w.parse::<u64>().ok());
                 if let (Some(sent), Some(lease)) = (sent, lease) {
                     if let Some(sent) = DateTime::from_timestamp_millis(sent) {
-                        self.unanswered.insert(n, sent + Duration::from_secs(lease));
+                        self.unanswered
+                            .insert(n, sent + Duration::from_secs(lease) + COMMIT_DELAY);
                     }
                 }
                 self.next_claim = self.next_claim.max(n + 1);
@@ -191,7 +201,7 @@ mod tests {
     }
 
     #[test]
-    fn a_claim_whose_answer_was_lost_hides_invoices_until_its_lease_ends() {
+    fn a_claim_whose_answer_was_lost_hides_invoices_until_its_lease_has_surely_ended() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal");
         let mut journal = Journal::open(&path).unwrap();
@@ -205,9 +215,10 @@ mod tests {
         drop(journal);
         let reopened = Journal::open(&path).unwrap();
         let until = reopened.hidden_until().expect("a lost claim");
-        // Kept to the millisecond.
-        assert!(until + Duration::from_millis(1) >= before + Duration::from_secs(60));
-        assert!(until <= Utc::now() + Duration::from_secs(60));
+        // Kept to the millisecond, from the latest moment the claim could have committed.
+        let lease = Duration::from_secs(60) + COMMIT_DELAY;
+        assert!(until + Duration::from_millis(1) >= before + lease);
+        assert!(until <= Utc::now() + lease);
         assert!(reopened.open_claims().is_empty());
     }
 

@@ -64,6 +64,7 @@ async fn the_same_event_delivered_twice_reaches_the_same_end_state() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_worker_stopped_halfway_and_run_again_ends_as_if_it_never_stopped() {
+    let _turn = heavy_test().await;
     let t = TestStack::start_with(manual_worker_options()).await;
     let a = t.connector_all_scopes().await;
     let csv = supplier_csv("H", 100_000);
