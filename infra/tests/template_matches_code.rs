@@ -598,7 +598,7 @@ fn every_dynamodb_write_is_held_to_partitions_the_code_names() {
     let company = schema::company_pk(&id)
         .trim_end_matches(&id.to_string())
         .to_string();
-    let named: BTreeSet<String> = [
+    let mut named: BTreeSet<String> = [
         format!("{company}*{LOG_PARTITION_INFIX}*"),
         format!("{company}*{SUBSCRIPTIONS_PARTITION_SUFFIX}"),
         format!("{company}*{}", schema::IMPORTS_PARTITION_SUFFIX),
@@ -618,6 +618,13 @@ fn every_dynamodb_write_is_held_to_partitions_the_code_names() {
         format!("{OWNER_PARTITION_PREFIX}*"),
     ]
     .into();
+    // Each kind of master data's partition (supplier cards' among them).
+    named.extend(ledgerdock_shared::domain::ImportType::ALL.map(|t| {
+        format!(
+            "{company}*#{}",
+            ledgerdock_shared::domain::master_data::kind_info(t).partition
+        )
+    }));
     let t = template();
     let functions_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions");
     for entry in std::fs::read_dir(functions_dir).unwrap() {
@@ -673,8 +680,9 @@ fn only_functions_that_page_may_read_the_continuation_secret_and_none_holds_it_i
         }
     }
     assert_eq!(
-        paging, 4,
-        "the invoice queue, an invoice's history, the supplier list and a webhook's delivery log page"
+        paging, 9,
+        "the invoice queue, an invoice's history, a webhook's delivery log, and the lists of \
+         each kind of master data and of a tracking category's options page"
     );
 }
 

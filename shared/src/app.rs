@@ -15,7 +15,7 @@ use crate::store::history::InvoiceHistory;
 use crate::store::import_files::ImportFiles;
 use crate::store::import_jobs::ImportJobStore;
 use crate::store::invoices::InvoiceStore;
-use crate::store::suppliers::SupplierStore;
+use crate::store::master_data::MasterDataStore;
 use crate::store::webhooks::WebhookStore;
 
 /// How long a container's init waits, at most, for its first DynamoDB connection.
@@ -29,7 +29,7 @@ pub struct AppState {
     pub documents: DocumentStore,
     pub import_jobs: ImportJobStore,
     pub import_files: ImportFiles,
-    pub suppliers: SupplierStore,
+    pub master_data: MasterDataStore,
     pub webhooks: WebhookStore,
     /// Each company's event feed (`GET /v1/events`), which the webhook fan-out writes.
     pub events: EventFeed,
@@ -122,7 +122,7 @@ impl AppState {
             documents: DocumentStore::new(s3.clone(), &config.bucket_name, config.download_url_ttl),
             import_jobs: ImportJobStore::new(dynamodb.clone(), &config.table_name),
             import_files: ImportFiles::new(s3.clone(), &config.bucket_name),
-            suppliers: SupplierStore::new(dynamodb.clone(), &config.table_name),
+            master_data: MasterDataStore::new(dynamodb.clone(), &config.table_name),
             webhooks: WebhookStore::new(dynamodb.clone(), &config.table_name),
             events: EventFeed::new(dynamodb.clone(), &config.table_name)
                 .with_settle(config.feed_settle),

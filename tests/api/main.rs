@@ -18,6 +18,7 @@ mod export;
 mod history;
 mod imports;
 mod internals;
+mod master_data;
 mod reference_connector;
 mod runtime_emulator;
 mod sam_local;

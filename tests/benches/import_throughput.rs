@@ -16,6 +16,8 @@
 use std::time::Instant;
 
 use ledgerdock_infra::dev::DevOptions;
+use ledgerdock_shared::domain::master_data::MasterKind;
+use ledgerdock_shared::domain::supplier::SupplierCards;
 use ledgerdock_tests::process::rss_mib;
 use ledgerdock_tests::*;
 use serde_json::json;
@@ -85,7 +87,7 @@ async fn main() {
     let peak_while_importing = peak.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(done["status"], "FINISHED", "{done}");
     assert_eq!(done["counts"]["created"].as_u64(), Some(rows as u64));
-    let raw = raw_batch_writes(&t, &csv_again(wide, rows)).await;
+    let raw = raw_batch_writes::<SupplierCards>(&t, &csv_again(wide, rows)).await;
     println!(
         "raw BatchWriteItem of the same {rows} items: {:.1} s, {:.0} rows/s; the import runs at {:.2}× that",
         raw.as_secs_f64(),
@@ -135,33 +137,29 @@ fn csv_again(wide: bool, rows: usize) -> String {
 /// Writes the cards of `csv`, each as the store writes it, into a fresh company with raw
 /// BatchWriteItem calls: 25 items a call, four calls in flight, block after block, as the
 /// worker does. Only the writes are timed.
-async fn raw_batch_writes(t: &TestStack, csv: &str) -> std::time::Duration {
+async fn raw_batch_writes<K: MasterKind>(t: &TestStack, csv: &str) -> std::time::Duration {
     use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
     use futures_util::future::try_join_all;
-    use ledgerdock_shared::domain::supplier::{StoredSupplier, SupplierMeta, WriteOutcome};
+    use ledgerdock_shared::domain::master_data::{Stored, WriteOutcome};
     use ledgerdock_shared::domain::{CompanyId, ImportFormat, JobId, Timestamp};
     use ledgerdock_shared::features::imports::reader::for_format;
-    use ledgerdock_shared::store::{batch_write, suppliers::encode, BATCH_WRITE_MAX};
+    use ledgerdock_shared::store::master_data::{encode, meta_for};
+    use ledgerdock_shared::store::{batch_write, BATCH_WRITE_MAX};
 
     let company = CompanyId::new_random();
     let (job, now) = (JobId::new_random(), Timestamp::now());
-    let mut reader = for_format(ImportFormat::Csv);
+    let mut reader = for_format::<K>(ImportFormat::Csv);
     let mut records = Vec::new();
     reader.push(csv.as_bytes(), &mut records).unwrap();
     reader.finish(&mut records).unwrap();
     let writes: Vec<WriteRequest> = records
         .into_iter()
         .map(|record| {
-            let supplier = StoredSupplier {
-                card: record.card.expect("the bench's rows are valid"),
-                meta: SupplierMeta {
-                    created_at: now,
-                    updated_at: now,
-                    last_import_job_id: job,
-                    last_import_outcome: WriteOutcome::Created,
-                },
+            let stored = Stored {
+                record: record.record.expect("the bench's rows are valid"),
+                meta: meta_for(job, now, now, WriteOutcome::Created),
             };
-            let item = encode(&supplier, &company).unwrap();
+            let item = encode::<K>(&stored, &company).unwrap();
             WriteRequest::builder()
                 .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
                 .build()

@@ -3,10 +3,17 @@
 
 use std::time::Duration;
 
-use ledgerdock_shared::domain::CompanyId;
+use ledgerdock_shared::domain::{CompanyId, ImportType};
 use serde_json::{json, Value};
 
 use crate::{Call, Connector, TestStack};
+
+/// A job's `counts` as `{received, created, …, deactivated, warned}` by name.
+pub fn count(job: &Value, name: &str) -> u64 {
+    job["counts"][name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("counts.{name} in {job}"))
+}
 
 /// A job's `counts` as `[received, created, updated, unchanged, failed]`.
 pub fn counts(job: &Value) -> [u64; 5] {
@@ -109,8 +116,102 @@ impl TestStack {
             location.as_deref(),
             Some(format!("/v1/import-jobs/{job_id}").as_str())
         );
-        assert_eq!(body["type"], "SUPPLIER_CARDS");
+        assert!(
+            ImportType::parse(body["type"].as_str().unwrap_or_default()).is_ok(),
+            "{body}"
+        );
         body
+    }
+
+    /// Starts a JSON job of `import_type` with `records` and the body members in `options`
+    /// (`{"mode": "REPLACE", "dryRun": true}`); the started job.
+    pub async fn import_records(
+        &self,
+        tenant: &Connector,
+        import_type: &str,
+        records: &[Value],
+        options: Value,
+    ) -> Value {
+        let mut body = json!({"type": import_type, "records": records});
+        if let (Some(body), Some(options)) = (body.as_object_mut(), options.as_object()) {
+            body.extend(options.clone());
+        }
+        let request = self.import_request().json(&body);
+        self.start_import(tenant, request).await
+    }
+
+    /// Starts a CSV job of `import_type` with `query` after it (`&mode=REPLACE`).
+    pub async fn import_csv_of(
+        &self,
+        tenant: &Connector,
+        import_type: &str,
+        csv: &str,
+        query: &str,
+    ) -> Value {
+        let request = self
+            .http
+            .post(self.url(&format!("/v1/import-jobs?type={import_type}{query}")))
+            .header("content-type", "text/csv")
+            .body(csv.to_string());
+        self.start_import(tenant, request).await
+    }
+
+    /// Every item a list route pages through (`/v1/gl-accounts`), page by page.
+    pub async fn all_items(&self, tenant: &Connector, path: &str, limit: usize) -> Vec<Value> {
+        let mut seen = Vec::new();
+        let mut key: Option<String> = None;
+        let join = if path.contains('?') { '&' } else { '?' };
+        loop {
+            let mut url = format!("{path}{join}limit={limit}");
+            if let Some(k) = &key {
+                url.push_str(&format!("&continuationKey={k}"));
+            }
+            let body = self.get(tenant, &url).call().await.ok();
+            seen.extend(body["items"].as_array().unwrap().iter().cloned());
+            match body["continuationKey"].as_str() {
+                Some(k) => key = Some(k.to_string()),
+                None => return seen,
+            }
+        }
+    }
+
+    /// Every master-data item of the company's, of every kind, read straight from DynamoDB
+    /// (key and whole item, in key order): what a dry run must leave exactly as it was.
+    pub async fn master_data_items(&self, company: CompanyId) -> Vec<String> {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        use ledgerdock_shared::domain::master_data::kind_info;
+        let mut items = Vec::new();
+        for import_type in ImportType::ALL {
+            let partition = format!(
+                "{}#{}",
+                ledgerdock_shared::store::schema::company_pk(&company),
+                kind_info(import_type).partition
+            );
+            let mut start = None;
+            loop {
+                let out = self
+                    .stack
+                    .dynamodb
+                    .query()
+                    .table_name(&self.stack.app.config.table_name)
+                    .key_condition_expression("PK = :pk")
+                    .expression_attribute_values(":pk", AttributeValue::S(partition.clone()))
+                    .consistent_read(true)
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .unwrap();
+                for item in out.items.unwrap_or_default() {
+                    let sorted: std::collections::BTreeMap<_, _> = item.into_iter().collect();
+                    items.push(format!("{sorted:?}"));
+                }
+                start = out.last_evaluated_key;
+                if start.is_none() {
+                    break;
+                }
+            }
+        }
+        items
     }
 
     pub fn import_request(&self) -> reqwest::RequestBuilder {

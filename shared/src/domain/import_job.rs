@@ -1,5 +1,6 @@
-//! An import job: an AP/ERP system pushes supplier cards (JSON records, a CSV body, or a large
-//! file through a pre-signed upload URL). A job is IN_PROGRESS until it is FINISHED (counts and
+//! An import job: an AP/ERP system pushes master data (supplier cards, GL accounts, tax codes,
+//! tracking categories, purchase orders: see `domain::master_data`) as JSON records, a CSV
+//! body, or a large file through a pre-signed upload URL. A job is IN_PROGRESS until it is FINISHED (counts and
 //! per-record errors) or FAILED (a reason). The job as stored and as the API shows it; how it
 //! runs is the `imports` feature, how it is kept is `store::import_jobs`.
 
@@ -8,26 +9,82 @@ use serde::{Deserialize, Serialize};
 use super::{CompanyId, JobId, Timestamp};
 use crate::foundation::error::FieldError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ImportType {
     SupplierCards,
+    GlAccounts,
+    TaxCodes,
+    TrackingCategories,
+    PurchaseOrders,
 }
 
 impl ImportType {
-    pub const ALL: [ImportType; 1] = [ImportType::SupplierCards];
+    pub const ALL: [ImportType; 5] = [
+        ImportType::SupplierCards,
+        ImportType::GlAccounts,
+        ImportType::TaxCodes,
+        ImportType::TrackingCategories,
+        ImportType::PurchaseOrders,
+    ];
 
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::SupplierCards => "SUPPLIER_CARDS",
+            Self::GlAccounts => "GL_ACCOUNTS",
+            Self::TaxCodes => "TAX_CODES",
+            Self::TrackingCategories => "TRACKING_CATEGORIES",
+            Self::PurchaseOrders => "PURCHASE_ORDERS",
         }
+    }
+
+    /// Every import type's name, for messages: "SUPPLIER_CARDS, GL_ACCOUNTS, …".
+    pub fn names() -> String {
+        Self::ALL.map(|t| t.as_str()).join(", ")
     }
 
     pub fn parse(s: &str) -> Result<Self, String> {
         Self::ALL
             .into_iter()
             .find(|t| t.as_str() == s)
-            .ok_or_else(|| format!("{s:?} is not an import type; the API knows SUPPLIER_CARDS"))
+            .ok_or_else(|| {
+                format!(
+                    "{s:?} is not an import type; the API knows {}",
+                    Self::names()
+                )
+            })
+    }
+}
+
+/// What an import does with the records of its type that are not in its file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ImportMode {
+    /// Leaves them as they are: the file adds and changes records.
+    #[default]
+    Upsert,
+    /// A full sync: marks each active one inactive (never deletes it), counted as
+    /// `deactivated`. Only once the whole file was read and at least one record was valid, so a
+    /// broken upload never deactivates a company's whole chart of accounts.
+    Replace,
+}
+
+impl ImportMode {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Upsert => "UPSERT",
+            Self::Replace => "REPLACE",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "UPSERT" => Ok(Self::Upsert),
+            "REPLACE" => Ok(Self::Replace),
+            other => Err(format!(
+                "{other:?} is not an import mode; use UPSERT (the default) or REPLACE"
+            )),
+        }
     }
 }
 
@@ -84,14 +141,25 @@ pub struct Counts {
     pub updated: u64,
     pub unchanged: u64,
     pub failed: u64,
+    /// Records of the type absent from a `REPLACE` file, marked inactive.
+    #[serde(default)]
+    pub deactivated: u64,
+    /// Records imported with a warning (they name master data that is not there).
+    #[serde(default)]
+    pub warned: u64,
 }
 
-/// One problem with one record.
+/// One problem with one record (an error: not imported; or a warning: imported all the same).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordError {
     /// 1-based position of the record in the JSON array, or of the data row in the CSV.
     pub record: u64,
+    /// The record's key as far as it could be read (`4000`; a tracking option's
+    /// `Department/SALES`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Supplier cards: the key again, under the name the API has always given it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
     pub field: String,
@@ -109,6 +177,11 @@ pub struct ImportJob {
     pub status: JobStatus,
     pub source: JobSource,
     pub content_type: ImportFormat,
+    #[serde(default)]
+    pub mode: ImportMode,
+    /// Validates and counts what a real run would do, and writes no master data.
+    #[serde(default)]
+    pub dry_run: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -121,6 +194,11 @@ pub struct ImportJob {
     pub errors_truncated: bool,
     #[serde(default)]
     pub warnings: Vec<FieldError>,
+    /// Records imported with a warning, and what each warns of.
+    #[serde(default)]
+    pub record_warnings: Vec<RecordError>,
+    #[serde(default)]
+    pub record_warnings_truncated: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
     /// Upload jobs: when the upload URL stops working.
@@ -164,6 +242,8 @@ impl ImportJob {
             status: JobStatus::InProgress,
             source,
             content_type,
+            mode: ImportMode::Upsert,
+            dry_run: false,
             created_at: now,
             updated_at: now,
             finished_at: None,
@@ -171,6 +251,8 @@ impl ImportJob {
             errors: Vec::new(),
             errors_truncated: false,
             warnings: Vec::new(),
+            record_warnings: Vec::new(),
+            record_warnings_truncated: false,
             failure_reason: None,
             upload_expires_at: None,
             processing_started_at: None,
@@ -190,6 +272,8 @@ impl ImportJob {
             "status": self.status,
             "source": self.source,
             "contentType": self.content_type,
+            "mode": self.mode,
+            "dryRun": self.dry_run,
             "createdAt": self.created_at,
             "updatedAt": self.updated_at,
             "processingStartedAt": self.processing_started_at,
@@ -198,6 +282,8 @@ impl ImportJob {
             "errors": self.errors,
             "errorsTruncated": self.errors_truncated,
             "warnings": self.warnings,
+            "recordWarnings": self.record_warnings,
+            "recordWarningsTruncated": self.record_warnings_truncated,
             "failureReason": self.failure_reason,
         })
     }

@@ -9,6 +9,7 @@ mod ids;
 mod import_job;
 mod invoice;
 pub mod iso;
+pub mod master_data;
 mod money;
 mod scope;
 pub mod supplier;

@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::iso;
 use super::text::{check, Lines};
-use super::{iso, JobId, Timestamp};
 use crate::foundation::error::FieldError;
 
 /// Every field a card has, in the order the API documents them.
@@ -69,35 +69,7 @@ pub struct SupplierCard {
     pub active: bool,
 }
 
-/// One field's value as it arrived.
-#[derive(Debug, Clone, Copy)]
-pub enum RawValue<'a> {
-    /// A CSV cell: always text; an empty cell is absent.
-    Cell(&'a str),
-    /// A JSON value; `null` is absent.
-    Json(&'a serde_json::Value),
-}
-
-impl<'a> RawValue<'a> {
-    /// The trimmed text, `None` when absent or empty, `Err` when JSON of another type.
-    fn text(self) -> Result<Option<&'a str>, &'static str> {
-        match self {
-            Self::Cell(s) => Ok(Some(s.trim()).filter(|s| !s.is_empty())),
-            Self::Json(serde_json::Value::Null) => Ok(None),
-            Self::Json(serde_json::Value::String(s)) => {
-                Ok(Some(s.trim()).filter(|s| !s.is_empty()))
-            }
-            Self::Json(_) => Err("must be a string"),
-        }
-    }
-
-    fn is_absent(self) -> bool {
-        match self {
-            Self::Cell(s) => s.trim().is_empty(),
-            Self::Json(v) => v.is_null(),
-        }
-    }
-}
+pub use super::master_data::fields::{truncate, RawValue};
 
 /// Longest value of each bounded text field.
 fn max_chars(field: &str) -> usize {
@@ -275,6 +247,59 @@ pub fn card_from_json(record: &serde_json::Value) -> Result<SupplierCard, Vec<Fi
     }
 }
 
+/// Supplier cards as a kind of master data (`SUPPLIER_CARDS`), keyed by `externalId`.
+pub struct SupplierCards;
+
+impl super::master_data::MasterKind for SupplierCards {
+    type Record = SupplierCard;
+    const IMPORT_TYPE: super::ImportType = super::ImportType::SupplierCards;
+    const NOUN: &'static str = "supplier card";
+    const FIELDS: &'static [&'static str] = &SUPPLIER_FIELDS;
+    const REQUIRED_COLUMNS: &'static [&'static str] = &REQUIRED_SUPPLIER_FIELDS;
+    const KEY_FIELDS: &'static [&'static str] = &["externalId"];
+    const PARTITION: &'static str = "SUPPLIERS";
+    const ITEM_PREFIX: &'static str = "SUPPLIER#";
+
+    fn from_pairs(pairs: &[(&str, RawValue<'_>)]) -> Result<SupplierCard, Vec<FieldError>> {
+        card_from_fields(pairs.iter().copied())
+    }
+
+    fn from_json(value: &serde_json::Value) -> Result<SupplierCard, Vec<FieldError>> {
+        card_from_json(value)
+    }
+
+    fn key_parts(record: &SupplierCard) -> Vec<&str> {
+        vec![&record.external_id]
+    }
+
+    fn is_active(record: &SupplierCard) -> bool {
+        record.active
+    }
+
+    fn deactivate(record: &mut SupplierCard) {
+        record.active = false;
+    }
+
+    fn view(record: &SupplierCard) -> serde_json::Value {
+        card_view(record)
+    }
+
+    fn references(record: &SupplierCard) -> Vec<super::master_data::Reference> {
+        use super::master_data::Reference;
+        let account = record.default_account_code.iter().map(|code| Reference {
+            field: "defaultAccountCode".into(),
+            kind: super::ImportType::GlAccounts,
+            key: vec![code.clone()],
+        });
+        let tax = record.default_tax_code.iter().map(|code| Reference {
+            field: "defaultTaxCode".into(),
+            kind: super::ImportType::TaxCodes,
+            key: vec![code.clone()],
+        });
+        account.chain(tax).collect()
+    }
+}
+
 /// The record's externalId as far as it can be read, for error reports.
 pub fn external_id_hint(raw: Option<RawValue<'_>>) -> Option<String> {
     raw.and_then(|r| r.text().ok().flatten())
@@ -331,57 +356,20 @@ fn looks_like_email(s: &str) -> bool {
     }
 }
 
-/// At most `max` characters of `s`, with an ellipsis when cut.
-pub fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut cut: String = s.chars().take(max.saturating_sub(1)).collect();
-        cut.push('…');
-        cut
-    }
-}
+pub use super::master_data::{RecordMeta as SupplierMeta, WriteOutcome};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum WriteOutcome {
-    Created,
-    Updated,
-}
+/// A stored supplier card and its bookkeeping.
+pub type StoredSupplier = super::master_data::Stored<SupplierCard>;
 
-/// Bookkeeping stored beside the card.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SupplierMeta {
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-    pub last_import_job_id: JobId,
-    pub last_import_outcome: WriteOutcome,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredSupplier {
-    pub card: SupplierCard,
-    pub meta: SupplierMeta,
-}
-
-impl StoredSupplier {
-    /// The card as the API shows it: every field present (null when empty), plus bookkeeping.
-    pub fn view(&self) -> serde_json::Value {
-        let mut value = serde_json::to_value(&self.card).unwrap_or_default();
-        if let Some(map) = value.as_object_mut() {
-            for field in SUPPLIER_FIELDS {
-                map.entry(field).or_insert(serde_json::Value::Null);
-            }
-            map.insert("createdAt".into(), serde_json::json!(self.meta.created_at));
-            map.insert("updatedAt".into(), serde_json::json!(self.meta.updated_at));
-            map.insert(
-                "lastImportJobId".into(),
-                serde_json::json!(self.meta.last_import_job_id),
-            );
+/// The card as the API shows it: every field present (null when empty).
+fn card_view(card: &SupplierCard) -> serde_json::Value {
+    let mut value = serde_json::to_value(card).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        for field in SUPPLIER_FIELDS {
+            map.entry(field).or_insert(serde_json::Value::Null);
         }
-        value
     }
+    value
 }
 
 #[cfg(test)]

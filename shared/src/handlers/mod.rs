@@ -1,5 +1,5 @@
 //! One module per operation, grouped by the feature it belongs to (`invoices`, `imports`,
-//! `suppliers`, `webhooks`, `events`). An API operation's module declares its `ROUTE` (method, path,
+//! `suppliers`, `master_data`, `webhooks`, `events`). An API operation's module declares its `ROUTE` (method, path,
 //! scope, handler), which its Lambda binary in functions/ runs as its whole job and the dev
 //! stack serves in-process, both through [`crate::gate`]. Event functions' modules expose
 //! `handle(&AppState, Event)`.
@@ -7,6 +7,7 @@
 pub mod events;
 pub mod imports;
 pub mod invoices;
+pub mod master_data;
 pub mod suppliers;
 pub mod webhooks;
 
@@ -29,6 +30,14 @@ pub static ROUTES: &[&Route] = &[
     &imports::get_import_job::ROUTE,
     &suppliers::list_suppliers::ROUTE,
     &suppliers::get_supplier::ROUTE,
+    &master_data::list_gl_accounts::ROUTE,
+    &master_data::get_gl_account::ROUTE,
+    &master_data::list_tax_codes::ROUTE,
+    &master_data::get_tax_code::ROUTE,
+    &master_data::list_tracking_categories::ROUTE,
+    &master_data::get_tracking_category::ROUTE,
+    &master_data::list_purchase_orders::ROUTE,
+    &master_data::get_purchase_order::ROUTE,
     &webhooks::create_webhook_subscription::ROUTE,
     &webhooks::list_webhook_subscriptions::ROUTE,
     &webhooks::get_webhook_subscription::ROUTE,

@@ -96,6 +96,8 @@ pub enum Ending {
         errors: Vec<RecordError>,
         errors_truncated: bool,
         warnings: Vec<FieldError>,
+        record_warnings: Vec<RecordError>,
+        record_warnings_truncated: bool,
     },
     Failed {
         reason: String,
@@ -517,15 +519,23 @@ impl ImportJobStore {
                 errors,
                 errors_truncated,
                 warnings,
+                record_warnings,
+                record_warnings_truncated,
             } => {
                 values.insert(":status".into(), s("FINISHED"));
+                values.insert(":record_warnings".into(), to_attr(record_warnings)?);
+                values.insert(
+                    ":record_warnings_truncated".into(),
+                    AttributeValue::Bool(*record_warnings_truncated),
+                );
                 values.insert(":counts".into(), to_attr(counts)?);
                 values.insert(":errors".into(), to_attr(errors)?);
                 values.insert(":truncated".into(), AttributeValue::Bool(*errors_truncated));
                 values.insert(":warnings".into(), to_attr(warnings)?);
                 "SET #status = :status, finishedAt = :now, updatedAt = :now, counts = :counts, \
-                 errors = :errors, errorsTruncated = :truncated, warnings = :warnings \
-                 REMOVE OJ_PK, OJ_SK"
+                 errors = :errors, errorsTruncated = :truncated, warnings = :warnings, \
+                 recordWarnings = :record_warnings, \
+                 recordWarningsTruncated = :record_warnings_truncated REMOVE OJ_PK, OJ_SK"
             }
             Ending::Failed { reason, counts } => {
                 values.insert(":status".into(), s("FAILED"));

@@ -1,7 +1,8 @@
 //! Adapters: everything that talks to DynamoDB, S3 or SQS, and nothing else does.
 //!
 //! DynamoDB: one table (see [`schema`]); each of [`clients`], [`grants`], [`invoices`],
-//! [`import_jobs`], [`suppliers`] and [`webhooks`] owns one kind of item. S3: one private bucket;
+//! [`import_jobs`], [`master_data`] and [`webhooks`] owns one kind of item
+//! ([`master_data`] one partition per kind of record). S3: one private bucket;
 //! [`documents`] keeps invoices' soft copies, [`import_files`] the files of import jobs.
 //! [`attributes`] reads and writes DynamoDB attribute values for all of them. SQS: one fair
 //! queue, [`attempt_queue`], of webhook attempts.
@@ -16,8 +17,8 @@ pub mod history;
 pub mod import_files;
 pub mod import_jobs;
 pub mod invoices;
+pub mod master_data;
 pub mod schema;
-pub mod suppliers;
 pub mod webhooks;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};

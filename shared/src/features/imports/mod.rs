@@ -1,5 +1,6 @@
-//! Import jobs: an AP/ERP system pushes supplier cards (JSON records, a CSV body, or a large
-//! file through a pre-signed upload URL); every path stores one file at
+//! Import jobs: an AP/ERP system pushes master data (supplier cards, GL accounts, tax codes,
+//! tracking categories, purchase orders) as JSON records, a CSV body, or a large file through a
+//! pre-signed upload URL; every path stores one file at
 //! `imports/<companyId>/<jobId>` and the worker ([`worker`]) imports it when it lands.
 //! A job is IN_PROGRESS until it is FINISHED (counts and per-record errors) or FAILED (a
 //! reason); [`sweep`] fails jobs that pass their deadline, so none is left hanging.
@@ -22,3 +23,6 @@ pub const MAX_REPORTED_ERRORS: usize = 1000;
 /// Bytes of per-record errors kept on a job (as JSON, an upper bound of their DynamoDB size),
 /// so the job item stays well under DynamoDB's 400 KB item limit whatever the errors quote.
 pub const MAX_REPORTED_ERROR_BYTES: usize = 200 * 1024;
+/// The same for per-record warnings (at most [`MAX_REPORTED_ERRORS`] of them too): with the
+/// errors, the job item stays under 400 KB.
+pub const MAX_REPORTED_WARNING_BYTES: usize = 100 * 1024;

@@ -1,12 +1,17 @@
-//! Streaming record readers for import files. Both are push parsers: the worker feeds them the
-//! S3 object chunk by chunk, and they hand back each complete record, so a 100 MB file never
-//! sits in memory. Problems with one record become that record's errors; problems with the
-//! file as a whole (not UTF-8, no header, broken JSON structure) are a [`FileError`].
+//! Streaming record readers for import files, generic over the kind of master data. Both are
+//! push parsers: the worker feeds them the S3 object chunk by chunk, and they hand back each
+//! complete record, so a 100 MB file never sits in memory. Problems with one record become
+//! that record's errors; problems with the file as a whole (not UTF-8, no header, broken JSON
+//! structure) are a [`FileError`].
+//!
+//! A CSV file of a grouped kind (purchase orders: a row per line) makes a record of each run
+//! of adjacent rows with the same value in the kind's `GROUP_BY` column; the run is held only
+//! until the next one starts, and at most [`MAX_GROUP_BYTES`] of it.
 
-use crate::domain::supplier::{
-    card_from_fields, card_from_json, external_id_hint, RawValue, SupplierCard,
-    REQUIRED_SUPPLIER_FIELDS, SUPPLIER_FIELDS,
-};
+use std::marker::PhantomData;
+
+use crate::domain::master_data::fields::{truncate, RawValue};
+use crate::domain::master_data::{key_hint, MasterKind, Row};
 use crate::domain::ImportFormat;
 use crate::foundation::error::FieldError;
 
@@ -14,6 +19,9 @@ use crate::foundation::error::FieldError;
 pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
 /// At most this many file-level warnings (unknown columns) are kept.
 const MAX_WARNINGS: usize = 100;
+/// Most bytes of one group of rows held while it is read (a purchase order's 200 lines at their
+/// longest take about 300 KB); a group past it fails as too large.
+pub const MAX_GROUP_BYTES: usize = 2 * 1024 * 1024;
 
 /// Why a whole file cannot be imported: becomes the job's `failureReason`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,33 +30,45 @@ pub struct FileError(pub String);
 
 /// One record read from the file, validated.
 #[derive(Debug)]
-pub struct ParsedRecord {
-    /// 1-based position: the element of the JSON array or the data row of the CSV.
+pub struct ParsedRecord<R> {
+    /// 1-based position: the element of the JSON array or the data row of the CSV (a group's
+    /// first row).
     pub number: u64,
-    pub card: Result<SupplierCard, RecordProblems>,
+    pub record: Result<R, RecordProblems>,
 }
 
 /// Why a record was not imported.
 #[derive(Debug)]
 pub struct RecordProblems {
-    /// The record's externalId when it could be read.
-    pub external_id: Option<String>,
-    pub errors: Vec<FieldError>,
+    /// The record's key parts, when they could be read.
+    pub key: Option<Vec<String>>,
+    /// Each problem, with the data row it is on where that is not the record's own number (a
+    /// purchase order's later rows).
+    pub errors: Vec<(Option<u64>, FieldError)>,
 }
 
-/// The reader for a file of `format`.
-pub fn for_format(format: ImportFormat) -> Box<dyn RecordReader> {
-    match format {
-        ImportFormat::Csv => Box::new(CsvReader::new()),
-        ImportFormat::Json => Box::new(JsonReader::new()),
+impl RecordProblems {
+    fn of_record(key: Option<Vec<String>>, errors: Vec<FieldError>) -> Self {
+        Self {
+            key,
+            errors: errors.into_iter().map(|e| (None, e)).collect(),
+        }
     }
 }
 
-pub trait RecordReader: Send {
+/// The reader for a file of `format` holding records of `K`.
+pub fn for_format<K: MasterKind>(format: ImportFormat) -> Box<dyn RecordReader<K::Record>> {
+    match format {
+        ImportFormat::Csv => Box::new(CsvReader::<K>::new()),
+        ImportFormat::Json => Box::new(JsonReader::<K>::new()),
+    }
+}
+
+pub trait RecordReader<R>: Send {
     /// Feeds the next chunk of the file, appending every record it completes to `out`.
-    fn push(&mut self, chunk: &[u8], out: &mut Vec<ParsedRecord>) -> Result<(), FileError>;
+    fn push(&mut self, chunk: &[u8], out: &mut Vec<ParsedRecord<R>>) -> Result<(), FileError>;
     /// Signals the end of the file.
-    fn finish(&mut self, out: &mut Vec<ParsedRecord>) -> Result<(), FileError>;
+    fn finish(&mut self, out: &mut Vec<ParsedRecord<R>>) -> Result<(), FileError>;
     /// Problems with the file that do not stop it (unknown CSV columns).
     fn warnings(&self) -> &[FieldError];
 }
@@ -60,26 +80,41 @@ fn not_utf8(what: String) -> FileError {
 }
 
 /// A CSV file (RFC 4180: comma separated, `"` quoted, CRLF or LF) whose first row names the
-/// fields. Columns that are not card fields are reported as warnings and their values ignored.
-pub struct CsvReader {
+/// fields. Columns that are not fields of `K` are reported as warnings and their values ignored.
+pub struct CsvReader<K> {
     parser: csv_core::Reader,
     output: Vec<u8>,
     output_len: usize,
     ends: Vec<usize>,
     ends_len: usize,
-    /// For each column, the card field it fills (None: unknown column, ignored).
+    /// For each column, the field it fills (None: unknown column, ignored).
     columns: Option<Vec<Option<&'static str>>>,
     rows: u64,
     warnings: Vec<FieldError>,
+    /// Grouped kinds: the rows of the group being read.
+    group: Group,
+    kind: PhantomData<fn() -> K>,
 }
 
-impl Default for CsvReader {
+/// The run of adjacent rows being read as one record (grouped kinds).
+#[derive(Default)]
+struct Group {
+    /// Its value in the grouping column.
+    value: Option<String>,
+    rows: Vec<Row>,
+    bytes: usize,
+    /// Problems found on its rows before they were parsed (a row of the wrong width, a group
+    /// too large to hold).
+    errors: Vec<(u64, FieldError)>,
+}
+
+impl<K: MasterKind> Default for CsvReader<K> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl CsvReader {
+impl<K: MasterKind> CsvReader<K> {
     pub fn new() -> Self {
         Self {
             parser: csv_core::Reader::new(),
@@ -90,10 +125,16 @@ impl CsvReader {
             columns: None,
             rows: 0,
             warnings: Vec::new(),
+            group: Group::default(),
+            kind: PhantomData,
         }
     }
 
-    fn read(&mut self, mut input: &[u8], out: &mut Vec<ParsedRecord>) -> Result<(), FileError> {
+    fn read(
+        &mut self,
+        mut input: &[u8],
+        out: &mut Vec<ParsedRecord<K::Record>>,
+    ) -> Result<(), FileError> {
         use csv_core::ReadRecordResult as R;
         loop {
             let (result, read, written, ended) = self.parser.read_record(
@@ -136,7 +177,7 @@ impl CsvReader {
         }
     }
 
-    fn record(&mut self, out: &mut Vec<ParsedRecord>) -> Result<(), FileError> {
+    fn record(&mut self, out: &mut Vec<ParsedRecord<K::Record>>) -> Result<(), FileError> {
         let text = std::str::from_utf8(&self.output[..self.output_len]).map_err(|_| {
             not_utf8(match self.columns {
                 None => "in the header row".to_string(),
@@ -149,57 +190,128 @@ impl CsvReader {
             cells.push(&text[from..end]);
             from = end;
         }
-        match &self.columns {
-            None => {
-                let (columns, warnings) = header(&cells)?;
-                self.columns = Some(columns);
-                self.warnings = warnings;
-            }
-            Some(columns) => {
-                self.rows += 1;
-                let card = if cells.len() != columns.len() {
-                    Err(RecordProblems {
-                        external_id: None,
-                        errors: vec![FieldError::new(
-                            "row",
-                            format!(
-                                "has {} values; the header row has {} columns",
-                                cells.len(),
-                                columns.len()
-                            ),
-                        )],
-                    })
-                } else {
-                    let fields = columns
-                        .iter()
-                        .zip(&cells)
-                        .filter_map(|(field, cell)| field.map(|f| (f, RawValue::Cell(cell))));
-                    card_from_fields(fields).map_err(|errors| RecordProblems {
-                        external_id: columns
-                            .iter()
-                            .position(|f| *f == Some("externalId"))
-                            .and_then(|i| external_id_hint(Some(RawValue::Cell(cells[i])))),
-                        errors,
-                    })
-                };
-                out.push(ParsedRecord {
-                    number: self.rows,
-                    card,
-                });
-            }
+        let Some(columns) = &self.columns else {
+            let (columns, warnings) = header::<K>(&cells)?;
+            self.columns = Some(columns);
+            self.warnings = warnings;
+            return Ok(());
+        };
+        self.rows += 1;
+        let number = self.rows;
+        let cell_of = |field: &str| {
+            columns
+                .iter()
+                .position(|f| *f == Some(field))
+                .and_then(|i| cells.get(i).copied())
+        };
+        let width_error = (cells.len() != columns.len()).then(|| {
+            FieldError::new(
+                "row",
+                format!(
+                    "has {} values; the header row has {} columns",
+                    cells.len(),
+                    columns.len()
+                ),
+            )
+        });
+        let Some(group_by) = K::GROUP_BY else {
+            let pairs: Vec<(&str, RawValue<'_>)> = columns
+                .iter()
+                .zip(&cells)
+                .filter_map(|(field, cell)| field.map(|f| (f, RawValue::Cell(cell))))
+                .collect();
+            let record = match width_error {
+                Some(e) => Err(RecordProblems::of_record(None, vec![e])),
+                None => K::from_pairs(&pairs)
+                    .map_err(|errors| RecordProblems::of_record(key_hint::<K>(&pairs), errors)),
+            };
+            out.push(ParsedRecord { number, record });
+            return Ok(());
+        };
+        // Grouped: a row with another value in the grouping column starts the next record.
+        let value = cell_of(group_by).map(|v| v.trim().to_string());
+        if self.group.value != value || self.group.rows.is_empty() && self.group.errors.is_empty() {
+            Self::end_group(&mut self.group, out);
+            self.group.value = value;
         }
+        if let Some(e) = width_error {
+            self.group.errors.push((number, e));
+            return Ok(());
+        }
+        let bytes = self.output_len;
+        if self.group.bytes + bytes > MAX_GROUP_BYTES {
+            if self.group.bytes <= MAX_GROUP_BYTES {
+                self.group.errors.push((
+                    number,
+                    FieldError::new(
+                        "row",
+                        format!(
+                            "the rows of this {} hold more than {MAX_GROUP_BYTES} bytes",
+                            K::NOUN
+                        ),
+                    ),
+                ));
+            }
+            self.group.bytes = MAX_GROUP_BYTES + 1;
+            return Ok(());
+        }
+        self.group.bytes += bytes;
+        let row = Row {
+            number,
+            cells: columns
+                .iter()
+                .zip(&cells)
+                .filter_map(|(field, cell)| field.map(|f| (f, cell.to_string())))
+                .collect(),
+        };
+        self.group.rows.push(row);
         Ok(())
+    }
+
+    /// Hands on the group read so far as one record.
+    fn end_group(group: &mut Group, out: &mut Vec<ParsedRecord<K::Record>>) {
+        let group = std::mem::take(group);
+        let Some(number) = group
+            .rows
+            .first()
+            .map(|r| r.number)
+            .into_iter()
+            .chain(group.errors.first().map(|(n, _)| *n))
+            .min()
+        else {
+            return;
+        };
+        let key = group.value.clone().map(|v| vec![truncate(&v, 64)]);
+        // The rows that could be read are checked even when others could not, so the report
+        // names every problem at once.
+        let parsed = match (K::from_rows(&group.rows), group.errors.is_empty()) {
+            (Ok(record), true) => Ok(record),
+            (Ok(_), false) => Err(Vec::new()),
+            (Err(errors), _) => Err(errors),
+        };
+        let record = parsed.map_err(|mut errors| {
+            errors.extend(group.errors);
+            errors.sort_by_key(|(row, _)| *row);
+            RecordProblems {
+                key,
+                errors: errors
+                    .into_iter()
+                    .map(|(row, e)| ((row != number).then_some(row), e))
+                    .collect(),
+            }
+        });
+        out.push(ParsedRecord { number, record });
     }
 }
 
 type Header = (Vec<Option<&'static str>>, Vec<FieldError>);
 
-fn header(cells: &[&str]) -> Result<Header, FileError> {
+fn header<K: MasterKind>(cells: &[&str]) -> Result<Header, FileError> {
     let mut columns = Vec::with_capacity(cells.len());
     let mut warnings = Vec::new();
     for (i, cell) in cells.iter().enumerate() {
         let name = cell.trim_start_matches('\u{feff}').trim();
-        let field = SUPPLIER_FIELDS.iter().copied().find(|f| *f == name);
+        let field = K::FIELDS.iter().copied().find(|f| *f == name);
         match field {
             Some(f) if columns.contains(&Some(f)) => {
                 return Err(FileError(format!(
@@ -211,36 +323,42 @@ fn header(cells: &[&str]) -> Result<Header, FileError> {
                 if name.is_empty() {
                     format!("column {}", i + 1)
                 } else {
-                    crate::domain::supplier::truncate(name, 64)
+                    truncate(name, 64)
                 },
-                "is not a supplier card field; its values were ignored",
+                format!("is not a {} field; its values were ignored", K::NOUN),
             )),
             None => {}
         }
         columns.push(field);
     }
-    let missing: Vec<&str> = REQUIRED_SUPPLIER_FIELDS
+    let missing: Vec<&str> = K::REQUIRED_COLUMNS
         .iter()
         .copied()
         .filter(|f| !columns.contains(&Some(*f)))
         .collect();
     if !missing.is_empty() {
         return Err(FileError(format!(
-            "the CSV header row lacks the required column{} {}; the first row must name the fields, e.g. externalId,name,country",
+            "the CSV header row lacks the required column{} {}; the first row must name the fields, e.g. {}",
             if missing.len() == 1 { "" } else { "s" },
-            missing.join(", ")
+            missing.join(", "),
+            K::REQUIRED_COLUMNS.join(",")
         )));
     }
     Ok((columns, warnings))
 }
 
-impl RecordReader for CsvReader {
-    fn push(&mut self, chunk: &[u8], out: &mut Vec<ParsedRecord>) -> Result<(), FileError> {
+impl<K: MasterKind> RecordReader<K::Record> for CsvReader<K> {
+    fn push(
+        &mut self,
+        chunk: &[u8],
+        out: &mut Vec<ParsedRecord<K::Record>>,
+    ) -> Result<(), FileError> {
         self.read(chunk, out)
     }
 
-    fn finish(&mut self, out: &mut Vec<ParsedRecord>) -> Result<(), FileError> {
+    fn finish(&mut self, out: &mut Vec<ParsedRecord<K::Record>>) -> Result<(), FileError> {
         self.read(&[], out)?;
+        Self::end_group(&mut self.group, out);
         if self.columns.is_none() {
             return Err(FileError(
                 "the file is empty; a CSV import needs a header row naming the fields".into(),
@@ -272,7 +390,7 @@ enum JsonState {
 
 /// A JSON file holding one array of record objects: `[{"externalId": …}, …]`. The reader finds
 /// each element's bounds itself and parses one element at a time.
-pub struct JsonReader {
+pub struct JsonReader<K> {
     state: JsonState,
     record: Vec<u8>,
     depth: u32,
@@ -283,15 +401,16 @@ pub struct JsonReader {
     records: u64,
     offset: u64,
     bom: usize,
+    kind: PhantomData<fn() -> K>,
 }
 
-impl Default for JsonReader {
+impl<K: MasterKind> Default for JsonReader<K> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl JsonReader {
+impl<K: MasterKind> JsonReader<K> {
     pub fn new() -> Self {
         Self {
             state: JsonState::Start,
@@ -303,32 +422,36 @@ impl JsonReader {
             records: 0,
             offset: 0,
             bom: 0,
+            kind: PhantomData,
         }
     }
 
-    fn emit(&mut self, out: &mut Vec<ParsedRecord>) -> Result<(), FileError> {
+    fn emit(&mut self, out: &mut Vec<ParsedRecord<K::Record>>) -> Result<(), FileError> {
         self.records += 1;
         let number = self.records;
         let bytes = std::mem::take(&mut self.record);
         if std::str::from_utf8(&bytes).is_err() {
             return Err(not_utf8(format!("first invalid byte in record {number}")));
         }
-        let card = match serde_json::from_slice::<serde_json::Value>(&bytes) {
-            Ok(value) => card_from_json(&value).map_err(|errors| RecordProblems {
-                external_id: value
-                    .get("externalId")
-                    .and_then(|v| external_id_hint(Some(RawValue::Json(v)))),
-                errors,
+        let record = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(value) => K::from_json(&value).map_err(|errors| {
+                let pairs: Vec<(&str, RawValue<'_>)> = value
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.as_str(), RawValue::Json(v)))
+                    .collect();
+                RecordProblems::of_record(key_hint::<K>(&pairs), errors)
             }),
-            Err(e) => Err(RecordProblems {
-                external_id: None,
-                errors: vec![FieldError::new(
+            Err(e) => Err(RecordProblems::of_record(
+                None,
+                vec![FieldError::new(
                     "record",
                     format!("is not valid JSON ({})", strip_position(&e.to_string())),
                 )],
-            }),
+            )),
         };
-        out.push(ParsedRecord { number, card });
+        out.push(ParsedRecord { number, record });
         self.state = JsonState::After;
         Ok(())
     }
@@ -350,8 +473,12 @@ fn strip_position(message: &str) -> &str {
     message.find(" at line ").map_or(message, |i| &message[..i])
 }
 
-impl RecordReader for JsonReader {
-    fn push(&mut self, chunk: &[u8], out: &mut Vec<ParsedRecord>) -> Result<(), FileError> {
+impl<K: MasterKind> RecordReader<K::Record> for JsonReader<K> {
+    fn push(
+        &mut self,
+        chunk: &[u8],
+        out: &mut Vec<ParsedRecord<K::Record>>,
+    ) -> Result<(), FileError> {
         const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
         for &b in chunk {
             self.offset += 1;
@@ -445,7 +572,7 @@ impl RecordReader for JsonReader {
         Ok(())
     }
 
-    fn finish(&mut self, out: &mut Vec<ParsedRecord>) -> Result<(), FileError> {
+    fn finish(&mut self, out: &mut Vec<ParsedRecord<K::Record>>) -> Result<(), FileError> {
         if self.state == JsonState::Record && self.scalar {
             self.emit(out)?;
         }
@@ -471,13 +598,18 @@ impl RecordReader for JsonReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::master_data::purchase_order::PurchaseOrders;
+    use crate::domain::supplier::{SupplierCard, SupplierCards};
+
+    type Cards = CsvReader<SupplierCards>;
+    type CardsJson = JsonReader<SupplierCards>;
 
     /// Feeds `bytes` in chunks of `chunk` bytes and returns every record (or the file error).
-    fn read_all(
-        reader: &mut dyn RecordReader,
+    fn read_all<R>(
+        reader: &mut dyn RecordReader<R>,
         bytes: &[u8],
         chunk: usize,
-    ) -> Result<Vec<ParsedRecord>, FileError> {
+    ) -> Result<Vec<ParsedRecord<R>>, FileError> {
         let mut out = Vec::new();
         for piece in bytes.chunks(chunk.max(1)) {
             reader.push(piece, &mut out)?;
@@ -486,10 +618,10 @@ mod tests {
         Ok(out)
     }
 
-    fn ok_ids(records: &[ParsedRecord]) -> Vec<String> {
+    fn ok_ids(records: &[ParsedRecord<SupplierCard>]) -> Vec<String> {
         records
             .iter()
-            .filter_map(|r| r.card.as_ref().ok().map(|c| c.external_id.clone()))
+            .filter_map(|r| r.record.as_ref().ok().map(|c| c.external_id.clone()))
             .collect()
     }
 
@@ -497,43 +629,73 @@ mod tests {
     fn csv_reads_quotes_crlf_bom_and_reports_rows_in_any_chunking() {
         let csv = "\u{feff}externalId,name,city,colour\r\nS1,\"Acme, Inc.\",Oslo,red\r\nS2,\"Line \"\"Q\"\"\",,\"multi\nline\"\r\n,NoId,,\r\nS4,Short\r\n";
         for chunk in [1, 2, 7, 4096] {
-            let mut reader = CsvReader::new();
+            let mut reader = Cards::new();
             let records = read_all(&mut reader, csv.as_bytes(), chunk).unwrap();
             assert_eq!(records.len(), 4, "chunk {chunk}");
             assert_eq!(ok_ids(&records), ["S1", "S2"]);
-            let card = records[1].card.as_ref().unwrap();
+            let card = records[1].record.as_ref().unwrap();
             assert_eq!(card.name, "Line \"Q\"");
-            assert_eq!(records[0].card.as_ref().unwrap().name, "Acme, Inc.");
-            let bad = records[2].card.as_ref().unwrap_err();
+            assert_eq!(records[0].record.as_ref().unwrap().name, "Acme, Inc.");
+            let bad = records[2].record.as_ref().unwrap_err();
             assert_eq!(
-                (records[2].number, bad.errors[0].field.as_str()),
+                (records[2].number, bad.errors[0].1.field.as_str()),
                 (3, "externalId")
             );
-            let short = records[3].card.as_ref().unwrap_err();
-            assert_eq!(short.errors[0].field, "row");
+            let short = records[3].record.as_ref().unwrap_err();
+            assert_eq!(short.errors[0].1.field, "row");
             assert_eq!(reader.warnings()[0].field, "colour");
         }
     }
 
     #[test]
     fn csv_file_level_failures() {
-        let missing = read_all(&mut CsvReader::new(), b"id,title\n1,2\n", 5).unwrap_err();
+        let missing = read_all(&mut Cards::new(), b"id,title\n1,2\n", 5).unwrap_err();
         assert!(missing.0.contains("externalId, name"), "{missing}");
-        let empty = read_all(&mut CsvReader::new(), b"", 5).unwrap_err();
+        let empty = read_all(&mut Cards::new(), b"", 5).unwrap_err();
         assert!(empty.0.contains("empty"));
         let latin1 =
-            read_all(&mut CsvReader::new(), b"externalId,name\nS1,M\xfcller\n", 3).unwrap_err();
+            read_all(&mut Cards::new(), b"externalId,name\nS1,M\xfcller\n", 3).unwrap_err();
         assert!(
             latin1.0.contains("UTF-8") && latin1.0.contains("row 1"),
             "{latin1}"
         );
-        let twice = read_all(&mut CsvReader::new(), b"name,name,externalId\n", 64).unwrap_err();
+        let twice = read_all(&mut Cards::new(), b"name,name,externalId\n", 64).unwrap_err();
         assert!(twice.0.contains("twice"));
         let long = format!(
             "externalId,name\nS1,{}\n",
             "x".repeat(MAX_RECORD_BYTES + 10)
         );
-        assert!(read_all(&mut CsvReader::new(), long.as_bytes(), 65536).is_err());
+        assert!(read_all(&mut Cards::new(), long.as_bytes(), 65536).is_err());
+    }
+
+    #[test]
+    fn csv_rows_of_one_purchase_order_are_one_record_and_a_late_row_is_another() {
+        let csv = "poNumber,supplierExternalId,currency,issueDate,status,lineNumber,quantity,unitPrice,amount\n\
+                   PO-1,S-1,EUR,2026-11-30,OPEN,1,1,10,10\n\
+                   PO-1,,,,,2,2,5,10\n\
+                   PO-2,S-2,EUR,2026-11-30,OPEN,1,1,1,1\n\
+                   PO-2,S-2,EUR,2026-11-30,OPEN,2,x,1,1\n\
+                   PO-2,S-2\n\
+                   PO-1,S-1,EUR,2026-11-30,OPEN,3,1,1,1\n";
+        for chunk in [1, 5, 4096] {
+            let mut reader = CsvReader::<PurchaseOrders>::new();
+            let records = read_all(&mut reader, csv.as_bytes(), chunk).unwrap();
+            let numbers: Vec<u64> = records.iter().map(|r| r.number).collect();
+            assert_eq!(numbers, [1, 3, 6], "chunk {chunk}");
+            assert_eq!(records[0].record.as_ref().unwrap().lines.len(), 2);
+            // PO-2's problems, each on its own row.
+            let bad = records[1].record.as_ref().unwrap_err();
+            assert_eq!(bad.key.as_deref(), Some(&["PO-2".to_string()][..]));
+            let at: Vec<_> = bad
+                .errors
+                .iter()
+                .map(|(row, e)| (*row, e.field.as_str()))
+                .collect();
+            assert_eq!(at, [(Some(4), "quantity"), (Some(5), "row")]);
+            // PO-1 again, after another order: a record of its own (the worker reports it as a
+            // duplicate).
+            assert_eq!(records[2].record.as_ref().unwrap().po_number, "PO-1");
+        }
     }
 
     #[test]
@@ -541,20 +703,20 @@ mod tests {
         let json = br#" [ {"externalId":"S1","name":"A \"]}\\"}, 5, {"externalId":"S3","name":"C","x":{"y":[1]}} ,
             {"externalId":"S4","name":"D"}, {bad json}, "text" ] "#;
         for chunk in [1, 3, 4096] {
-            let records = read_all(&mut JsonReader::new(), json, chunk).unwrap();
+            let records = read_all(&mut CardsJson::new(), json, chunk).unwrap();
             assert_eq!(records.len(), 6, "chunk {chunk}");
             assert_eq!(ok_ids(&records), ["S1", "S4"]);
-            assert_eq!(records[0].card.as_ref().unwrap().name, "A \"]}\\");
-            let unknown = records[2].card.as_ref().unwrap_err();
-            assert_eq!(unknown.external_id.as_deref(), Some("S3"));
-            assert_eq!(unknown.errors[0].field, "x");
+            assert_eq!(records[0].record.as_ref().unwrap().name, "A \"]}\\");
+            let unknown = records[2].record.as_ref().unwrap_err();
+            assert_eq!(unknown.key.as_deref(), Some(&["S3".to_string()][..]));
+            assert_eq!(unknown.errors[0].1.field, "x");
             assert_eq!(
-                records[4].card.as_ref().unwrap_err().errors[0].field,
+                records[4].record.as_ref().unwrap_err().errors[0].1.field,
                 "record"
             );
             assert_eq!(records[5].number, 6);
         }
-        assert!(read_all(&mut JsonReader::new(), b"\xef\xbb\xbf[]", 1)
+        assert!(read_all(&mut CardsJson::new(), b"\xef\xbb\xbf[]", 1)
             .unwrap()
             .is_empty());
     }
@@ -571,13 +733,12 @@ mod tests {
             b"\x89PNG\r\n\x1a\n",
         ] {
             assert!(
-                read_all(&mut JsonReader::new(), bad, 2).is_err(),
+                read_all(&mut CardsJson::new(), bad, 2).is_err(),
                 "{}",
                 String::from_utf8_lossy(bad)
             );
         }
-        let latin1 =
-            read_all(&mut JsonReader::new(), b"[{\"name\":\"M\xfcller\"}]", 4).unwrap_err();
+        let latin1 = read_all(&mut CardsJson::new(), b"[{\"name\":\"M\xfcller\"}]", 4).unwrap_err();
         assert!(latin1.0.contains("UTF-8"));
     }
 }

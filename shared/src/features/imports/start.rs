@@ -14,8 +14,11 @@ use serde::Deserialize;
 use super::{MAX_FILE_BYTES, MAX_INLINE_BYTES};
 use crate::app::AppState;
 use crate::domain::idempotency::{Fingerprint, Idempotency, IdempotencyKey};
+use crate::domain::master_data::{with_kind, KindVisitor, MasterKind};
 use crate::domain::{CompanyId, JobId, Timestamp};
-use crate::domain::{Counts, ImportFormat, ImportJob, ImportType, JobSource, JobStatus};
+use crate::domain::{
+    Counts, ImportFormat, ImportJob, ImportMode, ImportType, JobSource, JobStatus,
+};
 use crate::edge;
 use crate::foundation::error::ApiError;
 use crate::store::import_files::{ImportFiles, UploadInstructions};
@@ -33,6 +36,8 @@ struct StartBody {
     content_type: Option<String>,
     /// Upload jobs: the file's exact size in bytes, which the upload URL is signed for.
     content_length: Option<serde_json::Value>,
+    mode: Option<serde_json::Value>,
+    dry_run: Option<serde_json::Value>,
 }
 
 /// What the call asked for, parsed: nothing is stored until a request is one of these.
@@ -43,6 +48,59 @@ pub struct StartRequest {
     inline: Option<Vec<u8>>,
     /// Upload jobs: the size the file will have.
     upload_bytes: Option<u64>,
+    mode: ImportMode,
+    dry_run: bool,
+}
+
+/// `mode` from the body or the query (`UPSERT` when neither says), the two agreeing.
+fn import_mode(
+    body: Option<&serde_json::Value>,
+    query: Option<&str>,
+) -> Result<ImportMode, ApiError> {
+    let from_body = match body {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => {
+            Some(ImportMode::parse(s).map_err(|e| ApiError::field("mode", e))?)
+        }
+        Some(_) => {
+            return Err(ApiError::field(
+                "mode",
+                "must be the string UPSERT or REPLACE",
+            ))
+        }
+    };
+    let from_query = query
+        .map(|q| ImportMode::parse(q).map_err(|e| ApiError::field("mode", e)))
+        .transpose()?;
+    match (from_body, from_query) {
+        (Some(b), Some(q)) if b != q => Err(ApiError::field(
+            "mode",
+            "the query parameter and the body name different modes",
+        )),
+        (b, q) => Ok(b.or(q).unwrap_or_default()),
+    }
+}
+
+/// `dryRun` from the body (a boolean) or the query (`true`/`false`), the two agreeing.
+fn dry_run(body: Option<&serde_json::Value>, query: Option<&str>) -> Result<bool, ApiError> {
+    let from_body = match body {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::Bool(b)) => Some(*b),
+        Some(_) => return Err(ApiError::field("dryRun", "must be true or false")),
+    };
+    let from_query = match query {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => return Err(ApiError::field("dryRun", "must be true or false")),
+    };
+    match (from_body, from_query) {
+        (Some(b), Some(q)) if b != q => Err(ApiError::field(
+            "dryRun",
+            "the query parameter and the body say different things",
+        )),
+        (b, q) => Ok(b.or(q).unwrap_or(false)),
+    }
 }
 
 /// An upload job's `contentLength`: a whole number of bytes, 1 to [`MAX_FILE_BYTES`].
@@ -60,29 +118,37 @@ fn import_type(raw: Option<&str>) -> Result<ImportType, ApiError> {
     match raw {
         None | Some("") => Err(ApiError::field(
             "type",
-            "is required; the API knows SUPPLIER_CARDS",
+            format!("is required; the API knows {}", ImportType::names()),
         )),
         Some(raw) => ImportType::parse(raw).map_err(|e| ApiError::field("type", e)),
     }
 }
 
-/// Reads an inline CSV file through now, so that a file that cannot be imported as a whole
-/// (no header row naming externalId and name, a column named twice, an oversized row) is a
-/// 400 here rather than a job that fails a moment later. A bad row is still the job's to
-/// report, with the rest imported. The records read are dropped as they come.
-fn check_csv_file(bytes: &[u8]) -> Result<(), ApiError> {
-    const CHUNK: usize = 64 * 1024;
-    let mut reader = super::reader::for_format(ImportFormat::Csv);
-    let mut records = Vec::new();
-    for chunk in bytes.chunks(CHUNK) {
-        reader
-            .push(chunk, &mut records)
-            .map_err(|e| ApiError::field("body", e.0))?;
-        records.clear();
+/// Reads an inline CSV file of `import_type` through now, so that a file that cannot be
+/// imported as a whole (no header row naming the required columns, a column named twice, an
+/// oversized row) is a 400 here rather than a job that fails a moment later. A bad row is
+/// still the job's to report, with the rest imported. The records read are dropped as they
+/// come.
+fn check_csv_file(import_type: ImportType, bytes: &[u8]) -> Result<(), ApiError> {
+    struct Check<'a>(&'a [u8]);
+    impl KindVisitor for Check<'_> {
+        type Output = Result<(), ApiError>;
+        fn visit<K: MasterKind>(self) -> Result<(), ApiError> {
+            const CHUNK: usize = 64 * 1024;
+            let mut reader = super::reader::for_format::<K>(ImportFormat::Csv);
+            let mut records = Vec::new();
+            for chunk in self.0.chunks(CHUNK) {
+                reader
+                    .push(chunk, &mut records)
+                    .map_err(|e| ApiError::field("body", e.0))?;
+                records.clear();
+            }
+            reader
+                .finish(&mut records)
+                .map_err(|e| ApiError::field("body", e.0))
+        }
     }
-    reader
-        .finish(&mut records)
-        .map_err(|e| ApiError::field("body", e.0))
+    with_kind(import_type, Check(bytes))
 }
 
 impl TryFrom<&Request> for StartRequest {
@@ -96,6 +162,8 @@ impl TryFrom<&Request> for StartRequest {
 fn parse(req: &Request) -> Result<StartRequest, ApiError> {
     let content_type = edge::content_type(req);
     let query_type = edge::query(req, "type");
+    let query_mode = edge::query(req, "mode");
+    let query_dry_run = edge::query(req, "dryRun");
     match ImportFormat::from_content_type(content_type) {
         Some(ImportFormat::Csv) => {
             let bytes: &[u8] = req.body().as_ref();
@@ -112,12 +180,16 @@ fn parse(req: &Request) -> Result<StartRequest, ApiError> {
                 ));
             }
             let import_type = import_type(query_type.as_deref())?;
-            check_csv_file(bytes)?;
+            let mode = import_mode(None, query_mode.as_deref())?;
+            let dry_run = dry_run(None, query_dry_run.as_deref())?;
+            check_csv_file(import_type, bytes)?;
             Ok(StartRequest {
                 import_type,
                 format: ImportFormat::Csv,
                 inline: Some(bytes.to_vec()),
                 upload_bytes: None,
+                mode,
+                dry_run,
             })
         }
         Some(ImportFormat::Json) => {
@@ -130,6 +202,8 @@ fn parse(req: &Request) -> Result<StartRequest, ApiError> {
                     "the query parameter and the body name different types",
                 ));
             }
+            let mode = import_mode(body.mode.as_ref(), query_mode.as_deref())?;
+            let dry_run = dry_run(body.dry_run.as_ref(), query_dry_run.as_deref())?;
             match (body.records, body.content_type) {
                 (Some(serde_json::Value::Array(_)), _) if body.content_length.is_some() => {
                     Err(ApiError::field(
@@ -142,6 +216,8 @@ fn parse(req: &Request) -> Result<StartRequest, ApiError> {
                     format: ImportFormat::Json,
                     inline: Some(serde_json::to_vec(&records).map_err(ApiError::internal)?),
                     upload_bytes: None,
+                    mode,
+                    dry_run,
                 }),
                 (Some(serde_json::Value::Array(_)), Some(_)) => Err(ApiError::field(
                     "contentType",
@@ -149,7 +225,10 @@ fn parse(req: &Request) -> Result<StartRequest, ApiError> {
                 )),
                 (Some(_), _) => Err(ApiError::field(
                     "records",
-                    "must be an array of supplier card objects",
+                    format!(
+                        "must be an array of {} objects",
+                        crate::domain::master_data::kind_info(import_type).noun
+                    ),
                 )),
                 (None, Some(raw)) => match ImportFormat::from_content_type(&raw) {
                     Some(format) if !raw.contains(';') => Ok(StartRequest {
@@ -157,6 +236,8 @@ fn parse(req: &Request) -> Result<StartRequest, ApiError> {
                         format,
                         inline: None,
                         upload_bytes: Some(upload_bytes(body.content_length)?),
+                        mode,
+                        dry_run,
                     }),
                     _ => Err(ApiError::field(
                         "contentType",
@@ -194,6 +275,8 @@ fn fingerprint_of(request: &StartRequest) -> Fingerprint {
     Fingerprint::of(&[
         request.import_type.as_str().as_bytes(),
         request.format.content_type().as_bytes(),
+        request.mode.as_str().as_bytes(),
+        if request.dry_run { b"dry" } else { b"real" },
         how,
         &what,
     ])
@@ -312,6 +395,8 @@ impl ImportStarter<'_> {
         );
         job.upload_expires_at = upload_expires_at;
         job.upload_bytes = request.upload_bytes;
+        job.mode = request.mode;
+        job.dry_run = request.dry_run;
         job.idempotency_key = idempotency.map(|i| i.key.clone());
         job
     }

@@ -1,12 +1,18 @@
-//! `process-import-job`: imports a job's file when it lands in S3.
+//! `process-import-job`: imports a job's file when it lands in S3. One design for every kind of
+//! master data: the worker is generic over [`MasterKind`], and `with_kind` picks the kind of
+//! the job's type.
 //!
 //! Two streaming passes over the object. The first only reads and validates, so a file that
 //! cannot be imported as a whole (not UTF-8, no header, broken JSON, over [`MAX_RECORDS`]
-//! records or [`MAX_FILE_BYTES`] bytes) fails the job before any card changes. The second
-//! upserts: valid cards in blocks of 100, one consistent BatchGetItem to classify each as
+//! records or [`MAX_FILE_BYTES`] bytes) fails the job before any record changes. The second
+//! upserts: valid records in blocks of 100, one consistent BatchGetItem to classify each as
 //! created / updated / unchanged, then BatchWriteItem for the ones that change (25 per call,
-//! UnprocessedItems retried). The second pass reads the very version the first one read (the
-//! ETag is pinned), so a file replaced meanwhile fails the job instead of mixing two files.
+//! UnprocessedItems retried), and one keys-only BatchGetItem per kind the block names to
+//! cross-check its references (a warning for each that is not there). The second pass reads
+//! the very version the first one read (the ETag is pinned), so a file replaced meanwhile
+//! fails the job instead of mixing two files. A `REPLACE` job then reads the company's records
+//! of the type page by page and deactivates the active ones the file did not name; a dry run
+//! does all of it and writes no record.
 //!
 //! One worker at a time: the worker takes the job's lease at pick-up (see
 //! `store::import_jobs`); a second delivery of the event finds it held and leaves. Progress
@@ -19,22 +25,29 @@
 //! invocation resumes after the checkpoint (records before it are only re-read, to rebuild the
 //! duplicate set and the error report) and reaches the same end state with no duplicates.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use futures_util::future::try_join_all;
+use futures_util::{StreamExt, TryStreamExt};
 
 use super::reader::{FileError, ParsedRecord, RecordReader};
-use super::{MAX_FILE_BYTES, MAX_RECORDS, MAX_REPORTED_ERRORS, MAX_REPORTED_ERROR_BYTES};
+use super::{
+    MAX_FILE_BYTES, MAX_RECORDS, MAX_REPORTED_ERRORS, MAX_REPORTED_ERROR_BYTES,
+    MAX_REPORTED_WARNING_BYTES,
+};
 use crate::app::AppState;
-use crate::domain::supplier::SupplierCard;
-use crate::domain::supplier::{StoredSupplier, SupplierMeta, WriteOutcome};
-use crate::domain::{CompanyId, JobId, Timestamp};
+use crate::domain::master_data::{
+    key_label, kind_info, storage_key, with_kind, KindVisitor, MasterKind, Stored, WriteOutcome,
+};
+use crate::domain::{CompanyId, ImportMode, ImportType, JobId, Timestamp};
 use crate::domain::{Counts, ImportJob, JobStatus, RecordError};
 use crate::foundation::error::ApiError;
 use crate::store::import_files::{object_key, parse_object_key, Opened};
 use crate::store::import_jobs::{Ending, Guard, Lease};
-use crate::store::suppliers::BATCH_GET_MAX;
+use crate::store::master_data::{key_of, meta_for, BATCH_GET_MAX};
 use crate::store::BATCH_WRITE_MAX;
 
 /// Minimum time between two progress writes of one job.
@@ -86,7 +99,7 @@ pub async fn process_job(
     }
     tracing::info!(%job_id, %company, resume_after = ?job.resume_after_record, "import started");
 
-    match import(state, &job, &lease).await {
+    match import_as_its_kind(state, &job, &lease).await {
         Ok(ending) => end(state, &job, &lease, ending).await,
         Err(Stop::File(reason)) => {
             let failed = Ending::Failed {
@@ -146,10 +159,36 @@ fn renew_every(lease: &Lease) -> Duration {
     lease.duration / 3
 }
 
-async fn import(state: &AppState, job: &ImportJob, lease: &Lease) -> Result<Ending, Stop> {
+type Imported<'a> = Pin<Box<dyn Future<Output = Result<Ending, Stop>> + Send + 'a>>;
+
+/// Runs [`import`] for the kind of the job's type.
+fn import_as_its_kind<'a>(
+    state: &'a AppState,
+    job: &'a ImportJob,
+    lease: &'a Lease,
+) -> Imported<'a> {
+    struct Run<'a> {
+        state: &'a AppState,
+        job: &'a ImportJob,
+        lease: &'a Lease,
+    }
+    impl<'a> KindVisitor for Run<'a> {
+        type Output = Imported<'a>;
+        fn visit<K: MasterKind>(self) -> Imported<'a> {
+            Box::pin(import::<K>(self.state, self.job, self.lease))
+        }
+    }
+    with_kind(job.import_type, Run { state, job, lease })
+}
+
+async fn import<K: MasterKind>(
+    state: &AppState,
+    job: &ImportJob,
+    lease: &Lease,
+) -> Result<Ending, Stop> {
     // Pass one: read everything, write nothing.
     let mut received = 0u64;
-    let mut file = FileRecords::open(state, job, None).await?;
+    let mut file = FileRecords::<K>::open(state, job, None).await?;
     let pinned = file.etag.clone();
     let mut renewed = Instant::now();
     while let Some(records) = file.next_batch().await? {
@@ -171,9 +210,9 @@ async fn import(state: &AppState, job: &ImportJob, lease: &Lease) -> Result<Endi
         }
     }
     // Pass two: import, from the checkpoint of an interrupted run if there is one.
-    let mut import = Import::new(state, job, lease, received);
+    let mut import = Import::<K>::new(state, job, lease, received);
     import.record_progress().await?;
-    let mut file = FileRecords::open(state, job, pinned.as_deref()).await?;
+    let mut file = FileRecords::<K>::open(state, job, pinned.as_deref()).await?;
     while let Some(records) = file.next_batch().await? {
         for record in records {
             import.take(record).await?;
@@ -181,19 +220,22 @@ async fn import(state: &AppState, job: &ImportJob, lease: &Lease) -> Result<Endi
         import.keep_lease().await?;
     }
     import.flush().await?;
+    if job.mode == ImportMode::Replace {
+        import.deactivate_the_absent().await?;
+    }
     import.warnings = file.reader.warnings().to_vec();
     Ok(import.into_ending())
 }
 
 /// The job's file, streamed from S3 through its format's reader.
-struct FileRecords {
-    reader: Box<dyn RecordReader>,
+struct FileRecords<K: MasterKind> {
+    reader: Box<dyn RecordReader<K::Record>>,
     etag: Option<String>,
     body: aws_sdk_s3::primitives::ByteStream,
     done: bool,
 }
 
-impl FileRecords {
+impl<K: MasterKind> FileRecords<K> {
     /// Opens the file; with `pinned`, only the very version read before.
     async fn open(state: &AppState, job: &ImportJob, pinned: Option<&str>) -> Result<Self, Stop> {
         let file = match state
@@ -224,7 +266,7 @@ impl FileRecords {
             .into());
         }
         Ok(Self {
-            reader: super::reader::for_format(job.content_type),
+            reader: super::reader::for_format::<K>(job.content_type),
             etag: file.etag,
             body: file.body,
             done: false,
@@ -232,7 +274,7 @@ impl FileRecords {
     }
 
     /// The records completed by the next chunk of the file; `None` after the last.
-    async fn next_batch(&mut self) -> Result<Option<Vec<ParsedRecord>>, Stop> {
+    async fn next_batch(&mut self) -> Result<Option<Vec<ParsedRecord<K::Record>>>, Stop> {
         let mut records = Vec::new();
         while records.is_empty() && !self.done {
             match self.body.next().await {
@@ -307,51 +349,108 @@ async fn end(
     }
 }
 
-/// A record's externalId in the duplicate set: 128 bits of its SHA-256, so the set costs a
-/// fixed 16 bytes a record (about 40 MB at [`MAX_RECORDS`] with the map's overhead) however
-/// long the ids are. Two ids sharing 128 bits of SHA-256 will not occur in practice.
-fn id_digest(external_id: &str) -> u128 {
+/// A record's key in the duplicate set: 128 bits of its SHA-256, so the set costs a fixed 16
+/// bytes a record (about 40 MB at [`MAX_RECORDS`] with the map's overhead) however long the
+/// keys are. Two keys sharing 128 bits of SHA-256 will not occur in practice.
+fn key_digest(key: &str) -> u128 {
     use sha2::{Digest, Sha256};
-    let hash = Sha256::digest(external_id.as_bytes());
+    let hash = Sha256::digest(key.as_bytes());
     let mut first = [0u8; 16];
     first.copy_from_slice(&hash[..16]);
     u128::from_le_bytes(first)
 }
 
-/// Pass two's state: counts, reported errors, and the block of cards waiting to be written.
-struct Import<'a> {
+/// Most cross-check answers remembered by one job (a PO file names the same few hundred
+/// accounts again and again); past it, the memory starts over.
+const MAX_KNOWN_REFERENCES: usize = 100_000;
+/// Deactivations of a full sync in flight at once.
+const DEACTIVATIONS_IN_FLIGHT: usize = 16;
+
+/// What a cross-check found of a record a record names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presence {
+    Active,
+    Inactive,
+    Missing,
+}
+
+/// A report of per-record problems, held within a count and a size so that the job item
+/// stays well under DynamoDB's 400 KB whatever the problems quote.
+struct Report {
+    entries: Vec<RecordError>,
+    bytes: usize,
+    max_bytes: usize,
+    truncated: bool,
+}
+
+impl Report {
+    fn new(max_bytes: usize) -> Self {
+        Self {
+            entries: Vec::new(),
+            bytes: 0,
+            max_bytes,
+            truncated: false,
+        }
+    }
+
+    /// Keeps `entry` while the report stays within [`MAX_REPORTED_ERRORS`] entries and its
+    /// byte budget; past either, the report is marked cut.
+    fn add(&mut self, entry: RecordError) {
+        if self.truncated || self.entries.len() >= MAX_REPORTED_ERRORS {
+            self.truncated = true;
+            return;
+        }
+        let bytes = serde_json::to_vec(&entry).map_or(usize::MAX, |json| json.len());
+        if self.bytes.saturating_add(bytes) > self.max_bytes {
+            self.truncated = true;
+            return;
+        }
+        self.bytes += bytes;
+        self.entries.push(entry);
+    }
+}
+
+/// Pass two's state: counts, reports, and the block of records waiting to be written.
+struct Import<'a, K: MasterKind> {
     state: &'a AppState,
     job: &'a ImportJob,
     lease: &'a Lease,
     counts: Counts,
-    errors: Vec<RecordError>,
-    /// The kept errors' size as JSON.
-    error_bytes: usize,
-    errors_truncated: bool,
-    /// externalId (its [`id_digest`]) → the record that first carried it: a later duplicate
-    /// is an error.
+    errors: Report,
+    record_warnings: Report,
+    /// Each valid record's key (its [`key_digest`]) → the record that first carried it: a
+    /// later duplicate is an error. Also what a full sync keeps.
     seen: HashMap<u128, u64>,
+    /// The keys of records that failed: a full sync does not deactivate what the file meant to
+    /// keep.
+    named_by_failures: HashSet<u128>,
     /// Records up to this one were written and counted by an earlier, interrupted run.
     resume_after: u64,
     /// The last record taken; once the block is written, the checkpoint.
     position: u64,
-    block: Vec<SupplierCard>,
+    block: Vec<(u64, K::Record)>,
+    /// Records before the checkpoint, only to be cross-checked again (their warnings are not
+    /// stored with the checkpoint).
+    recheck: Vec<(u64, K::Record)>,
+    known: HashMap<(ImportType, String), Presence>,
     last_progress: Instant,
     /// The last write that renewed the lease (a progress write or a renewal).
     last_renewal: Instant,
     warnings: Vec<crate::foundation::error::FieldError>,
 }
 
-impl<'a> Import<'a> {
+impl<'a, K: MasterKind> Import<'a, K> {
     /// A fresh run, or the resumption of an interrupted one: its checkpoint's created /
-    /// updated / unchanged counts stand for the records before it; failures are counted again
-    /// as those records are re-read.
+    /// updated / unchanged counts stand for the records before it; failures, warnings and
+    /// deactivations are counted again as those records are re-read.
     fn new(state: &'a AppState, job: &'a ImportJob, lease: &'a Lease, received: u64) -> Self {
         let resume_after = job.resume_after_record.unwrap_or(0);
         let counts = if resume_after > 0 {
             Counts {
                 received,
                 failed: 0,
+                warned: 0,
+                deactivated: 0,
                 ..job.counts
             }
         } else {
@@ -365,79 +464,96 @@ impl<'a> Import<'a> {
             job,
             lease,
             counts,
-            errors: Vec::new(),
-            error_bytes: 0,
-            errors_truncated: false,
+            errors: Report::new(MAX_REPORTED_ERROR_BYTES),
+            record_warnings: Report::new(MAX_REPORTED_WARNING_BYTES),
             seen: HashMap::new(),
+            named_by_failures: HashSet::new(),
             resume_after,
             position: resume_after,
             block: Vec::with_capacity(BATCH_GET_MAX),
+            recheck: Vec::new(),
+            known: HashMap::new(),
             last_progress: Instant::now(),
             last_renewal: Instant::now(),
             warnings: Vec::new(),
         }
     }
 
-    /// Keeps an error while the report stays within [`MAX_REPORTED_ERRORS`] and
-    /// [`MAX_REPORTED_ERROR_BYTES`]; past either, it is counted and the report marked cut.
-    fn report(&mut self, record: u64, external_id: Option<String>, field: String, message: String) {
-        if self.errors_truncated || self.errors.len() >= MAX_REPORTED_ERRORS {
-            self.errors_truncated = true;
-            return;
-        }
-        let error = RecordError {
+    /// A report entry for record `record` (with `key`): the key under its kind's name.
+    fn entry(
+        &self,
+        record: u64,
+        key: Option<String>,
+        field: String,
+        message: String,
+    ) -> RecordError {
+        let external_id = (K::IMPORT_TYPE == ImportType::SupplierCards)
+            .then(|| key.clone())
+            .flatten();
+        RecordError {
             record,
+            key,
             external_id,
             field,
             message,
-        };
-        let bytes = serde_json::to_vec(&error).map_or(usize::MAX, |json| json.len());
-        if self.error_bytes.saturating_add(bytes) > MAX_REPORTED_ERROR_BYTES {
-            self.errors_truncated = true;
-            return;
         }
-        self.error_bytes += bytes;
-        self.errors.push(error);
     }
 
-    async fn take(&mut self, record: ParsedRecord) -> Result<(), Stop> {
-        let resumed_past = record.number <= self.resume_after;
+    async fn take(&mut self, parsed: ParsedRecord<K::Record>) -> Result<(), Stop> {
+        let resumed_past = parsed.number <= self.resume_after;
         if !resumed_past {
-            self.position = record.number;
+            self.position = parsed.number;
         }
-        match record.card {
+        match parsed.record {
             Err(problems) => {
                 self.counts.failed += 1;
-                for e in problems.errors {
-                    self.report(
-                        record.number,
-                        problems.external_id.clone(),
+                if let Some(parts) = &problems.key {
+                    self.named_by_failures
+                        .insert(key_digest(&storage_key(parts)));
+                }
+                let label = problems.key.as_deref().map(key_label);
+                for (row, e) in problems.errors {
+                    let entry = self.entry(
+                        row.unwrap_or(parsed.number),
+                        label.clone(),
                         e.field,
                         e.message,
                     );
+                    self.errors.add(entry);
                 }
             }
-            Ok(card) => {
-                let digest = id_digest(&card.external_id);
+            Ok(record) => {
+                let key = key_of::<K>(&record);
+                let digest = key_digest(&key);
                 if let Some(first) = self.seen.get(&digest) {
                     self.counts.failed += 1;
                     let message = format!(
                         "appears more than once in this file; record {first} has it and was imported"
                     );
-                    self.report(
-                        record.number,
-                        Some(card.external_id),
-                        "externalId".into(),
+                    let entry = self.entry(
+                        parsed.number,
+                        Some(key_label(&K::key_parts(&record))),
+                        K::KEY_FIELDS
+                            .last()
+                            .copied()
+                            .unwrap_or("record")
+                            .to_string(),
                         message,
                     );
+                    self.errors.add(entry);
                     return Ok(());
                 }
-                self.seen.insert(digest, record.number);
+                self.seen.insert(digest, parsed.number);
                 if resumed_past {
-                    // Written and counted before the interruption.
+                    // Written and counted before the interruption; its warnings are not kept.
+                    self.recheck.push((parsed.number, record));
+                    if self.recheck.len() >= BATCH_GET_MAX {
+                        let recheck = std::mem::take(&mut self.recheck);
+                        self.cross_check(&recheck).await?;
+                    }
                     return Ok(());
                 }
-                self.block.push(card);
+                self.block.push((parsed.number, record));
                 if self.block.len() >= BATCH_GET_MAX {
                     self.flush().await?;
                 }
@@ -480,84 +596,213 @@ impl<'a> Import<'a> {
         held(kept)
     }
 
-    /// Classifies and writes the waiting block, then maybe records progress.
+    /// Classifies and writes the waiting block (a dry run only classifies), cross-checks it,
+    /// then maybe records progress.
     async fn flush(&mut self) -> Result<(), Stop> {
+        if !self.recheck.is_empty() {
+            let recheck = std::mem::take(&mut self.recheck);
+            self.cross_check(&recheck).await?;
+        }
         if self.block.is_empty() {
             return Ok(());
         }
         let block = std::mem::take(&mut self.block);
         let company = self.job.company_id;
-        let ids: Vec<&str> = block.iter().map(|c| c.external_id.as_str()).collect();
-        let existing = self.state.suppliers.get_many(company, &ids).await?;
+        let job_id = self.job.job_id;
+        let keys: Vec<String> = block.iter().map(|(_, r)| key_of::<K>(r)).collect();
+        let existing = self.state.master_data.get_many::<K>(company, &keys).await?;
         let now = Timestamp::now();
-        let mut writes = Vec::new();
-        for card in block {
-            let outcome = match existing.get(&card.external_id) {
+        let mut writes: Vec<Stored<K::Record>> = Vec::new();
+        for ((_, record), key) in block.iter().zip(&keys) {
+            let record = record.clone();
+            let outcome = match existing.get(key) {
                 // This job wrote it before (a rerun): count it as the first run did.
-                Some(old) if old.meta.last_import_job_id == self.job.job_id => {
-                    if old.card != card {
-                        writes.push(StoredSupplier {
-                            card,
+                Some(old) if old.meta.last_import_job_id == job_id => {
+                    if old.record != record {
+                        writes.push(Stored {
+                            record,
                             meta: old.meta.clone(),
                         });
                     }
                     Some(old.meta.last_import_outcome)
                 }
-                Some(old) if old.card == card => None,
+                Some(old) if old.record == record => None,
                 Some(old) => {
-                    writes.push(StoredSupplier {
-                        card,
-                        meta: self.meta(old.meta.created_at, now, WriteOutcome::Updated),
-                    });
+                    let meta = meta_for(job_id, old.meta.created_at, now, WriteOutcome::Updated);
+                    writes.push(Stored { record, meta });
                     Some(WriteOutcome::Updated)
                 }
                 None => {
-                    writes.push(StoredSupplier {
-                        card,
-                        meta: self.meta(now, now, WriteOutcome::Created),
-                    });
+                    let meta = meta_for(job_id, now, now, WriteOutcome::Created);
+                    writes.push(Stored { record, meta });
                     Some(WriteOutcome::Created)
                 }
             };
             match outcome {
                 Some(WriteOutcome::Created) => self.counts.created += 1,
-                Some(WriteOutcome::Updated) => self.counts.updated += 1,
+                // A record this job deactivated and then found in its file cannot happen (it
+                // deactivates only what the file lacks); counted as the update it would be.
+                Some(WriteOutcome::Updated | WriteOutcome::Deactivated) => self.counts.updated += 1,
                 None => self.counts.unchanged += 1,
             }
         }
-        // The block's writes go out together: up to four BatchWriteItem calls in flight.
-        try_join_all(
-            writes
-                .chunks(BATCH_WRITE_MAX)
-                .map(|chunk| self.state.suppliers.put_many(company, chunk)),
-        )
-        .await?;
+        if !self.job.dry_run {
+            // The block's writes go out together: up to four BatchWriteItem calls in flight.
+            let master_data = &self.state.master_data;
+            try_join_all(
+                writes
+                    .chunks(BATCH_WRITE_MAX)
+                    .map(|chunk| master_data.put_many::<K>(company, chunk)),
+            )
+            .await?;
+        }
+        self.cross_check(&block).await?;
         if self.last_progress.elapsed() >= PROGRESS_EVERY {
             self.record_progress().await?;
         }
         Ok(())
     }
 
-    fn meta(
-        &self,
-        created_at: Timestamp,
-        updated_at: Timestamp,
-        outcome: WriteOutcome,
-    ) -> SupplierMeta {
-        SupplierMeta {
-            created_at,
-            updated_at,
-            last_import_job_id: self.job.job_id,
-            last_import_outcome: outcome,
+    /// Warns of each record in `block` that names master data that is not there (or is
+    /// inactive): imported all the same, since master data arrives in any order.
+    async fn cross_check(&mut self, block: &[(u64, K::Record)]) -> Result<(), Stop> {
+        let mut wanted: HashMap<ImportType, Vec<String>> = HashMap::new();
+        let mut asked: HashSet<(ImportType, String)> = HashSet::new();
+        for (_, record) in block {
+            for reference in K::references(record) {
+                let key = storage_key(&reference.key);
+                let id = (reference.kind, key.clone());
+                if !self.known.contains_key(&id) && asked.insert(id) {
+                    wanted.entry(reference.kind).or_default().push(key);
+                }
+            }
+        }
+        if self.known.len() + asked.len() > MAX_KNOWN_REFERENCES {
+            self.known.clear();
+        }
+        for (kind, keys) in wanted {
+            for chunk in keys.chunks(BATCH_GET_MAX) {
+                let found = self
+                    .state
+                    .master_data
+                    .which_exist(self.job.company_id, kind, chunk)
+                    .await?;
+                for key in chunk {
+                    let presence = match found.get(key) {
+                        Some(true) => Presence::Active,
+                        Some(false) => Presence::Inactive,
+                        None => Presence::Missing,
+                    };
+                    self.known.insert((kind, key.clone()), presence);
+                }
+            }
+        }
+        for (number, record) in block {
+            let mut warned = false;
+            for reference in K::references(record) {
+                let presence = self
+                    .known
+                    .get(&(reference.kind, storage_key(&reference.key)))
+                    .copied()
+                    .unwrap_or(Presence::Active);
+                let noun = kind_info(reference.kind).noun;
+                let label = key_label(&reference.key);
+                let message = match presence {
+                    Presence::Active => continue,
+                    Presence::Inactive => format!("names the {noun} {label:?}, which is inactive"),
+                    Presence::Missing => format!(
+                        "names the {noun} {label:?}, which has not been imported (import {} to resolve it); the {} was imported all the same",
+                        reference.kind.as_str(),
+                        K::NOUN
+                    ),
+                };
+                warned = true;
+                let entry = self.entry(
+                    *number,
+                    Some(key_label(&K::key_parts(record))),
+                    reference.field,
+                    message,
+                );
+                self.record_warnings.add(entry);
+            }
+            if warned {
+                self.counts.warned += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// A full sync's last step: every active record of the type that the file did not name is
+    /// marked inactive (a dry run only counts them). Refused when no record of the file was
+    /// valid: a file whose every record failed cannot mean "deactivate everything".
+    async fn deactivate_the_absent(&mut self) -> Result<(), Stop> {
+        if self.seen.is_empty() {
+            return Err(FileError(format!(
+                "a REPLACE import deactivates every {} the file does not name, and no record of this file was valid; nothing was deactivated (fix the records, or send UPSERT)",
+                K::NOUN
+            ))
+            .into());
+        }
+        let company = self.job.company_id;
+        let job_id = self.job.job_id;
+        let now = Timestamp::now();
+        let mut after = None;
+        loop {
+            let page = self
+                .state
+                .master_data
+                .list::<K>(company, None, after, 500)
+                .await?;
+            let mut absent = Vec::new();
+            for stored in page.records {
+                let digest = key_digest(&key_of::<K>(&stored.record));
+                if self.seen.contains_key(&digest) || self.named_by_failures.contains(&digest) {
+                    continue;
+                }
+                if stored.meta.last_import_job_id == job_id
+                    && stored.meta.last_import_outcome == WriteOutcome::Deactivated
+                {
+                    // Deactivated by an earlier, interrupted run of this job.
+                    self.counts.deactivated += 1;
+                } else if K::is_active(&stored.record) {
+                    absent.push(stored);
+                }
+            }
+            if self.job.dry_run {
+                self.counts.deactivated += absent.len() as u64;
+            } else {
+                let master_data = &self.state.master_data;
+                let landed: Vec<bool> = futures_util::stream::iter(absent)
+                    .map(|stored| async move {
+                        master_data
+                            .deactivate::<K>(company, &stored, job_id, now)
+                            .await
+                    })
+                    .buffer_unordered(DEACTIVATIONS_IN_FLIGHT)
+                    .try_collect()
+                    .await?;
+                // One that changed since it was read was written by another job: it stays.
+                self.counts.deactivated += landed.into_iter().filter(|l| *l).count() as u64;
+            }
+            self.keep_lease().await?;
+            if self.last_progress.elapsed() >= PROGRESS_EVERY {
+                self.record_progress().await?;
+            }
+            after = page.next_position;
+            if after.is_none() {
+                return Ok(());
+            }
         }
     }
 
     fn into_ending(self) -> Ending {
         Ending::Finished {
             counts: self.counts,
-            errors: self.errors,
-            errors_truncated: self.errors_truncated,
+            errors: self.errors.entries,
+            errors_truncated: self.errors.truncated,
             warnings: self.warnings,
+            record_warnings: self.record_warnings.entries,
+            record_warnings_truncated: self.record_warnings.truncated,
         }
     }
 }
@@ -643,12 +888,15 @@ mod tests {
             updated: 0,
             unchanged: 0,
             failed: 1,
+            ..Counts::default()
         };
         let finished = Ending::Finished {
             counts,
             errors: Vec::new(),
             errors_truncated: false,
             warnings: Vec::new(),
+            record_warnings: Vec::new(),
+            record_warnings_truncated: false,
         };
         let lease = Lease::new(Duration::from_secs(45));
         let processed = end(&state, &job, &lease, finished).await.unwrap();

@@ -17,7 +17,7 @@ pub const ROUTE: Route = Route {
     path: "/v1/import-jobs",
     scopes: &[Scope::ImportsWrite],
     pages: false,
-    query: &["type"],
+    query: &["type", "mode", "dryRun"],
     run: |state, tenant, req| Box::pin(run(state, tenant, req)),
 };
 

@@ -3,11 +3,12 @@
 use lambda_http::{Body, Request, Response};
 
 use crate::app::AppState;
-use crate::domain::supplier::SupplierKey;
+use crate::domain::supplier::{SupplierCards, SupplierKey};
 use crate::domain::Scope;
 use crate::edge;
 use crate::foundation::error::ApiError;
 use crate::gate::{Route, Tenant};
+use crate::handlers::master_data;
 
 pub const ROUTE: Route = Route {
     function: "get-supplier",
@@ -21,8 +22,5 @@ pub const ROUTE: Route = Route {
 
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
     let key: SupplierKey = edge::path_param(&req, "externalId")?;
-    match state.suppliers.get(tenant.company, key.as_str()).await? {
-        Some(supplier) => edge::ok(&supplier.view()),
-        None => Err(ApiError::not_found(format!("supplier {key} not found"))),
-    }
+    master_data::get::<SupplierCards>(state, tenant.company, &[key.as_str()]).await
 }

@@ -4,10 +4,11 @@
 use lambda_http::{Body, Request, Response};
 
 use crate::app::AppState;
+use crate::domain::supplier::SupplierCards;
 use crate::domain::Scope;
 use crate::foundation::error::ApiError;
 use crate::gate::{Route, Tenant};
-use crate::store::suppliers::is_supplier_position;
+use crate::handlers::master_data;
 
 pub const ROUTE: Route = Route {
     function: "list-suppliers",
@@ -20,16 +21,5 @@ pub const ROUTE: Route = Route {
 };
 
 async fn run(state: &AppState, tenant: Tenant, req: Request) -> Result<Response<Body>, ApiError> {
-    let asked = state
-        .continuation
-        .page_request(&req, tenant.company, is_supplier_position)
-        .await?;
-    let page = state
-        .suppliers
-        .list(tenant.company, asked.after, asked.limit)
-        .await?;
-    let items: Vec<_> = page.suppliers.iter().map(|s| s.view()).collect();
-    state
-        .continuation
-        .page_answer(tenant.company, &items, page.next_position)
+    master_data::list::<SupplierCards>(state, tenant.company, &req, None).await
 }
