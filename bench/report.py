@@ -317,13 +317,18 @@ def imports(results_dir, lines):
         "reads every block first (one BatchGetItem) to tell created, updated and unchanged "
         "cards apart, and checkpoints its progress.",
         "",
-        "| rows | CSV (MiB) | import (rows/s) | raw BatchWriteItem (rows/s) | import ÷ raw | goal ≥ 0.8× | peak RSS while importing (MiB) |",
-        "|---:|---:|---:|---:|---:|:-:|---:|",
+        "Purchase orders are the other row: N lines, ten to an order, each order one item "
+        "holding its lines, so the rate is in lines (CSV rows) per second against the same "
+        "orders written raw.",
+        "",
+        "| type | rows | CSV (MiB) | import (rows/s) | raw BatchWriteItem (rows/s) | import ÷ raw | goal ≥ 0.8× | peak RSS while importing (MiB) |",
+        "|---|---:|---:|---:|---:|---:|:-:|---:|",
     ]
     for r in runs:
         ratio = r["raw_s"] / r["import_s"]
+        kind = r.get("type", "SUPPLIER_CARDS")
         lines.append(
-            f"| {r['rows']:,} | {r['csv_mib']:.1f} | {r['rows'] / r['import_s']:,.0f} "
+            f"| {kind} | {r['rows']:,} | {r['csv_mib']:.1f} | {r['rows'] / r['import_s']:,.0f} "
             f"| {r['rows'] / r['raw_s']:,.0f} | {ratio:.2f}× | {met(ratio >= IMPORT_GOAL)} "
             f"| {r['peak_rss_mib']} |"
         )
@@ -357,7 +362,10 @@ def imports_runs(results_dir):
     if not os.path.exists(path):
         return []
     with open(path) as f:
-        return sorted((json.loads(line) for line in f if line.strip()), key=lambda r: r["rows"])
+        return sorted(
+            (json.loads(line) for line in f if line.strip()),
+            key=lambda r: (r.get("type", "SUPPLIER_CARDS") != "SUPPLIER_CARDS", r["rows"]),
+        )
 
 
 def overhead_notes(results_dir):
@@ -517,7 +525,7 @@ def unmet(cold, results_dir, lines):
             "against cold start."
         )
     notes += overhead_notes(results_dir)
-    runs = imports_runs(results_dir)
+    runs = [r for r in imports_runs(results_dir) if r.get("type", "SUPPLIER_CARDS") == "SUPPLIER_CARDS"]
     if len(runs) >= 2 and runs[-1]["peak_rss_mib"] > 1.5 * runs[0]["peak_rss_mib"]:
         notes.append(
             f"- **Import memory not flat** ({runs[0]['peak_rss_mib']} MiB at {runs[0]['rows']:,} "

@@ -19,6 +19,9 @@ struct Resources {
     to_reject: InvoiceId,
     job: String,
     supplier: String,
+    /// The key of one record of each other kind of master data (a GL account, a tax code, a
+    /// tracking category, a purchase order).
+    master: String,
     /// A webhook subscription (a client's own: see `subscribed`), and where they point.
     subscription: String,
     hook_url: String,
@@ -76,6 +79,31 @@ async fn resources(
     let job = t.import_json(&owner, &supplier_records(prefix, 2)).await;
     let job = job["jobId"].as_str().unwrap().to_string();
     t.wait_for_job(&owner, &job).await;
+    let master = format!("{prefix}-M1");
+    for (kind, record) in [
+        (
+            "GL_ACCOUNTS",
+            json!({"code": master, "name": "A", "type": "ASSET"}),
+        ),
+        (
+            "TAX_CODES",
+            json!({"code": master, "name": "T", "rate": "20", "type": "INPUT"}),
+        ),
+        (
+            "TRACKING_CATEGORIES",
+            json!({"category": master, "optionCode": "O", "name": "O"}),
+        ),
+        (
+            "PURCHASE_ORDERS",
+            json!({"poNumber": master, "supplierExternalId": format!("{prefix}00001"),
+                   "currency": "EUR", "issueDate": "2026-11-30", "status": "OPEN",
+                   "lines": [{"lineNumber": 1, "quantity": "1", "unitPrice": "1", "amount": "1"}]}),
+        ),
+    ] {
+        let started = t.import_records(&owner, kind, &[record], json!({})).await;
+        let done = t.wait_for_job(&owner, job_id(&started)).await;
+        assert_eq!(done["counts"]["created"], 1, "{done}");
+    }
     let exported = t.publish_many(owner.company, 1).await[0];
     t.complete(&owner, exported, &json!({})).await.ok();
     let event = t
@@ -98,6 +126,7 @@ async fn resources(
         to_reject,
         job,
         supplier: format!("{prefix}00001"),
+        master,
         subscription,
         hook_url,
         event,
@@ -126,6 +155,9 @@ fn call(
         )
         .replace("{jobId}", &target.job)
         .replace("{externalId}", &target.supplier)
+        .replace("{code}", &target.master)
+        .replace("{category}", &target.master)
+        .replace("{poNumber}", &target.master)
         .replace("{subscriptionId}", &target.subscription)
         .replace("{eventId}", &target.event);
     let request = t.request(method, token, header, &path);
@@ -262,6 +294,7 @@ async fn isolation_matrix_every_route_every_scope() {
                     b.to_reject.to_string(),
                     b.job.clone(),
                     b.supplier.clone(),
+                    b.master.clone(),
                 ] {
                     assert!(!text.contains(&foreign), "{label} leaked {foreign}");
                 }

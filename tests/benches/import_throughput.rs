@@ -9,6 +9,10 @@
 //!
 //!     cargo bench -p ledgerdock-tests --bench import_throughput -- 100000
 //!     cargo bench -p ledgerdock-tests --bench import_throughput -- 500000 --wide   # ≈100 MB
+//!     cargo bench -p ledgerdock-tests --bench import_throughput -- 100000 --purchase-orders
+//!
+//! `--purchase-orders`: N purchase-order lines, ten to an order (a row per line, grouped into
+//! one item per order), and the rate in lines per second.
 //!
 //! Persists DynamoDB to a file, as `ledgerdock dev` does by default; `--in-memory` for not.
 //! `--out FILE` appends the figures as one JSON line (bench/run collects them).
@@ -16,6 +20,7 @@
 use std::time::Instant;
 
 use ledgerdock_infra::dev::DevOptions;
+use ledgerdock_shared::domain::master_data::purchase_order::PurchaseOrders;
 use ledgerdock_shared::domain::master_data::MasterKind;
 use ledgerdock_shared::domain::supplier::SupplierCards;
 use ledgerdock_tests::process::rss_mib;
@@ -35,6 +40,7 @@ async fn main() {
         .unwrap_or(100_000);
     let in_memory = args.iter().any(|a| a == "--in-memory");
     let wide = args.iter().any(|a| a == "--wide");
+    let orders = args.iter().any(|a| a == "--purchase-orders");
     let scratch = tempfile::tempdir().expect("temp dir");
     let t = TestStack::start_with(DevOptions {
         in_memory,
@@ -44,16 +50,21 @@ async fn main() {
     .await;
     let tenant = t.connector_all_scopes().await;
 
-    let csv = if wide {
-        wide_supplier_csv("W", rows)
+    let (csv, import_type, records) = if orders {
+        let per_order = 10;
+        (
+            purchase_order_csv("PO", rows, per_order),
+            "PURCHASE_ORDERS",
+            rows.div_ceil(per_order),
+        )
     } else {
-        supplier_csv("B", rows)
+        (csv_again(wide, rows), "SUPPLIER_CARDS", rows)
     };
     let size_mib = csv.len() as f64 / (1024.0 * 1024.0);
     let start = Instant::now();
-    let request = t.import_request().json(
-        &json!({"type": "SUPPLIER_CARDS", "contentType": "text/csv", "contentLength": csv.len()}),
-    );
+    let request = t
+        .import_request()
+        .json(&json!({"type": import_type, "contentType": "text/csv", "contentLength": csv.len()}));
     let job = t.start_import(&tenant, request).await;
     let url = job["upload"]["url"].as_str().unwrap();
     let put = t
@@ -86,10 +97,14 @@ async fn main() {
     sampler.abort();
     let peak_while_importing = peak.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(done["status"], "FINISHED", "{done}");
-    assert_eq!(done["counts"]["created"].as_u64(), Some(rows as u64));
-    let raw = raw_batch_writes::<SupplierCards>(&t, &csv_again(wide, rows)).await;
+    assert_eq!(done["counts"]["created"].as_u64(), Some(records as u64));
+    let raw = if orders {
+        raw_batch_writes::<PurchaseOrders>(&t, &purchase_order_csv("PO", rows, 10)).await
+    } else {
+        raw_batch_writes::<SupplierCards>(&t, &csv_again(wide, rows)).await
+    };
     println!(
-        "raw BatchWriteItem of the same {rows} items: {:.1} s, {:.0} rows/s; the import runs at {:.2}× that",
+        "raw BatchWriteItem of the same {records} items ({rows} rows): {:.1} s, {:.0} rows/s; the import runs at {:.2}× that",
         raw.as_secs_f64(),
         rows as f64 / raw.as_secs_f64(),
         raw.as_secs_f64() / total.as_secs_f64(),
@@ -101,7 +116,9 @@ async fn main() {
             .join(out);
         std::fs::create_dir_all(out.parent().unwrap()).unwrap();
         let line = json!({
+            "type": import_type,
             "rows": rows,
+            "items": records,
             "csv_mib": size_mib,
             "import_s": total.as_secs_f64(),
             "raw_s": raw.as_secs_f64(),

@@ -90,6 +90,31 @@ pub fn wide_supplier_csv(prefix: &str, n: usize) -> String {
     csv
 }
 
+/// A purchase-order CSV of `lines` rows, `per_order` lines to an order (a row per line, the
+/// order's fields on its first row only), poNumbers `{prefix}000001`…
+pub fn purchase_order_csv(prefix: &str, lines: usize, per_order: usize) -> String {
+    let mut csv = String::from(
+        "poNumber,supplierExternalId,currency,issueDate,status,lineNumber,description,quantity,unitPrice,amount,accountCode,taxCode\n",
+    );
+    for i in 0..lines {
+        let (order, line) = (i / per_order + 1, i % per_order + 1);
+        if line == 1 {
+            csv.push_str(&format!(
+                "{prefix}{order:06},SUP-{:04},EUR,2026-11-30,OPEN,",
+                order % 1000
+            ));
+        } else {
+            csv.push_str(&format!("{prefix}{order:06},,,,,"));
+        }
+        csv.push_str(&format!(
+            "{line},Item {i} of order {order},{line},12.50,{}.50,{},S20\n",
+            12 * line + line / 2,
+            4000 + line % 7
+        ));
+    }
+    csv
+}
+
 impl TestStack {
     /// POSTs a start call and asserts its 202 shape; returns the body.
     pub async fn start_import(

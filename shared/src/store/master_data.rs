@@ -364,3 +364,75 @@ pub fn is_position<K: MasterKind>(position: &str) -> bool {
             && !key.chars().any(char::is_control)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::master_data::purchase_order::{
+        PoLine, PoStatus, PurchaseOrder, PurchaseOrders, MAX_LINES,
+    };
+    use crate::domain::Decimal2;
+
+    /// An item's size as DynamoDB counts it, erring high: each attribute's name and value in
+    /// UTF-8 bytes, a number at its digits, 3 bytes of overhead per list or map and one per
+    /// element.
+    fn item_size(item: &HashMap<String, AttributeValue>) -> usize {
+        fn value_size(value: &AttributeValue) -> usize {
+            match value {
+                AttributeValue::S(s) | AttributeValue::N(s) => s.len(),
+                AttributeValue::L(list) => {
+                    3 + list.iter().map(|v| 1 + value_size(v)).sum::<usize>()
+                }
+                AttributeValue::M(map) => {
+                    3 + map
+                        .iter()
+                        .map(|(k, v)| 1 + k.len() + value_size(v))
+                        .sum::<usize>()
+                }
+                _ => 1,
+            }
+        }
+        item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
+    }
+
+    #[test]
+    fn a_purchase_order_at_every_limit_stays_far_inside_400_kb() {
+        // Four-byte characters everywhere a field takes text, each at its longest.
+        let text = |chars: usize| "\u{1F600}".repeat(chars);
+        let decimal: Decimal2 = format!("-{}.{}", "9".repeat(15), "9".repeat(6))
+            .parse()
+            .unwrap();
+        let line = |n: u32| PoLine {
+            line_number: 90_000 + n,
+            description: Some(text(200)),
+            quantity: decimal,
+            unit_price: decimal,
+            amount: decimal,
+            account_code: Some(text(50)),
+            tax_code: Some(text(50)),
+            received_quantity: decimal,
+        };
+        let order = PurchaseOrder {
+            po_number: text(50),
+            supplier_external_id: text(64),
+            currency: "EUR".into(),
+            issue_date: chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
+            status: PoStatus::PartlyReceived,
+            active: true,
+            lines: (0..MAX_LINES as u32).map(line).collect(),
+        };
+        let now = Timestamp::now();
+        let stored = Stored {
+            record: order,
+            meta: meta_for(JobId::new_random(), now, now, WriteOutcome::Updated),
+        };
+        let item = encode::<PurchaseOrders>(&stored, &CompanyId::new_random()).unwrap();
+        let size = item_size(&item);
+        eprintln!("a purchase order at every limit: {size} bytes");
+        assert!(size < 330 * 1024, "{size} bytes");
+        assert!(
+            size > 250 * 1024,
+            "the estimate counts what it should: {size}"
+        );
+    }
+}

@@ -244,6 +244,57 @@ async fn a_tour_of_every_function_is_never_denied_and_uses_every_grant_of_the_te
     assert_eq!(done["status"], "FINISHED", "{done}");
     t.fetch(&a, "/v1/suppliers?limit=2").await.ok();
     t.fetch(&a, "/v1/suppliers/T00001").await.ok();
+    // The other master data: imported, a full sync deactivating one account, each read back.
+    for (kind, records) in [
+        (
+            "GL_ACCOUNTS",
+            json!([{"code": "4000", "name": "A", "type": "EXPENSE"},
+                               {"code": "4100", "name": "B", "type": "EXPENSE"}]),
+        ),
+        (
+            "TAX_CODES",
+            json!([{"code": "S20", "name": "S", "rate": "20", "type": "INPUT"}]),
+        ),
+        (
+            "TRACKING_CATEGORIES",
+            json!([{"category": "Dept", "optionCode": "D1", "name": "D"}]),
+        ),
+        (
+            "PURCHASE_ORDERS",
+            json!([{"poNumber": "PO-1", "supplierExternalId": "T00001",
+            "currency": "EUR", "issueDate": "2026-11-30", "status": "OPEN",
+            "lines": [{"lineNumber": 1, "quantity": "1", "unitPrice": "1", "amount": "1",
+                       "accountCode": "4000", "taxCode": "S20"}]}]),
+        ),
+    ] {
+        let started = t
+            .import_records(&a, kind, records.as_array().unwrap(), json!({}))
+            .await;
+        let done = t.wait_for_job(&a, started["jobId"].as_str().unwrap()).await;
+        assert_eq!(done["status"], "FINISHED", "{done}");
+    }
+    let sync = t
+        .import_records(
+            &a,
+            "GL_ACCOUNTS",
+            &[json!({"code": "4000", "name": "A", "type": "EXPENSE"})],
+            json!({"mode": "REPLACE"}),
+        )
+        .await;
+    let synced = t.wait_for_job(&a, sync["jobId"].as_str().unwrap()).await;
+    assert_eq!(synced["counts"]["deactivated"], 1, "{synced}");
+    for path in [
+        "/v1/gl-accounts",
+        "/v1/gl-accounts/4000",
+        "/v1/tax-codes",
+        "/v1/tax-codes/S20",
+        "/v1/tracking-categories",
+        "/v1/tracking-categories/Dept",
+        "/v1/purchase-orders",
+        "/v1/purchase-orders/PO-1",
+    ] {
+        t.fetch(&a, path).await.ok();
+    }
     let csv = supplier_csv("U", 2);
     let upload = |size: usize| {
         t.import_request()

@@ -13,7 +13,10 @@ use ledgerdock_shared::handlers::{
     invoices::bulk_reject_invoice_exports, invoices::claim_invoice_exports,
     invoices::complete_invoice_export, invoices::get_invoice, invoices::get_invoice_download_url,
     invoices::get_invoice_history, invoices::list_exportable_invoices,
-    invoices::reject_invoice_export, suppliers::get_supplier, suppliers::list_suppliers,
+    invoices::reject_invoice_export, master_data::get_gl_account, master_data::get_purchase_order,
+    master_data::get_tax_code, master_data::get_tracking_category, master_data::list_gl_accounts,
+    master_data::list_purchase_orders, master_data::list_tax_codes,
+    master_data::list_tracking_categories, suppliers::get_supplier, suppliers::list_suppliers,
     webhooks::create_webhook_subscription, webhooks::delete_webhook_subscription,
     webhooks::get_webhook_subscription, webhooks::list_webhook_deliveries,
     webhooks::list_webhook_subscriptions, webhooks::recover_webhook_deliveries,
@@ -75,6 +78,31 @@ async fn each_read_and_each_transition_is_one_dynamodb_call_besides_the_rate_cou
     let job = t.import_json(&a, &supplier_records("RT-", 3)).await;
     let job_id = job["jobId"].as_str().unwrap().to_string();
     assert_eq!(t.wait_for_job(&a, &job_id).await["status"], "FINISHED");
+    for (kind, record) in [
+        (
+            "GL_ACCOUNTS",
+            json!({"code": "M1", "name": "A", "type": "ASSET"}),
+        ),
+        (
+            "TAX_CODES",
+            json!({"code": "M1", "name": "T", "rate": "20", "type": "INPUT"}),
+        ),
+        (
+            "TRACKING_CATEGORIES",
+            json!({"category": "M1", "optionCode": "O", "name": "O"}),
+        ),
+        (
+            "PURCHASE_ORDERS",
+            json!({"poNumber": "M1", "supplierExternalId": "RT-00001", "currency": "EUR",
+                   "issueDate": "2026-11-30", "status": "OPEN",
+                   "lines": [{"lineNumber": 1, "quantity": "1", "unitPrice": "1", "amount": "1"}]}),
+        ),
+    ] {
+        let started = t.import_records(&a, kind, &[record], json!({})).await;
+        let done = t.wait_for_job(&a, started["jobId"].as_str().unwrap()).await;
+        assert_eq!(done["status"], "FINISHED", "{done}");
+    }
+    let code = |name: &'static str| move |e: &mut Value| set_path_param(e, name, "M1");
     let (app, recorder) = recorded_app(&t);
     let with = |route: &Route, change: &dyn Fn(&mut Value)| {
         let mut event = api_event(route.function, &a);
@@ -96,7 +124,7 @@ async fn each_read_and_each_transition_is_one_dynamodb_call_besides_the_rate_cou
     );
 
     // Warm: the operation's own call, and one UpdateItem that counts the request.
-    let reads: [(&'static Route, EventChange, &str); 8] = [
+    let reads: [(&'static Route, EventChange, &str); 16] = [
         (list, Box::new(|_| {}), "Query"),
         (&get_invoice::ROUTE, Box::new(invoice(0)), "Query"),
         (&get_invoice_history::ROUTE, Box::new(invoice(0)), "Query"),
@@ -120,6 +148,22 @@ async fn each_read_and_each_transition_is_one_dynamodb_call_besides_the_rate_cou
             "GetItem",
         ),
         (&list_events::ROUTE, Box::new(|_| {}), "Query"),
+        (&list_gl_accounts::ROUTE, Box::new(|_| {}), "Query"),
+        (&get_gl_account::ROUTE, Box::new(code("code")), "GetItem"),
+        (&list_tax_codes::ROUTE, Box::new(|_| {}), "Query"),
+        (&get_tax_code::ROUTE, Box::new(code("code")), "GetItem"),
+        (&list_tracking_categories::ROUTE, Box::new(|_| {}), "Query"),
+        (
+            &get_tracking_category::ROUTE,
+            Box::new(code("category")),
+            "Query",
+        ),
+        (&list_purchase_orders::ROUTE, Box::new(|_| {}), "Query"),
+        (
+            &get_purchase_order::ROUTE,
+            Box::new(code("poNumber")),
+            "GetItem",
+        ),
     ];
     for (route, change, call) in &reads {
         let (status, calls) = serve(&app, &recorder, route, with(route, change)).await;

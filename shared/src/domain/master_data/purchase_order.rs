@@ -9,7 +9,7 @@
 //! order's rows) is a second record with the same key, reported as a duplicate like any other.
 //!
 //! An order holds at most [`MAX_LINES`] lines, so that its item stays far inside DynamoDB's
-//! 400 KB (at every field's longest, an order of [`MAX_LINES`] lines is about 300 KB).
+//! 400 KB (at every field's longest, an order of [`MAX_LINES`] lines is about 280 KB).
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;

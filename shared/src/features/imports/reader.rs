@@ -20,7 +20,7 @@ pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
 /// At most this many file-level warnings (unknown columns) are kept.
 const MAX_WARNINGS: usize = 100;
 /// Most bytes of one group of rows held while it is read (a purchase order's 200 lines at their
-/// longest take about 300 KB); a group past it fails as too large.
+/// longest take about 280 KB); a group past it fails as too large.
 pub const MAX_GROUP_BYTES: usize = 2 * 1024 * 1024;
 
 /// Why a whole file cannot be imported: becomes the job's `failureReason`.
