@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The API held to its contract: starts a fresh dev stack (in memory, with the demo data),
 onboards a client for the first demo company, seeds what the fuzzer cannot invent (real
-continuation keys, a few supplier cards), then runs schemathesis with every check against the
-stack's /openapi.json. Exits with schemathesis's status.
+continuation keys, a few supplier cards and records of each other kind of master data), then
+runs schemathesis with every check against the stack's /openapi.json. Exits with
+schemathesis's status.
 
     python3 infra/contract/run.py [extra schemathesis arguments]
 
@@ -98,6 +99,29 @@ def main():
             time.sleep(0.25)
         assert job["status"] == "FINISHED", job
 
+        # Two records of each other kind of master data (two options of one tracking
+        # category), so each list has a second page.
+        master = {
+            "GL_ACCOUNTS": [{"code": f"C{i}", "name": "Account", "type": "EXPENSE"} for i in range(2)],
+            "TAX_CODES": [{"code": f"C{i}", "name": "Tax", "rate": "20", "type": "INPUT"} for i in range(2)],
+            "TRACKING_CATEGORIES": [{"category": "C0", "optionCode": f"O{i}", "name": "Option"}
+                                    for i in range(2)],
+            "PURCHASE_ORDERS": [{"poNumber": f"C{i}", "supplierExternalId": "CONTRACT-0",
+                                 "currency": "EUR", "issueDate": "2026-11-30", "status": "OPEN",
+                                 "lines": [{"lineNumber": 1, "quantity": "1", "unitPrice": "1",
+                                            "amount": "1", "accountCode": "C0", "taxCode": "C0"}]}
+                                for i in range(2)],
+        }
+        for kind, records in master.items():
+            status, job = call("POST", f"{base}/v1/import-jobs", headers, {"type": kind, "records": records})
+            assert status == 202, job
+            for _ in range(120):
+                status, job = call("GET", f"{base}/v1/import-jobs/{job['jobId']}", headers)
+                if job["status"] != "IN_PROGRESS":
+                    break
+                time.sleep(0.25)
+            assert job["status"] == "FINISHED" and job["counts"]["created"] == 2, job
+
         # A webhook subscription with two entries in its delivery log (pings to a closed port,
         # logged as failed), so its log has a second page.
         status, subscription = call("POST", f"{base}/v1/webhook-subscriptions", headers,
@@ -126,6 +150,10 @@ def main():
         keys = {}
         for operation, path in (("listExportableInvoices", "/v1/invoices/exportable"),
                                 ("listSuppliers", "/v1/suppliers"),
+                                ("listGlAccounts", "/v1/gl-accounts"),
+                                ("listTaxCodes", "/v1/tax-codes"),
+                                ("listTrackingCategories", "/v1/tracking-categories"),
+                                ("listPurchaseOrders", "/v1/purchase-orders"),
                                 ("listWebhookDeliveries", f"{hooks}/deliveries")):
             status, page = call("GET", f"{base}{path}?limit=1", headers)
             assert status == 200 and page["continuationKey"], page
@@ -138,6 +166,17 @@ def main():
             for operation, key in keys.items():
                 out.write(f'\n[[operations]]\ninclude-operation-id = "{operation}"\n'
                           f'parameters = {{ "query.continuationKey" = "{key}" }}\n')
+            # One record of each kind to read (the generated codes name none), and a tracking
+            # category's key, which belongs to its category.
+            for operation, parameter in (("getGlAccount", "path.code"), ("getTaxCode", "path.code"),
+                                         ("getPurchaseOrder", "path.poNumber")):
+                out.write(f'\n[[operations]]\ninclude-operation-id = "{operation}"\n'
+                          f'parameters = {{ "{parameter}" = "C0" }}\n')
+            status, page = call("GET", f"{base}/v1/tracking-categories/C0?limit=1", headers)
+            assert status == 200 and page["continuationKey"], page
+            out.write('\n[[operations]]\ninclude-operation-id = "getTrackingCategory"\n'
+                      f'parameters = {{ "path.category" = "C0", '
+                      f'"query.continuationKey" = "{page["continuationKey"]}" }}\n')
             # A history's key belongs to its invoice: both, then.
             status, page = call("GET", f"{base}/v1/invoices/{invoice}/history?limit=1", headers)
             assert status == 200 and page["continuationKey"], page
