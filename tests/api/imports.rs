@@ -772,7 +772,11 @@ async fn a_worker_cut_off_from_dynamodb_mid_file_is_retried_once_its_lease_lapse
     proxy.stall();
     tokio::time::sleep(Duration::from_secs(15)).await;
     proxy.resume();
-    let done = t.wait_for_job(&a, job_id(&job)).await;
+    // The retry reads the whole file again before it resumes: on official DynamoDB Local,
+    // sharing its JVM with the rest of the suite, the 60,000 rows took over two minutes (CI).
+    let done = t
+        .wait_for_job_within(&a, job_id(&job), Duration::from_secs(360))
+        .await;
     assert_eq!(done["status"], "FINISHED", "{done}");
     assert_eq!(counts(&done), [60_000, 60_000, 0, 0, 0]);
     assert_eq!(t.count_items(a.company, "SUPPLIER#").await, 60_000);
