@@ -90,13 +90,19 @@ def main():
 
         # Supplier cards to page through, imported through the API itself.
         records = [{"externalId": f"CONTRACT-{i}", "name": f"Contract supplier {i}"} for i in range(3)]
-        status, job = call("POST", f"{base}/v1/import-jobs", headers, {"type": "SUPPLIER_CARDS", "records": records})
-        assert status == 202, job
-        for _ in range(120):
-            status, job = call("GET", f"{base}/v1/import-jobs/{job['jobId']}", headers)
-            if job["status"] != "IN_PROGRESS":
-                break
-            time.sleep(0.25)
+        def imported(import_type, records):
+            """Starts an import through the API and waits for its end; the job."""
+            status, job = call("POST", f"{base}/v1/import-jobs", headers,
+                               {"type": import_type, "records": records})
+            assert status == 202, job
+            for _ in range(120):
+                status, job = call("GET", f"{base}/v1/import-jobs/{job['jobId']}", headers)
+                if job["status"] != "IN_PROGRESS":
+                    break
+                time.sleep(0.25)
+            return job
+
+        job = imported("SUPPLIER_CARDS", records)
         assert job["status"] == "FINISHED", job
 
         # Two records of each other kind of master data (two options of one tracking
@@ -113,13 +119,7 @@ def main():
                                 for i in range(2)],
         }
         for kind, records in master.items():
-            status, job = call("POST", f"{base}/v1/import-jobs", headers, {"type": kind, "records": records})
-            assert status == 202, job
-            for _ in range(120):
-                status, job = call("GET", f"{base}/v1/import-jobs/{job['jobId']}", headers)
-                if job["status"] != "IN_PROGRESS":
-                    break
-                time.sleep(0.25)
+            job = imported(kind, records)
             assert job["status"] == "FINISHED" and job["counts"]["created"] == 2, job
 
         # A webhook subscription with two entries in its delivery log (pings to a closed port,

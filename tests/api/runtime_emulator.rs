@@ -382,32 +382,7 @@ async fn every_api_function_answers_real_proxy_events_with_documented_proxy_resp
         none,
     );
     // One record of each other kind of master data, keyed RIE-M1.
-    for (kind, record) in [
-        (
-            "GL_ACCOUNTS",
-            json!({"code": "RIE-M1", "name": "A", "type": "ASSET"}),
-        ),
-        (
-            "TAX_CODES",
-            json!({"code": "RIE-M1", "name": "T", "rate": "20", "type": "INPUT"}),
-        ),
-        (
-            "TRACKING_CATEGORIES",
-            json!({"category": "RIE-M1", "optionCode": "O", "name": "O"}),
-        ),
-        (
-            "PURCHASE_ORDERS",
-            json!({"poNumber": "RIE-M1", "supplierExternalId": "RIE-00001", "currency": "EUR",
-                   "issueDate": "2026-11-30", "status": "OPEN",
-                   "lines": [{"lineNumber": 1, "quantity": "1", "unitPrice": "1", "amount": "1"}]}),
-        ),
-    ] {
-        let started = t.import_records(&tenant, kind, &[record], json!({})).await;
-        let done = t
-            .wait_for_job(&tenant, started["jobId"].as_str().unwrap())
-            .await;
-        assert_eq!(done["status"], "FINISHED", "{done}");
-    }
+    t.import_one_of_each(&tenant, "RIE-M1", "RIE-00001").await;
     for (list, get, param) in [
         ("list-gl-accounts", "get-gl-account", "code"),
         ("list-tax-codes", "get-tax-code", "code"),

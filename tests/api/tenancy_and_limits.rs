@@ -80,30 +80,8 @@ async fn resources(
     let job = job["jobId"].as_str().unwrap().to_string();
     t.wait_for_job(&owner, &job).await;
     let master = format!("{prefix}-M1");
-    for (kind, record) in [
-        (
-            "GL_ACCOUNTS",
-            json!({"code": master, "name": "A", "type": "ASSET"}),
-        ),
-        (
-            "TAX_CODES",
-            json!({"code": master, "name": "T", "rate": "20", "type": "INPUT"}),
-        ),
-        (
-            "TRACKING_CATEGORIES",
-            json!({"category": master, "optionCode": "O", "name": "O"}),
-        ),
-        (
-            "PURCHASE_ORDERS",
-            json!({"poNumber": master, "supplierExternalId": format!("{prefix}00001"),
-                   "currency": "EUR", "issueDate": "2026-11-30", "status": "OPEN",
-                   "lines": [{"lineNumber": 1, "quantity": "1", "unitPrice": "1", "amount": "1"}]}),
-        ),
-    ] {
-        let started = t.import_records(&owner, kind, &[record], json!({})).await;
-        let done = t.wait_for_job(&owner, job_id(&started)).await;
-        assert_eq!(done["counts"]["created"], 1, "{done}");
-    }
+    t.import_one_of_each(&owner, &master, &format!("{prefix}00001"))
+        .await;
     let exported = t.publish_many(owner.company, 1).await[0];
     t.complete(&owner, exported, &json!({})).await.ok();
     let event = t

@@ -165,6 +165,49 @@ impl TestStack {
         self.start_import(tenant, request).await
     }
 
+    /// [`Self::import_records`], then waits for the job's end; the job as it ended.
+    pub async fn imported(
+        &self,
+        tenant: &Connector,
+        import_type: &str,
+        records: &[Value],
+        options: Value,
+    ) -> Value {
+        let started = self
+            .import_records(tenant, import_type, records, options)
+            .await;
+        self.wait_for_job(tenant, job_id(&started)).await
+    }
+
+    /// One record of each kind of master data besides supplier cards, each keyed `key` (the
+    /// tracking option under the category `key`), the purchase order naming the supplier card
+    /// `supplier`; asserts each was created.
+    pub async fn import_one_of_each(&self, tenant: &Connector, key: &str, supplier: &str) {
+        for (kind, record) in [
+            (
+                "GL_ACCOUNTS",
+                json!({"code": key, "name": "A", "type": "ASSET"}),
+            ),
+            (
+                "TAX_CODES",
+                json!({"code": key, "name": "T", "rate": "20", "type": "INPUT"}),
+            ),
+            (
+                "TRACKING_CATEGORIES",
+                json!({"category": key, "optionCode": "O", "name": "O"}),
+            ),
+            (
+                "PURCHASE_ORDERS",
+                json!({"poNumber": key, "supplierExternalId": supplier, "currency": "EUR",
+                       "issueDate": "2026-11-30", "status": "OPEN",
+                       "lines": [{"lineNumber": 1, "quantity": "1", "unitPrice": "1", "amount": "1"}]}),
+            ),
+        ] {
+            let done = self.imported(tenant, kind, &[record], json!({})).await;
+            assert_eq!(done["counts"]["created"], 1, "{done}");
+        }
+    }
+
     /// Starts a CSV job of `import_type` with `query` after it (`&mode=REPLACE`).
     pub async fn import_csv_of(
         &self,
@@ -305,20 +348,7 @@ impl TestStack {
 
     /// Every supplier the API lists, page by page.
     pub async fn all_suppliers(&self, tenant: &Connector, limit: usize) -> Vec<Value> {
-        let mut seen = Vec::new();
-        let mut key: Option<String> = None;
-        loop {
-            let mut path = format!("/v1/suppliers?limit={limit}");
-            if let Some(k) = &key {
-                path.push_str(&format!("&continuationKey={k}"));
-            }
-            let body = self.get(tenant, &path).call().await.ok();
-            seen.extend(body["items"].as_array().unwrap().iter().cloned());
-            match body["continuationKey"].as_str() {
-                Some(k) => key = Some(k.to_string()),
-                None => return seen,
-            }
-        }
+        self.all_items(tenant, "/v1/suppliers", limit).await
     }
 
     /// How many items of the company's partition have a sort key starting with `prefix`,

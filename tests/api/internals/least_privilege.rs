@@ -267,21 +267,19 @@ async fn a_tour_of_every_function_is_never_denied_and_uses_every_grant_of_the_te
                        "accountCode": "4000", "taxCode": "S20"}]}]),
         ),
     ] {
-        let started = t
-            .import_records(&a, kind, records.as_array().unwrap(), json!({}))
+        let done = t
+            .imported(&a, kind, records.as_array().unwrap(), json!({}))
             .await;
-        let done = t.wait_for_job(&a, started["jobId"].as_str().unwrap()).await;
         assert_eq!(done["status"], "FINISHED", "{done}");
     }
-    let sync = t
-        .import_records(
+    let synced = t
+        .imported(
             &a,
             "GL_ACCOUNTS",
             &[json!({"code": "4000", "name": "A", "type": "EXPENSE"})],
             json!({"mode": "REPLACE"}),
         )
         .await;
-    let synced = t.wait_for_job(&a, sync["jobId"].as_str().unwrap()).await;
     assert_eq!(synced["counts"]["deactivated"], 1, "{synced}");
     for path in [
         "/v1/gl-accounts",

@@ -78,30 +78,7 @@ async fn each_read_and_each_transition_is_one_dynamodb_call_besides_the_rate_cou
     let job = t.import_json(&a, &supplier_records("RT-", 3)).await;
     let job_id = job["jobId"].as_str().unwrap().to_string();
     assert_eq!(t.wait_for_job(&a, &job_id).await["status"], "FINISHED");
-    for (kind, record) in [
-        (
-            "GL_ACCOUNTS",
-            json!({"code": "M1", "name": "A", "type": "ASSET"}),
-        ),
-        (
-            "TAX_CODES",
-            json!({"code": "M1", "name": "T", "rate": "20", "type": "INPUT"}),
-        ),
-        (
-            "TRACKING_CATEGORIES",
-            json!({"category": "M1", "optionCode": "O", "name": "O"}),
-        ),
-        (
-            "PURCHASE_ORDERS",
-            json!({"poNumber": "M1", "supplierExternalId": "RT-00001", "currency": "EUR",
-                   "issueDate": "2026-11-30", "status": "OPEN",
-                   "lines": [{"lineNumber": 1, "quantity": "1", "unitPrice": "1", "amount": "1"}]}),
-        ),
-    ] {
-        let started = t.import_records(&a, kind, &[record], json!({})).await;
-        let done = t.wait_for_job(&a, started["jobId"].as_str().unwrap()).await;
-        assert_eq!(done["status"], "FINISHED", "{done}");
-    }
+    t.import_one_of_each(&a, "M1", "RT-00001").await;
     let code = |name: &'static str| move |e: &mut Value| set_path_param(e, name, "M1");
     let (app, recorder) = recorded_app(&t);
     let with = |route: &Route, change: &dyn Fn(&mut Value)| {

@@ -26,17 +26,14 @@ pub const MAX_LINES: usize = 200;
 /// Highest line number.
 pub const MAX_LINE_NUMBER: u64 = 99_999;
 
-/// The order's own fields.
-pub const ORDER_FIELDS: [&str; 6] = [
+/// Every CSV column: the order's own fields, then a line's.
+pub const CSV_FIELDS: [&str; 14] = [
     "poNumber",
     "supplierExternalId",
     "currency",
     "issueDate",
     "status",
     "active",
-];
-/// A line's fields.
-pub const LINE_FIELDS: [&str; 8] = [
     "lineNumber",
     "description",
     "quantity",
@@ -46,6 +43,10 @@ pub const LINE_FIELDS: [&str; 8] = [
     "taxCode",
     "receivedQuantity",
 ];
+/// The order's own fields.
+pub const ORDER_FIELDS: &[&str] = CSV_FIELDS.as_slice().split_at(6).0;
+/// A line's fields.
+pub const LINE_FIELDS: &[&str] = CSV_FIELDS.as_slice().split_at(6).1;
 
 crate::choices! {
     /// How far the order has been received.
@@ -177,22 +178,7 @@ impl MasterKind for PurchaseOrders {
     type Record = PurchaseOrder;
     const IMPORT_TYPE: ImportType = ImportType::PurchaseOrders;
     const NOUN: &'static str = "purchase order";
-    const FIELDS: &'static [&'static str] = &[
-        "poNumber",
-        "supplierExternalId",
-        "currency",
-        "issueDate",
-        "status",
-        "active",
-        "lineNumber",
-        "description",
-        "quantity",
-        "unitPrice",
-        "amount",
-        "accountCode",
-        "taxCode",
-        "receivedQuantity",
-    ];
+    const FIELDS: &'static [&'static str] = &CSV_FIELDS;
     const REQUIRED_COLUMNS: &'static [&'static str] = &[
         "poNumber",
         "supplierExternalId",
@@ -247,7 +233,7 @@ impl MasterKind for PurchaseOrders {
                         }
                     };
                     let mut lf =
-                        Fields::collect(&LINE_FIELDS, "purchase order line", pairs).within(&at);
+                        Fields::collect(LINE_FIELDS, "purchase order line", pairs).within(&at);
                     let line = line_part(&mut lf);
                     if let Some(line) = line.filter(|_| lf.is_clean()) {
                         match repeated_line(&lines, &line) {
@@ -306,7 +292,7 @@ impl MasterKind for PurchaseOrders {
                 .into_iter()
                 .filter(|(field, _)| LINE_FIELDS.contains(field))
                 .collect();
-            let mut lf = Fields::collect(&LINE_FIELDS, "purchase order line", pairs);
+            let mut lf = Fields::collect(LINE_FIELDS, "purchase order line", pairs);
             let line = line_part(&mut lf);
             if let Some(line) = line.filter(|_| lf.is_clean()) {
                 match repeated_line(&lines, &line) {
@@ -340,7 +326,7 @@ impl MasterKind for PurchaseOrders {
         let mut value = serde_json::to_value(record).unwrap_or_default();
         if let Some(lines) = value.get_mut("lines").and_then(|l| l.as_array_mut()) {
             for line in lines {
-                *line = super::with_nulls(std::mem::take(line), &LINE_FIELDS);
+                *line = super::with_nulls(std::mem::take(line), LINE_FIELDS);
             }
         }
         value

@@ -40,7 +40,8 @@ use super::{
 };
 use crate::app::AppState;
 use crate::domain::master_data::{
-    key_label, kind_info, storage_key, with_kind, KindVisitor, MasterKind, Stored, WriteOutcome,
+    key_label, kind_info, storage_key, with_kind, KindVisitor, MasterKind, Reference, Stored,
+    WriteOutcome,
 };
 use crate::domain::{CompanyId, ImportMode, ImportType, JobId, Timestamp};
 use crate::domain::{Counts, ImportJob, JobStatus, RecordError};
@@ -366,6 +367,9 @@ const MAX_KNOWN_REFERENCES: usize = 100_000;
 /// Deactivations of a full sync in flight at once.
 const DEACTIVATIONS_IN_FLIGHT: usize = 16;
 
+/// A record of a block (its number), with the master data it names, each with its storage key.
+type Naming<'r, R> = (u64, &'r R, Vec<(Reference, String)>);
+
 /// What a cross-check found of a record a record names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Presence {
@@ -666,19 +670,31 @@ impl<'a, K: MasterKind> Import<'a, K> {
     /// Warns of each record in `block` that names master data that is not there (or is
     /// inactive): imported all the same, since master data arrives in any order.
     async fn cross_check(&mut self, block: &[(u64, K::Record)]) -> Result<(), Stop> {
-        let mut wanted: HashMap<ImportType, Vec<String>> = HashMap::new();
-        let mut asked: HashSet<(ImportType, String)> = HashSet::new();
-        for (_, record) in block {
-            for reference in K::references(record) {
-                let key = storage_key(&reference.key);
-                let id = (reference.kind, key.clone());
-                if !self.known.contains_key(&id) && asked.insert(id) {
-                    wanted.entry(reference.kind).or_default().push(key);
-                }
-            }
-        }
-        if self.known.len() + asked.len() > MAX_KNOWN_REFERENCES {
+        // Forget before asking, never between asking and reading the answers: past the bound
+        // the memory starts over (it then holds at most one block's references beyond it).
+        if self.known.len() >= MAX_KNOWN_REFERENCES {
             self.known.clear();
+        }
+        let named: Vec<Naming<'_, K::Record>> = block
+            .iter()
+            .map(|(number, record)| {
+                let references = K::references(record)
+                    .into_iter()
+                    .map(|r| {
+                        let key = storage_key(&r.key);
+                        (r, key)
+                    })
+                    .collect();
+                (*number, record, references)
+            })
+            .collect();
+        let mut wanted: HashMap<ImportType, Vec<String>> = HashMap::new();
+        let mut asked: HashSet<(ImportType, &str)> = HashSet::new();
+        for (reference, key) in named.iter().flat_map(|(_, _, references)| references) {
+            let known = self.known.contains_key(&(reference.kind, key.clone()));
+            if !known && asked.insert((reference.kind, key)) {
+                wanted.entry(reference.kind).or_default().push(key.clone());
+            }
         }
         for (kind, keys) in wanted {
             for chunk in keys.chunks(BATCH_GET_MAX) {
@@ -697,14 +713,14 @@ impl<'a, K: MasterKind> Import<'a, K> {
                 }
             }
         }
-        for (number, record) in block {
+        for (number, record, references) in named {
             let mut warned = false;
-            for reference in K::references(record) {
+            for (reference, key) in references {
                 let presence = self
                     .known
-                    .get(&(reference.kind, storage_key(&reference.key)))
+                    .get(&(reference.kind, key))
                     .copied()
-                    .unwrap_or(Presence::Active);
+                    .unwrap_or(Presence::Missing);
                 let noun = kind_info(reference.kind).noun;
                 let label = key_label(&reference.key);
                 let message = match presence {
@@ -718,7 +734,7 @@ impl<'a, K: MasterKind> Import<'a, K> {
                 };
                 warned = true;
                 let entry = self.entry(
-                    *number,
+                    number,
                     Some(key_label(&K::key_parts(record))),
                     reference.field,
                     message,
