@@ -22,18 +22,6 @@ fn warnings(job: &Value) -> Vec<(u64, String, String)> {
         .collect()
 }
 
-/// Starts a job and waits for its end.
-async fn imported(
-    t: &TestStack,
-    a: &Connector,
-    kind: &str,
-    records: &[Value],
-    options: Value,
-) -> Value {
-    let started = t.import_records(a, kind, records, options).await;
-    t.wait_for_job(a, job_id(&started)).await
-}
-
 fn tax_codes() -> Vec<Value> {
     vec![
         json!({"code": "S20", "name": "Standard 20%", "rate": "20", "type": "input"}),
@@ -46,7 +34,7 @@ fn tax_codes() -> Vec<Value> {
 async fn gl_accounts_and_tax_codes_are_imported_and_read_back_exactly_as_sent() {
     let t = TestStack::start().await;
     let a = t.connector_all_scopes().await;
-    let job = imported(&t, &a, "TAX_CODES", &tax_codes(), json!({})).await;
+    let job = t.imported(&a, "TAX_CODES", &tax_codes(), json!({})).await;
     assert_eq!(job["status"], "FINISHED", "{job}");
     assert_eq!(counts(&job), [3, 3, 0, 0, 0]);
     let csv = "code,name,type,defaultTaxCode,active\n\
@@ -112,7 +100,7 @@ async fn each_bad_record_is_reported_by_field_and_the_rest_imported_again_unchan
     records.push(json!({"code": "X2", "name": "Over", "rate": "101", "type": "INPUT"}));
     records.push(json!({"code": "X3", "name": "Kind", "rate": "1", "type": "SALES"}));
     records.push(json!({"code": "S20", "name": "Again", "rate": "20", "type": "INPUT"}));
-    let job = imported(&t, &a, "TAX_CODES", &records, json!({})).await;
+    let job = t.imported(&a, "TAX_CODES", &records, json!({})).await;
     assert_eq!(counts(&job), [7, 3, 0, 0, 4], "{job}");
     let named: Vec<(u64, &str, &str)> = job["errors"]
         .as_array()
@@ -137,7 +125,7 @@ async fn each_bad_record_is_reported_by_field_and_the_rest_imported_again_unchan
     );
     assert!(t.fetch(&a, "/v1/tax-codes/X1").await.status == 404);
     // The same file again: nothing changes.
-    let again = imported(&t, &a, "TAX_CODES", &tax_codes(), json!({})).await;
+    let again = t.imported(&a, "TAX_CODES", &tax_codes(), json!({})).await;
     assert_eq!(counts(&again), [3, 0, 0, 3, 0], "{again}");
 }
 
@@ -197,16 +185,14 @@ async fn a_tracking_category_lists_its_own_options_and_an_unknown_one_is_a_404()
 async fn purchase_orders_group_csv_rows_into_lines_and_warn_of_what_they_name_that_is_missing() {
     let t = TestStack::start().await;
     let a = t.connector_all_scopes().await;
-    imported(
-        &t,
+    t.imported(
         &a,
         "SUPPLIER_CARDS",
         &[json!({"externalId": "S-1", "name": "Acme"})],
         json!({}),
     )
     .await;
-    imported(
-        &t,
+    t.imported(
         &a,
         "GL_ACCOUNTS",
         &[json!({"code": "4000", "name": "Supplies", "type": "EXPENSE"})],
@@ -261,7 +247,7 @@ async fn a_dry_run_of_10000_rows_reports_exactly_the_3_bad_ones_and_writes_no_ma
     let existing: Vec<Value> = (1..=100)
         .map(|i| json!({"code": format!("{i:05}"), "name": format!("Account {i}"), "type": "EXPENSE"}))
         .collect();
-    imported(&t, &a, "GL_ACCOUNTS", &existing, json!({})).await;
+    t.imported(&a, "GL_ACCOUNTS", &existing, json!({})).await;
     let mut csv = String::from("code,name,type\n");
     for i in 1..=10_000 {
         let row = match i {
@@ -301,12 +287,12 @@ async fn a_dry_run_of_10000_rows_reports_exactly_the_3_bad_ones_and_writes_no_ma
 async fn a_full_sync_deactivates_what_the_file_leaves_out_and_never_deletes_it() {
     let t = TestStack::start().await;
     let a = t.connector_all_scopes().await;
-    imported(&t, &a, "TAX_CODES", &tax_codes(), json!({})).await;
+    t.imported(&a, "TAX_CODES", &tax_codes(), json!({})).await;
     let accounts: Vec<Value> = ["1000", "2000", "3000", "4000"]
         .iter()
         .map(|c| json!({"code": c, "name": format!("Account {c}"), "type": "ASSET"}))
         .collect();
-    imported(&t, &a, "GL_ACCOUNTS", &accounts, json!({})).await;
+    t.imported(&a, "GL_ACCOUNTS", &accounts, json!({})).await;
     // The ERP's chart now: 1000 and 2000 as they were, 5000 new, 3000 named by a bad record.
     let chart = [
         accounts[0].clone(),
@@ -314,14 +300,14 @@ async fn a_full_sync_deactivates_what_the_file_leaves_out_and_never_deletes_it()
         json!({"code": "5000", "name": "New", "type": "REVENUE"}),
         json!({"code": "3000", "name": "Broken", "type": "NOPE"}),
     ];
-    let dry = imported(
-        &t,
-        &a,
-        "GL_ACCOUNTS",
-        &chart,
-        json!({"mode": "REPLACE", "dryRun": true}),
-    )
-    .await;
+    let dry = t
+        .imported(
+            &a,
+            "GL_ACCOUNTS",
+            &chart,
+            json!({"mode": "REPLACE", "dryRun": true}),
+        )
+        .await;
     assert_eq!(
         (count(&dry, "deactivated"), count(&dry, "created")),
         (1, 1),
@@ -332,7 +318,9 @@ async fn a_full_sync_deactivates_what_the_file_leaves_out_and_never_deletes_it()
         true
     );
 
-    let job = imported(&t, &a, "GL_ACCOUNTS", &chart, json!({"mode": "REPLACE"})).await;
+    let job = t
+        .imported(&a, "GL_ACCOUNTS", &chart, json!({"mode": "REPLACE"}))
+        .await;
     assert_eq!(
         (&job["status"], &job["mode"]),
         (&json!("FINISHED"), &json!("REPLACE"))
@@ -372,13 +360,15 @@ async fn a_full_sync_of_a_broken_file_deactivates_nothing() {
     let accounts: Vec<Value> = (1..=20)
         .map(|i| json!({"code": format!("{i}"), "name": "A", "type": "ASSET"}))
         .collect();
-    imported(&t, &a, "GL_ACCOUNTS", &accounts, json!({})).await;
+    t.imported(&a, "GL_ACCOUNTS", &accounts, json!({})).await;
     // Every record bad: refused, nothing deactivated.
     let bad = [
         json!({"code": "1", "name": "A"}),
         json!({"name": "B", "type": "ASSET"}),
     ];
-    let job = imported(&t, &a, "GL_ACCOUNTS", &bad, json!({"mode": "REPLACE"})).await;
+    let job = t
+        .imported(&a, "GL_ACCOUNTS", &bad, json!({"mode": "REPLACE"}))
+        .await;
     assert_eq!(job["status"], "FAILED", "{job}");
     assert!(
         failure_reason(&job).contains("nothing was deactivated"),
@@ -442,10 +432,7 @@ async fn a_bad_mode_or_dry_run_is_a_400_naming_it_and_starts_nothing() {
     assert_eq!(error_field(&reply.error(400, "VALIDATION_ERROR")), "mode");
     // A CSV header lacking the type's required columns.
     let reply = t
-        .http
-        .post(t.url("/v1/import-jobs?type=TAX_CODES"))
-        .bearer_auth(&a.token)
-        .header("Lightyear-Company-ID", a.company.to_string())
+        .request_as(&a, reqwest::Method::POST, "/v1/import-jobs?type=TAX_CODES")
         .header("content-type", "text/csv")
         .body("code,name\nS,Standard\n")
         .call()
@@ -459,4 +446,57 @@ async fn a_bad_mode_or_dry_run_is_a_400_naming_it_and_starts_nothing() {
         "{body}"
     );
     assert_eq!(t.count_items(a.company, "IMPORTJOB#").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn large_purchase_orders_page_through_whole_with_each_page_far_under_6_mb() {
+    let t = TestStack::start().await;
+    let a = t.connector_all_scopes().await;
+    // Ten orders of 200 lines at their longest (four-byte characters), about 250 KB each as
+    // stored: DynamoDB ends a Query at 1 MB, so a page of 200 is cut short after a few, and
+    // the list must say more follow. (Official DynamoDB Local cuts at 1 MB as AWS does.)
+    let text = |chars: usize| "\u{1F600}".repeat(chars);
+    let orders: Vec<Value> = (0..10)
+        .map(|o| {
+            let lines: Vec<Value> = (1..=200)
+                .map(|n| {
+                    json!({"lineNumber": n, "description": text(200), "quantity": "1",
+                           "unitPrice": "1", "amount": "1", "accountCode": text(50),
+                           "taxCode": text(50)})
+                })
+                .collect();
+            json!({"poNumber": format!("BIG-{o}"), "supplierExternalId": "S-1", "currency": "EUR",
+                   "issueDate": "2026-11-30", "status": "OPEN", "lines": lines})
+        })
+        .collect();
+    let job = t.imported(&a, "PURCHASE_ORDERS", &orders, json!({})).await;
+    assert_eq!(count(&job, "created"), 10, "{job}");
+    let mut numbers = Vec::new();
+    let mut key: Option<String> = None;
+    loop {
+        let path = match &key {
+            Some(k) => format!("/v1/purchase-orders?limit=200&continuationKey={k}"),
+            None => "/v1/purchase-orders?limit=200".to_string(),
+        };
+        let reply = t.fetch(&a, &path).await;
+        assert!(
+            reply.text.len() < 2 * 1024 * 1024,
+            "{} bytes",
+            reply.text.len()
+        );
+        let page = reply.ok();
+        numbers.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|po| po["poNumber"].as_str().unwrap().to_string()),
+        );
+        match page["continuationKey"].as_str() {
+            Some(k) => key = Some(k.to_string()),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..10).map(|o| format!("BIG-{o}")).collect();
+    assert_eq!(numbers, expected);
 }

@@ -285,20 +285,25 @@ impl MasterDataStore {
             .send()
             .await
             .in_dynamodb("Query")?;
+        // DynamoDB also ends a Query at 1 MB of items (three purchase orders at their largest),
+        // saying so with a LastEvaluatedKey: then more may follow too. That bound also keeps a
+        // page's answer far inside Lambda's 6 MB.
+        let cut_at_1_mb = out.last_evaluated_key.is_some();
         let mut records = out
             .items
             .unwrap_or_default()
             .into_iter()
             .map(decode::<K>)
             .collect::<Result<Vec<_>, _>>()?;
-        let next_position = if records.len() > limit {
-            records.truncate(limit);
-            records
-                .last()
-                .map(|r| sort_key::<K>(&key_of::<K>(&r.record)))
-        } else {
-            None
-        };
+        let more = records.len() > limit || cut_at_1_mb;
+        records.truncate(limit);
+        let next_position = more
+            .then(|| {
+                records
+                    .last()
+                    .map(|r| sort_key::<K>(&key_of::<K>(&r.record)))
+            })
+            .flatten();
         Ok(Page {
             records,
             next_position,
