@@ -20,8 +20,7 @@ import sys
 import zipfile
 
 # The goals of issue "Performance, measured".
-INIT_GOAL = 1.5  # each function's init, as a multiple of hello-world's
-FIRST_GOAL = 2.0  # the first invocation, as a multiple of a warm one
+FLOOR_GOAL = 1.2  # init, first and warm invocation, as a multiple of the floor's (bench/floor)
 ZIP_GOAL_MIB = 5.0  # each deployment zip
 BULK_GOAL = 10.0  # a 100-item bulk complete, as a multiple of one single complete
 PROFILE_GOAL = 1.05  # a faster-building profile's cold start, as a multiple of fat LTO's
@@ -54,9 +53,30 @@ def met(ok):
     return "yes" if ok else "**no**"
 
 
+def baseline(rows, name):
+    return next(r for r in rows if r["function"] == name)
+
+
+def cold_start_goals(r, floor):
+    """Whether a function meets each cold-start goal against its floor: (init, first, warm),
+    each a (ratio or allowance, met) pair. Warm allows the floor's warm time times the goal,
+    plus the SDK time the function's calls take beyond the floor's one GetItem."""
+    init = r["init_ms"] / floor["init_ms"]
+    first = r["first_ms"] / floor["first_ms"]
+    extra_sdk = max(0.0, r["warm_sdk_ms"] - floor["warm_sdk_ms"])
+    warm_allowed = floor["warm_ms"] * FLOOR_GOAL + extra_sdk
+    return (
+        (init, init <= FLOOR_GOAL),
+        (first, first <= FLOOR_GOAL),
+        (warm_allowed, r["warm_ms"] <= warm_allowed),
+    )
+
+
 def cold_start(results, out_dir, lines):
     rows = results["functions"]
-    hello = next(r for r in rows if r["function"] == "hello-world")
+    hello = baseline(rows, "hello-world")
+    floors = {name: baseline(rows, name) for name in ("floor", "floor-s3")}
+    functions = [r for r in rows if r.get("floor")]
     lines += [
         "## 1. Cold start",
         "",
@@ -64,22 +84,41 @@ def cold_start(results, out_dir, lines):
         "under the bench's own Lambda Runtime API (`tests/support/runtime_api.rs`) with the "
         "function's real environment pointed at a dev stack. *Init* is process start → its first "
         "`GET …/invocation/next`; *first* and *warm* are the first and second invocations "
-        "(event handed over → response posted). The baseline is `bench/hello-world`, a bare "
-        "`lambda_http` function built with the same profile in the same run: "
-        f"init {hello['init_ms']:.2f} ms, first {hello['first_ms']:.2f} ms, warm "
-        f"{hello['warm_ms']:.2f} ms.",
+        "(event handed over → response posted); *SDK* is the time the warm invocation's calls "
+        "to DynamoDB, S3 and SQS were in flight, kept by a proxy in front of each engine.",
         "",
-        "| function | init (ms) | init ÷ hello-world | goal ≤ 1.5× | first (ms) | warm (ms) | first ÷ warm | goal ≤ 2× |",
-        "|---|---:|---:|:-:|---:|---:|---:|:-:|",
+        "**The floor.** Each function is held against `bench/floor`, built with the same "
+        "profile in the same run: a `lambda_http` function that does what every function of "
+        "this design must and nothing of ledgerdock's own: the AWS configuration from the "
+        "environment with the same timeouts and retries, a DynamoDB client, the same warm-up "
+        "GetItem at init, and one GetItem per request. `floor-s3` also builds an S3 client, "
+        "and is the floor of the functions whose policy grants S3 actions. Goals: init and "
+        f"first invocation ≤ {FLOOR_GOAL:g}× the floor's; warm ≤ {FLOOR_GOAL:g}× the floor's "
+        "plus the function's SDK time beyond the floor's one GetItem. `bench/hello-world` (a "
+        "bare `lambda_http` function, no SDK) is context: what the floor itself costs.",
+        "",
+        "| baseline | init (ms) | first (ms) | warm (ms) | warm SDK (ms) |",
+        "|---|---:|---:|---:|---:|",
     ]
-    for r in rows:
-        if r["function"] == "hello-world":
-            continue
-        init_ratio = r["init_ms"] / hello["init_ms"]
-        first_ratio = r["first_ms"] / max(r["warm_ms"], 1e-9)
+    for b in (hello, floors["floor"], floors["floor-s3"]):
         lines.append(
-            f"| {r['function']} | {r['init_ms']:.2f} | {init_ratio:.2f}× | {met(init_ratio <= INIT_GOAL)} "
-            f"| {r['first_ms']:.2f} | {r['warm_ms']:.2f} | {first_ratio:.2f}× | {met(first_ratio <= FIRST_GOAL)} |"
+            f"| {b['function']} | {b['init_ms']:.2f} | {b['first_ms']:.2f} | {b['warm_ms']:.2f} "
+            f"| {b['warm_sdk_ms']:.2f} |"
+        )
+    lines += [
+        "",
+        f"| function | floor | init (ms) | ÷ floor | ≤ {FLOOR_GOAL:g}× | ÷ hello-world | first (ms) "
+        f"| ÷ floor | ≤ {FLOOR_GOAL:g}× | warm (ms) | SDK (ms) | allowed (ms) | met |",
+        "|---|---|---:|---:|:-:|---:|---:|---:|:-:|---:|---:|---:|:-:|",
+    ]
+    for r in functions:
+        floor = floors[r["floor"]]
+        (init, init_ok), (first, first_ok), (allowed, warm_ok) = cold_start_goals(r, floor)
+        lines.append(
+            f"| {r['function']} | {r['floor']} | {r['init_ms']:.2f} | {init:.2f}× | {met(init_ok)} "
+            f"| {r['init_ms'] / hello['init_ms']:.2f}× | {r['first_ms']:.2f} | {first:.2f}× "
+            f"| {met(first_ok)} | {r['warm_ms']:.2f} | {r['warm_sdk_ms']:.2f} | {allowed:.2f} "
+            f"| {met(warm_ok)} |"
         )
     lines += ["", "![init per function](cold_start.png)", ""]
     try:
@@ -88,13 +127,17 @@ def cold_start(results, out_dir, lines):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        names = [r["function"] for r in rows]
-        fig, ax = plt.subplots(figsize=(10, 4.5))
-        ax.barh(names, [r["init_ms"] for r in rows], color="#4c72b0", label="init")
-        ax.axvline(hello["init_ms"] * INIT_GOAL, color="#c44e52", linestyle="--", label="goal: 1.5× hello-world")
+        names = [r["function"] for r in functions]
+        fig, ax = plt.subplots(figsize=(10, 0.25 * len(names) + 1.5))
+        ax.barh(names, [r["init_ms"] for r in functions], color="#4c72b0", label="init")
+        ax.axvline(floors["floor"]["init_ms"] * FLOOR_GOAL, color="#c44e52", linestyle="--",
+                   label=f"goal: {FLOOR_GOAL:g}× floor")
+        ax.axvline(floors["floor-s3"]["init_ms"] * FLOOR_GOAL, color="#dd8452", linestyle=":",
+                   label=f"goal: {FLOOR_GOAL:g}× floor-s3")
+        ax.axvline(hello["init_ms"], color="#55a868", linestyle="-", label="hello-world")
         ax.set_xlabel("init, median (ms)")
         ax.invert_yaxis()
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=3, frameon=False)
         ax.set_title(f"Cold start ({results['profile']}, {results['starts']} starts each)")
         fig.tight_layout()
         fig.savefig(os.path.join(out_dir, "cold_start.png"), dpi=110)

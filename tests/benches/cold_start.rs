@@ -1,19 +1,26 @@
-//! Cold start of every function, against the hello-world `lambda_http` function built with the
-//! same profile in the same run: each binary is started `--starts` times under our own Runtime
-//! API (tests/support/runtime_api.rs) with the function's real environment pointed at a dev
-//! stack, and three instants are taken per start: init (process start → its first
+//! Cold start of every function, against its floor (`bench/floor`: `lambda_http`, the AWS
+//! config, a DynamoDB client (and an S3 client for the functions that use S3), the warm-up
+//! GetItem, one GetItem a request) and the bare hello-world `lambda_http` function, all built
+//! with the same profile in the same run. Each binary is started `--starts` times under our own
+//! Runtime API (tests/support/runtime_api.rs) with the function's real environment pointed at a
+//! dev stack, and three instants are taken per start: init (process start → its first
 //! `invocation/next`), the first invocation (event handed over → response) and a warm one.
-//! Figures are medians; the report shows them as ratios to hello-world.
+//! The engines are reached through [`TimedProxy`]s, which keep how long each invocation's
+//! DynamoDB, S3 and SQS calls were in flight: a function's warm goal allows for the calls it
+//! makes beyond the floor's one GetItem. Figures are medians; the report shows them as ratios.
 //!
 //! `bench/run` builds the release binaries and runs this with `--profile release --starts 20`;
 //! CI runs `--profile debug --starts 2` so it cannot rot. Writes JSON to `--out`.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use ledgerdock_shared::edge::config;
 use ledgerdock_tests::emulator::lambda_environment;
 use ledgerdock_tests::events::{api_event, event, set_body, set_path_param, set_query};
+use ledgerdock_tests::network::TimedProxy;
 use ledgerdock_tests::process::Background;
 use ledgerdock_tests::runtime_api::{Call, RuntimeApi};
 use ledgerdock_tests::stats::median;
@@ -53,15 +60,30 @@ fn args() -> Args {
     args
 }
 
-/// One start: init, first invocation and warm invocation in milliseconds, and the peak
-/// resident memory after them in MiB.
+/// The engines as a function reaches them in this bench: each through a [`TimedProxy`].
+struct Engines {
+    proxies: Vec<TimedProxy>,
+}
+
+impl Engines {
+    /// The time at least one call to any engine was in flight since the last `sdk_time`
+    /// (calls side by side count once).
+    fn sdk_time(&self) -> Duration {
+        let spans = self.proxies.iter().flat_map(TimedProxy::take_spans);
+        ledgerdock_tests::stats::union_length(spans.collect())
+    }
+}
+
+/// One start: init, first invocation, warm invocation, and each invocation's SDK time in
+/// milliseconds, and the peak resident memory after them in MiB.
 async fn start_once(
     binary: &Path,
     function: &str,
     environment: &[(String, String)],
     event: &Value,
+    engines: &Engines,
     log: PathBuf,
-) -> [f64; 4] {
+) -> [f64; 6] {
     let mut api = RuntimeApi::start().await;
     let mut command = Command::new(binary);
     command
@@ -72,18 +94,32 @@ async fn start_once(
     let process = Background::spawn(command, log, function);
     let fail = |what: Call| -> ! { panic!("{function}: {what:?}\n{}", process.output()) };
     let ready = api.ready(STEP_TIMEOUT).await.unwrap_or_else(|c| fail(c));
-    let mut invocations = [0.0; 2];
-    for invocation in &mut invocations {
+    let (mut invocations, mut sdk_ms) = ([0.0; 2], [0.0; 2]);
+    for (invocation, sdk_ms) in invocations.iter_mut().zip(&mut sdk_ms) {
+        engines.sdk_time();
         let done = api
             .invoke(event.clone(), STEP_TIMEOUT)
             .await
             .unwrap_or_else(|c| fail(c));
         *invocation = done.took.as_secs_f64() * 1000.0;
+        *sdk_ms = engines.sdk_time().as_secs_f64() * 1000.0;
     }
     let peak_mib = process.peak_rss_kib().unwrap_or(0) as f64 / 1024.0;
     drop(process);
     let init_ms = (ready - started).as_secs_f64() * 1000.0;
-    [init_ms, invocations[0], invocations[1], peak_mib]
+    [
+        init_ms,
+        invocations[0],
+        invocations[1],
+        sdk_ms[0],
+        sdk_ms[1],
+        peak_mib,
+    ]
+}
+
+/// The baselines: measured like the functions, held to no goal.
+fn plan_is_baseline(name: &str) -> bool {
+    matches!(name, "hello-world" | "floor" | "floor-s3")
 }
 
 #[tokio::main]
@@ -104,6 +140,25 @@ async fn main() {
     let job = t.import_json(&tenant, &supplier_records("CS-", 1)).await;
     let job_id = job["jobId"].as_str().unwrap().to_string();
     t.wait_for_job(&tenant, &job_id).await;
+    // The master-data reads find what their events ask for.
+    t.import_one_of_each(&tenant, "CS-MD", "CS-00001").await;
+    let engines = Engines {
+        proxies: vec![
+            TimedProxy::start(&t.stack.dynamodb_url).await,
+            TimedProxy::start(&t.stack.s3_url).await,
+            TimedProxy::start(&t.stack.function_environment()[config::ENV_SQS_ENDPOINT]).await,
+        ],
+    };
+    // A function that may call S3 (its template policy grants an s3: action) is held against
+    // the floor that also builds an S3 client.
+    let s3_users: BTreeSet<String> = t
+        .stack
+        .iam
+        .grants()
+        .into_iter()
+        .filter(|g| g.action.starts_with("s3:"))
+        .map(|g| g.function)
+        .collect();
     let invoice = |e: &mut Value, n: usize| set_path_param(e, "invoiceId", &ids[n].to_string());
 
     // Each function with the event it is timed on (a success where the API has one).
@@ -112,8 +167,11 @@ async fn main() {
         change(&mut e);
         e
     };
+    let master = |e: &mut Value, name: &str| set_path_param(e, name, "CS-MD");
     let plan: Vec<(&str, Value)> = vec![
         ("hello-world", with("get-invoice", &|e| invoice(e, 0))),
+        ("floor", with("get-invoice", &|e| invoice(e, 0))),
+        ("floor-s3", with("get-invoice", &|e| invoice(e, 0))),
         (
             "list-exportable-invoices",
             with("list-exportable-invoices", &|_| {}),
@@ -214,12 +272,45 @@ async fn main() {
             "resend-webhook-delivery",
             with("resend-webhook-delivery", &|_| {}),
         ),
+        ("list-gl-accounts", with("list-gl-accounts", &|_| {})),
+        (
+            "get-gl-account",
+            with("get-gl-account", &|e| master(e, "code")),
+        ),
+        ("list-tax-codes", with("list-tax-codes", &|_| {})),
+        ("get-tax-code", with("get-tax-code", &|e| master(e, "code"))),
+        (
+            "list-tracking-categories",
+            with("list-tracking-categories", &|_| {}),
+        ),
+        (
+            "get-tracking-category",
+            with("get-tracking-category", &|e| master(e, "category")),
+        ),
+        (
+            "list-purchase-orders",
+            with("list-purchase-orders", &|_| {}),
+        ),
+        (
+            "get-purchase-order",
+            with("get-purchase-order", &|e| master(e, "poNumber")),
+        ),
         ("sweep-import-jobs", event("sweep-import-jobs")),
+        ("deliver-webhooks", event("deliver-webhooks")),
         ("webhook-fanout", event("webhook-fanout")),
         ("dispatch-webhooks", event("dispatch-webhooks")),
         ("process-import-job", event("process-import-job")),
         ("publish-invoice", event("publish-invoice")),
     ];
+
+    // Every function the repository builds is measured: a new one without a row here fails.
+    for dir in std::fs::read_dir(workspace.join("functions")).unwrap() {
+        let name = dir.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            plan.iter().any(|(function, _)| *function == name),
+            "functions/{name} has no event in the cold-start bench's plan"
+        );
+    }
 
     let mut results = Vec::new();
     for (function, event) in &plan {
@@ -236,21 +327,44 @@ async fn main() {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect();
+        // The floors and hello-world sign as get-invoice does: their GetItem is allowed.
+        let signs_as = if plan_is_baseline(function) {
+            "get-invoice"
+        } else {
+            function
+        };
         environment.extend(
-            lambda_environment(function, Duration::from_secs(10))
+            lambda_environment(signs_as, Duration::from_secs(10))
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v)),
         );
-        let (mut init, mut first, mut warm, mut rss) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (name, proxy) in [
+            (config::ENV_DYNAMODB_ENDPOINT, &engines.proxies[0]),
+            (config::ENV_S3_ENDPOINT, &engines.proxies[1]),
+            (config::ENV_SQS_ENDPOINT, &engines.proxies[2]),
+        ] {
+            environment.retain(|(k, _)| k != name);
+            environment.push((name.to_string(), proxy.url.clone()));
+        }
+        let (mut init, mut first, mut warm, mut first_sdk, mut sdk, mut rss) = Default::default();
         for n in 0..args.starts {
             let log = t.stack.data_dir.join(format!("{function}-{n}.log"));
-            let [i, f, w, m] = start_once(&binary, function, &environment, event, log).await;
-            init.push(i);
-            first.push(f);
-            warm.push(w);
-            rss.push(m);
+            let [i, f, w, fs, s, m] =
+                start_once(&binary, function, &environment, event, &engines, log).await;
+            Vec::push(&mut init, i);
+            Vec::push(&mut first, f);
+            Vec::push(&mut warm, w);
+            Vec::push(&mut first_sdk, fs);
+            Vec::push(&mut sdk, s);
+            Vec::push(&mut rss, m);
         }
+        let floor = if plan_is_baseline(function) {
+            Value::Null
+        } else if s3_users.contains(*function) {
+            json!("floor-s3")
+        } else {
+            json!("floor")
+        };
         let size = std::fs::metadata(&binary).unwrap().len();
         let row = json!({
             "function": function,
@@ -259,14 +373,21 @@ async fn main() {
             "init_ms": median(&init),
             "first_ms": median(&first),
             "warm_ms": median(&warm),
+            "first_sdk_ms": median(&first_sdk),
+            "warm_sdk_ms": median(&sdk),
+            "floor": floor,
             "peak_rss_mib": rss.iter().cloned().fold(0.0, f64::max),
-            "samples": {"init_ms": init, "first_ms": first, "warm_ms": warm},
+            "samples": {
+                "init_ms": init, "first_ms": first, "warm_ms": warm,
+                "first_sdk_ms": first_sdk, "warm_sdk_ms": sdk,
+            },
         });
         eprintln!(
-            "{function:28} init {:7.2} ms  first {:7.2} ms  warm {:6.2} ms  {:5.2} MB  peak {:5.1} MiB",
+            "{function:28} init {:7.2} ms  first {:7.2} ms  warm {:6.2} ms (SDK {:5.2})  {:5.2} MB  peak {:5.1} MiB",
             row["init_ms"].as_f64().unwrap(),
             row["first_ms"].as_f64().unwrap(),
             row["warm_ms"].as_f64().unwrap(),
+            row["warm_sdk_ms"].as_f64().unwrap(),
             size as f64 / 1e6,
             row["peak_rss_mib"].as_f64().unwrap()
         );

@@ -1,11 +1,12 @@
 //! TCP proxies in front of a real endpoint, standing in for the network between a function and
 //! an AWS service: [`DistantProxy`] puts the endpoint a fixed delay away each way (DynamoDB a
 //! few milliseconds off, as it is from a Lambda in its region), [`StallingProxy`] can be told to
-//! stop answering (a hung endpoint).
+//! stop answering (a hung endpoint), [`TimedProxy`] keeps the time requests through it were in
+//! flight (the SDK time of a function running in a process of its own).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -166,4 +167,118 @@ async fn unless_stalled(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, stalled
             break;
         }
     }
+}
+
+// ------------------------------------------------------------------ time spent in calls
+
+/// Where one connection through a [`TimedProxy`] is: the request in flight started at
+/// `started`, and its answer's last byte so far went back at `answered`.
+#[derive(Default)]
+struct Exchange {
+    started: Option<Instant>,
+    answered: Option<Instant>,
+}
+
+impl Exchange {
+    /// The span of the exchange that ended, if one did.
+    fn finish(&mut self) -> Option<(Instant, Instant)> {
+        let span = self.started.zip(self.answered);
+        if span.is_some() {
+            *self = Self::default();
+        }
+        span
+    }
+}
+
+/// A proxy that passes bytes on at once and keeps when each call through it was in flight:
+/// from a request's first byte to its answer's last. HTTP/1.1 sends one request at a time on a
+/// connection, so a connection's next request starts the next span. The benches put it in
+/// front of the engines to measure a function process's SDK time from outside it.
+pub struct TimedProxy {
+    pub url: String,
+    exchanges: Arc<Mutex<Vec<Arc<Mutex<Exchange>>>>>,
+    spans: Arc<Mutex<Vec<(Instant, Instant)>>>,
+    task: JoinHandle<()>,
+}
+
+impl TimedProxy {
+    pub async fn start(upstream: &str) -> Self {
+        let upstream = host_and_port(upstream);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let exchanges: Arc<Mutex<Vec<Arc<Mutex<Exchange>>>>> = Arc::default();
+        let spans: Arc<Mutex<Vec<(Instant, Instant)>>> = Arc::default();
+        let (all, done) = (exchanges.clone(), spans.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = TcpStream::connect(&upstream).await else {
+                    continue;
+                };
+                let _ = (client.set_nodelay(true), server.set_nodelay(true));
+                let exchange = Arc::new(Mutex::new(Exchange::default()));
+                all.lock().unwrap().push(exchange.clone());
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                let done = done.clone();
+                tokio::spawn(async move {
+                    let requests = {
+                        let exchange = exchange.clone();
+                        copy_noting(client_read, server_write, move || {
+                            let mut e = exchange.lock().unwrap();
+                            if let Some(span) = e.finish() {
+                                done.lock().unwrap().push(span);
+                            }
+                            e.started.get_or_insert_with(Instant::now);
+                        })
+                    };
+                    let answers = copy_noting(server_read, client_write, move || {
+                        exchange.lock().unwrap().answered = Some(Instant::now());
+                    });
+                    tokio::join!(requests, answers);
+                });
+            }
+        });
+        Self {
+            url,
+            exchanges,
+            spans,
+            task,
+        }
+    }
+
+    /// When each call since the last `take_spans` was in flight. Call it when the caller is
+    /// idle: every call has had its answer.
+    pub fn take_spans(&self) -> Vec<(Instant, Instant)> {
+        let mut spans = std::mem::take(&mut *self.spans.lock().unwrap());
+        for exchange in self.exchanges.lock().unwrap().iter() {
+            spans.extend(exchange.lock().unwrap().finish());
+        }
+        spans
+    }
+
+    /// The time calls were in flight since the last `take` (calls side by side count once).
+    pub fn take(&self) -> Duration {
+        crate::stats::union_length(self.take_spans())
+    }
+}
+
+impl Drop for TimedProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Copies `from` to `to`, calling `noted` as each chunk arrives (before it is passed on).
+async fn copy_noting(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, noted: impl Fn()) {
+    let mut buf = vec![0u8; 64 * 1024];
+    while let Ok(n) = from.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        noted();
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
 }

@@ -91,24 +91,7 @@ pub fn by_operation(calls: &[SdkCall]) -> BTreeMap<String, usize> {
 
 /// How long at least one call was in flight (calls made side by side count once).
 pub fn busy(calls: &[SdkCall]) -> Duration {
-    let mut spans: Vec<(Instant, Instant)> = calls.iter().map(|c| (c.started, c.ended)).collect();
-    spans.sort();
-    let mut total = Duration::ZERO;
-    let mut current: Option<(Instant, Instant)> = None;
-    for (start, end) in spans {
-        current = match current {
-            Some((s, e)) if start <= e => Some((s, e.max(end))),
-            Some((s, e)) => {
-                total += e - s;
-                Some((start, end))
-            }
-            None => Some((start, end)),
-        };
-    }
-    if let Some((s, e)) = current {
-        total += e - s;
-    }
-    total
+    crate::stats::union_length(calls.iter().map(|c| (c.started, c.ended)).collect())
 }
 
 /// The stack's own state with a recorded DynamoDB client, and the per-container caches of a

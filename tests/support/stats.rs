@@ -22,6 +22,29 @@ pub fn median(values: &[f64]) -> f64 {
     }
 }
 
+/// How long any of `spans` was open: overlapping spans count once.
+pub fn union_length(
+    mut spans: Vec<(std::time::Instant, std::time::Instant)>,
+) -> std::time::Duration {
+    spans.sort();
+    let mut total = std::time::Duration::ZERO;
+    let mut current: Option<(std::time::Instant, std::time::Instant)> = None;
+    for (start, end) in spans {
+        current = match current {
+            Some((s, e)) if start <= e => Some((s, e.max(end))),
+            Some((s, e)) => {
+                total += e - s;
+                Some((start, end))
+            }
+            None => Some((start, end)),
+        };
+    }
+    if let Some((s, e)) = current {
+        total += e - s;
+    }
+    total
+}
+
 /// Prints a bench's result and writes it as JSON to `out`, a path relative to the workspace
 /// (as bench/run names it; cargo runs a bench in its package's folder).
 pub fn write_result(out: &std::path::Path, result: &serde_json::Value) {
