@@ -57,13 +57,27 @@ def baseline(rows, name):
     return next(r for r in rows if r["function"] == name)
 
 
-def cold_start_goals(r, floor):
+def client_cost_per_call(floor, hello):
+    """What one SDK call costs inside the caller, beyond the engine's answer: the floor's warm
+    invocation (one GetItem) less hello-world's (no call) less the time the engine took."""
+    return max(0.0, floor["warm_ms"] - hello["warm_ms"] - floor["warm_sdk_ms"]) / max(
+        floor.get("warm_calls", 1), 1
+    )
+
+
+def sdk_time(r, per_call):
+    """A warm invocation's whole SDK time: the engines' answers, and each call's own cost."""
+    return r["warm_sdk_ms"] + r.get("warm_calls", 0) * per_call
+
+
+def cold_start_goals(r, floor, hello):
     """Whether a function meets each cold-start goal against its floor: (init, first, warm),
     each a (ratio or allowance, met) pair. Warm allows the floor's warm time times the goal,
     plus the SDK time the function's calls take beyond the floor's one GetItem."""
     init = r["init_ms"] / floor["init_ms"]
     first = r["first_ms"] / floor["first_ms"]
-    extra_sdk = max(0.0, r["warm_sdk_ms"] - floor["warm_sdk_ms"])
+    per_call = client_cost_per_call(floor, hello)
+    extra_sdk = max(0.0, sdk_time(r, per_call) - sdk_time(floor, per_call))
     warm_allowed = floor["warm_ms"] * FLOOR_GOAL + extra_sdk
     return (
         (init, init <= FLOOR_GOAL),
@@ -97,27 +111,36 @@ def cold_start(results, out_dir, lines):
         "plus the function's SDK time beyond the floor's one GetItem. `bench/hello-world` (a "
         "bare `lambda_http` function, no SDK) is context: what the floor itself costs.",
         "",
-        "| baseline | init (ms) | first (ms) | warm (ms) | warm SDK (ms) |",
-        "|---|---:|---:|---:|---:|",
+        "*SDK time* of a call is the engine's answer (from the proxy) plus what the call costs "
+        "inside the caller (building, signing, sending, reading the answer), which no proxy "
+        "sees: that is measured on the floor, as its warm invocation less hello-world's less "
+        "its engine time, "
+        f"{client_cost_per_call(floors['floor'], hello):.2f} ms a call in this run. A "
+        "function's allowance is then 1.2× the floor's warm time plus the SDK time of its "
+        "calls beyond the floor's one.",
+        "",
+        "| baseline | init (ms) | first (ms) | warm (ms) | warm calls | engine (ms) |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for b in (hello, floors["floor"], floors["floor-s3"]):
         lines.append(
             f"| {b['function']} | {b['init_ms']:.2f} | {b['first_ms']:.2f} | {b['warm_ms']:.2f} "
-            f"| {b['warm_sdk_ms']:.2f} |"
+            f"| {b.get('warm_calls', 0):g} | {b['warm_sdk_ms']:.2f} |"
         )
     lines += [
         "",
         f"| function | floor | init (ms) | ÷ floor | ≤ {FLOOR_GOAL:g}× | ÷ hello-world | first (ms) "
-        f"| ÷ floor | ≤ {FLOOR_GOAL:g}× | warm (ms) | SDK (ms) | allowed (ms) | met |",
-        "|---|---|---:|---:|:-:|---:|---:|---:|:-:|---:|---:|---:|:-:|",
+        f"| ÷ floor | ≤ {FLOOR_GOAL:g}× | warm (ms) | calls | engine (ms) | allowed (ms) | met |",
+        "|---|---|---:|---:|:-:|---:|---:|---:|:-:|---:|---:|---:|---:|:-:|",
     ]
     for r in functions:
         floor = floors[r["floor"]]
-        (init, init_ok), (first, first_ok), (allowed, warm_ok) = cold_start_goals(r, floor)
+        (init, init_ok), (first, first_ok), (allowed, warm_ok) = cold_start_goals(r, floor, hello)
         lines.append(
             f"| {r['function']} | {r['floor']} | {r['init_ms']:.2f} | {init:.2f}× | {met(init_ok)} "
             f"| {r['init_ms'] / hello['init_ms']:.2f}× | {r['first_ms']:.2f} | {first:.2f}× "
-            f"| {met(first_ok)} | {r['warm_ms']:.2f} | {r['warm_sdk_ms']:.2f} | {allowed:.2f} "
+            f"| {met(first_ok)} | {r['warm_ms']:.2f} | {r.get('warm_calls', 0):g} "
+            f"| {r['warm_sdk_ms']:.2f} | {allowed:.2f} "
             f"| {met(warm_ok)} |"
         )
     lines += ["", "![init per function](cold_start.png)", ""]
@@ -350,32 +373,76 @@ def imports(results_dir, lines):
     if not os.path.exists(path):
         return
     runs = imports_runs(results_dir)
+    in_stack = [r for r in runs if not r.get("as_function")]
+    alone = [r for r in runs if r.get("as_function")]
     lines += [
         "## 4. Import",
         "",
-        "An upload-URL import of N generated supplier rows, end to end (start the job, PUT the "
-        "CSV, poll until FINISHED), against raw BatchWriteItem calls writing the very same "
-        "items on the same engine with the worker's parallelism (25 items a call, four in "
-        "flight); parsing and encoding the baseline's items is not timed. The worker also "
-        "reads every block first (one BatchGetItem) to tell created, updated and unchanged "
-        "cards apart, and checkpoints its progress.",
+        "An upload-URL import of N generated supplier rows against raw BatchWriteItem calls "
+        "writing the very same items on the same engine with the worker's parallelism (25 "
+        "items a call, four in flight); parsing and encoding the baseline's items is not timed. "
+        "The worker also reads every block first (one BatchGetItem) to tell created, updated "
+        "and unchanged cards apart, and checkpoints its progress.",
         "",
-        "Purchase orders are the other row: N lines, ten to an order, each order one item "
-        "holding its lines, so the rate is in lines (CSV rows) per second against the same "
-        "orders written raw.",
+        "**The worker alone, as a function.** The release `process-import-job` binary under the "
+        "bench's Runtime API, handed the S3 event of the uploaded file, with the dev stack only "
+        "storing: the time is the one invocation's, and the peak RSS is the function process's "
+        f"own. Goals: import ≥ {IMPORT_GOAL:g}× raw, and peak RSS at the largest file ≤ "
+        f"{MEMORY_GOAL:g}× at the smallest.",
         "",
-        "| type | rows | CSV (MiB) | import (rows/s) | raw BatchWriteItem (rows/s) | import ÷ raw | goal ≥ 0.8× | peak RSS while importing (MiB) |",
+        "| type | rows | CSV (MiB) | import (rows/s) | raw BatchWriteItem (rows/s) | import ÷ raw | goal ≥ 0.8× | function's peak RSS (MiB) |",
         "|---|---:|---:|---:|---:|---:|:-:|---:|",
     ]
+    import_rows(alone, lines)
+    lines.append("")
+    flat = memory_flat(alone)
+    if flat:
+        small, large, ratio = flat
+        lines += [
+            f"Peak RSS at {large['rows']:,} rows is {ratio:.2f}× that at {small['rows']:,} "
+            f"(goal ≤ {MEMORY_GOAL:g}×: {met(ratio <= MEMORY_GOAL)}). The worker streams the "
+            "file and keeps the keys it names in a bounded index: in memory up to 65,536 "
+            "records, past that sorted runs on /tmp merged into one file, of which memory "
+            "holds every 128th key (shared/src/features/imports/file_keys.rs).",
+            "",
+        ]
+    lines += [
+        "**End to end through the dev stack** (start the job, PUT the CSV, poll until FINISHED, "
+        "the worker in the dev stack's process). Purchase orders: N lines, ten to an order, "
+        "each order one item holding its lines, so the rate is in lines (CSV rows) per second "
+        "against the same orders written raw. The peak RSS here is the whole bench process "
+        "(the dev stack, its embedded DynamoDB and the worker).",
+        "",
+        "| type | rows | CSV (MiB) | import (rows/s) | raw BatchWriteItem (rows/s) | import ÷ raw | goal ≥ 0.8× | process's peak RSS (MiB) |",
+        "|---|---:|---:|---:|---:|---:|:-:|---:|",
+    ]
+    import_rows(in_stack, lines)
+    lines.append("")
+
+
+MEMORY_GOAL = 1.5  # the worker's peak RSS at the largest file, as a multiple of the smallest
+
+
+def memory_flat(alone):
+    """(smallest run, largest run, ratio of their peak RSS) of the supplier runs as a function."""
+    runs = sorted(
+        (r for r in alone if r.get("type", "SUPPLIER_CARDS") == "SUPPLIER_CARDS"),
+        key=lambda r: r["rows"],
+    )
+    if len(runs) < 2 or runs[0]["rows"] == runs[-1]["rows"]:
+        return None
+    return runs[0], runs[-1], runs[-1]["peak_rss_mib"] / runs[0]["peak_rss_mib"]
+
+
+def import_rows(runs, lines):
     for r in runs:
         ratio = r["raw_s"] / r["import_s"]
         kind = r.get("type", "SUPPLIER_CARDS")
         lines.append(
             f"| {kind} | {r['rows']:,} | {r['csv_mib']:.1f} | {r['rows'] / r['import_s']:,.0f} "
             f"| {r['rows'] / r['raw_s']:,.0f} | {ratio:.2f}× | {met(ratio >= IMPORT_GOAL)} "
-            f"| {r['peak_rss_mib']} |"
+            f"| {r['peak_rss_mib']:.0f} |"
         )
-    lines.append("")
 
 
 def sizes(results, lines):
@@ -541,23 +608,45 @@ def splice_fairness(results_dir, report_path):
     print(f"wrote section 7 of {report_path}")
 
 
+def cold_start_notes(cold):
+    """The cold-start goals missed, function by function, with what the figures say limits
+    them."""
+    rows = cold["functions"]
+    hello = baseline(rows, "hello-world")
+    floors = {name: baseline(rows, name) for name in ("floor", "floor-s3")}
+    missed = {"init": [], "first": [], "warm": []}
+    for r in (r for r in rows if r.get("floor")):
+        floor = floors[r["floor"]]
+        (init, init_ok), (first, first_ok), (allowed, warm_ok) = cold_start_goals(r, floor, hello)
+        if not init_ok:
+            missed["init"].append(f"{r['function']} ({init:.2f}×)")
+        if not first_ok:
+            # What the code adds to the calls it makes, against the floor's.
+            code = r["first_ms"] - r["first_sdk_ms"]
+            floor_code = floor["first_ms"] - floor["first_sdk_ms"]
+            missed["first"].append(
+                f"{r['function']} ({first:.2f}×: SDK {r['first_sdk_ms']:.2f} ms against the "
+                f"floor's {floor['first_sdk_ms']:.2f}; the rest {code:.2f} ms against "
+                f"{floor_code:.2f})"
+            )
+        if not warm_ok:
+            missed["warm"].append(
+                f"{r['function']} ({r['warm_ms']:.2f} ms, allowed {allowed:.2f})"
+            )
+    notes = []
+    for goal, names in missed.items():
+        if names:
+            notes.append(
+                f"- **{COLD_START_LIMITS[goal][0]}**: {'; '.join(names)}. "
+                + COLD_START_LIMITS[goal][1]
+            )
+    return notes
+
+
 def unmet(cold, results_dir, lines):
     """What limits each goal the figures above miss, as far as it is known."""
-    rows = [r for r in cold["functions"] if r["function"] != "hello-world"]
-    hello = next(r for r in cold["functions"] if r["function"] == "hello-world")
-    notes = []
-    if any(r["init_ms"] / hello["init_ms"] > INIT_GOAL for r in rows):
-        notes.append(
-            "- **Init over 1.5× hello-world.** A function's init does what hello-world does not: "
-            "it loads the AWS configuration (the environment's credentials and region), builds "
-            "its SDK clients with their TLS setup, reads its settings, and then opens its "
-            "DynamoDB connection on purpose with one GetItem (a local round trip here), so that "
-            "in AWS the TLS handshake runs on init's unthrottled CPU instead of in the first "
-            "request (docs/architecture.md, \"A cold start pays its TLS handshake at init\"). The first "
-            "invocation meets its goal because of it. What remains to try: building the "
-            "credentials straight from the environment instead of the default provider chain, "
-            "and measuring init with and without the warm-up."
-        )
+    notes = cold_start_notes(cold)
+    rows = [r for r in cold["functions"] if r.get("floor")]
     if any(zip_bytes(r["binary"]) / 2**20 > ZIP_GOAL_MIB for r in rows):
         notes.append(
             "- **Zips over 5 MiB.** The functions over the goal are those that presign, put, "

@@ -206,6 +206,74 @@ async fn twenty_thousand_row_csv_through_the_upload_url() {
     t.stop().await;
 }
 
+/// Past 65,536 records the worker's key index leaves memory for sorted files on /tmp
+/// (features/imports/file_keys.rs); what it answers must not change.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_too_large_to_keep_its_keys_in_memory_still_finds_every_duplicate_and_full_syncs_exactly(
+) {
+    let _turn = heavy_test().await;
+    let t = TestStack::start().await;
+    let a = t.connector_all_scopes().await;
+    let before: Vec<Value> = (1..=5)
+        .map(|i| json!({"externalId": format!("K{i}"), "name": format!("Kept {i}")}))
+        .collect();
+    let first = t.import_json(&a, &before).await;
+    t.wait_for_job(&a, job_id(&first)).await;
+
+    // 70,000 new cards; K1-K3 again as they are; K4 only on a row that fails; K5 not at all;
+    // then the first two new cards once more.
+    let mut csv = supplier_csv("U", 70_000);
+    for i in 1..=3 {
+        csv.push_str(&format!("K{i},Kept {i},,,,\n"));
+    }
+    csv.push_str("K4,,FI,EUR,30,true\n");
+    csv.push_str("U00001,Again,FI,EUR,30,true\nU00002,Again,FI,EUR,30,true\n");
+    let request = t.import_request().json(&json!({
+        "type": "SUPPLIER_CARDS", "contentType": "text/csv", "contentLength": csv.len(),
+        "mode": "REPLACE",
+    }));
+    let job = t.start_import(&a, request).await;
+    let url = job["upload"]["url"].as_str().unwrap();
+    assert_eq!(t.put_file(url, "text/csv", csv.into_bytes()).await, 200);
+    let done = t
+        .wait_for_job_within(&a, job_id(&job), Duration::from_secs(600))
+        .await;
+    assert_eq!(done["status"], "FINISHED", "{done}");
+    assert_eq!(counts(&done), [70_006, 70_000, 0, 3, 3], "{done}");
+    assert_eq!(done["counts"]["deactivated"], 1, "only K5: {done}");
+    let duplicates: Vec<(u64, &str)> = done["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["message"].as_str().unwrap().contains("more than once"))
+        .map(|e| {
+            (
+                e["record"].as_u64().unwrap(),
+                e["message"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(duplicates.len(), 2, "{done}");
+    assert_eq!(duplicates[0].0, 70_005);
+    assert!(
+        duplicates[0].1.contains("record 1 has it"),
+        "{duplicates:?}"
+    );
+    assert!(
+        duplicates[1].1.contains("record 2 has it"),
+        "{duplicates:?}"
+    );
+    // The first of each stands; the failed row kept K4; K5 was deactivated.
+    assert_eq!(
+        t.fetch(&a, "/v1/suppliers/U00001").await.ok()["name"],
+        "Supplier 1, Ltd"
+    );
+    assert_eq!(t.fetch(&a, "/v1/suppliers/K4").await.ok()["active"], true);
+    assert_eq!(t.fetch(&a, "/v1/suppliers/K5").await.ok()["active"], false);
+    assert_eq!(t.fetch(&a, "/v1/suppliers/K1").await.ok()["active"], true);
+    t.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn files_that_cannot_be_imported_fail_the_job_with_a_reason_and_change_nothing() {
     let t = TestStack::start().await;

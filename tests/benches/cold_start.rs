@@ -67,15 +67,20 @@ struct Engines {
 
 impl Engines {
     /// The time at least one call to any engine was in flight since the last `sdk_time`
-    /// (calls side by side count once).
-    fn sdk_time(&self) -> Duration {
-        let spans = self.proxies.iter().flat_map(TimedProxy::take_spans);
-        ledgerdock_tests::stats::union_length(spans.collect())
+    /// (calls side by side count once), and how many calls there were.
+    fn sdk_time(&self) -> (Duration, usize) {
+        let spans: Vec<_> = self
+            .proxies
+            .iter()
+            .flat_map(TimedProxy::take_spans)
+            .collect();
+        let calls = spans.len();
+        (ledgerdock_tests::stats::union_length(spans), calls)
     }
 }
 
 /// One start: init, first invocation, warm invocation, and each invocation's SDK time in
-/// milliseconds, and the peak resident memory after them in MiB.
+/// milliseconds, the peak resident memory after them in MiB, and the warm invocation's calls.
 async fn start_once(
     binary: &Path,
     function: &str,
@@ -83,7 +88,7 @@ async fn start_once(
     event: &Value,
     engines: &Engines,
     log: PathBuf,
-) -> [f64; 6] {
+) -> [f64; 7] {
     let mut api = RuntimeApi::start().await;
     let mut command = Command::new(binary);
     command
@@ -94,7 +99,7 @@ async fn start_once(
     let process = Background::spawn(command, log, function);
     let fail = |what: Call| -> ! { panic!("{function}: {what:?}\n{}", process.output()) };
     let ready = api.ready(STEP_TIMEOUT).await.unwrap_or_else(|c| fail(c));
-    let (mut invocations, mut sdk_ms) = ([0.0; 2], [0.0; 2]);
+    let (mut invocations, mut sdk_ms, mut calls) = ([0.0; 2], [0.0; 2], 0);
     for (invocation, sdk_ms) in invocations.iter_mut().zip(&mut sdk_ms) {
         engines.sdk_time();
         let done = api
@@ -102,7 +107,8 @@ async fn start_once(
             .await
             .unwrap_or_else(|c| fail(c));
         *invocation = done.took.as_secs_f64() * 1000.0;
-        *sdk_ms = engines.sdk_time().as_secs_f64() * 1000.0;
+        let (sdk, n) = engines.sdk_time();
+        (*sdk_ms, calls) = (sdk.as_secs_f64() * 1000.0, n);
     }
     let peak_mib = process.peak_rss_kib().unwrap_or(0) as f64 / 1024.0;
     drop(process);
@@ -114,6 +120,7 @@ async fn start_once(
         sdk_ms[0],
         sdk_ms[1],
         peak_mib,
+        calls as f64,
     ]
 }
 
@@ -346,10 +353,11 @@ async fn main() {
             environment.retain(|(k, _)| k != name);
             environment.push((name.to_string(), proxy.url.clone()));
         }
-        let (mut init, mut first, mut warm, mut first_sdk, mut sdk, mut rss) = Default::default();
+        let (mut init, mut first, mut warm, mut first_sdk, mut sdk, mut rss, mut calls) =
+            Default::default();
         for n in 0..args.starts {
             let log = t.stack.data_dir.join(format!("{function}-{n}.log"));
-            let [i, f, w, fs, s, m] =
+            let [i, f, w, fs, s, m, c] =
                 start_once(&binary, function, &environment, event, &engines, log).await;
             Vec::push(&mut init, i);
             Vec::push(&mut first, f);
@@ -357,6 +365,7 @@ async fn main() {
             Vec::push(&mut first_sdk, fs);
             Vec::push(&mut sdk, s);
             Vec::push(&mut rss, m);
+            Vec::push(&mut calls, c);
         }
         let floor = if plan_is_baseline(function) {
             Value::Null
@@ -375,6 +384,7 @@ async fn main() {
             "warm_ms": median(&warm),
             "first_sdk_ms": median(&first_sdk),
             "warm_sdk_ms": median(&sdk),
+            "warm_calls": median(&calls),
             "floor": floor,
             "peak_rss_mib": rss.iter().cloned().fold(0.0, f64::max),
             "samples": {

@@ -14,16 +14,26 @@
 //! `--purchase-orders`: N purchase-order lines, ten to an order (a row per line, grouped into
 //! one item per order), and the rate in lines per second.
 //!
+//! `--as-function`: the worker alone, as the function runs it: the dev stack only stores (its
+//! own worker is off), and the release `process-import-job` binary (`--binaries DIR`, else
+//! target/release) is started under the bench's Runtime API and handed the S3 event of the
+//! uploaded file. The time is that one invocation's, and the peak RSS is the function
+//! process's own high-water mark (not the dev stack's and its engine's, as in process).
+//!
 //! Persists DynamoDB to a file, as `ledgerdock dev` does by default; `--in-memory` for not.
 //! `--out FILE` appends the figures as one JSON line (bench/run collects them).
 
-use std::time::Instant;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use ledgerdock_infra::dev::DevOptions;
 use ledgerdock_shared::domain::master_data::purchase_order::PurchaseOrders;
 use ledgerdock_shared::domain::master_data::MasterKind;
 use ledgerdock_shared::domain::supplier::SupplierCards;
-use ledgerdock_tests::process::rss_mib;
+use ledgerdock_tests::emulator::lambda_environment;
+use ledgerdock_tests::events::event;
+use ledgerdock_tests::process::{rss_mib, Background};
+use ledgerdock_tests::runtime_api::RuntimeApi;
 use ledgerdock_tests::*;
 use serde_json::json;
 
@@ -41,10 +51,17 @@ async fn main() {
     let in_memory = args.iter().any(|a| a == "--in-memory");
     let wide = args.iter().any(|a| a == "--wide");
     let orders = args.iter().any(|a| a == "--purchase-orders");
+    let as_function = args.iter().any(|a| a == "--as-function");
+    let binaries = args
+        .iter()
+        .position(|a| a == "--binaries")
+        .map(|i| PathBuf::from(&args[i + 1]))
+        .unwrap_or_else(|| PathBuf::from("target/release"));
     let scratch = tempfile::tempdir().expect("temp dir");
     let t = TestStack::start_with(DevOptions {
         in_memory,
         data_dir: scratch.path().to_path_buf(),
+        process_imports: !as_function,
         ..bench_options()
     })
     .await;
@@ -80,6 +97,28 @@ async fn main() {
     assert_eq!(put.status(), 200);
     let uploaded = start.elapsed();
     let job_id = job["jobId"].as_str().unwrap().to_string();
+    if as_function {
+        let (took, peak_mib) = run_the_function(&t, &tenant, &job_id, &binaries).await;
+        let done = t.job(&tenant, &job_id).await;
+        assert_eq!(done["status"], "FINISHED", "{done}");
+        assert_eq!(done["counts"]["created"].as_u64(), Some(records as u64));
+        let raw = raw_of(&t, orders, wide, rows).await;
+        report(
+            &args,
+            json!({
+                "type": import_type,
+                "as_function": true,
+                "rows": rows,
+                "items": records,
+                "csv_mib": size_mib,
+                "import_s": took.as_secs_f64(),
+                "raw_s": raw.as_secs_f64(),
+                "peak_rss_mib": peak_mib,
+            }),
+        );
+        t.stop().await;
+        return;
+    }
     // Sample memory while the worker runs (the uploaded copy of the file is already freed).
     let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let sampler = tokio::spawn({
@@ -106,24 +145,10 @@ async fn main() {
     let peak_while_importing = peak.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(done["status"], "FINISHED", "{done}");
     assert_eq!(done["counts"]["created"].as_u64(), Some(records as u64));
-    let raw = if orders {
-        raw_batch_writes::<PurchaseOrders>(&t, &purchase_order_csv("PO", rows, 10)).await
-    } else {
-        raw_batch_writes::<SupplierCards>(&t, &csv_again(wide, rows)).await
-    };
-    println!(
-        "raw BatchWriteItem of the same {records} items ({rows} rows): {:.1} s, {:.0} rows/s; the import runs at {:.2}× that",
-        raw.as_secs_f64(),
-        rows as f64 / raw.as_secs_f64(),
-        raw.as_secs_f64() / total.as_secs_f64(),
-    );
-    if let Some(out) = args.iter().position(|a| a == "--out").map(|i| &args[i + 1]) {
-        use std::io::Write;
-        let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join(out);
-        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-        let line = json!({
+    let raw = raw_of(&t, orders, wide, rows).await;
+    report(
+        &args,
+        json!({
             "type": import_type,
             "rows": rows,
             "items": records,
@@ -131,14 +156,8 @@ async fn main() {
             "import_s": total.as_secs_f64(),
             "raw_s": raw.as_secs_f64(),
             "peak_rss_mib": peak_while_importing,
-        });
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&out)
-            .unwrap();
-        writeln!(file, "{line}").unwrap();
-    }
+        }),
+    );
     println!(
         "{rows} rows ({size_mib:.1} MiB CSV, DynamoDB {}): upload {:.1} s, FINISHED after {:.1} s, {:.0} rows/s, peak RSS while importing {} MiB",
         if in_memory { "in memory" } else { "on disk" },
@@ -148,6 +167,87 @@ async fn main() {
         peak_while_importing,
     );
     t.stop().await;
+}
+
+/// Runs the job's file through the `process-import-job` binary under the Runtime API, as
+/// Lambda would on the S3 event: the invocation's time, and the process's peak RSS in MiB.
+async fn run_the_function(
+    t: &TestStack,
+    tenant: &Connector,
+    job_id: &str,
+    binaries: &std::path::Path,
+) -> (Duration, f64) {
+    const FUNCTION: &str = "process-import-job";
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let binary = workspace.join(binaries).join(FUNCTION);
+    assert!(
+        binary.is_file(),
+        "{} is missing: build it with `cargo build --release -p {FUNCTION}`",
+        binary.display()
+    );
+    let mut api = RuntimeApi::start().await;
+    let mut command = std::process::Command::new(&binary);
+    command
+        .env_clear()
+        .envs(t.stack.function_environment())
+        .envs(lambda_environment(FUNCTION, Duration::from_secs(900)))
+        .env("AWS_LAMBDA_RUNTIME_API", &api.address);
+    let log = t.stack.data_dir.join(format!("{FUNCTION}.log"));
+    let process = Background::spawn(command, log, FUNCTION);
+    api.ready(Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|c| panic!("{c:?}\n{}", process.output()));
+    let mut s3_event = event(FUNCTION);
+    let object = &mut s3_event["Records"][0]["s3"];
+    object["bucket"]["name"] = json!(t.stack.app.config.bucket_name);
+    object["object"]["key"] = json!(format!("imports/{}/{job_id}", tenant.company));
+    // Lambda's limit for one invocation: the worker checkpoints and is retried past it.
+    let done = api
+        .invoke(s3_event, Duration::from_secs(900))
+        .await
+        .unwrap_or_else(|c| panic!("{c:?}\n{}", process.output()));
+    let peak = process.peak_rss_kib().unwrap_or(0) as f64 / 1024.0;
+    println!(
+        "{FUNCTION} as a function: {:.1} s, peak RSS {peak:.1} MiB",
+        done.took.as_secs_f64()
+    );
+    (done.took, peak)
+}
+
+/// Raw BatchWriteItem of the very items the import wrote (from the bench's CSV again).
+async fn raw_of(t: &TestStack, orders: bool, wide: bool, rows: usize) -> Duration {
+    let raw = if orders {
+        raw_batch_writes::<PurchaseOrders>(t, &purchase_order_csv("PO", rows, 10)).await
+    } else {
+        raw_batch_writes::<SupplierCards>(t, &csv_again(wide, rows)).await
+    };
+    println!(
+        "raw BatchWriteItem of the same items ({rows} rows): {:.1} s, {:.0} rows/s",
+        raw.as_secs_f64(),
+        rows as f64 / raw.as_secs_f64(),
+    );
+    raw
+}
+
+/// Prints the figures, and appends them as one JSON line to `--out FILE` when given.
+fn report(args: &[String], line: serde_json::Value) {
+    use std::io::Write;
+    println!(
+        "import runs at {:.2}x raw BatchWriteItem",
+        line["raw_s"].as_f64().unwrap() / line["import_s"].as_f64().unwrap()
+    );
+    if let Some(out) = args.iter().position(|a| a == "--out").map(|i| &args[i + 1]) {
+        let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(out);
+        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&out)
+            .unwrap();
+        writeln!(file, "{line}").unwrap();
+    }
 }
 
 /// The bench's CSV again (the first copy went to S3 and was dropped).

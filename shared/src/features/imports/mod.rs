@@ -5,6 +5,7 @@
 //! A job is IN_PROGRESS until it is FINISHED (counts and per-record errors) or FAILED (a
 //! reason); [`sweep`] fails jobs that pass their deadline, so none is left hanging.
 
+pub mod file_keys;
 pub mod reader;
 pub mod start;
 pub mod sweep;

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::try_join_all;
 use futures_util::{StreamExt, TryStreamExt};
 
+use super::file_keys::{FileKeys, FileKeysBuilder};
 use super::reader::{FileError, ParsedRecord, RecordReader};
 use super::{
     MAX_FILE_BYTES, MAX_RECORDS, MAX_REPORTED_ERRORS, MAX_REPORTED_ERROR_BYTES,
@@ -187,12 +188,23 @@ async fn import<K: MasterKind>(
     job: &ImportJob,
     lease: &Lease,
 ) -> Result<Ending, Stop> {
-    // Pass one: read everything, write nothing.
+    // Pass one: read everything, write nothing; note every key the file names.
     let mut received = 0u64;
     let mut file = FileRecords::<K>::open(state, job, None).await?;
     let pinned = file.etag.clone();
     let mut renewed = Instant::now();
+    let mut keys = FileKeysBuilder::new(&job.job_id.to_string());
     while let Some(records) = file.next_batch().await? {
+        for parsed in &records {
+            match &parsed.record {
+                Ok(record) => keys.add(key_digest(&key_of::<K>(record)), parsed.number, true)?,
+                Err(problems) => {
+                    if let Some(parts) = &problems.key {
+                        keys.add(key_digest(&storage_key(parts)), parsed.number, false)?;
+                    }
+                }
+            }
+        }
         received += records.len() as u64;
         if received > MAX_RECORDS {
             return Err(FileError(format!(
@@ -211,7 +223,8 @@ async fn import<K: MasterKind>(
         }
     }
     // Pass two: import, from the checkpoint of an interrupted run if there is one.
-    let mut import = Import::<K>::new(state, job, lease, received);
+    let keys = keys.finish()?;
+    let mut import = Import::<K>::new(state, job, lease, received, keys);
     import.record_progress().await?;
     let mut file = FileRecords::<K>::open(state, job, pinned.as_deref()).await?;
     while let Some(records) = file.next_batch().await? {
@@ -350,9 +363,9 @@ async fn end(
     }
 }
 
-/// A record's key in the duplicate set: 128 bits of its SHA-256, so the set costs a fixed 16
-/// bytes a record (about 40 MB at [`MAX_RECORDS`] with the map's overhead) however long the
-/// keys are. Two keys sharing 128 bits of SHA-256 will not occur in practice.
+/// A record's key in the file's key index: 128 bits of its SHA-256, so an entry costs a fixed
+/// 16 bytes however long the keys are. Two keys sharing 128 bits of SHA-256 will not occur in
+/// practice.
 fn key_digest(key: &str) -> u128 {
     use sha2::{Digest, Sha256};
     let hash = Sha256::digest(key.as_bytes());
@@ -422,12 +435,11 @@ struct Import<'a, K: MasterKind> {
     counts: Counts,
     errors: Report,
     record_warnings: Report,
-    /// Each valid record's key (its [`key_digest`]) → the record that first carried it: a
-    /// later duplicate is an error. Also what a full sync keeps.
-    seen: HashMap<u128, u64>,
-    /// The keys of records that failed: a full sync does not deactivate what the file meant to
+    /// Every key the file names (by its [`key_digest`]), with the valid record that first
+    /// carried it: a later valid record with the key is a duplicate. A full sync keeps every
+    /// key named, also by records that failed: it does not deactivate what the file meant to
     /// keep.
-    named_by_failures: HashSet<u128>,
+    keys: FileKeys,
     /// Records up to this one were written and counted by an earlier, interrupted run.
     resume_after: u64,
     /// The last record taken; once the block is written, the checkpoint.
@@ -447,7 +459,13 @@ impl<'a, K: MasterKind> Import<'a, K> {
     /// A fresh run, or the resumption of an interrupted one: its checkpoint's created /
     /// updated / unchanged counts stand for the records before it; failures, warnings and
     /// deactivations are counted again as those records are re-read.
-    fn new(state: &'a AppState, job: &'a ImportJob, lease: &'a Lease, received: u64) -> Self {
+    fn new(
+        state: &'a AppState,
+        job: &'a ImportJob,
+        lease: &'a Lease,
+        received: u64,
+        keys: FileKeys,
+    ) -> Self {
         let resume_after = job.resume_after_record.unwrap_or(0);
         let counts = if resume_after > 0 {
             Counts {
@@ -470,8 +488,7 @@ impl<'a, K: MasterKind> Import<'a, K> {
             counts,
             errors: Report::new(MAX_REPORTED_ERROR_BYTES),
             record_warnings: Report::new(MAX_REPORTED_WARNING_BYTES),
-            seen: HashMap::new(),
-            named_by_failures: HashSet::new(),
+            keys,
             resume_after,
             position: resume_after,
             block: Vec::with_capacity(BATCH_GET_MAX),
@@ -511,10 +528,6 @@ impl<'a, K: MasterKind> Import<'a, K> {
         match parsed.record {
             Err(problems) => {
                 self.counts.failed += 1;
-                if let Some(parts) = &problems.key {
-                    self.named_by_failures
-                        .insert(key_digest(&storage_key(parts)));
-                }
                 let label = problems.key.as_deref().map(key_label);
                 for (row, e) in problems.errors {
                     let entry = self.entry(
@@ -527,9 +540,12 @@ impl<'a, K: MasterKind> Import<'a, K> {
                 }
             }
             Ok(record) => {
-                let key = key_of::<K>(&record);
-                let digest = key_digest(&key);
-                if let Some(first) = self.seen.get(&digest) {
+                let named = self.keys.named(key_digest(&key_of::<K>(&record)))?;
+                let first = named.and_then(|n| n.first_valid).ok_or_else(|| {
+                    // Pass one read this very version of the file (its ETag is pinned).
+                    ApiError::internal("a valid record pass one did not see as valid")
+                })?;
+                if first != parsed.number {
                     self.counts.failed += 1;
                     let message = format!(
                         "appears more than once in this file; record {first} has it and was imported"
@@ -547,7 +563,6 @@ impl<'a, K: MasterKind> Import<'a, K> {
                     self.errors.add(entry);
                     return Ok(());
                 }
-                self.seen.insert(digest, parsed.number);
                 if resumed_past {
                     // Written and counted before the interruption; its warnings are not kept.
                     self.recheck.push((parsed.number, record));
@@ -752,7 +767,7 @@ impl<'a, K: MasterKind> Import<'a, K> {
     /// marked inactive (a dry run only counts them). Refused when no record of the file was
     /// valid: a file whose every record failed cannot mean "deactivate everything".
     async fn deactivate_the_absent(&mut self) -> Result<(), Stop> {
-        if self.seen.is_empty() {
+        if self.keys.valid_keys() == 0 {
             return Err(FileError(format!(
                 "a REPLACE import deactivates every {} the file does not name, and no record of this file was valid; nothing was deactivated (fix the records, or send UPSERT)",
                 K::NOUN
@@ -772,7 +787,7 @@ impl<'a, K: MasterKind> Import<'a, K> {
             let mut absent = Vec::new();
             for stored in page.records {
                 let digest = key_digest(&key_of::<K>(&stored.record));
-                if self.seen.contains_key(&digest) || self.named_by_failures.contains(&digest) {
+                if self.keys.named(digest)?.is_some() {
                     continue;
                 }
                 if stored.meta.last_import_job_id == job_id
