@@ -80,7 +80,7 @@ impl Engines {
 }
 
 /// One start: init, first invocation, warm invocation, and each invocation's SDK time in
-/// milliseconds, the peak resident memory after them in MiB, and the warm invocation's calls.
+/// milliseconds, the peak resident memory after them in MiB, and each invocation's calls.
 async fn start_once(
     binary: &Path,
     function: &str,
@@ -88,7 +88,7 @@ async fn start_once(
     event: &Value,
     engines: &Engines,
     log: PathBuf,
-) -> [f64; 7] {
+) -> [f64; 8] {
     let mut api = RuntimeApi::start().await;
     let mut command = Command::new(binary);
     command
@@ -99,16 +99,16 @@ async fn start_once(
     let process = Background::spawn(command, log, function);
     let fail = |what: Call| -> ! { panic!("{function}: {what:?}\n{}", process.output()) };
     let ready = api.ready(STEP_TIMEOUT).await.unwrap_or_else(|c| fail(c));
-    let (mut invocations, mut sdk_ms, mut calls) = ([0.0; 2], [0.0; 2], 0);
-    for (invocation, sdk_ms) in invocations.iter_mut().zip(&mut sdk_ms) {
+    let (mut invocations, mut sdk_ms, mut calls) = ([0.0; 2], [0.0; 2], [0; 2]);
+    for n in 0..2 {
         engines.sdk_time();
         let done = api
             .invoke(event.clone(), STEP_TIMEOUT)
             .await
             .unwrap_or_else(|c| fail(c));
-        *invocation = done.took.as_secs_f64() * 1000.0;
-        let (sdk, n) = engines.sdk_time();
-        (*sdk_ms, calls) = (sdk.as_secs_f64() * 1000.0, n);
+        invocations[n] = done.took.as_secs_f64() * 1000.0;
+        let (sdk, count) = engines.sdk_time();
+        (sdk_ms[n], calls[n]) = (sdk.as_secs_f64() * 1000.0, count);
     }
     let peak_mib = process.peak_rss_kib().unwrap_or(0) as f64 / 1024.0;
     drop(process);
@@ -120,8 +120,21 @@ async fn start_once(
         sdk_ms[0],
         sdk_ms[1],
         peak_mib,
-        calls as f64,
+        calls[0] as f64,
+        calls[1] as f64,
     ]
+}
+
+/// One function's starts: each of [`start_once`]'s figures, one value per start.
+#[derive(Default)]
+struct Samples([Vec<f64>; 8]);
+
+impl Samples {
+    fn push(&mut self, sample: [f64; 8]) {
+        for (values, value) in self.0.iter_mut().zip(sample) {
+            values.push(value);
+        }
+    }
 }
 
 /// The baselines: measured like the functions, held to no goal.
@@ -319,7 +332,8 @@ async fn main() {
         );
     }
 
-    let mut results = Vec::new();
+    // Each function's binary and environment.
+    let mut runs = Vec::new();
     for (function, event) in &plan {
         let binary = binaries.join(function);
         assert!(
@@ -345,36 +359,45 @@ async fn main() {
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v)),
         );
-        for (name, proxy) in [
-            (config::ENV_DYNAMODB_ENDPOINT, &engines.proxies[0]),
-            (config::ENV_S3_ENDPOINT, &engines.proxies[1]),
-            (config::ENV_SQS_ENDPOINT, &engines.proxies[2]),
+        // The engines through their timing proxies, and the grant cache as deployed (the dev
+        // stack turns it off so that a revoke applies at once).
+        let deployed_cache = config::DEFAULT_GRANT_CACHE_TTL.as_secs().to_string();
+        for (name, value) in [
+            (
+                config::ENV_DYNAMODB_ENDPOINT,
+                engines.proxies[0].url.clone(),
+            ),
+            (config::ENV_S3_ENDPOINT, engines.proxies[1].url.clone()),
+            (config::ENV_SQS_ENDPOINT, engines.proxies[2].url.clone()),
+            (config::ENV_GRANT_CACHE_TTL, deployed_cache),
         ] {
             environment.retain(|(k, _)| k != name);
-            environment.push((name.to_string(), proxy.url.clone()));
+            environment.push((name.to_string(), value));
         }
-        let (mut init, mut first, mut warm, mut first_sdk, mut sdk, mut rss, mut calls) =
-            Default::default();
-        for n in 0..args.starts {
-            let log = t.stack.data_dir.join(format!("{function}-{n}.log"));
-            let [i, f, w, fs, s, m, c] =
-                start_once(&binary, function, &environment, event, &engines, log).await;
-            Vec::push(&mut init, i);
-            Vec::push(&mut first, f);
-            Vec::push(&mut warm, w);
-            Vec::push(&mut first_sdk, fs);
-            Vec::push(&mut sdk, s);
-            Vec::push(&mut rss, m);
-            Vec::push(&mut calls, c);
+        runs.push((*function, event, binary, environment, Samples::default()));
+    }
+    // Round after round, one start of each function in turn: the machine's drift over the
+    // run (it is shared) falls on every function and its floor alike.
+    for round in 0..args.starts {
+        for (function, event, binary, environment, samples) in &mut runs {
+            let log = t.stack.data_dir.join(format!("{function}-{round}.log"));
+            let sample = start_once(binary, function, environment, event, &engines, log).await;
+            samples.push(sample);
         }
+        eprintln!("round {} of {} done", round + 1, args.starts);
+    }
+
+    let mut results = Vec::new();
+    for (function, _, binary, _, samples) in runs {
         let floor = if plan_is_baseline(function) {
             Value::Null
-        } else if s3_users.contains(*function) {
+        } else if s3_users.contains(function) {
             json!("floor-s3")
         } else {
             json!("floor")
         };
         let size = std::fs::metadata(&binary).unwrap().len();
+        let [init, first, warm, first_sdk, sdk, rss, first_calls, calls] = samples.0;
         let row = json!({
             "function": function,
             "binary": binary.canonicalize().unwrap(),
@@ -384,6 +407,7 @@ async fn main() {
             "warm_ms": median(&warm),
             "first_sdk_ms": median(&first_sdk),
             "warm_sdk_ms": median(&sdk),
+            "first_calls": median(&first_calls),
             "warm_calls": median(&calls),
             "floor": floor,
             "peak_rss_mib": rss.iter().cloned().fold(0.0, f64::max),
@@ -393,11 +417,12 @@ async fn main() {
             },
         });
         eprintln!(
-            "{function:28} init {:7.2} ms  first {:7.2} ms  warm {:6.2} ms (SDK {:5.2})  {:5.2} MB  peak {:5.1} MiB",
+            "{function:28} init {:7.2} ms  first {:7.2} ms  warm {:6.2} ms (SDK {:5.2}, {} calls)  {:5.2} MB  peak {:5.1} MiB",
             row["init_ms"].as_f64().unwrap(),
             row["first_ms"].as_f64().unwrap(),
             row["warm_ms"].as_f64().unwrap(),
             row["warm_sdk_ms"].as_f64().unwrap(),
+            row["warm_calls"],
             size as f64 / 1e6,
             row["peak_rss_mib"].as_f64().unwrap()
         );

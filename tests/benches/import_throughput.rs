@@ -108,6 +108,7 @@ async fn main() {
             json!({
                 "type": import_type,
                 "as_function": true,
+                "dynamodb_in_memory": in_memory,
                 "rows": rows,
                 "items": records,
                 "csv_mib": size_mib,
@@ -150,6 +151,7 @@ async fn main() {
         &args,
         json!({
             "type": import_type,
+            "dynamodb_in_memory": in_memory,
             "rows": rows,
             "items": records,
             "csv_mib": size_mib,

@@ -2,7 +2,8 @@
 //! master data: the worker is generic over [`MasterKind`], and `with_kind` picks the kind of
 //! the job's type.
 //!
-//! Two streaming passes over the object. The first only reads and validates, so a file that
+//! Two streaming passes over the object. The first only reads, validates and gathers the keys
+//! the records name (for duplicates within the file, and a full sync), so a file that
 //! cannot be imported as a whole (not UTF-8, no header, broken JSON, over [`MAX_RECORDS`]
 //! records or [`MAX_FILE_BYTES`] bytes) fails the job before any record changes. The second
 //! upserts: valid records in blocks of 100, one consistent BatchGetItem to classify each as
@@ -22,8 +23,10 @@
 //!
 //! Idempotent and resumable: every card written records the job and whether the write created
 //! or updated it, so a rerun classifies each record exactly as the first run did; a retried
-//! invocation resumes after the checkpoint (records before it are only re-read, to rebuild the
-//! duplicate set and the error report) and reaches the same end state with no duplicates.
+//! invocation resumes after the checkpoint (pass one gathers the file's keys again, and records
+//! before the checkpoint are only re-read, to rebuild the error report) and reaches the same
+//! end state with no duplicates. The keys stay within bounded memory whatever the file's size
+//! (see `file_keys`).
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -233,7 +236,7 @@ async fn import<K: MasterKind>(
         }
         import.keep_lease().await?;
     }
-    import.flush().await?;
+    import.flush_all().await?;
     if job.mode == ImportMode::Replace {
         import.deactivate_the_absent().await?;
     }
@@ -427,7 +430,16 @@ impl Report {
     }
 }
 
-/// Pass two's state: counts, reports, and the block of records waiting to be written.
+/// A block sorted against what is stored: the writes it needs, the counts they come to, and
+/// the last record taken with it (the checkpoint once it is written).
+struct Classified<K: MasterKind> {
+    writes: Vec<Stored<K::Record>>,
+    counts: Counts,
+    position: u64,
+    block: Vec<(u64, K::Record)>,
+}
+
+/// Pass two's state: counts, reports, and the blocks of records waiting to be written.
 struct Import<'a, K: MasterKind> {
     state: &'a AppState,
     job: &'a ImportJob,
@@ -442,8 +454,12 @@ struct Import<'a, K: MasterKind> {
     keys: FileKeys,
     /// Records up to this one were written and counted by an earlier, interrupted run.
     resume_after: u64,
-    /// The last record taken; once the block is written, the checkpoint.
+    /// The last record taken.
     position: u64,
+    /// The last record of the last block written: the checkpoint.
+    checkpoint: u64,
+    /// The block classified and waiting to be written (with the next block's read).
+    pending: Option<Classified<K>>,
     block: Vec<(u64, K::Record)>,
     /// Records before the checkpoint, only to be cross-checked again (their warnings are not
     /// stored with the checkpoint).
@@ -491,6 +507,8 @@ impl<'a, K: MasterKind> Import<'a, K> {
             keys,
             resume_after,
             position: resume_after,
+            checkpoint: resume_after,
+            pending: None,
             block: Vec::with_capacity(BATCH_GET_MAX),
             recheck: Vec::new(),
             known: HashMap::new(),
@@ -594,7 +612,7 @@ impl<'a, K: MasterKind> Import<'a, K> {
                 self.job.job_id,
                 self.lease,
                 self.counts,
-                self.position,
+                self.checkpoint,
             )
             .await?;
         held(kept)
@@ -615,22 +633,67 @@ impl<'a, K: MasterKind> Import<'a, K> {
         held(kept)
     }
 
-    /// Classifies and writes the waiting block (a dry run only classifies), cross-checks it,
-    /// then maybe records progress.
+    /// Classifies the waiting block while the block before it is written (a dry run only
+    /// classifies): the consistent BatchGetItem of one block and the BatchWriteItems of the
+    /// one before go out together, so the read costs no round trip of its own. The blocks'
+    /// keys are disjoint (a key's later records are duplicates, never written), so reading
+    /// the one while writing the other cannot see a half-written record of itself. Once a
+    /// block is written it is counted, cross-checked and becomes the checkpoint; progress is
+    /// then maybe recorded.
     async fn flush(&mut self) -> Result<(), Stop> {
         if !self.recheck.is_empty() {
             let recheck = std::mem::take(&mut self.recheck);
             self.cross_check(&recheck).await?;
         }
-        if self.block.is_empty() {
+        let block = std::mem::take(&mut self.block);
+        let pending = self.pending.take();
+        if block.is_empty() && pending.is_none() {
             return Ok(());
         }
-        let block = std::mem::take(&mut self.block);
+        let (classified, written) =
+            futures_util::future::join(self.classify(block), self.write(pending.as_ref())).await;
+        let classified = classified?;
+        written?;
+        if let Some(done) = pending {
+            self.counts.created += done.counts.created;
+            self.counts.updated += done.counts.updated;
+            self.counts.unchanged += done.counts.unchanged;
+            self.checkpoint = done.position;
+            self.cross_check(&done.block).await?;
+            if self.last_progress.elapsed() >= PROGRESS_EVERY {
+                self.record_progress().await?;
+            }
+        }
+        self.pending = classified;
+        Ok(())
+    }
+
+    /// Writes every block still waiting (the end of the file).
+    async fn flush_all(&mut self) -> Result<(), Stop> {
+        while !self.block.is_empty() || !self.recheck.is_empty() || self.pending.is_some() {
+            self.flush().await?;
+        }
+        // Every record has been taken and written: the records after the last block are ones
+        // that failed, and a rerun need not read past them again.
+        self.checkpoint = self.position;
+        Ok(())
+    }
+
+    /// Sorts a block into created / updated / unchanged against what is stored (one
+    /// consistent BatchGetItem): the writes it needs, and its counts.
+    async fn classify(
+        &self,
+        block: Vec<(u64, K::Record)>,
+    ) -> Result<Option<Classified<K>>, ApiError> {
+        if block.is_empty() {
+            return Ok(None);
+        }
         let company = self.job.company_id;
         let job_id = self.job.job_id;
         let keys: Vec<String> = block.iter().map(|(_, r)| key_of::<K>(r)).collect();
         let existing = self.state.master_data.get_many::<K>(company, &keys).await?;
         let now = Timestamp::now();
+        let mut counts = Counts::default();
         let mut writes: Vec<Stored<K::Record>> = Vec::new();
         for ((_, record), key) in block.iter().zip(&keys) {
             let record = record.clone();
@@ -658,27 +721,37 @@ impl<'a, K: MasterKind> Import<'a, K> {
                 }
             };
             match outcome {
-                Some(WriteOutcome::Created) => self.counts.created += 1,
+                Some(WriteOutcome::Created) => counts.created += 1,
                 // A record this job deactivated and then found in its file cannot happen (it
                 // deactivates only what the file lacks); counted as the update it would be.
-                Some(WriteOutcome::Updated | WriteOutcome::Deactivated) => self.counts.updated += 1,
-                None => self.counts.unchanged += 1,
+                Some(WriteOutcome::Updated | WriteOutcome::Deactivated) => counts.updated += 1,
+                None => counts.unchanged += 1,
             }
         }
-        if !self.job.dry_run {
-            // The block's writes go out together: up to four BatchWriteItem calls in flight.
-            let master_data = &self.state.master_data;
-            try_join_all(
-                writes
-                    .chunks(BATCH_WRITE_MAX)
-                    .map(|chunk| master_data.put_many::<K>(company, chunk)),
-            )
-            .await?;
-        }
-        self.cross_check(&block).await?;
-        if self.last_progress.elapsed() >= PROGRESS_EVERY {
-            self.record_progress().await?;
-        }
+        Ok(Some(Classified {
+            writes,
+            counts,
+            // The last record taken: the block's last, or a failed record after it.
+            position: self.position,
+            block,
+        }))
+    }
+
+    /// A classified block's writes, up to four BatchWriteItem calls in flight (none in a dry
+    /// run).
+    async fn write(&self, classified: Option<&Classified<K>>) -> Result<(), ApiError> {
+        let Some(classified) = classified.filter(|_| !self.job.dry_run) else {
+            return Ok(());
+        };
+        let master_data = &self.state.master_data;
+        let company = self.job.company_id;
+        try_join_all(
+            classified
+                .writes
+                .chunks(BATCH_WRITE_MAX)
+                .map(|chunk| master_data.put_many::<K>(company, chunk)),
+        )
+        .await?;
         Ok(())
     }
 
