@@ -627,17 +627,70 @@ COLD_START_LIMITS = {
         "own calls; the floor makes one GetItem. The figures in brackets split the time into "
         "the engines' answers and the rest: the rest includes each call's own cost in the "
         "caller (signing, sending, reading the answer), which is why it is larger than the "
-        "floor's too. Webhook creates and secret rotations also generate an RSA-free 32-byte "
-        "secret and seal it with the key from Secrets Manager's stand-in; their first call "
-        "builds the sealing key once.",
+        "floor's too. Webhook creates and secret rotations draw the container's first random "
+        "bytes from aws-lc's generator, whose first use costs about 40 ms (measured alone, "
+        "release build); in AWS the warm-up's TLS handshake at init draws from it first, in "
+        "every function and the floor alike, but the local engines speak plain HTTP, so here "
+        "the first secret pays it. The webhook event functions' first invocations are not "
+        "broken down further in this run.",
     ),
     "warm": (
         "Warm invocation over its allowance",
-        "The allowance counts each extra call at the floor's per-call cost; a call whose "
-        "answer is larger than a GetItem's miss (a page of 100 ids, a subscription list) "
-        "costs more to read than that, and the excess shows here.",
+        "The allowance counts each extra call at the floor's per-call cost in the caller, "
+        "measured on a GetItem that finds nothing; a call that sends or reads more (an "
+        "UpdateItem returning the item, a page of records, a presigned URL besides its "
+        "calls) costs more than that, and misses of a few tenths of a millisecond are within "
+        "this machine's noise (warm medians of one function moved by up to a fifth between "
+        "two runs of the same day). Not broken down further in this run.",
     ),
 }
+
+
+def import_notes(results_dir):
+    """The import goals missed by the worker alone (as a function), with what limits them."""
+    alone = [r for r in imports_runs(results_dir) if r.get("as_function")]
+    notes = []
+    flat = memory_flat(alone)
+    if flat and flat[2] > MEMORY_GOAL:
+        small, large, ratio = flat
+        notes.append(
+            f"- **Import memory not flat**: {ratio:.2f}× ({small['peak_rss_mib']:.0f} MiB at "
+            f"{small['rows']:,} rows, {large['peak_rss_mib']:.0f} MiB at {large['rows']:,}). "
+            "The worker's own state is bounded (the key index, the reports, two blocks); "
+            "what grows beyond it was not found in this run."
+        )
+    slow = [r for r in alone if r["raw_s"] / r["import_s"] < IMPORT_GOAL]
+    stack_slow = [
+        r for r in imports_runs(results_dir)
+        if not r.get("as_function") and r["raw_s"] / r["import_s"] < IMPORT_GOAL
+    ]
+    if stack_slow:
+        notes.append(
+            "- **Import through the dev stack under 0.8× raw**: "
+            + "; ".join(
+                f"{r.get('type', 'SUPPLIER_CARDS')} at {r['rows']:,} rows "
+                f"({r['raw_s'] / r['import_s']:.2f}×, {r['import_s']:.1f} s)"
+                for r in stack_slow
+            )
+            + ". End to end, the time also holds starting the job, uploading the file and "
+            "polling for the end (every 100 ms); in an import of a few seconds those fixed "
+            "costs are a large share. Earlier runs of the same bench measured 0.76× to 0.93×."
+        )
+    if slow:
+        notes.append(
+            "- **Import rate under 0.8× raw**: "
+            + "; ".join(
+                f"{r.get('type', 'SUPPLIER_CARDS')} at {r['rows']:,} rows "
+                f"({r['raw_s'] / r['import_s']:.2f}×)"
+                for r in slow
+            )
+            + ". Beyond the raw writes, the worker reads the file twice (the first pass "
+            "validates it whole before any write), reads each block once to tell created, "
+            "updated and unchanged records apart (side by side with the previous block's "
+            "writes), and checkpoints every 2 s. The raw figure is the mean of runs before "
+            "and after the worker's; they differ by up to a quarter on this machine."
+        )
+    return notes
 
 
 def cold_start_notes(cold):
@@ -689,18 +742,7 @@ def unmet(cold, results_dir, lines):
             "against cold start."
         )
     notes += overhead_notes(results_dir)
-    runs = [r for r in imports_runs(results_dir) if r.get("type", "SUPPLIER_CARDS") == "SUPPLIER_CARDS"]
-    if len(runs) >= 2 and runs[-1]["peak_rss_mib"] > 1.5 * runs[0]["peak_rss_mib"]:
-        notes.append(
-            f"- **Import memory not flat** ({runs[0]['peak_rss_mib']} MiB at {runs[0]['rows']:,} "
-            f"rows, {runs[-1]['peak_rss_mib']} MiB at {runs[-1]['rows']:,}). The figure is the "
-            "whole bench process: the dev stack's embedded DynamoDB (SQLite, whose page cache "
-            "grows with the table) as well as the worker. The worker itself reads the file as "
-            "a stream and keeps one thing per record on purpose: a 16-byte digest of each "
-            "externalId, to report duplicates within a file, about 16 MB plus set overhead "
-            "per million rows. What remains to try: measuring the worker alone, as a function "
-            "process under the Runtime API, and a bounded duplicate check."
-        )
+    notes += import_notes(results_dir)
     if notes:
         lines += ["## Goals not met, and what limits them", ""] + notes + [""]
 
@@ -875,6 +917,37 @@ def splice(report_path, headings, section, before=None):
         f.write(text)
 
 
+def splice_cold_start_and_import(results_dir, report_path):
+    """Sections 1 and 4 from a run of the cold-start and import benches alone, and their
+    bullets of the goals not met; every other section and bullet keeps its own run's."""
+    with open(os.path.join(results_dir, "cold_start.json")) as f:
+        cold = json.load(f)
+    section = []
+    cold_start(cold, os.path.dirname(report_path), section)
+    splice(report_path, ("## 1. Cold start",), section)
+    section = []
+    imports(results_dir, section)
+    if section:
+        splice(report_path, ("## 4. Import",), section)
+    notes = cold_start_notes(cold) + import_notes(results_dir)
+    with open(report_path) as f:
+        text = f.read()
+    start = text.find("## Goals not met")
+    if start >= 0:
+        # The bullets of the goals these benches measure are replaced; the others stay.
+        measured = ("- **Init", "- **First", "- **Warm", "- **Import")
+        kept = [
+            b for b in text[start:].split("\n")[2:]
+            if b.startswith("- **") and not b.startswith(measured)
+        ]
+        text = text[:start] + "\n".join(
+            ["## Goals not met, and what limits them", ""] + notes + kept + [""]
+        )
+        with open(report_path, "w") as f:
+            f.write(text)
+    print(f"wrote sections 1 and 4 of {report_path}")
+
+
 def splice_build_time(results_dir, report_path):
     """Section 6 from bench/build-time's results, just before the goals not met (in place of
     "Not measured yet" in reports written before section 6 existed)."""
@@ -904,6 +977,9 @@ def main():
         return
     if sys.argv[1] == "--overhead":
         splice_overhead(sys.argv[2], sys.argv[3])
+        return
+    if sys.argv[1] == "--cold-start-import":
+        splice_cold_start_and_import(sys.argv[2], sys.argv[3])
         return
     if sys.argv[1] == "--fairness":
         splice_fairness(sys.argv[2], sys.argv[3])
