@@ -780,7 +780,6 @@ def cold_start_notes(cold):
 def unmet(cold, results_dir, lines):
     """What limits each goal the figures above miss, as far as it is known."""
     notes = cold_start_notes(cold)
-    rows = [r for r in cold["functions"] if r.get("floor")]
     notes += size_notes(cold, results_dir)
     notes += overhead_notes(results_dir)
     notes += import_notes(results_dir)
@@ -970,22 +969,11 @@ def splice_cold_start_and_import(results_dir, report_path):
     imports(results_dir, section)
     if section:
         splice(report_path, ("## 4. Import",), section)
-    notes = cold_start_notes(cold) + import_notes(results_dir)
-    with open(report_path) as f:
-        text = f.read()
-    start = text.find("## Goals not met")
-    if start >= 0:
-        # The bullets of the goals these benches measure are replaced; the others stay.
-        measured = ("- **Init", "- **First", "- **Warm", "- **Import")
-        kept = [
-            b for b in text[start:].split("\n")[2:]
-            if b.startswith("- **") and not b.startswith(measured)
-        ]
-        text = text[:start] + "\n".join(
-            ["## Goals not met, and what limits them", ""] + notes + kept + [""]
-        )
-        with open(report_path, "w") as f:
-            f.write(text)
+    replace_goal_notes(
+        report_path,
+        ("- **Init", "- **First", "- **Warm", "- **Import"),
+        cold_start_notes(cold) + import_notes(results_dir),
+    )
     print(f"wrote sections 1 and 4 of {report_path}")
 
 
@@ -1008,21 +996,34 @@ def splice_sizes(results_dir, report_path):
     if memory_part:
         section += [memory_part, ""]
     splice(report_path, ("## 5. Size",), section)
+    replace_goal_notes(report_path, ("- **Zips",), size_notes(cold, results_dir))
+    print(f"wrote section 5 of {report_path}")
+
+
+def replace_goal_notes(report_path, measured, notes):
+    """In the report's goals not met, the bullets starting with one of `measured` (the goals
+    a splice measured again) give way to `notes`, where the first of them stood (else at the
+    end); the other bullets keep their own run's."""
     with open(report_path) as f:
         text = f.read()
     start = text.find("## Goals not met")
-    if start >= 0:
-        kept = [
-            b for b in text[start:].split("\n")[2:]
-            if b.startswith("- **") and not b.startswith("- **Zips")
-        ]
-        text = text[:start] + "\n".join(
-            ["## Goals not met, and what limits them", ""] + kept
-            + size_notes(cold, results_dir) + [""]
-        )
-        with open(report_path, "w") as f:
-            f.write(text)
-    print(f"wrote section 5 of {report_path}")
+    if start < 0:
+        return
+    bullets, at = [], None
+    for bullet in text[start:].split("\n")[2:]:
+        if not bullet.startswith("- **"):
+            continue
+        if bullet.startswith(measured):
+            at = len(bullets) if at is None else at
+        else:
+            bullets.append(bullet)
+    at = len(bullets) if at is None else at
+    bullets[at:at] = notes
+    text = text[:start] + "\n".join(
+        ["## Goals not met, and what limits them", ""] + bullets + [""]
+    )
+    with open(report_path, "w") as f:
+        f.write(text)
 
 
 def splice_build_time(results_dir, report_path):
@@ -1048,24 +1049,20 @@ def splice_overhead(results_dir, report_path):
     print(f"wrote section 2 of {report_path}")
 
 
+# Each mode that measures one part again and splices it into an existing report.
+SPLICES = {
+    "--build-time": splice_build_time,
+    "--overhead": splice_overhead,
+    "--sizes": splice_sizes,
+    "--cold-start-import": splice_cold_start_and_import,
+    "--fairness": splice_fairness,
+    "--event-feed": splice_event_feed,
+}
+
+
 def main():
-    if sys.argv[1] == "--build-time":
-        splice_build_time(sys.argv[2], sys.argv[3])
-        return
-    if sys.argv[1] == "--overhead":
-        splice_overhead(sys.argv[2], sys.argv[3])
-        return
-    if sys.argv[1] == "--sizes":
-        splice_sizes(sys.argv[2], sys.argv[3])
-        return
-    if sys.argv[1] == "--cold-start-import":
-        splice_cold_start_and_import(sys.argv[2], sys.argv[3])
-        return
-    if sys.argv[1] == "--fairness":
-        splice_fairness(sys.argv[2], sys.argv[3])
-        return
-    if sys.argv[1] == "--event-feed":
-        splice_event_feed(sys.argv[2], sys.argv[3])
+    if sys.argv[1] in SPLICES:
+        SPLICES[sys.argv[1]](sys.argv[2], sys.argv[3])
         return
     results_dir, out_dir = sys.argv[1], sys.argv[2]
     with open(os.path.join(results_dir, "cold_start.json")) as f:
