@@ -60,9 +60,10 @@ fn args() -> Args {
     args
 }
 
-/// The engines as a function reaches them in this bench: each through a [`TimedProxy`].
+/// The engines as a function reaches them in this bench: each through a [`TimedProxy`], with
+/// the variable that points a function at it.
 struct Engines {
-    proxies: Vec<TimedProxy>,
+    proxies: Vec<(&'static str, TimedProxy)>,
 }
 
 impl Engines {
@@ -72,7 +73,7 @@ impl Engines {
         let spans: Vec<_> = self
             .proxies
             .iter()
-            .flat_map(TimedProxy::take_spans)
+            .flat_map(|(_, proxy)| proxy.take_spans())
             .collect();
         let calls = spans.len();
         (ledgerdock_tests::stats::union_length(spans), calls)
@@ -164,9 +165,18 @@ async fn main() {
     t.import_one_of_each(&tenant, "CS-MD", "CS-00001").await;
     let engines = Engines {
         proxies: vec![
-            TimedProxy::start(&t.stack.dynamodb_url).await,
-            TimedProxy::start(&t.stack.s3_url).await,
-            TimedProxy::start(&t.stack.function_environment()[config::ENV_SQS_ENDPOINT]).await,
+            (
+                config::ENV_DYNAMODB_ENDPOINT,
+                TimedProxy::start(&t.stack.dynamodb_url).await,
+            ),
+            (
+                config::ENV_S3_ENDPOINT,
+                TimedProxy::start(&t.stack.s3_url).await,
+            ),
+            (
+                config::ENV_SQS_ENDPOINT,
+                TimedProxy::start(&t.stack.function_environment()[config::ENV_SQS_ENDPOINT]).await,
+            ),
         ],
     };
     // A function that may call S3 (its template policy grants an s3: action) is held against
@@ -362,15 +372,11 @@ async fn main() {
         // The engines through their timing proxies, and the grant cache as deployed (the dev
         // stack turns it off so that a revoke applies at once).
         let deployed_cache = config::DEFAULT_GRANT_CACHE_TTL.as_secs().to_string();
-        for (name, value) in [
-            (
-                config::ENV_DYNAMODB_ENDPOINT,
-                engines.proxies[0].url.clone(),
-            ),
-            (config::ENV_S3_ENDPOINT, engines.proxies[1].url.clone()),
-            (config::ENV_SQS_ENDPOINT, engines.proxies[2].url.clone()),
-            (config::ENV_GRANT_CACHE_TTL, deployed_cache),
-        ] {
+        let proxied = engines
+            .proxies
+            .iter()
+            .map(|(name, p)| (*name, p.url.clone()));
+        for (name, value) in proxied.chain([(config::ENV_GRANT_CACHE_TTL, deployed_cache)]) {
             environment.retain(|(k, _)| k != name);
             environment.push((name.to_string(), value));
         }

@@ -145,10 +145,8 @@ impl FileKeysBuilder {
                 index.push(digest);
             }
             written += 1;
-            let mut entry = [0u8; KEY_ENTRY];
-            entry[..16].copy_from_slice(&digest.to_le_bytes());
-            entry[16..].copy_from_slice(&first.to_le_bytes());
-            out.write_all(&entry).map_err(scratch("writing the keys"))
+            out.write_all(&key_entry(digest, first))
+                .map_err(scratch("writing the keys"))
         };
         while let Some(Reverse(((digest, record, valid), n))) = heads.pop() {
             if let Some(done) = fold.push(digest, record, valid) {
@@ -222,6 +220,22 @@ fn read_run_entry(reader: &mut impl Read) -> Result<Option<(u128, u64, bool)>, A
     }
 }
 
+/// A merged entry as written to disk.
+fn key_entry(digest: u128, first: u64) -> [u8; KEY_ENTRY] {
+    let mut entry = [0u8; KEY_ENTRY];
+    entry[..16].copy_from_slice(&digest.to_le_bytes());
+    entry[16..].copy_from_slice(&first.to_le_bytes());
+    entry
+}
+
+/// A merged entry as read back: (digest, first valid record or `NONE`).
+fn read_key_entry(entry: &[u8]) -> (u128, u64) {
+    (
+        u128::from_le_bytes(entry[..16].try_into().expect("16 bytes")),
+        u64::from_le_bytes(entry[16..KEY_ENTRY].try_into().expect("8 bytes")),
+    )
+}
+
 /// The keys a file names, sorted, one entry each.
 pub struct FileKeys {
     valid_keys: u64,
@@ -265,15 +279,11 @@ impl FileKeys {
                 let bytes = &mut bytes[..count * KEY_ENTRY];
                 file.read_exact_at(bytes, start * KEY_ENTRY as u64)
                     .map_err(scratch("reading the keys"))?;
-                let entries: Vec<(u128, u64)> = bytes
-                    .chunks_exact(KEY_ENTRY)
-                    .map(|e| {
-                        (
-                            u128::from_le_bytes(e[..16].try_into().expect("16 bytes")),
-                            u64::from_le_bytes(e[16..].try_into().expect("8 bytes")),
-                        )
-                    })
-                    .collect();
+                let mut entries = [(0u128, 0u64); BLOCK];
+                for (entry, bytes) in entries.iter_mut().zip(bytes.chunks_exact(KEY_ENTRY)) {
+                    *entry = read_key_entry(bytes);
+                }
+                let entries = &entries[..count];
                 entries
                     .binary_search_by_key(&digest, |(d, _)| *d)
                     .ok()
