@@ -10,7 +10,10 @@
 //! makes beyond the floor's one GetItem. Figures are medians; the report shows them as ratios.
 //!
 //! `bench/run` builds the release binaries and runs this with `--profile release --starts 20`;
-//! CI runs `--profile debug --starts 2` so it cannot rot. Writes JSON to `--out`.
+//! CI runs `--profile debug --starts 2` so it cannot rot. Writes JSON to `--out`. With
+//! `--only a,b` it times those functions (and the baselines) alone, and with `--versus DIR` each
+//! function also as another build made it (`DIR/<function>`), started right after its own in
+//! every round: two profiles held against each other on the same drift of a shared machine.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -36,6 +39,11 @@ struct Args {
     binaries: Option<PathBuf>,
     starts: usize,
     out: PathBuf,
+    /// Only these functions (and the baselines).
+    only: Option<Vec<String>>,
+    /// Each function again from this directory's build, started right after its own in every
+    /// round: two builds (profiles) held against each other in one run, on the same drift.
+    versus: Option<PathBuf>,
 }
 
 fn args() -> Args {
@@ -44,6 +52,8 @@ fn args() -> Args {
         binaries: None,
         starts: 20,
         out: PathBuf::from("target/bench/cold_start.json"),
+        only: None,
+        versus: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -52,6 +62,11 @@ fn args() -> Args {
             "--binaries" => args.binaries = Some(it.next().expect("--binaries DIR").into()),
             "--starts" => args.starts = it.next().and_then(|n| n.parse().ok()).expect("--starts N"),
             "--out" => args.out = it.next().expect("--out FILE").into(),
+            "--only" => {
+                let list = it.next().expect("--only FUNCTION,FUNCTION");
+                args.only = Some(list.split(',').map(str::to_string).collect());
+            }
+            "--versus" => args.versus = Some(it.next().expect("--versus DIR").into()),
             // `cargo bench` passes --bench; anything else is a mistake worth saying.
             "--bench" => {}
             other => panic!("unknown argument {other}"),
@@ -198,7 +213,7 @@ async fn main() {
         e
     };
     let master = |e: &mut Value, name: &str| set_path_param(e, name, "CS-MD");
-    let plan: Vec<(&str, Value)> = vec![
+    let mut plan: Vec<(&str, Value)> = vec![
         ("hello-world", with("get-invoice", &|e| invoice(e, 0))),
         ("floor", with("get-invoice", &|e| invoice(e, 0))),
         ("floor-s3", with("get-invoice", &|e| invoice(e, 0))),
@@ -342,6 +357,12 @@ async fn main() {
         );
     }
 
+    if let Some(only) = &args.only {
+        plan.retain(|(function, _)| {
+            plan_is_baseline(function) || only.iter().any(|o| o == function)
+        });
+    }
+
     // Each function's binary and environment.
     let mut runs = Vec::new();
     for (function, event) in &plan {
@@ -380,12 +401,41 @@ async fn main() {
             environment.retain(|(k, _)| k != name);
             environment.push((name.to_string(), value));
         }
-        runs.push((*function, event, binary, environment, Samples::default()));
+        if let Some(dir) = &args.versus {
+            let other = workspace.join(dir).join(function);
+            assert!(other.is_file(), "{} is missing", other.display());
+            let label = format!("{function} (versus)");
+            runs.push((
+                *function,
+                function.to_string(),
+                event,
+                binary,
+                environment.clone(),
+                Samples::default(),
+            ));
+            runs.push((
+                *function,
+                label,
+                event,
+                other,
+                environment,
+                Samples::default(),
+            ));
+        } else {
+            runs.push((
+                *function,
+                function.to_string(),
+                event,
+                binary,
+                environment,
+                Samples::default(),
+            ));
+        }
     }
     // Round after round, one start of each function in turn: the machine's drift over the
     // run (it is shared) falls on every function and its floor alike.
     for round in 0..args.starts {
-        for (function, event, binary, environment, samples) in &mut runs {
+        for (function, _, event, binary, environment, samples) in &mut runs {
             let log = t.stack.data_dir.join(format!("{function}-{round}.log"));
             let sample = start_once(binary, function, environment, event, &engines, log).await;
             samples.push(sample);
@@ -394,7 +444,7 @@ async fn main() {
     }
 
     let mut results = Vec::new();
-    for (function, _, binary, _, samples) in runs {
+    for (function, label, _, binary, _, samples) in runs {
         let floor = if plan_is_baseline(function) {
             Value::Null
         } else if s3_users.contains(function) {
@@ -406,6 +456,7 @@ async fn main() {
         let [init, first, warm, first_sdk, sdk, rss, first_calls, calls] = samples.0;
         let row = json!({
             "function": function,
+            "versus": label != function,
             "binary": binary.canonicalize().unwrap(),
             "bytes": size,
             "init_ms": median(&init),
@@ -423,7 +474,7 @@ async fn main() {
             },
         });
         eprintln!(
-            "{function:28} init {:7.2} ms  first {:7.2} ms  warm {:6.2} ms (SDK {:5.2}, {} calls)  {:5.2} MB  peak {:5.1} MiB",
+            "{label:37} init {:7.2} ms  first {:7.2} ms  warm {:6.2} ms (SDK {:5.2}, {} calls)  {:5.2} MB  peak {:5.1} MiB",
             row["init_ms"].as_f64().unwrap(),
             row["first_ms"].as_f64().unwrap(),
             row["warm_ms"].as_f64().unwrap(),

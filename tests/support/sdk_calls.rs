@@ -1,6 +1,6 @@
-//! Watching the real AWS SDK client: an interceptor that records every DynamoDB call a client
-//! makes (its operation, and when it started and ended, retries included), and an `AppState`
-//! built on the dev stack with such a client. The round-trip tests count the calls; the
+//! Watching the real AWS SDK clients: an interceptor that records every call a client makes
+//! (its operation, and when it started and ended, retries included), and an `AppState` built
+//! on the dev stack with such clients. The round-trip tests count the calls; the
 //! overhead bench compares the time spent in them with the time the whole request took.
 
 use std::collections::BTreeMap;
@@ -55,11 +55,15 @@ impl Intercept for SdkRecorder {
 
     fn read_after_execution(
         &self,
-        _context: &FinalizerInterceptorContextRef<'_>,
+        context: &FinalizerInterceptorContextRef<'_>,
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let ended = Instant::now();
+        // A pre-signed URL runs the same pipeline but is never sent: no answer, no call.
+        if context.response().is_none() {
+            return Ok(());
+        }
         if let (Some(operation), Some(Started(started))) =
             (cfg.load::<Metadata>(), cfg.load::<Started>())
         {
@@ -97,16 +101,33 @@ pub fn busy(calls: &[SdkCall]) -> Duration {
 /// The stack's own state with a recorded DynamoDB client, and the per-container caches of a
 /// deployed function (the dev stack turns them off so that a revoke applies at once).
 pub fn recorded_app(t: &TestStack) -> (AppState, SdkRecorder) {
-    recorded_app_reaching(t, None)
+    recorded_app_reaching(t, None, Watch::DynamoDb)
+}
+
+/// As [`recorded_app`], with its S3 and SQS clients recorded too: every call the app makes to
+/// an engine, whichever it is.
+pub fn recorded_app_every_client(t: &TestStack) -> (AppState, SdkRecorder) {
+    recorded_app_reaching(t, None, Watch::EveryClient)
 }
 
 /// As [`recorded_app`], its DynamoDB client reaching the stack's engine through `endpoint`
 /// (a proxy in front of it, such as [`crate::network::DistantProxy`]).
 pub fn recorded_app_through(t: &TestStack, endpoint: &str) -> (AppState, SdkRecorder) {
-    recorded_app_reaching(t, Some(endpoint))
+    recorded_app_reaching(t, Some(endpoint), Watch::DynamoDb)
 }
 
-fn recorded_app_reaching(t: &TestStack, endpoint: Option<&str>) -> (AppState, SdkRecorder) {
+/// Which of the app's clients the recorder is installed on.
+#[derive(PartialEq)]
+enum Watch {
+    DynamoDb,
+    EveryClient,
+}
+
+fn recorded_app_reaching(
+    t: &TestStack,
+    endpoint: Option<&str>,
+    watch: Watch,
+) -> (AppState, SdkRecorder) {
     let recorder = SdkRecorder::default();
     let mut client = t
         .stack
@@ -118,8 +139,15 @@ fn recorded_app_reaching(t: &TestStack, endpoint: Option<&str>) -> (AppState, Sd
         client = client.endpoint_url(endpoint);
     }
     let dynamodb = aws_sdk_dynamodb::Client::from_conf(client.build());
+    let (mut s3, mut sqs) = (t.stack.s3.clone(), t.stack.sqs.clone());
+    if watch == Watch::EveryClient {
+        let s3_config = s3.config().to_builder().interceptor(recorder.clone());
+        s3 = aws_sdk_s3::Client::from_conf(s3_config.build());
+        let sqs_config = sqs.config().to_builder().interceptor(recorder.clone());
+        sqs = aws_sdk_sqs::Client::from_conf(sqs_config.build());
+    }
     let mut config = t.stack.app.config.clone();
     config.grant_cache_ttl = Duration::from_secs(60);
-    let app = AppState::with_sdk(config, dynamodb, t.stack.s3.clone(), t.stack.sqs.clone());
+    let app = AppState::with_sdk(config, dynamodb, s3, sqs);
     (app, recorder)
 }
