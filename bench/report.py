@@ -709,9 +709,10 @@ def size_notes(cold, results_dir):
         for function, row in sorted(built.get(arch, {}).items()):
             if row["zip"] / 2**20 > goal:
                 over.append(f"{function} on {arch} ({row['zip'] / 2**20:.2f} MiB)")
-    if not built:
-        over = [
-            f"{r['function']} ({zip_bytes(r['binary']) / 2**20:.2f} MiB, cargo's build)"
+    if "x86_64" not in built:
+        # Not built by sam for x86_64 in this run: cargo's own build (x86_64, same profile).
+        over += [
+            f"{r['function']} on x86_64 ({zip_bytes(r['binary']) / 2**20:.2f} MiB, cargo's build)"
             for r in cold["functions"]
             if r.get("floor") and zip_bytes(r["binary"]) / 2**20 > ZIP_GOAL_MIB
         ]
