@@ -401,32 +401,23 @@ async fn main() {
             environment.retain(|(k, _)| k != name);
             environment.push((name.to_string(), value));
         }
+        runs.push((
+            *function,
+            function.to_string(),
+            event,
+            binary,
+            environment.clone(),
+            Samples::default(),
+        ));
         if let Some(dir) = &args.versus {
             let other = workspace.join(dir).join(function);
             assert!(other.is_file(), "{} is missing", other.display());
             let label = format!("{function} (versus)");
             runs.push((
                 *function,
-                function.to_string(),
-                event,
-                binary,
-                environment.clone(),
-                Samples::default(),
-            ));
-            runs.push((
-                *function,
                 label,
                 event,
                 other,
-                environment,
-                Samples::default(),
-            ));
-        } else {
-            runs.push((
-                *function,
-                function.to_string(),
-                event,
-                binary,
                 environment,
                 Samples::default(),
             ));

@@ -60,7 +60,8 @@ impl Intercept for SdkRecorder {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let ended = Instant::now();
-        // A pre-signed URL runs the same pipeline but is never sent: no answer, no call.
+        // Only what an engine answered is a call to it: a pre-signed URL runs the same
+        // pipeline but is never sent.
         if context.response().is_none() {
             return Ok(());
         }
