@@ -433,6 +433,30 @@ impl TestStack {
             .await
     }
 
+    /// The invoice's header item as stored now, attribute by attribute: what a stream
+    /// record's image of it holds.
+    pub async fn header_item(
+        &self,
+        company: CompanyId,
+        invoice: InvoiceId,
+    ) -> Option<ledgerdock_shared::features::changes::Image> {
+        use aws_sdk_dynamodb::types::AttributeValue::S;
+        self.stack
+            .dynamodb
+            .get_item()
+            .table_name(&self.stack.app.config.table_name)
+            .key(
+                "PK",
+                S(ledgerdock_shared::store::schema::company_pk(&company)),
+            )
+            .key("SK", S(format!("INVOICE#{invoice}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+    }
+
     /// The stored header in a table this stack's engine holds: its own, or another stack's
     /// that reaches the engine through a proxy.
     pub async fn stored_in(

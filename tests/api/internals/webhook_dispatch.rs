@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ledgerdock_shared::domain::webhook::{Delivery, DeliveryStatus, EventType, Subscription};
 use ledgerdock_shared::domain::webhook_signing::SigningSecret;
-use ledgerdock_shared::domain::{CompanyId, InvoiceId, Timestamp};
+use ledgerdock_shared::domain::{InvoiceId, Timestamp};
 use ledgerdock_shared::features::webhooks::dispatch::{Dispatched, Dispatcher, DISABLED_EVENT};
 use ledgerdock_shared::features::webhooks::events::{Change, Image};
 use ledgerdock_shared::store::attempt_queue::QueuedAttempt;
@@ -128,27 +128,6 @@ async fn subscribe(
     subscription
 }
 
-/// The invoice's header item as stored now.
-async fn header(t: &TestStack, company: CompanyId, invoice: InvoiceId) -> Option<Image> {
-    t.stack
-        .dynamodb
-        .get_item()
-        .table_name(&t.stack.app.config.table_name)
-        .key(
-            "PK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("COMPANY#{company}")),
-        )
-        .key(
-            "SK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("INVOICE#{invoice}")),
-        )
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap()
-        .item
-}
-
 /// The subscription's delivery log, newest first (up to 100 entries: a page holds them all).
 async fn log(d: &Webhooks, subscription: &Subscription) -> Vec<Delivery> {
     d.store
@@ -169,11 +148,11 @@ fn change(old: Option<Image>, new: Option<Image>) -> Change {
 
 /// Completes `invoice` through the API and returns the stream's view of that write.
 async fn complete(t: &TestStack, tenant: &Connector, invoice: InvoiceId) -> Change {
-    let before = header(t, tenant.company, invoice).await;
+    let before = t.header_item(tenant.company, invoice).await;
     t.complete(tenant, invoice, &json!({"externalId": "ERP-1"}))
         .await
         .ok();
-    change(before, header(t, tenant.company, invoice).await)
+    change(before, t.header_item(tenant.company, invoice).await)
 }
 
 #[tokio::test(flavor = "multi_thread")]
